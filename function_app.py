@@ -1,0 +1,18 @@
+"""Shuttle's Azure Functions app: registers the blueprints in functions/ and nothing else.
+
+The solution definitions are loaded here so that a broken definition fails start-up
+(indexing) with a message naming the file, flow and field.
+"""
+
+import azure.functions as func
+
+from functions import control, flow_runs, scheduler
+from shared.flows.catalog import load_catalog
+from shared.settings import get_settings
+
+load_catalog(get_settings().solution_ids)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(scheduler.bp)
+app.register_functions(flow_runs.bp)
+app.register_functions(control.bp)

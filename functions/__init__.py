@@ -1,0 +1,1 @@
+"""Trigger functions: thin adapters between azure.functions and the shared library."""

@@ -1,0 +1,1 @@
+"""Shuttle's library: everything the Functions triggers call. No azure.functions imports here."""

@@ -1,0 +1,118 @@
+"""The OpenAPI 3.1 description of the control API, built from the same pydantic models the
+handlers use (so the document cannot drift from the bodies). A test checks that every HTTP
+function registered in function_app is described here and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.api import models as api
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # under /api
+    operation_id: str
+    summary: str
+    response: type[BaseModel] | None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    body_required: bool = False
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/flows", "listFlows", "All flows with their state and last run", api.FlowList),
+    Route("GET", "/flows/{flow_id}", "getFlow", "One flow", api.Flow, errors=(404,)),
+    Route("POST", "/flows/{flow_id}/start", "startFlow",
+          "Start a flow (first run after shift_ms)", api.Flow, errors=(404, 409)),
+    Route("POST", "/flows/{flow_id}/stop", "stopFlow",
+          "Stop a flow (COMPLETING while a run finishes)", api.Flow, errors=(404,)),
+    Route("PATCH", "/flows/{flow_id}", "patchFlow", "Change properties of a STOPPED flow",
+          api.Flow, body=api.FlowPatch, body_required=True, errors=(404, 409, 422)),
+    Route("POST", "/flows/{flow_id}/run", "runFlow", "Run a flow once now (queued)",
+          api.RunAccepted, status=202, body=api.RunBody, errors=(404, 409, 422)),
+    Route("GET", "/flows/{flow_id}/runs", "listRuns", "The flow's runs, newest first",
+          api.RunList, errors=(404,)),
+    Route("GET", "/runs/{run_id}", "getRun", "One run with its errors", api.Run, errors=(404,)),
+    Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
+    Route("GET", "/openapi.json", "getOpenApi", "This document", None),
+)  # fmt: skip
+
+_PARAMS = {
+    "flow_id": "Flow id, {solution}.{flow}",
+    "run_id": "Run id as returned by POST /flows/{flow_id}/run",
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    meaning = {404: "Unknown flow or run", 409: "The flow's state or a solution rule forbids it",
+               422: "A bad value; error.field names it", 401: "Missing or wrong function key",
+               500: "Unexpected failure"}[status]  # fmt: skip
+    return {
+        "description": meaning,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+    }
+
+
+def build_openapi(server_url: str = "/api") -> dict[str, Any]:
+    models = {api.ErrorBody, *(r.response for r in ROUTES if r.response),
+              *(r.body for r in ROUTES if r.body)}  # fmt: skip
+    _, defs = models_json_schema(
+        [(m, "serialization") for m in models] + [(m, "validation") for m in models],
+        ref_template=REF,
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        op: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+             "description": _PARAMS[name]}
+            for name in _PARAMS if "{" + name + "}" in route.path
+        ]  # fmt: skip
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            body_schema = {"$ref": REF.format(model=route.body.__name__)}
+            op["requestBody"] = {
+                "required": route.body_required,
+                "content": {"application/json": {"schema": body_schema}},
+            }
+        ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Accepted"}
+        schema = (
+            {"$ref": REF.format(model=route.response.__name__)}
+            if route.response
+            else {"type": "object"}
+        )
+        ok["content"] = {route.content_type: {"schema": schema}}
+        responses: dict[str, Any] = {str(route.status): ok}
+        for status in (*route.errors, 401, 500):
+            responses[str(status)] = _error_response(status)
+        op["responses"] = responses
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Shuttle control API",
+            "version": "1",
+            "description": "Start, stop and watch Shuttle's flows. Errors are "
+            '{"error": {"code", "message"}}.',
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"functionKey": []}],
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}
+            },
+        },
+        "paths": paths,
+    }

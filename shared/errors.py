@@ -1,0 +1,66 @@
+"""Shuttle's error hierarchy: one base, a category on every error, never a secret in a message."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCategory(StrEnum):
+    """The categories a run log shows (DESIGN §3) — an operator's runbook is keyed on these."""
+
+    VALIDATION = "validation"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+    DEPENDENCY = "dependency"
+    CONFLICT = "conflict"
+    AUTH = "auth"
+    CONNECTION = "connection"
+    RATE_LIMIT = "rate_limit"
+    INTERNAL = "internal"
+
+
+class ShuttleError(Exception):
+    """Base of every error Shuttle raises on purpose."""
+
+    code: str = "internal"
+    category: ErrorCategory = ErrorCategory.INTERNAL
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class DefinitionError(ShuttleError):
+    """A solution definition file is broken; raised at start-up, names file, flow and field."""
+
+    code = "definition"
+    category = ErrorCategory.VALIDATION
+
+
+class NotFoundError(ShuttleError):
+    code = "not_found"
+    category = ErrorCategory.NOT_FOUND
+
+
+class ConflictError(ShuttleError):
+    """A request that the current state forbids (HTTP 409)."""
+
+    code = "conflict"
+    category = ErrorCategory.CONFLICT
+
+
+class RequestValidationError(ShuttleError):
+    """A request body or parameter with a bad value (HTTP 422); `field` names it."""
+
+    code = "validation"
+    category = ErrorCategory.VALIDATION
+
+
+class ConcurrencyError(ShuttleError):
+    """An optimistic-concurrency write lost to another writer more often than we retry."""
+
+    code = "concurrent_update"
+    category = ErrorCategory.CONFLICT

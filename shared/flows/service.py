@@ -1,0 +1,344 @@
+"""Every change of flow and run state: read, apply a lifecycle transition, write by ETag.
+
+This is the one place that retries optimistic-concurrency losses, enforces the solution
+rules, and pairs a run row with its flow's state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from azure.storage.queue.aio import QueueClient
+
+from shared.errors import ConcurrencyError, ConflictError, ErrorCategory, NotFoundError
+from shared.flows import lifecycle
+from shared.flows.catalog import Catalog, CatalogEntry
+from shared.flows.definitions import ErrorPolicy, FlowKind
+from shared.flows.models import (
+    FlowRecord,
+    FlowState,
+    RunCounts,
+    RunErrorEntry,
+    RunKind,
+    RunParams,
+    RunRecord,
+    RunStatus,
+    RunWindow,
+    new_run_id,
+)
+from shared.messages import FlowRunMessage
+from shared.storage.flow_store import FlowStore, StaleWrite
+from shared.storage.run_store import RunStore
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # optimistic writes lost in a row before we give up (409 to the caller)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run asked for through the API (or by the scheduler, with all defaults)."""
+
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    params: RunParams = field(default_factory=RunParams)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended, as the engine (or the poison handler) reports it."""
+
+    status: RunStatus
+    message: str = ""
+    counts: RunCounts | None = None  # left as it is when None
+    errors: tuple[RunErrorEntry, ...] = ()
+    query_starts: datetime | None = None
+
+
+def _run_kind(entry: CatalogEntry, manual: bool) -> RunKind:
+    if entry.flow.kind is FlowKind.SCHEDULED:
+        return RunKind.MANUAL if manual else RunKind.SCHEDULED
+    return RunKind(entry.flow.kind.value)
+
+
+def _stops_flow(policy: ErrorPolicy, end: RunEnd) -> bool:
+    if end.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+        return False
+    if policy is ErrorPolicy.STOP_ON_ERROR:
+        return True
+    if policy is ErrorPolicy.STOP_ON_CONNECTION_FAILURE:
+        return any(e.category is ErrorCategory.CONNECTION for e in end.errors)
+    return False
+
+
+class FlowService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        flows: FlowStore,
+        runs: RunStore,
+        flow_runs_queue: QueueClient,
+        *,
+        lease: timedelta,
+    ) -> None:
+        self.catalog = catalog
+        self.flows = flows
+        self.runs = runs
+        self.queue = flow_runs_queue
+        self.lease = lease
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def get(self, flow_id: str) -> tuple[CatalogEntry, FlowRecord]:
+        entry = self.catalog.get(flow_id)
+        return entry, await self.flows.get(flow_id)
+
+    async def list(self) -> list[tuple[CatalogEntry, FlowRecord]]:
+        records = {r.flow_id: r for r in await self.flows.list()}
+        return [(e, records[e.flow_id]) for e in self.catalog if e.flow_id in records]
+
+    async def runs_of(self, flow_id: str, limit: int = 50) -> list[RunRecord]:
+        self.catalog.get(flow_id)
+        return await self.runs.list(flow_id, limit)
+
+    # ---- operator commands ---------------------------------------------------------------
+
+    async def start(self, flow_id: str, now: datetime) -> FlowRecord:
+        entry = self.catalog.get(flow_id)
+        return await self._leave_stopped(entry, lambda rec: lifecycle.start(rec, now))
+
+    async def stop(self, flow_id: str, now: datetime) -> FlowRecord:
+        self.catalog.get(flow_id)
+        return await self._mutate(flow_id, lambda rec: lifecycle.stop(rec, now))
+
+    async def patch(self, flow_id: str, changes: dict[str, object]) -> FlowRecord:
+        self.catalog.get(flow_id)
+        return await self._mutate(flow_id, lambda rec: lifecycle.patch(rec, changes))
+
+    async def run_now(self, flow_id: str, request: RunRequest, now: datetime) -> RunRecord:
+        """Claim the flow for one run right away (202 from the API): from STARTED it keeps
+        its schedule, from STOPPED it returns to STOPPED afterwards."""
+        entry = self.catalog.get(flow_id)
+        run_id = new_run_id(flow_id, now)
+        rec = await self._leave_stopped(
+            entry, lambda r: lifecycle.claim(r, run_id, now, self.lease, kind=entry.flow.kind)
+        )
+        return await self._launch(entry, rec, run_id, now, request, manual=True)
+
+    # ---- scheduler -----------------------------------------------------------------------
+
+    async def claim_due(self, rec: FlowRecord, now: datetime) -> RunRecord | None:
+        """Claim one due flow for a scheduled run; None when another tick got it first."""
+        entry = self.catalog.get(rec.flow_id)
+        if not lifecycle.is_due(rec, now):
+            return None
+        run_id = new_run_id(rec.flow_id, now)
+        claimed = lifecycle.claim(rec, run_id, now, self.lease, kind=entry.flow.kind)
+        try:
+            claimed = await self.flows.replace(claimed)
+        except StaleWrite:
+            return None  # another tick (or an operator) changed it first
+        return await self._launch(entry, claimed, run_id, now, RunRequest(), manual=False)
+
+    async def recover(self, rec: FlowRecord, now: datetime) -> bool:
+        """Finish a RUNNING/COMPLETING flow whose lease expired; True if we did it."""
+        if not lifecycle.lease_expired(rec, now) or rec.run_id is None:
+            return False
+        run_id = rec.run_id
+        try:
+            await self.flows.replace(lifecycle.finish(rec, run_id, now))
+        except StaleWrite:
+            return False  # renewed or finished meanwhile
+        log.warning("flow %s: run %s lost its lease; marked failed", rec.flow_id, run_id)
+        message = (
+            f"the worker running this run stopped answering (lease expired at "
+            f"{rec.lease_until.isoformat() if rec.lease_until else 'unknown'}); query starts "
+            "was not advanced, so the next run reads this window again"
+        )
+        await self._close_run(
+            rec.flow_id, run_id, now, RunEnd(status=RunStatus.FAILED, message=message), rec
+        )
+        return True
+
+    # ---- runs ----------------------------------------------------------------------------
+
+    async def renew(self, run_id: str, flow_id: str, now: datetime) -> FlowRecord:
+        return await self._mutate(flow_id, lambda r: lifecycle.renew(r, run_id, now, self.lease))
+
+    async def finish_run(self, run_id: str, end: RunEnd, now: datetime) -> RunRecord:
+        """Record the run's end, then return its flow to STARTED/STOPPED. Idempotent: a
+        repeated or late call changes nothing that is already final."""
+        run = await self.runs.get(run_id)
+        run = await self._close_run(run.flow_id, run_id, now, end, None, run)
+        policy = (await self.flows.get(run.flow_id)).error_policy
+        stop = _stops_flow(policy, end)
+        try:
+            await self._mutate(
+                run.flow_id,
+                lambda r: lifecycle.finish(
+                    r, run_id, now, query_starts=end.query_starts, stop=stop
+                ),
+            )
+        except ConflictError as exc:
+            if exc.code != "stale_run":
+                raise
+            log.info("run %s: flow %s had already moved on", run_id, run.flow_id)
+        return run
+
+    async def record_attempt(self, run: RunRecord, error: str | None = None) -> RunRecord:
+        """Count one delivery of the run's message (and its error, for the poison handler)."""
+        update: dict[str, object] = {"attempts": run.attempts + (0 if error else 1)}
+        if error is not None:
+            update["last_error"] = error[:2000]
+        try:
+            return await self.runs.replace(run.model_copy(update=update))
+        except StaleWrite:
+            return await self.runs.get(run.id)
+
+    # ---- internals -----------------------------------------------------------------------
+
+    async def _launch(
+        self,
+        entry: CatalogEntry,
+        rec: FlowRecord,
+        run_id: str,
+        now: datetime,
+        request: RunRequest,
+        *,
+        manual: bool,
+    ) -> RunRecord:
+        """After a successful claim: write the run row, then queue its message. If either
+        fails the claim is undone (or, if we die here, the lease expiry undoes it)."""
+        run = RunRecord(
+            id=run_id,
+            flow_id=rec.flow_id,
+            number=rec.counter + 1,
+            kind=_run_kind(entry, manual),
+            started_at=now,
+            window=RunWindow(
+                from_=request.window_from or rec.query_starts, to=request.window_to or now
+            ),
+            params=request.params,
+        )
+        try:
+            run = await self.runs.create(run)
+            await self.queue.send_message(
+                FlowRunMessage(flow_id=rec.flow_id, run_id=run_id).model_dump_json()
+            )
+        except Exception as exc:
+            log.exception("flow %s: could not launch run %s", rec.flow_id, run_id)
+            end = RunEnd(status=RunStatus.FAILED, message=f"could not queue the run: {exc}")
+            await self._close_run(rec.flow_id, run_id, now, end, rec)
+            await self._mutate(rec.flow_id, lambda r: lifecycle.finish(r, run_id, now))
+            raise
+        log.info("flow %s: run %s (#%d) queued", rec.flow_id, run_id, run.number)
+        return run
+
+    async def _close_run(
+        self,
+        flow_id: str,
+        run_id: str,
+        now: datetime,
+        end: RunEnd,
+        rec: FlowRecord | None,
+        run: RunRecord | None = None,
+    ) -> RunRecord:
+        for _ in range(MAX_ATTEMPTS):
+            if run is None:
+                try:
+                    run = await self.runs.get(run_id)
+                except NotFoundError:
+                    # Claimed but never recorded (the claimer died): record it now.
+                    run = await self.runs.create(
+                        RunRecord(
+                            id=run_id, flow_id=flow_id, number=(rec.counter + 1) if rec else 0,
+                            kind=RunKind.SCHEDULED, started_at=now,
+                        )
+                    )  # fmt: skip
+            if run.status.is_final:
+                return run
+            update: dict[str, object] = {
+                "status": end.status,
+                "finished_at": now,
+                "message": end.message,
+                "errors": [*run.errors, *end.errors],
+            }
+            if end.counts is not None:
+                update["counts"] = end.counts
+            try:
+                return await self.runs.replace(run.model_copy(update=update))
+            except StaleWrite:
+                run = None
+        raise ConcurrencyError(f"run {run_id}: too many concurrent updates")
+
+    async def _mutate(self, flow_id: str, change: Callable[[FlowRecord], FlowRecord]) -> FlowRecord:
+        for _ in range(MAX_ATTEMPTS):
+            rec = await self.flows.get(flow_id)
+            new = change(rec)
+            if new is rec:
+                return rec
+            try:
+                return await self.flows.replace(new)
+            except StaleWrite:
+                continue
+        raise ConcurrencyError(f"flow '{flow_id}' is being changed by others; try again")
+
+    async def _leave_stopped(
+        self, entry: CatalogEntry, change: Callable[[FlowRecord], FlowRecord]
+    ) -> FlowRecord:
+        """Apply a change that may take the flow out of STOPPED; such changes are checked
+        against the solution rules and written atomically with the solution guard row."""
+        solution = entry.solution.id
+        for _ in range(MAX_ATTEMPTS):
+            guard = await self.flows.get_guard(solution)
+            records = {r.flow_id: r for r in await self.flows.list(solution)}
+            rec = records.get(entry.flow_id)
+            if rec is None:
+                raise NotFoundError(f"unknown flow '{entry.flow_id}'", code="flow_not_found")
+            new = change(rec)
+            if new is rec:
+                return rec
+            try:
+                if rec.state is FlowState.STOPPED:
+                    self._check_rules(entry, records)
+                    return await self.flows.replace_guarded(new, guard)
+                return await self.flows.replace(new)
+            except StaleWrite:
+                continue
+        raise ConcurrencyError(f"flow '{entry.flow_id}' is being changed by others; try again")
+
+    def _check_rules(self, entry: CatalogEntry, records: dict[str, FlowRecord]) -> None:
+        active = [
+            (e, records[e.flow_id])
+            for e in self.catalog.in_solution(entry.solution.id)
+            if e.flow_id in records
+            and e.flow_id != entry.flow_id
+            and records[e.flow_id].state is not FlowState.STOPPED
+        ]
+        kind = entry.flow.kind
+        if kind.is_utility:
+            scheduled = [e.flow_id for e, _ in active if e.flow.kind is FlowKind.SCHEDULED]
+            if scheduled:
+                raise ConflictError(
+                    f"stop every scheduled flow of {entry.solution.id} before starting a "
+                    f"utility flow; still active: {', '.join(sorted(scheduled))}",
+                    code="scheduled_flows_active",
+                )
+            if kind is FlowKind.BULK:
+                bulk = [e.flow_id for e, _ in active if e.flow.kind is FlowKind.BULK]
+                if bulk:
+                    raise ConflictError(
+                        f"only one bulk load runs at a time; {bulk[0]} is active",
+                        code="bulk_load_active",
+                    )
+        else:
+            utility = [e.flow_id for e, _ in active if e.flow.kind.is_utility]
+            if utility:
+                raise ConflictError(
+                    f"utility flow {utility[0]} is active in {entry.solution.id}; "
+                    "start scheduled flows once it has stopped",
+                    code="utility_flow_active",
+                )

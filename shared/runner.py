@@ -1,0 +1,75 @@
+"""The flow-runs worker's logic: take one FlowRunMessage, run the engine, end the run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from shared.engine import Engine, RunContext
+from shared.errors import ConflictError, ErrorCategory, NotFoundError
+from shared.flows.models import RunErrorEntry, RunStatus
+from shared.flows.service import FlowService, RunEnd
+from shared.messages import FlowRunMessage
+
+log = logging.getLogger(__name__)
+
+
+async def handle_flow_run(
+    service: FlowService, engine: Engine, message: FlowRunMessage, now: datetime
+) -> None:
+    """Raises when the engine fails, so the queue redelivers (and finally poisons) it."""
+    try:
+        run = await service.runs.get(message.run_id)
+    except NotFoundError:
+        log.error("flow-runs: run %s of %s does not exist; message dropped",
+                  message.run_id, message.flow_id)  # fmt: skip
+        return
+    extra = {"flow_id": run.flow_id, "run_id": run.id}
+    if run.status.is_final:
+        # A redelivery after we recorded the end but before the flow moved on: finish that.
+        await service.finish_run(run.id, RunEnd(status=run.status), now)
+        return
+    try:
+        flow = await service.renew(run.id, run.flow_id, now)
+    except ConflictError:
+        log.warning("run %s no longer holds its flow (recovered after its lease expired); "
+                    "message dropped", run.id, extra=extra)  # fmt: skip
+        return
+    run = await service.record_attempt(run)
+    entry = service.catalog.get(run.flow_id)
+    try:
+        result = await engine.execute(RunContext(entry=entry, flow=flow, run=run, now=now))
+    except Exception as exc:
+        await service.record_attempt(run, error=f"{type(exc).__name__}: {exc}")
+        log.exception("run %s failed (attempt %d)", run.id, run.attempts, extra=extra)
+        raise
+    end = RunEnd(
+        status=result.status,
+        message=result.message,
+        counts=result.counts,
+        errors=tuple(result.errors),
+        query_starts=result.query_starts,
+    )
+    await service.finish_run(run.id, end, now)
+    log.info("run %s ended %s", run.id, result.status.value, extra=extra)
+
+
+async def handle_flow_run_poison(
+    service: FlowService, message: FlowRunMessage, now: datetime
+) -> None:
+    """A flow-runs message that exhausted its retries: the run is recorded as failed."""
+    try:
+        run = await service.runs.get(message.run_id)
+    except NotFoundError:
+        log.error("flow-runs-poison: run %s of %s does not exist", message.run_id, message.flow_id)
+        return
+    last = run.last_error or "no error was recorded"
+    text = (
+        f"gave up after {run.attempts} attempts: the flow-runs message moved to "
+        f"flow-runs-poison; last error: {last}"
+    )
+    error = RunErrorEntry(category=ErrorCategory.INTERNAL, message=text, at=now)
+    await service.finish_run(
+        run.id, RunEnd(status=RunStatus.FAILED, message=text, errors=(error,)), now
+    )
+    log.error("run %s failed: %s", run.id, text, extra={"flow_id": run.flow_id, "run_id": run.id})

@@ -1,0 +1,91 @@
+"""The per-worker service container: built once per event loop, reused by every invocation,
+so storage clients (and later the connectors' sessions and token caches) survive across
+invocations on a warm worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from dataclasses import dataclass
+from datetime import timedelta
+
+from azure.core.exceptions import ResourceExistsError
+
+from shared.flows.catalog import Catalog, load_catalog
+from shared.flows.models import utcnow
+from shared.flows.service import FlowService
+from shared.messages import FLOW_RUNS_POISON_QUEUE, FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.settings import Settings, get_settings
+from shared.storage.clients import StorageClients, build_storage_clients
+from shared.storage.flow_store import FlowStore
+from shared.storage.run_store import RunStore
+
+QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    storage: StorageClients
+    flows: FlowService
+
+    @classmethod
+    async def create(cls, settings: Settings, catalog: Catalog | None = None) -> Services:
+        catalog = catalog or load_catalog(settings.solution_ids)
+        storage = build_storage_clients(settings)
+        prefix = settings.table_prefix
+        for name in (f"{prefix}flows", f"{prefix}runs"):
+            with contextlib.suppress(ResourceExistsError):
+                await storage.tables.create_table(name)
+        for queue in QUEUES:
+            with contextlib.suppress(ResourceExistsError):
+                await storage.queues.create_queue(queue)
+        flow_store = FlowStore(storage.tables.get_table_client(f"{prefix}flows"))
+        await flow_store.ensure(catalog, utcnow())
+        service = FlowService(
+            catalog,
+            flow_store,
+            RunStore(storage.tables.get_table_client(f"{prefix}runs")),
+            storage.queues.get_queue_client(FLOW_RUNS_QUEUE),
+            lease=timedelta(seconds=settings.run_lease_seconds),
+        )
+        return cls(settings=settings, catalog=catalog, storage=storage, flows=service)
+
+    async def close(self) -> None:
+        await self.flows.flows.table.close()
+        await self.flows.runs.table.close()
+        await self.flows.queue.close()
+        await self.storage.close()
+
+
+# Async clients belong to the loop that made them; key the cache by loop.
+_services: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Services] = (
+    weakref.WeakKeyDictionary()
+)
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def get_services() -> Services:
+    loop = asyncio.get_running_loop()
+    services = _services.get(loop)
+    if services is not None:
+        return services
+    lock = _locks.setdefault(loop, asyncio.Lock())
+    async with lock:
+        services = _services.get(loop)
+        if services is None:
+            services = await Services.create(get_settings())
+            _services[loop] = services
+    return services
+
+
+async def reset_services() -> None:
+    """Forget (and close) this loop's services — tests use it after changing settings."""
+    services = _services.pop(asyncio.get_running_loop(), None)
+    if services is not None:
+        await services.close()
+    get_settings.cache_clear()

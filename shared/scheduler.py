@@ -1,0 +1,41 @@
+"""One scheduler tick: claim every due flow (exactly once across racing ticks, by ETag) and
+recover every flow whose run lost its lease."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.flows import lifecycle
+from shared.flows.service import FlowService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    claimed: list[str] = field(default_factory=list)  # run ids
+    recovered: list[str] = field(default_factory=list)  # flow ids
+
+
+async def tick(service: FlowService, now: datetime) -> TickReport:
+    report = TickReport()
+    records = [rec for _, rec in await service.list()]
+
+    async def one(rec):  # type: ignore[no-untyped-def]
+        if lifecycle.lease_expired(rec, now):
+            if await service.recover(rec, now):
+                report.recovered.append(rec.flow_id)
+        elif lifecycle.is_due(rec, now):
+            run = await service.claim_due(rec, now)
+            if run is not None:
+                report.claimed.append(run.id)
+
+    results = await asyncio.gather(*(one(r) for r in records), return_exceptions=True)
+    for rec, result in zip(records, results, strict=True):
+        if isinstance(result, BaseException):
+            # One flow's storage hiccup must not stop the others from being scheduled.
+            log.error("scheduler: flow %s: %s", rec.flow_id, result, exc_info=result)
+    return report

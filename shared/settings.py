@@ -1,0 +1,99 @@
+"""App settings (environment variables, named exactly as in Azure and local.settings.json)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SOLUTIONS = "creatio-intacct,creatio-dynamics"
+
+
+class Settings(BaseSettings):
+    """Every setting Shuttle reads. Secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    storage_connection: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
+    # Identity-based storage (Azure, no keys): the runtime's own setting names.
+    storage_account_name: str | None = Field(default=None, alias="AzureWebJobsStorage__accountName")
+    storage_table_uri: str | None = Field(
+        default=None, alias="AzureWebJobsStorage__tableServiceUri"
+    )
+    storage_queue_uri: str | None = Field(
+        default=None, alias="AzureWebJobsStorage__queueServiceUri"
+    )
+    storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
+    solutions: str = Field(default=DEFAULT_SOLUTIONS, alias="SHUTTLE_SOLUTIONS")
+    scheduler_schedule: str = Field(default="*/15 * * * * *", alias="SHUTTLE_SCHEDULER_SCHEDULE")
+    table_prefix: str = Field(
+        default="shuttle", alias="SHUTTLE_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{0,29}$"
+    )
+    run_lease_seconds: int = Field(default=600, alias="SHUTTLE_RUN_LEASE_SECONDS", ge=30)
+    egress_ip: str | None = Field(default=None, alias="SHUTTLE_EGRESS_IP")
+    local_key: SecretStr | None = Field(default=None, alias="SHUTTLE_LOCAL_KEY")
+
+    creatio_url: str | None = Field(default=None, alias="CREATIO_URL")
+    creatio_auth: str = Field(default="forms", alias="CREATIO_AUTH", pattern="^(forms|oauth)$")
+    creatio_username: str | None = Field(default=None, alias="CREATIO_USERNAME")
+    creatio_password: SecretStr | None = Field(default=None, alias="CREATIO_PASSWORD")
+    creatio_identity_url: str | None = Field(default=None, alias="CREATIO_IDENTITY_URL")
+    creatio_client_id: str | None = Field(default=None, alias="CREATIO_CLIENT_ID")
+    creatio_client_secret: SecretStr | None = Field(default=None, alias="CREATIO_CLIENT_SECRET")
+
+    intacct_endpoint: str = Field(
+        default="https://api.intacct.com/ia/xml/xmlgw.phtml", alias="INTACCT_ENDPOINT"
+    )
+    intacct_sender_id: str | None = Field(default=None, alias="INTACCT_SENDER_ID")
+    intacct_sender_password: SecretStr | None = Field(default=None, alias="INTACCT_SENDER_PASSWORD")
+    intacct_company_id: str | None = Field(default=None, alias="INTACCT_COMPANY_ID")
+    intacct_entity_id: str | None = Field(default=None, alias="INTACCT_ENTITY_ID")
+    intacct_user_id: str | None = Field(default=None, alias="INTACCT_USER_ID")
+    intacct_user_password: SecretStr | None = Field(default=None, alias="INTACCT_USER_PASSWORD")
+
+    dataverse_url: str | None = Field(default=None, alias="DATAVERSE_URL")
+    dataverse_tenant_id: str | None = Field(default=None, alias="DATAVERSE_TENANT_ID")
+    dataverse_client_id: str | None = Field(default=None, alias="DATAVERSE_CLIENT_ID")
+    dataverse_client_secret: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_SECRET")
+    dataverse_client_cert: str | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
+    dataverse_authority_host: str = Field(
+        default="https://login.microsoftonline.com", alias="DATAVERSE_AUTHORITY_HOST"
+    )
+
+    @field_validator("solutions")
+    @classmethod
+    def _solutions_listed(cls, value: str) -> str:
+        if not [s for s in value.split(",") if s.strip()]:
+            raise ValueError("name at least one solution, e.g. creatio-intacct")
+        return value
+
+    @property
+    def solution_ids(self) -> list[str]:
+        return [s.strip() for s in self.solutions.split(",") if s.strip()]
+
+    def connection_configured(self, system: str) -> bool:
+        """Whether the settings name enough to reach a system (not whether it answers)."""
+        required: tuple[object, ...]
+        match system:
+            case "creatio" if self.creatio_auth == "oauth":
+                required = (self.creatio_url, self.creatio_identity_url,
+                            self.creatio_client_id, self.creatio_client_secret)  # fmt: skip
+            case "creatio":
+                required = (self.creatio_url, self.creatio_username, self.creatio_password)
+            case "intacct":
+                required = (self.intacct_sender_id, self.intacct_sender_password,
+                            self.intacct_company_id, self.intacct_user_id,
+                            self.intacct_user_password)  # fmt: skip
+            case "dataverse":
+                required = (self.dataverse_url, self.dataverse_tenant_id,
+                            self.dataverse_client_id,
+                            self.dataverse_client_secret or self.dataverse_client_cert)  # fmt: skip
+            case _:
+                return False
+        return all(required)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

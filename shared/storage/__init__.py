@@ -1,0 +1,1 @@
+"""Table and queue storage: clients, flow and run repositories, queue messages."""

@@ -1,0 +1,131 @@
+"""Flow state rows in Table storage, every write guarded by the row's ETag.
+
+Table `{prefix}flows`: PartitionKey = solution, RowKey = flow name; plus one guard row per
+solution (RowKey "~guard"). Transitions that take a flow out of STOPPED are written together
+with the guard row in one partition transaction, so the solution rules (no utility flow
+beside a scheduled one, one bulk load at a time) cannot be broken by two racing requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.errors import NotFoundError
+from shared.flows.catalog import Catalog
+from shared.flows.models import FlowRecord
+from shared.storage.entities import etag_of, from_properties, to_properties
+
+GUARD_KEY = "~guard"
+
+
+class StaleWrite(Exception):
+    """Another writer changed the row since we read it (HTTP 412)."""
+
+
+class SolutionGuard:
+    def __init__(self, solution: str, version: int, etag: str | None) -> None:
+        self.solution = solution
+        self.version = version
+        self.etag = etag
+
+
+def _to_entity(rec: FlowRecord) -> dict[str, object]:
+    entity = to_properties(rec, exclude={"flow_id"})
+    entity["PartitionKey"] = rec.solution
+    entity["RowKey"] = rec.name
+    return entity
+
+
+def _from_entity(entity: dict[str, object]) -> FlowRecord:
+    data = from_properties(entity, json_fields=set())
+    data["flow_id"] = f"{entity['PartitionKey']}.{entity['RowKey']}"
+    return FlowRecord.model_validate({**data, "etag": etag_of(entity)})
+
+
+class FlowStore:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    async def ensure(self, catalog: Catalog, now: datetime) -> None:
+        """Create the row of every catalogued flow that has none (STOPPED, defaults)."""
+        existing = {(r.flow_id) for r in await self.list()}
+        for entry in catalog:
+            if entry.flow_id in existing:
+                continue
+            rec = FlowRecord(
+                flow_id=entry.flow_id,
+                interval_ms=entry.flow.interval_ms,
+                shift_ms=entry.flow.shift_ms,
+                # A new flow reads changes from the day it was installed; history is the
+                # bulk load flow's job (a scheduled run over years would exceed its limit).
+                query_starts=now,
+                volume_limit=entry.flow.volume_limit,
+                error_policy=entry.flow.error_policy,
+                state_changed_at=now,
+            )
+            with contextlib.suppress(ResourceExistsError):  # another worker was first: fine
+                await self.table.create_entity(_to_entity(rec))
+        for solution in catalog.solutions:
+            with contextlib.suppress(ResourceExistsError):
+                await self.table.create_entity(
+                    {"PartitionKey": solution, "RowKey": GUARD_KEY, "version": 0}
+                )
+
+    async def get(self, flow_id: str) -> FlowRecord:
+        solution, _, name = flow_id.partition(".")
+        try:
+            entity = await self.table.get_entity(solution, name)
+        except ResourceNotFoundError:
+            raise NotFoundError(f"unknown flow '{flow_id}'", code="flow_not_found") from None
+        return _from_entity(entity)
+
+    async def list(self, solution: str | None = None) -> list[FlowRecord]:
+        if solution is None:
+            entities = self.table.list_entities()
+        else:
+            entities = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": solution})
+        return [_from_entity(e) async for e in entities if e["RowKey"] != GUARD_KEY]
+
+    async def get_guard(self, solution: str) -> SolutionGuard:
+        entity = await self.table.get_entity(solution, GUARD_KEY)
+        return SolutionGuard(solution, int(entity.get("version", 0)), etag_of(entity))
+
+    async def replace(self, rec: FlowRecord) -> FlowRecord:
+        """Write rec if its row still has rec.etag; StaleWrite otherwise."""
+        try:
+            meta = await self.table.update_entity(
+                _to_entity(rec),
+                mode=UpdateMode.REPLACE,
+                etag=rec.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise StaleWrite(rec.flow_id) from exc
+        return rec.model_copy(update={"etag": meta.get("etag")})
+
+    async def replace_guarded(self, rec: FlowRecord, guard: SolutionGuard) -> FlowRecord:
+        """Write rec and bump the solution guard atomically, both conditional on their ETags."""
+        ops: Iterable[tuple[str, dict[str, object], dict[str, object]]] = [
+            ("update", _to_entity(rec), {"mode": UpdateMode.REPLACE, "etag": rec.etag,
+                                         "match_condition": MatchConditions.IfNotModified}),
+            ("update", {"PartitionKey": guard.solution, "RowKey": GUARD_KEY,
+                        "version": guard.version + 1},
+             {"mode": UpdateMode.REPLACE, "etag": guard.etag,
+              "match_condition": MatchConditions.IfNotModified}),
+        ]  # fmt: skip
+        try:
+            results = await self.table.submit_transaction(list(ops))
+        except (TableTransactionError, ResourceModifiedError) as exc:
+            raise StaleWrite(rec.flow_id) from exc
+        return rec.model_copy(update={"etag": results[0].get("etag")})
