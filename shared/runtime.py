@@ -48,7 +48,7 @@ class Services:
             catalog,
             flow_store,
             RunStore(storage.tables.get_table_client(f"{prefix}runs")),
-            storage.queues.get_queue_client(FLOW_RUNS_QUEUE),
+            storage.queue(FLOW_RUNS_QUEUE),
             lease=timedelta(seconds=settings.run_lease_seconds),
         )
         return cls(settings=settings, catalog=catalog, storage=storage, flows=service)

@@ -13,7 +13,10 @@ DEFAULT_SOLUTIONS = "creatio-intacct,creatio-dynamics"
 class Settings(BaseSettings):
     """Every setting Shuttle reads. Secrets are SecretStr so they never print."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # Empty values count as unset: local.settings.example.json lists every setting, some blank.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, env_ignore_empty=True
+    )
 
     storage_connection: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
     # Identity-based storage (Azure, no keys): the runtime's own setting names.

@@ -88,9 +88,7 @@ class SolutionDefinition(BaseModel):
             seen.add(flow.id)
             for system in (flow.source.system, flow.target.system):
                 if system not in (self.crm, self.erp):
-                    raise ValueError(
-                        f"flow '{flow.id}' uses {system}, which is not in this solution"
-                    )
+                    raise ValueError(f"flow '{flow.id}' uses {system}, not part of this solution")
             for dep in flow.depends_on:
                 if dep not in ids:
                     raise ValueError(f"flow '{flow.id}': depends_on names unknown flow '{dep}'")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64EncodePolicy
-from azure.storage.queue.aio import QueueServiceClient
+from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from shared.settings import Settings
 
@@ -22,6 +22,12 @@ class StorageClients:
     queues: QueueServiceClient
     credential: AsyncTokenCredential | None = None
 
+    def queue(self, name: str) -> QueueClient:
+        # Base64 on the wire: the Functions queue trigger decodes base64 by default, and
+        # plain text from the SDK would silently land in the poison queue. The policy must
+        # be given here: a QueueServiceClient does not pass its own on to its queue clients.
+        return self.queues.get_queue_client(name, message_encode_policy=TextBase64EncodePolicy())
+
     async def close(self) -> None:
         await self.tables.close()
         await self.queues.close()
@@ -30,14 +36,11 @@ class StorageClients:
 
 
 def build_storage_clients(settings: Settings) -> StorageClients:
-    # Base64 on the wire: the Functions queue trigger decodes base64 by default, and plain
-    # text from the SDK would silently land in the poison queue.
-    encode = TextBase64EncodePolicy()
     if settings.storage_connection is not None:
         conn = settings.storage_connection.get_secret_value()
         return StorageClients(
             tables=TableServiceClient.from_connection_string(conn),
-            queues=QueueServiceClient.from_connection_string(conn, message_encode_policy=encode),
+            queues=QueueServiceClient.from_connection_string(conn),
         )
     account = settings.storage_account_name
     table_uri = settings.storage_table_uri or (
@@ -56,6 +59,6 @@ def build_storage_clients(settings: Settings) -> StorageClients:
     credential = ManagedIdentityCredential(client_id=settings.storage_client_id)
     return StorageClients(
         tables=TableServiceClient(table_uri, credential=credential),
-        queues=QueueServiceClient(queue_uri, credential=credential, message_encode_policy=encode),
+        queues=QueueServiceClient(queue_uri, credential=credential),
         credential=credential,
     )
