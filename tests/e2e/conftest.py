@@ -1,0 +1,100 @@
+"""The real app under the local host (a subprocess), over real HTTP, on an Azurite of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.azurite import Azurite, StoragePorts, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SHUTTLE = Path(sys.executable).parent / "shuttle"
+
+
+@dataclass
+class RunningHost:
+    process: subprocess.Popen[str]
+    base_url: str
+    env: dict[str, str]
+    log_path: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "condition") -> object:
+    """Poll until predicate() is truthy; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _azurite() -> Iterator[Azurite]:
+    instance = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+# Hosts on one storage account compete for the same queues, so every host gets its own.
+e2e_azurite = pytest.fixture(scope="module")(_azurite)
+own_azurite = pytest.fixture(_azurite)
+
+
+def start_host(
+    azurite: Azurite, tmp: Path, *, preload: list[str] | None = None, **env: str
+) -> RunningHost:
+    port = free_port()
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SHUTTLE_", "AzureWeb"))},
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SHUTTLE_TABLE_PREFIX": "e" + uuid.uuid4().hex[:10],
+        "SHUTTLE_SCHEDULER_SCHEDULE": "* * * * * *",  # every second: tests don't wait 15 s
+        "SHUTTLE_EGRESS_IP": "198.51.100.20",
+        # Retry at once and poll often, so a message's five tries take seconds.
+        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:00",
+        "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01",
+        **env,
+    }
+    log_path = tmp / f"host-{port}.log"
+    args = [str(SHUTTLE), "host", "--port", str(port), "--app-dir", str(ROOT)]
+    for module in preload or []:
+        args += ["--preload", module]
+    log_file = log_path.open("w")
+    process = subprocess.Popen(args, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+                               text=True, cwd=ROOT, start_new_session=True)  # fmt: skip
+    host = RunningHost(process, f"http://127.0.0.1:{port}/api", full_env, log_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"local host exited early:\n{host.log()}")
+        return "Shuttle API:" in host.log()
+
+    wait_for(ready, 60, "the local host to listen")
+    return host
+
+
+def stop_host(host: RunningHost) -> None:
+    host.process.terminate()
+    try:
+        host.process.wait(20)
+    except subprocess.TimeoutExpired:
+        host.process.kill()
+        host.process.wait(10)

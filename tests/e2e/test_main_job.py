@@ -1,0 +1,61 @@
+"""The README's main-job command (`make demo`): it starts Azurite and the local host, prints
+the API's address, and Ctrl-C stops everything, leaving no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import uuid
+
+import httpx
+import psutil
+
+from sandbox.azurite import StoragePorts, connection_string, free_port, is_listening
+from tests.e2e.conftest import ROOT, wait_for
+
+
+def test_make_demo_serves_the_api_and_ctrl_c_leaves_nothing_behind() -> None:
+    ports = StoragePorts(free_port(), free_port(), free_port())
+    assert not any(is_listening(p) for p in ports.as_tuple())
+    api_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SHUTTLE_", "AzureWeb"))},
+        "AzureWebJobsStorage": connection_string(ports),  # nothing listens: make demo starts it
+        "SHUTTLE_HOST_PORT": str(api_port),
+        "SHUTTLE_TABLE_PREFIX": "demo" + uuid.uuid4().hex[:8],
+    }
+    make = subprocess.Popen(["make", "-s", "demo"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(make.stdout.readline, "")))
+    reader.start()
+
+    def api_line() -> str | None:
+        found = next((ln for ln in lines if ln.startswith("Shuttle API: ")), None)
+        if found is None and make.poll() is not None:
+            raise AssertionError("make demo exited early:\n" + "".join(lines))
+        return found
+
+    try:
+        line = wait_for(api_line, 120, "make demo to print the API address")
+        assert re.fullmatch(rf"Shuttle API: http://127\.0\.0\.1:{api_port}/api\n", line)
+        status = httpx.get(f"http://127.0.0.1:{api_port}/api/status", timeout=10)
+        assert status.status_code == 200 and status.json()["flows"]["total"] > 0
+        assert all(is_listening(p) for p in ports.as_tuple()), "Azurite runs"
+        tree = [psutil.Process(make.pid), *psutil.Process(make.pid).children(recursive=True)]
+        assert any("azurite" in " ".join(p.cmdline()) for p in tree)
+
+        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        make.wait(timeout=60)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+        reader.join(timeout=10)
+    _, alive = psutil.wait_procs(tree, timeout=20)
+    assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
+    assert not any(is_listening(p) for p in (*ports.as_tuple(), api_port))
+    assert "Traceback" not in "".join(lines), "".join(lines)
