@@ -34,7 +34,7 @@ class RunningHost:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "condition") -> object:
+def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "it") -> object:
     """Poll until predicate() is truthy; fail with `what` after the deadline."""
     deadline = time.monotonic() + timeout
     while True:

@@ -46,6 +46,12 @@ def test_solution_ships_every_flow_of_the_design(solution: str, expected: set) -
             assert entry.flow.interval_ms >= 60_000
 
 
+def refusal(path: Path) -> str:
+    with pytest.raises(DefinitionError) as exc:
+        load_solution_file(path)
+    return str(exc.value)
+
+
 def write(tmp_path: Path, text: str, name: str = "demo") -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -86,7 +92,7 @@ def test_nested_field_and_unknown_key_are_named(tmp_path: Path) -> None:
     source: {system: hubspot, object: Account}
     target: {system: intacct, object: CUSTOMER}
 """)  # fmt: skip
-    message = str(pytest.raises(DefinitionError, load_solution_file, path).value)
+    message = refusal(path)
     assert "flow 'accounts': field 'source.system'" in message
     assert "flow 'accounts': field 'colour': Extra inputs are not permitted" in message
 
@@ -101,29 +107,27 @@ def test_nested_field_and_unknown_key_are_named(tmp_path: Path) -> None:
 )
 def test_references_are_checked(tmp_path: Path, extra: str, needle: str) -> None:
     path = write(tmp_path, HEADER + GOOD_FLOW + extra)
-    assert needle in str(pytest.raises(DefinitionError, load_solution_file, path).value)
+    assert needle in refusal(path)
 
 
 def test_duplicate_flow_ids_and_foreign_systems_are_refused(tmp_path: Path) -> None:
     dup = write(tmp_path, HEADER + GOOD_FLOW + GOOD_FLOW, "demo")
-    assert "defined twice" in str(pytest.raises(DefinitionError, load_solution_file, dup).value)
+    assert "defined twice" in refusal(dup)
     foreign = write(tmp_path, HEADER.replace("erp: intacct", "erp: dataverse") + GOOD_FLOW)
-    assert "not part of this solution" in str(
-        pytest.raises(DefinitionError, load_solution_file, foreign).value
-    )
+    assert "not part of this solution" in refusal(foreign)
 
 
 def test_yaml_syntax_and_file_name_mismatch(tmp_path: Path) -> None:
     broken = write(tmp_path, "id: demo\nflows: [\n")
-    assert "not valid YAML" in str(pytest.raises(DefinitionError, load_solution_file, broken).value)
+    assert "not valid YAML" in refusal(broken)
     renamed = write(tmp_path, HEADER + GOOD_FLOW, "other")
-    assert "must match the file name" in str(
-        pytest.raises(DefinitionError, load_solution_file, renamed).value
-    )
+    assert "must match the file name" in refusal(renamed)
 
 
 def test_unknown_solution_in_settings_lists_known_ones() -> None:
-    message = str(pytest.raises(DefinitionError, load_catalog, ["creatio-sap"]).value)
+    with pytest.raises(DefinitionError) as exc:
+        load_catalog(["creatio-sap"])
+    message = str(exc.value)
     assert "creatio-sap" in message and "creatio-intacct" in message
 
 

@@ -13,6 +13,7 @@ from shared.flows.models import FlowRecord, FlowState
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
+SCHEDULED = FlowKind.SCHEDULED
 
 
 def flow(**overrides: object) -> FlowRecord:
@@ -48,7 +49,7 @@ def test_stop_from_each_state() -> None:
     started = lifecycle.start(flow(), T0)
     assert lifecycle.stop(started, T0).state is FlowState.STOPPED
     assert lifecycle.stop(started, T0).next_run_at is None
-    running = lifecycle.claim(started, "r1", T0 + timedelta(minutes=1), LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(started, "r1", T0 + timedelta(minutes=1), LEASE, kind=SCHEDULED)
     completing = lifecycle.stop(running, T0)
     assert completing.state is FlowState.COMPLETING
     assert lifecycle.stop(completing, T0) is completing
@@ -58,8 +59,12 @@ def test_stop_from_each_state() -> None:
 
 def test_run_cycle_started_running_started_keeps_phase_and_counts() -> None:
     started = lifecycle.start(flow(shift_ms=0), T0)
-    running = lifecycle.claim(started, "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
-    assert (running.state, running.run_id, running.lease_until) == (FlowState.RUNNING, "r1", T0 + LEASE)
+    running = lifecycle.claim(started, "r1", T0, LEASE, kind=SCHEDULED)
+    assert (running.state, running.run_id, running.lease_until) == (
+        FlowState.RUNNING,
+        "r1",
+        T0 + LEASE,
+    )
     # The run took 13 minutes: the next one keeps the flow's phase (T0 + 20 min), no burst.
     done = lifecycle.finish(running, "r1", T0 + timedelta(minutes=13))
     assert done.state is FlowState.STARTED
@@ -69,7 +74,7 @@ def test_run_cycle_started_running_started_keeps_phase_and_counts() -> None:
 
 
 def test_completing_ends_stopped() -> None:
-    running = lifecycle.claim(lifecycle.start(flow(), T0), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(lifecycle.start(flow(), T0), "r1", T0, LEASE, kind=SCHEDULED)
     done = lifecycle.finish(lifecycle.stop(running, T0), "r1", T0 + timedelta(seconds=5))
     assert done.state is FlowState.STOPPED
     assert done.next_run_at is None
@@ -77,21 +82,21 @@ def test_completing_ends_stopped() -> None:
 
 
 def test_one_off_from_stopped_and_utility_runs_return_to_stopped() -> None:
-    one_off = lifecycle.claim(flow(), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    one_off = lifecycle.claim(flow(), "r1", T0, LEASE, kind=SCHEDULED)
     assert lifecycle.finish(one_off, "r1", T0).state is FlowState.STOPPED
     utility = lifecycle.claim(lifecycle.start(flow(), T0), "r2", T0, LEASE, kind=FlowKind.BULK)
     assert lifecycle.finish(utility, "r2", T0).state is FlowState.STOPPED
 
 
 def test_claim_refused_while_a_run_is_in_progress() -> None:
-    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=SCHEDULED)
     with pytest.raises(ConflictError) as exc:
-        lifecycle.claim(running, "r2", T0, LEASE, kind=FlowKind.SCHEDULED)
+        lifecycle.claim(running, "r2", T0, LEASE, kind=SCHEDULED)
     assert exc.value.code == "run_in_progress"
 
 
 def test_finish_by_a_stale_run_is_refused() -> None:
-    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=SCHEDULED)
     with pytest.raises(ConflictError) as exc:
         lifecycle.finish(running, "other", T0)
     assert exc.value.code == "stale_run"
@@ -100,19 +105,21 @@ def test_finish_by_a_stale_run_is_refused() -> None:
 
 
 def test_query_starts_only_moves_forward() -> None:
-    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=SCHEDULED)
     earlier = T0 - timedelta(days=30)
-    assert lifecycle.finish(running, "r1", T0, query_starts=earlier).query_starts == T0 - timedelta(days=1)
+    assert lifecycle.finish(running, "r1", T0, query_starts=earlier).query_starts == T0 - timedelta(
+        days=1
+    )
     assert lifecycle.finish(running, "r1", T0, query_starts=T0).query_starts == T0
 
 
 def test_error_policy_stop_sends_flow_to_stopped() -> None:
-    running = lifecycle.claim(lifecycle.start(flow(), T0), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(lifecycle.start(flow(), T0), "r1", T0, LEASE, kind=SCHEDULED)
     assert lifecycle.finish(running, "r1", T0, stop=True).state is FlowState.STOPPED
 
 
 def test_lease_expiry() -> None:
-    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=FlowKind.SCHEDULED)
+    running = lifecycle.claim(flow(), "r1", T0, LEASE, kind=SCHEDULED)
     assert not lifecycle.lease_expired(running, T0 + LEASE - timedelta(seconds=1))
     assert lifecycle.lease_expired(running, T0 + LEASE)
     renewed = lifecycle.renew(running, "r1", T0 + timedelta(minutes=9), LEASE)
@@ -131,4 +138,6 @@ def test_next_due_stays_on_phase() -> None:
     due = T0
     assert lifecycle.next_due(due, 60_000, T0 - timedelta(seconds=1)) == T0
     assert lifecycle.next_due(due, 60_000, T0) == T0 + timedelta(minutes=1)
-    assert lifecycle.next_due(due, 60_000, T0 + timedelta(minutes=5, seconds=1)) == T0 + timedelta(minutes=6)
+    assert lifecycle.next_due(due, 60_000, T0 + timedelta(minutes=5, seconds=1)) == T0 + timedelta(
+        minutes=6
+    )
