@@ -30,7 +30,8 @@ from shared.flows.models import (
     new_run_id,
 )
 from shared.messages import FlowRunMessage
-from shared.storage.flow_store import FlowStore, StaleWrite
+from shared.storage.entities import StaleWrite
+from shared.storage.flow_store import FlowStore
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger(__name__)

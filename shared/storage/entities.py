@@ -7,9 +7,31 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
 _SYSTEM = {"PartitionKey", "RowKey", "Timestamp", "etag"}
+
+
+class StaleWrite(Exception):
+    """Another writer changed (or removed) the row since we read it (HTTP 412)."""
+
+
+async def replace_if_unchanged(table: TableClient, entity: dict[str, Any], etag: str | None) -> str:
+    """Replace the row only if it still has `etag`; returns the new ETag, or StaleWrite."""
+    try:
+        meta = await table.update_entity(
+            entity,
+            mode=UpdateMode.REPLACE,
+            etag=etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+    except (ResourceModifiedError, ResourceNotFoundError) as exc:
+        raise StaleWrite(f"{entity['PartitionKey']}/{entity['RowKey']}") from exc
+    return str(meta.get("etag"))
 
 
 def to_properties(model: BaseModel, *, exclude: set[str] | None = None) -> dict[str, Any]:

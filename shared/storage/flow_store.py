@@ -13,24 +13,22 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import NotFoundError
 from shared.flows.catalog import Catalog
 from shared.flows.models import FlowRecord
-from shared.storage.entities import etag_of, from_properties, to_properties
+from shared.storage.entities import (
+    StaleWrite,
+    etag_of,
+    from_properties,
+    replace_if_unchanged,
+    to_properties,
+)
 
 GUARD_KEY = "~guard"
-
-
-class StaleWrite(Exception):
-    """Another writer changed the row since we read it (HTTP 412)."""
 
 
 class SolutionGuard:
@@ -103,16 +101,8 @@ class FlowStore:
 
     async def replace(self, rec: FlowRecord) -> FlowRecord:
         """Write rec if its row still has rec.etag; StaleWrite otherwise."""
-        try:
-            meta = await self.table.update_entity(
-                _to_entity(rec),
-                mode=UpdateMode.REPLACE,
-                etag=rec.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise StaleWrite(rec.flow_id) from exc
-        return rec.model_copy(update={"etag": meta.get("etag")})
+        etag = await replace_if_unchanged(self.table, _to_entity(rec), rec.etag)
+        return rec.model_copy(update={"etag": etag})
 
     async def replace_guarded(self, rec: FlowRecord, guard: SolutionGuard) -> FlowRecord:
         """Write rec and bump the solution guard atomically, both conditional on their ETags."""

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
 from shared.errors import NotFoundError
 from shared.flows.models import RunRecord, split_run_id
-from shared.storage.entities import etag_of, from_properties, to_properties
-from shared.storage.flow_store import StaleWrite
+from shared.storage.entities import etag_of, from_properties, replace_if_unchanged, to_properties
 
 _JSON_FIELDS = {"window", "params", "counts", "errors"}
 # A Table property holds at most 64 KiB; the run row keeps the first errors, the per-record
@@ -61,13 +58,5 @@ class RunStore:
 
     async def replace(self, run: RunRecord) -> RunRecord:
         run = run.model_copy(update={"errors": run.errors[:MAX_ERRORS_ON_RUN]})
-        try:
-            meta = await self.table.update_entity(
-                _to_entity(run),
-                mode=UpdateMode.REPLACE,
-                etag=run.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise StaleWrite(run.id) from exc
-        return run.model_copy(update={"etag": meta.get("etag")})
+        etag = await replace_if_unchanged(self.table, _to_entity(run), run.etag)
+        return run.model_copy(update={"etag": etag})

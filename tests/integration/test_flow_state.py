@@ -17,7 +17,7 @@ from shared.messages import FlowRunMessage
 from shared.runner import handle_flow_run, handle_flow_run_poison
 from shared.runtime import Services
 from shared.scheduler import tick
-from shared.storage.flow_store import StaleWrite
+from shared.storage.entities import StaleWrite
 from tests.integration.conftest import make_settings, queued_runs
 from tests.support.engines import FailingEngine, ReportingEngine
 
