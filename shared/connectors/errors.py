@@ -1,0 +1,43 @@
+"""The one error type every connector raises, classified so the engine can decide: retry
+(connection, rate_limit) or record and move on (validation, duplicate, not_found, auth)."""
+
+from __future__ import annotations
+
+from shared.errors import ErrorCategory, ShuttleError
+
+TRANSIENT = frozenset({ErrorCategory.CONNECTION, ErrorCategory.RATE_LIMIT})
+
+
+class ConnectorError(ShuttleError):
+    """A call to an external system failed.
+
+    `message` is written for an operator (what failed, on which record and field, what to do)
+    and never contains a secret, a token or a session id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: ErrorCategory,
+        system: str,
+        status: int | None = None,
+        code: str | None = None,
+        field: str | None = None,
+        record: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code or category.value, field=field)
+        self.category = category
+        self.system = system
+        self.status = status
+        self.record = record
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.category in TRANSIENT
+
+    def __str__(self) -> str:
+        where = f" (record {self.record}" + (f", field {self.field})" if self.field else ")")
+        return f"{self.system}: {self.message}{where if self.record else ''}"
