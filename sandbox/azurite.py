@@ -7,9 +7,11 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -46,9 +48,7 @@ def local_ports(conn_str: str) -> StoragePorts | None:
     """The Azurite ports a connection string points at, or None if it is not local."""
     if conn_str.strip().rstrip(";") == "UseDevelopmentStorage=true":
         return StoragePorts(*DEFAULT_PORTS)
-    parts = dict(
-        p.split("=", 1) for p in conn_str.split(";") if "=" in p
-    )
+    parts = dict(p.split("=", 1) for p in conn_str.split(";") if "=" in p)
     found: dict[str, int] = {}
     for service in ("Blob", "Queue", "Table"):
         url = parts.get(f"{service}Endpoint", "")
@@ -88,6 +88,7 @@ class Azurite:
         self.ports = ports
         self.location = location
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def connection_string(self) -> str:
@@ -109,27 +110,52 @@ class Azurite:
         else:
             self.location.mkdir(parents=True, exist_ok=True)
             args += ["--location", str(self.location)]
+        # stderr goes to a file, not a pipe: nobody reads a pipe while `shuttle dev` runs for
+        # hours, and a full pipe would block Azurite. The file is read if it fails to start.
+        self._stderr = tempfile.TemporaryFile(prefix="azurite-")  # noqa: SIM115 (closed in stop)
         # Own session: a Ctrl-C in the terminal reaches our CLI, which then stops Azurite
         # deliberately (and its node children with it, via the process group).
         self.process = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             start_new_session=True,
             cwd=REPO_ROOT,
         )
+        try:
+            self._wait_listening(self.process, timeout)
+        except BaseException:
+            # Also on Ctrl-C while waiting: never leave an Azurite behind that nobody owns.
+            self.stop()
+            raise
+
+    def _wait_listening(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not all(is_listening(p) for p in self.ports.as_tuple()):
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                raise RuntimeError(f"Azurite exited with {self.process.returncode}: {err.strip()}")
+            if process.poll() is not None:
+                err = self._read_stderr()
+                raise RuntimeError(f"Azurite exited with {process.returncode}: {err.strip()}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"Azurite did not listen on {self.ports} within {timeout}s")
             time.sleep(0.05)
 
+    def _read_stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None
+        stderr, self._stderr = self._stderr, None
+        try:
+            self._terminate(proc, timeout)
+        finally:
+            if stderr is not None:
+                stderr.close()
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -140,8 +166,6 @@ class Azurite:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout)
-        if proc.stderr:
-            proc.stderr.close()
 
     def __enter__(self) -> Azurite:
         self.start()

@@ -1,0 +1,187 @@
+"""`shuttle`: run the app locally.
+
+shuttle dev   [--port N] [--app-dir D] [--preload M]...   Azurite (if needed) + the host
+shuttle demo  ...                                          for now the same as `dev`
+shuttle host  ...                                          the host only, no Azurite
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from sandbox.azurite import REPO_ROOT, ensure_azurite, local_ports
+from sandbox.host import DEFAULT_PORT, HostError, LocalHost
+from sandbox.host.logs import configure_logging
+from sandbox.host.settings import load_and_apply
+
+log = logging.getLogger("shuttle")
+
+STORAGE_SETTING = "AzureWebJobsStorage"
+PORT_SETTING = "SHUTTLE_HOST_PORT"
+AZURITE_LOCATION = REPO_ROOT / ".sandbox" / "azurite"
+
+# A local service: given the parsed arguments, start something and register its cleanup
+# on the stack (it is stopped after the host, in reverse order).
+Service = Callable[[argparse.Namespace, contextlib.ExitStack], None]
+
+
+def start_azurite(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """Azurite from node_modules when the storage connection points at local ports where
+    nothing listens yet; an Azurite someone else runs is used as it is."""
+    connection = os.environ.setdefault(STORAGE_SETTING, "UseDevelopmentStorage=true")
+    ports = local_ports(connection)
+    if ports is None:
+        log.info("%s points at remote storage; not starting Azurite", STORAGE_SETTING)
+        return
+    azurite = ensure_azurite(connection, location=AZURITE_LOCATION)
+    if azurite is None:
+        log.info("Azurite already listening on %s; using it", ports.as_tuple())
+        return
+    stack.callback(azurite.stop)
+    log.info("Azurite started on %s (data in %s)", ports.as_tuple(), AZURITE_LOCATION)
+
+
+def start_creatio(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The Creatio emulator (in a thread of this process) on CREATIO_URL's local port."""
+    from sandbox.emulators.creatio.service import start_local
+
+    server = start_local(os.environ.get("CREATIO_URL"))
+    if server is not None:
+        stack.callback(server.stop)
+
+
+# What each command starts before the host. The demo will add the API emulators and the
+# demo data here (append starters to SERVICES["demo"]); `host` starts nothing.
+SERVICES: dict[str, list[Service]] = {
+    "dev": [start_azurite, start_creatio],
+    "demo": [start_azurite, start_creatio],
+    "host": [],
+}
+
+
+def _default_port() -> int:
+    value = os.environ.get(PORT_SETTING, "")
+    return int(value) if value.isdigit() else DEFAULT_PORT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shuttle", description="Run Shuttle locally.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    helps = {
+        "dev": "start Azurite if needed, then the local Functions host",
+        "demo": "the local stack with demo services (currently the same as dev)",
+        "host": "the local Functions host only (storage must already be reachable)",
+    }
+    for name, text in helps.items():
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"HTTP port (default: ${PORT_SETTING}, else local.settings Host.LocalHttpPort, "
+            f"else {DEFAULT_PORT})",
+        )
+        sub.add_argument(
+            "--app-dir",
+            type=Path,
+            default=REPO_ROOT,
+            help="directory with function_app.py and host.json (default: the repo root)",
+        )
+        sub.add_argument(
+            "--preload",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE before the app (repeatable)",
+        )
+        sub.add_argument(
+            "--functions",
+            nargs="+",
+            default=None,
+            metavar="NAME",
+            help="serve only these functions (as `func start --functions`)",
+        )
+    return parser
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_ready(host: LocalHost) -> None:
+    # Tests and scripts wait for this exact line; flush so a pipe sees it at once.
+    print(f"Shuttle API: {host.api_url}", flush=True)
+
+
+def _abandoned_threads() -> list[threading.Thread]:
+    """Synchronous handlers still running after the drain (threads cannot be cancelled)."""
+    workers = [t for t in threading.enumerate() if t.name.startswith("shuttle-fn")]
+    for thread in workers:
+        thread.join(timeout=1.0)
+    return [t for t in workers if t.is_alive()]
+
+
+def run(args: argparse.Namespace) -> int:
+    app_dir = args.app_dir.resolve()
+    settings = load_and_apply(app_dir)
+    port = args.port
+    if port is None:
+        port = (
+            _default_port()
+            if PORT_SETTING in os.environ
+            else settings.host.local_http_port or DEFAULT_PORT
+        )
+    with contextlib.ExitStack() as stack:
+        for service in SERVICES[args.command]:
+            service(args, stack)
+        host = LocalHost(
+            app_dir,
+            port=port,
+            preload=args.preload,
+            functions=args.functions,
+            load_settings=False,  # applied above, before the services needed them
+        )
+        try:
+            code = host.run(on_ready=_print_ready)
+        finally:
+            # Stopping the services is bounded (Azurite gets SIGKILL after a while); another
+            # Ctrl-C must not cut it short and leave a process behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    # Until the host installs its own handlers, SIGTERM unwinds like Ctrl-C, so whatever
+    # was started so far (Azurite) is stopped on the way out.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        code = run(args)
+    except HostError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        log.info("interrupted during startup")
+        code = 0
+    if _abandoned_threads():
+        log.error("synchronous handlers still running after the drain; exiting anyway")
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
