@@ -5,7 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: demo dev test lint setup clean
+.PHONY: demo dev test lint setup clean infra-check
+
+# checkov scans infra/ in a venv of its own: it pins parsers (bc-python-hcl2, pycep-parser 0.5)
+# that clash with the ones tests/infra uses. Pinned: a new version brings new checks.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV := CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov --compact --quiet --skip-download
 
 demo: setup
 	$(BIN)/shuttle demo
@@ -13,7 +19,7 @@ demo: setup
 dev: setup
 	$(BIN)/shuttle dev
 
-test: setup
+test: setup infra-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -23,6 +29,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 setup: $(STAMPS)/python $(STAMPS)/node
+
+# Zero failed checks in both IaC variants; parse errors fail too (CKV_PARSE_ERROR_FAIL). Skips are
+# inline, each with its reason, next to the resource they concern.
+infra-check: $(STAMPS)/checkov-$(CHECKOV_VERSION)
+	$(CHECKOV) -d infra/bicep --framework bicep
+	$(CHECKOV) -d infra/terraform --framework terraform
 
 # The dev install is constrained by requirements.txt so tests run the versions Azure deploys.
 $(STAMPS)/python: pyproject.toml requirements.txt
@@ -37,5 +49,13 @@ $(STAMPS)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/checkov-$(CHECKOV_VERSION):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 9))' || \
+		{ echo "checkov needs Python 3.9 or newer ($(PYTHON) is older)"; exit 1; }
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/checkov-* && touch $@
+
 clean:
-	rm -rf $(VENV) node_modules $(STAMPS) .sandbox
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(STAMPS) .sandbox

@@ -1,0 +1,283 @@
+# -----------------------------------------------------------------------------------------------
+# Where, names and sizes
+# -----------------------------------------------------------------------------------------------
+
+variable "subscription_id" {
+  description = "Subscription to deploy into; null = ARM_SUBSCRIPTION_ID or the Azure CLI's default."
+  type        = string
+  default     = null
+}
+
+variable "resource_group_name" {
+  description = "Existing resource group to deploy into (az group create first)."
+  type        = string
+}
+
+variable "environment_name" {
+  description = "Environment name (dev, prod, ...): part of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,15}$", var.environment_name))
+    error_message = "environment_name: 1-16 lowercase letters, digits or dashes."
+  }
+}
+
+variable "name_prefix" {
+  description = "Short prefix of every resource name: lowercase letters and digits."
+  type        = string
+  default     = "shuttle"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,7}$", var.name_prefix))
+    error_message = "name_prefix: 2-8 lowercase letters or digits, starting with a letter."
+  }
+}
+
+variable "location" {
+  description = "Region of every resource (must offer Flex Consumption); null = the resource group's region."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "vnet_address_prefix" {
+  description = "Address space of the virtual network."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "app_subnet_prefix" {
+  description = "Address range of the function app integration subnet (Flex Consumption: /27 or larger; /24 recommended)."
+  type        = string
+  default     = "10.40.0.0/24"
+}
+
+variable "instance_memory_mb" {
+  description = "Memory of each Flex Consumption instance, in MB."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = contains([512, 2048, 4096], var.instance_memory_mb)
+    error_message = "instance_memory_mb: 512, 2048 or 4096."
+  }
+}
+
+variable "maximum_instance_count" {
+  description = "Most instances the app scales out to. Lower it to protect rate-limited APIs."
+  type        = number
+  default     = 40
+
+  validation {
+    condition     = var.maximum_instance_count >= 1 && var.maximum_instance_count <= 1000
+    error_message = "maximum_instance_count: 1 to 1000."
+  }
+}
+
+variable "zone_redundant" {
+  description = "Spread the plan over availability zones (only where Flex Consumption supports zones; needs zone-redundant storage)."
+  type        = bool
+  default     = false
+}
+
+variable "storage_replication_type" {
+  description = "Replication of the storage account holding flow state, bindings, queues and the deployment package (GRS keeps a copy in the paired region; with zone_redundant use GZRS or ZRS)."
+  type        = string
+  default     = "GRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "GZRS", "RAGRS", "RAGZRS"], var.storage_replication_type)
+    error_message = "storage_replication_type: LRS, ZRS, GRS, GZRS, RAGRS or RAGZRS."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days Log Analytics keeps the logs and traces."
+  type        = number
+  default     = 90
+}
+
+variable "nat_idle_timeout_minutes" {
+  description = "Minutes an idle outbound flow stays open on the NAT gateway."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.nat_idle_timeout_minutes >= 4 && var.nat_idle_timeout_minutes <= 120
+    error_message = "nat_idle_timeout_minutes: 4 to 120."
+  }
+}
+
+variable "operator_principal_id" {
+  description = "Object id that gets Key Vault Secrets Officer on the vault (sets and rotates secrets); null = whoever runs Terraform."
+  type        = string
+  default     = null
+}
+
+# -----------------------------------------------------------------------------------------------
+# App settings (local.settings.example.json lists them all; README documents them)
+# -----------------------------------------------------------------------------------------------
+
+variable "solutions" {
+  description = "SHUTTLE_SOLUTIONS: comma list of enabled solutions."
+  type        = string
+  default     = "creatio-intacct,creatio-dynamics"
+}
+
+variable "scheduler_schedule" {
+  description = "SHUTTLE_SCHEDULER_SCHEDULE: NCRONTAB (six fields, seconds first) of the scheduler tick."
+  type        = string
+  default     = "*/15 * * * * *"
+}
+
+variable "table_prefix" {
+  description = "SHUTTLE_TABLE_PREFIX: prefix of Shuttle's table names."
+  type        = string
+  default     = "shuttle"
+}
+
+variable "run_lease_seconds" {
+  description = "SHUTTLE_RUN_LEASE_SECONDS: how long a run may go silent before it is recovered."
+  type        = number
+  default     = 600
+}
+
+variable "creatio_url" {
+  description = "CREATIO_URL: the Creatio site, e.g. https://example.creatio.com."
+  type        = string
+  default     = ""
+}
+
+variable "creatio_auth" {
+  description = "CREATIO_AUTH: forms (AuthService login) or oauth (client credentials)."
+  type        = string
+  default     = "forms"
+
+  validation {
+    condition     = contains(["forms", "oauth"], var.creatio_auth)
+    error_message = "creatio_auth: forms or oauth."
+  }
+}
+
+variable "creatio_username" {
+  description = "CREATIO_USERNAME: forms login user."
+  type        = string
+  default     = ""
+}
+
+variable "creatio_identity_url" {
+  description = "CREATIO_IDENTITY_URL: Creatio identity service (oauth)."
+  type        = string
+  default     = ""
+}
+
+variable "creatio_client_id" {
+  description = "CREATIO_CLIENT_ID: Creatio OAuth client id."
+  type        = string
+  default     = ""
+}
+
+variable "intacct_endpoint" {
+  description = "INTACCT_ENDPOINT: the Sage Intacct XML gateway."
+  type        = string
+  default     = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+}
+
+variable "intacct_sender_id" {
+  description = "INTACCT_SENDER_ID: Web Services sender id."
+  type        = string
+  default     = ""
+}
+
+variable "intacct_company_id" {
+  description = "INTACCT_COMPANY_ID: Intacct company id."
+  type        = string
+  default     = ""
+}
+
+variable "intacct_entity_id" {
+  description = "INTACCT_ENTITY_ID: Intacct entity id (optional)."
+  type        = string
+  default     = ""
+}
+
+variable "intacct_user_id" {
+  description = "INTACCT_USER_ID: Intacct Web Services user."
+  type        = string
+  default     = ""
+}
+
+variable "dataverse_url" {
+  description = "DATAVERSE_URL: the Dataverse environment, e.g. https://org.crm.dynamics.com."
+  type        = string
+  default     = ""
+}
+
+variable "dataverse_tenant_id" {
+  description = "DATAVERSE_TENANT_ID: Entra tenant of the Dataverse app registration."
+  type        = string
+  default     = ""
+}
+
+variable "dataverse_client_id" {
+  description = "DATAVERSE_CLIENT_ID: client id of the Dataverse app registration."
+  type        = string
+  default     = ""
+}
+
+variable "dataverse_client_cert" {
+  description = "DATAVERSE_CLIENT_CERT: path of a PEM certificate readable by the app; empty = use DATAVERSE_CLIENT_SECRET (docs/deploy.md)."
+  type        = string
+  default     = ""
+}
+
+variable "dataverse_authority_host" {
+  description = "DATAVERSE_AUTHORITY_HOST: Entra authority host."
+  type        = string
+  default     = "https://login.microsoftonline.com"
+}
+
+# Secrets: the first apply writes them to Key Vault (empty when not given); afterwards Terraform
+# ignores their value and operators rotate them in the vault. The app reads them by Key Vault
+# reference.
+
+variable "creatio_password" {
+  description = "CREATIO_PASSWORD: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "creatio_client_secret" {
+  description = "CREATIO_CLIENT_SECRET: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "intacct_sender_password" {
+  description = "INTACCT_SENDER_PASSWORD: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "intacct_user_password" {
+  description = "INTACCT_USER_PASSWORD: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "dataverse_client_secret" {
+  description = "DATAVERSE_CLIENT_SECRET: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
