@@ -1,0 +1,41 @@
+"""Creatio connector: forms or OAuth auth, OData 4 reads and idempotent writes.
+
+client = CreatioClient.from_settings()          # once per worker
+cursor = await client.open_changes("Account", since)
+page = await client.read_page(cursor)            # page.records, page.next
+await client.create("Account", values, id=deterministic_id("intacct", "CUSTOMER", key))
+"""
+
+from shared.connectors.creatio.client import (
+    CreatioClient,
+    changed_columns,
+    deterministic_id,
+    normalise,
+)
+from shared.connectors.creatio.config import CreatioConfig
+from shared.connectors.creatio.models import (
+    BatchOperation,
+    BatchOutcome,
+    ChangeCursor,
+    ChangePage,
+    Record,
+    WriteResult,
+)
+from shared.connectors.creatio.objects import CLOSED_WON, OBJECTS, CreatioObject
+
+__all__ = [
+    "CLOSED_WON",
+    "OBJECTS",
+    "BatchOperation",
+    "BatchOutcome",
+    "ChangeCursor",
+    "ChangePage",
+    "CreatioClient",
+    "CreatioConfig",
+    "CreatioObject",
+    "Record",
+    "WriteResult",
+    "changed_columns",
+    "deterministic_id",
+    "normalise",
+]

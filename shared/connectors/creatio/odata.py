@@ -1,0 +1,171 @@
+"""OData 4 literals and query strings for Creatio, built so that no value can change the
+meaning of a filter: strings are quoted with embedded quotes doubled, every other type has
+its own unquoted literal form, names are checked, and the whole query is percent-encoded."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from shared.connectors.errors import ConnectorError
+from shared.errors import ErrorCategory
+
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE = "0001-01-01T00:00:00Z"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*")
+# Left unescaped in query values because OData reads them and they are safe in a query;
+# everything else (space, &, +, #, %, =, ?, non-ASCII...) is percent-encoded.
+_QUERY_SAFE = "',()/:$*"
+_OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le")
+
+
+class InvalidValue(ConnectorError, ValueError):
+    """A name or value that cannot be put into an OData request (a mapping or caller
+    mistake): a validation error on the field, raised before anything is sent."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(
+            message,
+            category=ErrorCategory.VALIDATION,
+            system="creatio",
+            code="invalid_value",
+            field=field,
+        )
+
+
+def check_name(name: str) -> str:
+    """An object or column name (`Account`, `UsrErpLastModified`)."""
+    if not _NAME.fullmatch(name):
+        raise InvalidValue(f"not an OData name: {name!r}", field=str(name))
+    return name
+
+
+def check_path(path: str) -> str:
+    """A column or lookup path (`Name`, `Stage/Name`, `Account/Id`)."""
+    if not _PATH.fullmatch(path):
+        raise InvalidValue(f"not an OData property path: {path!r}", field=str(path))
+    return path
+
+
+def quote_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def format_datetime(value: datetime) -> str:
+    """An aware datetime as an OData DateTimeOffset literal in UTC (`...T10:00:00.123456Z`)."""
+    if value.tzinfo is None:
+        raise InvalidValue("naive datetimes are ambiguous; give a timezone (UTC)")
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """A Creatio timestamp (up to 7 fractional digits) -> aware UTC datetime (microseconds;
+    keep the original string where the 7th digit matters). The empty date -> None."""
+    if text == EMPTY_DATE:
+        return None
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = re.match(r"\d*", rest)
+        assert digits is not None
+        fraction = digits.group()
+        text = f"{head}.{fraction[:6].ljust(6, '0')}{rest[len(fraction) :]}"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def literal(value: Any) -> str:
+    """A Python value as an OData 4 literal. Strings are always string literals, even when
+    they look like a GUID or a number: pass uuid.UUID / datetime / Decimal for those."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidValue(f"not a finite number: {value}")
+        return format(value, "f")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValue(f"not a finite number: {value}")
+        return repr(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, str):
+        return quote_string(value)
+    raise InvalidValue(f"no OData literal for a {type(value).__name__}")
+
+
+def compare(path: str, op: str, value: Any) -> str:
+    if op not in _OPERATORS:
+        raise InvalidValue(f"unknown operator {op!r}")
+    return f"{check_path(path)} {op} {literal(value)}"
+
+
+def eq(path: str, value: Any) -> str:
+    return compare(path, "eq", value)
+
+
+def contains(path: str, text: str) -> str:
+    return f"contains({check_path(path)},{quote_string(text)})"
+
+
+def startswith(path: str, text: str) -> str:
+    return f"startswith({check_path(path)},{quote_string(text)})"
+
+
+def all_of(*clauses: str | None) -> str | None:
+    """`(a) and (b)`; None clauses are left out; None if nothing is left."""
+    parts = [c for c in clauses if c]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else " and ".join(f"({c})" for c in parts)
+
+
+def any_of(*clauses: str | None) -> str | None:
+    parts = [c for c in clauses if c]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else " or ".join(f"({c})" for c in parts)
+
+
+def match_filter(match: Mapping[str, Any]) -> str:
+    """`{"Name": "O'Brien", "Code": "A-1"}` -> `(Name eq 'O''Brien') and (Code eq 'A-1')`."""
+    if not match:
+        raise InvalidValue("a match needs at least one field")
+    clause = all_of(*(eq(path, value) for path, value in match.items()))
+    assert clause is not None
+    return clause
+
+
+def encode_query(params: Mapping[str, str | int | None]) -> str:
+    return "&".join(
+        f"{name}={quote(str(value), safe=_QUERY_SAFE)}"
+        for name, value in params.items()
+        if value is not None
+    )
+
+
+def select_list(names: Iterable[str]) -> str:
+    return ",".join(check_name(n) for n in names)
+
+
+def key_path(object_name: str, record_id: uuid.UUID | str) -> str:
+    try:
+        key = uuid.UUID(str(record_id))
+    except ValueError:
+        raise InvalidValue(f"not a record Id: {record_id!r}", field="Id") from None
+    return f"{check_name(object_name)}({key})"

@@ -1,0 +1,213 @@
+"""Retries and pacing shared by every connector.
+
+`with_retries` runs one call again while it fails with a *transient* ConnectorError
+(connection, rate_limit): exponential backoff with jitter, or the server's Retry-After when
+it gave one, bounded by a number of attempts and by a total time. Permanent errors
+(validation, duplicate, not_found, auth...) go straight back to the caller.
+
+`AdaptiveLimiter` bounds the calls in flight on one connection and, once the server has
+answered 429, paces new calls below the rate it tolerated and creeps back up on success
+(additive increase, multiplicative decrease), so a rate-limited system is used near its
+limit with few 429s instead of in bursts that are all rejected.
+
+Clock, sleep and randomness are injectable so tests drive them without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from shared.connectors.errors import ConnectorError
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+Random = Callable[[], float]
+OnRetry = Callable[[ConnectorError, int, float], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one call. `total_s` bounds attempts plus waits: a queue message must
+    finish well inside its visibility timeout, and a longer outage is the queue's to retry."""
+
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+    total_s: float = 90.0
+    # Spread of the wait after a Retry-After, as a share of it: clients told the same
+    # Retry-After must not all come back in the same millisecond.
+    retry_after_jitter: float = 0.1
+
+    def backoff(self, failures: int, rng: Random) -> float:
+        """Equal jitter: half the exponential step is fixed, half random (never ~0 s)."""
+        step = min(self.max_delay_s, self.base_delay_s * 2 ** (failures - 1))
+        return step / 2 + rng() * step / 2
+
+    def delay(self, error: ConnectorError, failures: int, rng: Random) -> float:
+        if error.retry_after is not None:
+            wait = max(0.0, error.retry_after)
+            return wait * (1 + self.retry_after_jitter * rng())
+        return self.backoff(failures, rng)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectorError) and exc.retryable
+
+
+class _Schedule:
+    """Tenacity wait + stop for one call, on an injectable clock."""
+
+    def __init__(self, policy: RetryPolicy, clock: Clock, rng: Random) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.rng = rng
+        self.started = clock()
+
+    def wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        assert isinstance(error, ConnectorError)  # only transient ConnectorErrors get here
+        return self.policy.delay(error, state.attempt_number, self.rng)
+
+    def stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.attempts:
+            return True
+        # Give up now rather than sleep past the budget (a Retry-After of minutes, say).
+        return self.clock() - self.started + state.upcoming_sleep > self.policy.total_s
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
+    rng: Random = random.random,
+    on_retry: OnRetry | None = None,
+) -> T:
+    """Await `call()`, again after each transient ConnectorError, within `policy`.
+    The last error is raised as it is (never wrapped), so its category reaches the run log."""
+    schedule = _Schedule(policy or RetryPolicy(), clock, rng)
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            error = state.outcome.exception()
+            assert isinstance(error, ConnectorError)
+            on_retry(error, state.attempt_number, state.upcoming_sleep)
+
+    retrying = AsyncRetrying(
+        sleep=sleep,
+        stop=schedule.stop,
+        wait=schedule.wait,
+        retry=retry_if_exception(is_transient),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return await retrying(call)
+
+
+class AdaptiveLimiter:
+    """Calls in flight and call rate for one connection.
+
+    - at most `max_in_flight` calls at once (a semaphore);
+    - unpaced until the server throttles; from then on new calls start at most `rate` per
+      second. A 429 sets `rate` to `decrease` x the rate the server *accepted* over the last
+      `window_s` (at most once per half window: a burst of 429s is one signal).
+    - each success adds to `rate`: `probe_increase` until the second cut (the first estimate
+      rests on the few calls before the first 429, so it probes up fast, about +50 % a
+      second), `increase` after it (about +3 % a second), so the client settles just under
+      the server's limit with an occasional 429 (bench: ~90 % of the limit, ~1 call in 400
+      answered 429).
+    """
+
+    def __init__(
+        self,
+        max_in_flight: int = 8,
+        *,
+        min_rate: float = 0.5,
+        decrease: float = 0.9,
+        increase: float = 0.03,
+        probe_increase: float = 0.5,
+        window_s: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+        self.min_rate = min_rate
+        self.decrease = decrease
+        self.increase = increase
+        self.probe_increase = probe_increase
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._semaphore = asyncio.Semaphore(max_in_flight)
+        self._successes: deque[float] = deque()
+        self._next_start = -math.inf
+        self._last_decrease = -math.inf
+        self._cuts = 0
+        self.rate: float | None = None
+        self.in_flight = 0
+        self.throttled_count = 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._semaphore:
+            await self._pace()
+            self.in_flight += 1
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+    async def _pace(self) -> None:
+        if self.rate is None:
+            return
+        now = self._clock()
+        start = max(now, self._next_start)
+        self._next_start = start + 1.0 / self.rate
+        if start > now:
+            await self._sleep(start - now)
+
+    def accepted_rate(self) -> float:
+        """Successful calls per second over the last window, measured over the time those
+        successes actually span (idle time before a burst would understate the rate)."""
+        now = self._clock()
+        while self._successes and self._successes[0] < now - self.window_s:
+            self._successes.popleft()
+        if not self._successes:
+            return 0.0
+        span = max(now - self._successes[0], 0.05)
+        return len(self._successes) / span
+
+    def throttled(self) -> None:
+        """The server answered 429: slow down to just under what it accepted."""
+        self.throttled_count += 1
+        now = self._clock()
+        if now - self._last_decrease < self.window_s / 2:
+            return
+        self._last_decrease = now
+        self._cuts += 1
+        accepted = self.accepted_rate()
+        if accepted <= 0:  # nothing got through lately: halve whatever we had
+            accepted = (self.rate or float(self.max_in_flight)) / 2 / self.decrease
+        if self.rate is not None:  # a 429 never speeds us up
+            accepted = min(accepted, self.rate)
+        self.rate = max(self.min_rate, accepted * self.decrease)
+        self._next_start = max(self._next_start, now)
+
+    def succeeded(self) -> None:
+        self._successes.append(self._clock())
+        if self.rate is not None:
+            self.rate += self.probe_increase if self._cuts < 2 else self.increase

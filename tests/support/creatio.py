@@ -1,0 +1,169 @@
+"""A real Creatio emulator on a free 127.0.0.1 port, and a client for its admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from sandbox.emulators.creatio import CreatioEmulator, Options, create_app
+from sandbox.emulators.server import EmulatorServer
+from shared.connectors.creatio import CreatioConfig
+from shared.connectors.retry import RetryPolicy
+
+USER, PASSWORD = "Supervisor", "Supervisor"
+CLIENT_ID, CLIENT_SECRET = "shuttle-sandbox", "sandbox-client-secret"
+LOGIN = "/ServiceModel/AuthService.svc/Login"
+T = TypeVar("T")
+
+
+class Admin:
+    """The emulator's /_emulator API (never counted, throttled or failed)."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30)
+
+    def _ok(self, response: httpx.Response) -> Any:
+        response.raise_for_status()
+        return response.json()
+
+    def knobs(self, **values: Any) -> dict[str, Any]:
+        return self._ok(self.http.put("/knobs", json=values))  # type: ignore[no-any-return]
+
+    def options(self, **values: Any) -> dict[str, Any]:
+        return self._ok(self.http.put("/options", json=values))  # type: ignore[no-any-return]
+
+    def faults(self, *faults: dict[str, Any]) -> None:
+        self._ok(self.http.post("/faults", json=list(faults)))
+
+    def seed(self, payload: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        return self._ok(self.http.post("/seed", json=payload))  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        return self._ok(self.http.get("/calls"))  # type: ignore[no-any-return]
+
+    def calls(self, key: str) -> int:
+        return int(self.stats()["calls"].get(key, 0))
+
+    def writes(self, key: str) -> int:
+        return int(self.stats()["writes"].get(key, 0))
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._ok(self.http.get("/requests"))["requests"]  # type: ignore[no-any-return]
+
+    def lookups(self) -> dict[str, dict[str, str]]:
+        return self._ok(self.http.get("/lookups"))  # type: ignore[no-any-return]
+
+    def clear_calls(self) -> None:
+        self._ok(self.http.delete("/calls"))
+
+    def expire_sessions(self) -> int:
+        return int(self._ok(self.http.post("/sessions/expire"))["expired"])
+
+    def expire_tokens(self) -> int:
+        return int(self._ok(self.http.post("/tokens/expire"))["expired"])
+
+    def reset(self) -> None:
+        self._ok(self.http.post("/reset"))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class RunningCreatio:
+    emulator: CreatioEmulator
+    server: EmulatorServer
+    admin: Admin
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def rows(self, entity: str) -> list[dict[str, Any]]:
+        """The emulator's table (read after the calls under test have finished)."""
+        return list(self.emulator.store.tables[entity].values())
+
+
+@contextmanager
+def running_creatio(
+    options: Options | None = None, seed: int | None = 7
+) -> Iterator[RunningCreatio]:
+    emulator = create_app(options, seed=seed)
+    with EmulatorServer(emulator.asgi, name="creatio-emulator-test") as server:
+        admin = Admin(server.url)
+        try:
+            yield RunningCreatio(emulator, server, admin)
+        finally:
+            admin.close()
+
+
+FAST_RETRY = RetryPolicy(attempts=6, base_delay_s=0.02, max_delay_s=0.5, total_s=30.0)
+
+
+def config(url: str, auth: str = "forms", **overrides: Any) -> CreatioConfig:
+    values: dict[str, Any] = {
+        "url": url,
+        "auth": auth,
+        "username": USER,
+        "password": PASSWORD,
+        "identity_url": url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "timeout_s": 5.0,
+        "retry": FAST_RETRY,
+        **overrides,
+    }
+    return CreatioConfig(**values)
+
+
+def login(url: str) -> tuple[httpx.Client, str]:
+    """A raw cookie session (for wire tests): the client and the BPMCSRF value."""
+    client = httpx.Client(base_url=url, timeout=10)
+    response = client.post(LOGIN, json={"UserName": USER, "UserPassword": PASSWORD})
+    assert response.json()["Code"] == 0
+    csrf = response.cookies["BPMCSRF"]
+    client.headers["BPMCSRF"] = csrf
+    return client, csrf
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]] | Callable[[], T],
+    *,
+    until: Callable[[T], bool] = bool,
+    timeout: float = 20.0,
+    what: str = "condition",
+) -> T:
+    """Poll until `until(value)` holds; fail with the last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if until(value):  # type: ignore[arg-type]
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(0.02)
+
+
+# -- pytest fixtures (imported by the conftests that use them) --------------------------------
+@pytest.fixture(scope="session")
+def creatio_server() -> Iterator[RunningCreatio]:
+    """One emulator for the whole session (starting one per test costs more than the test)."""
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture
+def creatio(creatio_server: RunningCreatio) -> RunningCreatio:
+    """The session's emulator, reset: no data but the standard rows, default options and
+    knobs, no faults, no sessions, zero counts."""
+    creatio_server.admin.reset()
+    return creatio_server
