@@ -46,7 +46,7 @@ def finished_run(api: httpx.Client, run_id: str) -> dict:
         run = api.get(f"/runs/{run_id}").json()
         return run if run["status"] != "running" else None
 
-    return wait_for(done, 60, f"run {run_id} to finish")  # type: ignore[return-value]
+    return wait_for(done, 180, f"run {run_id} to finish")  # type: ignore[return-value]
 
 
 def test_flows_list_get_and_404(api: httpx.Client) -> None:
