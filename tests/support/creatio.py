@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,6 +14,7 @@ from sandbox.emulators.creatio import CreatioEmulator, Options, create_app
 from sandbox.emulators.server import EmulatorServer
 from shared.connectors.creatio import CreatioConfig
 from shared.connectors.retry import RetryPolicy
+from tests.support.polling import eventually  # noqa: F401  (re-exported for tests)
 
 USER, PASSWORD = "Supervisor", "Supervisor"
 CLIENT_ID, CLIENT_SECRET = "shuttle-sandbox", "sandbox-client-secret"
@@ -131,26 +130,6 @@ def login(url: str) -> tuple[httpx.Client, str]:
     csrf = response.cookies["BPMCSRF"]
     client.headers["BPMCSRF"] = csrf
     return client, csrf
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]] | Callable[[], T],
-    *,
-    until: Callable[[T], bool] = bool,
-    timeout: float = 20.0,
-    what: str = "condition",
-) -> T:
-    """Poll until `until(value)` holds; fail with the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if until(value):  # type: ignore[arg-type]
-            return value  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
-        await asyncio.sleep(0.02)
 
 
 # -- pytest fixtures (imported by the conftests that use them) --------------------------------
