@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     run_lease_seconds: int = Field(default=600, alias="SHUTTLE_RUN_LEASE_SECONDS", ge=30)
     egress_ip: str | None = Field(default=None, alias="SHUTTLE_EGRESS_IP")
     local_key: SecretStr | None = Field(default=None, alias="SHUTTLE_LOCAL_KEY")
+    # Engine: how far back each incremental read starts before "query starts" (clock skew
+    # and commit lag on the source), and how many records one flow-runs message reads.
+    read_overlap_seconds: int = Field(
+        default=120, alias="SHUTTLE_READ_OVERLAP_SECONDS", ge=0, le=86_400
+    )
+    page_size: int = Field(default=500, alias="SHUTTLE_PAGE_SIZE", ge=1, le=5_000)
 
     creatio_url: str | None = Field(default=None, alias="CREATIO_URL")
     creatio_auth: str = Field(default="forms", alias="CREATIO_AUTH", pattern="^(forms|oauth)$")
@@ -54,6 +60,10 @@ class Settings(BaseSettings):
     intacct_entity_id: str | None = Field(default=None, alias="INTACCT_ENTITY_ID")
     intacct_user_id: str | None = Field(default=None, alias="INTACCT_USER_ID")
     intacct_user_password: SecretStr | None = Field(default=None, alias="INTACCT_USER_PASSWORD")
+    # WHENMODIFIED is in the company's time zone (Company > Setup > Company information).
+    intacct_timezone: str = Field(default="America/Los_Angeles", alias="INTACCT_TIMEZONE")
+    # Requests in flight per worker; Intacct's default per-company limit is 2.
+    intacct_max_in_flight: int = Field(default=2, alias="INTACCT_MAX_IN_FLIGHT", ge=1, le=50)
 
     dataverse_url: str | None = Field(default=None, alias="DATAVERSE_URL")
     dataverse_tenant_id: str | None = Field(default=None, alias="DATAVERSE_TENANT_ID")
@@ -62,6 +72,10 @@ class Settings(BaseSettings):
     dataverse_client_cert: str | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
     dataverse_authority_host: str = Field(
         default="https://login.microsoftonline.com", alias="DATAVERSE_AUTHORITY_HOST"
+    )
+    # Service protection allows 52 concurrent requests per user; stay under it.
+    dataverse_max_concurrency: int = Field(
+        default=52, alias="DATAVERSE_MAX_CONCURRENCY", ge=1, le=52
     )
 
     @field_validator("solutions")
