@@ -6,7 +6,7 @@ The solution definitions are loaded here so that a broken definition fails start
 
 import azure.functions as func
 
-from functions import control, flow_runs, scheduler
+from functions import control, flow_runs, record_upserts, scheduler
 from shared.flows.catalog import load_catalog
 from shared.settings import get_settings
 
@@ -15,4 +15,5 @@ load_catalog(get_settings().solution_ids)
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(scheduler.bp)
 app.register_functions(flow_runs.bp)
+app.register_functions(record_upserts.bp)
 app.register_functions(control.bp)

@@ -1,5 +1,6 @@
-"""Queue `flow-runs`: one message per run (later, per page); its poison queue's handler
-records a run whose message exhausted its retries as failed, so nothing fails silently."""
+"""Queue `flow-runs`: one message per step of a run (start, each page, finish); its poison
+queue's handler records a run whose message exhausted its retries as failed, so nothing
+fails silently."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ async def flow_runs_worker(msg: func.QueueMessage) -> None:
     message = _parse(msg)
     if message is not None:
         services = await get_services()
-        await handle_flow_run(services.flows, get_engine(), message, utcnow())
+        engine = get_engine() or services.engine
+        await handle_flow_run(services.flows, engine, message, utcnow())
 
 
 @bp.queue_trigger(

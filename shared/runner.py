@@ -9,7 +9,7 @@ from shared.engine import Engine, RunContext
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunErrorEntry, RunStatus
 from shared.flows.service import FlowService, RunEnd
-from shared.messages import FlowRunMessage
+from shared.messages import FlowRunMessage, RunStep
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,19 @@ async def handle_flow_run(
         log.warning("run %s no longer holds its flow (recovered after its lease expired); "
                     "message dropped", run.id, extra=extra)  # fmt: skip
         return
-    run = await service.record_attempt(run)
+    if message.step is RunStep.START:
+        run = await service.record_attempt(run)
     entry = service.catalog.get(run.flow_id)
+    ctx = RunContext(entry=entry, flow=flow, run=run, now=now, message=message)
     try:
-        result = await engine.execute(RunContext(entry=entry, flow=flow, run=run, now=now))
+        result = await engine.execute(ctx)
     except Exception as exc:
+        run = await service.runs.get(run.id)
         await service.record_attempt(run, error=f"{type(exc).__name__}: {exc}")
-        log.exception("run %s failed (attempt %d)", run.id, run.attempts, extra=extra)
+        log.exception("run %s: step %s failed", run.id, message.step.value, extra=extra)
         raise
+    if not result.status.is_final:
+        return  # the engine queued the run's next step
     end = RunEnd(
         status=result.status,
         message=result.message,

@@ -12,16 +12,31 @@ from datetime import timedelta
 
 from azure.core.exceptions import ResourceExistsError
 
+from shared.engine.connections import ConnectorFactory, ConnectorPool
+from shared.engine.record_worker import RecordWorker
+from shared.engine.sync_engine import SyncEngine
 from shared.flows.catalog import Catalog, load_catalog
 from shared.flows.models import utcnow
 from shared.flows.service import FlowService
-from shared.messages import FLOW_RUNS_POISON_QUEUE, FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.messages import (
+    FLOW_RUNS_POISON_QUEUE,
+    FLOW_RUNS_QUEUE,
+    RECORD_UPSERTS_POISON_QUEUE,
+    RECORD_UPSERTS_QUEUE,
+)
 from shared.settings import Settings, get_settings
+from shared.storage.binding_store import BindingStore
 from shared.storage.clients import StorageClients, build_storage_clients
 from shared.storage.flow_store import FlowStore
+from shared.storage.outcome_store import OutcomeStore
 from shared.storage.run_store import RunStore
 
-QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE)
+QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE,
+          RECORD_UPSERTS_POISON_QUEUE)  # fmt: skip
+TABLES = ("flows", "runs", "outcomes", "bindings")
+
+# Tests swap how connectors are built (e.g. in-memory ones); None builds them from settings.
+connector_factory: ConnectorFactory | None = None
 
 
 @dataclass
@@ -30,13 +45,16 @@ class Services:
     catalog: Catalog
     storage: StorageClients
     flows: FlowService
+    connectors: ConnectorPool
+    engine: SyncEngine
+    records: RecordWorker
 
     @classmethod
     async def create(cls, settings: Settings, catalog: Catalog | None = None) -> Services:
         catalog = catalog or load_catalog(settings.solution_ids)
         storage = build_storage_clients(settings)
         prefix = settings.table_prefix
-        for name in (f"{prefix}flows", f"{prefix}runs"):
+        for name in (f"{prefix}{table}" for table in TABLES):
             with contextlib.suppress(ResourceExistsError):
                 await storage.tables.create_table(name)
         for queue in QUEUES:
@@ -51,12 +69,36 @@ class Services:
             storage.queue(FLOW_RUNS_QUEUE),
             lease=timedelta(seconds=settings.run_lease_seconds),
         )
-        return cls(settings=settings, catalog=catalog, storage=storage, flows=service)
+        connectors = ConnectorPool(settings, connector_factory)
+        outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
+        record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
+        engine = SyncEngine(
+            catalog,
+            connectors,
+            service.runs,
+            outcomes,
+            storage.queue(FLOW_RUNS_QUEUE),
+            record_queue,
+            overlap=timedelta(seconds=settings.read_overlap_seconds),
+            page_size=settings.page_size,
+        )
+        records = RecordWorker(
+            catalog,
+            connectors,
+            BindingStore(storage.tables.get_table_client(f"{prefix}bindings")),
+            outcomes,
+            record_queue,
+        )
+        return cls(settings=settings, catalog=catalog, storage=storage, flows=service,
+                   connectors=connectors, engine=engine, records=records)  # fmt: skip
 
     async def close(self) -> None:
         await self.flows.flows.table.close()
         await self.flows.runs.table.close()
         await self.flows.queue.close()
+        await self.connectors.aclose()
+        await self.engine.close()
+        await self.records.bindings.table.close()
         await self.storage.close()
 
 

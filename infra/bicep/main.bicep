@@ -82,6 +82,29 @@ param tablePrefix string = 'shuttle'
 @minValue(30)
 param runLeaseSeconds int = 600
 
+@description('SHUTTLE_READ_OVERLAP_SECONDS: each incremental read starts this long before query starts.')
+@minValue(0)
+@maxValue(86400)
+param readOverlapSeconds int = 120
+
+@description('SHUTTLE_PAGE_SIZE: records read per flow-runs message.')
+@minValue(1)
+@maxValue(5000)
+param pageSize int = 500
+
+@description('INTACCT_TIMEZONE: the Intacct company time zone, in which WHENMODIFIED is reported.')
+param intacctTimezone string = 'America/Los_Angeles'
+
+@description('INTACCT_MAX_IN_FLIGHT: Intacct requests in flight per worker (the Intacct default limit is 2).')
+@minValue(1)
+@maxValue(50)
+param intacctMaxInFlight int = 2
+
+@description('DATAVERSE_MAX_CONCURRENCY: Dataverse concurrent requests per worker (service protection allows 52).')
+@minValue(1)
+@maxValue(52)
+param dataverseMaxConcurrency int = 52
+
 @description('CREATIO_URL: the Creatio site, e.g. https://example.creatio.com.')
 param creatioUrl string = ''
 
@@ -618,6 +641,26 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'SHUTTLE_RUN_LEASE_SECONDS'
           value: string(runLeaseSeconds)
+        }
+        {
+          name: 'SHUTTLE_READ_OVERLAP_SECONDS'
+          value: string(readOverlapSeconds)
+        }
+        {
+          name: 'SHUTTLE_PAGE_SIZE'
+          value: string(pageSize)
+        }
+        {
+          name: 'INTACCT_TIMEZONE'
+          value: intacctTimezone
+        }
+        {
+          name: 'INTACCT_MAX_IN_FLIGHT'
+          value: string(intacctMaxInFlight)
+        }
+        {
+          name: 'DATAVERSE_MAX_CONCURRENCY'
+          value: string(dataverseMaxConcurrency)
         }
         {
           name: 'SHUTTLE_EGRESS_IP'

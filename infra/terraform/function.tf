@@ -29,6 +29,11 @@ locals {
     SHUTTLE_SCHEDULER_SCHEDULE                = var.scheduler_schedule
     SHUTTLE_TABLE_PREFIX                      = var.table_prefix
     SHUTTLE_RUN_LEASE_SECONDS                 = tostring(var.run_lease_seconds)
+    SHUTTLE_READ_OVERLAP_SECONDS              = tostring(var.read_overlap_seconds)
+    SHUTTLE_PAGE_SIZE                         = tostring(var.page_size)
+    INTACCT_TIMEZONE                          = var.intacct_timezone
+    INTACCT_MAX_IN_FLIGHT                     = tostring(var.intacct_max_in_flight)
+    DATAVERSE_MAX_CONCURRENCY                 = tostring(var.dataverse_max_concurrency)
     SHUTTLE_EGRESS_IP                         = azurerm_public_ip.egress.ip_address
     CREATIO_URL                               = var.creatio_url
     CREATIO_AUTH                              = var.creatio_auth

@@ -148,6 +148,56 @@ variable "run_lease_seconds" {
   default     = 600
 }
 
+variable "read_overlap_seconds" {
+  description = "SHUTTLE_READ_OVERLAP_SECONDS: each incremental read starts this long before query starts."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.read_overlap_seconds >= 0 && var.read_overlap_seconds <= 86400
+    error_message = "SHUTTLE_READ_OVERLAP_SECONDS must be between 0 and 86400."
+  }
+}
+
+variable "page_size" {
+  description = "SHUTTLE_PAGE_SIZE: records read per flow-runs message."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.page_size >= 1 && var.page_size <= 5000
+    error_message = "SHUTTLE_PAGE_SIZE must be between 1 and 5000."
+  }
+}
+
+variable "intacct_timezone" {
+  description = "INTACCT_TIMEZONE: the Intacct company time zone, in which WHENMODIFIED is reported."
+  type        = string
+  default     = "America/Los_Angeles"
+}
+
+variable "intacct_max_in_flight" {
+  description = "INTACCT_MAX_IN_FLIGHT: Intacct requests in flight per worker (the Intacct default limit is 2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.intacct_max_in_flight >= 1 && var.intacct_max_in_flight <= 50
+    error_message = "INTACCT_MAX_IN_FLIGHT must be between 1 and 50."
+  }
+}
+
+variable "dataverse_max_concurrency" {
+  description = "DATAVERSE_MAX_CONCURRENCY: Dataverse concurrent requests per worker (service protection allows 52)."
+  type        = number
+  default     = 52
+
+  validation {
+    condition     = var.dataverse_max_concurrency >= 1 && var.dataverse_max_concurrency <= 52
+    error_message = "DATAVERSE_MAX_CONCURRENCY must be between 1 and 52."
+  }
+}
+
 variable "creatio_url" {
   description = "CREATIO_URL: the Creatio site, e.g. https://example.creatio.com."
   type        = string

@@ -1,5 +1,6 @@
-"""The engine: what one flow run does. This package holds its contract and, until the sync
-engine lands, a placeholder that records an empty successful run."""
+"""The engine: what one flow run does. This package holds its contract (the sync engine in
+`sync_engine` implements it) and a placeholder engine that records an empty successful run,
+for tests of the control plane."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from shared.flows.catalog import CatalogEntry
 from shared.flows.models import FlowRecord, RunCounts, RunErrorEntry, RunRecord, RunStatus
+from shared.messages import FlowRunMessage
 
 
 @dataclass(frozen=True)
@@ -19,9 +21,11 @@ class RunContext:
     flow: FlowRecord
     run: RunRecord
     now: datetime
+    message: FlowRunMessage | None = None  # the step asked for (None: start)
 
 
 class RunResult(BaseModel):
+    # RUNNING: the step is done and the run goes on (its next step is queued).
     status: RunStatus
     counts: RunCounts = Field(default_factory=RunCounts)
     message: str = ""
@@ -44,14 +48,15 @@ class PlaceholderEngine:
         )
 
 
-_engine: Engine = PlaceholderEngine()
+_engine: Engine | None = None
 
 
-def get_engine() -> Engine:
+def get_engine() -> Engine | None:
+    """The engine installed with set_engine, or None for the worker's sync engine."""
     return _engine
 
 
-def set_engine(engine: Engine) -> None:
+def set_engine(engine: Engine | None) -> None:
     """Swap the engine for this process (the sandbox host's --preload uses it in tests)."""
     global _engine
     _engine = engine

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.mapping.model import ObjectMapping
+
 DEFAULT_INTERVAL_MS = 600_000
 SLUG = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -60,6 +62,9 @@ class FlowDefinition(BaseModel):
         default=None, description="The bulk load flow to use when a run exceeds volume_limit."
     )
     optional: bool = Field(default=False, description="Shipped, but only used when wanted.")
+    mapping: ObjectMapping | None = Field(
+        default=None, description="Field mapping; a flow without one cannot run yet."
+    )
 
     @model_validator(mode="after")
     def _systems_differ(self) -> FlowDefinition:

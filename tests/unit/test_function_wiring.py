@@ -10,7 +10,12 @@ from openapi_spec_validator import validate
 
 import function_app
 from shared.api.openapi import ROUTES, build_openapi
-from shared.messages import FLOW_RUNS_POISON_QUEUE, FLOW_RUNS_QUEUE
+from shared.messages import (
+    FLOW_RUNS_POISON_QUEUE,
+    FLOW_RUNS_QUEUE,
+    RECORD_UPSERTS_POISON_QUEUE,
+    RECORD_UPSERTS_QUEUE,
+)
 
 
 @functools.cache  # get_functions() re-registers blueprints: call it once per process
@@ -28,7 +33,15 @@ def test_timer_and_queue_triggers() -> None:
     assert timer["schedule"] == "%SHUTTLE_SCHEDULER_SCHEDULE%"
     assert found["flow_runs_worker"]["queueName"] == FLOW_RUNS_QUEUE
     assert found["flow_runs_poison"]["queueName"] == FLOW_RUNS_POISON_QUEUE == "flow-runs-poison"
-    for name in ("flow_runs_worker", "flow_runs_poison"):
+    assert found["record_upserts_worker"]["queueName"] == RECORD_UPSERTS_QUEUE
+    assert found["record_upserts_poison"]["queueName"] == RECORD_UPSERTS_POISON_QUEUE
+    assert f"{RECORD_UPSERTS_QUEUE}-poison" == RECORD_UPSERTS_POISON_QUEUE
+    for name in (
+        "flow_runs_worker",
+        "flow_runs_poison",
+        "record_upserts_worker",
+        "record_upserts_poison",
+    ):
         assert found[name]["connection"] == "AzureWebJobsStorage"
 
 

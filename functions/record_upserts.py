@@ -1,0 +1,42 @@
+"""Queue `record-upserts`: one message per source record; its poison queue's handler records
+a record whose message exhausted its deliveries as failed on its run."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from shared.messages import RECORD_UPSERTS_POISON_QUEUE, RECORD_UPSERTS_QUEUE, RecordMessage
+from shared.runtime import get_services
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def _parse(msg: func.QueueMessage, queue: str) -> RecordMessage | None:
+    try:
+        return RecordMessage.model_validate_json(msg.get_body())
+    except ValidationError as exc:
+        log.error("%s: malformed message %s dropped: %s; body: %r",
+                  queue, msg.id, exc, msg.get_body()[:2000])  # fmt: skip
+        return None
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=RECORD_UPSERTS_QUEUE, connection="AzureWebJobsStorage")
+async def record_upserts_worker(msg: func.QueueMessage) -> None:
+    message = _parse(msg, RECORD_UPSERTS_QUEUE)
+    if message is not None:
+        services = await get_services()
+        await services.records.handle(message)
+
+
+@bp.queue_trigger(
+    arg_name="msg", queue_name=RECORD_UPSERTS_POISON_QUEUE, connection="AzureWebJobsStorage"
+)
+async def record_upserts_poison(msg: func.QueueMessage) -> None:
+    message = _parse(msg, RECORD_UPSERTS_POISON_QUEUE)
+    if message is not None:
+        services = await get_services()
+        await services.records.handle_poison(message)

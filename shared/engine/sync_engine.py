@@ -1,0 +1,248 @@
+"""The sync engine's side of a run, one flow-runs message per step:
+
+START   plan the window (query starts minus the overlap, up to the run's start), refuse a
+        scheduled run above the flow's volume limit (pointing at its bulk flow), open the read.
+PAGE    read one page, write a pending outcome row per record, queue one record-upserts
+        message per record, then queue the next PAGE (or FINISH). A replayed page re-queues
+        records whose outcome rows already exist; the upsert worker ignores settled ones.
+FINISH  tally the outcome rows; while any record is pending, report progress and look again
+        later; then end the run, moving "query starts" to the window's end — only now, when
+        every record of the window is queued and settled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from azure.storage.queue.aio import QueueClient
+
+from shared.connectors.errors import ConnectorError
+from shared.connectors.protocol import SyncRecord
+from shared.engine import RunContext, RunResult
+from shared.engine.connections import ConnectorPool
+from shared.engine.plan import FlowPlan, plan_for
+from shared.errors import DefinitionError, ErrorCategory
+from shared.flows.catalog import Catalog
+from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
+from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
+from shared.storage.entities import StaleWrite
+from shared.storage.outcome_store import OutcomeStore
+from shared.storage.run_store import RunStore
+
+log = logging.getLogger("shuttle.engine")
+
+FINISH_FIRST_DELAY = 1.0
+FINISH_MAX_DELAY = 15.0
+
+
+def finish_delay(polls: int) -> int:
+    return round(min(FINISH_FIRST_DELAY * 1.5**polls, FINISH_MAX_DELAY))
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        catalog: Catalog,
+        connectors: ConnectorPool,
+        runs: RunStore,
+        outcomes: OutcomeStore,
+        flow_runs: QueueClient,
+        record_upserts: QueueClient,
+        *,
+        overlap: timedelta,
+        page_size: int,
+    ) -> None:
+        self.catalog = catalog
+        self.connectors = connectors
+        self.runs = runs
+        self.outcomes = outcomes
+        self.flow_runs = flow_runs
+        self.record_upserts = record_upserts
+        self.overlap = overlap
+        self.page_size = page_size
+
+    async def close(self) -> None:
+        await self.outcomes.table.close()
+        await self.flow_runs.close()
+        await self.record_upserts.close()
+
+    async def execute(self, ctx: RunContext) -> RunResult:
+        message = ctx.message or FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id)
+        try:
+            plan = plan_for(self.catalog, ctx.run.flow_id)
+        except DefinitionError as exc:
+            return _failed(ctx, ErrorCategory.VALIDATION, str(exc))
+        try:
+            match message.step:
+                case RunStep.START:
+                    return await self._start(ctx, plan)
+                case RunStep.PAGE:
+                    return await self._page(ctx, plan, message)
+                case RunStep.FINISH:
+                    return await self._finish(ctx, message)
+        except ConnectorError as exc:
+            if exc.retryable:
+                raise  # the queue redelivers the step; five failures end the run as failed
+            return _failed(ctx, exc.category, f"{exc.system}: {exc.message}")
+        raise AssertionError(message.step)  # pragma: no cover
+
+    # ---- steps --------------------------------------------------------------------------
+
+    def _window(self, run: RunRecord) -> tuple[datetime, datetime]:
+        since = run.window.from_ or run.started_at
+        until = run.window.to or run.started_at
+        if run.kind in (RunKind.SCHEDULED, RunKind.MANUAL):
+            since = since - self.overlap  # clock skew and late commits at the source
+        return since, until
+
+    async def _start(self, ctx: RunContext, plan: FlowPlan) -> RunResult:
+        run = ctx.run
+        source = await self.connectors.get(plan.source_system)
+        obj = plan.flow.source.object
+        if run.params.record_ids:
+            return await self._single(ctx, plan, run.params.record_ids)
+        since, until = self._window(run)
+        if run.kind is RunKind.SCHEDULED:
+            count = await source.count_changes(obj, since=since, until=until)
+            if count is not None and count > plan.flow.volume_limit:
+                bulk = plan.flow.bulk_flow or "the solution's bulk load flow"
+                text = (
+                    f"{count} {obj} records changed since {since.isoformat()}, more than this "
+                    f"flow's volume limit ({plan.flow.volume_limit}); nothing was synced. Stop "
+                    f"the scheduled flows and run the bulk load flow '{bulk}' for this window."
+                )
+                return RunResult(status=RunStatus.SKIPPED, message=text)
+        size = run.params.batch_size or self.page_size
+        cursor = await source.open_changes(
+            obj,
+            since=since,
+            until=until,
+            fields=plan.mapping.source_fields or None,
+            page_size=size,
+        )
+        await self._next(
+            ctx,
+            FlowRunMessage(
+                flow_id=run.flow_id, run_id=run.id, step=RunStep.PAGE, cursor=cursor, until=until
+            ),
+        )
+        return RunResult(
+            status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
+        )
+
+    async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
+        source = await self.connectors.get(plan.source_system)
+        found: list[SyncRecord] = []
+        missing: list[str] = []
+        for record_id in ids:
+            record = await source.get(plan.flow.source.object, record_id)
+            (found.append(record) if record else missing.append(record_id))
+        await self._queue_records(ctx.run, found)
+        await self._next(
+            ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
+        )
+        errors = [
+            RunErrorEntry(
+                record=r,
+                category=ErrorCategory.NOT_FOUND,
+                at=ctx.now,
+                message=f"{plan.source_system} has no {plan.flow.source.object} {r}",
+            )
+            for r in missing
+        ]
+        if errors:
+            run = await self.runs.get(ctx.run.id)
+            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
+        return RunResult(status=RunStatus.RUNNING)
+
+    async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:
+        source = await self.connectors.get(plan.source_system)
+        assert message.cursor is not None
+        page = await source.read_changes(message.cursor)
+        queued = await self._queue_records(ctx.run, page.records)
+        if page.cursor is not None:
+            step = FlowRunMessage(
+                flow_id=ctx.run.flow_id,
+                run_id=ctx.run.id,
+                step=RunStep.PAGE,
+                cursor=page.cursor,
+                until=message.until,
+                page=message.page + 1,
+            )
+        else:
+            step = FlowRunMessage(
+                flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
+            )
+        await self._next(ctx, step)
+        log.info(
+            "run %s: page %d queued %d records",
+            ctx.run.id,
+            message.page + 1,
+            queued,
+            extra={"flow_id": ctx.run.flow_id, "run_id": ctx.run.id},
+        )
+        return RunResult(status=RunStatus.RUNNING)
+
+    async def _queue_records(self, run: RunRecord, records: list[SyncRecord]) -> int:
+        if not records:
+            return 0
+        # Rows first: a record on the queue always has its row, so the run counts it.
+        await self.outcomes.add_pending(run.id, [(r.id, r.modified) for r in records])
+        for record in records:
+            text = record_message_text(
+                RecordMessage(
+                    flow_id=run.flow_id,
+                    run_id=run.id,
+                    record_id=record.id,
+                    modified=record.modified,
+                    values=record.values,
+                )
+            )
+            await self.record_upserts.send_message(text)
+        return len(records)
+
+    async def _finish(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:
+        run = ctx.run
+        tally = await self.outcomes.tally(run.id)
+        counts = tally.counts
+        if counts.pending:
+            progress = run.model_copy(
+                update={"counts": counts, "message": f"{counts.pending} records pending"}
+            )
+            with contextlib.suppress(StaleWrite):  # progress only; the next poll rewrites it
+                await self.runs.replace(progress)
+            await self._next(
+                ctx,
+                message.model_copy(update={"polls": message.polls + 1}),
+                delay=finish_delay(message.polls),
+            )
+            return RunResult(status=RunStatus.RUNNING)
+        if counts.failed == 0:
+            status = RunStatus.SUCCEEDED
+        elif counts.failed < counts.read:
+            status = RunStatus.PARTIAL
+        else:
+            status = RunStatus.FAILED
+        summary = (
+            f"read {counts.read}: {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {counts.skipped} skipped, "
+            f"{counts.failed} failed"
+        )
+        moves = run.kind in (RunKind.SCHEDULED, RunKind.MANUAL)
+        return RunResult(
+            status=status,
+            counts=counts,
+            message=summary,
+            errors=tally.errors,
+            query_starts=message.until if moves else None,
+        )
+
+    async def _next(self, ctx: RunContext, message: FlowRunMessage, delay: int = 0) -> None:
+        await self.flow_runs.send_message(message.model_dump_json(), visibility_timeout=delay)
+
+
+def _failed(ctx: RunContext, category: ErrorCategory, text: str) -> RunResult:
+    error = RunErrorEntry(category=category, message=text, at=ctx.now)
+    return RunResult(status=RunStatus.FAILED, message=text, errors=[error])

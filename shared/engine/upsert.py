@@ -1,0 +1,299 @@
+"""One record of one run: binding → (match) → map → write only what changed → bind.
+
+Every path ends in exactly one settled outcome row, or in the record being put back on the
+queue to wait (a parent not synced yet, a 429, a connection failure), so a run always
+accounts for every record it read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.connectors.errors import ConnectorError
+from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
+from shared.engine.plan import FlowPlan, pair_of
+from shared.engine.values import plain, same, values_hash
+from shared.errors import ErrorCategory
+from shared.flows.definitions import FlowKind
+from shared.mapping.apply import FieldIssue, Mapped, map_fields, passes
+from shared.mapping.model import Master
+from shared.messages import RecordMessage
+from shared.storage.binding_store import Binding, BindingStore, Side, other
+from shared.storage.outcome_store import Outcome
+
+log = logging.getLogger("shuttle.engine")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Put the record back on the queue after `delay` seconds."""
+
+    delay: float
+    reason: str
+    category: ErrorCategory
+    wait: bool = False  # a dependency wait (counts against waits, not retries)
+
+
+@dataclass(frozen=True)
+class Settled:
+    outcome: Outcome
+    target_id: str | None = None
+    category: ErrorCategory | None = None
+    field: str | None = None
+    message: str | None = None
+    note: str | None = None
+
+
+Result = Settled | Retry
+
+
+def _failed(category: ErrorCategory, message: str, field: str | None = None) -> Settled:
+    return Settled(Outcome.FAILED, category=category, field=field, message=message)
+
+
+def _from_issues(issues: list[FieldIssue]) -> Result:
+    waits = [i for i in issues if i.category is ErrorCategory.DEPENDENCY]
+    if waits and len(waits) == len(issues):
+        first = waits[0]
+        return Retry(delay=0, reason=first.message, category=first.category, wait=True)
+    bad = [i for i in issues if i.category is not ErrorCategory.DEPENDENCY]
+    message = "; ".join(i.message for i in bad)
+    return _failed(bad[0].category, message, bad[0].field)
+
+
+class RecordSync:
+    def __init__(
+        self,
+        plan: FlowPlan,
+        source: SyncConnector,
+        target: SyncConnector,
+        bindings: BindingStore,
+    ) -> None:
+        self.plan = plan
+        self.source = source
+        self.target = target
+        self.bindings = bindings
+
+    # ---- lookups through bindings ---------------------------------------------------------
+
+    def _resolver(self, from_side: Side):  # type: ignore[no-untyped-def]
+        solution = self.plan.entry.solution.id
+
+        async def resolve(binding: str, source_id: str) -> str | None:
+            found = await self.bindings.get(pair_of(solution, binding), from_side, source_id)
+            return found.id_of(other(from_side)) if found else None
+
+        return resolve
+
+    async def _map(self, values: dict[str, Any], record_id: str) -> Mapped:
+        mapping = self.plan.mapping
+        mapped = await map_fields(
+            mapping.fields,
+            values,
+            source_side=self.plan.master,
+            resolve=self._resolver(self.plan.source_side),
+        )
+        if mapping.lines is None or not mapped.ok:
+            return mapped
+        lines = await self.source.find(
+            mapping.lines.object, {mapping.lines.parent_field: record_id}, limit=1000
+        )
+        out: list[dict[str, Any]] = []
+        for number, line in enumerate(sorted(lines, key=lambda r: r.id), start=1):
+            child = await map_fields(
+                mapping.lines.fields,
+                line.values,
+                source_side=self.plan.master,
+                resolve=self._resolver(self.plan.source_side),
+            )
+            for issue in child.issues:
+                mapped.issues.append(
+                    FieldIssue(
+                        f"{LINES_FIELD}[{number}].{issue.field}", issue.category, issue.message
+                    )
+                )
+            out.append(child.values)
+        mapped.values[LINES_FIELD] = out
+        mapped.writable.add(LINES_FIELD)
+        mapped.create_only.add(LINES_FIELD)  # lines are written with the document
+        return mapped
+
+    async def _echo_hash(self, after: dict[str, Any]) -> str | None:
+        """What the target record maps back to, right after our write: when the opposite
+        flow reads it, an equal hash marks it as our own echo."""
+        reverse = self.plan.reverse
+        if reverse is None:
+            return None
+        mapped = await map_fields(
+            reverse.fields,
+            after,
+            source_side=Master(self.plan.target_side),
+            resolve=self._resolver(self.plan.target_side),
+        )
+        return values_hash(mapped.values) if mapped.ok else None
+
+    # ---- the record ---------------------------------------------------------------------
+
+    async def sync(self, message: RecordMessage) -> Result:
+        plan = self.plan
+        values = message.values
+        modified = message.modified
+        if values is None:
+            fresh = await self.source.get(plan.flow.source.object, message.record_id)
+            if fresh is None:
+                return Settled(
+                    Outcome.SKIPPED, note=None, message=None
+                )  # deleted at the source since it was read
+            values, modified = fresh.values, fresh.modified
+        if not passes(plan.mapping.filter, values):
+            return Settled(Outcome.SKIPPED)
+
+        binding = await self.bindings.get(plan.pair, plan.source_side, message.record_id)
+        if binding is not None:
+            seen = binding.version_of(plan.source_side)
+            if seen is not None and modified < seen:
+                return Settled(
+                    Outcome.SKIPPED, target_id=binding.id_of(plan.target_side), note=None
+                )
+        mapped = await self._map(values, message.record_id)
+        if not mapped.ok:
+            return _from_issues(mapped.issues)
+        digest = values_hash(mapped.values)
+
+        if binding is not None:
+            if digest in (binding.hash_to(plan.target_side), binding.echo_of(plan.source_side)):
+                await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None)
+                return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side))
+            return await self._update(
+                binding.id_of(plan.target_side), mapped, modified, digest, message.record_id
+            )
+
+        matched = await self._match(mapped)
+        if isinstance(matched, Settled):
+            return matched
+        if matched is not None:
+            result = await self._update(
+                matched.id, mapped, modified, digest, message.record_id, current=matched
+            )
+            if isinstance(result, Settled) and result.outcome is Outcome.UNCHANGED:
+                return Settled(
+                    Outcome.UPDATED, target_id=matched.id, note=None
+                )  # linking is a change, even with equal values
+            return result
+        if plan.flow.kind is FlowKind.BINDING:
+            return Settled(Outcome.SKIPPED, message=None)  # binding flows never create
+        return await self._create(mapped, modified, digest, message.record_id)
+
+    async def _match(self, mapped: Mapped) -> SyncRecord | Settled | None:
+        for keys in self.plan.mapping.match:
+            criteria = {k: plain({k: mapped.values.get(k)})[k] for k in keys}
+            if any(v in (None, "") for v in criteria.values()):
+                continue
+            found = await self.target.find(self.plan.flow.target.object, criteria, limit=2)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                shown = ", ".join(f"{k}={v!r}" for k, v in criteria.items())
+                return _failed(
+                    ErrorCategory.DUPLICATE,
+                    f"{len(found)}+ {self.plan.target_system} {self.plan.flow.target.object} "
+                    f"records match {shown}; merge them or bind one with the binding flow",
+                    field=keys[0],
+                )
+        return None
+
+    async def _create(
+        self, mapped: Mapped, modified: datetime, digest: str, record_id: str
+    ) -> Result:
+        plan = self.plan
+        values = {
+            k: v
+            for k, v in mapped.values.items()
+            if k in mapped.writable or k in mapped.create_only
+        }
+        source = SourceRef(system=plan.source_system, object=plan.flow.source.object, id=record_id)
+        written = await self.target.create(plan.flow.target.object, values, source=source)
+        after = plain({k: v for k, v in values.items() if k != LINES_FIELD})
+        echo = await self._echo_hash(after)
+        ids = self._ids(record_id, written.id)
+        await self._bind(*ids, modified, digest, echo=echo)
+        return Settled(Outcome.CREATED, target_id=written.id)
+
+    async def _update(
+        self,
+        target_id: str,
+        mapped: Mapped,
+        modified: datetime,
+        digest: str,
+        record_id: str,
+        current: SyncRecord | None = None,
+    ) -> Result:
+        plan = self.plan
+        if current is None:
+            current = await self.target.get(plan.flow.target.object, target_id)
+        if current is None:
+            return _failed(
+                ErrorCategory.NOT_FOUND,
+                f"the bound {plan.target_system} {plan.flow.target.object} {target_id} no longer "
+                "exists; re-create it there or remove the binding, then retry the run",
+            )
+        changes: dict[str, Any] = {}
+        conflicts: list[str] = []
+        for name, value in mapped.values.items():
+            if name == LINES_FIELD or name in mapped.create_only:
+                continue
+            if same(current.values.get(name), value):
+                continue
+            if name in mapped.writable:
+                changes[name] = value
+            else:
+                conflicts.append(name)
+        note = None
+        if conflicts:
+            note = (
+                f"{', '.join(conflicts)}: {plan.target_system} masters "
+                f"{'this field' if len(conflicts) == 1 else 'these fields'}; the "
+                f"{plan.source_system} value was not written and {plan.target_system}'s stands"
+            )
+        after = plain({**current.values, **changes})
+        echo = await self._echo_hash(after)
+        ids = self._ids(record_id, target_id)
+        if changes:
+            await self.target.update(plan.flow.target.object, target_id, changes)
+        await self._bind(*ids, modified, digest, echo=echo)
+        outcome = Outcome.UPDATED if changes else Outcome.UNCHANGED
+        return Settled(
+            outcome, target_id=target_id, field=conflicts[0] if conflicts else None, note=note
+        )
+
+    def _ids(self, record_id: str, target_id: str) -> tuple[str, str]:
+        if self.plan.source_side == "crm":
+            return record_id, target_id
+        return target_id, record_id
+
+    async def _bind(
+        self, crm_id: str, erp_id: str, modified: datetime, digest: str, echo: str | None
+    ) -> None:
+        source, target = self.plan.source_side, self.plan.target_side
+        changes: dict[str, Any] = {f"{source}_version": modified, f"hash_to_{target}": digest}
+        if echo is not None:
+            changes[f"echo_{target}"] = echo
+        await self.bindings.write(self.plan.pair, crm_id, erp_id, changes)
+
+
+def classify(error: ConnectorError, retries: int, max_retries: int) -> Result:
+    """A connector failure: transient ones go back on the queue (honouring Retry-After)
+    until `max_retries`; everything else fails the record with its category."""
+    if error.retryable and retries < max_retries:
+        delay = error.retry_after if error.retry_after is not None else min(2.0**retries, 300.0)
+        return Retry(delay=delay, reason=error.message, category=error.category)
+    message = error.message
+    if error.retryable:
+        message = f"gave up after {retries} retries: {message}"
+    return Settled(Outcome.FAILED, category=error.category, field=error.field, message=message)
+
+
+__all__ = ["Binding", "RecordSync", "Result", "Retry", "Settled", "classify"]

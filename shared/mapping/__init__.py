@@ -1,0 +1,1 @@
+"""The mapping language (model), its transforms and their application to one record."""

@@ -1,0 +1,97 @@
+"""Applies an ObjectMapping to one source record: target values, which of them this direction
+may write (mastership), and every problem found before any call is made."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.connectors.protocol import Reference
+from shared.errors import ErrorCategory
+from shared.mapping import model as m
+from shared.mapping.transforms import TransformError, apply, is_empty
+
+# (binding, source id) -> the bound target id, or None when the parent is not synced yet.
+Resolver = Callable[[str, str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    category: ErrorCategory
+    message: str
+
+
+@dataclass
+class Mapped:
+    values: dict[str, Any] = field(default_factory=dict)
+    writable: set[str] = field(default_factory=set)  # fields this direction masters
+    create_only: set[str] = field(default_factory=set)
+    issues: list[FieldIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def passes(filters: Iterable[m.Condition], values: dict[str, Any]) -> bool:
+    return all(c.accepts(values) for c in filters)
+
+
+async def map_fields(
+    fields: Iterable[m.FieldMapping],
+    values: dict[str, Any],
+    *,
+    source_side: m.Master,
+    resolve: Resolver,
+) -> Mapped:
+    out = Mapped()
+    for spec in fields:
+        sources = [values.get(name) for name in spec.sources]
+        value: Any = spec.value if not spec.sources else (sources[0] if sources else None)
+        try:
+            for op in spec.transforms:
+                value = apply(op, value, sources)
+        except TransformError as exc:
+            source = ", ".join(spec.sources) or "constant"
+            out.issues.append(
+                FieldIssue(spec.to, ErrorCategory.VALIDATION, f"{source} → {spec.to}: {exc}")
+            )
+            continue
+        if spec.lookup is not None and not is_empty(value):
+            bound = await resolve(spec.lookup.binding, str(value))
+            if bound is None:
+                via = f" (flow '{spec.lookup.flow}')" if spec.lookup.flow else ""
+                out.issues.append(
+                    FieldIssue(
+                        spec.to,
+                        ErrorCategory.DEPENDENCY,
+                        f"{spec.sources[0]} {value} is not synced yet{via}; "
+                        "the record waits for it",
+                    )
+                )
+                continue
+            value = Reference(object=spec.lookup.object, id=bound)
+        problem = _check(spec, value)
+        if problem:
+            out.issues.append(FieldIssue(spec.to, ErrorCategory.VALIDATION, problem))
+            continue
+        out.values[spec.to] = value
+        if spec.master in (m.Master.BOTH, source_side):
+            out.writable.add(spec.to)
+        if spec.create_only:
+            out.create_only.add(spec.to)
+    return out
+
+
+def _check(spec: m.FieldMapping, value: Any) -> str | None:
+    if spec.required and is_empty(value):
+        source = ", ".join(spec.sources) or "constant"
+        return f"{spec.to} is required but {source} is empty"
+    if spec.max_length is not None and isinstance(value, str) and len(value) > spec.max_length:
+        return (
+            f"{spec.to} is {len(value)} characters long; the target allows {spec.max_length} "
+            "(shorten it at the source or add a truncate transform)"
+        )
+    return None

@@ -1,0 +1,296 @@
+"""The mapping language of the solution files: which source fields fill which target fields,
+through which transforms, mastered by which side, and how records are matched and filtered.
+
+A transform is written either as a bare name (`trim`, `upper`) or as a one-key mapping with
+its argument (`{truncate: 80}`, `{value_map: {Active: active}}`); everything is validated when
+the solution loads, so a typo fails start-up with the flow and field named.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Master(StrEnum):
+    """Which side's changes a field follows (DESIGN §4.4). `both`: the last change wins."""
+
+    CRM = "crm"
+    ERP = "erp"
+    BOTH = "both"
+
+
+class _Op(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trim(_Op):
+    op: Literal["trim"] = "trim"
+
+
+class Upper(_Op):
+    op: Literal["upper"] = "upper"
+
+
+class Lower(_Op):
+    op: Literal["lower"] = "lower"
+
+
+class Truncate(_Op):
+    op: Literal["truncate"] = "truncate"
+    length: int = Field(ge=1)
+
+
+class DateFormat(_Op):
+    """A date (no time) in the target's format, e.g. `%m/%d/%Y` for Intacct, `%Y-%m-%d` for
+    Creatio and Dataverse. Accepts ISO 8601 dates and datetimes and US `mm/dd/yyyy`."""
+
+    op: Literal["date"] = "date"
+    format: str = Field(min_length=2)
+
+
+class DateTimeFormat(_Op):
+    """A UTC datetime in the target's format (`iso` = `YYYY-MM-DDTHH:MM:SSZ`)."""
+
+    op: Literal["datetime"] = "datetime"
+    format: str = Field(default="iso", min_length=2)
+
+
+class ValueMap(_Op):
+    """Picklist / option set translation. Keys compare as text, case-insensitively;
+    an unmapped value is a validation error unless `default` is given."""
+
+    op: Literal["value_map"] = "value_map"
+    map: dict[str, Any] = Field(min_length=1)
+    default: Any = None
+    strict: bool = True
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _text_keys(cls, value: Any) -> Any:
+        # YAML reads `true:` as a boolean key; picklist keys compare as text anyway.
+        if isinstance(value, dict):
+            return {(str(k).lower() if isinstance(k, bool) else str(k)): v
+                    for k, v in value.items()}  # fmt: skip
+        return value
+
+
+class Round(_Op):
+    op: Literal["round"] = "round"
+    digits: int = Field(default=2, ge=0, le=10)
+
+
+class Concat(_Op):
+    """Joins the field's sources (`from` as a list), skipping empty parts."""
+
+    op: Literal["concat"] = "concat"
+    separator: str = " "
+
+
+class Split(_Op):
+    """Part `index` of the value split on `separator` (e.g. first or last name)."""
+
+    op: Literal["split"] = "split"
+    separator: str = " "
+    index: int = 0
+    rest: bool = Field(default=False, description="keep everything from `index` on")
+
+
+class Default(_Op):
+    """The value to use when the source is empty."""
+
+    op: Literal["default"] = "default"
+    value: Any
+
+
+class StripChars(_Op):
+    """Removes characters the target refuses (silently, for cosmetic characters)."""
+
+    op: Literal["strip_chars"] = "strip_chars"
+    chars: str = Field(min_length=1)
+
+
+class RejectChars(_Op):
+    """Fails the record, naming the field and character, when the value holds any of
+    `chars` (for characters the target refuses and that must not be changed silently)."""
+
+    op: Literal["reject_chars"] = "reject_chars"
+    chars: str = Field(min_length=1)
+
+
+class Number(_Op):
+    op: Literal["number"] = "number"
+
+
+class Boolean(_Op):
+    op: Literal["boolean"] = "boolean"
+
+
+class Text(_Op):
+    op: Literal["text"] = "text"
+
+
+Transform = Annotated[
+    Trim
+    | Upper
+    | Lower
+    | Truncate
+    | DateFormat
+    | DateTimeFormat
+    | ValueMap
+    | Round
+    | Concat
+    | Split
+    | Default
+    | StripChars
+    | RejectChars
+    | Number
+    | Boolean
+    | Text,
+    Field(discriminator="op"),
+]
+
+# The single argument of the short form `{name: arg}`.
+_SHORT_ARG = {
+    "truncate": "length",
+    "date": "format",
+    "datetime": "format",
+    "value_map": "map",
+    "round": "digits",
+    "concat": "separator",
+    "default": "value",
+    "strip_chars": "chars",
+    "reject_chars": "chars",
+}
+
+
+def _expand(item: Any) -> Any:
+    """`trim` -> {op: trim}; `{truncate: 80}` -> {op: truncate, length: 80}."""
+    if isinstance(item, str):
+        return {"op": item}
+    if isinstance(item, dict) and "op" not in item and len(item) == 1:
+        ((name, arg),) = item.items()
+        if isinstance(arg, dict) and name != "value_map" and name != "default":
+            return {"op": name, **arg}
+        if name in _SHORT_ARG:
+            return {"op": name, _SHORT_ARG[name]: arg}
+        return {"op": name}
+    return item
+
+
+class Lookup(BaseModel):
+    """The value is the id of another record on the source side; the target gets the id of
+    the record bound to it under `binding` (e.g. an invoice's customer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binding: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    object: str = Field(description="the target object the bound id belongs to")
+    flow: str | None = Field(
+        default=None, description="the flow that syncs the parent (named in dependency errors)"
+    )
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: str = Field(min_length=1)
+    from_: str | tuple[str, ...] | None = Field(default=None, alias="from")
+    value: Any = Field(default=None, description="a constant instead of a source field")
+    transforms: tuple[Transform, ...] = ()
+    lookup: Lookup | None = None
+    master: Master = Master.BOTH
+    required: bool = False
+    max_length: int | None = Field(default=None, ge=1)
+    # Sent only on create (e.g. the ERP's own id), never compared or updated afterwards.
+    create_only: bool = False
+
+    @field_validator("transforms", mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [_expand(item) for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldMapping:
+        if self.from_ is None and self.value is None:
+            raise ValueError(f"field '{self.to}': give `from` or `value`")
+        joined = any(isinstance(t, Concat) for t in self.transforms)
+        if isinstance(self.from_, tuple) and not joined:
+            raise ValueError(f"field '{self.to}': several sources need a `concat` transform")
+        return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        if self.from_ is None:
+            return ()
+        return (self.from_,) if isinstance(self.from_, str) else self.from_
+
+
+class Condition(BaseModel):
+    """A record passes when its `field` equals `equals`, or is one of `in`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: str
+    equals: Any = None
+    in_: tuple[Any, ...] | None = Field(default=None, alias="in")
+
+    def accepts(self, values: dict[str, Any]) -> bool:
+        value = values.get(self.field)
+        if self.in_ is not None:
+            return any(_same_text(value, option) for option in self.in_)
+        return _same_text(value, self.equals)
+
+
+def _same_text(a: Any, b: Any) -> bool:
+    return str(a if a is not None else "").casefold() == str(b if b is not None else "").casefold()
+
+
+class LinesMapping(BaseModel):
+    """Child records (opportunity products, order products) sent as document lines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    object: str = Field(description="the source's line object")
+    parent_field: str = Field(description="the line's lookup to its parent")
+    fields: tuple[FieldMapping, ...] = Field(min_length=1)
+
+
+class ObjectMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binding: str = Field(
+        pattern=r"^[a-z][a-z0-9-]*$",
+        description="bindings shared by the two directions of one pair (e.g. `account`)",
+    )
+    fields: tuple[FieldMapping, ...] = Field(min_length=1)
+    # Key sets on target fields, tried in order, to link an unbound record to an existing one.
+    match: tuple[tuple[str, ...], ...] = ()
+    filter: tuple[Condition, ...] = ()
+    lines: LinesMapping | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObjectMapping:
+        targets = [f.to for f in self.fields]
+        twice = {t for t in targets if targets.count(t) > 1}
+        if twice:
+            raise ValueError(f"fields mapped twice: {', '.join(sorted(twice))}")
+        for keys in self.match:
+            unknown = [k for k in keys if k not in targets]
+            if not keys or unknown:
+                raise ValueError(f"match keys {list(keys)} must name mapped target fields")
+        return self
+
+    @property
+    def source_fields(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for f in self.fields:
+            names.extend(s for s in f.sources if s not in names)
+        for c in self.filter:
+            if c.field not in names:
+                names.append(c.field)
+        return tuple(names)

@@ -1,0 +1,86 @@
+"""Bindings: which CRM record is which ERP record, and what was last synced between them.
+
+One partition per binding pair (`{solution}.{binding}`, e.g. `creatio-intacct.account`), one
+row per side (RowKey `crm|{id}` and `erp|{id}`) with the same content, so either side's id
+finds the pair with one point read, and both rows are written in one partition transaction.
+Writes MERGE only the fields a direction owns, so the two directions of one pair never undo
+each other's bookkeeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+from pydantic import AwareDatetime, BaseModel
+
+from shared.storage.entities import from_properties
+from shared.storage.keys import encode_key
+
+Side = Literal["crm", "erp"]
+
+
+def other(side: Side) -> Side:
+    return "erp" if side == "crm" else "crm"
+
+
+class Binding(BaseModel):
+    crm_id: str
+    erp_id: str
+    # The newest source version each side has been synced from (older versions are skipped).
+    crm_version: AwareDatetime | None = None
+    erp_version: AwareDatetime | None = None
+    # Hash of the mapped values last synced towards each side (unchanged suppression).
+    hash_to_crm: str | None = None
+    hash_to_erp: str | None = None
+    # Hash that each side's record maps to right after we wrote it (echo suppression).
+    echo_crm: str | None = None
+    echo_erp: str | None = None
+    updated_at: AwareDatetime | None = None
+
+    def id_of(self, side: Side) -> str:
+        return self.crm_id if side == "crm" else self.erp_id
+
+    def version_of(self, side: Side) -> datetime | None:
+        return self.crm_version if side == "crm" else self.erp_version
+
+    def hash_to(self, side: Side) -> str | None:
+        return self.hash_to_crm if side == "crm" else self.hash_to_erp
+
+    def echo_of(self, side: Side) -> str | None:
+        return self.echo_crm if side == "crm" else self.echo_erp
+
+
+class BindingStore:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    async def get(self, pair: str, side: Side, record_id: str) -> Binding | None:
+        try:
+            entity = await self.table.get_entity(pair, f"{side}|{encode_key(record_id)}")
+        except ResourceNotFoundError:
+            return None
+        return Binding.model_validate(from_properties(entity, json_fields=set()))
+
+    async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
+        """Create or update the pair's two rows at once with `changes` (Binding fields)."""
+        fields: dict[str, Any] = {
+            "crm_id": crm_id,
+            "erp_id": erp_id,
+            "updated_at": datetime.now(UTC),
+        }
+        for name, value in changes.items():
+            if name not in Binding.model_fields:
+                raise ValueError(f"not a binding field: {name}")
+            if value is not None:
+                fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
+        rows = [
+            {"PartitionKey": pair, "RowKey": f"crm|{encode_key(crm_id)}", **fields},
+            {"PartitionKey": pair, "RowKey": f"erp|{encode_key(erp_id)}", **fields},
+        ]
+        await self.table.submit_transaction(
+            [("upsert", row, {"mode": UpdateMode.MERGE}) for row in rows]
+        )

@@ -1,0 +1,161 @@
+"""The mapping language: short forms parse, every transform does its job, problems come back
+classified with the field named, and mastership decides what a direction may write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.connectors.protocol import Reference
+from shared.errors import ErrorCategory
+from shared.mapping.apply import map_fields, passes
+from shared.mapping.model import Condition, FieldMapping, Master, ObjectMapping
+
+
+def fields(*specs: dict[str, Any]) -> tuple[FieldMapping, ...]:
+    return tuple(FieldMapping.model_validate(s) for s in specs)
+
+
+async def no_bindings(binding: str, source_id: str) -> str | None:
+    return None
+
+
+async def run(specs: tuple[FieldMapping, ...], values: dict[str, Any], **kw: Any):  # type: ignore[no-untyped-def]
+    kw.setdefault("source_side", Master.CRM)
+    kw.setdefault("resolve", no_bindings)
+    return await map_fields(specs, values, **kw)
+
+
+@pytest.mark.parametrize(
+    ("transforms", "value", "expected"),
+    [
+        (["trim"], "  Acme  ", "Acme"),
+        (["trim", "upper"], " acme ", "ACME"),
+        (["lower"], "ACME", "acme"),
+        ([{"truncate": 4}], "Acmeville", "Acme"),
+        ([{"date": "%m/%d/%Y"}], "2026-03-09T10:00:00Z", "03/09/2026"),
+        ([{"date": "%Y-%m-%d"}], "03/09/2026", "2026-03-09"),
+        ([{"datetime": "iso"}], "2026-03-09T10:00:00.1234567+02:00", "2026-03-09T08:00:00Z"),
+        ([{"value_map": {"Active": "active", "Inactive": "inactive"}}], "ACTIVE", "active"),
+        ([{"value_map": {True: "active", False: "inactive"}}], False, "inactive"),
+        ([{"round": 2}], "10.005", 10.01),
+        ([{"round": 0}], 2.5, 3),
+        (["number"], "1,250.50", 1250.5),
+        (["boolean"], "Yes", True),
+        ([{"split": {"separator": " ", "index": 0}}], "Ada Lovelace", "Ada"),
+        (
+            [{"split": {"separator": " ", "index": 1, "rest": True}}],
+            "Ada King Lovelace",
+            "King Lovelace",
+        ),
+        ([{"default": "n/a"}], "", "n/a"),
+        ([{"default": "n/a"}], "set", "set"),
+        ([{"strip_chars": "\t\r\n"}], "A\tB\nC", "ABC"),
+        (["trim", {"truncate": 3}], None, None),  # empty passes through
+    ],
+)
+async def test_transforms(transforms: list[Any], value: Any, expected: Any) -> None:
+    mapped = await run(fields({"to": "T", "from": "S", "transforms": transforms}), {"S": value})
+    assert mapped.ok, mapped.issues
+    assert mapped.values["T"] == expected
+
+
+async def test_concat_joins_several_sources_skipping_empty_ones() -> None:
+    spec = fields({"to": "FullName", "from": ["First", "Middle", "Last"],
+                   "transforms": [{"concat": " "}]})  # fmt: skip
+    mapped = await run(spec, {"First": "Ada", "Middle": "", "Last": "Lovelace"})
+    assert mapped.values == {"FullName": "Ada Lovelace"}
+
+
+async def test_constant_value_and_defaults() -> None:
+    mapped = await run(fields({"to": "TYPE", "value": "Inventory"}), {})
+    assert mapped.values == {"TYPE": "Inventory"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "text"),
+    [
+        ({"transforms": [{"value_map": {"A": "a"}}]}, "B", "'B' is not an allowed value"),
+        ({"transforms": [{"date": "%m/%d/%Y"}]}, "31/02/2026", "is not a date"),
+        ({"transforms": [{"datetime": "iso"}]}, "yesterday", "is not a date and time"),
+        ({"transforms": ["number"]}, "12abc", "is not a number"),
+        ({"transforms": [{"reject_chars": "<>"}]}, "Acme <Ltd>", "'<' '>'"),
+        ({"required": True}, "", "T is required but S is empty"),
+        ({"max_length": 5}, "Acmeville", "9 characters long; the target allows 5"),
+    ],
+)
+async def test_bad_values_are_validation_issues_naming_the_field(
+    spec: dict[str, Any], value: Any, text: str
+) -> None:
+    good = {"to": "OK", "from": "Other"}
+    mapped = await run(fields({"to": "T", "from": "S", **spec}, good), {"S": value, "Other": 1})
+    assert not mapped.ok
+    (issue,) = mapped.issues
+    assert issue.field == "T" and issue.category is ErrorCategory.VALIDATION
+    assert text in issue.message
+    assert mapped.values == {"OK": 1}  # the other field still maps
+
+
+async def test_lookup_resolves_through_bindings_or_reports_a_dependency() -> None:
+    spec = fields({"to": "CUSTOMERID", "from": "AccountId",
+                   "lookup": {"binding": "account", "object": "CUSTOMER",
+                              "flow": "accounts-to-intacct"}})  # fmt: skip
+    asked: list[tuple[str, str]] = []
+
+    async def resolve(binding: str, source_id: str) -> str | None:
+        asked.append((binding, source_id))
+        return "C-100" if source_id == "acc-1" else None
+
+    bound = await run(spec, {"AccountId": "acc-1"}, resolve=resolve)
+    assert bound.values == {"CUSTOMERID": Reference(object="CUSTOMER", id="C-100")}
+    waiting = await run(spec, {"AccountId": "acc-2"}, resolve=resolve)
+    (issue,) = waiting.issues
+    assert issue.category is ErrorCategory.DEPENDENCY and issue.field == "CUSTOMERID"
+    assert "acc-2 is not synced yet (flow 'accounts-to-intacct')" in issue.message
+    empty = await run(spec, {"AccountId": None}, resolve=resolve)
+    assert empty.ok and empty.values == {"CUSTOMERID": None}
+    assert asked == [("account", "acc-1"), ("account", "acc-2")]
+
+
+async def test_mastership_decides_what_this_direction_writes() -> None:
+    spec = fields(
+        {"to": "NAME", "from": "Name"},  # both
+        {"to": "CREDITLIMIT", "from": "Limit", "master": "erp"},
+        {"to": "PHONE", "from": "Phone", "master": "crm"},
+    )
+    values = {"Name": "Acme", "Limit": 10, "Phone": "1"}
+    from_crm = await run(spec, values, source_side=Master.CRM)
+    assert from_crm.writable == {"NAME", "PHONE"}
+    from_erp = await run(spec, values, source_side=Master.ERP)
+    assert from_erp.writable == {"NAME", "CREDITLIMIT"}
+    assert from_crm.values == from_erp.values  # all mapped, for hashing and conflict checks
+
+
+def test_filters() -> None:
+    won = Condition.model_validate({"field": "Stage", "equals": "Closed won"})
+    some = Condition.model_validate({"field": "Type", "in": ["Customer", "Partner"]})
+    assert passes([won, some], {"Stage": "closed WON", "Type": "Partner"})
+    assert not passes([won, some], {"Stage": "Qualification", "Type": "Partner"})
+    assert not passes([won, some], {"Stage": "Closed won", "Type": None})
+
+
+@pytest.mark.parametrize(
+    ("mapping", "text"),
+    [
+        ({"binding": "account", "fields": [{"to": "A", "from": "a", "transforms": ["squash"]}]},
+         "squash"),
+        ({"binding": "account", "fields": [{"to": "A"}]}, "give `from` or `value`"),
+        ({"binding": "account", "fields": [{"to": "A", "from": ["a", "b"]}]}, "concat"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b"}]},
+         "mapped twice: A"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "match": [["B"]]},
+         "must name mapped target fields"),
+        ({"binding": "Account!", "fields": [{"to": "A", "from": "a"}]}, "binding"),
+    ],
+)  # fmt: skip
+def test_broken_mappings_fail_at_load(mapping: dict[str, Any], text: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ObjectMapping.model_validate(mapping)
+    assert text in str(caught.value)
