@@ -23,8 +23,9 @@ BULK = "creatio-intacct.bulk-accounts-to-intacct"
 
 @pytest.fixture(scope="module")
 def host(e2e_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
-    running = start_host(e2e_azurite, tmp_path_factory.mktemp("host"),
-                         preload=["tests.support.placeholder_engine"])
+    running = start_host(
+        e2e_azurite, tmp_path_factory.mktemp("host"), preload=["tests.support.placeholder_engine"]
+    )
     yield running
     stop_host(running)
 
