@@ -50,7 +50,12 @@ class Services:
     records: RecordWorker
 
     @classmethod
-    async def create(cls, settings: Settings, catalog: Catalog | None = None) -> Services:
+    async def create(
+        cls,
+        settings: Settings,
+        catalog: Catalog | None = None,
+        factory: ConnectorFactory | None = None,
+    ) -> Services:
         catalog = catalog or load_catalog(settings.solution_ids)
         storage = build_storage_clients(settings)
         prefix = settings.table_prefix
@@ -69,7 +74,7 @@ class Services:
             storage.queue(FLOW_RUNS_QUEUE),
             lease=timedelta(seconds=settings.run_lease_seconds),
         )
-        connectors = ConnectorPool(settings, connector_factory)
+        connectors = ConnectorPool(settings, factory or connector_factory)
         outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
         record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
         engine = SyncEngine(

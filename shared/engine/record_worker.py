@@ -25,8 +25,8 @@ MAX_WAITS = 10  # dependency waits: 5 s, 10 s, 20 s … capped at 120 s — abou
 MAX_VISIBILITY_DELAY = 3600
 
 
-def wait_delay(waits: int) -> float:
-    return min(5.0 * 2**waits, 120.0)
+def wait_delay(waits: int, base: float = 5.0) -> float:
+    return min(base * 2**waits, 120.0)
 
 
 class RecordWorker:
@@ -40,6 +40,7 @@ class RecordWorker:
         *,
         max_retries: int = MAX_RETRIES,
         max_waits: int = MAX_WAITS,
+        wait_base: float = 5.0,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -48,6 +49,7 @@ class RecordWorker:
         self.queue = queue
         self.max_retries = max_retries
         self.max_waits = max_waits
+        self.wait_base = wait_base
 
     async def handle(self, message: RecordMessage) -> Outcome | None:
         """The settled outcome, or None when the record was put back to wait or was already
@@ -117,7 +119,7 @@ class RecordWorker:
                     message,
                     Settled(Outcome.FAILED, category=ErrorCategory.DEPENDENCY, message=text),
                 )
-            delay = wait_delay(message.waits)
+            delay = wait_delay(message.waits, self.wait_base)
             again = message.model_copy(update={"waits": message.waits + 1})
         else:
             delay = retry.delay

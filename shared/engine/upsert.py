@@ -88,8 +88,10 @@ class RecordSync:
 
         return resolve
 
-    async def _map(self, values: dict[str, Any], record_id: str) -> Mapped:
+    async def _map(self, values: dict[str, Any], record_id: str, modified: datetime) -> Mapped:
         mapping = self.plan.mapping
+        # The record's own key and version, for mappings (e.g. an ERP "last modified" field).
+        values = {**values, "@id": record_id, "@modified": modified.isoformat()}
         mapped = await map_fields(
             mapping.fields,
             values,
@@ -158,7 +160,7 @@ class RecordSync:
                 return Settled(
                     Outcome.SKIPPED, target_id=binding.id_of(plan.target_side), note=None
                 )
-        mapped = await self._map(values, message.record_id)
+        mapped = await self._map(values, message.record_id, modified)
         if not mapped.ok:
             return _from_issues(mapped.issues)
         digest = values_hash(mapped.values)
@@ -209,11 +211,8 @@ class RecordSync:
         self, mapped: Mapped, modified: datetime, digest: str, record_id: str
     ) -> Result:
         plan = self.plan
-        values = {
-            k: v
-            for k, v in mapped.values.items()
-            if k in mapped.writable or k in mapped.create_only
-        }
+        # A new record has no master value yet: it gets every mapped field that has a value.
+        values = {k: v for k, v in mapped.values.items() if v not in (None, "")}
         source = SourceRef(system=plan.source_system, object=plan.flow.source.object, id=record_id)
         written = await self.target.create(plan.flow.target.object, values, source=source)
         after = plain({k: v for k, v in values.items() if k != LINES_FIELD})

@@ -287,10 +287,10 @@ class ObjectMapping(BaseModel):
 
     @property
     def source_fields(self) -> tuple[str, ...]:
+        """The source columns to read ("@id"/"@modified" are the record's own key and
+        version, always there)."""
         names: list[str] = []
-        for f in self.fields:
-            names.extend(s for s in f.sources if s not in names)
-        for c in self.filter:
-            if c.field not in names:
-                names.append(c.field)
+        for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in self.filter)]:
+            if name not in names and not name.startswith("@"):
+                names.append(name)
         return tuple(names)
