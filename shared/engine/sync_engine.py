@@ -22,10 +22,12 @@ from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import SyncRecord
 from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
+from shared.engine.filters import names_on
 from shared.engine.plan import FlowPlan, plan_for
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
+from shared.mapping.apply import passes
 from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
 from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import OutcomeStore
@@ -106,11 +108,11 @@ class SyncEngine:
         since, until = self._window(run)
         if run.kind is RunKind.SCHEDULED:
             count = await source.count_changes(obj, since=since, until=until)
-            if count is not None and count > plan.flow.volume_limit:
+            if count is not None and count > ctx.flow.volume_limit:
                 bulk = plan.flow.bulk_flow or "the solution's bulk load flow"
                 text = (
                     f"{count} {obj} records changed since {since.isoformat()}, more than this "
-                    f"flow's volume limit ({plan.flow.volume_limit}); nothing was synced. Stop "
+                    f"flow's volume limit ({ctx.flow.volume_limit}); nothing was synced. Stop "
                     f"the scheduled flows and run the bulk load flow '{bulk}' for this window."
                 )
                 return RunResult(status=RunStatus.SKIPPED, message=text)
@@ -161,7 +163,11 @@ class SyncEngine:
         source = await self.connectors.get(plan.source_system)
         assert message.cursor is not None
         page = await source.read_changes(message.cursor)
-        queued = await self._queue_records(ctx.run, page.records)
+        # Records outside the flow's filter are neither queued nor counted as read.
+        names = names_on(source)
+        wanted = [r for r in page.records
+                  if await passes(plan.mapping.filter, {**r.values}, names)]  # fmt: skip
+        queued = await self._queue_records(ctx.run, wanted)
         if page.cursor is not None:
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id,

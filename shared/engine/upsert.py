@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
+from shared.engine.filters import names_on
 from shared.engine.plan import FlowPlan, pair_of
 from shared.engine.values import plain, same, values_hash
 from shared.errors import ErrorCategory
@@ -150,7 +151,7 @@ class RecordSync:
                     Outcome.SKIPPED, note=None, message=None
                 )  # deleted at the source since it was read
             values, modified = fresh.values, fresh.modified
-        if not passes(plan.mapping.filter, values):
+        if not await passes(plan.mapping.filter, values, names_on(self.source)):
             return Settled(Outcome.SKIPPED)
 
         binding = await self.bindings.get(plan.pair, plan.source_side, message.record_id)

@@ -35,8 +35,24 @@ class Mapped:
         return not self.issues
 
 
-def passes(filters: Iterable[m.Condition], values: dict[str, Any]) -> bool:
-    return all(c.accepts(values) for c in filters)
+# (lookup object, names) -> the ids of those rows on the source system.
+NameResolver = Callable[[str, tuple[Any, ...]], Awaitable[tuple[Any, ...]]]
+
+
+async def passes(
+    filters: Iterable[m.Condition], values: dict[str, Any], names: NameResolver | None = None
+) -> bool:
+    for condition in filters:
+        options = None
+        if condition.lookup is not None:
+            if names is None:
+                raise ValueError(f"filter on {condition.field} needs the source's lookup names")
+            options = await names(condition.lookup, condition.options)
+            if not options:
+                return False  # no such row: nothing can match
+        if not condition.accepts(values, options):
+            return False
+    return True
 
 
 async def map_fields(

@@ -231,19 +231,24 @@ class FieldMapping(BaseModel):
 
 
 class Condition(BaseModel):
-    """A record passes when its `field` equals `equals`, or is one of `in`."""
+    """A record passes when its `field` equals `equals`, or is one of `in`. With `lookup`,
+    the field holds the id of a row of that lookup object and the options are its names
+    (e.g. an opportunity's StageId and the stage "Closed won"), resolved on the source."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     field: str
     equals: Any = None
     in_: tuple[Any, ...] | None = Field(default=None, alias="in")
+    lookup: str | None = None
 
-    def accepts(self, values: dict[str, Any]) -> bool:
+    @property
+    def options(self) -> tuple[Any, ...]:
+        return self.in_ if self.in_ is not None else (self.equals,)
+
+    def accepts(self, values: dict[str, Any], options: tuple[Any, ...] | None = None) -> bool:
         value = values.get(self.field)
-        if self.in_ is not None:
-            return any(_same_text(value, option) for option in self.in_)
-        return _same_text(value, self.equals)
+        return any(_same_text(value, option) for option in (options or self.options))
 
 
 def _same_text(a: Any, b: Any) -> bool:

@@ -133,12 +133,27 @@ async def test_mastership_decides_what_this_direction_writes() -> None:
     assert from_crm.values == from_erp.values  # all mapped, for hashing and conflict checks
 
 
-def test_filters() -> None:
+async def test_filters() -> None:
     won = Condition.model_validate({"field": "Stage", "equals": "Closed won"})
     some = Condition.model_validate({"field": "Type", "in": ["Customer", "Partner"]})
-    assert passes([won, some], {"Stage": "closed WON", "Type": "Partner"})
-    assert not passes([won, some], {"Stage": "Qualification", "Type": "Partner"})
-    assert not passes([won, some], {"Stage": "Closed won", "Type": None})
+    assert await passes([won, some], {"Stage": "closed WON", "Type": "Partner"})
+    assert not await passes([won, some], {"Stage": "Qualification", "Type": "Partner"})
+    assert not await passes([won, some], {"Stage": "Closed won", "Type": None})
+
+
+async def test_filter_on_a_lookup_compares_ids_of_the_named_rows() -> None:
+    won = Condition.model_validate(
+        {"field": "StageId", "lookup": "OpportunityStage", "equals": "Closed won"}
+    )
+    asked: list[tuple[str, tuple]] = []
+
+    async def names(lookup: str, options: tuple) -> tuple:
+        asked.append((lookup, options))
+        return ("guid-won",) if options == ("Closed won",) else ()
+
+    assert await passes([won], {"StageId": "guid-won"}, names)
+    assert not await passes([won], {"StageId": "guid-lost"}, names)
+    assert asked[0] == ("OpportunityStage", ("Closed won",))
 
 
 @pytest.mark.parametrize(

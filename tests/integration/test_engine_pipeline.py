@@ -1,0 +1,295 @@
+"""The sync engine end to end on Azurite (tables and queues) with in-memory connectors: paging
+through flow-runs steps, record messages, bindings, echo and unchanged suppression, mastership,
+dependencies, bad records, duplicate deliveries and a worker killed between create and bind.
+Every run the tests produce is checked for read = created + updated + unchanged + skipped +
+failed + pending."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.connectors.errors import ConnectorError
+from shared.connectors.memory import MemoryConnector, TickClock
+from shared.errors import ErrorCategory
+from shared.flows.models import RunRecord, RunStatus
+from shared.flows.service import RunRequest
+from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.runtime import Services
+from shared.settings import Settings
+from shared.storage.binding_store import BindingStore
+from tests.support.pump import Pump
+
+ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
+CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
+
+
+class Systems:
+    """Both sides in memory; their clocks tick 1 ms per write from a minute ago, so every
+    record falls in the first run's window and every write is strictly newer."""
+
+    def __init__(self) -> None:
+        start = datetime.now(UTC) - timedelta(minutes=1)
+        self.creatio = MemoryConnector("creatio", clock=TickClock(start, timedelta(milliseconds=1)))
+        self.intacct = MemoryConnector("intacct", clock=TickClock(start, timedelta(milliseconds=1)))
+
+    @staticmethod
+    def all(connector: MemoryConnector, object: str) -> list[dict[str, Any]]:
+        return [r.values for r in connector.records[object].values()]
+
+    @staticmethod
+    def edit(connector: MemoryConnector, object: str, id: str, changes: dict[str, Any]) -> None:
+        connector.seed(object, {**connector.values(object, id), **changes}, id=id)
+
+    def factory(self, system: str, settings: Settings) -> MemoryConnector:
+        return {"creatio": self.creatio, "intacct": self.intacct}[system]
+
+
+@pytest.fixture
+def systems() -> Systems:
+    return Systems()
+
+
+@pytest.fixture
+async def engine_services(
+    storage_connection_string: str, table_prefix: str, systems: Systems
+) -> AsyncIterator[Services]:
+    settings = Settings.model_validate(
+        {
+            "AzureWebJobsStorage": storage_connection_string,
+            "SHUTTLE_TABLE_PREFIX": table_prefix,
+            "SHUTTLE_SOLUTIONS": "creatio-intacct",
+            "SHUTTLE_PAGE_SIZE": "7",  # many pages from few records
+        }
+    )
+    built = await Services.create(settings, factory=systems.factory)
+    built.records.wait_base = 0.5  # dependency waits in tests: 0.5 s, 1 s, 2 s …
+    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
+        await built.storage.queue(name).clear_messages()
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+def assert_balanced(run: RunRecord) -> None:
+    c = run.counts
+    assert c.read == c.created + c.updated + c.unchanged + c.skipped + c.failed + c.pending, c
+    assert c.pending == 0 or not run.status.is_final
+
+
+async def run_flow(services: Services, flow_id: str, pump: Pump | None = None) -> RunRecord:
+    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
+    finished = await (pump or Pump(services)).run_finished(run.id)
+    assert_balanced(finished)
+    return finished
+
+
+def writes(connector: MemoryConnector) -> int:
+    return connector.calls["create"] + connector.calls["update"]
+
+
+async def test_accounts_round_trip_then_a_quiet_cycle_writes_nothing(
+    engine_services: Services, systems: Systems
+) -> None:
+    for n in range(20):
+        systems.creatio.seed("Account", {"Name": f"Acme {n:02d}", "Code": f"AC{n:02d}",
+                                         "UsrActive": True})  # fmt: skip
+    first = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert first.status is RunStatus.SUCCEEDED
+    assert (first.counts.read, first.counts.created) == (20, 20)
+    customers = systems.all(systems.intacct, "CUSTOMER")
+    assert sorted(c["CUSTOMERID"] for c in customers) == [f"AC{n:02d}" for n in range(20)]
+    assert {c["STATUS"] for c in customers} == {"active"}
+
+    back = await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
+    assert back.status is RunStatus.SUCCEEDED and back.counts.read == 20
+    assert systems.creatio.calls["create"] == 0  # the customers are bound: no twin accounts
+
+    # A full cycle later with no user change: zero write calls in either system.
+    before = writes(systems.creatio), writes(systems.intacct)
+    again = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    again_back = await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
+    assert (writes(systems.creatio), writes(systems.intacct)) == before
+    assert again.counts.created + again.counts.updated == 0
+    assert again_back.counts.created + again_back.counts.updated == 0
+
+
+async def test_a_changed_name_flows_once_and_an_erp_mastered_field_is_a_logged_conflict(
+    engine_services: Services, systems: Systems
+) -> None:
+    acme = systems.creatio.seed("Account", {"Name": "Acme", "Code": "ACME", "UsrActive": True})
+    await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
+
+    systems.edit(systems.creatio, "Account", acme, {"Name": "Acme Corp", "UsrActive": False})
+    before = systems.intacct.calls["update"]
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert run.counts.updated == 1 and systems.intacct.calls["update"] == before + 1
+    (customer,) = systems.all(systems.intacct, "CUSTOMER")
+    assert customer["NAME"] == "Acme Corp"
+    assert customer["STATUS"] == "active"  # Intacct masters STATUS
+    (conflict,) = [e for e in run.errors if e.category is ErrorCategory.CONFLICT]
+    assert conflict.record == acme and conflict.field == "STATUS"
+    assert "intacct masters this field" in conflict.message
+    assert run.status is RunStatus.SUCCEEDED  # a conflict is logged, not a failure
+
+
+async def test_bad_records_fail_alone_with_category_field_and_message(
+    engine_services: Services, systems: Systems
+) -> None:
+    good = [systems.creatio.seed("Account", {"Name": f"Good {n}"}) for n in range(5)]
+    too_long = systems.creatio.seed("Account", {"Name": "N" * 101})
+    no_name = systems.creatio.seed("Account", {"Name": "  "})
+    bad_id = systems.creatio.seed("Account", {"Name": "Hash Inc", "Code": "A#1"})
+    control = systems.creatio.seed("Account", {"Name": "Bell\x07 Ltd"})
+    rejected = systems.creatio.seed("Account", {"Name": "Refused Ltd"})
+    systems.intacct.validators["CUSTOMER"] = _refuse("Refused Ltd")
+
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert run.status is RunStatus.PARTIAL
+    assert (run.counts.created, run.counts.failed) == (5, 5)
+    errors = {e.record: e for e in run.errors}
+    assert errors[too_long].field == "NAME" and "allows 100" in errors[too_long].message
+    assert errors[no_name].field == "NAME" and "required" in errors[no_name].message
+    assert errors[bad_id].field == "CUSTOMERID" and "'#'" in errors[bad_id].message
+    assert errors[control].field == "NAME" and "\\x07" in errors[control].message
+    assert errors[rejected].category is ErrorCategory.VALIDATION
+    assert errors[rejected].field == "NAME" and "refused" in errors[rejected].message
+    for e in (too_long, no_name, bad_id, control):
+        assert errors[e].category is ErrorCategory.VALIDATION
+    assert len(systems.all(systems.intacct, "CUSTOMER")) == len(good)
+
+
+def _refuse(name: str):  # type: ignore[no-untyped-def]
+    def check(values: dict[str, Any]) -> None:
+        if values.get("NAME") == name:
+            raise ConnectorError("the name is refused by a business rule", system="intacct",
+                                 category=ErrorCategory.VALIDATION, field="NAME")  # fmt: skip
+
+    return check
+
+
+async def test_duplicate_deliveries_and_a_kill_between_create_and_bind_make_no_twins(
+    engine_services: Services, systems: Systems, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(12):
+        systems.creatio.seed("Account", {"Name": f"Twin {n:02d}"})
+    bindings: BindingStore = engine_services.records.bindings
+    real_write = bindings.write
+    killed: list[str] = []
+
+    async def die_once(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
+        if crm_id not in killed:  # the worker dies after the create, before the binding
+            killed.append(crm_id)
+            raise RuntimeError("worker killed")
+        await real_write(pair, crm_id, erp_id, changes)
+
+    monkeypatch.setattr(bindings, "write", die_once)
+    pump = Pump(engine_services, duplicate_records=True)
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
+    assert len(killed) == 12 and pump.deliveries >= 24
+    customers = systems.all(systems.intacct, "CUSTOMER")
+    assert sorted(c["NAME"] for c in customers) == [f"Twin {n:02d}" for n in range(12)]
+    assert run.counts.read == 12 and run.counts.failed == 0
+
+
+async def test_identical_timestamps_across_pages_arrive_exactly_once(
+    engine_services: Services, systems: Systems
+) -> None:
+    stamp = datetime.now(UTC) - timedelta(seconds=5)
+    for n in range(60):
+        systems.creatio.seed("Account", {"Name": f"Same {n:02d}"}, modified=stamp)
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert run.counts.read == 60 and run.counts.created == 60
+    names = sorted(c["NAME"] for c in systems.all(systems.intacct, "CUSTOMER"))
+    assert names == [f"Same {n:02d}" for n in range(60)]
+
+
+async def test_a_scheduled_run_above_the_volume_limit_is_skipped_and_names_the_bulk_flow(
+    engine_services: Services, systems: Systems
+) -> None:
+    for n in range(8):
+        systems.creatio.seed("Account", {"Name": f"Many {n}"})
+    flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    await engine_services.flows.flows.replace(flow.model_copy(update={"volume_limit": 5}))
+    await engine_services.flows.start(ACCOUNTS_TO_INTACCT, datetime.now(UTC))
+    flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    run = await engine_services.flows.claim_due(flow, flow.next_run_at or datetime.now(UTC))
+    assert run is not None
+    done = await Pump(engine_services).run_finished(run.id)
+    assert done.status is RunStatus.SKIPPED
+    assert "volume limit (5)" in done.message and "bulk-accounts-to-intacct" in done.message
+    assert systems.intacct.calls["create"] == 0
+    after = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    assert after.query_starts == flow.query_starts  # nothing read: the watermark stays
+
+
+ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
+OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
+
+
+async def test_an_invoice_waits_for_its_customer_and_arrives_after_it(
+    engine_services: Services, systems: Systems
+) -> None:
+    account = systems.creatio.seed("Account", {"Name": "Late Customer", "Code": "LATE"})
+    order = systems.creatio.seed("Order", {"Number": "ORD-1", "AccountId": account,
+                                           "Date": "2026-11-02T00:00:00Z"})  # fmt: skip
+    pump = Pump(engine_services)
+    outcomes = engine_services.records.outcomes
+    invoice_run = await engine_services.flows.run_now(ORDERS_TO_INVOICES, RunRequest(),
+                                                      datetime.now(UTC))  # fmt: skip
+
+    async def waiting() -> bool:
+        try:
+            row = await outcomes.table.get_entity(invoice_run.id, order)
+        except ResourceNotFoundError:
+            return False  # not read yet
+        return row.get("category") == "dependency"
+
+    await pump.until(waiting)
+    assert systems.intacct.calls["create"] == 0
+    row = await outcomes.table.get_entity(invoice_run.id, order)
+    assert (
+        "AccountId " + account + " is not synced yet (flow 'accounts-to-intacct')"
+        in (row["message"])
+    )
+
+    accounts_run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
+    assert accounts_run.counts.created == 1
+    done = await pump.run_finished(invoice_run.id)
+    assert_balanced(done)
+    assert done.status is RunStatus.SUCCEEDED and done.counts.created == 1
+    (invoice,) = systems.all(systems.intacct, "ARINVOICE")
+    (customer_id,) = systems.intacct.records["CUSTOMER"]
+    assert invoice["CUSTOMERID"] == customer_id and invoice["WHENCREATED"] == "11/02/2026"
+
+
+async def test_only_won_opportunities_become_sales_orders_with_their_lines(
+    engine_services: Services, systems: Systems
+) -> None:
+    won = systems.creatio.seed("OpportunityStage", {"Name": "Closed won"})
+    open_stage = systems.creatio.seed("OpportunityStage", {"Name": "Proposal"})
+    account = systems.creatio.seed("Account", {"Name": "Buyer", "Code": "BUY"})
+    await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    widget = systems.intacct.seed("ITEM", {"ITEMID": "W-1", "NAME": "Widget"})
+    await run_flow(engine_services, "creatio-intacct.items-to-creatio")
+    (product,) = systems.creatio.records["Product"]
+
+    deal = systems.creatio.seed("Opportunity", {"Title": "Big deal", "StageId": won,
+                                                "AccountId": account})  # fmt: skip
+    systems.creatio.seed("Opportunity", {"Title": "Maybe", "StageId": open_stage,
+                                         "AccountId": account})  # fmt: skip
+    for qty in (2, 3):
+        systems.creatio.seed("OpportunityProductInterest", {"OpportunityId": deal,
+                             "ProductId": product, "Quantity": qty, "Price": "9.50"})  # fmt: skip
+    run = await run_flow(engine_services, OPPORTUNITIES)
+    assert (run.counts.read, run.counts.created) == (1, 1)  # the open deal is not read
+    (order,) = systems.all(systems.intacct, "SODOCUMENT")
+    assert order["TRANSACTIONTYPE"] == "Sales Order" and order["MESSAGE"] == "Big deal"
+    assert sorted((line["ITEMID"], line["QUANTITY"], line["PRICE"]) for line in order["lines"]) == [
+        (widget, 2, 9.5), (widget, 3, 9.5)]  # fmt: skip
