@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import ErrorCategory
 from shared.flows.definitions import ErrorPolicy
@@ -83,6 +83,18 @@ class RunCounts(BaseModel):
     skipped: int = 0
     failed: int = 0
     pending: int = 0
+
+    @model_validator(mode="after")
+    def _accounts_for_every_record(self) -> RunCounts:
+        # The run log's promise: every record read is accounted for. A run that breaks it is
+        # a bug, and must not be stored or shown as if it were fine.
+        if not self.balanced:
+            raise ValueError(
+                f"counts do not add up: read {self.read} != created {self.created} + updated "
+                f"{self.updated} + unchanged {self.unchanged} + skipped {self.skipped} + failed "
+                f"{self.failed} + pending {self.pending}"
+            )
+        return self
 
     @property
     def balanced(self) -> bool:
