@@ -59,11 +59,20 @@ def start_creatio(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
         stack.callback(server.stop)
 
 
+def start_intacct(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The Intacct emulator (in a thread of this process) on INTACCT_ENDPOINT's local port."""
+    from sandbox.emulators.intacct.service import start_local
+
+    server = start_local(os.environ.get("INTACCT_ENDPOINT"))
+    if server is not None:
+        stack.callback(server.stop)
+
+
 # What each command starts before the host. The demo will add the API emulators and the
 # demo data here (append starters to SERVICES["demo"]); `host` starts nothing.
 SERVICES: dict[str, list[Service]] = {
-    "dev": [start_azurite, start_creatio],
-    "demo": [start_azurite, start_creatio],
+    "dev": [start_azurite, start_creatio, start_intacct],
+    "demo": [start_azurite, start_creatio, start_intacct],
     "host": [],
 }
 

@@ -1,0 +1,177 @@
+"""Intacct connector throughput against the emulator: records/s for creates sent several
+functions per request vs one function per request, and for incremental reads, with no added
+latency and with a small one. Prints figures; asserts nothing about timings.
+
+    .venv/bin/python bench/intacct_bench.py [--records 2000] [--per-request 50]
+                                            [--latency-ms 0 20]
+
+The emulator runs as its own process (`python -m sandbox.emulators.intacct`) so it does not
+share the client's interpreter. The client keeps Intacct's default of 2 requests in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.connectors.intacct import Call, IntacctClient, IntacctConfig, IntacctSync  # noqa: E402
+from shared.connectors.intacct import functions as fn  # noqa: E402
+from shared.connectors.retry import RetryPolicy  # noqa: E402
+
+GATEWAY = "/ia/xml/xmlgw.phtml"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Emulator:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.emulators.intacct", "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=120)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.admin.get("/knobs").raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.1)
+
+    def reset(self, **knobs: object) -> None:
+        self.admin.post("/reset").raise_for_status()
+        if knobs:
+            self.admin.put("/knobs", json=knobs).raise_for_status()
+
+    def stats(self) -> dict:
+        return self.admin.get("/calls").json()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _config(url: str) -> IntacctConfig:
+    return IntacctConfig(
+        endpoint=f"{url}{GATEWAY}",
+        sender_id="SHUTTLE_SANDBOX",
+        sender_password="sandbox-sender-password",  # noqa: S106 (the emulator's sandbox default)
+        company_id="SANDBOX",
+        user_id="ws_shuttle",
+        user_password="sandbox-user-password",  # noqa: S106
+        retry=RetryPolicy(attempts=8, base_delay_s=0.05, max_delay_s=1.0),
+    )
+
+
+def _customer(run: str, number: int) -> dict[str, object]:
+    return {
+        "CUSTOMERID": f"{run}{number:06}",
+        "NAME": f"Customer {number} & Co",
+        "DISPLAYCONTACT": {"PRINTAS": f"Customer {number}", "EMAIL1": f"c{number}@x.test"},
+    }
+
+
+async def creates(url: str, records: int, per_request: int) -> float:
+    """Records/s creating `records` customers, `per_request` create functions per request,
+    from as many concurrent tasks as the client's in-flight limit."""
+    async with IntacctClient(_config(url)) as client:
+        await client.check()
+        batches = [
+            [
+                Call(fn.create("CUSTOMER", _customer("B", n)), "create CUSTOMER")
+                for n in range(start, min(start + per_request, records))
+            ]
+            for start in range(0, records, per_request)
+        ]
+        queue: asyncio.Queue[list[Call]] = asyncio.Queue()
+        for batch in batches:
+            queue.put_nowait(batch)
+
+        async def worker() -> None:
+            while not queue.empty():
+                batch = queue.get_nowait()
+                results = await client.execute(batch)
+                failed = [r for r in results if not r.ok]
+                if failed:
+                    raise RuntimeError(f"{len(failed)} creates failed: {failed[0].errors}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(client.config.max_in_flight)))
+        return records / (time.perf_counter() - started)
+
+
+async def reads(url: str, records: int, page_size: int) -> float:
+    sync = IntacctSync(IntacctClient(_config(url)))
+    try:
+        started = time.perf_counter()
+        cursor: dict | None = await sync.open_changes(
+            "CUSTOMER",
+            since=datetime(2000, 1, 1, tzinfo=UTC),
+            until=datetime(2100, 1, 1, tzinfo=UTC),
+            page_size=page_size,
+        )
+        seen = 0
+        while cursor is not None:
+            page = await sync.read_changes(cursor)
+            seen += len(page.records)
+            cursor = page.cursor
+        elapsed = time.perf_counter() - started
+    finally:
+        await sync.aclose()
+    if seen != records:
+        raise RuntimeError(f"read {seen} records, expected {records}")
+    return seen / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--per-request", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 20.0])
+    args = parser.parse_args()
+    emulator = Emulator()
+    try:
+        print(f"Intacct emulator bench: {args.records} customers, 2 requests in flight")
+        for latency in args.latency_ms:
+            for per_request in (1, args.per_request):
+                emulator.reset(latency_ms=latency)
+                rate = asyncio.run(creates(emulator.url, args.records, per_request))
+                stats = emulator.stats()
+                print(
+                    f"  latency {latency:>4.0f} ms  create, {per_request:>3} function(s)/request:"
+                    f" {rate:8.0f} records/s  ({stats['requests']} requests, "
+                    f"{stats['gateway_rejected']} GW-0010)"
+                )
+            rate = asyncio.run(reads(emulator.url, args.records, 1000))
+            print(
+                f"  latency {latency:>4.0f} ms  read changes (query + read, 1000/page):"
+                f" {rate:8.0f} records/s"
+            )
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Sage Intacct emulator: the XML gateway (API 3.0) at `/ia/xml/xmlgw.phtml`, for local runs
+(`shuttle dev`, port 8202), tests and benchmarks.
+
+Run it: `python -m sandbox.emulators.intacct --port 8202`. It accepts the sandbox defaults of
+local.settings.example.json: sender SHUTTLE_SANDBOX / sandbox-sender-password, company
+SANDBOX, user ws_shuttle / sandbox-user-password.
+
+Wire behaviour follows /work/shared/reference/api-facts.md §2 and §6: the request and
+response envelopes, three error levels (control, authentication, function), `<login>` and
+`<sessionid>` authentication, `getAPISession` (answers this emulator's own URL as
+`<endpoint>`), `create`/`update`/`delete`/`read`/`readByName`/`readByQuery`/`readMore`/
+`query` on CUSTOMER, CONTACT, ITEM, SODOCUMENT, ARINVOICE, ARPAYMENT, ARADJUSTMENT with
+server-maintained RECORDNO, WHENCREATED and WHENMODIFIED, `transaction="true"` (all or
+nothing; the others answer `aborted` with XL03000009). Where api-facts marks a behaviour
+UNCONFIRMED, this emulator chose the following (change it here if a real company shows
+otherwise):
+
+- **HTTP status** is 200 for every control, authentication and function failure, including
+  malformed XML (control failure XL03000003 with `errormessage` directly under `response`).
+  Replies are `text/xml; charset=UTF-8`.
+- **Sender credentials** wrong: control-level failure XL03000006 ("Incorrect Intacct XML
+  Partner ID or password."). **User credentials** wrong: authentication failure XL03000006
+  "Sign-in information is incorrect" under `operation/errormessage`; no function runs.
+- **Expired or unknown session id**: authentication failure XL03000006 with description2
+  "Invalid session". Sessions last `session_timeout_s` (default 3600 s) and every call
+  extends them; `sessiontimestamp`/`sessiontimeout` are written in UTC as `+00:00` (§6).
+- **Concurrency limit** (GW-0010): more than `max_concurrent` (default 2, the base tier)
+  requests in flight get HTTP 429 at once with a body `<response><errormessage><error>
+  <errorno>GW-0010</errorno>...` (no control block: the gateway answers before the XML
+  processor) and no Retry-After header. The fault layer's request-rate limit answers the
+  same shape with a Retry-After.
+- **Injected 5xx**: HTML error pages, as a load balancer in front of the gateway would.
+- **Duplicate ID** (CUSTOMERID, CONTACTNAME, ITEMID; and DOCNO of SODOCUMENT, RECORDID of
+  ARINVOICE/ARADJUSTMENT, DOCNUMBER of ARPAYMENT when a client gives one): BL34000061
+  "Another Customer with the given value(s) X already exists" then BL01001973 "Could not
+  create customer record!". A real company may allow duplicate document numbers: option
+  `unique_document_numbers=false` lets document numbers repeat (default: unique).
+- **Other errors**: a required field missing is BL03000018 "Required field NAME is missing."
+  (CUSTOMER: CUSTOMERID, NAME; CONTACT: CONTACTNAME, PRINTAS; ITEM: ITEMID, NAME; documents:
+  CUSTOMERID, SODOCUMENT also TRANSACTIONTYPE; lines ITEMID+QUANTITY / TRX_AMOUNT); a value
+  over the field's length is BL03000021 naming the field; a reference to a missing customer
+  or item is BL03000113 "Invalid Customer 'X' specified in field CUSTOMERID."; an update of a
+  missing record is BL01001973 "Cannot update non-existing CUSTOMER with CUSTOMERID=X."; an
+  unknown object is DL02000001; an unknown function or a bad element is XL03000003 at
+  function level; an invalid readByQuery string or query filter is BL01001973 naming the
+  problem; an expired or foreign `resultId` is GL04000109.
+- **At most 100 functions** per request (`max_functions`; no vendor number exists) —
+  more is a control failure XL03000003.
+- **Records**: unknown fields are stored and returned as given (no field list per object);
+  nested blocks (DISPLAYCONTACT/MAILADDRESS) stay nested. `read`/`readByName`/`readByQuery`/
+  `readMore`/`create`/`update` list rows under the lower-case object name, `query` under the
+  upper-case one (§6). A dotted field in `select`/`fields` (DISPLAYCONTACT.EMAIL1) is one
+  element of that name. `read` of a RECORDNO that does not exist returns no row (success);
+  `read` without keys returns the first 100 rows.
+- **Documents** (SODOCUMENT, ARINVOICE, ARADJUSTMENT) are created with the generic `create`
+  and carry their lines as SODOCUMENTENTRIES/sodocumententry, ARINVOICEITEMS/arinvoiceitem,
+  ARADJUSTMENTITEMS/aradjustmentitem; lines get 0-based LINE_NO; an update that sends the
+  line container replaces all lines. Totals (SODOCUMENT TOTAL, ARINVOICE TOTALENTERED and
+  TOTALDUE, ARADJUSTMENT TOTALENTERED) are summed from the lines. `docparid` is ignored; the
+  legacy create_sotransaction/create_invoice functions are not emulated.
+- **Timestamps**: WHENMODIFIED/WHENCREATED are `mm/dd/yyyy hh:mm:ss` in the company time
+  zone (`timezone`, default America/Los_Angeles), whole seconds; filters on them are read in
+  the same zone. `frozen_now` pins the write time (many records, one WHENMODIFIED); seeded
+  rows may carry their own WHENMODIFIED.
+- **Comparisons**: timestamps as times, numeric text as numbers, other text case-sensitive
+  (readByQuery always, query unless `caseinsensitive`). readByQuery strings are quoted with
+  `'`, a quote inside doubled (`''`). readByQuery pages are in RECORDNO order; its result set
+  is a snapshot tied to the session (or login) that ran it, living `result_id_ttl_s`
+  (600 s); `resultId` is present only while rows remain. `query` sorts by its `orderby`, then
+  RECORDNO; default page size 100, at most 2000 (`readByQuery` 1000).
+- Not emulated: `uniqueid="true"` replays, `lookup`, `readUserFormatting`, legacy 2.1
+  functions, AUDITHISTORY, entity-level (`locationid`) data separation, AR aging.
+
+Admin API (never counted or failed): the fault layer's `/_emulator/{knobs,faults,calls,
+requests,reset,seed}` plus `/_emulator/options`, `/_emulator/sessions/expire`,
+`/_emulator/results/expire` and `GET /_emulator/rows/{object}`. `/_emulator/calls` adds
+`requests`, `functions` (count per function name), `writes`, `logins`, `sessions`,
+`gateway_in_flight_max` and `gateway_rejected`.
+"""
+
+from sandbox.emulators.intacct.app import GATEWAY_PATH, IntacctEmulator, create_app
+from sandbox.emulators.intacct.store import Options
+
+DEFAULT_PORT = 8202
+
+__all__ = ["DEFAULT_PORT", "GATEWAY_PATH", "IntacctEmulator", "Options", "create_app"]

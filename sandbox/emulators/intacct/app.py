@@ -1,0 +1,162 @@
+"""The Intacct emulator as one ASGI app: the XML gateway endpoint, the company-wide limit on
+requests in flight (429 GW-0010), admin routes, all wrapped in the shared fault layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from sandbox.emulators.intacct.gateway import Gateway
+from sandbox.emulators.intacct.store import Options, Store
+from sandbox.emulators.intacct.wire import gateway_error
+from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+
+GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
+THROTTLED = "GW-0010"
+_PAGES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def render_fault(status: int, message: str, headers: dict[str, str]) -> Response:
+    """Injected failures as they look in front of the real gateway."""
+    if status == 429:
+        response = gateway_error(THROTTLED, "Rate limit exceeded: too many requests.", 429)
+        response.headers.update(headers)
+        return response
+    page = _PAGES.get(status, "Internal Server Error")
+    return Response(f"<html><head><title>{status} {page}</title></head><body><h1>{page}</h1>"
+                    "</body></html>", status, headers=headers, media_type="text/html")  # fmt: skip
+
+
+class ConcurrencyGate:
+    """Requests in flight for the company, counted outside everything else (so the fault
+    layer's latency counts as time in flight); over the limit: 429 GW-0010 at once."""
+
+    def __init__(self, app: Any, limit: Any) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.rejected = 0
+
+    def reset(self) -> None:
+        self.max_in_flight = self.in_flight
+        self.rejected = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit()
+        if limit is not None and self.in_flight >= limit:
+            self.rejected += 1
+            await gateway_error(
+                THROTTLED,
+                f"Too many concurrent requests: this company allows {limit} at a time.",
+                429,
+            )(scope, receive, send)
+            return
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class IntacctEmulator:
+    """One emulated Intacct company. `asgi` is what a server runs."""
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.initial_options = options or Options()
+        self.options = self.initial_options.model_copy(deep=True)
+        self.store = Store(lambda: self.options)
+        self.gateway = Gateway(self.store, lambda: self.options)
+        self.app = Starlette(routes=self._routes())
+        self.faults = FaultLayer(
+            self.app,
+            render_error=render_fault,
+            on_reset=self.reset,
+            on_seed=self.store.seed,
+            stats=self.stats,
+            admin_routes=self._admin_routes(),
+        )
+        self.gate = ConcurrencyGate(self.faults, lambda: self.options.max_concurrent)
+        self.asgi = self.gate
+
+    def reset(self) -> None:
+        self.options = self.initial_options.model_copy(deep=True)
+        self.store.reset()
+        self.gateway.reset()
+        if hasattr(self, "gate"):
+            self.gate.reset()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": self.gateway.requests,
+            "functions": dict(self.gateway.functions),
+            "writes": dict(self.store.writes),
+            "logins": self.store.logins,
+            "failed_logins": self.store.failed_logins,
+            "sessions": len(self.store.sessions),
+            "gateway_in_flight_max": self.gate.max_in_flight,
+            "gateway_rejected": self.gate.rejected,
+        }
+
+    def _routes(self) -> list[BaseRoute]:
+        async def xmlgw(request: Request) -> Response:
+            body = await request.body()
+            return self.gateway.handle(body, str(request.url.replace(query="")))
+
+        async def not_found(request: Request) -> Response:
+            return Response("<html><body><h1>404 Not Found</h1></body></html>", 404,
+                            media_type="text/html")  # fmt: skip
+
+        return [
+            Route(GATEWAY_PATH, xmlgw, methods=["POST"]),
+            Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+
+    def _admin_routes(self) -> list[BaseRoute]:
+        async def get_options(request: Request) -> Response:
+            return JSONResponse(self.options.model_dump())
+
+        async def put_options(request: Request) -> Response:
+            try:
+                merged = {**self.options.model_dump(), **(await request.json())}
+                self.options = Options.model_validate(merged)
+            except (ValidationError, ValueError, TypeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
+            return JSONResponse(self.options.model_dump())
+
+        async def expire_sessions(request: Request) -> Response:
+            return JSONResponse({"expired": self.store.expire_sessions()})
+
+        async def expire_results(request: Request) -> Response:
+            count = len(self.store.results)
+            self.store.results.clear()
+            return JSONResponse({"expired": count})
+
+        async def rows(request: Request) -> Response:
+            name = request.path_params["object"].upper()
+            table = self.store.tables.get(name)
+            if table is None:
+                return JSONResponse({"error": f"unknown object {name}"}, 404)
+            return JSONResponse({"rows": list(table.values())})
+
+        return [
+            Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
+            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
+            Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),
+            Route(f"{ADMIN_PREFIX}/results/expire", expire_results, methods=["POST"]),
+            Route(f"{ADMIN_PREFIX}/rows/{{object}}", rows, methods=["GET"]),
+        ]
+
+
+def create_app(options: Options | None = None) -> IntacctEmulator:
+    return IntacctEmulator(options)

@@ -1,0 +1,26 @@
+"""Sage Intacct connector: the XML gateway (API 3.0) with sessions, several functions per
+request, idempotent writes and a per-worker limit on requests in flight.
+
+client = IntacctClient.from_settings()            # once per worker
+row = await client.create("CUSTOMER", {"CUSTOMERID": "C-1", "NAME": "Acme"})
+page = await client.query("CUSTOMER", ["RECORDNO", "NAME"], filter=fn.eq("NAME", "Acme"))
+sync = IntacctSync(client)                          # the engine's SyncConnector
+"""
+
+from shared.connectors.intacct import functions
+from shared.connectors.intacct.client import Call, IntacctClient, QueryPage
+from shared.connectors.intacct.config import IntacctConfig
+from shared.connectors.intacct.objects import OBJECTS, IntacctObject, derived_id
+from shared.connectors.intacct.sync import IntacctSync
+
+__all__ = [
+    "OBJECTS",
+    "Call",
+    "IntacctClient",
+    "IntacctConfig",
+    "IntacctObject",
+    "IntacctSync",
+    "QueryPage",
+    "derived_id",
+    "functions",
+]

@@ -1,0 +1,329 @@
+"""Intacct as the sync engine sees it (`SyncConnector`), over one `IntacctClient`.
+
+Change reads are a keyset over the `query` function, ordered by (WHENMODIFIED, RECORDNO):
+each page asks for rows after the last one it returned — `WHENMODIFIED > t OR
+(WHENMODIFIED = t AND RECORDNO > n)` — within [since, until]. The cursor is those two
+values and the window, so it survives between processes and sessions (readByQuery's
+`resultId` is tied to the session and expires, and an offset shifts when rows change
+under it), and every record is read exactly once even when thousands share one timestamp.
+Each page is two calls: the keyset query for the keys, then the records themselves with
+`read` (several `read` functions in one request), which also brings document lines.
+
+WHENMODIFIED is written in the company's time zone (INTACCT_TIMEZONE), whole seconds; the
+window's bounds are converted to it (`since` rounded down, `until` kept to its second,
+both inclusive) and read values are converted back to UTC. In the hour a DST change
+repeats, a local time is read as its first occurrence.
+
+IDs: CUSTOMERID, CONTACTNAME, ITEMID for master data; RECORDNO for documents (SODOCUMENT,
+ARINVOICE, ARPAYMENT, ARADJUSTMENT). A create whose values carry no ID gets one derived
+from its source (`objects.derived_id`); documents get it as their number (DOCNO,
+RECORDID, DOCNUMBER) and are looked up by it before the create, so a repeat never makes a
+second one. AR aging is not offered (see the package notes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.connectors.errors import ConnectorError
+from shared.connectors.intacct import functions as fn
+from shared.connectors.intacct.client import IntacctClient, building
+from shared.connectors.intacct.config import QUERY_MAX_PAGE, SYSTEM
+from shared.connectors.intacct.objects import (
+    OBJECTS,
+    IntacctObject,
+    derived_id,
+    from_wire,
+    to_wire,
+)
+from shared.connectors.protocol import ChangePage, Reference, SourceRef, SyncRecord, WriteOutcome
+from shared.connectors.retry import with_retries
+from shared.errors import ErrorCategory
+from shared.settings import Settings
+
+TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
+ORDER = (("WHENMODIFIED", True), ("RECORDNO", True))
+
+
+class ChangeCursor(BaseModel):
+    """Where a change read stands; JSON round-trippable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = 1
+    object: str
+    since: str  # company-local WHENMODIFIED text, inclusive
+    until: str  # inclusive
+    after_modified: str | None = None
+    after_recordno: int | None = None
+    page_size: int = Field(ge=1, le=QUERY_MAX_PAGE)
+    fields: list[str] | None = None
+
+
+def _validation(message: str, *, field: str | None = None) -> ConnectorError:
+    return ConnectorError(
+        message,
+        category=ErrorCategory.VALIDATION,
+        system=SYSTEM,
+        code="invalid_request",
+        field=field,
+    )
+
+
+class IntacctSync:
+    system = SYSTEM
+
+    def __init__(self, client: IntacctClient) -> None:
+        self.client = client
+        self.zone = client.config.zone
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> IntacctSync:
+        return cls(IntacctClient.from_settings(settings, **kwargs))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def check(self) -> None:
+        await self.client.check()
+
+    # -- time --------------------------------------------------------------------------------
+    def local(self, moment: datetime) -> str:
+        if moment.tzinfo is None:
+            raise _validation("a change window bound must carry a time zone")
+        return moment.astimezone(self.zone).strftime(TIMESTAMP_FORMAT)
+
+    def utc(self, text: str) -> datetime:
+        try:
+            naive = datetime.strptime(text.strip(), TIMESTAMP_FORMAT)
+        except ValueError:
+            naive = datetime.strptime(text.strip(), "%m/%d/%Y")
+        return naive.replace(tzinfo=self.zone).astimezone(UTC)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _object(self, name: str) -> IntacctObject:
+        obj = OBJECTS.get(name.upper())
+        if obj is None:
+            raise _validation(
+                f"Shuttle does not sync the Intacct object {name!r} (known: {', '.join(OBJECTS)})"
+            )
+        return obj
+
+    def _record(self, obj: IntacctObject, row: Mapping[str, Any]) -> SyncRecord | None:
+        values = from_wire(obj, row)
+        ident = values.get(obj.id_field)
+        modified = values.get("WHENMODIFIED")
+        if not ident or not modified:
+            return None
+        return SyncRecord(id=str(ident), modified=self.utc(str(modified)), values=values)
+
+    async def _full(
+        self, obj: IntacctObject, recordnos: Sequence[str], fields: Sequence[str] | None
+    ) -> list[SyncRecord]:
+        """The records of `recordnos`, in that order (rows gone since are left out)."""
+        if not recordnos:
+            return []
+        wanted = None if fields is None or obj.lines else _with_keys(obj, fields)
+        rows = await self.client.read(obj.name, list(recordnos), wanted)
+        by_no = {str(row.get("RECORDNO")): row for row in rows}
+        out = []
+        for number in recordnos:
+            row = by_no.get(str(number))
+            record = self._record(obj, row) if row is not None else None
+            if record is not None:
+                out.append(record)
+        return out
+
+    def _window(self, since: datetime, until: datetime) -> tuple[str, str]:
+        if until < since:
+            raise _validation("the change window ends before it starts")
+        return self.local(since), self.local(until)
+
+    # -- change reads ------------------------------------------------------------------------
+    async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int | None:
+        obj = self._object(object)
+        lower, upper = self._window(since, until)
+        page = await self.client.query(
+            obj.name,
+            ["RECORDNO"],
+            filter=fn.all_of(fn.ge("WHENMODIFIED", lower), fn.le("WHENMODIFIED", upper)),
+            page_size=1,
+        )
+        return page.total if page.total is not None else page.count + page.remaining
+
+    async def open_changes(
+        self,
+        object: str,
+        *,
+        since: datetime,
+        until: datetime,
+        fields: Sequence[str] | None = None,
+        page_size: int = 500,
+    ) -> dict[str, Any]:
+        obj = self._object(object)
+        lower, upper = self._window(since, until)
+        cursor = ChangeCursor(
+            object=obj.name,
+            since=lower,
+            until=upper,
+            page_size=min(max(page_size, 1), QUERY_MAX_PAGE),
+            fields=list(fields) if fields is not None else None,
+        )
+        return cursor.model_dump()
+
+    async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
+        try:
+            state = ChangeCursor.model_validate(dict(cursor))
+        except ValidationError as exc:
+            raise _validation(f"not an Intacct change cursor: {exc.errors()[0]['msg']}") from None
+        obj = self._object(state.object)
+        window = [fn.ge("WHENMODIFIED", state.since), fn.le("WHENMODIFIED", state.until)]
+        if state.after_modified is not None and state.after_recordno is not None:
+            window[0] = fn.any_of(
+                fn.gt("WHENMODIFIED", state.after_modified),
+                fn.all_of(
+                    fn.eq("WHENMODIFIED", state.after_modified),
+                    fn.gt("RECORDNO", state.after_recordno),
+                ),
+            )
+        page = await self.client.query(
+            obj.name,
+            ["RECORDNO", "WHENMODIFIED"],
+            filter=fn.all_of(*window),
+            order_by=ORDER,
+            page_size=state.page_size,
+        )
+        keys = [str(row.get("RECORDNO")) for row in page.records]
+        records = await self._full(obj, keys, state.fields)
+        if page.remaining <= 0 or not page.records:
+            return ChangePage(records=records, cursor=None)
+        last = page.records[-1]
+        following = state.model_copy(
+            update={
+                "after_modified": str(last.get("WHENMODIFIED")),
+                "after_recordno": int(str(last.get("RECORDNO"))),
+            }
+        )
+        return ChangePage(records=records, cursor=following.model_dump())
+
+    # -- single records ----------------------------------------------------------------------
+    async def get(
+        self, object: str, id: str, *, fields: Sequence[str] | None = None
+    ) -> SyncRecord | None:
+        obj = self._object(object)
+        if obj.is_document:
+            return (await self._full(obj, [id], fields) or [None])[0] if id.isdigit() else None
+        found = await self.find(obj.name, {obj.id_field: id}, fields=fields, limit=1)
+        return found[0] if found else None
+
+    async def find(
+        self,
+        object: str,
+        criteria: Mapping[str, Any],
+        *,
+        fields: Sequence[str] | None = None,
+        limit: int = 2,
+    ) -> list[SyncRecord]:
+        obj = self._object(object)
+        if not criteria:
+            raise _validation("find needs at least one criterion")
+        with building(f"find {obj.name}"):
+            conditions = [
+                fn.is_null(name)
+                if value is None
+                else fn.eq(name, value.id if isinstance(value, Reference) else value)
+                for name, value in criteria.items()
+            ]
+        page = await self.client.query(
+            obj.name,
+            ["RECORDNO"],
+            filter=fn.all_of(*conditions),
+            order_by=(("RECORDNO", True),),
+            page_size=max(1, min(limit, QUERY_MAX_PAGE)),
+        )
+        return await self._full(obj, [str(r.get("RECORDNO")) for r in page.records], fields)
+
+    # -- writes --------------------------------------------------------------------------------
+    async def create(
+        self, object: str, values: Mapping[str, Any], *, source: SourceRef
+    ) -> WriteOutcome:
+        obj = self._object(object)
+        key = str(values.get(obj.key_field) or "") or derived_id(obj, source)
+        wire = self._wire(obj, values, {obj.key_field: key}, record=key)
+        if obj.is_document:
+            return await self._create_document(obj, wire, key)
+        try:
+            row = await self.client.create(obj.name, wire, record=key)
+        except ConnectorError as error:
+            if error.category is not ErrorCategory.DUPLICATE:
+                raise
+            existing = await self.find(obj.name, {obj.key_field: key}, limit=1)
+            if not existing:
+                raise
+            return WriteOutcome(id=existing[0].id, created=False, modified=existing[0].modified)
+        return WriteOutcome(id=str(row.get(obj.id_field) or key), created=True)
+
+    async def _create_document(
+        self, obj: IntacctObject, wire: dict[str, Any], key: str
+    ) -> WriteOutcome:
+        """A company may allow duplicate document numbers, so a duplicate answer cannot be
+        relied on: before the first try and before every retry, look for the number; a
+        create whose answer was lost is found instead of made twice."""
+
+        async def attempt() -> WriteOutcome:
+            existing = await self.find(obj.name, {obj.key_field: key}, limit=1)
+            if existing:
+                return WriteOutcome(id=existing[0].id, created=False, modified=existing[0].modified)
+            row = await self.client.create(obj.name, wire, record=key, retry=False)
+            if not row.get("RECORDNO"):
+                raise ConnectorError(
+                    f"create {obj.name}: Intacct's answer names no RECORDNO",
+                    category=ErrorCategory.INTERNAL,
+                    system=SYSTEM,
+                    code="bad_answer",
+                    record=key,
+                )
+            return WriteOutcome(id=str(row["RECORDNO"]), created=True)
+
+        client = self.client
+        return await with_retries(
+            attempt,
+            policy=client.config.retry,
+            sleep=client._sleep,
+            clock=client._clock,
+            rng=client._rng,
+        )
+
+    async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
+        obj = self._object(object)
+        changes = {k: v for k, v in values.items() if k not in (obj.id_field, "RECORDNO")}
+        wire = self._wire(obj, changes, {obj.id_field: id}, record=id)
+        await self.client.update(obj.name, wire, record=id)
+        return WriteOutcome(id=id, created=False)
+
+    def _wire(
+        self,
+        obj: IntacctObject,
+        values: Mapping[str, Any],
+        first: Mapping[str, Any],
+        *,
+        record: str,
+    ) -> dict[str, Any]:
+        try:
+            return to_wire(obj, values, first)
+        except ValueError as exc:
+            raise ConnectorError(
+                f"write {obj.name}: {exc}",
+                category=ErrorCategory.VALIDATION,
+                system=SYSTEM,
+                code="invalid_value",
+                record=record,
+            ) from None
+
+
+def _with_keys(obj: IntacctObject, fields: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(["RECORDNO", obj.id_field, "WHENMODIFIED", *fields]))
