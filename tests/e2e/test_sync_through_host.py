@@ -1,0 +1,115 @@
+"""Syncing through the local Functions host (queue triggers on Azurite, timers, HTTP) with the
+Creatio and Intacct emulators over HTTP: a dependency wait resolved by the parent's flow, and
+a record whose worker crashes on every delivery failing alone through the poison queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.azurite import Azurite
+from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
+from tests.support import intacct as ia
+from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
+from tests.support.intacct import RunningIntacct, running_intacct
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNTS = "creatio-intacct.accounts-to-intacct"
+ORDERS = "creatio-intacct.orders-to-invoices"
+
+
+@pytest.fixture(scope="module")
+def creatio() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def intacct() -> Iterator[RunningIntacct]:
+    with running_intacct() as running:
+        yield running
+
+
+def systems_env(creatio: RunningCreatio, intacct: RunningIntacct) -> dict[str, str]:
+    return {
+        "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        "CREATIO_URL": creatio.url,
+        "CREATIO_USERNAME": USER,
+        "CREATIO_PASSWORD": PASSWORD,
+        "INTACCT_ENDPOINT": intacct.endpoint,
+        "INTACCT_SENDER_ID": ia.SENDER,
+        "INTACCT_SENDER_PASSWORD": ia.SENDER_PASSWORD,
+        "INTACCT_COMPANY_ID": ia.COMPANY,
+        "INTACCT_USER_ID": ia.USER,
+        "INTACCT_USER_PASSWORD": ia.USER_PASSWORD,
+    }
+
+
+@pytest.fixture
+def host(
+    own_azurite: Azurite, tmp_path: Path, creatio: RunningCreatio, intacct: RunningIntacct
+) -> Iterator[RunningHost]:
+    creatio.admin.reset()
+    intacct.admin.reset()
+    running = start_host(own_azurite, tmp_path, preload=["tests.support.crashing_records"],
+                         **systems_env(creatio, intacct))  # fmt: skip
+    yield running
+    stop_host(running)
+
+
+def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
+    def done() -> dict | None:
+        run = api.get(f"/runs/{run_id}").json()
+        return run if run["status"] != "running" else None
+
+    run = wait_for(done, timeout, f"run {run_id} to finish")
+    counts = run["counts"]  # type: ignore[index]
+    assert counts["read"] == sum(counts[k] for k in ("created", "updated", "unchanged",
+                                                       "skipped", "failed", "pending"))  # fmt: skip
+    return run  # type: ignore[return-value]
+
+
+def test_an_order_waits_for_its_account_then_becomes_an_invoice(
+    host: RunningHost, creatio: RunningCreatio, intacct: RunningIntacct
+) -> None:
+    seeded = creatio.admin.seed({"Account": [{"Name": "Waiting & Sons", "Code": "WAIT"}]})
+    assert seeded == {"Account": 1}
+    (account,) = creatio.rows("Account")
+    creatio.admin.seed({"Order": [{"Number": "ORD-77", "AccountId": str(account["Id"]),
+                                   "Date": "2026-11-20T00:00:00Z"}]})  # fmt: skip
+    with host.client() as api:
+        order_run = api.post(f"/flows/{ORDERS}/run").json()["run_id"]
+
+        def waiting() -> bool:
+            run = api.get(f"/runs/{order_run}").json()
+            return run["counts"]["pending"] == 1
+
+        wait_for(waiting, 60, "the order to wait for its account")
+        assert not intacct.admin.rows("ARINVOICE")
+
+        accounts_run = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
+        assert accounts_run["counts"]["created"] == 1
+        run = finished(api, order_run)
+        assert run["status"] == "succeeded" and run["counts"]["created"] == 1
+    (invoice,) = intacct.admin.rows("ARINVOICE")
+    assert invoice["CUSTOMERID"] == "WAIT" and invoice["RECORDID"] == "ORD-77"
+
+
+def test_a_record_that_crashes_every_delivery_fails_alone_via_the_poison_queue(
+    host: RunningHost, creatio: RunningCreatio, intacct: RunningIntacct
+) -> None:
+    creatio.admin.seed({"Account": [{"Name": n} for n in ("Fine 1", "Crash me", "Fine 2")]})
+    crash_id = next(str(r["Id"]) for r in creatio.rows("Account") if r["Name"] == "Crash me")
+    with host.client() as api:
+        run = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"], timeout=180)
+    assert run["status"] == "partial"
+    assert (run["counts"]["created"], run["counts"]["failed"]) == (2, 1)
+    (error,) = run["errors"]
+    assert error["record"] == crash_id and error["category"] == "internal"
+    assert "gave up after 5 deliveries" in error["message"]
+    assert sorted(r["NAME"] for r in intacct.admin.rows("CUSTOMER")) == ["Fine 1", "Fine 2"]
+    assert "record-upserts-poison" in host.log()
