@@ -12,6 +12,7 @@ FINISH  tally the outcome rows; while any record is pending, report progress and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
 
+SEND_CONCURRENCY = 32
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
 
@@ -196,17 +198,16 @@ class SyncEngine:
             return 0
         # Rows first: a record on the queue always has its row, so the run counts it.
         await self.outcomes.add_pending(run.id, [(r.id, r.modified) for r in records])
-        for record in records:
-            text = record_message_text(
-                RecordMessage(
-                    flow_id=run.flow_id,
-                    run_id=run.id,
-                    record_id=record.id,
-                    modified=record.modified,
-                    values=record.values,
-                )
-            )
-            await self.record_upserts.send_message(text)
+        texts = [
+            record_message_text(RecordMessage(flow_id=run.flow_id, run_id=run.id,
+                                              record_id=r.id, modified=r.modified,
+                                              values=r.values))
+            for r in records
+        ]  # fmt: skip
+        # One request per message is the queue API; overlap them, a bounded number at once.
+        for start in range(0, len(texts), SEND_CONCURRENCY):
+            chunk = texts[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(t) for t in chunk))
         return len(records)
 
     async def _finish(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:

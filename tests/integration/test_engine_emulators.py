@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.pump import Pump
 from shared.flows.models import RunRecord, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
@@ -18,7 +19,6 @@ from shared.settings import Settings
 from tests.support import intacct as ia
 from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
 from tests.support.intacct import RunningIntacct, running_intacct
-from tests.support.pump import Pump
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
@@ -71,7 +71,7 @@ async def services(
 
 async def run_flow(services: Services, flow_id: str) -> RunRecord:
     run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
-    finished = await Pump(services).run_finished(run.id, timeout=180)
+    finished = await Pump(services).run_finished(run.id, limit_s=180)
     assert finished.counts.balanced and finished.counts.pending == 0
     return finished
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from sandbox.pump import Pump
 from shared.connectors.errors import ConnectorError
 from shared.connectors.memory import MemoryConnector, TickClock
 from shared.errors import ErrorCategory
@@ -22,7 +23,6 @@ from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
 from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
-from tests.support.pump import Pump
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"

@@ -1,7 +1,7 @@
-"""Drives the flow-runs and record-upserts queues on Azurite in-process, as the Functions host
-would (base64 bodies, redelivery after a failure, poison after five deliveries), so engine
-tests run the real pipeline without a host subprocess. Faults can be injected per message:
-duplicate deliveries, and a worker "killed" at a chosen point."""
+"""Drives the flow-runs and record-upserts queues in-process, as the Functions host would
+(base64 bodies, redelivery after a failure, poison after five deliveries), so engine tests
+and benchmarks run the real pipeline without a host subprocess. Tests can ask for every
+record message to be delivered twice."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from shared.messages import (
 from shared.runner import handle_flow_run, handle_flow_run_poison
 from shared.runtime import Services
 
-log = logging.getLogger("tests.pump")
+log = logging.getLogger("shuttle.pump")
 MAX_DEQUEUE = 5
 BATCH = 16  # the host's default queue batch size
 
@@ -33,6 +33,7 @@ BATCH = 16  # the host's default queue batch size
 class Pump:
     services: Services
     duplicate_records: bool = False  # deliver every record message twice
+    concurrency: int = BATCH  # record messages worked at once
     deliveries: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -64,7 +65,7 @@ class Pump:
 
     async def _records(self, queue: QueueClient) -> bool:
         taken = await self._take(queue, visibility=5)
-        sem = asyncio.Semaphore(BATCH)
+        sem = asyncio.Semaphore(self.concurrency)
 
         async def one(msg) -> None:  # type: ignore[no-untyped-def]
             body = RecordMessage.model_validate_json(base64.b64decode(msg.content))
@@ -86,10 +87,10 @@ class Pump:
         await asyncio.gather(*(one(m) for m in taken))
         return bool(taken)
 
-    async def until(self, done: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
-        """Work both queues until `done()`; fail after `timeout` seconds."""
+    async def until(self, done: Callable[[], Awaitable[bool]], limit_s: float = 120) -> None:
+        """Work both queues until `done()`; fail after `limit_s` seconds."""
         flow_runs, records = self._queue(FLOW_RUNS_QUEUE), self._queue(RECORD_UPSERTS_QUEUE)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         async with flow_runs, records:
             while not await done():
                 if time.monotonic() > deadline:
@@ -99,9 +100,9 @@ class Pump:
                 if not busy:
                     await asyncio.sleep(0.05)
 
-    async def run_finished(self, run_id: str, timeout: float = 120) -> RunRecord:
+    async def run_finished(self, run_id: str, limit_s: float = 120) -> RunRecord:
         async def done() -> bool:
             return (await self.services.flows.runs.get(run_id)).status.is_final
 
-        await self.until(done, timeout)
+        await self.until(done, limit_s)
         return await self.services.flows.runs.get(run_id)

@@ -1,0 +1,238 @@
+"""End-to-end engine figures: the whole pipeline (extract → flow-runs → record-upserts → upsert
+→ bind) on a real Azurite, with the emulators as their own processes. Prints figures; asserts
+nothing about timings.
+
+    .venv/bin/python bench/engine_bench.py throughput [--records 10000]
+    .venv/bin/python bench/engine_bench.py memory [--sizes 10000 100000]
+
+throughput  Creatio accounts → Intacct customers, zero-latency emulators: records/s, and the
+            Intacct requests it took (the connector keeps 2 in flight, Intacct's default).
+memory      peak RSS of the worker process for one bulk window of N Creatio accounts, each size
+            in a fresh process, into a target that only counts (so the figure is the
+            pipeline's, not a target's store): it must not grow with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
+from sandbox.pump import Pump  # noqa: E402
+from shared.connectors.protocol import SourceRef, SyncRecord, WriteOutcome  # noqa: E402
+from shared.flows.models import RunParams  # noqa: E402
+from shared.flows.service import RunRequest  # noqa: E402
+from shared.runtime import Services  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+
+SENDER, SENDER_PASSWORD = "SHUTTLE_SANDBOX", "sandbox-sender-password"
+COMPANY, USER, USER_PASSWORD = "SANDBOX", "ws_shuttle", "sandbox-user-password"
+
+
+class Emulator:
+    """`python -m sandbox.emulators.<name>` on a free port, with its admin client."""
+
+    def __init__(self, name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"sandbox.emulators.{name}", "--port", str(self.port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=600)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.admin.get("/knobs").raise_for_status()
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"the {name} emulator did not start") from None
+                time.sleep(0.1)
+
+    def seed(self, payload: dict[str, list[dict[str, Any]]]) -> None:
+        self.admin.post("/seed", json=payload).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.admin.get("/calls").json())
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class CountingTarget:
+    """A target that keeps nothing: finds nothing, creates by counting."""
+
+    system = "intacct"
+
+    def __init__(self) -> None:
+        self.created = 0
+
+    async def check(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int:
+        return 0
+
+    async def open_changes(self, object: str, **kw: Any) -> dict[str, Any]:
+        return {}
+
+    async def read_changes(self, cursor: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    async def get(self, object: str, id: str, **kw: Any) -> SyncRecord | None:
+        return None
+
+    async def find(self, object: str, criteria: Mapping[str, Any], **kw: Any) -> list[SyncRecord]:
+        return []
+
+    async def create(
+        self, object: str, values: Mapping[str, Any], *, source: SourceRef
+    ) -> WriteOutcome:
+        self.created += 1
+        return WriteOutcome(id=str(uuid.uuid5(uuid.NAMESPACE_URL, source.key)), created=True)
+
+    async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
+        return WriteOutcome(id=id, created=False)
+
+
+def settings(azurite: Azurite, creatio: Emulator, intacct: Emulator | None) -> Settings:
+    values = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SHUTTLE_TABLE_PREFIX": "b" + uuid.uuid4().hex[:10],
+        "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        "CREATIO_URL": creatio.url,
+        "CREATIO_USERNAME": "Supervisor",
+        "CREATIO_PASSWORD": "Supervisor",
+    }
+    if intacct is not None:
+        values |= {
+            "INTACCT_ENDPOINT": f"{intacct.url}/ia/xml/xmlgw.phtml",
+            "INTACCT_SENDER_ID": SENDER, "INTACCT_SENDER_PASSWORD": SENDER_PASSWORD,
+            "INTACCT_COMPANY_ID": COMPANY, "INTACCT_USER_ID": USER,
+            "INTACCT_USER_PASSWORD": USER_PASSWORD,
+        }  # fmt: skip
+    return Settings.model_validate(values)
+
+
+def seed_accounts(creatio: Emulator, count: int, modified: datetime) -> None:
+    stamp = modified.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    for start in range(0, count, 5000):
+        rows = [{"Name": f"Bench account {n:06d}", "ModifiedOn": stamp}
+                for n in range(start, min(start + 5000, count))]  # fmt: skip
+        creatio.seed({"Account": rows})
+
+
+async def throughput(records: int) -> None:
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    creatio, intacct = Emulator("creatio"), Emulator("intacct")
+    try:
+        seed_accounts(creatio, records, datetime.now(UTC))
+        services = await Services.create(settings(azurite, creatio, intacct))
+        started = time.perf_counter()
+        run = await services.flows.run_now(
+            "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
+        )
+        done = await Pump(services, concurrency=32).run_finished(run.id, limit_s=3600)
+        elapsed = time.perf_counter() - started
+        stats = intacct.stats()
+        await services.close()
+        print(f"throughput: {done.counts.created}/{records} created, {done.counts.failed} failed "
+              f"in {elapsed:.1f} s = {records / elapsed:.0f} records/s end to end")  # fmt: skip
+        print(f"  intacct: {stats.get('requests')} requests, functions {stats.get('functions')}, "
+              f"max in flight {stats.get('gateway_in_flight_max')}, "
+              f"GW-0010 {stats.get('gateway_rejected')}")  # fmt: skip
+    finally:
+        creatio.stop()
+        intacct.stop()
+        azurite.stop()
+
+
+async def memory_child(size: int) -> dict[str, Any]:
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    creatio = Emulator("creatio")
+    target = CountingTarget()
+    try:
+        since = datetime.now(UTC) - timedelta(hours=1)
+        seed_accounts(creatio, size, since + timedelta(minutes=1))
+        factory = None
+
+        def build(system: str, s: Settings) -> Any:
+            from shared.engine.connections import build_connector
+
+            return target if system == "intacct" else build_connector(system, s)
+
+        factory = build
+        services = await Services.create(settings(azurite, creatio, None), factory=factory)
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        request = RunRequest(window_from=since, window_to=datetime.now(UTC),
+                             params=RunParams(batch_size=1000))  # fmt: skip
+        run = await services.flows.run_now(
+            "creatio-intacct.bulk-accounts-to-intacct", request, datetime.now(UTC)
+        )
+        done = await Pump(services, concurrency=32).run_finished(run.id, limit_s=7200)
+        elapsed = time.perf_counter() - started
+        await services.close()
+        return {
+            "size": size, "created": done.counts.created, "seconds": round(elapsed, 1),
+            "baseline_mib": baseline / 1024,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }  # fmt: skip
+    finally:
+        creatio.stop()
+        azurite.stop()
+
+
+def memory(sizes: Sequence[int]) -> None:
+    for size in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "memory-child", "--size", str(size)],
+            cwd=ROOT, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"memory: bulk window of {result['size']} accounts ({result['created']} written, "
+              f"{result['seconds']} s): peak RSS {result['peak_mib']:.0f} MiB "
+              f"(after start-up {result['baseline_mib']:.0f} MiB)")  # fmt: skip
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("throughput").add_argument("--records", type=int, default=10_000)
+    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
+                                          default=[10_000, 100_000])  # fmt: skip
+    sub.add_parser("memory-child").add_argument("--size", type=int, required=True)
+    args = parser.parse_args()
+    if args.what == "throughput":
+        asyncio.run(throughput(args.records))
+    elif args.what == "memory":
+        memory(args.sizes)
+    else:
+        print(json.dumps(asyncio.run(memory_child(args.size))))
+
+
+if __name__ == "__main__":
+    main()
