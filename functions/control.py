@@ -17,7 +17,7 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 async def _api() -> ControlApi:
     services = await get_services()
-    return ControlApi(services.flows, services.settings)
+    return ControlApi(services.flows, services.settings, services.engine.outcomes)
 
 
 @bp.route(route="flows", methods=["GET"])
@@ -62,6 +62,11 @@ async def list_runs(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="runs/{run_id}", methods=["GET"])
 async def get_run(req: func.HttpRequest) -> func.HttpResponse:
     return await respond((await _api()).get_run(req.route_params["run_id"]))
+
+
+@bp.route(route="runs/{run_id}/retry", methods=["POST"])
+async def retry_run(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).retry_run(req.route_params["run_id"], utcnow()))
 
 
 @bp.route(route="status", methods=["GET"])

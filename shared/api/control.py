@@ -11,12 +11,13 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.api import models as api
-from shared.errors import RequestValidationError
+from shared.errors import ConflictError, RequestValidationError
 from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
 from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord
 from shared.flows.service import FlowService, RunRequest
 from shared.settings import Settings
+from shared.storage.outcome_store import OutcomeStore
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,10 +73,17 @@ def flow_view(entry: CatalogEntry, rec: FlowRecord, last_run: RunRecord | None) 
     )
 
 
+# A run row holds its parameters in one 64 KiB property: retry at most this many at once.
+MAX_RETRY_RECORDS = 1000
+
+
 class ControlApi:
-    def __init__(self, service: FlowService, settings: Settings) -> None:
+    def __init__(
+        self, service: FlowService, settings: Settings, outcomes: OutcomeStore | None = None
+    ) -> None:
         self.service = service
         self.settings = settings
+        self.outcomes = outcomes
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id
@@ -134,6 +142,23 @@ class ControlApi:
         )
         run = await self.service.run_now(flow_id, request, now)
         return 202, api.RunAccepted(run_id=run.id, status_url=f"/api/runs/{run.id}")
+
+    async def retry_run(self, run_id: str, now: datetime) -> tuple[int, api.RunAccepted]:
+        """A new run of the same flow that re-reads and re-syncs the failed records of
+        `run_id` (their current version at the source)."""
+        run = await self.service.runs.get(run_id)
+        if not run.status.is_final:
+            raise ConflictError(f"run '{run_id}' is still running; retry it once it has ended",
+                                code="run_in_progress")  # fmt: skip
+        if self.outcomes is None:
+            raise ConflictError("retry needs the sync engine's outcome store", code="no_engine")
+        failed = (await self.outcomes.tally(run_id)).failed_ids
+        if not failed:
+            raise ConflictError(f"run '{run_id}' has no failed records to retry",
+                                code="nothing_to_retry")  # fmt: skip
+        params = RunParams(record_ids=failed[:MAX_RETRY_RECORDS], retry_of=run_id)
+        retry = await self.service.run_now(run.flow_id, RunRequest(params=params), now)
+        return 202, api.RunAccepted(run_id=retry.id, status_url=f"/api/runs/{retry.id}")
 
     async def list_runs(self, flow_id: str, limit: int = 50) -> tuple[int, api.RunList]:
         runs = await self.service.runs_of(flow_id, limit)

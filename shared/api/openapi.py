@@ -43,6 +43,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/flows/{flow_id}/runs", "listRuns", "The flow's runs, newest first",
           api.RunList, errors=(404,)),
     Route("GET", "/runs/{run_id}", "getRun", "One run with its errors", api.Run, errors=(404,)),
+    Route("POST", "/runs/{run_id}/retry", "retryRun",
+          "Re-sync the run's failed records in a new run (queued)", api.RunAccepted, status=202,
+          errors=(404, 409)),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
 )  # fmt: skip

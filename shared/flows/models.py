@@ -124,6 +124,7 @@ class RunParams(BaseModel):
     batch_size: int | None = None
     record_ids: list[str] | None = None
     dry_run: bool = False
+    retry_of: str | None = None  # the run whose failed records this run re-processes
 
 
 class RunRecord(BaseModel):

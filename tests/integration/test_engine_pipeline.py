@@ -14,9 +14,10 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from sandbox.pump import Pump
+from shared.api.control import ControlApi
 from shared.connectors.errors import ConnectorError
 from shared.connectors.memory import MemoryConnector, TickClock
-from shared.errors import ErrorCategory
+from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunRecord, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
@@ -293,3 +294,31 @@ async def test_only_won_opportunities_become_sales_orders_with_their_lines(
     assert order["TRANSACTIONTYPE"] == "Sales Order" and order["MESSAGE"] == "Big deal"
     assert sorted((line["ITEMID"], line["QUANTITY"], line["PRICE"]) for line in order["lines"]) == [
         (widget, 2, 9.5), (widget, 3, 9.5)]  # fmt: skip
+
+
+async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
+    engine_services: Services, systems: Systems
+) -> None:
+    for n in range(4):
+        systems.creatio.seed("Account", {"Name": f"Fine {n}"})
+    broken = systems.creatio.seed("Account", {"Name": "Too long " + "x" * 120})
+    api = ControlApi(engine_services.flows, engine_services.settings,
+                     engine_services.engine.outcomes)  # fmt: skip
+    first = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert (first.counts.created, first.counts.failed) == (4, 1)
+
+    # The operator fixes the record at the source, then retries the run.
+    systems.edit(systems.creatio, "Account", broken, {"Name": "Short now"})
+    status, accepted = await api.retry_run(first.id, datetime.now(UTC))
+    assert status == 202
+    retry = await Pump(engine_services).run_finished(accepted.run_id)
+    assert_balanced(retry)
+    assert retry.params.retry_of == first.id and retry.params.record_ids == [broken]
+    assert (retry.counts.read, retry.counts.created, retry.status) == (1, 1, RunStatus.SUCCEEDED)
+    assert len(systems.all(systems.intacct, "CUSTOMER")) == 5
+
+    with pytest.raises(ConflictError, match="no failed records"):
+        await api.retry_run(retry.id, datetime.now(UTC))
+    with pytest.raises(NotFoundError):
+        await api.retry_run("creatio-intacct.accounts-to-intacct.0000000000000-abcdef",
+                            datetime.now(UTC))  # fmt: skip
