@@ -68,11 +68,33 @@ def start_intacct(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
         stack.callback(server.stop)
 
 
+def start_identity(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The identity-provider emulator (HTTPS, sandbox CA) on DATAVERSE_AUTHORITY_HOST's port."""
+    from sandbox.emulators.identity.service import start_local
+
+    server = start_local(os.environ.get("DATAVERSE_AUTHORITY_HOST"))
+    if server is not None:
+        stack.callback(server.stop)
+
+
+def start_dataverse(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The Dataverse emulator (HTTPS, sandbox CA) on DATAVERSE_URL's port."""
+    from sandbox.emulators.dataverse.service import start_local
+
+    server = start_local(
+        os.environ.get("DATAVERSE_URL"),
+        authority_host=os.environ.get("DATAVERSE_AUTHORITY_HOST") or "https://127.0.0.1:8204",
+        tenant=os.environ.get("DATAVERSE_TENANT_ID") or "shuttle-sandbox",
+    )
+    if server is not None:
+        stack.callback(server.stop)
+
+
 # What each command starts before the host. The demo will add the API emulators and the
 # demo data here (append starters to SERVICES["demo"]); `host` starts nothing.
 SERVICES: dict[str, list[Service]] = {
-    "dev": [start_azurite, start_creatio, start_intacct],
-    "demo": [start_azurite, start_creatio, start_intacct],
+    "dev": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
+    "demo": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
     "host": [],
 }
 

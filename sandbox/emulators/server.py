@@ -20,8 +20,20 @@ class EmulatorError(RuntimeError):
 
 
 class EmulatorServer:
-    def __init__(self, app: ASGIApp, *, host: str = HOST, port: int = 0, name: str = "emulator"):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = HOST,
+        port: int = 0,
+        name: str = "emulator",
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+    ):
+        """`ssl_certfile` (the certificate chain, PEM) and `ssl_keyfile` serve HTTPS."""
         self.app = app
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
         self.host = host
         self.requested_port = port
         self.port = port
@@ -31,7 +43,8 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def _bind(self) -> socket.socket:
         # Bound here so "port in use" is a clear error and port 0 gives a free port.
@@ -60,6 +73,8 @@ class EmulatorServer:
             lifespan="off",
             # Calls held open by a `timeout` fault must not hold up a shutdown.
             timeout_graceful_shutdown=1,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -37,6 +37,8 @@ from shared.storage.run_store import RunStore
 log = logging.getLogger("shuttle.engine")
 
 SEND_CONCURRENCY = 32
+MAX_QUEUED = 1000  # record messages waiting before extraction pauses
+BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
 
@@ -57,6 +59,7 @@ class SyncEngine:
         *,
         overlap: timedelta,
         page_size: int,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -66,6 +69,7 @@ class SyncEngine:
         self.record_upserts = record_upserts
         self.overlap = overlap
         self.page_size = page_size
+        self.max_queued = max_queued
 
     async def close(self) -> None:
         await self.outcomes.table.close()
@@ -164,6 +168,13 @@ class SyncEngine:
     async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:
         source = await self.connectors.get(plan.source_system)
         assert message.cursor is not None
+        # Backpressure: read the next page only when the workers have caught up, so a bulk
+        # window of 500k records never sits in the queue at once (and Azurite, whose queue
+        # operations slow down with depth, stays fast).
+        depth = (await self.record_upserts.get_queue_properties()).approximate_message_count
+        if depth > self.max_queued:
+            await self._next(ctx, message, delay=BACKPRESSURE_DELAY)
+            return RunResult(status=RunStatus.RUNNING)
         page = await source.read_changes(message.cursor)
         # Records outside the flow's filter are neither queued nor counted as read.
         names = names_on(source)

@@ -1,0 +1,74 @@
+"""Dataverse (Dynamics 365) Web API emulator, for local runs (`shuttle dev`, HTTPS on
+127.0.0.1:8203 with the sandbox CA), tests and benchmarks.
+
+`/api/data/v9.2/` hosts accounts, contacts, products, opportunities, salesorders,
+salesorderdetails, invoices, invoicedetails and incidents, each with the alternate key
+`shuttle_creatio<table>id` (DESIGN §2). Calls need a bearer token from the identity emulator
+(`sandbox/emulators/identity`, JWKS fetched over HTTPS) whose `aud` is this server's URL.
+Wire behaviour follows /work/shared/reference/api-facts.md §3; where that leaves something
+open, this emulator chose (change it here if a real environment shows otherwise):
+
+- **401** (missing, invalid, foreign-audience or expired token): empty body and
+  `WWW-Authenticate: Bearer authorization_uri=..., resource_id=...`. Admin
+  `POST /_emulator/tokens/expire` makes every token seen so far count as expired.
+- **Create** `POST /<set>`: 204 + `OData-EntityId` (and `Location`); with
+  `Prefer: return=representation` 201 + the row (`$select` applies). A client-chosen
+  primary key is honoured; an existing one, or a taken alternate key, answers 412
+  `0x80040237`.
+- **PATCH** is an upsert (201/200 with `return=representation`, else 204); `If-Match: *`
+  on a missing row 404 `0x80040217`; `If-None-Match: *` on an existing row 412
+  `0x80040237` "A record with matching key values already exists."; `If-Match: W/"<v>"`
+  mismatch 412 `0x80060882`. A missing alternate-key row answers "A record with the
+  specified key values does not exist in <table> entity". Only the
+  `shuttle_creatio<table>id` alternate key is defined; other key columns answer 400.
+- **Writes**: a `_<lookup>_value` property answers 400 `0x80060888` "CRM do not support
+  direct update of Entity Reference properties, Use Navigation properties instead."; an
+  unknown property or a lookup written as a plain value: 400 `0x80060888` (OData's
+  messages); a bind to a missing row 404 `0x80040217` "<table> With Id = <id> Does Not
+  Exist"; a bind to the wrong table 400. Option sets outside their values: 400 `0x8004431A`
+  with the documented message; text over its length 400 `0x80044331`; a bad Date or
+  DateTimeOffset literal 400 `0x80060888` "Cannot convert the literal '...' to the expected
+  type 'Edm.Date'." (the property is not named, as OData's reader does not); dates before
+  1753-01-01 and numbers out of range 400 `0x80040278`. Read-only columns (createdon,
+  modifiedon, versionnumber, contact.fullname) sent by a client are ignored.
+- **modifiedon** is stamped to the second on every write (so many rows share one);
+  versionnumber grows on every write and is the `@odata.etag` `W/"<n>"`.
+- **Reads**: string comparisons are case-insensitive; NULLs sort first; GUIDs order as
+  lower-case text (SQL Server's uniqueidentifier order differs: clients must not rely on
+  either). `$skip`, `$expand`, `$apply`, `$search` answer 400. Rows always order by the
+  primary key last, so pages are stable.
+- **Paging**: `Prefer: odata.maxpagesize=N` (default and maximum 5000), echoed in
+  `Preference-Applied`; `@odata.nextLink` carries `$skiptoken=<cookie pagenumber=...
+  pagingcookie=... istracking="False" />` whose inner cookie (doubly encoded in the URL) holds the
+  last row's value of every sort column; the next page starts strictly after that row
+  (keyset), so rows are neither skipped nor repeated when many share a sort value.
+  `$top` caps the whole result. `$count=true` gives `@odata.count` (at most 5000).
+- **$batch**: multipart/mixed, at most 1000 operations (400 `0x8005F103` beyond);
+  change sets are atomic (a failing operation rolls back the change set, whose answer is
+  then only that failing operation's response); `$n` references to earlier change-set
+  results; GET inside a change set answers 400. Without `Prefer: odata.continue-on-error`
+  processing stops at the first failure and the batch answers 400 (body still multipart);
+  otherwise 200.
+- **Service protection** (`/_emulator/limits`: window, requests, execution ms, concurrency;
+  the real 300 s / 6000 / 1,200,000 ms / 52 by default) per token `oid`: answers 429 with
+  `Retry-After` (whole seconds: until the window has room again; 1 s for concurrency) and
+  codes `0x80072322` / `0x80072321` / `0x80072326`; a throttled call is not run and not
+  counted in the window. A `$batch` counts as one request; its duration counts as
+  execution time. Successful answers carry `x-ms-ratelimit-burst-remaining-xrm-requests`
+  (requests left in the window) and `x-ms-ratelimit-time-remaining-xrm-requests`.
+- Injected faults: 429 / 5xx in Dataverse's JSON error shape.
+- Not emulated: change tracking (`odata.track-changes` / delta links), deep insert,
+  `$expand`, `$metadata`, single-property PUT/DELETE, `$ref`, duplicate detection,
+  statecode/statuscode pairing rules, currencies.
+
+Admin API (never counted, throttled or failed): the fault layer's `/_emulator/{knobs,
+faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/tokens/expire` and
+`/_emulator/rows/{table}`.
+"""
+
+from sandbox.emulators.dataverse.app import DataverseEmulator, Options, create_app
+from sandbox.emulators.dataverse.protection import Limits
+
+DEFAULT_PORT = 8203
+
+__all__ = ["DEFAULT_PORT", "DataverseEmulator", "Limits", "Options", "create_app"]

@@ -1,0 +1,299 @@
+"""The sandbox's test CA: HTTPS for the local emulators, like the real services.
+
+One CA lives in `.sandbox/` at the repo root (git-ignored): `ca.pem` (what clients trust),
+`ca-key.pem`, and a server certificate for 127.0.0.1 (IP subject alternative name) and
+localhost (`server.pem` with the CA appended, `server-key.pem`). `trust.pem` is `ca.pem`
+plus the CAs trusted before; SSL_CERT_FILE / REQUESTS_CA_BUNDLE point at it. The files are
+reused across restarts while they are valid, so a trust set up once (a browser) keeps
+working; anything missing, unreadable, expired or not matching is made again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from starlette.types import ASGIApp
+
+from sandbox.emulators.server import EmulatorError, EmulatorServer
+
+log = logging.getLogger("shuttle")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DIR = REPO_ROOT / ".sandbox"
+SERVER_NAMES = ("localhost",)
+SERVER_IPS = ("127.0.0.1",)
+CA_DAYS = 3650
+SERVER_DAYS = 825
+# Renew a little before the end, so a sandbox started today works all day.
+RENEW_BEFORE = dt.timedelta(days=2)
+TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class SandboxTLS:
+    """Paths of the sandbox CA and server certificate, and ssl contexts built from them."""
+
+    directory: Path
+
+    @property
+    def ca_path(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_key_path(self) -> Path:
+        return self.directory / "ca-key.pem"
+
+    @property
+    def cert_path(self) -> Path:
+        return self.directory / "server.pem"
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / "server-key.pem"
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.directory / "trust.pem"
+
+    def write_bundle(self) -> Path:
+        """The sandbox CA plus the CAs this process already trusts (SSL_CERT_FILE, else
+        the system's): trusting the sandbox must not stop a real service's TLS from verifying
+        (a real Creatio beside a local Dataverse emulator)."""
+        existing = os.environ.get("SSL_CERT_FILE")
+        sources = [self.ca_path]
+        if existing and Path(existing).is_file() and Path(existing) != self.bundle_path:
+            sources.append(Path(existing))
+        else:
+            paths = ssl.get_default_verify_paths()
+            system = paths.cafile or paths.openssl_cafile
+            if system and Path(system).is_file():
+                sources.append(Path(system))
+        self.bundle_path.write_bytes(b"\n".join(p.read_bytes().strip() for p in sources) + b"\n")
+        return self.bundle_path
+
+    def trust_env(self, env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
+        """Point SSL_CERT_FILE and REQUESTS_CA_BUNDLE of `env` (default: this process, so
+        the processes it starts inherit them) at the sandbox CA plus the CAs trusted before
+        (`trust.pem`)."""
+        target: MutableMapping[str, str] = os.environ if env is None else env
+        bundle = str(self.write_bundle())
+        for name in TRUST_VARIABLES:
+            target[name] = bundle
+        return target
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
+    path.write_bytes(data)
+    if secret:
+        path.chmod(0o600)
+
+
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=True, content_commitment=False, key_encipherment=False,
+    data_encipherment=False, key_agreement=False, key_cert_sign=True,
+    crl_sign=True, encipher_only=False, decipher_only=False,
+)  # fmt: skip
+
+
+def _make_ca(tls: SandboxTLS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = _key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Shuttle sandbox test CA")])
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(tls.ca_key_path, _pem_key(key), secret=True)
+    _write(tls.ca_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def _make_server(tls: SandboxTLS, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
+    key = _key()
+    now = _now()
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVER_NAMES]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVER_IPS]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca.not_valid_after_utc))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    chain = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
+        serialization.Encoding.PEM
+    )
+    _write(tls.key_path, _pem_key(key), secret=True)
+    _write(tls.cert_path, chain)
+
+
+def _fresh(cert: x509.Certificate) -> bool:
+    now = _now()
+    return cert.not_valid_before_utc <= now and now + RENEW_BEFORE < cert.not_valid_after_utc
+
+
+def _load_ca(tls: SandboxTLS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+    try:
+        cert = x509.load_pem_x509_certificate(tls.ca_path.read_bytes())
+        key = serialization.load_pem_private_key(tls.ca_key_path.read_bytes(), None)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not _fresh(cert):
+        return None
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+        return None
+    return cert, key
+
+
+def _server_valid(tls: SandboxTLS, ca: x509.Certificate) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificates(tls.cert_path.read_bytes())[0]
+        key = serialization.load_pem_private_key(tls.key_path.read_bytes(), None)
+        cert.verify_directly_issued_by(ca)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, TypeError, IndexError, x509.ExtensionNotFound):
+        return False
+    except Exception:  # InvalidSignature and kin: make a new one
+        return False
+    ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    dns = set(sans.get_values_for_type(x509.DNSName))
+    return (
+        _fresh(cert)
+        and ips >= set(SERVER_IPS)
+        and dns >= set(SERVER_NAMES)
+        and key.public_key().public_bytes(  # type: ignore[union-attr]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        == cert.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def ensure_tls(directory: Path | str | None = None) -> SandboxTLS:
+    """The sandbox CA and server certificate in `directory` (default `.sandbox/` at the repo
+    root): reused when valid, (re)made otherwise. A new CA always gets a new server cert."""
+    tls = SandboxTLS(Path(directory) if directory is not None else DEFAULT_DIR)
+    tls.directory.mkdir(parents=True, exist_ok=True)
+    loaded = _load_ca(tls)
+    if loaded is None:
+        ca, ca_key = _make_ca(tls)
+        _make_server(tls, ca, ca_key)
+        return tls
+    ca, ca_key = loaded
+    if not _server_valid(tls, ca):
+        _make_server(tls, ca, ca_key)
+    return tls
+
+
+# -- starting the HTTPS emulators (identity, Dataverse) --------------------------------------
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_https(
+    url: str | None,
+    *,
+    default_port: int,
+    name: str,
+    app: Callable[[SandboxTLS], ASGIApp],
+    tls: SandboxTLS | None = None,
+) -> EmulatorServer | None:
+    """Start an emulator over HTTPS with the sandbox CA on the port of `url` (when local),
+    and point this process's SSL_CERT_FILE / REQUESTS_CA_BUNDLE at the CA so whatever it
+    starts trusts it. None when `url` is remote or the port is already taken."""
+    port = default_port
+    if url:
+        parts = urlsplit(url)
+        if parts.hostname not in LOCAL_HOSTS:
+            log.info("%s: %s is not local; not starting it", name, parts.hostname)
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _listening(port):
+        log.info("%s: something already listens on 127.0.0.1:%d; using it", name, port)
+        return None
+    tls = tls or ensure_tls()
+    tls.trust_env()
+    try:
+        server = EmulatorServer(
+            app(tls), port=port, name=name,
+            ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path),
+        ).start()  # fmt: skip
+    except EmulatorError as exc:  # taken between the check and the bind: run without it
+        log.warning("not starting %s: %s", name, exc)
+        return None
+    log.info("%s started on %s (CA %s)", name, server.url, tls.ca_path)
+    return server

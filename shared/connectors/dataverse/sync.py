@@ -1,0 +1,314 @@
+"""Dataverse as the sync engine sees it: the `SyncConnector` protocol over `DataverseClient`.
+
+Objects are table logical names (account, contact, product, opportunity, salesorder,
+invoice, incident; lines salesorderdetail / invoicedetail). `SyncRecord.id` is the primary
+id GUID, `modified` is modifiedon (UTC), `values` the columns as read.
+
+**Change reads** ask for `modifiedon ge since and modifiedon le until`, ordered by
+`modifiedon asc,<primary id> asc`, with `Prefer: odata.maxpagesize`, and then follow each
+`@odata.nextLink` verbatim. The cursor is a JSON dict holding the window and the next link,
+so another process can continue it. Why the next link and not our own keyset on
+(modifiedon, id): `$skip` does not exist, and a keyset needs `<primary id> gt <guid>`
+comparisons whose order (SQL Server's uniqueidentifier order) Dataverse does not document;
+the paging cookie inside the link holds the last row's values of every `$orderby` column,
+and since the order ends with the primary key it is a total order, so every record comes
+exactly once even when a thousand share one modifiedon across pages. A record modified
+while the window is read moves past `until` and is left to the next window.
+
+**Creates** from Creatio are upserts by the alternate key `shuttle_creatio<table>id` =
+the Creatio Id, sent with `If-None-Match: *` (create only) and
+`Prefer: return=representation` (so 201 tells a creation, and the id and modifiedon come
+back). A 412 means an earlier attempt made the record (a lost answer, a redelivery): it is
+read back by the same key and returned with `created=False` — never overwritten. Creates
+from other systems have no key to be idempotent with: a plain POST.
+
+**Lookups**: a `Reference(object, id)` value of lookup column `name` is written as
+`"<navprop>@odata.bind": "/<entityset>(<id>)"`, the navigation property chosen by the
+target table (`ENTITIES`: e.g. contact.parentcustomerid -> `parentcustomerid_account` or
+`parentcustomerid_contact`; salesorder.customerid -> `customerid_account`). None clears the
+lookup (on a Customer lookup, through its account navigation property).
+
+**Lines** (`values["lines"]`, salesorder and invoice) are written after the header, in
+one `$batch` change set per 1000 lines (all or none), each an upsert by its own alternate
+key `<creatio id>:<n>` bound to the header: a repeat completes or rewrites them, never
+twins them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel
+
+from shared.connectors.dataverse.client import DataverseClient
+from shared.connectors.dataverse.config import MAX_BATCH, SYSTEM
+from shared.connectors.dataverse.entities import ENTITIES, Entity, entity
+from shared.connectors.dataverse.models import BatchOperation, ChangeSet, Record
+from shared.connectors.dataverse.odata import (
+    GUID,
+    InvalidValue,
+    all_of,
+    format_datetime,
+    key_segment,
+    literal,
+    parse_datetime,
+)
+from shared.connectors.errors import ConnectorError
+from shared.connectors.protocol import (
+    LINES_FIELD,
+    ChangePage,
+    Reference,
+    SourceRef,
+    SyncRecord,
+    WriteOutcome,
+)
+from shared.errors import ErrorCategory
+from shared.settings import Settings
+
+CREATIO = "creatio"
+
+
+class ChangeCursor(BaseModel):
+    object: str
+    since: AwareDatetime
+    until: AwareDatetime
+    fields: list[str] | None = None
+    page_size: int = 500
+    next_link: str | None = None
+    started: bool = False
+
+
+def to_sync_record(record: Record, table: Entity) -> SyncRecord:
+    id, stamp = record.get(table.primary_key), record.get("modifiedon")
+    if not isinstance(id, str) or not isinstance(stamp, str):
+        raise ConnectorError(
+            f"read {table.logical}: a record without {table.primary_key} or modifiedon",
+            category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer", record=str(id),
+        )  # fmt: skip
+    values = {k: v for k, v in record.items() if not k.startswith("@")}
+    return SyncRecord(id=id, modified=parse_datetime(stamp), values=values)
+
+
+def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine values -> a Dataverse body: References become `@odata.bind`s."""
+    body: dict[str, Any] = {}
+    for name, value in values.items():
+        navigation = table.lookups.get(name)
+        if isinstance(value, Reference):
+            target = ENTITIES.get(value.object)
+            navprop = navigation.get(value.object) if navigation else None
+            if target is None or navprop is None:
+                raise InvalidValue(
+                    f"write {table.logical}: {name} cannot point at a {value.object} (Shuttle "
+                    f"knows lookups {', '.join(table.lookups) or 'none'} on {table.logical})",
+                    field=name,
+                )
+            if not GUID.fullmatch(value.id):
+                raise InvalidValue(f"write {table.logical}: {name} must be a Dataverse id, not "
+                                   f"{value.id!r}", field=name)  # fmt: skip
+            body[f"{navprop}@odata.bind"] = f"/{target.entity_set}({value.id.lower()})"
+        elif navigation is not None and value is None:
+            body[f"{next(iter(navigation.values()))}@odata.bind"] = None
+        elif navigation is not None:
+            raise InvalidValue(
+                f"write {table.logical}: {name} is a lookup; give it as a Reference",
+                field=name,
+            )
+        else:
+            body[name] = value
+    return body
+
+
+def _select(table: Entity, fields: Sequence[str] | None) -> list[str] | None:
+    if not fields:
+        return None
+    return list(dict.fromkeys([table.primary_key, "modifiedon", *fields]))
+
+
+class DataverseSync:
+    """`SyncConnector` for Dataverse (system "dataverse")."""
+
+    system = SYSTEM
+
+    def __init__(self, client: DataverseClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> DataverseSync:
+        return cls(DataverseClient.from_settings(settings))
+
+    async def check(self) -> None:
+        await self.client.check()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- reads -----------------------------------------------------------------------------
+    async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int | None:
+        return None  # `$count` stops at 5000: not a count the engine could trust
+
+    async def open_changes(
+        self,
+        object: str,
+        *,
+        since: datetime,
+        until: datetime,
+        fields: Sequence[str] | None = None,
+        page_size: int = 500,
+    ) -> dict[str, Any]:
+        entity(object)
+        cursor = ChangeCursor(
+            object=object, since=since, until=until, fields=list(fields) if fields else None,
+            page_size=min(page_size, 5000),
+        )  # fmt: skip
+        return cursor.model_dump(mode="json")
+
+    async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
+        current = ChangeCursor.model_validate(cursor)
+        table = entity(current.object)
+        if current.next_link:
+            page = await self.client.next_page(current.next_link, page_size=current.page_size)
+        else:
+            window = all_of(
+                f"modifiedon ge {format_datetime(current.since)}",
+                f"modifiedon le {format_datetime(current.until)}",
+            )
+            page = await self.client.query(
+                table.entity_set,
+                filter=window,
+                select=_select(table, current.fields),
+                orderby=f"modifiedon asc,{table.primary_key} asc",
+                page_size=current.page_size,
+            )
+        following = (
+            current.model_copy(update={"next_link": page.next_link, "started": True})
+            if page.next_link
+            else None
+        )
+        return ChangePage(
+            records=[to_sync_record(r, table) for r in page.records],
+            cursor=following.model_dump(mode="json") if following else None,
+        )
+
+    async def get(
+        self, object: str, id: str, *, fields: Sequence[str] | None = None
+    ) -> SyncRecord | None:
+        table = entity(object)
+        record = await self.client.get(table.entity_set, id, select=_select(table, fields))
+        return to_sync_record(record, table) if record is not None else None
+
+    async def find(
+        self,
+        object: str,
+        criteria: Mapping[str, Any],
+        *,
+        fields: Sequence[str] | None = None,
+        limit: int = 2,
+    ) -> list[SyncRecord]:
+        table = entity(object)
+        clauses = []
+        for name, value in criteria.items():
+            if isinstance(value, Reference) or name in table.lookups:
+                column = f"_{name}_value"
+                raw = value.id if isinstance(value, Reference) else value
+                clauses.append(f"{column} eq {literal(raw, guid=raw is not None)}")
+            else:
+                is_key = name == table.primary_key or (
+                    name.startswith("_") and name.endswith("_value")
+                )
+                clauses.append(f"{name} eq {literal(value, guid=is_key and value is not None)}")
+        page = await self.client.query(
+            table.entity_set, filter=all_of(*clauses), select=_select(table, fields), top=limit,
+        )  # fmt: skip
+        return [to_sync_record(r, table) for r in page.records]
+
+    # -- writes ----------------------------------------------------------------------------
+    async def create(
+        self, object: str, values: Mapping[str, Any], *, source: SourceRef
+    ) -> WriteOutcome:
+        table = entity(object)
+        lines = values.get(LINES_FIELD)
+        if lines is not None and table.lines is None:
+            raise InvalidValue(f"create {object}: only salesorder and invoice carry lines",
+                               field=LINES_FIELD)  # fmt: skip
+        if lines is not None and not (
+            isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
+        ):
+            raise InvalidValue(f"create {object}: lines must be a list of objects",
+                               field=LINES_FIELD)  # fmt: skip
+        body = render(table, {k: v for k, v in values.items() if k != LINES_FIELD})
+        select = [table.primary_key, "modifiedon"]
+        if source.system != CREATIO:
+            new_id = await self.client.create(table.entity_set, body)
+            outcome = WriteOutcome(id=new_id, created=True)
+        else:
+            key = {table.alternate_key: source.id}
+            try:
+                result = await self.client.upsert(
+                    table.entity_set, key, body, mode="create", select=select
+                )
+                stamp = (result.record or {}).get("modifiedon")
+                outcome = WriteOutcome(
+                    id=result.id, created=True,
+                    modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
+                )  # fmt: skip
+            except ConnectorError as error:
+                if error.category is not ErrorCategory.DUPLICATE:
+                    raise
+                existing = await self.client.get(table.entity_set, key, select=select)
+                if existing is None:  # deleted in between: let the engine try again
+                    raise
+                found = to_sync_record(existing, table)
+                outcome = WriteOutcome(id=found.id, created=False, modified=found.modified)
+        if lines:
+            await self._write_lines(table, outcome.id, lines, source)
+        return outcome
+
+    async def _write_lines(
+        self, table: Entity, parent: str, lines: Sequence[Mapping[str, Any]], source: SourceRef
+    ) -> None:
+        assert table.lines is not None
+        line_table, parent_navprop = ENTITIES[table.lines[0]], table.lines[1]
+        operations = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                body = render(line_table, line)
+            except ConnectorError as error:
+                error.field = f"{LINES_FIELD}[{number}].{error.field}"
+                raise
+            body[f"{parent_navprop}@odata.bind"] = f"/{table.entity_set}({parent})"
+            key = {line_table.alternate_key: f"{source.id}:{number}"}
+            url = f"{line_table.entity_set}{key_segment(key)}"
+            operations.append(BatchOperation(method="PATCH", url=url, body=body))
+        for start in range(0, len(operations), MAX_BATCH):
+            chunk = operations[start : start + MAX_BATCH]
+            results = await self.client.batch([ChangeSet(operations=chunk)])
+            for offset, result in enumerate(results):
+                if result.error is not None and not result.rolled_back:
+                    error = result.error
+                    number = start + offset + 1
+                    if error.field and not error.field.startswith(LINES_FIELD):
+                        error.field = f"{LINES_FIELD}[{number}].{error.field}"
+                    raise error
+                if result.status is None:
+                    raise ConnectorError(
+                        f"create {table.logical} lines: the $batch stopped before line "
+                        f"{start + offset + 1}",
+                        category=ErrorCategory.CONNECTION, system=SYSTEM, code="batch_incomplete",
+                    )  # fmt: skip
+
+    async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
+        table = entity(object)
+        if LINES_FIELD in values:
+            raise InvalidValue(f"update {object}: Shuttle writes lines only with a new "
+                               f"{object}", field=LINES_FIELD)  # fmt: skip
+        result = await self.client.update(
+            table.entity_set, id, render(table, values), select=[table.primary_key, "modifiedon"]
+        )
+        stamp = (result.record or {}).get("modifiedon")
+        return WriteOutcome(
+            id=result.id, created=False,
+            modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
+        )  # fmt: skip
