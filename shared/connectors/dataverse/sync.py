@@ -88,6 +88,12 @@ def to_sync_record(record: Record, table: Entity) -> SyncRecord:
             category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer", record=str(id),
         )  # fmt: skip
     values = {k: v for k, v in record.items() if not k.startswith("@")}
+    # Lookups also under their own name (what mappings write), so a mapping reads and
+    # compares `parentcustomerid`, never the read-only `_parentcustomerid_value`.
+    for name in table.lookups:
+        column = f"_{name}_value"
+        if column in values:
+            values[name] = values[column]
     return SyncRecord(id=id, modified=parse_datetime(stamp), values=values)
 
 
@@ -124,7 +130,8 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
 def _select(table: Entity, fields: Sequence[str] | None) -> list[str] | None:
     if not fields:
         return None
-    return list(dict.fromkeys([table.primary_key, "modifiedon", *fields]))
+    columns = [f"_{f}_value" if f in table.lookups else f for f in fields]
+    return list(dict.fromkeys([table.primary_key, "modifiedon", *columns]))
 
 
 class DataverseSync:

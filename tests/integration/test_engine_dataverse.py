@@ -1,0 +1,142 @@
+"""The engine with the Creatio emulator and the Dataverse + identity emulators (HTTPS, MSAL) on
+Azurite: Account ⇄ account and Contact ⇄ contact (with its parent account through
+@odata.bind) both ways, a quiet cycle that writes nothing, and every record written under a
+service-protection limit far below the offered load."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.pump import Pump
+from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.sync import DataverseSync
+from shared.engine.connections import build_connector
+from shared.flows.models import RunRecord, RunStatus
+from shared.flows.service import RunRequest
+from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.runtime import Services
+from shared.settings import Settings
+from tests.support import dataverse as dv
+from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
+
+TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
+TO_CREATIO = "creatio-dynamics.accounts-to-creatio"
+CONTACTS_TO_DATAVERSE = "creatio-dynamics.contacts-to-dataverse"
+CONTACTS_TO_CREATIO = "creatio-dynamics.contacts-to-creatio"
+
+
+@pytest.fixture(scope="module")
+def creatio_emulator() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
+    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
+        yield running
+
+
+@pytest.fixture
+async def services(
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    dataverse_emulator: dv.RunningDataverse,
+) -> AsyncIterator[Services]:
+    creatio_emulator.admin.reset()
+    dataverse_emulator.admin.reset()
+    settings = Settings.model_validate({
+        "AzureWebJobsStorage": storage_connection_string,
+        "SHUTTLE_TABLE_PREFIX": table_prefix,
+        "SHUTTLE_SOLUTIONS": "creatio-dynamics",
+        "CREATIO_URL": creatio_emulator.url,
+        "CREATIO_USERNAME": USER,
+        "CREATIO_PASSWORD": PASSWORD,
+    })  # fmt: skip
+
+    def factory(system: str, s: Settings) -> Any:
+        if system == "dataverse":  # the test CA is trusted through the config, not the env
+            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
+        return build_connector(system, s)
+
+    built = await Services.create(settings, factory=factory)
+    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
+        await built.storage.queue(name).clear_messages()
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def run_flow(services: Services, flow_id: str) -> RunRecord:
+    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
+    finished = await Pump(services).run_finished(run.id, limit_s=300)
+    assert finished.counts.balanced and finished.counts.pending == 0
+    return finished
+
+
+def writes(admin: Any) -> int:
+    return sum(admin.stats()["writes"].values())
+
+
+async def test_accounts_and_contacts_both_ways_then_a_quiet_cycle_writes_nothing(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    creatio_emulator.admin.seed({"Account": [
+        {"Name": f"Contoso & Fabrikam {n:02d}", "Code": f"C{n:02d}", "Phone": "+1 555 0100"}
+        for n in range(12)
+    ]})  # fmt: skip
+    account = next(r for r in creatio_emulator.rows("Account") if r["Code"] == "C03")
+    creatio_emulator.admin.seed({"Contact": [
+        {"Name": "Ada Lovelace", "Email": "ADA@example.test", "AccountId": str(account["Id"])}
+    ]})  # fmt: skip
+    dataverse_emulator.admin.seed({"account": [{"name": "Dynamics Only Ltd",
+                                                "accountnumber": "D01"}]})  # fmt: skip
+
+    flows = (TO_DATAVERSE, TO_CREATIO, CONTACTS_TO_DATAVERSE, CONTACTS_TO_CREATIO)
+    first = {f: await run_flow(services, f) for f in flows}
+    assert all(r.status is RunStatus.SUCCEEDED for r in first.values()), {
+        f: r.errors for f, r in first.items()}  # fmt: skip
+    assert first[TO_DATAVERSE].counts.created == 12
+    assert first[TO_CREATIO].counts.created == 1  # the 12 echoes are not created again
+    # Ada, and the contact every Creatio has for its Supervisor user.
+    assert first[CONTACTS_TO_DATAVERSE].counts.created == len(creatio_emulator.rows("Contact"))
+
+    accounts = {r["accountnumber"]: r for r in dataverse_emulator.admin.rows("account")}
+    assert len(accounts) == 13 and accounts["C03"]["name"] == "Contoso & Fabrikam 03"
+    assert accounts["C03"]["shuttle_creatioaccountid"] == str(account["Id"])
+    (contact,) = [
+        c for c in dataverse_emulator.admin.rows("contact") if c["lastname"] == "Lovelace"
+    ]
+    assert (contact["firstname"], contact["lastname"]) == ("Ada", "Lovelace")
+    assert contact["emailaddress1"] == "ada@example.test"
+    assert contact["_parentcustomerid_value"] == accounts["C03"]["accountid"]
+    assert {r["Name"] for r in creatio_emulator.rows("Account")} >= {"Dynamics Only Ltd"}
+
+    for flow in flows:  # settle the first cycle's own echoes
+        await run_flow(services, flow)
+    before = writes(creatio_emulator.admin), writes(dataverse_emulator.admin)
+    quiet = [await run_flow(services, f) for f in flows]
+    assert (writes(creatio_emulator.admin), writes(dataverse_emulator.admin)) == before
+    assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in quiet)
+
+
+async def test_every_record_is_written_under_a_limit_far_below_the_offered_load(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    dataverse_emulator.admin.limits(window_s=1.0, max_requests=20)
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Throttled {n:03d}"} for n in range(150)]})
+    run = await run_flow(services, TO_DATAVERSE)
+    assert (run.counts.created, run.counts.failed) == (150, 0)
+    assert len(dataverse_emulator.admin.rows("account")) == 150
+    protection = dataverse_emulator.admin.stats()["protection"]
+    answered = protection["accepted"] + protection["throttled_total"]
+    share = protection["throttled_total"] / answered
+    print(f"429 share under a 20 requests/s limit: {share:.1%} of {answered} answers")
+    assert share < 0.15
