@@ -4,12 +4,16 @@ nothing about timings.
 
     .venv/bin/python bench/engine_bench.py throughput [--records 10000]
     .venv/bin/python bench/engine_bench.py memory [--sizes 10000 100000]
+    .venv/bin/python bench/engine_bench.py dataverse [--records 1000] [--limit 50] [--window 10]
 
 throughput  Creatio accounts → Intacct customers, zero-latency emulators: records/s, and the
             Intacct requests it took (the connector keeps 2 in flight, Intacct's default).
 memory      peak RSS of the worker process for one bulk window of N Creatio accounts, each size
             in a fresh process, into a target that only counts (so the figure is the
             pipeline's, not a target's store): it must not grow with N.
+dataverse   Creatio accounts → Dataverse accounts against a Dataverse emulator enforcing a
+            service-protection limit of --limit requests per second: the request rate achieved
+            as a share of the limit, and the share of 429 answers.
 """
 
 from __future__ import annotations
@@ -217,6 +221,68 @@ def memory(sizes: Sequence[int]) -> None:
               f"(after start-up {result['baseline_mib']:.0f} MiB)")  # fmt: skip
 
 
+async def dataverse_limit(records: int, limit: int, window: float) -> None:
+    import tempfile
+
+    from shared.connectors.dataverse import DataverseClient
+    from shared.connectors.dataverse.sync import DataverseSync
+    from shared.engine.connections import build_connector
+    from tests.support import dataverse as dv
+
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    creatio = Emulator("creatio")
+    try:
+        with tempfile.TemporaryDirectory() as tls, dv.running_dataverse(Path(tls)) as running:
+            # The real rule is 6000 requests per 300 s; a shorter window keeps the bench short.
+            running.admin.limits(window_s=window, max_requests=round(limit * window))
+            seed_accounts(creatio, records, datetime.now(UTC))
+
+            def build(system: str, s: Settings) -> Any:
+                if system == "dataverse":
+                    return DataverseSync(DataverseClient(dv.config(running)))
+                return build_connector(system, s)
+
+            base = settings(azurite, creatio, None).model_dump(by_alias=True)
+            base |= {"SHUTTLE_SOLUTIONS": "creatio-dynamics",
+                     "AzureWebJobsStorage": azurite.connection_string,
+                     "CREATIO_PASSWORD": "Supervisor"}  # fmt: skip
+            services = await Services.create(Settings.model_validate(base), factory=build)
+            samples: list[tuple[float, int]] = []
+
+            async def sample() -> None:  # accepted requests over time, for the steady rate
+                while True:
+                    stats = await asyncio.to_thread(running.admin.stats)
+                    samples.append((time.perf_counter(), stats["protection"]["accepted"]))
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample())
+            started = time.perf_counter()
+            run = await services.flows.run_now(
+                "creatio-dynamics.accounts-to-dataverse", RunRequest(), datetime.now(UTC)
+            )
+            done = await Pump(services, concurrency=32).run_finished(run.id, limit_s=3600)
+            elapsed = time.perf_counter() - started
+            sampler.cancel()
+            await services.close()
+            protection = running.admin.stats()["protection"]
+        accepted, throttled = protection["accepted"], protection["throttled_total"]
+        print(f"dataverse: {done.counts.created}/{records} created, {done.counts.failed} failed "
+              f"in {elapsed:.1f} s = {records / elapsed:.1f} records/s")  # fmt: skip
+        total = samples[-1][1]
+        lo = next(p for p in samples if p[1] >= total * 0.1)
+        hi = next(p for p in samples if p[1] >= total * 0.9)
+        steady = (hi[1] - lo[1]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
+        print(f"  while writing (10%..90% of requests): {steady:.1f} requests/s = "
+              f"{steady / limit:.0%} of the limit")  # fmt: skip
+        print(f"  end to end (with start and finish): {accepted / elapsed:.1f} requests/s = "
+              f"{accepted / elapsed / limit:.0%} of the {limit}/s limit; 429 answers "
+              f"{throttled} = {throttled / (accepted + throttled):.1%} of all answers")  # fmt: skip
+    finally:
+        creatio.stop()
+        azurite.stop()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -225,9 +291,15 @@ def main() -> None:
     sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
                                           default=[10_000, 100_000])  # fmt: skip
     sub.add_parser("memory-child").add_argument("--size", type=int, required=True)
+    limited = sub.add_parser("dataverse")
+    limited.add_argument("--records", type=int, default=1000)
+    limited.add_argument("--limit", type=int, default=50, help="requests per second")
+    limited.add_argument("--window", type=float, default=10.0, help="window length, seconds")
     args = parser.parse_args()
     if args.what == "throughput":
         asyncio.run(throughput(args.records))
+    elif args.what == "dataverse":
+        asyncio.run(dataverse_limit(args.records, args.limit, args.window))
     elif args.what == "memory":
         memory(args.sizes)
     else:

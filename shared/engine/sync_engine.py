@@ -43,8 +43,11 @@ FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
 
 
-def finish_delay(polls: int) -> int:
-    return round(min(FINISH_FIRST_DELAY * 1.5**polls, FINISH_MAX_DELAY))
+def finish_delay(polls: int, pending: int) -> int:
+    """Look again soon when little is left (a small run ends promptly), rarely while much
+    is (each look reads every outcome row of the run)."""
+    growing = FINISH_FIRST_DELAY * 1.5**polls
+    return round(min(growing, FINISH_FIRST_DELAY + pending / 100, FINISH_MAX_DELAY))
 
 
 class SyncEngine:
@@ -234,7 +237,7 @@ class SyncEngine:
             await self._next(
                 ctx,
                 message.model_copy(update={"polls": message.polls + 1}),
-                delay=finish_delay(message.polls),
+                delay=finish_delay(message.polls, counts.pending),
             )
             return RunResult(status=RunStatus.RUNNING)
         if counts.failed == 0:
