@@ -155,3 +155,53 @@ async def test_a_record_changed_during_a_run_arrives_in_the_next_run(
     assert second.counts.updated == 1
     names = {r["NAME"] for r in intacct_emulator.admin.rows("CUSTOMER")}
     assert "Busy, renamed mid-run" in names and len(names) == 40
+
+
+async def test_duplicate_deliveries_and_a_kill_before_bind_leave_one_customer_each(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Once {n:02d}"} for n in range(15)]})
+    bindings = services.records.bindings
+    real_write = bindings.write
+    killed: set[str] = set()
+
+    async def die_once(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
+        if crm_id not in killed:  # the worker dies after the create, before the binding
+            killed.add(crm_id)
+            raise RuntimeError("worker killed")
+        await real_write(pair, crm_id, erp_id, changes)
+
+    monkeypatch.setattr(bindings, "write", die_once)
+    run = await services.flows.run_now(ACCOUNTS_TO_INTACCT, RunRequest(), datetime.now(UTC))
+    pump = Pump(services, duplicate_records=True)
+    done = await pump.run_finished(run.id, limit_s=180)
+    assert len(killed) == 15 and pump.deliveries >= 30
+    assert (done.counts.read, done.counts.failed) == (15, 0)
+    names = sorted(r["NAME"] for r in intacct_emulator.admin.rows("CUSTOMER"))
+    assert names == [f"Once {n:02d}" for n in range(15)]
+
+
+async def test_an_erp_mastered_status_changed_in_creatio_is_not_written_and_is_logged(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": "Mastered", "Code": "MST",
+                                              "UsrActive": True}]})  # fmt: skip
+    await run_flow(services, ACCOUNTS_TO_INTACCT)
+    await run_flow(services, CUSTOMERS_TO_CREATIO)
+    (account,) = creatio_emulator.rows("Account")
+    creatio = await services.connectors.get("creatio")
+    await creatio.update("Account", str(account["Id"]), {"UsrActive": False, "Phone": "1"})
+    before = intacct_emulator.admin.stats()["writes"]
+
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert intacct_emulator.admin.stats()["writes"] == before  # nothing to write: no call
+    (customer,) = intacct_emulator.admin.rows("CUSTOMER")
+    assert customer["STATUS"] == "active"
+    (conflict,) = run.errors
+    assert conflict.category.value == "conflict" and conflict.field == "STATUS"
+    assert conflict.record == str(account["Id"]) and "intacct masters this field" in (
+        conflict.message
+    )

@@ -27,6 +27,8 @@ from shared.storage.binding_store import BindingStore
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
+ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
+OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
 
 
 class Systems:
@@ -149,11 +151,12 @@ async def test_bad_records_fail_alone_with_category_field_and_message(
     bad_id = systems.creatio.seed("Account", {"Name": "Hash Inc", "Code": "A#1"})
     control = systems.creatio.seed("Account", {"Name": "Bell\x07 Ltd"})
     rejected = systems.creatio.seed("Account", {"Name": "Refused Ltd"})
+    picklist = systems.creatio.seed("Account", {"Name": "Maybe Ltd", "UsrActive": "perhaps"})
     systems.intacct.validators["CUSTOMER"] = _refuse("Refused Ltd")
 
     run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
     assert run.status is RunStatus.PARTIAL
-    assert (run.counts.created, run.counts.failed) == (5, 5)
+    assert (run.counts.created, run.counts.failed) == (5, 6)
     errors = {e.record: e for e in run.errors}
     assert errors[too_long].field == "NAME" and "allows 100" in errors[too_long].message
     assert errors[no_name].field == "NAME" and "required" in errors[no_name].message
@@ -161,9 +164,26 @@ async def test_bad_records_fail_alone_with_category_field_and_message(
     assert errors[control].field == "NAME" and "\\x07" in errors[control].message
     assert errors[rejected].category is ErrorCategory.VALIDATION
     assert errors[rejected].field == "NAME" and "refused" in errors[rejected].message
-    for e in (too_long, no_name, bad_id, control):
+    assert errors[picklist].field == "STATUS"
+    assert "'perhaps' is not an allowed value (allowed: true, false)" in errors[picklist].message
+    for e in (too_long, no_name, bad_id, control, picklist):
         assert errors[e].category is ErrorCategory.VALIDATION
     assert len(systems.all(systems.intacct, "CUSTOMER")) == len(good)
+
+    # An invalid date fails its order alone, naming the field.
+    account = good[0]
+    bad_date = systems.creatio.seed("Order", {"Number": "O-1", "AccountId": account,
+                                              "Date": "2026-02-31"})  # fmt: skip
+    fine = systems.creatio.seed("Order", {"Number": "O-2", "AccountId": account,
+                                          "Date": "2026-02-28"})  # fmt: skip
+    orders = await run_flow(engine_services, ORDERS_TO_INVOICES)
+    assert (orders.counts.created, orders.counts.failed) == (1, 1)
+    (error,) = orders.errors
+    assert (error.record, error.field, error.category) == (
+        bad_date, "WHENCREATED", ErrorCategory.VALIDATION)  # fmt: skip
+    assert "'2026-02-31' is not a date" in error.message
+    (invoice,) = systems.all(systems.intacct, "ARINVOICE")
+    assert invoice["RECORDID"] == "O-2" and fine != bad_date
 
 
 def _refuse(name: str):  # type: ignore[no-untyped-def]
@@ -228,10 +248,6 @@ async def test_a_scheduled_run_above_the_volume_limit_is_skipped_and_names_the_b
     assert systems.intacct.calls["create"] == 0
     after = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
     assert after.query_starts == flow.query_starts  # nothing read: the watermark stays
-
-
-ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
-OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
 
 
 async def test_an_invoice_waits_for_its_customer_and_arrives_after_it(
