@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SOLUTIONS = "creatio-intacct,creatio-dynamics"
+# What Azure leaves in a setting whose Key Vault reference it could not resolve, and the
+# placeholder the infrastructure puts in a secret nobody has set yet: neither is a value.
+UNRESOLVED = ("@Microsoft.KeyVault(",)
+PLACEHOLDERS = frozenset({"SET-IN-KEY-VAULT"})
+
+
+def unresolved(value: object) -> bool:
+    return isinstance(value, str) and (
+        value.strip().startswith(UNRESOLVED) or value.strip() in PLACEHOLDERS
+    )
 
 
 class Settings(BaseSettings):
@@ -77,6 +88,15 @@ class Settings(BaseSettings):
     dataverse_max_concurrency: int = Field(
         default=52, alias="DATAVERSE_MAX_CONCURRENCY", ge=1, le=52
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unresolved(cls, data: Any) -> Any:
+        # A secret still reading "@Microsoft.KeyVault(...)" must count as missing (status
+        # shows the connection as not configured), never be sent as a password.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not unresolved(v)}
+        return data
 
     @field_validator("solutions")
     @classmethod
