@@ -20,10 +20,11 @@ from shared.connectors.memory import MemoryConnector, TickClock
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunRecord, RunStatus
 from shared.flows.service import RunRequest
-from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE, RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
+from shared.storage.outcome_store import Outcome
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
@@ -338,3 +339,37 @@ async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
     with pytest.raises(NotFoundError):
         await api.retry_run("creatio-intacct.accounts-to-intacct.0000000000000-abcdef",
                             datetime.now(UTC))  # fmt: skip
+
+
+async def test_a_429_puts_the_record_back_with_its_retry_after_instead_of_failing(
+    engine_services: Services, systems: Systems
+) -> None:
+    systems.creatio.seed("Account", {"Name": "Throttled"})
+    busy = ConnectorError("slow down", category=ErrorCategory.RATE_LIMIT, system="intacct",
+                          status=429, retry_after=1)  # fmt: skip
+    systems.intacct.fail_next("create", busy, times=2)
+    pump = Pump(engine_services)
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
+    assert (run.counts.created, run.counts.failed) == (1, 0)
+    assert pump.deliveries == 3  # two re-queued messages, then the write
+    assert systems.intacct.calls["create"] == 3 and len(systems.intacct.records["CUSTOMER"]) == 1
+
+
+async def test_an_older_version_never_overwrites_a_newer_one_and_query_starts_moves_forward(
+    engine_services: Services, systems: Systems
+) -> None:
+    acme = systems.creatio.seed("Account", {"Name": "Acme v1"})
+    old = systems.creatio.records["Account"][acme]
+    systems.edit(systems.creatio, "Account", acme, {"Name": "Acme v2"})
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    assert flow.query_starts == run.window.to  # the window's end, once it was all settled
+
+    # A stale message (an older run's, redelivered late) carries version 1.
+    stale = RecordMessage(flow_id=ACCOUNTS_TO_INTACCT, run_id="creatio-intacct.accounts-to-"
+                          "intacct.0000000000001-000000", record_id=acme, modified=old.modified,
+                          values=old.values)  # fmt: skip
+    outcome = await engine_services.records.handle(stale)
+    assert outcome is Outcome.SKIPPED
+    (customer,) = systems.all(systems.intacct, "CUSTOMER")
+    assert customer["NAME"] == "Acme v2" and systems.intacct.calls["update"] == 0
