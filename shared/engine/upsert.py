@@ -177,6 +177,11 @@ class RecordSync:
         matched = await self._match(mapped)
         if isinstance(matched, Settled):
             return matched
+        if matched is not None and plan.flow.kind is FlowKind.BINDING:
+            # Binding flows only link; the scheduled flows compare and write afterwards.
+            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id),
+                                      {f"{plan.source_side}_version": modified})  # fmt: skip
+            return Settled(Outcome.UPDATED, target_id=matched.id)
         if matched is not None:
             result = await self._update(
                 matched.id, mapped, modified, digest, message.record_id, current=matched

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from azure.storage.queue.aio import QueueClient
 
@@ -63,6 +63,16 @@ def _run_kind(entry: CatalogEntry, manual: bool) -> RunKind:
     if entry.flow.kind is FlowKind.SCHEDULED:
         return RunKind.MANUAL if manual else RunKind.SCHEDULED
     return RunKind(entry.flow.kind.value)
+
+
+# Binding and bulk runs without a range cover everything the source holds.
+BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _default_from(entry: CatalogEntry, rec: FlowRecord) -> datetime:
+    if entry.flow.kind in (FlowKind.BINDING, FlowKind.BULK):
+        return BEGINNING
+    return rec.query_starts
 
 
 def _stops_flow(policy: ErrorPolicy, end: RunEnd) -> bool:
@@ -220,7 +230,7 @@ class FlowService:
             kind=_run_kind(entry, manual),
             started_at=now,
             window=RunWindow(
-                from_=request.window_from or rec.query_starts, to=request.window_to or now
+                from_=request.window_from or _default_from(entry, rec), to=request.window_to or now
             ),
             params=request.params,
         )

@@ -373,3 +373,27 @@ async def test_an_older_version_never_overwrites_a_newer_one_and_query_starts_mo
     assert outcome is Outcome.SKIPPED
     (customer,) = systems.all(systems.intacct, "CUSTOMER")
     assert customer["NAME"] == "Acme v2" and systems.intacct.calls["update"] == 0
+
+
+async def test_a_binding_flow_links_existing_records_of_any_age_and_creates_nothing(
+    engine_services: Services, systems: Systems
+) -> None:
+    long_ago = datetime(2021, 3, 1, tzinfo=UTC)
+    both = systems.creatio.seed("Account", {"Name": "Old Partner", "Code": "OLD"},
+                                modified=long_ago)  # fmt: skip
+    systems.creatio.seed("Account", {"Name": "Only In Creatio"}, modified=long_ago)
+    customer = systems.intacct.seed(
+        "CUSTOMER",
+        {"CUSTOMERID": "OLD", "NAME": "Old Partner", "STATUS": "active"},
+        modified=long_ago,
+    )
+    run = await run_flow(engine_services, "creatio-intacct.bind-accounts")
+    assert run.counts.read == 2 and run.counts.skipped == 1  # unmatched: not created
+    assert systems.intacct.calls["create"] + systems.intacct.calls["update"] == 0
+    binding = await engine_services.records.bindings.get("creatio-intacct.account", "crm", both)
+    assert binding is not None and binding.erp_id == customer
+
+    # The scheduled flows now see the pair as one: a change updates, never duplicates.
+    systems.edit(systems.creatio, "Account", both, {"Name": "Old Partner Renamed"})
+    await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert systems.intacct.values("CUSTOMER", customer)["NAME"] == "Old Partner Renamed"
