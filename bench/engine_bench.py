@@ -161,8 +161,8 @@ async def throughput(records: int) -> None:
         elapsed = time.perf_counter() - started
         stats = intacct.stats()
         await services.close()
-        print(f"throughput: {done.counts.created}/{records} created, {done.counts.failed} failed "
-              f"in {elapsed:.1f} s = {records / elapsed:.0f} records/s end to end")  # fmt: skip
+        print(f"throughput: {records} accounts in {elapsed:.1f} s = {records / elapsed:.0f} "
+              f"records/s end to end; run counts {done.counts.model_dump()}")  # fmt: skip
         print(f"  intacct: {stats.get('requests')} requests, functions {stats.get('functions')}, "
               f"max in flight {stats.get('gateway_in_flight_max')}, "
               f"GW-0010 {stats.get('gateway_rejected')}")  # fmt: skip

@@ -40,7 +40,7 @@ class Pump:
     def _queue(self, name: str) -> QueueClient:
         return self.services.storage.queue(name)
 
-    async def _take(self, queue: QueueClient, visibility: int = 2) -> list:  # type: ignore[type-arg]
+    async def _take(self, queue: QueueClient, visibility: int = 60) -> list:  # type: ignore[type-arg]
         messages = []
         async for msg in queue.receive_messages(messages_per_page=32, visibility_timeout=visibility,
                                                 max_messages=32):  # fmt: skip
@@ -59,12 +59,15 @@ class Pump:
                                           utcnow())  # fmt: skip
             except Exception as exc:
                 self.failures.append(f"flow-runs: {exc!r}")
-                continue  # redelivered when its visibility timeout ends
+                await queue.update_message(
+                    msg.id, pop_receipt=msg.pop_receipt, visibility_timeout=0
+                )  # redelivered at once
+                continue
             await queue.delete_message(msg)
         return bool(taken)
 
     async def _records(self, queue: QueueClient) -> bool:
-        taken = await self._take(queue, visibility=5)
+        taken = await self._take(queue, visibility=120)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(msg) -> None:  # type: ignore[no-untyped-def]
@@ -81,6 +84,10 @@ class Pump:
                             await self.services.records.handle(body)
                 except Exception as exc:
                     self.failures.append(f"record-upserts: {exc!r}")
+                    # As the host does (visibilityTimeout 0): visible again at once.
+                    await queue.update_message(
+                        msg.id, pop_receipt=msg.pop_receipt, visibility_timeout=0
+                    )
                     return
                 await queue.delete_message(msg)
 
