@@ -14,12 +14,10 @@ import datetime as dt
 import ipaddress
 import logging
 import os
-import socket
 import ssl
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from starlette.types import ASGIApp
 
-from sandbox.emulators.server import EmulatorError, EmulatorServer
+from sandbox.emulators import server
+from sandbox.emulators.server import EmulatorServer
 
 log = logging.getLogger("shuttle")
 
@@ -255,15 +254,6 @@ def ensure_tls(directory: Path | str | None = None) -> SandboxTLS:
 
 
 # -- starting the HTTPS emulators (identity, Dataverse) --------------------------------------
-LOCAL_HOSTS = ("127.0.0.1", "localhost")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def start_https(
     url: str | None,
     *,
@@ -275,25 +265,13 @@ def start_https(
     """Start an emulator over HTTPS with the sandbox CA on the port of `url` (when local),
     and point this process's SSL_CERT_FILE / REQUESTS_CA_BUNDLE at the CA so whatever it
     starts trusts it. None when `url` is remote or the port is already taken."""
-    port = default_port
-    if url:
-        parts = urlsplit(url)
-        if parts.hostname not in LOCAL_HOSTS:
-            log.info("%s: %s is not local; not starting it", name, parts.hostname)
-            return None
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    if _listening(port):
-        log.info("%s: something already listens on 127.0.0.1:%d; using it", name, port)
-        return None
     tls = tls or ensure_tls()
-    tls.trust_env()
-    try:
-        server = EmulatorServer(
-            app(tls), port=port, name=name,
-            ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path),
-        ).start()  # fmt: skip
-    except EmulatorError as exc:  # taken between the check and the bind: run without it
-        log.warning("not starting %s: %s", name, exc)
-        return None
-    log.info("%s started on %s (CA %s)", name, server.url, tls.ca_path)
-    return server
+
+    def build() -> ASGIApp:
+        tls.trust_env()  # only when it really starts here
+        return app(tls)
+
+    return server.start_local(
+        url, default_port=default_port, name=name, app=build,
+        ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path),
+    )  # fmt: skip

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -114,3 +117,45 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+log = logging.getLogger("shuttle")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def start_local(
+    url: str | None,
+    *,
+    default_port: int,
+    name: str,
+    app: Callable[[], ASGIApp],
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> EmulatorServer | None:
+    """Start an emulator for `shuttle dev` / `shuttle demo` on the port of `url` when that URL
+    is local. None when `url` names a remote service, or when something already listens on the
+    port (then that is used as the service)."""
+    port = default_port
+    if url:
+        parts = urlsplit(url)
+        if parts.hostname not in LOCAL_HOSTS:
+            log.info("%s: %s is not local; not starting it", name, parts.hostname)
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _listening(port):
+        log.info("%s: something already listens on %s:%d; using it", name, HOST, port)
+        return None
+    try:
+        server = EmulatorServer(app(), port=port, name=name, ssl_certfile=ssl_certfile,
+                                ssl_keyfile=ssl_keyfile).start()  # fmt: skip
+    except EmulatorError as exc:  # taken between the check and the bind: run without it
+        log.warning("not starting %s: %s", name, exc)
+        return None
+    log.info("%s started on %s", name, server.url)
+    return server
