@@ -6,23 +6,20 @@ service-protection limit far below the offered load."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox.pump import Pump
 from shared.connectors.dataverse import DataverseClient
 from shared.connectors.dataverse.sync import DataverseSync
 from shared.engine.connections import build_connector
-from shared.flows.models import RunRecord, RunStatus
-from shared.flows.service import RunRequest
-from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.flows.models import RunStatus
 from shared.runtime import Services
 from shared.settings import Settings
 from tests.support import dataverse as dv
-from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, engine_services, run_flow
 
 TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
 TO_CREATIO = "creatio-dynamics.accounts-to-creatio"
@@ -51,34 +48,15 @@ async def services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     dataverse_emulator.admin.reset()
-    settings = Settings.model_validate({
-        "AzureWebJobsStorage": storage_connection_string,
-        "SHUTTLE_TABLE_PREFIX": table_prefix,
-        "SHUTTLE_SOLUTIONS": "creatio-dynamics",
-        "CREATIO_URL": creatio_emulator.url,
-        "CREATIO_USERNAME": USER,
-        "CREATIO_PASSWORD": PASSWORD,
-    })  # fmt: skip
 
     def factory(system: str, s: Settings) -> Any:
         if system == "dataverse":  # the test CA is trusted through the config, not the env
             return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
         return build_connector(system, s)
 
-    built = await Services.create(settings, factory=factory)
-    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
-        await built.storage.queue(name).clear_messages()
-    try:
+    async with engine_services(storage_connection_string, table_prefix, "creatio-dynamics",
+                               creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
         yield built
-    finally:
-        await built.close()
-
-
-async def run_flow(services: Services, flow_id: str) -> RunRecord:
-    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
-    finished = await Pump(services).run_finished(run.id, limit_s=300)
-    assert finished.counts.balanced and finished.counts.pending == 0
-    return finished
 
 
 def writes(admin: Any) -> int:

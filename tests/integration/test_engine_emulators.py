@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 
 from sandbox.pump import Pump
-from shared.flows.models import RunRecord, RunStatus
+from shared.flows.models import RunStatus
 from shared.flows.service import RunRequest
-from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
 from shared.runtime import Services
-from shared.settings import Settings
-from tests.support import intacct as ia
-from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
 from tests.support.intacct import RunningIntacct, running_intacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
@@ -45,35 +43,11 @@ async def services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
-    settings = Settings.model_validate({
-        "AzureWebJobsStorage": storage_connection_string,
-        "SHUTTLE_TABLE_PREFIX": table_prefix,
-        "SHUTTLE_SOLUTIONS": "creatio-intacct",
-        "SHUTTLE_PAGE_SIZE": "100",
-        "CREATIO_URL": creatio_emulator.url,
-        "CREATIO_USERNAME": USER,
-        "CREATIO_PASSWORD": PASSWORD,
-        "INTACCT_ENDPOINT": intacct_emulator.endpoint,
-        "INTACCT_SENDER_ID": ia.SENDER,
-        "INTACCT_SENDER_PASSWORD": ia.SENDER_PASSWORD,
-        "INTACCT_COMPANY_ID": ia.COMPANY,
-        "INTACCT_USER_ID": ia.USER,
-        "INTACCT_USER_PASSWORD": ia.USER_PASSWORD,
-    })  # fmt: skip
-    built = await Services.create(settings)
-    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
-        await built.storage.queue(name).clear_messages()
-    try:
+    settings = {"SHUTTLE_PAGE_SIZE": "100", **creatio_settings(creatio_emulator),
+                **intacct_settings(intacct_emulator)}  # fmt: skip
+    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
+                               settings) as built:  # fmt: skip
         yield built
-    finally:
-        await built.close()
-
-
-async def run_flow(services: Services, flow_id: str) -> RunRecord:
-    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
-    finished = await Pump(services).run_finished(run.id, limit_s=180)
-    assert finished.counts.balanced and finished.counts.pending == 0
-    return finished
 
 
 def writes(admin: Any) -> int:

@@ -20,11 +20,12 @@ from shared.connectors.memory import MemoryConnector, TickClock
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunRecord, RunStatus
 from shared.flows.service import RunRequest
-from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE, RecordMessage
+from shared.messages import RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome
+from tests.support import engine as support
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
@@ -62,22 +63,12 @@ def systems() -> Systems:
 async def engine_services(
     storage_connection_string: str, table_prefix: str, systems: Systems
 ) -> AsyncIterator[Services]:
-    settings = Settings.model_validate(
-        {
-            "AzureWebJobsStorage": storage_connection_string,
-            "SHUTTLE_TABLE_PREFIX": table_prefix,
-            "SHUTTLE_SOLUTIONS": "creatio-intacct",
-            "SHUTTLE_PAGE_SIZE": "7",  # many pages from few records
-        }
-    )
-    built = await Services.create(settings, factory=systems.factory)
-    built.records.wait_base = 0.5  # dependency waits in tests: 0.5 s, 1 s, 2 s …
-    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
-        await built.storage.queue(name).clear_messages()
-    try:
+    many_pages = {"SHUTTLE_PAGE_SIZE": "7"}
+    async with support.engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", many_pages, systems.factory
+    ) as built:
+        built.records.wait_base = 0.5  # dependency waits in tests: 0.5 s, 1 s, 2 s …
         yield built
-    finally:
-        await built.close()
 
 
 def assert_balanced(run: RunRecord) -> None:
@@ -86,11 +77,7 @@ def assert_balanced(run: RunRecord) -> None:
     assert c.pending == 0 or not run.status.is_final
 
 
-async def run_flow(services: Services, flow_id: str, pump: Pump | None = None) -> RunRecord:
-    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
-    finished = await (pump or Pump(services)).run_finished(run.id)
-    assert_balanced(finished)
-    return finished
+run_flow = support.run_flow
 
 
 def writes(connector: MemoryConnector) -> int:

@@ -1,0 +1,64 @@
+"""What the engine tests share: app settings pointing at the emulators, Services on the test's
+Azurite with empty queues, and running one flow to its end through the in-process driver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sandbox.pump import Pump
+from shared.engine.connections import ConnectorFactory
+from shared.flows.models import RunRecord
+from shared.flows.service import RunRequest
+from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+from shared.runtime import Services
+from shared.settings import Settings
+from tests.support import creatio, intacct
+
+
+def creatio_settings(running: creatio.RunningCreatio) -> dict[str, str]:
+    return {"CREATIO_URL": running.url, "CREATIO_USERNAME": creatio.USER,
+            "CREATIO_PASSWORD": creatio.PASSWORD}  # fmt: skip
+
+
+def intacct_settings(running: intacct.RunningIntacct) -> dict[str, str]:
+    return {
+        "INTACCT_ENDPOINT": running.endpoint,
+        "INTACCT_SENDER_ID": intacct.SENDER,
+        "INTACCT_SENDER_PASSWORD": intacct.SENDER_PASSWORD,
+        "INTACCT_COMPANY_ID": intacct.COMPANY,
+        "INTACCT_USER_ID": intacct.USER,
+        "INTACCT_USER_PASSWORD": intacct.USER_PASSWORD,
+    }
+
+
+@asynccontextmanager
+async def engine_services(
+    connection: str,
+    prefix: str,
+    solution: str,
+    settings: dict[str, str] | None = None,
+    factory: ConnectorFactory | None = None,
+) -> AsyncIterator[Services]:
+    values = {"AzureWebJobsStorage": connection, "SHUTTLE_TABLE_PREFIX": prefix,
+              "SHUTTLE_SOLUTIONS": solution, **(settings or {})}  # fmt: skip
+    built = await Services.create(Settings.model_validate(values), factory=factory)
+    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):  # queues are shared by all tests
+        await built.storage.queue(name).clear_messages()
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def run_flow(
+    services: Services, flow_id: str, pump: Pump | None = None, limit_s: float = 300
+) -> RunRecord:
+    """Run `flow_id` once now, work the queues until the run ends, check its counts."""
+    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
+    finished = await (pump or Pump(services)).run_finished(run.id, limit_s=limit_s)
+    c = finished.counts
+    assert c.read == c.created + c.updated + c.unchanged + c.skipped + c.failed + c.pending, c
+    assert c.pending == 0
+    return finished
