@@ -12,8 +12,8 @@ import pytest
 
 from sandbox.azurite import Azurite
 from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
-from tests.support import intacct as ia
-from tests.support.creatio import PASSWORD, USER, RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, intacct_settings
 from tests.support.intacct import RunningIntacct, running_intacct
 
 pytestmark = pytest.mark.e2e
@@ -35,18 +35,8 @@ def intacct() -> Iterator[RunningIntacct]:
 
 
 def systems_env(creatio: RunningCreatio, intacct: RunningIntacct) -> dict[str, str]:
-    return {
-        "SHUTTLE_SOLUTIONS": "creatio-intacct",
-        "CREATIO_URL": creatio.url,
-        "CREATIO_USERNAME": USER,
-        "CREATIO_PASSWORD": PASSWORD,
-        "INTACCT_ENDPOINT": intacct.endpoint,
-        "INTACCT_SENDER_ID": ia.SENDER,
-        "INTACCT_SENDER_PASSWORD": ia.SENDER_PASSWORD,
-        "INTACCT_COMPANY_ID": ia.COMPANY,
-        "INTACCT_USER_ID": ia.USER,
-        "INTACCT_USER_PASSWORD": ia.USER_PASSWORD,
-    }
+    return {"SHUTTLE_SOLUTIONS": "creatio-intacct", **creatio_settings(creatio),
+            **intacct_settings(intacct)}  # fmt: skip
 
 
 @pytest.fixture
