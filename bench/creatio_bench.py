@@ -13,54 +13,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.emulator_process import EmulatorProcess  # noqa: E402
 from shared.connectors.creatio import CreatioClient, CreatioConfig  # noqa: E402
 from shared.connectors.retry import RetryPolicy  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Emulator:
+class Emulator(EmulatorProcess):
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.emulators.creatio", "--port", str(self.port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=120)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.admin.get("/knobs").raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.1)
+        super().__init__("creatio")
 
-    def reset(self, **knobs: object) -> None:
-        self.admin.post("/reset").raise_for_status()
-        if knobs:
-            self.admin.put("/knobs", json=knobs).raise_for_status()
-
-    def seed(self, count: int) -> None:
+    def seed_accounts(self, count: int) -> None:
         # Ten records share each ModifiedOn, as after a bulk import.
         rows = [
             {"Id": str(uuid.uuid4()), "Name": f"seed {i}",
@@ -68,15 +38,7 @@ class Emulator:
             for i in range(count)
         ]  # fmt: skip
         for start in range(0, count, 5000):
-            self.admin.post("/seed", json={"Account": rows[start : start + 5000]})
-
-    def stats(self) -> dict:
-        return self.admin.get("/calls").json()  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        self.admin.close()
-        self.process.terminate()
-        self.process.wait(timeout=20)
+            self.seed({"Account": rows[start : start + 5000]})
 
 
 def _client(url: str, **overrides: object) -> CreatioClient:
@@ -144,7 +106,7 @@ def main() -> None:
         for latency in args.latency_ms:
             knobs = {"latency_ms": latency}
             emulator.reset(**knobs)
-            emulator.seed(args.records)
+            emulator.seed_accounts(args.records)
             for page in (500, 5000):
                 rate = asyncio.run(bench_read(emulator.url, args.records, page))
                 label = f"incremental read, {args.records} records, page {page}"

@@ -32,11 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.emulator_process import EmulatorProcess  # noqa: E402
 from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
 from sandbox.pump import Pump  # noqa: E402
 from shared.connectors.protocol import SourceRef, SyncRecord, WriteOutcome  # noqa: E402
@@ -49,37 +48,8 @@ SENDER, SENDER_PASSWORD = "SHUTTLE_SANDBOX", "sandbox-sender-password"
 COMPANY, USER, USER_PASSWORD = "SANDBOX", "ws_shuttle", "sandbox-user-password"
 
 
-class Emulator:
-    """`python -m sandbox.emulators.<name>` on a free port, with its admin client."""
-
-    def __init__(self, name: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"sandbox.emulators.{name}", "--port", str(self.port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=600)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.admin.get("/knobs").raise_for_status()
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"the {name} emulator did not start") from None
-                time.sleep(0.1)
-
-    def seed(self, payload: dict[str, list[dict[str, Any]]]) -> None:
-        self.admin.post("/seed", json=payload).raise_for_status()
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self.admin.get("/calls").json())
-
-    def stop(self) -> None:
-        self.admin.close()
-        self.process.terminate()
-        self.process.wait(10)
+class Emulator(EmulatorProcess):
+    pass
 
 
 class CountingTarget:

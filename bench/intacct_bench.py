@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.emulator_process import EmulatorProcess  # noqa: E402
 from shared.connectors.intacct import Call, IntacctClient, IntacctConfig, IntacctSync  # noqa: E402
 from shared.connectors.intacct import functions as fn  # noqa: E402
 from shared.connectors.retry import RetryPolicy  # noqa: E402
@@ -32,44 +29,9 @@ from shared.connectors.retry import RetryPolicy  # noqa: E402
 GATEWAY = "/ia/xml/xmlgw.phtml"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Emulator:
+class Emulator(EmulatorProcess):
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.emulators.intacct", "--port", str(self.port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=120)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.admin.get("/knobs").raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.1)
-
-    def reset(self, **knobs: object) -> None:
-        self.admin.post("/reset").raise_for_status()
-        if knobs:
-            self.admin.put("/knobs", json=knobs).raise_for_status()
-
-    def stats(self) -> dict:
-        return self.admin.get("/calls").json()  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        self.admin.close()
-        self.process.terminate()
-        self.process.wait(10)
+        super().__init__("intacct")
 
 
 def _config(url: str) -> IntacctConfig:
