@@ -49,6 +49,7 @@ class RecordMessage(BaseModel):
     record_id: str
     modified: AwareDatetime
     values: dict[str, Any] | None = None
+    dry_run: bool = False  # work everything out, write nothing
     waits: int = 0  # times it was put back to wait for a parent record
     retries: int = 0  # times it was put back after a transient failure (429, connection)
 

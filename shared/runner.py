@@ -69,10 +69,9 @@ async def handle_flow_run_poison(
         log.error("flow-runs-poison: run %s of %s does not exist", message.run_id, message.flow_id)
         return
     last = run.last_error or "no error was recorded"
-    text = (
-        f"gave up after {run.attempts} attempts: the flow-runs message moved to "
-        f"flow-runs-poison; last error: {last}"
-    )
+    tries = (f"after {run.attempts} attempts" if message.step is RunStep.START
+             else f"when its {message.step.value} step failed on every delivery")  # fmt: skip
+    text = f"gave up {tries}: the flow-runs message moved to flow-runs-poison; last error: {last}"
     error = RunErrorEntry(category=ErrorCategory.INTERNAL, message=text, at=now)
     await service.finish_run(
         run.id, RunEnd(status=RunStatus.FAILED, message=text, errors=(error,)), now

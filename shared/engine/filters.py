@@ -3,11 +3,13 @@ once per worker: lookup tables hold a handful of rows and almost never change.""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from shared.connectors.protocol import SyncConnector
 from shared.mapping.apply import NameResolver
 
+log = logging.getLogger("shuttle.engine")
 _cache: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
 
@@ -17,8 +19,13 @@ def names_on(source: SyncConnector) -> NameResolver:
         for name in options:
             key = (source.system, lookup, str(name))
             if key not in _cache:
-                found = await source.find(lookup, {"Name": name}, limit=5)
-                _cache[key] = tuple(r.id for r in found)
+                found = tuple(r.id for r in await source.find(lookup, {"Name": name}, limit=5))
+                if not found:
+                    # Not cached: the row may be added (or the name fixed) later.
+                    log.warning("flow filter: %s has no %s named %r; no record passes it",
+                                source.system, lookup, name)  # fmt: skip
+                    continue
+                _cache[key] = found
             ids.extend(_cache[key])
         return tuple(ids)
 

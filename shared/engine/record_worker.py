@@ -75,9 +75,11 @@ class RecordWorker:
             return await self._settle(
                 message, Settled(Outcome.FAILED, category=ErrorCategory.INTERNAL, message=str(exc))
             )
-        source = await self.connectors.get(plan.source_system)
-        target = await self.connectors.get(plan.target_system)
         try:
+            # Inside the try: a system without its settings fails each record with an auth
+            # error naming the setting, not as an anonymous crash in the poison queue.
+            source = await self.connectors.get(plan.source_system)
+            target = await self.connectors.get(plan.target_system)
             result = await RecordSync(plan, source, target, self.bindings).sync(message)
         except ConnectorError as exc:
             result = classify(exc, message.retries, self.max_retries)
@@ -114,7 +116,9 @@ class RecordWorker:
     async def _retry(self, message: RecordMessage, retry: Retry) -> Outcome | None:
         if retry.wait:
             if message.waits >= self.max_waits:
-                text = f"{retry.reason} — gave up waiting after {message.waits} tries"
+                reason = retry.reason.removesuffix("; the record waits for it")
+                text = (f"{reason}; gave up after waiting {message.waits} times: sync the "
+                        "parent, then retry the run")  # fmt: skip
                 return await self._settle(
                     message,
                     Settled(Outcome.FAILED, category=ErrorCategory.DEPENDENCY, message=text),

@@ -122,7 +122,9 @@ class SyncEngine:
                 text = (
                     f"{count} {obj} records changed since {since.isoformat()}, more than this "
                     f"flow's volume limit ({ctx.flow.volume_limit}); nothing was synced. Stop "
-                    f"the scheduled flows and run the bulk load flow '{bulk}' for this window."
+                    f"the scheduled flows, run the bulk load flow "
+                    f"'{plan.entry.solution.id}.{bulk}' from {since.isoformat()}, then set "
+                    f"this flow's query_starts to that run's end (PATCH) and start it again."
                 )
                 return RunResult(status=RunStatus.SKIPPED, message=text)
         size = run.params.batch_size or self.page_size
@@ -215,7 +217,7 @@ class SyncEngine:
         texts = [
             record_message_text(RecordMessage(flow_id=run.flow_id, run_id=run.id,
                                               record_id=r.id, modified=r.modified,
-                                              values=r.values))
+                                              values=r.values, dry_run=run.params.dry_run))
             for r in records
         ]  # fmt: skip
         # One request per message is the queue API; overlap them, a bounded number at once.
@@ -251,14 +253,24 @@ class SyncEngine:
             f"{counts.unchanged} unchanged, {counts.skipped} skipped, "
             f"{counts.failed} failed"
         )
-        moves = run.kind in (RunKind.SCHEDULED, RunKind.MANUAL)
-        return RunResult(
-            status=status,
-            counts=counts,
-            message=summary,
-            errors=tally.errors,
-            query_starts=message.until if moves else None,
-        )
+        if run.params.dry_run:
+            summary = f"dry run, nothing written: {summary}"
+        return RunResult(status=status, counts=counts, message=summary, errors=tally.errors,
+                         query_starts=self._watermark(ctx, message))  # fmt: skip
+
+    @staticmethod
+    def _watermark(ctx: RunContext, message: FlowRunMessage) -> datetime | None:
+        """Where "query starts" may move: only for runs of the flow's own schedule that read
+        everything since the current watermark, never past the run's start (a window that
+        ends in the future must not hide the changes still to come), never in a dry run."""
+        run = ctx.run
+        if run.kind not in (RunKind.SCHEDULED, RunKind.MANUAL) or run.params.dry_run:
+            return None
+        if message.until is None or run.window.from_ is None:
+            return None
+        if run.window.from_ > ctx.flow.query_starts:
+            return None  # a gap before this window was not read
+        return min(message.until, run.started_at)
 
     async def _next(self, ctx: RunContext, message: FlowRunMessage, delay: int = 0) -> None:
         await self.flow_runs.send_message(message.model_dump_json(), visibility_timeout=delay)

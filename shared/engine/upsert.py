@@ -77,6 +77,7 @@ class RecordSync:
         self.source = source
         self.target = target
         self.bindings = bindings
+        self.dry_run = False
 
     # ---- lookups through bindings ---------------------------------------------------------
 
@@ -142,6 +143,7 @@ class RecordSync:
 
     async def sync(self, message: RecordMessage) -> Result:
         plan = self.plan
+        self.dry_run = message.dry_run
         values = message.values
         modified = message.modified
         if values is None:
@@ -166,6 +168,8 @@ class RecordSync:
             return _from_issues(mapped.issues)
         digest = values_hash(mapped.values)
 
+        if binding is not None and plan.flow.kind is FlowKind.BINDING:
+            return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side))
         if binding is not None:
             if digest in (binding.hash_to(plan.target_side), binding.echo_of(plan.source_side)):
                 await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None)
@@ -177,7 +181,7 @@ class RecordSync:
         matched = await self._match(mapped)
         if isinstance(matched, Settled):
             return matched
-        if matched is not None and plan.flow.kind is FlowKind.BINDING:
+        if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
             # Binding flows only link; the scheduled flows compare and write afterwards.
             await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id),
                                       {f"{plan.source_side}_version": modified})  # fmt: skip
@@ -208,7 +212,8 @@ class RecordSync:
                 return _failed(
                     ErrorCategory.DUPLICATE,
                     f"{len(found)}+ {self.plan.target_system} {self.plan.flow.target.object} "
-                    f"records match {shown}; merge them or bind one with the binding flow",
+                    f"records match {shown}; merge them in {self.plan.target_system}, or make "
+                    "the value unique at the source, then retry the run",
                     field=keys[0],
                 )
         return None
@@ -220,6 +225,8 @@ class RecordSync:
         # A new record has no master value yet: it gets every mapped field that has a value.
         values = {k: v for k, v in mapped.values.items() if v not in (None, "")}
         source = SourceRef(system=plan.source_system, object=plan.flow.source.object, id=record_id)
+        if self.dry_run:
+            return Settled(Outcome.CREATED)
         written = await self.target.create(plan.flow.target.object, values, source=source)
         after = plain({k: v for k, v in values.items() if k != LINES_FIELD})
         echo = await self._echo_hash(after)
@@ -243,7 +250,8 @@ class RecordSync:
             return _failed(
                 ErrorCategory.NOT_FOUND,
                 f"the bound {plan.target_system} {plan.flow.target.object} {target_id} no longer "
-                "exists; re-create it there or remove the binding, then retry the run",
+                f"exists (deleted or merged in {plan.target_system}); restore it there, or "
+                "have an administrator remove the binding rows, then retry the run",
             )
         changes: dict[str, Any] = {}
         conflicts: list[str] = []
@@ -263,6 +271,10 @@ class RecordSync:
                 f"{'this field' if len(conflicts) == 1 else 'these fields'}; the "
                 f"{plan.source_system} value was not written and {plan.target_system}'s stands"
             )
+        if self.dry_run:
+            outcome = Outcome.UPDATED if changes else Outcome.UNCHANGED
+            return Settled(outcome, target_id=target_id, field=conflicts[0] if conflicts else None,
+                           note=note)  # fmt: skip
         after = plain({**current.values, **changes})
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, target_id)
@@ -292,6 +304,9 @@ class RecordSync:
 def classify(error: ConnectorError, retries: int, max_retries: int) -> Result:
     """A connector failure: transient ones go back on the queue (honouring Retry-After)
     until `max_retries`; everything else fails the record with its category."""
+    if error.category is ErrorCategory.DEPENDENCY:
+        # The target refused a reference to a record it does not have yet: wait for it.
+        return Retry(delay=0, reason=error.message, category=error.category, wait=True)
     if error.retryable and retries < max_retries:
         delay = error.retry_after if error.retry_after is not None else min(2.0**retries, 300.0)
         return Retry(delay=delay, reason=error.message, category=error.category)

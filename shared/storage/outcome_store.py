@@ -136,6 +136,15 @@ class OutcomeStore:
                 )
                 if len(tally.errors) < max_errors:
                     tally.errors.append(entry)
+            elif (
+                outcome is Outcome.PENDING and row.get("message") and len(tally.errors) < max_errors
+            ):
+                # Why a record still waits (a parent not synced yet, a 429): shown while it runs.
+                waits = ErrorCategory(row.get("category") or "dependency")
+                text = f"waiting: {row['message']}"
+                tally.errors.append(
+                    RunErrorEntry(record=record, category=waits, message=text, at=at)
+                )
             elif row.get("note") and len(tally.errors) < max_errors:
                 tally.errors.append(
                     RunErrorEntry(

@@ -18,7 +18,7 @@ from shared.api.control import ControlApi
 from shared.connectors.errors import ConnectorError
 from shared.connectors.memory import MemoryConnector, TickClock
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
-from shared.flows.models import RunRecord, RunStatus
+from shared.flows.models import RunParams, RunRecord, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import RecordMessage
 from shared.runtime import Services
@@ -380,7 +380,83 @@ async def test_a_binding_flow_links_existing_records_of_any_age_and_creates_noth
     binding = await engine_services.records.bindings.get("creatio-intacct.account", "crm", both)
     assert binding is not None and binding.erp_id == customer
 
-    # The scheduled flows now see the pair as one: a change updates, never duplicates.
+    # Binding flows never write, even for a pair that is already bound and differs.
     systems.edit(systems.creatio, "Account", both, {"Name": "Old Partner Renamed"})
+    again = await run_flow(engine_services, "creatio-intacct.bind-accounts")
+    assert again.counts.unchanged == 1 and writes(systems.intacct) == 0
+    # The scheduled flows see the pair as one: the change updates it, never duplicates.
     await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
     assert systems.intacct.values("CUSTOMER", customer)["NAME"] == "Old Partner Renamed"
+
+
+async def test_a_dry_run_works_everything_out_and_writes_nothing(
+    engine_services: Services, systems: Systems
+) -> None:
+    for n in range(3):
+        systems.creatio.seed("Account", {"Name": f"Dry {n}"})
+    systems.creatio.seed("Account", {"Name": "x" * 101})
+    flow_before = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    request = RunRequest(params=RunParams(dry_run=True))
+    run = await engine_services.flows.run_now(ACCOUNTS_TO_INTACCT, request, datetime.now(UTC))
+    done = await Pump(engine_services).run_finished(run.id)
+    assert_balanced(done)
+    assert (done.counts.created, done.counts.failed) == (3, 1)
+    assert done.message.startswith("dry run, nothing written")
+    assert writes(systems.intacct) == 0 and not systems.intacct.records["CUSTOMER"]
+    flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    assert flow.query_starts == flow_before.query_starts
+    # Nothing was bound either: the real run creates them.
+    real = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
+    assert real.counts.created == 3
+
+
+async def test_a_target_refusing_a_missing_parent_makes_the_record_wait_not_fail(
+    engine_services: Services, systems: Systems
+) -> None:
+    systems.creatio.seed("Account", {"Name": "Child"})
+    missing = ConnectorError("the referenced customer does not exist", system="intacct",
+                             category=ErrorCategory.DEPENDENCY, field="PARENTID")  # fmt: skip
+    systems.intacct.fail_next("create", missing)
+    pump = Pump(engine_services)
+    run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
+    assert (run.counts.created, run.counts.failed) == (1, 0) and pump.deliveries == 2
+
+
+async def test_a_system_without_its_settings_fails_each_record_as_auth_naming_the_setting(
+    storage_connection_string: str, table_prefix: str, systems: Systems
+) -> None:
+    def factory(system: str, settings: Settings) -> MemoryConnector:
+        if system == "intacct":
+            raise ConnectorError(
+                "INTACCT_SENDER_ID is not set", system="intacct",
+                category=ErrorCategory.AUTH, field="INTACCT_SENDER_ID",
+            )  # fmt: skip
+        return systems.creatio
+
+    systems.creatio.seed("Account", {"Name": "Nowhere to go"})
+    async with support.engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", None, factory
+    ) as services:
+        run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert run.status is RunStatus.FAILED
+    (error,) = run.errors
+    assert error.category is ErrorCategory.AUTH and "INTACCT_SENDER_ID" in error.message
+
+
+async def test_query_starts_never_skips_a_gap_nor_jumps_into_the_future(
+    engine_services: Services, systems: Systems
+) -> None:
+    flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
+    now = datetime.now(UTC)
+    later = RunRequest(window_from=flow.query_starts + timedelta(seconds=30),
+                       window_to=now + timedelta(hours=1))  # fmt: skip
+    run = await engine_services.flows.run_now(ACCOUNTS_TO_INTACCT, later, now)
+    await Pump(engine_services).run_finished(run.id)
+    assert (await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)).query_starts == (
+        flow.query_starts  # the 30 s before this window were never read
+    )
+    future = RunRequest(window_from=flow.query_starts, window_to=now + timedelta(hours=1))
+    run = await engine_services.flows.run_now(ACCOUNTS_TO_INTACCT, future, now)
+    done = await Pump(engine_services).run_finished(run.id)
+    moved = (await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)).query_starts
+    assert moved == done.started_at < now + timedelta(hours=1)
