@@ -1,8 +1,13 @@
 """`shuttle`: run the app locally.
 
 shuttle dev   [--port N] [--app-dir D] [--preload M]...   Azurite (if needed) + the host
-shuttle demo  ...                                          for now the same as `dev`
+shuttle demo  ...                                          `dev` + demo data, flows started
 shuttle host  ...                                          the host only, no Azurite
+
+`demo` starts what `dev` starts (Azurite, the Creatio, Intacct, identity and Dataverse
+emulators), then seeds demo data into the emulators it started itself and starts every
+mapped scheduled flow of both solutions on a one-minute schedule (sandbox/demo), so the
+host syncs the data within a minute or two of starting.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from sandbox.azurite import REPO_ROOT, ensure_azurite, local_ports
+from sandbox.demo import note_started, start_demo
 from sandbox.host import DEFAULT_PORT, HostError, LocalHost
 from sandbox.host.logs import configure_logging
 from sandbox.host.settings import load_and_apply
@@ -57,6 +63,7 @@ def start_creatio(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
     server = start_local(os.environ.get("CREATIO_URL"))
     if server is not None:
         stack.callback(server.stop)
+        note_started(args, "creatio", server.url)  # the demo seeds only its own emulators
 
 
 def start_intacct(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
@@ -66,6 +73,7 @@ def start_intacct(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
     server = start_local(os.environ.get("INTACCT_ENDPOINT"))
     if server is not None:
         stack.callback(server.stop)
+        note_started(args, "intacct", server.url)
 
 
 def start_identity(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
@@ -88,13 +96,21 @@ def start_dataverse(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
     )
     if server is not None:
         stack.callback(server.stop)
+        note_started(args, "dataverse", server.url)
 
 
-# What each command starts before the host. The demo will add the API emulators and the
-# demo data here (append starters to SERVICES["demo"]); `host` starts nothing.
+# What each command starts before the host; `host` starts nothing. The demo's own service
+# comes last: it needs storage and the emulators up, and must finish before the host starts.
 SERVICES: dict[str, list[Service]] = {
     "dev": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
-    "demo": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
+    "demo": [
+        start_azurite,
+        start_creatio,
+        start_intacct,
+        start_identity,
+        start_dataverse,
+        start_demo,
+    ],
     "host": [],
 }
 
@@ -110,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     helps = {
         "dev": "start Azurite if needed, then the local Functions host",
-        "demo": "the local stack with demo services (currently the same as dev)",
+        "demo": "as dev, plus demo data in the emulators it starts and the mapped flows of "
+        "both solutions started on a one-minute schedule",
         "host": "the local Functions host only (storage must already be reachable)",
     }
     for name, text in helps.items():

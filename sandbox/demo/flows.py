@@ -1,0 +1,86 @@
+"""Put the demo's flows on a short schedule, straight in Table storage (the host is not up
+yet): every scheduled flow that has a field mapping gets a one-minute interval and its
+shift scaled down (the dependency order stays), then is started."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from shared.engine.plan import plan_for
+from shared.errors import ConflictError, DefinitionError
+from shared.flows.catalog import Catalog, CatalogEntry
+from shared.flows.definitions import FlowKind
+from shared.flows.models import FlowState, utcnow
+from shared.runtime import Services
+
+log = logging.getLogger("shuttle")
+
+INTERVAL_MS = 60_000
+SHIFT_DIVISOR = 10  # 0 s, 3 s, 6 s … 18 s: parents run in the first scheduler ticks
+
+Action = Literal["started", "kept", "refused"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    flow_id: str
+    action: Action  # started now; kept (already active from an earlier run); refused
+    interval_ms: int
+    shift_ms: int
+    note: str = ""
+
+
+def syncable(catalog: Catalog, entry: CatalogEntry) -> bool:
+    """A scheduled flow whose mapping the engine can plan (others cannot sync yet)."""
+    if entry.flow.kind is not FlowKind.SCHEDULED:
+        return False
+    try:
+        plan_for(catalog, entry.flow_id)
+    except DefinitionError:
+        return False
+    return True
+
+
+async def prepare_flows(services: Services, now: datetime | None = None) -> list[Prepared]:
+    prepared = []
+    for entry in services.catalog:
+        if syncable(services.catalog, entry):
+            prepared.append(await _prepare(services, entry, now))
+    return prepared
+
+
+async def _prepare(services: Services, entry: CatalogEntry, now: datetime | None) -> Prepared:
+    flow_id = entry.flow_id
+    rec = await services.flows.flows.get(flow_id)
+    if rec.state is not FlowState.STOPPED:
+        # Left as the operator (or an earlier demo) set it: properties change only when stopped.
+        return Prepared(flow_id, "kept", rec.interval_ms, rec.shift_ms, rec.state.value)
+    changes = {"interval_ms": INTERVAL_MS, "shift_ms": entry.flow.shift_ms // SHIFT_DIVISOR}
+    try:
+        await services.flows.patch(flow_id, changes)
+        rec = await services.flows.start(flow_id, now or utcnow())
+    except ConflictError as exc:  # e.g. a utility flow of the solution is active
+        log.warning("demo: not starting %s: %s", flow_id, exc)
+        return Prepared(flow_id, "refused", rec.interval_ms, rec.shift_ms, str(exc))
+    return Prepared(flow_id, "started", rec.interval_ms, rec.shift_ms)
+
+
+async def forget_bindings(services: Services, solution: str) -> int:
+    """Delete the solution's bindings. Only for a solution whose two systems are fresh,
+    empty emulators: every binding then names records that no longer exist, and would fail
+    each update with `not_found` instead of creating the record again."""
+    table = services.records.bindings.table
+    # Partitions are "{solution}.{binding}"; '/' is the character after '.'.
+    rows = table.query_entities(
+        "PartitionKey gt @low and PartitionKey lt @high",
+        parameters={"low": f"{solution}.", "high": f"{solution}/"},
+        select=["PartitionKey", "RowKey"],
+    )
+    count = 0
+    async for row in rows:
+        await table.delete_entity(row["PartitionKey"], row["RowKey"])
+        count += 1
+    return count
