@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -270,6 +271,7 @@ class LocalHost:
                 await drained
         for component in components:
             await component.cancel()
+        await _close_app_services()
         await self._clients.close()
         if self._invoker is not None:
             self._invoker.shutdown()
@@ -316,3 +318,16 @@ class LocalHost:
             for sig in handled:
                 loop.remove_signal_handler(sig)
         return 0
+
+
+async def _close_app_services() -> None:
+    """Close what Shuttle's functions built on this loop (storage and connector clients):
+    Azure Functions has no shutdown hook, but the local host knows when it stops, and
+    leaving aiohttp sessions open only produces "Unclosed client session" noise."""
+    runtime = sys.modules.get("shared.runtime")
+    if runtime is None:
+        return
+    try:
+        await runtime.reset_services()
+    except Exception:  # closing is best effort; the process is ending anyway
+        log.debug("closing the app's services failed", exc_info=True)

@@ -49,6 +49,8 @@ def host(
                          **systems_env(creatio, intacct))  # fmt: skip
     yield running
     stop_host(running)
+    # The host closes the app's storage and connector sessions when it stops.
+    assert "Unclosed client session" not in running.log()
 
 
 def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
