@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
+from shared.connectors.errors import ConnectorError
 from shared.engine import Engine, RunContext
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunErrorEntry, RunStatus
@@ -43,7 +45,7 @@ async def handle_flow_run(
         result = await engine.execute(ctx)
     except Exception as exc:
         run = await service.runs.get(run.id)
-        await service.record_attempt(run, error=f"{type(exc).__name__}: {exc}")
+        await service.record_attempt(run, error=_describe(exc))
         log.exception("run %s: step %s failed", run.id, message.step.value, extra=extra)
         raise
     if not result.status.is_final:
@@ -72,8 +74,24 @@ async def handle_flow_run_poison(
     tries = (f"after {run.attempts} attempts" if message.step is RunStep.START
              else f"when its {message.step.value} step failed on every delivery")  # fmt: skip
     text = f"gave up {tries}: the flow-runs message moved to flow-runs-poison; last error: {last}"
-    error = RunErrorEntry(category=ErrorCategory.INTERNAL, message=text, at=now)
+    error = RunErrorEntry(category=_category_of(last), message=text, at=now)
     await service.finish_run(
         run.id, RunEnd(status=RunStatus.FAILED, message=text, errors=(error,)), now
     )
     log.error("run %s failed: %s", run.id, text, extra={"flow_id": run.flow_id, "run_id": run.id})
+
+
+def _describe(exc: Exception) -> str:
+    """The last error as the run keeps it: a connector failure keeps its category in front
+    (`[connection] …`), so the poison handler can tell a dead connection (which the
+    "stop on connection failure" policy acts on) from a bug."""
+    if isinstance(exc, ConnectorError):
+        return f"[{exc.category.value}] {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _category_of(last_error: str) -> ErrorCategory:
+    if last_error.startswith("["):
+        with contextlib.suppress(ValueError):
+            return ErrorCategory(last_error[1 : last_error.index("]")])
+    return ErrorCategory.INTERNAL

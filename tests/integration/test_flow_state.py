@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.connectors.errors import ConnectorError
 from shared.engine import PlaceholderEngine
 from shared.errors import ConflictError, ErrorCategory
 from shared.flows.definitions import ErrorPolicy
@@ -19,7 +20,7 @@ from shared.runtime import Services
 from shared.scheduler import tick
 from shared.storage.entities import StaleWrite
 from tests.integration.conftest import make_settings, queued_runs
-from tests.support.engines import FailingEngine, ReportingEngine
+from tests.support.engines import FailingEngine, ReportingEngine, UnreachableSourceEngine
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"  # scheduled, shift 0
 CUSTOMERS = "creatio-intacct.customers-to-creatio"  # scheduled, shift 30 s
@@ -237,6 +238,23 @@ async def test_engine_failure_then_poison_records_a_failed_run(services: Service
     # A repeated poison delivery does not count the run twice.
     await handle_flow_run_poison(svc, message, t0)
     assert (await state(services, ACCOUNTS)).counter == 1
+
+
+async def test_a_dead_connection_in_poison_keeps_its_category_and_can_stop_the_flow(
+    services: Services,
+) -> None:
+    svc, t0 = services.flows, utcnow()
+    await svc.patch(ACCOUNTS, {"error_policy": ErrorPolicy.STOP_ON_CONNECTION_FAILURE})
+    await svc.start(ACCOUNTS, t0)
+    (run_id,) = (await tick(svc, t0)).claimed
+    message = await run_message(services, run_id)
+    with pytest.raises(ConnectorError):
+        await handle_flow_run(svc, UnreachableSourceEngine(), message, t0)
+    await handle_flow_run_poison(svc, message, t0)
+    run = await svc.runs.get(run_id)
+    assert run.errors[0].category is ErrorCategory.CONNECTION
+    assert "connection refused" in run.errors[0].message
+    assert (await state(services, ACCOUNTS)).state is FlowState.STOPPED  # the policy acted
 
 
 @pytest.mark.parametrize(

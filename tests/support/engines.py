@@ -32,3 +32,13 @@ class ReportingEngine:
             errors.append(RunErrorEntry(record="r-1", category=self.category, field="Name",
                                         message="rejected", at=ctx.now))  # fmt: skip
         return RunResult(status=self.status, errors=errors, query_starts=ctx.run.window.to)
+
+
+class UnreachableSourceEngine:
+    """Every step fails because the source system does not answer."""
+
+    async def execute(self, ctx: RunContext) -> RunResult:
+        from shared.connectors.errors import ConnectorError
+
+        raise ConnectorError("connection refused by 127.0.0.1:9", system="creatio",
+                             category=ErrorCategory.CONNECTION)  # fmt: skip
