@@ -63,7 +63,9 @@ async def test_changes_deliver_every_record_once_across_processes(
     assert len(seen) == 1001 == len(set(seen))
     names = {r["accountid"]: r["name"] for r in dataverse.admin.rows("account")}
     assert "late" not in {names[i] for i in seen} and "edge" in {names[i] for i in seen}
-    assert await sync.count_changes("account", since=SINCE, until=UNTIL) is None
+    assert await sync.count_changes("account", since=SINCE, until=UNTIL) == 1001
+    late = dt.datetime(2024, 5, 1, 11, 0, 1, tzinfo=dt.UTC)
+    assert await sync.count_changes("account", since=late, until=late) == 1
 
 
 async def test_create_is_idempotent_by_alternate_key(
