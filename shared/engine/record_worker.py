@@ -121,7 +121,12 @@ class RecordWorker:
                         "parent, then retry the run")  # fmt: skip
                 return await self._settle(
                     message,
-                    Settled(Outcome.FAILED, category=ErrorCategory.DEPENDENCY, message=text),
+                    Settled(
+                        Outcome.FAILED,
+                        category=ErrorCategory.DEPENDENCY,
+                        field=retry.field,
+                        message=text,
+                    ),
                 )
             delay = wait_delay(message.waits, self.wait_base)
             again = message.model_copy(update={"waits": message.waits + 1})

@@ -36,6 +36,7 @@ class Retry:
     reason: str
     category: ErrorCategory
     wait: bool = False  # a dependency wait (counts against waits, not retries)
+    field: str | None = None  # named on the run if the record finally fails
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def _from_issues(issues: list[FieldIssue]) -> Result:
     waits = [i for i in issues if i.category is ErrorCategory.DEPENDENCY]
     if waits and len(waits) == len(issues):
         first = waits[0]
-        return Retry(delay=0, reason=first.message, category=first.category, wait=True)
+        return Retry(
+            delay=0, reason=first.message, category=first.category, wait=True, field=first.field
+        )
     bad = [i for i in issues if i.category is not ErrorCategory.DEPENDENCY]
     message = "; ".join(i.message for i in bad)
     return _failed(bad[0].category, message, bad[0].field)
@@ -306,10 +309,12 @@ def classify(error: ConnectorError, retries: int, max_retries: int) -> Result:
     until `max_retries`; everything else fails the record with its category."""
     if error.category is ErrorCategory.DEPENDENCY:
         # The target refused a reference to a record it does not have yet: wait for it.
-        return Retry(delay=0, reason=error.message, category=error.category, wait=True)
+        return Retry(
+            delay=0, reason=error.message, category=error.category, wait=True, field=error.field
+        )
     if error.retryable and retries < max_retries:
         delay = error.retry_after if error.retry_after is not None else min(2.0**retries, 300.0)
-        return Retry(delay=delay, reason=error.message, category=error.category)
+        return Retry(delay=delay, reason=error.message, category=error.category, field=error.field)
     message = error.message
     if error.retryable:
         message = f"gave up after {retries} retries: {message}"

@@ -83,9 +83,8 @@ async def test_account_customer_round_trip_and_a_quiet_cycle_writes_nothing(
     assert len(accounts) == 35
     assert accounts["IA03"]["Name"] == "Intacct O'Brien 03" and accounts["IA03"]["UsrActive"]
 
-    # Settle the first cycle's bookkeeping (the reverse flow stamps ERP fields in Creatio).
-    await run_flow(services, ACCOUNTS_TO_INTACCT)
-    await run_flow(services, CUSTOMERS_TO_CREATIO)
+    # The next full cycle, with no user change, makes no write call at either emulator (the
+    # reverse flow's own stamps in Creatio are recognised as its echo).
     before = writes(creatio_emulator.admin), writes(intacct_emulator.admin)
     quiet = [await run_flow(services, ACCOUNTS_TO_INTACCT),
              await run_flow(services, CUSTOMERS_TO_CREATIO)]  # fmt: skip
@@ -179,3 +178,56 @@ async def test_an_erp_mastered_status_changed_in_creatio_is_not_written_and_is_l
     assert conflict.record == str(account["Id"]) and "intacct masters this field" in (
         conflict.message
     )
+
+
+async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_field(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [
+        *({"Name": f"Good {n}", "Code": f"G{n}"} for n in range(4)),
+        {"Name": "N" * 101, "Code": "LONG"},
+        {"Name": "   ", "Code": "BLANK"},
+        {"Name": "Hash Inc", "Code": "A#1"},
+        {"Name": "Bell\x07 Ltd", "Code": "BELL"},
+    ]})  # fmt: skip
+    by_code = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
+    accounts = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert accounts.status is RunStatus.PARTIAL
+    assert (accounts.counts.created, accounts.counts.failed) == (4, 4)
+    errors = {e.record: e for e in accounts.errors}
+    assert set(errors) == {by_code[c] for c in ("LONG", "BLANK", "A#1", "BELL")}
+    assert all(e.category.value == "validation" for e in errors.values())
+    assert errors[by_code["LONG"]].field == "NAME" and "allows 100" in (
+        errors[by_code["LONG"]].message)  # fmt: skip
+    assert errors[by_code["BLANK"]].field == "NAME"
+    assert errors[by_code["A#1"]].field == "CUSTOMERID"
+    assert errors[by_code["A#1"]].message and "'#'" in errors[by_code["A#1"]].message
+    assert errors[by_code["BELL"]].field == "NAME"
+    # Refused before any call: Intacct saw only the four good customers.
+    assert sorted(r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")) == [
+        "G0", "G1", "G2", "G3"]  # fmt: skip
+
+    # What only the ERP can know: a bound customer deleted in Intacct. Its order fails alone
+    # with Intacct's own message naming the field; the other orders become invoices.
+    intacct = await services.connectors.get("intacct")
+    (g3,) = [r for r in intacct_emulator.admin.rows("CUSTOMER") if r["CUSTOMERID"] == "G3"]
+    await intacct.client.delete("CUSTOMER", [g3["RECORDNO"]])  # type: ignore[attr-defined]
+    creatio_emulator.admin.seed({"Order": [
+        {"Number": f"ORD-{n}", "AccountId": by_code[f"G{n}"], "Date": "2026-11-20T00:00:00Z"}
+        for n in range(4)
+    ]})  # fmt: skip
+    creatio_emulator.admin.seed({"OrderProduct": [
+        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0}
+        for r in creatio_emulator.rows("Order")
+    ]})  # fmt: skip
+    # Intacct refuses the reference as it would a parent not synced yet: the order waits (a
+    # few short waits here), then fails alone as a dependency.
+    services.records.wait_base, services.records.max_waits = 0.2, 2
+    orders = await run_flow(services, "creatio-intacct.orders-to-invoices")
+    assert (orders.counts.created, orders.counts.failed) == (3, 1)
+    (error,) = orders.errors
+    order_g3 = next(str(r["Id"]) for r in creatio_emulator.rows("Order") if r["Number"] == "ORD-3")
+    assert error.record == order_g3 and error.field == "CUSTOMERID"
+    assert error.category.value == "dependency" and "G3" in error.message
+    assert sorted(r["RECORDID"] for r in intacct_emulator.admin.rows("ARINVOICE")) == [
+        "ORD-0", "ORD-1", "ORD-2"]  # fmt: skip

@@ -101,11 +101,15 @@ async def test_accounts_round_trip_then_a_quiet_cycle_writes_nothing(
     assert back.status is RunStatus.SUCCEEDED and back.counts.read == 20
     assert systems.creatio.calls["create"] == 0  # the customers are bound: no twin accounts
 
-    # A full cycle later with no user change: zero write calls in either system.
+    # A full cycle later with no user change: zero write calls in either system, and no
+    # per-record call at all (the stored hashes recognise echoes without reading the target).
     before = writes(systems.creatio), writes(systems.intacct)
+    lookups = [systems.creatio.calls[op] + systems.intacct.calls[op] for op in ("get", "find")]
     again = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
     again_back = await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
     assert (writes(systems.creatio), writes(systems.intacct)) == before
+    after = [systems.creatio.calls[op] + systems.intacct.calls[op] for op in ("get", "find")]
+    assert after == lookups
     assert again.counts.created + again.counts.updated == 0
     assert again_back.counts.created + again_back.counts.updated == 0
 
