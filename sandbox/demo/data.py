@@ -108,7 +108,8 @@ def creatio(closed_won: str, today: date) -> dict[str, Rows]:
 
 
 def intacct(today: date) -> dict[str, Rows]:
-    """Customers, a contact, items with prices, and an AR invoice with two lines."""
+    """Customers, a contact, items with prices, an AR invoice with two lines, a payment and a
+    credit memo."""
     return {
         "CUSTOMER": [
             {"CUSTOMERID": "C-2001", "NAME": "Contoso Pharmaceuticals", "STATUS": "active"},
@@ -131,6 +132,15 @@ def intacct(today: date) -> dict[str, Rows]:
                  {"ITEMID": "WDG-100", "TRX_AMOUNT": 495.0, "MEMO": "10 x Widget Standard 100"},
                  {"ITEMID": "SVC-INST", "TRX_AMOUNT": 350.0, "MEMO": "Installation & setup"},
              ]}},
+        ],
+        "ARPAYMENT": [
+            {"CUSTOMERID": "C-2001", "DOCNUMBER": "CHK-88231", "PAYMENTAMOUNT": 500.0,
+             "PAYMENTDATE": _us(today)},
+        ],
+        "ARADJUSTMENT": [
+            {"CUSTOMERID": "C-2002", "RECORDID": "CM-DEMO-7001", "DESCRIPTION": "Damaged pallet",
+             "WHENCREATED": _us(today),
+             "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": -120.0}]}},
         ],
     }  # fmt: skip
 

@@ -231,3 +231,54 @@ async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_fi
     assert error.category.value == "dependency" and "G3" in error.message
     assert sorted(r["RECORDID"] for r in intacct_emulator.admin.rows("ARINVOICE")) == [
         "ORD-0", "ORD-1", "ORD-2"]  # fmt: skip
+
+
+async def test_payments_and_credit_memos_reach_creatio_once_with_the_erps_amounts(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    intacct_emulator.admin.seed({
+        "CUSTOMER": [{"CUSTOMERID": "PAYER", "NAME": "Payer & Co", "STATUS": "active"}],
+        "ARPAYMENT": [
+            {"CUSTOMERID": "PAYER", "DOCNUMBER": f"CHK-{n}", "PAYMENTAMOUNT": f"{n}00.505",
+             "PAYMENTDATE": f"11/2{n}/2026"}
+            for n in range(1, 4)
+        ],
+        "ARADJUSTMENT": [{"CUSTOMERID": "PAYER", "RECORDID": "CM-1",
+                          "DESCRIPTION": "Returned goods", "WHENCREATED": "11/25/2026",
+                          "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": "-40.00"}]}}],
+    })  # fmt: skip
+    # A payment before its customer is synced waits for it; here the customer comes first.
+    await run_flow(services, CUSTOMERS_TO_CREATIO)
+    (account,) = creatio_emulator.rows("Account")
+
+    payments = await run_flow(services, "creatio-intacct.payments-to-creatio")
+    memos = await run_flow(services, "creatio-intacct.credit-memos-to-creatio")
+    assert (payments.status, payments.counts.created) == (RunStatus.SUCCEEDED, 3), payments.errors
+    assert (memos.status, memos.counts.created) == (RunStatus.SUCCEEDED, 1), memos.errors
+
+    recordnos = {
+        r["DOCNUMBER"]: str(r["RECORDNO"]) for r in intacct_emulator.admin.rows("ARPAYMENT")
+    }
+    creatio = await services.connectors.get("creatio")
+    rows = {
+        r.values["UsrRefNumber"]: r.values
+        for r in await creatio.find("UsrPayment", {"UsrAccountId": str(account["Id"])}, limit=10)
+    }
+    assert sorted(rows) == ["CHK-1", "CHK-2", "CHK-3"]
+    assert float(rows["CHK-2"]["UsrAmount"]) == 200.51  # rounded half-up to cents
+    assert rows["CHK-2"]["UsrNumber"] == recordnos["CHK-2"]
+    assert str(rows["CHK-2"]["UsrAccountId"]) == str(account["Id"])
+    assert str(rows["CHK-2"]["UsrDate"]).startswith("2026-11-22")
+    (memo,) = [
+        r.values
+        for r in await creatio.find("UsrCreditMemo", {"UsrAccountId": str(account["Id"])}, limit=10)
+    ]
+    assert (memo["UsrRefNumber"], memo["UsrName"]) == ("CM-1", "Returned goods")
+    assert float(memo["UsrAmount"]) == -40.0
+
+    # Nothing changed in Intacct: the next runs write nothing to Creatio.
+    before = writes(creatio_emulator.admin)
+    again = [await run_flow(services, "creatio-intacct.payments-to-creatio"),
+             await run_flow(services, "creatio-intacct.credit-memos-to-creatio")]  # fmt: skip
+    assert writes(creatio_emulator.admin) == before
+    assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in again)
