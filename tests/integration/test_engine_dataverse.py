@@ -117,3 +117,39 @@ async def test_every_record_is_written_under_a_limit_far_below_the_offered_load(
     share = protection["throttled_total"] / answered
     print(f"429 share under a 20 requests/s limit: {share:.1%} of {answered} answers")
     assert share < 0.15
+
+
+async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoice(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    customer = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    dataverse_emulator.admin.seed({
+        "account": [{"accountid": customer, "name": "Northwind Traders", "accountnumber": "NW"}],
+        "invoice": [
+            {"name": f"Invoice {n}", "invoicenumber": f"INV-{n}", "totalamount": 100.0 * n,
+             "statecode": state, "statuscode": status,
+             "_customerid_value": customer, "customerid@target": "account"}
+            for n, state, status in ((1, 2, 100001), (2, 0, 1), (3, 2, 100002))
+        ],
+    })  # fmt: skip
+    for flow in (TO_CREATIO, "creatio-dynamics.invoices-to-creatio"):
+        done = await run_flow(services, flow)
+        assert done.status is RunStatus.SUCCEEDED, done.errors
+
+    payments = await run_flow(services, "creatio-dynamics.payments-to-creatio")
+    assert payments.status is RunStatus.SUCCEEDED, payments.errors
+    assert (payments.counts.read, payments.counts.created) == (2, 2)  # the unpaid one is left
+    creatio = await services.connectors.get("creatio")
+    (account,) = creatio_emulator.rows("Account")
+    invoices = {r.values["Number"]: r.id for r in await creatio.find(
+        "Invoice", {"AccountId": str(account["Id"])}, limit=10)}  # fmt: skip
+    rows = {r.values["UsrNumber"]: r.values for r in await creatio.find(
+        "UsrPayment", {"UsrAccountId": str(account["Id"])}, limit=10)}  # fmt: skip
+    assert sorted(rows) == ["INV-1", "INV-3"]
+    assert float(rows["INV-3"]["UsrAmount"]) == 300.0
+    assert str(rows["INV-3"]["UsrInvoiceId"]) == invoices["INV-3"]
+
+    before = writes(creatio_emulator.admin)
+    again = await run_flow(services, "creatio-dynamics.payments-to-creatio")
+    assert writes(creatio_emulator.admin) == before
+    assert again.counts.created + again.counts.updated + again.counts.failed == 0
