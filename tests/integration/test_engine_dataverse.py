@@ -153,3 +153,29 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
     again = await run_flow(services, "creatio-dynamics.payments-to-creatio")
     assert writes(creatio_emulator.admin) == before
     assert again.counts.created + again.counts.updated + again.counts.failed == 0
+
+
+async def test_cases_and_incidents_both_ways_with_their_account_then_quiet(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": "Fabrikam", "Code": "FAB"}]})
+    (account,) = creatio_emulator.rows("Account")
+    creatio_emulator.admin.seed({"Case": [
+        {"Subject": "Printer on fire", "Symptoms": "Smoke & <sparks>",
+         "AccountId": str(account["Id"])},
+    ]})  # fmt: skip
+    flows = (TO_DATAVERSE, TO_CREATIO, "creatio-dynamics.cases-to-dataverse",
+             "creatio-dynamics.cases-to-creatio")  # fmt: skip
+    first = {f: await run_flow(services, f) for f in flows}
+    assert all(r.status is RunStatus.SUCCEEDED for r in first.values()), {
+        f: r.errors for f, r in first.items()}  # fmt: skip
+    (incident,) = dataverse_emulator.admin.rows("incident")
+    (dv_account,) = dataverse_emulator.admin.rows("account")
+    assert (incident["title"], incident["description"]) == ("Printer on fire", "Smoke & <sparks>")
+    assert incident["_customerid_value"] == dv_account["accountid"]
+    assert len(creatio_emulator.rows("Case")) == 1  # the incident came back as its own echo
+
+    before = writes(creatio_emulator.admin), writes(dataverse_emulator.admin)
+    quiet = [await run_flow(services, f) for f in flows]
+    assert (writes(creatio_emulator.admin), writes(dataverse_emulator.admin)) == before
+    assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in quiet)
