@@ -181,6 +181,8 @@ class RecordSync:
                 binding.id_of(plan.target_side), mapped, modified, digest, message.record_id
             )
 
+        if plan.mapping.updates is not None:
+            return await self._update_bound(mapped, modified, digest, message.record_id)
         matched = await self._match(mapped)
         if isinstance(matched, Settled):
             return matched
@@ -201,6 +203,26 @@ class RecordSync:
         if plan.flow.kind is FlowKind.BINDING:
             return Settled(Outcome.SKIPPED, message=None)  # binding flows never create
         return await self._create(mapped, modified, digest, message.record_id)
+
+    async def _update_bound(
+        self, mapped: Mapped, modified: datetime, digest: str, record_id: str
+    ) -> Result:
+        """An update-only flow's first sync of a record: its target is the record bound to
+        the same source id under another binding; without one it waits, never creates."""
+        plan = self.plan
+        via = plan.mapping.updates
+        assert via is not None
+        target_id = await self._resolver(plan.source_side)(via.binding, record_id)
+        if target_id is None:
+            flow = f"; run '{plan.entry.solution.id}.{via.flow}'" if via.flow else ""
+            reason = (
+                f"{plan.source_system} {plan.flow.source.object} {record_id} has no bound "
+                f"{plan.target_system} {via.object} yet{flow}; the record waits for it"
+            )
+            return Retry(delay=0, reason=reason, category=ErrorCategory.DEPENDENCY, wait=True)
+        if plan.flow.kind is FlowKind.BINDING:
+            return Settled(Outcome.SKIPPED)
+        return await self._update(target_id, mapped, modified, digest, record_id)
 
     async def _match(self, mapped: Mapped) -> SyncRecord | Settled | None:
         for keys in self.plan.mapping.match:

@@ -277,9 +277,18 @@ class ObjectMapping(BaseModel):
     match: tuple[tuple[str, ...], ...] = ()
     filter: tuple[Condition, ...] = ()
     lines: LinesMapping | None = None
+    updates: Lookup | None = Field(
+        default=None,
+        description=(
+            "update only the target record bound to this record's own id under that binding "
+            "(e.g. a customer's AR aging onto its bound Account); never match or create one"
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectMapping:
+        if self.updates is not None and self.match:
+            raise ValueError("a mapping with `updates` finds its target by binding: drop `match`")
         targets = [f.to for f in self.fields]
         twice = {t for t in targets if targets.count(t) > 1}
         if twice:

@@ -464,3 +464,38 @@ async def test_query_starts_never_skips_a_gap_nor_jumps_into_the_future(
     done = await Pump(engine_services).run_finished(run.id)
     moved = (await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)).query_starts
     assert moved == done.started_at < now + timedelta(hours=1)
+
+
+async def test_ar_aging_updates_only_bound_accounts_and_never_creates_one(
+    engine_services: Services, systems: Systems
+) -> None:
+    for code in ("C1", "C2"):
+        systems.intacct.seed("CUSTOMER", {"CUSTOMERID": code, "NAME": f"Customer {code}",
+                                          "STATUS": "active"}, id=code)  # fmt: skip
+    await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
+    accounts = {r.values["Code"]: r.id for r in systems.creatio.records["Account"].values()}
+    for code, due in (("C1", "1200.50"), ("C2", "0.00"), ("GHOST", "99.00")):
+        systems.intacct.seed("ARAGING", {"CUSTOMERID": code, "AGING_0_30": "200.00",
+                                         "AGING_31_60": "1000.50", "AGING_61_90": "0.00",
+                                         "AGING_OVER_90": "0.00", "TOTALDUE": due},
+                             id=code)  # fmt: skip
+    engine_services.records.max_waits = 1  # GHOST has no Account: one short wait, then fail
+    creates = systems.creatio.calls["create"]
+
+    aging = await run_flow(engine_services, "creatio-intacct.aging-to-creatio")
+    assert (aging.counts.updated, aging.counts.failed) == (2, 1)
+    assert systems.creatio.calls["create"] == creates  # no Account made for GHOST
+    (ghost,) = aging.errors
+    assert ghost.record == "GHOST" and ghost.category is ErrorCategory.DEPENDENCY
+    assert "no bound creatio Account" in ghost.message
+    c1 = systems.creatio.values("Account", accounts["C1"])
+    assert (c1["UsrCurrBalPymts"], c1["UsrArOver30"], c1["UsrArOver90"]) == (1200.5, 1000.5, 0)
+    assert c1["Name"] == "Customer C1"  # the account's own fields are untouched
+
+    # Same balances next hour: nothing written. A new balance: only that account changes.
+    systems.edit(systems.intacct, "ARAGING", "C2", {"TOTALDUE": "75.25"})
+    before = systems.creatio.calls["update"]
+    again = await run_flow(engine_services, "creatio-intacct.aging-to-creatio")
+    assert systems.creatio.calls["update"] == before + 1
+    assert again.counts.updated == 1
+    assert systems.creatio.values("Account", accounts["C2"])["UsrCurrBalPymts"] == 75.25
