@@ -26,9 +26,11 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   unknown property or a lookup written as a plain value: 400 `0x80060888` (OData's
   messages); a bind to a missing row 404 `0x80040217` "<table> With Id = <id> Does Not
   Exist"; a bind to the wrong table 400. Option sets outside their values: 400 `0x8004431A`
-  with the documented message; text over its length 400 `0x80044331`; a bad Date or
-  DateTimeOffset literal 400 `0x80060888` "Cannot convert the literal '...' to the expected
-  type 'Edm.Date'." (the property is not named, as OData's reader does not); dates before
+  with the documented message; text over its length 400 `0x80044331` (the documented text,
+  two spaces after "occurred."); a bad Date or DateTimeOffset literal 400 `0x80060888`
+  "Cannot convert the literal '...' to the expected type 'Edm.Date'." (the property is not
+  named, as OData's reader does not; the literal is the JSON text sent), which includes a
+  time part sent to a Date Only column (unconfirmed: send plain dates); dates before
   1753-01-01 and numbers out of range 400 `0x80040278`. Read-only columns (createdon,
   modifiedon, versionnumber, contact.fullname) sent by a client are ignored.
 - **modifiedon** is stamped to the second on every write (so many rows share one);
@@ -43,12 +45,26 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   last row's value of every sort column; the next page starts strictly after that row
   (keyset), so rows are neither skipped nor repeated when many share a sort value.
   `$top` caps the whole result. `$count=true` gives `@odata.count` (at most 5000).
+- **Conditional GET**: `If-None-Match: W/"<v>"` on a row still at version v answers 304
+  (no body); `If-None-Match: null` never matches.
+- **Change tracking** (every table has it on): `Prefer: odata.track-changes` on a collection
+  read answers every row (pages by `odata.maxpagesize`; `@odata.nextLink` with a `$skiptoken`
+  cookie marked `istracking="True"`) and, on the last page, `@odata.deltaLink` with
+  `$deltatoken=<version>!<MM/dd/yyyy HH:mm:ss>` (UTC); `@odata.context` ends in
+  `<set>(<select>)/$delta`; `Preference-Applied: odata.track-changes`. A delta link answers
+  the rows written since (current values, in write order) and deleted rows as
+  `{"@odata.context": ".../$metadata#<set>/$deletedEntity", "id": ..., "reason": "deleted"}`.
+  `$filter`, `$orderby`, `$expand`, `$top` and `$count` answer 400; a token older than 7 days
+  (ExpireChangeTrackingInDays' default) or unreadable answers 400 `0x80060888` (the real
+  code is not documented).
 - **$batch**: multipart/mixed, at most 1000 operations (400 `0x8005F103` beyond);
   change sets are atomic (a failing operation rolls back the change set, whose answer is
-  then only that failing operation's response); `$n` references to earlier change-set
-  results; GET inside a change set answers 400. Without `Prefer: odata.continue-on-error`
-  processing stops at the first failure and the batch answers 400 (body still multipart);
-  otherwise 200.
+  then only that failing operation's response, with its Content-ID); every change-set part
+  needs a `Content-ID` (OData 4.0; 400 without); `$n` references to earlier change-set
+  results, and a `$n` naming no earlier part answers the documented 400 "Content-ID
+  Reference: '$n' does not exist in the batch context."; GET inside a change set answers
+  400. Without `Prefer: odata.continue-on-error` processing stops at the first failure and
+  the batch answers 400 (body still multipart); otherwise 200.
 - **Service protection** (`/_emulator/limits`: window, requests, execution ms, concurrency;
   the real 300 s / 6000 / 1,200,000 ms / 52 by default) per token `oid`: answers 429 with
   `Retry-After` (whole seconds: until the window has room again; 1 s for concurrency) and
@@ -57,9 +73,10 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   execution time. Successful answers carry `x-ms-ratelimit-burst-remaining-xrm-requests`
   (requests left in the window) and `x-ms-ratelimit-time-remaining-xrm-requests`.
 - Injected faults: 429 / 5xx in Dataverse's JSON error shape.
-- Not emulated: change tracking (`odata.track-changes` / delta links), deep insert,
-  `$expand`, `$metadata`, single-property PUT/DELETE, `$ref`, duplicate detection,
-  statecode/statuscode pairing rules, currencies.
+- Not emulated: deep insert, `$expand`, `$metadata` and the `EntityDefinitions` metadata
+  reads, single-property PUT/DELETE, `$ref`, duplicate detection, statecode/statuscode
+  pairing rules, currencies, error annotations (`Prefer: odata.include-annotations` on
+  errors), the `totalrecordcount` annotations of `$count`, 413 payload limits.
 
 Admin API (never counted, throttled or failed): the fault layer's `/_emulator/{knobs,
 faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/tokens/expire` and

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.emulators.dataverse.webapi import Call, Result, preferences
+from sandbox.emulators.dataverse.webapi import Call, Result, preferences, resolve_reference
 from sandbox.emulators.dataverse.wire import EmulatedError, bad_request
 
 MAX_OPERATIONS = 1000
@@ -95,6 +95,9 @@ def parse(body: bytes, content_type: str) -> list[Item]:
                 operation = _operation(inner)
                 if operation.method == "GET":
                     raise bad_request("GET requests are not allowed inside a change set.")
+                if not operation.content_id:
+                    # OData 4.0 §11.7.3: every request of a change set carries one.
+                    raise bad_request("Content-ID header not present in a change set request.")
                 change_set.operations.append(operation)
             count += len(change_set.operations)
             items.append(change_set)
@@ -112,10 +115,8 @@ def parse(body: bytes, content_type: str) -> list[Item]:
 
 def to_call(operation: Operation, base: str, references: dict[str, str]) -> Call:
     url = operation.url
-    if url.startswith("$") and references:
-        ref, _, tail = url[1:].partition("/")
-        if ref in references:
-            url = references[ref] + (f"/{tail}" if tail else "")
+    if url.startswith("$"):
+        url = resolve_reference(url, references)
     parts = urlsplit(url)
     path = parts.path
     if API_PREFIX in path:
@@ -162,7 +163,7 @@ def execute(
     failed = False
     for item in items:
         if isinstance(item, Operation):
-            result = run(to_call(item, base, {}))
+            result = _run(item, base, {}, run)
             out.append(_response_part(result, item.content_id))
             failed = result.status >= 400
         else:
@@ -173,6 +174,14 @@ def execute(
     body = "".join(f"--{boundary}\r\n{part}\r\n" for part in out) + f"--{boundary}--\r\n"
     status = 400 if failed and not continue_on_error else 200
     return status, f"multipart/mixed; boundary={boundary}", body.encode("utf-8")
+
+
+def _run(operation: Operation, base: str, references: dict[str, str], run: Runner) -> Result:
+    try:
+        call = to_call(operation, base, references)
+    except EmulatedError as error:  # a `$n` that names no earlier operation
+        return Result(error.status, error.body())
+    return run(call)
 
 
 class _Rollback(Exception):
@@ -191,7 +200,7 @@ def _change_set(
     try:
         with transaction():  # type: ignore[attr-defined]
             for operation in change_set.operations:
-                result = run(to_call(operation, base, references))
+                result = _run(operation, base, references, run)
                 if result.status >= 400:
                     raise _Rollback(_response_part(result, operation.content_id))
                 if operation.content_id and result.entity_url:

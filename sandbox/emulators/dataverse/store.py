@@ -1,5 +1,6 @@
 """The emulator's in-memory tables: rows, the alternate-key index, version numbers,
-modifiedon stamps and an undo journal that makes a change set atomic."""
+modifiedon stamps, tombstones of deleted rows (for change tracking) and an undo journal
+that makes a change set atomic."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Store:
         self.keys: dict[str, dict[str, str]] = {name: {} for name in TABLES}
         self.version = 1_000_000
         self.writes: Counter[str] = Counter()
+        # Deleted rows per table as (version of the delete, id), oldest first.
+        self.tombstones: dict[str, list[tuple[int, str]]] = {name: [] for name in TABLES}
         self._journal: list[tuple[str, str, Row | None]] | None = None
 
     # -- low level (every change goes through _put, so the undo journal sees it) -------------
@@ -55,6 +58,7 @@ class Store:
         """All the writes inside, or none (a change set)."""
         outer = self._journal
         journal: list[tuple[str, str, Row | None]] = []
+        marks = {name: len(stones) for name, stones in self.tombstones.items()}
         self._journal = journal
         try:
             yield
@@ -62,6 +66,8 @@ class Store:
             self._journal = None
             for logical, id, old in reversed(journal):
                 self._put(TABLES[logical], id, old)
+            for name, mark in marks.items():
+                del self.tombstones[name][mark:]  # a rolled-back delete deleted nothing
             self._journal = outer
             raise
         self._journal = outer
@@ -82,6 +88,18 @@ class Store:
 
     def all(self, table: Table) -> list[Row]:
         return list(self.rows[table.logical].values())
+
+    def changes(self, table: Table, after: int, *, deletes: bool) -> list[tuple[int, Row | str]]:
+        """Rows written and (with `deletes`) ids deleted after version `after`, as
+        (version, row or deleted id), in version order: what a delta link returns."""
+        out: list[tuple[int, Row | str]] = [
+            (row["versionnumber"], row)
+            for row in self.rows[table.logical].values()
+            if row["versionnumber"] > after
+        ]
+        if deletes:
+            out += [(v, id) for v, id in self.tombstones[table.logical] if v > after]
+        return sorted(out, key=lambda item: item[0])
 
     # -- writes --------------------------------------------------------------------------
     def _check_key_unique(self, table: Table, row: Row, id: str) -> None:
@@ -131,6 +149,7 @@ class Store:
 
     def delete(self, table: Table, id: str) -> None:
         self._put(table, id, None)
+        self.tombstones[table.logical].append((self._next_version(), id))
         self.writes[f"delete {table.logical}"] += 1
 
     # -- seeding (admin) -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from defusedxml import ElementTree
 
+from sandbox.emulators.dataverse import tracking
 from sandbox.emulators.dataverse.query import (
     compare_keys,
     parse_filter,
@@ -80,6 +81,15 @@ def preferences(headers: Mapping[str, str]) -> dict[str, str]:
         if name:
             prefs[name.strip().lower()] = value.strip().strip('"')
     return prefs
+
+
+def resolve_reference(text: str, references: Mapping[str, str]) -> str:
+    """`$<content-id>[/rest]` -> the entity URL an earlier operation of the change set made,
+    or the documented 400 when no earlier operation has that Content-ID."""
+    ref, _, tail = text[1:].partition("/")
+    if ref not in references:
+        raise bad_request(f"Content-ID Reference: '${ref}' does not exist in the batch context.")
+    return references[ref] + (f"/{tail}" if tail else "")
 
 
 def _key_values(table: Table, text: str) -> tuple[str, str]:
@@ -192,17 +202,35 @@ class WebApi:
         row, kind, value = self._find(table, key)
         if row is None:
             raise self._missing(table, kind, value)
+        etag = f'W/"{row["versionnumber"]}"'
+        if call.headers.get("if-none-match") == etag:
+            # Conditional GET: unchanged since the client's copy (`If-None-Match: null`,
+            # the header clients send to avoid caches, never matches).
+            return Result(304, None, {"ETag": etag})
         body = {
             "@odata.context": f"{call.base}$metadata#{table.entity_set}/$entity",
             **self.render(table, row, select, call.headers),
         }
-        return Result(200, body, {"ETag": body["@odata.etag"]})
+        return Result(200, body, {"ETag": etag})
 
     def _query(self, table: Table, call: Call) -> Result:
         params = dict(call.query)
         for unsupported in ("$skip", "$expand", "$apply", "$search"):
             if unsupported in params:
                 raise bad_request(f"The query parameter {unsupported} is not supported")
+        prefs = preferences(call.headers)
+        size = MAX_PAGE
+        applied: list[str] = []
+        requested = prefs.get("odata.maxpagesize")
+        if requested and requested.isdigit() and int(requested) > 0:
+            size = min(int(requested), MAX_PAGE)
+            applied.append(f"odata.maxpagesize={size}")
+        if tracking.wanted(params, prefs):
+            result = tracking.read(self, table, call, size)
+            applied.insert(0, tracking.TRACK_CHANGES)
+            result.headers["Preference-Applied"] = ",".join(applied)
+            return result
+        headers = {"Preference-Applied": ",".join(applied)} if applied else {}
         select = parse_select(table, params.get("$select"))
         order = parse_orderby(table, params.get("$orderby"))
         rows = self.store.all(table)
@@ -216,13 +244,6 @@ class WebApi:
             if not top.isdigit():
                 raise bad_request(f"Invalid value '{top}' for $top query option found.")
             rows = rows[: int(top)]
-        prefs = preferences(call.headers)
-        size = MAX_PAGE
-        headers: dict[str, str] = {}
-        requested = prefs.get("odata.maxpagesize")
-        if requested and requested.isdigit() and int(requested) > 0:
-            size = min(int(requested), MAX_PAGE)
-            headers["Preference-Applied"] = f"odata.maxpagesize={size}"
         page_number = 1
         token = params.get("$skiptoken")
         if token:
@@ -276,8 +297,8 @@ class WebApi:
         values: dict[str, Any] = {}
         for name, value in data.items():
             if name.endswith("@odata.bind"):
-                if isinstance(value, str) and value.startswith("$") and references:
-                    value = references.get(value[1:], value)
+                if isinstance(value, str) and value.startswith("$"):
+                    value = resolve_reference(value, references or {})
                 self._bind(table, name[: -len("@odata.bind")], value, values)
             elif name.startswith("@") or "@" in name:
                 continue  # @odata.type and other instance annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -76,10 +77,21 @@ def parse_datetime(text: str) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
+def literal_text(value: Any) -> str:
+    """A JSON value as OData's reader quotes it in an error: the text as sent (5, 1.5,
+    true, abc), never Python's repr."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
 def _cannot_convert(value: Any, column: Column) -> EmulatedError:
-    literal = value if isinstance(value, str) else repr(value)
-    return bad_request(f"Cannot convert the literal '{literal}' to the expected type "
-                       f"'{column.edm}'.")  # fmt: skip
+    return bad_request(f"Cannot convert the literal '{literal_text(value)}' to the expected "
+                       f"type '{column.edm}'.")  # fmt: skip
 
 
 def convert(table: Table, column: Column, value: Any) -> Any:
@@ -92,7 +104,8 @@ def convert(table: Table, column: Column, value: Any) -> Any:
             raise _cannot_convert(value, column)
         if column.max_length is not None and len(value) > column.max_length:
             raise bad_request(
-                f"A validation error occurred. The length of the '{column.name}' attribute of "
+                # Two spaces after the first sentence, as in the documented answer.
+                f"A validation error occurred.  The length of the '{column.name}' attribute of "
                 f"the '{table.logical}' entity exceeded the maximum allowed length of "
                 f"'{column.max_length}'.",
                 STRING_LENGTH,

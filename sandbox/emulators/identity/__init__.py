@@ -8,7 +8,9 @@ and the sandbox CA as its trust:
   authorization/token endpoints, jwks_uri). An unknown tenant answers 400 `invalid_tenant`
   (AADSTS90002), as Entra does.
 - `POST /{tenant}/oauth2/v2.0/token`: `grant_type=client_credentials`, `scope` one resource's
-  `/.default`, and either `client_secret` or a certificate client assertion
+  `/.default` (the resource as given, port included), and either a client secret — in the
+  form body (`client_secret_post`, what MSAL sends) or as `Authorization: Basic`
+  (`client_secret_basic`, form-urlencoded id and secret) — or a certificate client assertion
   (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) whose
   signature is checked against the client's configured certificate (PS256 with
   `x5t#S256`, as MSAL ≥1.35 sends, or RS256 with `x5t`), with `aud` = the token endpoint,
@@ -23,7 +25,10 @@ AADSTS code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`).
 Chosen where Entra's exact behaviour is not documented: a wrong secret answers 401
 `invalid_client` AADSTS7000215; an unknown client 400 `unauthorized_client` AADSTS700016; a
 bad assertion signature 401 `invalid_client` AADSTS700027; an expired assertion 401
-AADSTS700024; a scope that is not `<resource>/.default` 400 `invalid_scope` AADSTS1002012.
+AADSTS700024; a scope that is not `<resource>/.default` 400 `invalid_scope` AADSTS1002012;
+a malformed Basic header 401 `invalid_client` AADSTS7000216; a Basic client id that differs
+from the body's 400 `invalid_request` AADSTS900144. Resources that trust this emulator
+(`TokenVerifier`) check `exp` with no leeway: a token is refused once its lifetime is over.
 The signing key is made per emulator instance (resources fetch the JWKS, as real ones do).
 
 Admin API: the fault layer's `/_emulator/{knobs,faults,calls,requests,reset}` plus

@@ -3,11 +3,13 @@ shared fault layer."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from cryptography import x509
@@ -144,6 +146,7 @@ class IdentityEmulator:
         # application/x-www-form-urlencoded, parsed here (no multipart dependency needed)
         fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         try:
+            fields = _basic_credentials(request.headers.get("authorization"), fields)
             client, method = self._authenticate(fields, str(request.url).split("?")[0])
             resource = self._resource(fields.get("scope", ""))
         except _Rejected as rejected:
@@ -316,6 +319,27 @@ class IdentityEmulator:
             Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
         ]
+
+
+def _basic_credentials(header: str | None, fields: dict[str, str]) -> dict[str, str]:
+    """`client_secret_basic` (RFC 6749 §2.3.1): `Authorization: Basic base64(id:secret)`,
+    each part form-urlencoded, merged into the form fields `client_secret_post` uses."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return fields
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        malformed = "The client credentials in the Authorization header are malformed."
+        raise _Rejected(aad_error(401, "invalid_client", 7000216, malformed))
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if fields.get("client_id", client_id) != client_id:
+        mismatch = "The client_id in the body does not match the one in the Authorization header."
+        raise _Rejected(aad_error(400, "invalid_request", 900144, mismatch))
+    return {**fields, "client_id": client_id, "client_secret": secret}
 
 
 def create_app(options: Options | None = None) -> IdentityEmulator:

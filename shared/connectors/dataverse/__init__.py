@@ -7,6 +7,7 @@ from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
     ChangeSet,
+    ChangesPage,
     Page,
     WriteResult,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "BatchOperation",
     "BatchResult",
     "ChangeSet",
+    "ChangesPage",
     "DataverseClient",
     "DataverseConfig",
     "Page",

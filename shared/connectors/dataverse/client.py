@@ -34,6 +34,7 @@ from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
     ChangeSet,
+    ChangesPage,
     Page,
     Record,
     WriteResult,
@@ -102,7 +103,8 @@ def _verify(config: DataverseConfig) -> ssl.SSLContext | bool:
 
 class DataverseClient:
     """Public API: `check`, `who_am_i`, `get`, `query`, `next_page`, `iter_records`,
-    `create`, `upsert`, `update`, `delete`, `batch`, `aclose`."""
+    `track_changes`, `next_changes`, `create`, `upsert`, `update`, `delete`, `batch`,
+    `aclose`."""
 
     system = SYSTEM
 
@@ -136,7 +138,7 @@ class DataverseClient:
                 "User-Agent": "Shuttle",
             },
         )
-        self.protection = ServiceProtection(config.max_concurrency, clock=clock)
+        self.protection = ServiceProtection(config.max_concurrency, clock=clock, sleep=sleep)
         self.answers = 0  # HTTP answers received (for the share of 429s)
 
     @classmethod
@@ -183,7 +185,7 @@ class DataverseClient:
         values = body if isinstance(body, Mapping) else None
 
         async def attempt() -> httpx.Response | None:
-            async with self.protection.slot():
+            async with self.protection.slot() as ticket:
                 try:
                     response = await self._http.request(
                         method, url, params=params, content=content, headers=sent_headers
@@ -196,7 +198,14 @@ class DataverseClient:
                 except ConnectorError as error:  # from the auth (token endpoint)
                     raise (error if error.retryable else _Final(error)) from None
                 self.answers += 1
-                self.protection.observe(response)
+                self.protection.observe(response, ticket)
+                if response.status_code == 429:
+                    # Paused inside the slot, so no call slips out between answer and pause.
+                    error = error_from_response(response, action=action, record=record)
+                    self.protection.throttled_for(
+                        _throttle_wait(error) * (1 + 0.1 * self._rng()), ticket, error.code
+                    )
+                    raise _Throttled(error)
             if response.status_code in ok:
                 return response
             if missing_ok and response.status_code == 404:
@@ -204,8 +213,6 @@ class DataverseClient:
             error = error_from_response(
                 response, action=action, record=record, body=values, create_only=create_only
             )
-            if response.status_code == 429:
-                raise _Throttled(error)
             if error.retryable and not idempotent:
                 raise _Final(error)
             raise error
@@ -223,11 +230,10 @@ class DataverseClient:
             except _Final as final:
                 raise final.error from None
             except _Throttled as throttled:
-                wait = throttled.error.retry_after
-                wait = 1.0 if wait is None else wait
-                if self._clock() - started + wait > self.config.throttle_max_wait_s:
+                # The pause is already set; the call goes again once it is over.
+                waited = self._clock() - started
+                if waited + _throttle_wait(throttled.error) > self.config.throttle_max_wait_s:
                     raise throttled.error from None
-                self.protection.throttled_for(wait * (1 + 0.1 * self._rng()))
 
     # -- reads -----------------------------------------------------------------------------
     async def who_am_i(self) -> Record:
@@ -289,13 +295,58 @@ class DataverseClient:
     ) -> Page:
         """The page at `next_link`, followed verbatim (it carries the paging cookie); the
         same page size must be asked for again."""
-        if not next_link.startswith(self.config.api_base):
+        self._own_link(next_link, "read the next page")
+        return await self._page(next_link, None, page_size, annotations, "next page")
+
+    def _own_link(self, link: str, action: str) -> None:
+        if not link.startswith(self.config.api_base):
             # Never send the token anywhere but the configured environment.
             raise ConnectorError(
-                "read the next page: the link does not point at DATAVERSE_URL",
+                f"{action}: the link does not point at DATAVERSE_URL",
                 category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_next_link",
             )  # fmt: skip
-        return await self._page(next_link, None, page_size, annotations, "next page")
+
+    async def track_changes(
+        self,
+        entity_set: str,
+        *,
+        select: Sequence[str] | None = None,
+        page_size: int | None = None,
+    ) -> ChangesPage:
+        """Start change tracking on a table (`Prefer: odata.track-changes`): the first page
+        of every row; follow `next_link`, then keep the last page's `delta_link`.
+        Dataverse allows only `$select` with it (no filter, order or top)."""
+        params = {"$select": ",".join(check_name(s) for s in select)} if select else None
+        url = self.url(check_name(entity_set))
+        return await self._changes(url, params, page_size, f"track changes of {entity_set}")
+
+    async def next_changes(self, link: str, *, page_size: int | None = None) -> ChangesPage:
+        """The page at a `next_link` or `delta_link` of `track_changes`, followed verbatim:
+        a delta link gives what was written or deleted since the read that returned it."""
+        self._own_link(link, "read changes")
+        return await self._changes(link, None, page_size, "read changes")
+
+    async def _changes(
+        self, url: str, params: Mapping[str, str] | None, page_size: int | None, action: str
+    ) -> ChangesPage:
+        size = min(page_size or self.config.page_size, 5000)
+        prefer = _prefer("odata.track-changes", f"odata.maxpagesize={size}")
+        response = await self._request(
+            "GET", url, action=action, params=params, headers={**prefer, "If-None-Match": "null"}
+        )
+        assert response is not None
+        data = _json(response, action)
+        records: list[Record] = []
+        deleted: list[str] = []
+        for item in data.get("value", []):
+            if str(item.get("@odata.context", "")).endswith("/$deletedEntity"):
+                deleted.append(str(item.get("id", "")).lower())
+            else:
+                records.append(_plain(item))
+        return ChangesPage(
+            records=records, deleted=deleted, next_link=data.get("@odata.nextLink"),
+            delta_link=data.get("@odata.deltaLink"),
+        )  # fmt: skip
 
     async def _page(
         self,
@@ -496,6 +547,11 @@ class DataverseClient:
         if answer.status == 429:
             error.retry_after = retry_after(fake)
         return BatchResult(status=answer.status, id=new_id, body=body, error=error)
+
+
+def _throttle_wait(error: ConnectorError) -> float:
+    """A 429's Retry-After (a second when the server did not say)."""
+    return 1.0 if error.retry_after is None else error.retry_after
 
 
 def _plain(data: Any) -> Record:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -74,7 +75,18 @@ def _field(message: str, body: Mapping[str, Any] | None) -> str | None:
     if match and body:
         # OData's reader names the literal, not the property: find it in what was sent.
         text = match.group(1)
-        return next((k for k, v in body.items() if isinstance(v, str) and v == text), None)
+        return next((k for k, v in body.items() if _as_sent(v) == text), None)
+    return None
+
+
+def _as_sent(value: Any) -> str | None:
+    """A body value as the literal an OData error quotes (the JSON text, strings bare)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
     return None
 
 

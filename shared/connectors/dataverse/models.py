@@ -17,6 +17,17 @@ class Page(BaseModel):
     count: int | None = None
 
 
+class ChangesPage(BaseModel):
+    """A page of a change-tracking read: rows new or changed (all rows on the first read),
+    ids deleted (delta reads only), and either `next_link` (more of this read) or
+    `delta_link` (keep it: the next read returns what changed after this one)."""
+
+    records: list[Record]
+    deleted: list[str] = Field(default_factory=list)
+    next_link: str | None = None
+    delta_link: str | None = None
+
+
 class WriteResult(BaseModel):
     """`created` is None when the answer does not tell (a plain 204 upsert)."""
 

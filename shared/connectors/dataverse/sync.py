@@ -15,6 +15,13 @@ and since the order ends with the primary key it is a total order, so every reco
 exactly once even when a thousand share one modifiedon across pages. A record modified
 while the window is read moves past `until` and is left to the next window.
 
+Why windows and not change tracking's delta links (`DataverseClient.track_changes`): the
+engine's watermark is a time an operator can read and set ("query starts"), bulk loads read
+a date range, and a volume check counts a window before reading it; a delta token can only
+say "since the last read" and expires after the org's ExpireChangeTrackingInDays. Delta
+links serve better where deletions matter or a table must be mirrored whole: the client
+offers them for that (they report deleted ids, which a modifiedon window cannot see).
+
 **Creates** from Creatio are upserts by the alternate key `shuttle_creatio<table>id` =
 the Creatio Id, sent with `If-None-Match: *` (create only) and
 `Prefer: return=representation` (so 201 tells a creation, and the id and modifiedon come

@@ -13,6 +13,7 @@ from shared.connectors.dataverse.auth import MsalAuth, certificate_credential
 from shared.connectors.errors import ConnectorError
 from shared.errors import ErrorCategory
 from tests.support.dataverse import RunningDataverse, client_certificate, config
+from tests.support.polling import eventually
 
 
 async def test_many_calls_share_one_token(
@@ -80,6 +81,22 @@ async def test_an_expired_token_is_renewed_once_and_the_call_succeeds(
     assert client.auth.refreshed == 1
     assert dataverse.identity_admin.stats()["tokens_issued"] == 2
     assert dataverse.admin.stats()["unauthorized"] >= 1
+
+
+async def test_a_token_is_renewed_before_it_expires(
+    dataverse: RunningDataverse, client: DataverseClient
+) -> None:
+    # Tokens that really expire (4 s): the client renews ahead of time, so Dataverse never
+    # sees an expired one and no call pays for a 401.
+    dataverse.identity_admin.options(token_lifetime_s=4)
+    assert isinstance(client.auth, MsalAuth)
+    await eventually(
+        client.who_am_i, until=lambda _: client.auth.acquired == 2,  # type: ignore[union-attr]
+        timeout=15, what="a second token",
+    )  # fmt: skip
+    assert dataverse.identity_admin.stats()["tokens_issued"] == 2
+    assert dataverse.admin.stats()["unauthorized"] == 0
+    assert client.auth.refreshed == 0
 
 
 async def test_a_token_refused_again_after_renewal_is_an_auth_error(

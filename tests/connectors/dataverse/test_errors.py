@@ -46,6 +46,11 @@ async def test_a_bad_date_is_a_validation_error_on_that_field(client: DataverseC
     assert "Edm.Date" in error.message
 
 
+async def test_a_value_of_the_wrong_type_names_its_field(client: DataverseClient) -> None:
+    error = await _error(client.create("contacts", {"lastname": "L", "birthdate": 20240501}))
+    assert (error.category, error.field) == (ErrorCategory.VALIDATION, "birthdate")
+
+
 async def test_not_found_and_dependency(client: DataverseClient) -> None:
     missing = await _error(client.update("accounts", MISSING, {"name": "X"}))
     assert missing.category is ErrorCategory.NOT_FOUND

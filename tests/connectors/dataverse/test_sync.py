@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -40,7 +41,8 @@ def test_it_is_a_sync_connector(sync: DataverseSync) -> None:
 async def test_changes_deliver_every_record_once_across_processes(
     dataverse: RunningDataverse, sync: DataverseSync
 ) -> None:
-    # 1000 records on one modifiedon, pages of 300, plus records outside the window.
+    # 1000 records on one modifiedon, pages of 300, records on both bounds of the window
+    # (both inclusive) and records just outside it.
     dataverse.admin.seed(
         {
             "account": {"count": 1000, "template": {"name": "A{n}", "modifiedon": STAMP}},
@@ -48,7 +50,9 @@ async def test_changes_deliver_every_record_once_across_processes(
     )
     dataverse.admin.seed(
         {"account": [{"name": "late", "modifiedon": "2024-05-01T11:00:01Z"},
-                     {"name": "edge", "modifiedon": "2024-05-01T11:00:00Z"}]}
+                     {"name": "edge", "modifiedon": "2024-05-01T11:00:00Z"},
+                     {"name": "first", "modifiedon": "2024-05-01T09:00:00Z"},
+                     {"name": "early", "modifiedon": "2024-05-01T08:59:59Z"}]}
     )  # fmt: skip
     cursor: dict[str, object] | None = await sync.open_changes(
         "account", since=SINCE, until=UNTIL, fields=["name"], page_size=300
@@ -60,10 +64,19 @@ async def test_changes_deliver_every_record_once_across_processes(
         seen += [r.id for r in page.records]
         assert all(r.modified.tzinfo is not None for r in page.records)
         cursor = page.cursor
-    assert len(seen) == 1001 == len(set(seen))
+    assert len(seen) == 1002 == len(set(seen))
+    # The wire: an inclusive window, a total order, pages of 300 (Prefer: odata.maxpagesize).
+    reads = [r for r in dataverse.admin.requests() if r["path"].endswith("/accounts")]
+    first = unquote_plus(reads[0]["query"])
+    assert (
+        "$filter=modifiedon ge 2024-05-01T09:00:00Z and modifiedon le 2024-05-01T11:00:00Z" in first
+    )
+    assert "$orderby=modifiedon asc,accountid asc" in first
+    assert len(reads) == 4 and all("$skiptoken=" in r["query"] for r in reads[1:])
     names = {r["accountid"]: r["name"] for r in dataverse.admin.rows("account")}
-    assert "late" not in {names[i] for i in seen} and "edge" in {names[i] for i in seen}
-    assert await sync.count_changes("account", since=SINCE, until=UNTIL) == 1001
+    read = {names[i] for i in seen}
+    assert {"edge", "first"} <= read and not {"late", "early"} & read
+    assert await sync.count_changes("account", since=SINCE, until=UNTIL) == 1002
     late = dt.datetime(2024, 5, 1, 11, 0, 1, tzinfo=dt.UTC)
     assert await sync.count_changes("account", since=late, until=late) == 1
 

@@ -4,12 +4,53 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.throttle import (
+    CONCURRENCY_LIMIT,
+    REQUESTS_LIMIT,
+    TIME_LIMIT,
+    ServiceProtection,
+    Ticket,
+)
 from shared.connectors.errors import ConnectorError
 from shared.errors import ErrorCategory
-from tests.support.dataverse import RunningDataverse, config
+from tests.support.dataverse import RunningDataverse, config, trust
+
+
+class VirtualTime:
+    """A clock that moves only when someone sleeps on it (sleepers at once share the time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        target = self.now + seconds
+        await asyncio.sleep(0)
+        self.now = max(self.now, target)
+
+
+class Stamping(httpx.AsyncBaseTransport):
+    """Real HTTPS to the emulator, noting the virtual time each request leaves at."""
+
+    def __init__(self, ca: str, time: VirtualTime) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=trust(ca))
+        self.time = time
+        self.sent: list[tuple[float, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((self.time.now, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 async def test_every_record_is_written_under_a_tight_request_limit(
@@ -50,11 +91,51 @@ async def test_the_concurrency_limit_is_respected(dataverse: RunningDataverse) -
 async def test_retry_after_pauses_every_call_of_the_client(
     dataverse: RunningDataverse,
 ) -> None:
-    dataverse.admin.faults({"fault": "429", "path": "*/WhoAmI", "retry_after": 1, "times": 1})
-    async with DataverseClient(config(dataverse)) as client:
-        await client.who_am_i()
+    # Virtual time: the 7 s the server asks for pass without waiting, and the moment each
+    # request leaves is known exactly.
+    time = VirtualTime()
+    transport = Stamping(dataverse.ca, time)
+    dataverse.admin.faults({"fault": "429", "path": "*/WhoAmI", "retry_after": 7, "times": 1})
+    async with DataverseClient(
+        config(dataverse), transport=transport, clock=time.clock, sleep=time.sleep,
+        rng=lambda: 0.0,
+    ) as client:  # fmt: skip
+        results = await asyncio.gather(*(client.who_am_i() for _ in range(5)))
         assert client.protection.throttled == 1
-        assert client.protection.budget is None or client.protection.budget >= 0
+    assert len(results) == 5 and all(r["UserId"] for r in results)
+    calls = [at for at, path in transport.sent if path.endswith("/WhoAmI")]
+    refused_at, later = calls[0], calls[1:]
+    # The first call goes alone (no budget known yet) and is refused; the retry and the
+    # four calls waiting behind it all leave only once the Retry-After has passed.
+    assert len(later) == 5
+    assert all(at >= refused_at + 7 for at in later), transport.sent
+
+
+async def test_a_concurrency_limit_far_below_ours_is_found_and_kept(
+    dataverse: RunningDataverse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The application user's limit is shared by every worker: here the server takes 4
+    # calls at once while this client may send 52.
+    dataverse.admin.limits(max_concurrent=4)
+    dataverse.admin.knobs(latency_ms=20)
+    records = 200
+    async with DataverseClient(config(dataverse)) as client:
+        await asyncio.gather(
+            *(
+                client.upsert("accounts", {"shuttle_creatioaccountid": f"k{n}"}, {"name": f"A{n}"})
+                for n in range(records)
+            )
+        )
+        answers, throttled = client.answers, client.protection.throttled
+        limit = client.protection.limit
+    assert len(dataverse.admin.rows("account")) == records
+    refused = dataverse.admin.stats()["protection"]["throttled"]
+    assert refused.get("concurrency", 0) == throttled
+    share = throttled / answers
+    with capsys.disabled():
+        print(f"\n429 share under a concurrency limit of 4: {throttled}/{answers} = {share:.1%}")
+    assert limit <= 4
+    assert share < 0.05
 
 
 async def test_throttling_beyond_the_wait_budget_is_a_transient_rate_limit_error(
@@ -66,3 +147,46 @@ async def test_throttling_beyond_the_wait_budget_is_a_transient_rate_limit_error
             await client.who_am_i()
     assert caught.value.category is ErrorCategory.RATE_LIMIT
     assert caught.value.retryable and caught.value.retry_after == 5
+
+
+def _answer(status: int = 200) -> httpx.Response:
+    return httpx.Response(status)
+
+
+async def test_the_allowed_concurrency_adapts_to_429s() -> None:
+    time = VirtualTime()
+    protection = ServiceProtection(52, clock=time.clock, sleep=time.sleep, regrow_s=10)
+
+    async def answered(status: int = 200) -> Ticket:
+        async with protection.slot() as ticket:
+            protection.observe(_answer(status), ticket)
+        return ticket
+
+    # Slow start: the limit doubles once a whole round of it was answered (1, 2, 4 calls).
+    for _ in range(7):
+        await answered()
+    assert protection.limit == 8
+    # The first refusal ends slow start and halves it, though 5 would have fitted here.
+    ticket = await answered(429)
+    protection.throttled_for(1, Ticket(in_flight=6, epoch=ticket.epoch), CONCURRENCY_LIMIT)
+    assert protection.limit == 4
+    # From then on a concurrency refusal says how many fit: fewer than were in flight.
+    ticket = await answered(429)
+    protection.throttled_for(1, Ticket(in_flight=4, epoch=ticket.epoch), CONCURRENCY_LIMIT)
+    assert protection.limit == 3
+    # A burst of execution-time refusals of calls sent together halves it once.
+    burst = await answered(429)
+    for _ in range(3):
+        protection.throttled_for(1, burst, TIME_LIMIT)
+    assert protection.limit == 1.5
+    # Request-count refusals pause but leave the concurrency alone (the budget paces them).
+    ticket = await answered(429)
+    protection.throttled_for(1, ticket, REQUESTS_LIMIT)
+    assert protection.limit == 1.5 and protection.throttled == 6
+    # After a cut, one more per `regrow_s` without a 429; answers alone add nothing.
+    for _ in range(5):
+        await answered()
+    assert protection.limit == 1.5
+    await time.sleep(10)
+    await answered()
+    assert protection.limit == 2.5

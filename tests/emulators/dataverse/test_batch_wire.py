@@ -84,6 +84,25 @@ def test_content_id_references(api: httpx.Client, dataverse: RunningDataverse) -
     assert dataverse.admin.rows("contact")[0]["_parentcustomerid_value"] == account
 
 
+def test_change_set_parts_need_a_content_id_and_references_an_earlier_one(
+    api: httpx.Client, dataverse: RunningDataverse
+) -> None:
+    anonymous = _send(api, _changeset(_part("POST", "accounts", '{"name":"A"}')))
+    assert anonymous.status_code == 400 and "Content-ID" in anonymous.json()["error"]["message"]
+    forward = _send(
+        api,
+        _changeset(
+            _part("POST", "contacts", '{"parentcustomerid_account@odata.bind":"$2"}', 1),
+            _part("POST", "accounts", '{"name":"A"}', 2),
+        ),
+    )
+    assert forward.status_code == 400
+    assert "Content-ID Reference: '$2' does not exist in the batch context." in forward.text
+    outside = _send(api, _part("PATCH", "$1", '{"name":"A"}'))
+    assert outside.status_code == 400 and "does not exist in the batch context" in outside.text
+    assert dataverse.admin.rows("account") == [] and dataverse.admin.rows("contact") == []
+
+
 def test_get_in_a_change_set_and_more_than_1000_operations_are_refused(api: httpx.Client) -> None:
     assert _send(api, _changeset(_part("GET", "accounts"))).status_code == 400
     many = [_part("POST", "accounts", '{"name":"x"}') for _ in range(1001)]
@@ -100,3 +119,22 @@ def test_continue_on_error_runs_every_part(api: httpx.Client, dataverse: Running
     kept = _send(api, *parts, prefer="odata.continue-on-error")
     assert kept.status_code == 200 and kept.text.count("HTTP/1.1") == 2
     assert len(dataverse.admin.rows("account")) == 1
+
+
+def test_a_rolled_back_delete_is_not_reported_as_deleted(
+    api: httpx.Client, dataverse: RunningDataverse
+) -> None:
+    api.post("accounts", json={"name": "stays"})
+    account = dataverse.admin.rows("account")[0]["accountid"]
+    track = {"Prefer": "odata.track-changes"}
+    link = api.get("accounts", headers=track).json()["@odata.deltaLink"]
+    failed = _send(
+        api,
+        _changeset(
+            _part("DELETE", f"accounts({account})", None, 1),
+            _part("POST", "accounts", '{"accountcategorycode":99}', 2),
+        ),
+    )
+    assert failed.status_code == 400
+    assert [r["name"] for r in dataverse.admin.rows("account")] == ["stays"]
+    assert api.get(link, headers=track).json()["value"] == []

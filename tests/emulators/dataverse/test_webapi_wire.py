@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import re
+import uuid
 from urllib.parse import unquote
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.dataverse import RunningDataverse, trust
+from tests.support.polling import eventually
 
 GUID = re.compile(r"\(([0-9a-f-]{36})\)$")
 MISSING = "3b9c2e0a-0000-4000-8000-000000000001"
@@ -30,6 +37,37 @@ def test_a_call_without_a_valid_token_is_401(dataverse: RunningDataverse) -> Non
     assert "authorization_uri=" in bare.headers["WWW-Authenticate"]
     foreign = dataverse.http(dataverse.token(resource="https://other.crm.dynamics.com"))
     assert foreign.get("WhoAmI").status_code == 401
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_a_token_not_signed_by_the_identity_provider_is_401(dataverse: RunningDataverse) -> None:
+    token = dataverse.token()
+    assert dataverse.http(token).get("WhoAmI").status_code == 200
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    tampered = f"{header}.{_b64(json.dumps({**claims, 'oid': str(uuid.uuid4())}).encode())}"
+    assert dataverse.http(f"{tampered}.{signature}").get("WhoAmI").status_code == 401
+    # Signed by another key that claims the provider's key id.
+    intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = jwt.get_unverified_header(token)["kid"]
+    forged = jwt.encode(claims, intruder, algorithm="RS256", headers={"kid": kid})
+    assert dataverse.http(forged).get("WhoAmI").status_code == 401
+
+
+async def test_a_token_is_refused_once_its_lifetime_is_over(dataverse: RunningDataverse) -> None:
+    dataverse.identity_admin.options(token_lifetime_s=2)
+    token = dataverse.token()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 2
+    api = dataverse.http(token)
+    assert api.get("WhoAmI").status_code == 200
+    await eventually(
+        lambda: api.get("WhoAmI").status_code, until=lambda s: s == 401, timeout=10,
+        what="the expired token to be refused",
+    )  # fmt: skip
 
 
 def test_create_answers_204_with_odata_entityid(api: httpx.Client) -> None:
@@ -108,6 +146,19 @@ def test_odata_bind_sets_a_lookup(api: httpx.Client) -> None:
     assert _error(missing) == (404, "0x80040217", f"account With Id = {MISSING} Does Not Exist")
 
 
+def test_conditional_get_answers_304_while_unchanged(api: httpx.Client) -> None:
+    url = GUID.search(api.post("accounts", json={"name": "A"}).headers["OData-EntityId"])
+    assert url
+    first = api.get(f"accounts({url.group(1)})", headers={"If-None-Match": "null"})
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and first.json()["@odata.etag"] == etag
+    same = api.get(f"accounts({url.group(1)})", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b""
+    api.patch(f"accounts({url.group(1)})", json={"name": "B"})
+    changed = api.get(f"accounts({url.group(1)})", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.json()["name"] == "B"
+
+
 def test_option_set_date_and_length_validation(api: httpx.Client) -> None:
     status, code, message = _error(api.post("accounts", json={"accountcategorycode": 99}))
     assert (status, code) == (400, "0x8004431A")
@@ -119,7 +170,14 @@ def test_option_set_date_and_length_validation(api: httpx.Client) -> None:
         400, "0x80060888",
     )  # fmt: skip
     assert api.post("invoices", json={"duedate": "2024-05-01"}).status_code == 204
-    assert _error(api.post("accounts", json={"accountnumber": "x" * 21}))[1] == "0x80044331"
+    assert _error(api.post("accounts", json={"accountnumber": "x" * 21})) == (
+        400, "0x80044331",
+        "A validation error occurred.  The length of the 'accountnumber' attribute of the "
+        "'account' entity exceeded the maximum allowed length of '20'.",
+    )  # fmt: skip
+    assert _error(api.post("contacts", json={"birthdate": 20240501}))[2] == (
+        "Cannot convert the literal '20240501' to the expected type 'Edm.Date'."
+    )
 
 
 def test_paging_with_maxpagesize_and_nextlink(
@@ -143,6 +201,7 @@ def test_paging_with_maxpagesize_and_nextlink(
         link = body.get("@odata.nextLink")
         if not link:
             break
+        assert link.startswith(f"{dataverse.url}/api/data/v9.2/accounts?")  # absolute
         assert "$skiptoken=" in link and "pagingcookie" in unquote(link)
         page = api.get(link, headers=prefer)
     assert len(ids) == 12 == len(set(ids))
@@ -191,9 +250,77 @@ def test_service_protection_answers_429_with_retry_after(
     assert stats["throttled"] == {"requests": 1} and stats["accepted"] == 3
 
 
+async def test_the_concurrency_limit_answers_429(dataverse: RunningDataverse) -> None:
+    dataverse.admin.limits(max_concurrent=1)
+    dataverse.admin.knobs(latency_ms=300)  # the first call holds the only slot meanwhile
+    headers = {"Authorization": f"Bearer {dataverse.token()}", "Accept": "application/json"}
+    async with httpx.AsyncClient(
+        base_url=f"{dataverse.url}/api/data/v9.2/", verify=trust(dataverse.ca), headers=headers
+    ) as http:
+        answers = await asyncio.gather(http.get("WhoAmI"), http.get("WhoAmI"))
+    assert sorted(a.status_code for a in answers) == [200, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert _error(refused) == (
+        429, "0x80072326", "Number of concurrent requests exceeded the limit of 1.",
+    )  # fmt: skip
+    assert refused.headers["Retry-After"] == "1"
+    assert dataverse.admin.stats()["protection"]["throttled"] == {"concurrency": 1}
+
+
+async def test_the_request_window_slides(api: httpx.Client, dataverse: RunningDataverse) -> None:
+    dataverse.admin.limits(window_s=1, max_requests=2)
+    assert [api.get("WhoAmI").status_code for _ in range(3)] == [200, 200, 429]
+    # Refused calls are not counted: once the first two age out, calls go through again.
+    await eventually(
+        lambda: api.get("WhoAmI").status_code, until=lambda s: s == 200, timeout=10,
+        what="the window to make room",
+    )  # fmt: skip
+
+
 def test_execution_time_limit(api: httpx.Client, dataverse: RunningDataverse) -> None:
     dataverse.admin.limits(window_s=60, max_execution_ms=30)
     dataverse.admin.knobs(latency_ms=40)
     assert api.get("WhoAmI").status_code == 200
     status, code, _ = _error(api.get("WhoAmI"))
     assert (status, code) == (429, "0x80072321")
+
+
+def test_change_tracking_gives_a_delta_link_and_deleted_entities(
+    api: httpx.Client, dataverse: RunningDataverse
+) -> None:
+    kept, gone = (
+        GUID.search(api.post("accounts", json={"name": n}).headers["OData-EntityId"])
+        for n in ("kept", "gone")
+    )
+    assert kept and gone
+    track = {"Prefer": "odata.track-changes"}
+    first = api.get("accounts?$select=name", headers=track)
+    body = first.json()
+    assert first.status_code == 200 and "odata.track-changes" in first.headers["Preference-Applied"]
+    assert body["@odata.context"].endswith("$metadata#accounts(name)/$delta")
+    assert sorted(r["name"] for r in body["value"]) == ["gone", "kept"]
+    link = body["@odata.deltaLink"]
+    assert link.startswith(f"{dataverse.url}/api/data/v9.2/accounts?$select=name&$deltatoken=")
+    token = unquote(link.split("$deltatoken=")[1])
+    assert re.fullmatch(r"\d+!\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", token)
+    assert api.delete(f"accounts({gone.group(1)})").status_code == 204
+    api.patch(f"accounts({kept.group(1)})", json={"name": "kept 2"})
+    delta = api.get(link, headers=track).json()
+    assert delta["value"] == [
+        {
+            "@odata.context": f"{dataverse.url}/api/data/v9.2/$metadata#accounts/$deletedEntity",
+            "id": gone.group(1),
+            "reason": "deleted",
+        },
+        {**delta["value"][1], "name": "kept 2", "accountid": kept.group(1)},
+    ]
+    assert api.get(delta["@odata.deltaLink"], headers=track).json()["value"] == []
+
+
+def test_change_tracking_refuses_what_dataverse_does_not_allow(api: httpx.Client) -> None:
+    track = {"Prefer": "odata.track-changes"}
+    for query in ("$filter=name eq 'x'", "$orderby=name", "$top=1"):
+        assert api.get(f"accounts?{query}", headers=track).status_code == 400, query
+    expired = api.get("accounts", params={"$deltatoken": "1000!01/01/2020 00:00:00"})
+    assert expired.status_code == 400 and "expired" in expired.json()["error"]["message"]
+    assert api.get("accounts", params={"$deltatoken": "nonsense"}).status_code == 400

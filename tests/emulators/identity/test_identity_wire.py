@@ -65,6 +65,23 @@ def test_token_errors(http: httpx.Client) -> None:
     assert scope.status_code == 400 and scope.json()["error"] == "invalid_scope"
 
 
+def test_client_secret_basic_is_accepted_too(http: httpx.Client) -> None:
+    url = f"/{SANDBOX_TENANT}/oauth2/v2.0/token"
+    form = {k: v for k, v in _token_form().items() if k != "client_id"}
+    basic = http.post(url, data=form, auth=(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET))
+    assert basic.status_code == 200
+    claims = jwt.decode(basic.json()["access_token"], options={"verify_signature": False})
+    assert claims["appid"] == SANDBOX_CLIENT_ID
+    wrong = http.post(url, data=form, auth=(SANDBOX_CLIENT_ID, "nope"))
+    assert wrong.status_code == 401 and wrong.json()["error_codes"] == [7000215]
+    other = http.post(
+        url, data={**form, "client_id": "other"}, auth=(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
+    )
+    assert other.status_code == 400 and other.json()["error"] == "invalid_request"
+    garbage = http.post(url, data=form, headers={"Authorization": "Basic !!!"})
+    assert garbage.status_code == 401 and garbage.json()["error"] == "invalid_client"
+
+
 def _assertion(pem: str, cert: str, audience: str, **overrides: object) -> str:
     key = serialization.load_pem_private_key(pem.split("-----BEGIN CERTIFICATE")[0].encode(), None)
     now = int(time.time())
