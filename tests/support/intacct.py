@@ -153,7 +153,9 @@ def envelope(
     for number, body in enumerate(functions, 1):
         function = ET.SubElement(content, "function", controlid=f"f{number}")
         function.append(SafeET.fromstring(body) if isinstance(body, str) else body)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # A raw CR would reach the emulator as LF (XML end-of-line handling): send it as &#13;,
+    # as a correct client does.
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
 
 
 def post(url: str, body: bytes) -> tuple[int, ET.Element]:

@@ -10,10 +10,10 @@ response envelopes, three error levels (control, authentication, function), `<lo
 `<sessionid>` authentication, `getAPISession` (answers this emulator's own URL as
 `<endpoint>`), `create`/`update`/`delete`/`read`/`readByName`/`readByQuery`/`readMore`/
 `query` on CUSTOMER, CONTACT, ITEM, SODOCUMENT, ARINVOICE, ARPAYMENT, ARADJUSTMENT with
-server-maintained RECORDNO, WHENCREATED and WHENMODIFIED, `transaction="true"` (all or
-nothing; the others answer `aborted` with XL03000009). Where api-facts marks a behaviour
-UNCONFIRMED, this emulator chose the following (change it here if a real company shows
-otherwise):
+server-maintained RECORDNO, WHENCREATED (master data) and WHENMODIFIED, the legacy document
+functions (legacy.py), `get_araging` (aging.py), `transaction="true"` (all or nothing; the
+others answer `aborted` with XL03000009). Where api-facts marks a behaviour UNCONFIRMED,
+this emulator chose the following (change it here if a real company shows otherwise):
 
 - **HTTP status** is 200 for every control, authentication and function failure, including
   malformed XML (control failure XL03000003 with `errormessage` directly under `response`).
@@ -52,12 +52,30 @@ otherwise):
   upper-case one (§6). A dotted field in `select`/`fields` (DISPLAYCONTACT.EMAIL1) is one
   element of that name. `read` of a RECORDNO that does not exist returns no row (success);
   `read` without keys returns the first 100 rows.
-- **Documents** (SODOCUMENT, ARINVOICE, ARADJUSTMENT) are created with the generic `create`
-  and carry their lines as SODOCUMENTENTRIES/sodocumententry, ARINVOICEITEMS/arinvoiceitem,
-  ARADJUSTMENTITEMS/aradjustmentitem; lines get 0-based LINE_NO; an update that sends the
-  line container replaces all lines. Totals (SODOCUMENT TOTAL, ARINVOICE TOTALENTERED and
-  TOTALDUE, ARADJUSTMENT TOTALENTERED) are summed from the lines. `docparid` is ignored; the
-  legacy create_sotransaction/create_invoice functions are not emulated.
+- **Documents** (SODOCUMENT, ARINVOICE, ARADJUSTMENT, ARPAYMENT) are written only by the
+  legacy functions, as developer.intacct.com and the official SDK do it:
+  create_sotransaction/update_sotransaction, create_invoice/update_invoice,
+  create_aradjustment, create_arpayment (elements in DTD order, dates `<year><month><day>`;
+  a missing, unknown or misplaced element is XL03000003 at function level; the answer is
+  `<key>`: a sales order's DOCID "Sales Order-SO1", else the RECORDNO). The generic
+  `create`/`update` of a document fails with BL01001973 "The create function does not
+  support SODOCUMENT." (the real error text is unknown). Updates change lines by `line_num`
+  (1-based) and add lines; they cannot remove one. Reads list lines as SODOCUMENTENTRIES/
+  sodocumententry, ARINVOICEITEMS/arinvoiceitem, ARADJUSTMENTITEMS/aradjustmentitem with
+  0-based LINE_NO; a seeded line element is matched whatever its case (ARINVOICEITEM too).
+  Totals: SODOCUMENT TOTAL, ARINVOICE/ARADJUSTMENT TOTALENTERED from the lines, and their
+  TOTALDUE = TOTALENTERED - TOTALPAID (seed TOTALPAID; payments are not applied). A sales
+  order without a number gets DOCNO "SO00007" (its RECORDNO); DOCPARID is its
+  transactiontype. On documents WHENCREATED is the document date the client gives.
+  Lenient where the real DTD is not: invoice and adjustment lines need no glaccountno or
+  accountlabel. `docparid` is ignored; generic `delete` works on every object (the real
+  gateway deletes sales orders with delete_sotransaction only).
+- **AR aging** `get_araging` ages ARINVOICE TOTALDUE from WHENCREATED (or WHENDUE with
+  `useduedate`) to `asofdate`; an invoice not yet due counts in the first period; invoices
+  dated after `asofdate` are left out; each customer lists every requested period; an
+  unknown `customerid` gives an empty report. Answer layout: see aging.py.
+- **Carriage returns** in values are written as `&#13;` (a raw CR would reach a parser as
+  LF), so CR LF round-trips.
 - **Timestamps**: WHENMODIFIED/WHENCREATED are `mm/dd/yyyy hh:mm:ss` in the company time
   zone (`timezone`, default America/Los_Angeles), whole seconds; filters on them are read in
   the same zone. `frozen_now` pins the write time (many records, one WHENMODIFIED); seeded
@@ -68,8 +86,8 @@ otherwise):
   is a snapshot tied to the session (or login) that ran it, living `result_id_ttl_s`
   (600 s); `resultId` is present only while rows remain. `query` sorts by its `orderby`, then
   RECORDNO; default page size 100, at most 2000 (`readByQuery` 1000).
-- Not emulated: `uniqueid="true"` replays, `lookup`, `readUserFormatting`, legacy 2.1
-  functions, AUDITHISTORY, entity-level (`locationid`) data separation, AR aging.
+- Not emulated: `uniqueid="true"` replays, `lookup`, `readUserFormatting`, other legacy 2.1
+  functions, AUDITHISTORY, entity-level (`locationid`) data separation.
 
 Admin API (never counted or failed): the fault layer's `/_emulator/{knobs,faults,calls,
 requests,reset,seed}` plus `/_emulator/options`, `/_emulator/sessions/expire`,

@@ -71,7 +71,8 @@ OBJECTS: dict[str, ObjectSchema] = {
             required=("CUSTOMERID",),
             references={"CUSTOMERID": "CUSTOMER"},
             lines=Lines("ARINVOICEITEMS", "arinvoiceitem", required=("TRX_AMOUNT",)),
-            totals={"TOTALENTERED": "TRX_AMOUNT", "TOTALDUE": "TRX_AMOUNT"},
+            # TOTALDUE is TOTALENTERED less TOTALPAID (store._totals).
+            totals={"TOTALENTERED": "TRX_AMOUNT"},
         ),
         ObjectSchema(
             "ARPAYMENT",
@@ -90,5 +91,12 @@ OBJECTS: dict[str, ObjectSchema] = {
     )
 }
 
-# Fields the server writes; a client's values for them are ignored.
+# Fields the server writes; a client's values for them are ignored. On documents
+# WHENCREATED is the document's date, which the client gives (legacy datecreated).
 SERVER_FIELDS = frozenset({"RECORDNO", "WHENCREATED", "WHENMODIFIED"})
+DOCUMENT_SERVER_FIELDS = frozenset({"RECORDNO", "WHENMODIFIED"})
+DOCUMENTS = frozenset({"SODOCUMENT", "ARINVOICE", "ARADJUSTMENT", "ARPAYMENT"})
+
+
+def server_fields(schema: ObjectSchema) -> frozenset[str]:
+    return DOCUMENT_SERVER_FIELDS if schema.name in DOCUMENTS else SERVER_FIELDS

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.emulators.intacct.schema import OBJECTS, SERVER_FIELDS, ObjectSchema
+from sandbox.emulators.intacct.schema import OBJECTS, SERVER_FIELDS, ObjectSchema, server_fields
 
 TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 Row = dict[str, Any]
@@ -196,6 +196,12 @@ class Store:
         row["RECORDNO"] = recordno
         row["WHENCREATED"] = values.get("WHENCREATED") or stamp
         row["WHENMODIFIED"] = stamp
+        if schema.name == "SODOCUMENT":
+            # The transaction definition numbers a document given no number; DOCID is how
+            # the legacy functions name it ("Sales Order-SO00007").
+            row["DOCNO"] = row.get("DOCNO") or f"SO{recordno:05d}"
+            row["DOCPARID"] = row.get("TRANSACTIONTYPE", "")
+            row["DOCID"] = f"{row['DOCPARID']}-{row['DOCNO']}"
         self._number_lines(schema, row)
         self._totals(schema, row)
         self.tables[schema.name][recordno] = row
@@ -220,10 +226,10 @@ class Store:
 
     def update(self, schema: ObjectSchema, values: Row) -> Row:
         row = self.locate(schema, values)
-        changes = {k: v for k, v in values.items() if k not in SERVER_FIELDS}
+        changes = {k: v for k, v in values.items() if k not in server_fields(schema)}
         if schema.id_field and values.get("RECORDNO") in (None, ""):
             changes.pop(schema.id_field, None)  # the key located the row
-        merged = _merge(copy.deepcopy(row), changes)
+        merged = _merge(copy.deepcopy(row), changes, schema.lines.container if schema.lines else "")
         self._validate(schema, merged, creating=False)
         new_id = merged.get(schema.id_field) if schema.id_field else None
         other = self.by_id(schema, str(new_id or ""))
@@ -269,6 +275,9 @@ class Store:
                     raise ValueError(failure.errors[0][2]) from None
             counts[schema.name] = len(rows)
         return counts
+
+    def lines(self, schema: ObjectSchema, row: Row) -> list[Row]:
+        return _line_list(row, schema)
 
     # -- rules -------------------------------------------------------------------------------
     def _validate(self, schema: ObjectSchema, row: Row, *, creating: bool) -> None:
@@ -318,8 +327,14 @@ class Store:
         row[schema.lines.container] = {schema.lines.element: lines}
 
     def _totals(self, schema: ObjectSchema, row: Row) -> None:
-        if schema.lines is None or not schema.totals:
-            return
+        if schema.lines is not None and schema.lines.container in row:
+            self._line_totals(schema, row)
+        if schema.name in ("ARINVOICE", "ARADJUSTMENT"):  # still open: entered less paid/applied
+            entered, paid = decimal_of(row.get("TOTALENTERED")), decimal_of(row.get("TOTALPAID"))
+            row["TOTALPAID"] = format(paid.quantize(Decimal("0.01")), "f")
+            row["TOTALDUE"] = format((entered - paid).quantize(Decimal("0.01")), "f")
+
+    def _line_totals(self, schema: ObjectSchema, row: Row) -> None:
         lines = _line_list(row, schema)
         for total, expr in schema.totals.items():
             amount = Decimal(0)
@@ -334,27 +349,34 @@ class Store:
             row[total] = format(amount.quantize(Decimal("0.01")), "f")
 
 
+def decimal_of(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
 def _line_list(row: Row, schema: ObjectSchema) -> list[Row]:
     assert schema.lines is not None
     container = row.get(schema.lines.container)
     if not isinstance(container, dict):
         return []
-    lines = container.get(schema.lines.element, [])
+    # The line element's case is unconfirmed (api-facts §2.6/§2.7: ARINVOICEITEM in write
+    # examples, arinvoiceitem on reads): either is accepted; reads answer lower case.
+    name = next((k for k in container if k.lower() == schema.lines.element), None)
+    lines = container.get(name, []) if name else []
     if isinstance(lines, dict):
         lines = [lines]
     return [line for line in lines if isinstance(line, dict)]
 
 
-def _merge(row: Row, changes: Row) -> Row:
-    """Only supplied fields change; nested blocks merge field by field; lines are replaced."""
+def _merge(row: Row, changes: Row, lines: str = "") -> Row:
+    """Only supplied fields change; nested blocks merge field by field; the line container
+    (`lines`) is replaced as a whole."""
     for name, value in changes.items():
         current = row.get(name)
-        if isinstance(value, dict) and isinstance(current, dict) and not _is_lines(value):
+        if isinstance(value, dict) and isinstance(current, dict) and name != lines:
             _merge(current, value)
         else:
             row[name] = value
     return row
-
-
-def _is_lines(value: dict[str, Any]) -> bool:
-    return any(isinstance(v, list) or k.islower() for k, v in value.items())

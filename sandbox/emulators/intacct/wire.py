@@ -87,9 +87,15 @@ def control_element(parent: ET.Element, status: str, control: dict[str, str]) ->
         ET.SubElement(block, name).text = control.get(name) or None
 
 
+def serialize(root: ET.Element) -> bytes:
+    """ElementTree escapes &, < and > in text but writes a carriage return raw, and every XML
+    parser reads a raw CR as LF: as a character reference it survives (ElementTree itself
+    writes no CR, so every CR here comes from a value)."""
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
+
+
 def xml_response(root: ET.Element, status: int = 200) -> Response:
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return Response(body, status, media_type=MEDIA_TYPE)
+    return Response(serialize(root), status, media_type=MEDIA_TYPE)
 
 
 def control_failure(

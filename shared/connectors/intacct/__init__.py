@@ -1,5 +1,7 @@
 """Sage Intacct connector: the XML gateway (API 3.0) with sessions, several functions per
-request, idempotent writes and a per-worker limit on requests in flight.
+request, idempotent writes and a per-worker limit on requests in flight. Master data is
+written with the generic create/update, documents with Intacct's legacy functions
+(legacy.py), and AR aging is read as the object ARAGING (aging.py).
 
 client = IntacctClient.from_settings()            # once per worker
 row = await client.create("CUSTOMER", {"CUSTOMERID": "C-1", "NAME": "Acme"})

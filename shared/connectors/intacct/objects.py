@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.connectors.intacct.legacy import WRITERS, Writer
 from shared.connectors.protocol import LINES_FIELD, Reference, SourceRef
 
 MAX_ID_LENGTH = 20  # Intacct's ID fields (CUSTOMERID...) hold at most 20 characters
@@ -27,11 +28,16 @@ class IntacctObject:
     # number for documents (so a repeat finds the first document by it).
     key_field: str
     prefix: str
-    lines: tuple[str, str] | None = None  # (container, element)
+    lines: tuple[str, str] | None = None  # (container, element) as reads list them
 
     @property
     def is_document(self) -> bool:
         return self.id_field == "RECORDNO"
+
+    @property
+    def writer(self) -> Writer | None:
+        """The legacy functions that write this document (legacy.py); None: generic."""
+        return WRITERS.get(self.name)
 
 
 OBJECTS: dict[str, IntacctObject] = {
@@ -65,6 +71,11 @@ def derived_id(obj: IntacctObject, source: SourceRef) -> str:
     digest = hashlib.sha256(source.key.encode("utf-8")).digest()
     code = base64.b32encode(digest).decode("ascii").rstrip("=")
     return (obj.prefix + code)[:MAX_ID_LENGTH]
+
+
+def render(value: Any) -> Any:
+    """References as the ID they point at (Intacct refers to records by their ID)."""
+    return _render(value)
 
 
 def _render(value: Any) -> Any:
@@ -126,7 +137,10 @@ def from_wire(obj: IntacctObject, row: Mapping[str, Any]) -> dict[str, Any]:
     lines: list[dict[str, Any]] | None = None
     if obj.lines is not None and obj.lines[0] in body:
         container = body.pop(obj.lines[0])
-        items = container.get(obj.lines[1], []) if isinstance(container, Mapping) else []
+        items: Any = []
+        if isinstance(container, Mapping):  # the line element's case is unconfirmed (§2.6)
+            name = next((k for k in container if k.lower() == obj.lines[1].lower()), None)
+            items = container.get(name, []) if name else []
         if isinstance(items, Mapping):
             items = [items]
         lines = [flatten(item) for item in items if isinstance(item, Mapping)]

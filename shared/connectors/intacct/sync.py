@@ -18,29 +18,47 @@ IDs: CUSTOMERID, CONTACTNAME, ITEMID for master data; RECORDNO for documents (SO
 ARINVOICE, ARPAYMENT, ARADJUSTMENT). A create whose values carry no ID gets one derived
 from its source (`objects.derived_id`); documents get it as their number (DOCNO,
 RECORDID, DOCNUMBER) and are looked up by it before the create, so a repeat never makes a
-second one. AR aging is not offered (see the package notes).
+second one.
+
+Documents are written with Intacct's legacy functions (legacy.py: create_sotransaction,
+create_invoice, ...; update_sotransaction, update_invoice), the only ones its XML API offers
+for them. Their dates are required there, so a document given none is dated today in the
+company's zone, and an invoice given neither WHENDUE nor TERMNAME falls due on its date
+(due on receipt). An update sends the lines as changes to the document's lines by number;
+a sales order's customer, type and number cannot change.
+
+`ARAGING` is AR aging, read-only: one record per customer (see aging.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.connectors.errors import ConnectorError
+from shared.connectors.intacct import aging, legacy
 from shared.connectors.intacct import functions as fn
-from shared.connectors.intacct.client import IntacctClient, building
+from shared.connectors.intacct.client import Call, IntacctClient, building
 from shared.connectors.intacct.config import QUERY_MAX_PAGE, SYSTEM
 from shared.connectors.intacct.objects import (
     OBJECTS,
     IntacctObject,
     derived_id,
     from_wire,
+    render,
     to_wire,
 )
-from shared.connectors.protocol import ChangePage, Reference, SourceRef, SyncRecord, WriteOutcome
+from shared.connectors.protocol import (
+    LINES_FIELD,
+    ChangePage,
+    Reference,
+    SourceRef,
+    SyncRecord,
+    WriteOutcome,
+)
 from shared.connectors.retry import with_retries
 from shared.errors import ErrorCategory
 from shared.settings import Settings
@@ -64,22 +82,28 @@ class ChangeCursor(BaseModel):
     fields: list[str] | None = None
 
 
-def _validation(message: str, *, field: str | None = None) -> ConnectorError:
+def _validation(
+    message: str, *, field: str | None = None, record: str | None = None
+) -> ConnectorError:
     return ConnectorError(
         message,
         category=ErrorCategory.VALIDATION,
         system=SYSTEM,
         code="invalid_request",
         field=field,
+        record=record,
     )
 
 
 class IntacctSync:
     system = SYSTEM
 
-    def __init__(self, client: IntacctClient) -> None:
+    def __init__(self, client: IntacctClient, *, today: Callable[[], date] | None = None) -> None:
         self.client = client
         self.zone = client.config.zone
+        # The company's date today (a document's default date; injectable for tests).
+        self.today = today or (lambda: datetime.now(self.zone).date())
+        self.aging = aging.AgingReport(client, self.today)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> IntacctSync:
@@ -145,6 +169,8 @@ class IntacctSync:
 
     # -- change reads ------------------------------------------------------------------------
     async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int | None:
+        if object.upper() == aging.OBJECT:
+            return None  # only the report itself could tell
         obj = self._object(object)
         lower, upper = self._window(since, until)
         page = await self.client.query(
@@ -164,18 +190,24 @@ class IntacctSync:
         fields: Sequence[str] | None = None,
         page_size: int = 500,
     ) -> dict[str, Any]:
+        size = min(max(page_size, 1), QUERY_MAX_PAGE)
+        if object.upper() == aging.OBJECT:
+            self._window(since, until)
+            return self.aging.open(until.astimezone(self.zone).date(), until, size)
         obj = self._object(object)
         lower, upper = self._window(since, until)
         cursor = ChangeCursor(
             object=obj.name,
             since=lower,
             until=upper,
-            page_size=min(max(page_size, 1), QUERY_MAX_PAGE),
+            page_size=size,
             fields=list(fields) if fields is not None else None,
         )
         return cursor.model_dump()
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
+        if str(cursor.get("object", "")).upper() == aging.OBJECT:
+            return await self.aging.page(cursor)
         try:
             state = ChangeCursor.model_validate(dict(cursor))
         except ValidationError as exc:
@@ -214,6 +246,8 @@ class IntacctSync:
     async def get(
         self, object: str, id: str, *, fields: Sequence[str] | None = None
     ) -> SyncRecord | None:
+        if object.upper() == aging.OBJECT:
+            return await self.aging.one(id)
         obj = self._object(object)
         if obj.is_document:
             return (await self._full(obj, [id], fields) or [None])[0] if id.isdigit() else None
@@ -228,6 +262,11 @@ class IntacctSync:
         fields: Sequence[str] | None = None,
         limit: int = 2,
     ) -> list[SyncRecord]:
+        if object.upper() == aging.OBJECT:
+            if set(criteria) != {"CUSTOMERID"} or not criteria["CUSTOMERID"]:
+                raise _validation("AR aging is found by CUSTOMERID only", field="CUSTOMERID")
+            record = await self.aging.one(str(render(criteria["CUSTOMERID"])))
+            return [record] if record is not None else []
         obj = self._object(object)
         if not criteria:
             raise _validation("find needs at least one criterion")
@@ -251,11 +290,11 @@ class IntacctSync:
     async def create(
         self, object: str, values: Mapping[str, Any], *, source: SourceRef
     ) -> WriteOutcome:
-        obj = self._object(object)
+        obj = self._writable(object)
         key = str(values.get(obj.key_field) or "") or derived_id(obj, source)
+        if obj.writer is not None:
+            return await self._create_document(obj, obj.writer, values, key)
         wire = self._wire(obj, values, {obj.key_field: key}, record=key)
-        if obj.is_document:
-            return await self._create_document(obj, wire, key)
         try:
             row = await self.client.create(obj.name, wire, record=key)
         except ConnectorError as error:
@@ -267,27 +306,52 @@ class IntacctSync:
             return WriteOutcome(id=existing[0].id, created=False, modified=existing[0].modified)
         return WriteOutcome(id=str(row.get(obj.id_field) or key), created=True)
 
+    @staticmethod
+    def _split(
+        values: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+        """A document's header values and its lines, references rendered as IDs."""
+        header = {k: render(v) for k, v in values.items() if k != LINES_FIELD}
+        lines = values.get(LINES_FIELD)
+        items = [{k: render(v) for k, v in line.items()} for line in lines] if lines else None
+        return header, items
+
     async def _create_document(
-        self, obj: IntacctObject, wire: dict[str, Any], key: str
+        self, obj: IntacctObject, writer: legacy.Writer, values: Mapping[str, Any], key: str
     ) -> WriteOutcome:
         """A company may allow duplicate document numbers, so a duplicate answer cannot be
         relied on: before the first try and before every retry, look for the number; a
         create whose answer was lost is found instead of made twice."""
+        header, items = self._split(values)
+        header[obj.key_field] = key
+        if writer.element("WHENCREATED") and header.get("WHENCREATED") in (None, ""):
+            header["WHENCREATED"] = self.today()
+        if obj.name == "ARINVOICE" and not header.get("WHENDUE") and not header.get("TERMNAME"):
+            header["WHENDUE"] = header["WHENCREATED"]  # due on receipt
+        if obj.name == "ARPAYMENT" and header.get("PAYMENTDATE") in (None, ""):
+            header["PAYMENTDATE"] = self.today()
+        with building(f"create {obj.name}", key):
+            body = legacy.create_body(writer, header, items)
 
         async def attempt() -> WriteOutcome:
             existing = await self.find(obj.name, {obj.key_field: key}, limit=1)
             if existing:
                 return WriteOutcome(id=existing[0].id, created=False, modified=existing[0].modified)
-            row = await self.client.create(obj.name, wire, record=key, retry=False)
-            if not row.get("RECORDNO"):
+            call = Call(body, f"create {obj.name}", key)
+            answer = (await self.client.call(call, retry=False)).key or ""
+            if answer.isdigit():
+                return WriteOutcome(id=answer, created=True)
+            # A sales order's key is its DOCID: its RECORDNO is looked up by it.
+            made = await self.find(obj.name, {writer.key: answer}, limit=1) if answer else []
+            if not made:
                 raise ConnectorError(
-                    f"create {obj.name}: Intacct's answer names no RECORDNO",
+                    f"create {obj.name}: Intacct's answer names no record ({answer!r})",
                     category=ErrorCategory.INTERNAL,
                     system=SYSTEM,
                     code="bad_answer",
                     record=key,
                 )
-            return WriteOutcome(id=str(row["RECORDNO"]), created=True)
+            return WriteOutcome(id=made[0].id, created=True)
 
         client = self.client
         return await with_retries(
@@ -299,11 +363,59 @@ class IntacctSync:
         )
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
-        obj = self._object(object)
+        obj = self._writable(object)
         changes = {k: v for k, v in values.items() if k not in (obj.id_field, "RECORDNO")}
+        if obj.writer is not None:
+            await self._update_document(obj, obj.writer, id, changes)
+            return WriteOutcome(id=id, created=False)
         wire = self._wire(obj, changes, {obj.id_field: id}, record=id)
         await self.client.update(obj.name, wire, record=id)
         return WriteOutcome(id=id, created=False)
+
+    async def _update_document(
+        self, obj: IntacctObject, writer: legacy.Writer, id: str, changes: Mapping[str, Any]
+    ) -> None:
+        """The legacy update names the document by its key and its lines by number, so the
+        document is read first."""
+        if writer.update is None:
+            raise _validation(
+                f"update {obj.name}: Intacct's API cannot change an existing {obj.name}; "
+                "change it in Intacct",
+                record=id,
+            )
+        rows = await self.client.read(obj.name, [id]) if id.isdigit() else []
+        if not rows:
+            raise ConnectorError(
+                f"update {obj.name}: there is no {obj.name} with RECORDNO {id} in Intacct",
+                category=ErrorCategory.NOT_FOUND,
+                system=SYSTEM,
+                code="not_found",
+                record=id,
+            )
+        current = from_wire(obj, rows[0])
+        header, items = self._split(changes)
+        for name in writer.fixed:  # a value equal to the document's own is simply left out
+            if name in header and str(header.pop(name)) != str(current.get(name, "")):
+                raise _validation(
+                    f"update {obj.name}: Intacct's API cannot change {name} of an existing "
+                    f"{obj.name} (it is {current.get(name)!r}); change it in Intacct",
+                    field=name,
+                    record=id,
+                )
+        with building(f"update {obj.name}", id):
+            body = legacy.update_body(
+                writer,
+                str(current.get(writer.key, id)),
+                header,
+                items,
+                len(current.get(LINES_FIELD) or []),
+            )
+        await self.client.call(Call(body, f"update {obj.name}", id))
+
+    def _writable(self, name: str) -> IntacctObject:
+        if name.upper() == aging.OBJECT:
+            raise _validation("AR aging is a report: Shuttle reads it, it cannot be written")
+        return self._object(name)
 
     def _wire(
         self,

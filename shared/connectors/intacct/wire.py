@@ -157,7 +157,10 @@ def build_request(
     for controlid_, body in functions:
         function = ET.SubElement(content, "function", controlid=controlid_)
         function.append(body)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # ElementTree writes a carriage return in text raw, and every XML parser reads a raw CR
+    # as LF; as a character reference it arrives unchanged. ElementTree itself writes no CR,
+    # so each one here comes from a value.
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
 
 
 class NotXml(ValueError):

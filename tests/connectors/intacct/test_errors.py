@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from shared.connectors.errors import ConnectorError
-from shared.connectors.intacct import IntacctClient
+from shared.connectors.intacct import OBJECTS, IntacctClient, IntacctSync, derived_id
+from shared.connectors.protocol import SourceRef
 from shared.connectors.retry import RetryPolicy
 from shared.errors import ErrorCategory as C
 from tests.support.intacct import RunningIntacct, config
+from tests.support.polling import eventually
 
 ONE_TRY = RetryPolicy(attempts=1)
 
@@ -48,15 +50,13 @@ async def test_control_characters_are_refused_before_sending(
 
 
 async def test_missing_reference_is_a_dependency(
-    client: IntacctClient, intacct: RunningIntacct
+    sync: IntacctSync, intacct: RunningIntacct
 ) -> None:
-    error = await _error(
-        lambda: client.create(
-            "ARINVOICE",
-            {"CUSTOMERID": "GONE", "ARINVOICEITEMS": {"arinvoiceitem": {"TRX_AMOUNT": 1}}},
-        )
-    )
+    source = SourceRef(system="creatio", object="Order", id="o-1")
+    values = {"CUSTOMERID": "GONE", "lines": [{"TRX_AMOUNT": 1}]}
+    error = await _error(lambda: sync.create("ARINVOICE", values, source=source))
     assert error.category is C.DEPENDENCY and error.field == "CUSTOMERID"
+    assert error.record == derived_id(OBJECTS["ARINVOICE"], source)
 
 
 async def test_update_of_missing_record_is_not_found(
@@ -87,7 +87,17 @@ async def test_5xx_and_dropped_connections_are_connection_errors(intacct: Runnin
         assert error.category is C.CONNECTION and error.status == 502 and error.retryable
         intacct.admin.faults({"fault": "drop"})
         error = await _error(client.check)
-        assert error.category is C.CONNECTION
+        assert error.category is C.CONNECTION and error.code == "connection"
+    # The gateway holds the call past the client's read timeout.
+    intacct.admin.knobs(timeout_s=1.0)
+    async with IntacctClient(config(intacct.endpoint, retry=ONE_TRY, timeout_s=0.2)) as client:
+        await client.check()
+        intacct.admin.faults({"fault": "timeout"})
+        error = await _error(client.check)
+    assert error.category is C.CONNECTION and error.code == "timeout" and error.retryable
+    # The held call still counts against the company's limit until the gateway lets go:
+    # wait for it, so the next test starts with every slot free.
+    await eventually(intacct.admin.stats, until=lambda s: s["in_flight"] == 0, what="release")
 
 
 def _scripted(body: bytes, status: int = 200) -> httpx.MockTransport:
@@ -141,14 +151,51 @@ async def test_html_answer_is_internal_and_200_garbage_is_internal() -> None:
 
 
 async def test_second_session_rejection_is_auth_and_hides_the_session() -> None:
-    error = await _scripted_error(
+    rejected = (
         b"<response><control><status>success</status></control><operation><authentication>"
         b"<status>failure</status></authentication><errormessage><error><errorno>XL03000006"
         b"</errorno><description2>Invalid session SID-SECRET</description2></error>"
         b"</errormessage></operation></response>"
     )
+    client = IntacctClient(
+        config("http://ia.test/gw", retry=ONE_TRY), transport=_scripted(rejected)
+    )
+    async with client:
+        error = await _error(client.check)
     assert error.category is C.AUTH
     assert "SID-SECRET" not in str(error)
+    assert client.logins == 2  # the first rejection renews the session once, no more
+
+
+@pytest.mark.parametrize(
+    ("errorno", "text"),
+    [
+        ("PL05000104", "Duplicate entry"),  # a number other integrators treat as duplicate
+        ("BL01001973", "A customer with ID C1 already exists"),  # only the text says so
+    ],
+)
+async def test_duplicates_are_known_by_number_or_by_text(errorno: str, text: str) -> None:
+    error = await _scripted_error(
+        b"<response><control><status>success</status></control><operation><authentication>"
+        b"<status>success</status></authentication><result><status>failure</status>"
+        b"<function>getAPISession</function><controlid>x</controlid><errormessage><error>"
+        b"<errorno>" + errorno.encode() + b"</errorno><description2>" + text.encode()
+        + b"</description2></error></errormessage></result></operation></response>"
+    )  # fmt: skip
+    assert error.category is C.DUPLICATE and error.code == errorno
+
+
+async def test_an_answer_declaring_entities_is_refused_unexpanded() -> None:
+    # defusedxml refuses entity declarations (billion laughs, external entities) outright.
+    error = await _scripted_error(
+        b'<?xml version="1.0"?><!DOCTYPE response [<!ENTITY x "EXPANDED">]>'
+        b"<response><control><status>success</status></control><operation><authentication>"
+        b"<status>success</status></authentication><result><status>success</status>"
+        b"<function>getAPISession</function><controlid>x</controlid><data>&x;</data>"
+        b"</result></operation></response>"
+    )
+    assert error.category is C.INTERNAL and error.code == "bad_answer"
+    assert "EXPANDED" not in str(error)
 
 
 async def test_function_failure_with_support_id_is_cleaned() -> None:

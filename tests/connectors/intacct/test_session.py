@@ -47,6 +47,18 @@ async def test_local_expiry_logs_in_before_the_gateway_refuses(intacct: RunningI
     assert intacct.admin.stats()["failed_logins"] == 0
 
 
+async def test_each_call_extends_the_session(intacct: RunningIntacct) -> None:
+    now = [0.0]
+    intacct.admin.options(session_timeout_s=100)
+    async with IntacctClient(config(intacct.endpoint), clock=lambda: now[0]) as client:
+        await client.check()
+        now[0] = 60.0
+        await client.check()  # the gateway's answer slides the expiry to 60 + 100
+        now[0] = 140.0  # past the first call's expiry, inside the second's
+        await client.check()
+        assert client.logins == 1
+
+
 async def test_wrong_user_password_is_auth_and_hides_secrets(
     intacct: RunningIntacct, caplog: pytest.LogCaptureFixture
 ) -> None:
