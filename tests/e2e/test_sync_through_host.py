@@ -73,6 +73,10 @@ def test_an_order_waits_for_its_account_then_becomes_an_invoice(
     (account,) = creatio.rows("Account")
     creatio.admin.seed({"Order": [{"Number": "ORD-77", "AccountId": str(account["Id"]),
                                    "Date": "2026-11-20T00:00:00Z"}]})  # fmt: skip
+    (order,) = creatio.rows("Order")
+    # Intacct takes no invoice without a line.
+    creatio.admin.seed({"OrderProduct": [{"OrderId": str(order["Id"]), "Name": "Setup",
+                                          "Amount": 250.0}]})  # fmt: skip
     with host.client() as api:
         order_run = api.post(f"/flows/{ORDERS}/run").json()["run_id"]
 

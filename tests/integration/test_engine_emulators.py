@@ -282,3 +282,36 @@ async def test_payments_and_credit_memos_reach_creatio_once_with_the_erps_amount
              await run_flow(services, "creatio-intacct.credit-memos-to-creatio")]  # fmt: skip
     assert writes(creatio_emulator.admin) == before
     assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in again)
+
+
+async def test_ar_aging_fills_the_bound_accounts_balances_from_intacct(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    def due(days_ago: int) -> str:
+        return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%m/%d/%Y")
+
+    def invoice(customer: str, number: str, amount: str, days_overdue: int) -> dict[str, Any]:
+        return {"CUSTOMERID": customer, "RECORDID": number, "WHENDUE": due(days_overdue),
+                "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": amount}]}}  # fmt: skip
+
+    intacct_emulator.admin.seed({
+        "CUSTOMER": [{"CUSTOMERID": c, "NAME": f"Owes {c}", "STATUS": "active"}
+                     for c in ("LATE", "PAID")],
+        "ARINVOICE": [invoice("LATE", "A-1", "100.00", 5), invoice("LATE", "A-2", "250.00", 45),
+                      invoice("LATE", "A-3", "75.50", 120)],
+    })  # fmt: skip
+    await run_flow(services, CUSTOMERS_TO_CREATIO)
+    accounts = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
+    creates = creatio_emulator.admin.stats()["writes"].get("create Account", 0)
+
+    aging = await run_flow(services, "creatio-intacct.aging-to-creatio")
+    assert aging.status is RunStatus.SUCCEEDED, aging.errors
+    assert creatio_emulator.admin.stats()["writes"].get("create Account", 0) == creates
+    creatio = await services.connectors.get("creatio")
+    late = await creatio.get("Account", accounts["LATE"])
+    assert late is not None
+    balances = {k: float(late.values[k]) for k in ("UsrCurrBalPymts", "UsrArOver30",
+                                                   "UsrArOver60", "UsrArOver90")}  # fmt: skip
+    assert balances == {"UsrCurrBalPymts": 425.5, "UsrArOver30": 250.0, "UsrArOver60": 0.0,
+                        "UsrArOver90": 75.5}  # fmt: skip
+    assert late.values["Name"] == "Owes LATE"
