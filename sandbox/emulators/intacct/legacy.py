@@ -59,6 +59,9 @@ class DocumentSpec:
     lines: LineSpec | None = None
 
 
+# The element tables below restate the DTD as the server knows it. They are kept apart from
+# the connector's own (shared/connectors/intacct/legacy.py) on purpose: an emulator that
+# imported the client's table would accept whatever the client got wrong.
 _INVOICE_LINE = _elements(
     ("glaccountno", "ACCOUNTNO"), ("accountlabel", "ACCOUNTLABEL"), "offsetglaccountno",
     ("amount", "TRX_AMOUNT"), "memo", "locationid", "departmentid", "itemid",
