@@ -116,6 +116,18 @@ def seed_accounts(creatio: Emulator, count: int, modified: datetime) -> None:
         creatio.seed({"Account": rows})
 
 
+async def progress(services: Services, run_id: str, started: float, out: Any) -> None:
+    """A line every 30 s (settled records and the rate so far), so a run cut short still
+    says how far it got and whether it slowed down."""
+    while True:
+        await asyncio.sleep(30)
+        counts = (await services.engine.outcomes.tally(run_id)).counts
+        settled = counts.read - counts.pending
+        elapsed = time.perf_counter() - started
+        print(f"  ... {elapsed:.0f} s: {settled} settled of {counts.read} read "
+              f"({settled / elapsed:.1f} records/s so far)", file=out, flush=True)  # fmt: skip
+
+
 async def throughput(records: int) -> None:
     azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
     azurite.start()
@@ -127,7 +139,9 @@ async def throughput(records: int) -> None:
         run = await services.flows.run_now(
             "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
         )
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stdout))
         done = await Pump(services, concurrency=32).run_finished(run.id, limit_s=3600)
+        ticker.cancel()
         elapsed = time.perf_counter() - started
         stats = intacct.stats()
         await services.close()
@@ -166,7 +180,10 @@ async def memory_child(size: int) -> dict[str, Any]:
         run = await services.flows.run_now(
             "creatio-intacct.bulk-accounts-to-intacct", request, datetime.now(UTC)
         )
+        # Progress on stderr: stdout carries the one JSON line the parent reads.
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
         done = await Pump(services, concurrency=32).run_finished(run.id, limit_s=7200)
+        ticker.cancel()
         elapsed = time.perf_counter() - started
         await services.close()
         return {
@@ -183,7 +200,7 @@ def memory(sizes: Sequence[int]) -> None:
     for size in sizes:
         out = subprocess.run(
             [sys.executable, __file__, "memory-child", "--size", str(size)],
-            cwd=ROOT, check=True, capture_output=True, text=True,
+            cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"memory: bulk window of {result['size']} accounts ({result['created']} written, "
