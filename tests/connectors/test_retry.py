@@ -9,22 +9,7 @@ import pytest
 from shared.connectors.errors import ConnectorError
 from shared.connectors.retry import AdaptiveLimiter, RetryPolicy, with_retries
 from shared.errors import ErrorCategory
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.support.clock import VirtualTime
 
 
 def _error(category: ErrorCategory, retry_after: float | None = None) -> ConnectorError:
@@ -47,7 +32,7 @@ class Flaky:
 
 
 async def test_transient_errors_are_retried_with_growing_backoff() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     call = Flaky(*[_error(ErrorCategory.CONNECTION)] * 3)
     policy = RetryPolicy(attempts=5, base_delay_s=0.5, max_delay_s=20)
     result = await with_retries(
@@ -59,7 +44,7 @@ async def test_transient_errors_are_retried_with_growing_backoff() -> None:
 
 
 async def test_jitter_spreads_the_waits_within_the_step() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     call = Flaky(_error(ErrorCategory.CONNECTION))
     await with_retries(
         call, policy=RetryPolicy(base_delay_s=2.0), sleep=fake.sleep, clock=fake.clock,
@@ -69,11 +54,11 @@ async def test_jitter_spreads_the_waits_within_the_step() -> None:
 
 
 async def test_retry_after_is_honoured() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     call = Flaky(_error(ErrorCategory.RATE_LIMIT, retry_after=7))
     await with_retries(call, sleep=fake.sleep, clock=fake.clock, rng=lambda: 0.0)
     assert fake.sleeps == [7.0]
-    fake2 = FakeTime()
+    fake2 = VirtualTime()
     call2 = Flaky(_error(ErrorCategory.RATE_LIMIT, retry_after=7))
     await with_retries(call2, sleep=fake2.sleep, clock=fake2.clock, rng=lambda: 1.0)
     assert fake2.sleeps == [pytest.approx(7.7)]  # at most +10 % jitter, never less
@@ -91,7 +76,7 @@ async def test_retry_after_is_honoured() -> None:
     ],
 )
 async def test_permanent_errors_are_not_retried(category: ErrorCategory) -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     error = _error(category)
     call = Flaky(error)
     with pytest.raises(ConnectorError) as raised:
@@ -101,7 +86,7 @@ async def test_permanent_errors_are_not_retried(category: ErrorCategory) -> None
 
 
 async def test_attempts_are_bounded_and_the_last_error_is_raised_as_is() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     errors = [_error(ErrorCategory.CONNECTION) for _ in range(10)]
     call = Flaky(*errors)
     with pytest.raises(ConnectorError) as raised:
@@ -112,7 +97,7 @@ async def test_attempts_are_bounded_and_the_last_error_is_raised_as_is() -> None
 
 
 async def test_total_time_is_bounded_including_the_next_wait() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     call = Flaky(_error(ErrorCategory.RATE_LIMIT, retry_after=120))
     with pytest.raises(ConnectorError) as raised:
         await with_retries(call, policy=RetryPolicy(total_s=60), sleep=fake.sleep, clock=fake.clock)
@@ -121,7 +106,7 @@ async def test_total_time_is_bounded_including_the_next_wait() -> None:
 
 
 async def test_on_retry_reports_each_retry() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     seen: list[tuple[str, int, float]] = []
     call = Flaky(_error(ErrorCategory.CONNECTION), _error(ErrorCategory.RATE_LIMIT, 2))
     await with_retries(
@@ -152,7 +137,7 @@ async def test_limiter_bounds_calls_in_flight() -> None:
 
 
 async def test_limiter_is_unpaced_until_throttled_then_paces_below_the_accepted_rate() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     limiter = AdaptiveLimiter(8, clock=fake.clock, sleep=fake.sleep, window_s=2.0)
     fake.now += 30  # idle time before the burst must not dilute the estimate
     # 40 calls succeed over one second of fake time: an accepted rate of 40/s.
@@ -172,7 +157,7 @@ async def test_limiter_is_unpaced_until_throttled_then_paces_below_the_accepted_
 
 
 async def test_a_burst_of_429s_slows_down_once_then_probes_up_and_settles() -> None:
-    fake = FakeTime()
+    fake = VirtualTime()
     limiter = AdaptiveLimiter(4, clock=fake.clock, sleep=fake.sleep, window_s=1.0)
     for _ in range(20):
         fake.now += 0.05

@@ -17,24 +17,8 @@ from shared.connectors.dataverse.throttle import (
 )
 from shared.connectors.errors import ConnectorError
 from shared.errors import ErrorCategory
+from tests.support.clock import VirtualTime
 from tests.support.dataverse import RunningDataverse, config, trust
-
-
-class VirtualTime:
-    """A clock that moves only when someone sleeps on it (sleepers at once share the time)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        target = self.now + seconds
-        await asyncio.sleep(0)
-        self.now = max(self.now, target)
 
 
 class Stamping(httpx.AsyncBaseTransport):
