@@ -43,6 +43,7 @@ from shared.connectors.intacct import aging, legacy
 from shared.connectors.intacct import functions as fn
 from shared.connectors.intacct.client import Call, IntacctClient, building
 from shared.connectors.intacct.config import QUERY_MAX_PAGE, SYSTEM
+from shared.connectors.intacct.errors import bad_answer
 from shared.connectors.intacct.objects import (
     OBJECTS,
     IntacctObject,
@@ -344,11 +345,8 @@ class IntacctSync:
             # A sales order's key is its DOCID: its RECORDNO is looked up by it.
             made = await self.find(obj.name, {writer.key: answer}, limit=1) if answer else []
             if not made:
-                raise ConnectorError(
+                raise bad_answer(
                     f"create {obj.name}: Intacct's answer names no record ({answer!r})",
-                    category=ErrorCategory.INTERNAL,
-                    system=SYSTEM,
-                    code="bad_answer",
                     record=key,
                 )
             return WriteOutcome(id=made[0].id, created=True)
