@@ -26,12 +26,8 @@ param location string = resourceGroup().location
 @description('Tags added to every resource.')
 param tags object = {}
 
-@description('production or nonproduction: production turns privateNetworking on unless it is given (docs/deploy.md).')
-@allowed(['production', 'nonproduction'])
-param environmentType string = 'production'
-
-@description('Storage (blob, queue, table) and Key Vault reachable only through private endpoints in the virtual network, public network access denied. Default: on for production.')
-param privateNetworking bool = environmentType == 'production'
+@description('Storage (blob, queue, table) and Key Vault reachable only through private endpoints in the virtual network, public network access denied. On unless a non-production environment turns it off (docs/deploy.md).')
+param privateNetworking bool = true
 
 @description('Address space of the virtual network.')
 param vnetAddressPrefix string = '10.40.0.0/16'
@@ -339,7 +335,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 // ---------------------------------------------------------------------------------------------
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_59: public access follows privateNetworking (Disabled by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts both branches.
   // checkov:skip=CKV_AZURE_35: the default action follows privateNetworking (Deny by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
   // checkov:skip=CKV_AZURE_43: the name is computed (st + prefix + uniqueString, cut to 24): lowercase letters and digits by construction, which checkov cannot evaluate.
   name: storageAccountName
