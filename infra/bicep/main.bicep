@@ -412,11 +412,11 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 // ---------------------------------------------------------------------------------------------
 
 // privateNetworking: Flex Consumption resolves Key Vault references against a network-restricted
-// vault through the app's VNet integration (generally available since October 2025, Azure update
-// 512379; earlier Flex releases could not), with all outbound traffic routed into the VNet
-// (vnetRouteAllEnabled on the site: app-service-key-vault-references asks it of Linux apps that
-// use private endpoints). The secrets below are written through Resource Manager, which the
-// vault's network rules do not restrict.
+// vault through the app's VNet integration (generally available since October 2025:
+// Azure update 512379; earlier Flex releases could not), with all outbound traffic routed into
+// the VNet (vnetRouteAllEnabled on the site: app-service-key-vault-references asks it of Linux
+// apps that use private endpoints). The secrets below are written through Resource Manager,
+// which the vault's network rules do not restrict.
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the default action follows privateNetworking (Deny by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
   // checkov:skip=CKV_AZURE_189: public access follows privateNetworking (Disabled by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
