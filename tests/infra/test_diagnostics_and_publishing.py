@@ -128,3 +128,18 @@ def test_both_name_the_diagnostic_settings_alike(bicep: Bicep, tf: Terraform) ->
     assert bicep.literal("diagnosticSettingName") == tf.locals["diagnostic_setting_name"]
     for body in tf.of_type("azurerm_monitor_diagnostic_setting").values():
         assert ref(body["name"]) == "local.diagnostic_setting_name"
+
+
+def test_deploy_guide_explains_diagnostics_and_publishing() -> None:
+    from tests.infra.iac import ROOT
+
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for needed in [
+        "## Diagnostics",
+        "AuditEvent",
+        "SecretGet",
+        *STORAGE_LOGS,
+        "AppTraces",
+        "basicPublishingCredentialsPolicies",
+    ]:
+        assert needed in guide, f"docs/deploy.md does not mention {needed}"

@@ -37,7 +37,11 @@ PLAIN = {
 # A Key Vault secret each, written from a secure parameter / sensitive variable.
 SECRETS = {
     "SHUTTLE_SMTP_PASSWORD": ("smtpPassword", "smtp_password", "smtp-password"),
-    "DATAVERSE_CLIENT_CERT": ("dataverseClientCert", "dataverse_client_cert", "dataverse-client-cert"),
+    "DATAVERSE_CLIENT_CERT": (
+        "dataverseClientCert",
+        "dataverse_client_cert",
+        "dataverse-client-cert",
+    ),
 }
 
 

@@ -34,7 +34,9 @@ def test_bicep_private_networking_is_on_by_default(bicep: Bicep) -> None:
     assert "description" in bicep.decorator_types("privateNetworking")
 
 
-@pytest.mark.parametrize("type_", ["Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"])
+@pytest.mark.parametrize(
+    "type_", ["Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"]
+)
 def test_bicep_storage_and_vault_deny_the_public_network(bicep: Bicep, type_: str) -> None:
     props = bicep.one(type_).properties
     # '${publicNetworkAccess}' on the vault: interpolated for checkov, the same value.
@@ -208,6 +210,24 @@ def test_terraform_app_routes_all_outbound_traffic_into_the_vnet(tf: Terraform) 
 def test_both_default_private_networking_on(bicep: Bicep, tf: Terraform) -> None:
     assert bicep.parameter("privateNetworking")["default"] is True
     assert tf.variables["private_networking"]["default"] is True
-    assert bicep.parameter("privateEndpointSubnetPrefix")["default"] == (
-        tf.variables["private_endpoint_subnet_prefix"]["default"]
+    assert (
+        bicep.parameter("privateEndpointSubnetPrefix")["default"]
+        == (tf.variables["private_endpoint_subnet_prefix"]["default"])
     )
+
+
+def test_deploy_guide_explains_private_networking_and_its_exceptions() -> None:
+    from tests.infra.iac import ROOT
+
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for needed in [
+        "## Private networking",
+        "SHUTTLE_PRIVATE_NETWORKING",
+        "private_networking = false",
+        *(zone for zone, _ in PRIVATE_LINKS.values()),
+        "Azure update 512379",
+        "vnetRouteAllEnabled",
+        "Resource Manager",
+        "app-package",
+    ]:
+        assert needed in guide, f"docs/deploy.md does not mention {needed}"

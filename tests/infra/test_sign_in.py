@@ -61,9 +61,7 @@ def test_bicep_authsettings_v2_on_the_app(bicep: Bicep) -> None:
 
 def test_bicep_sign_in_parameters(bicep: Bicep) -> None:
     assert bicep.parameter("authClientId")["default"] == ""
-    assert bicep_expr(bicep.parameter("authTenantId")["default"]) == (
-        "subscription().tenantId"
-    )
+    assert bicep_expr(bicep.parameter("authTenantId")["default"]) == ("subscription().tenantId")
     assert bicep.parameter("authAllowedAudiences")["default"] == []
     for param in ("authClientId", "authTenantId", "authAllowedAudiences"):
         assert "description" in bicep.decorator_types(param)
@@ -129,7 +127,7 @@ def test_deploy_guide_says_how_to_register_the_app_with_its_roles() -> None:
         "appRoles",
         "federated-credential",
         "api://AzureADTokenExchange",
-        "appRoleAssignments",
+        "appRoleAssignedTo",
         "authClientId",
         "auth_client_id",
         "AllowAnonymous",
