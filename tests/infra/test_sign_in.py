@@ -80,7 +80,7 @@ def test_bicep_auth_mode_follows_sign_in(bicep: Bicep) -> None:
 
 
 def test_terraform_authsettings_v2_on_the_app(tf: Terraform) -> None:
-    name, auth = tf.azapi("Microsoft.Web/sites/config")
+    _, auth = tf.azapi("Microsoft.Web/sites/config")
     assert auth["name"] == "authsettingsV2"
     assert ref(auth["parent_id"]) == "azapi_resource.function_app.id"
     assert "count" not in auth, "always declared, so clearing auth_client_id turns it off"
