@@ -46,3 +46,14 @@ resource "azapi_resource" "secret" {
     ignore_changes = [body]
   }
 }
+
+# Earlier versions wrote the secrets with azurerm_key_vault_secret (the vault's data plane).
+# Forget those on upgrade rather than delete what operators rotated; docs/deploy.md says how to
+# import them into azapi_resource.secret before the first apply.
+removed {
+  from = azurerm_key_vault_secret.app
+
+  lifecycle {
+    destroy = false
+  }
+}
