@@ -353,8 +353,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     isSftpEnabled: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    // privateNetworking: reachable only through the blob, queue and table private endpoints;
-    // the app reads its package from app-package over its VNet integration (docs/deploy.md).
+    // privateNetworking: only the blob, queue and table private endpoints; the app reads its
+    // package over its VNet integration, as the Flex quickstarts' VNET_ENABLED do (deploy.md).
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
       defaultAction: networkDefaultAction

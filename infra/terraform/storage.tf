@@ -19,7 +19,9 @@ resource "azurerm_storage_account" "this" {
   min_tls_version                   = "TLS1_2"
   https_traffic_only_enabled        = true
   # private_networking: reachable only through the blob, queue and table private endpoints
-  # (network.tf); the app reads its package from app-package over its VNet integration.
+  # (network.tf). Flex Consumption reads its package from app-package over the app's VNet
+  # integration, the layout of Azure-Samples' Flex Consumption quickstarts with VNET_ENABLED
+  # (storage publicNetworkAccess Disabled); docs/deploy.md, "Private networking".
   public_network_access_enabled     = var.private_networking ? false : true
   infrastructure_encryption_enabled = true
   tags                              = local.tags
