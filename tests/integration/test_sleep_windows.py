@@ -120,12 +120,43 @@ async def test_a_broken_row_keeps_flows_awake_and_a_put_repairs_it(
     assert (await api.get_sleep_windows())[1].windows[0].start == "23:00:00"
 
 
-async def test_nothing_is_claimed_inside_the_window_across_midnight_and_the_dst_jump(
-    api: ControlApi, services: Services, clock: WallClock
+# (case, window, opens, ends, moments inside): a window across midnight on Berlin's spring-
+# forward night, and one on New York's fall-back night, where 01:00-02:00 happens twice.
+NIGHTS = [
+    ("berlin-spring-forward", NIGHT, OPENS, ENDS, [
+        datetime(2027, 3, 27, 23, 0, 1, tzinfo=UTC),  # 00:00:01 CET, after midnight
+        datetime(2027, 3, 28, 0, 59, 59, tzinfo=UTC),  # 01:59:59 CET, the second before the jump
+        datetime(2027, 3, 28, 1, 0, 0, tzinfo=UTC),  # 03:00:00 CEST, right after it
+    ]),
+    ("new-york-fall-back",
+     {"start": "22:00:00", "end": "01:30:00", "time_zone": "America/New_York"},
+     datetime(2027, 11, 7, 2, 0, tzinfo=UTC),  # 22:00 EDT on Nov 6
+     datetime(2027, 11, 7, 6, 30, tzinfo=UTC),  # the second 01:30, in EST: 4.5 h later
+     [
+        datetime(2027, 11, 7, 4, 0, 1, tzinfo=UTC),  # 00:00:01 EDT, after midnight
+        datetime(2027, 11, 7, 5, 30, 0, tzinfo=UTC),  # the first 01:30 (EDT)
+        datetime(2027, 11, 7, 5, 59, 59, tzinfo=UTC),  # 01:59:59 EDT, before the clock goes back
+        datetime(2027, 11, 7, 6, 0, 0, tzinfo=UTC),  # 01:00:00 EST, the repeated hour
+     ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "window", "opens", "ends", "moments"), NIGHTS,
+                         ids=[n[0] for n in NIGHTS])  # fmt: skip
+async def test_nothing_is_claimed_inside_the_window_across_midnight_and_a_dst_change(
+    api: ControlApi,
+    services: Services,
+    clock: WallClock,
+    case: str,
+    window: dict[str, str],
+    opens: datetime,
+    ends: datetime,
+    moments: list[datetime],
 ) -> None:
-    await api.put_sleep_windows(body(NIGHT), clock())
+    clock.set(opens - timedelta(minutes=20))
+    await api.put_sleep_windows(body(window), clock())
     scheduled = [e.flow_id for e in services.catalog if e.flow.kind is FlowKind.SCHEDULED]
-    due = OPENS + timedelta(minutes=5)
+    due = opens + timedelta(minutes=5)
     for flow_id in scheduled:
         # Started before the window, first due 5 minutes into it, every 10 minutes.
         await services.flows.patch(flow_id, {"shift_ms": 25 * 60_000, "interval_ms": 600_000})
@@ -133,18 +164,12 @@ async def test_nothing_is_claimed_inside_the_window_across_midnight_and_the_dst_
     kept = {r.flow_id: r.next_run_at for _, r in await services.flows.list()}
     assert {kept[f] for f in scheduled} == {due}
 
-    inside = [
-        due,  # 23:05 CET
-        datetime(2027, 3, 27, 23, 0, 1, tzinfo=UTC),  # 00:00:01 CET, after midnight
-        datetime(2027, 3, 28, 0, 59, 59, tzinfo=UTC),  # 01:59:59 CET, the second before the jump
-        datetime(2027, 3, 28, 1, 0, 0, tzinfo=UTC),  # 03:00:00 CEST, right after it
-        ENDS - timedelta(seconds=1),  # 03:29:59 CEST
-    ]
-    for moment in inside:
+    assert (await tick(services.flows, opens - timedelta(seconds=1))).sleeping_until is None
+    for moment in [due, *moments, ends - timedelta(seconds=1)]:
         clock.set(moment)
         report = await tick(services.flows, moment)
         assert report.claimed == [] and report.recovered == [], moment
-        assert report.sleeping_until == ENDS, moment
+        assert report.sleeping_until == ends, moment
     for _, rec in await services.flows.list():
         assert rec.next_run_at == kept[rec.flow_id]  # kept, not moved on by the sleep
         assert rec.state is (FlowState.STARTED if rec.flow_id in scheduled else FlowState.STOPPED)
@@ -152,24 +177,24 @@ async def test_nothing_is_claimed_inside_the_window_across_midnight_and_the_dst_
 
     # The API shows when the sleep ends, on every flow and in /api/status.
     flows = (await api.list_flows())[1].flows
-    assert {f.sleeping_until for f in flows} == {ENDS}
-    assert (await api.status(clock()))[1].sleeping_until == ENDS
+    assert {f.sleeping_until for f in flows} == {ends}
+    assert (await api.status(clock()))[1].sleeping_until == ends
 
     # At the window's end every flow resumes: claimed once, then back on its 10-minute phase.
-    clock.set(ENDS)
-    report = await tick(services.flows, ENDS)
+    clock.set(ends)
+    report = await tick(services.flows, ends)
     assert sorted(r.rsplit(".", 1)[0] for r in report.claimed) == sorted(scheduled)
-    assert (await tick(services.flows, ENDS)).claimed == []
+    assert (await tick(services.flows, ends)).claimed == []
     assert {f.sleeping_until for f in (await api.list_flows())[1].flows} == {None}
-    assert (await api.status(ENDS))[1].sleeping_until is None
-    done = ENDS + timedelta(minutes=1)
+    assert (await api.status(ends))[1].sleeping_until is None
+    done = ends + timedelta(minutes=1)
     for run_id in report.claimed:
         await services.flows.finish_run(run_id, RunEnd(status=RunStatus.SUCCEEDED), done)
     for flow_id in scheduled:
         rec = await services.flows.flows.get(flow_id)
         assert rec.state is FlowState.STARTED and rec.counter == 1
-        # 22:05 UTC + k·10 min: the first due time after 01:31 UTC is 01:35 UTC.
-        assert rec.next_run_at == datetime(2027, 3, 28, 1, 35, tzinfo=UTC)
+        # due + k·10 min (both windows last a whole number of 10 minutes): 4 min after done.
+        assert rec.next_run_at == ends + timedelta(minutes=5)
 
 
 async def test_utility_flows_started_by_hand_inside_a_window_are_refused_with_409(
