@@ -6,6 +6,7 @@ claimed inside, next_run_at kept, resumed on its phase after), sleeping_until in
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,11 +18,14 @@ from shared.errors import ConflictError, RequestValidationError
 from shared.flows.definitions import FlowKind
 from shared.flows.models import FlowState, RunStatus
 from shared.flows.service import RunEnd, RunRequest
+from shared.messages import RECORD_UPSERTS_QUEUE, RecordMessage
 from shared.runtime import Services
+from shared.schedule.gate import SleepGate
 from shared.schedule.store import PARTITION, ROW, UnreadableWindows
 from shared.scheduler import tick
 from tests.integration.conftest import make_settings
 from tests.support.clock import WallClock
+from tests.support.polling import eventually
 
 # Berlin springs forward on 2027-03-28 at 01:00 UTC (02:00 CET -> 03:00 CEST).
 NIGHT = {"start": "23:00:00", "end": "03:30:00", "time_zone": "Europe/Berlin"}
@@ -229,3 +233,38 @@ async def test_utility_flows_started_by_hand_inside_a_window_are_refused_with_40
     await api.stop_flow(BIND, clock())
     status, accepted = await api.run_flow(BULK, b"", clock())
     assert status == 202 and accepted.run_id
+
+
+async def test_a_held_record_keeps_its_counters_and_a_removed_window_releases_it(
+    api: ControlApi, services: Services, clock: WallClock
+) -> None:
+    queue = services.storage.queue(RECORD_UPSERTS_QUEUE)
+    await queue.clear_messages()
+    services.sleep.recheck_seconds = 1
+    await api.put_sleep_windows(body(NIGHT), clock())
+    clock.set(OPENS + timedelta(hours=1))
+    message = RecordMessage(flow_id="creatio-intacct.accounts-to-intacct", run_id="r-held",
+                            record_id="acct-1", modified=OPENS, values={"Name": "Held"},
+                            waits=2, retries=3)  # fmt: skip
+    assert await services.records.handle(message) is None
+    assert await services.engine.outcomes.status("r-held", "acct-1") is None  # not settled
+
+    await api.put_sleep_windows(body(), clock())  # the window is removed while it waits
+
+    async def visible() -> list[RecordMessage]:
+        found = [
+            RecordMessage.model_validate_json(base64.b64decode(m.content))
+            async for m in queue.receive_messages(max_messages=32, visibility_timeout=1)
+        ]
+        return found  # fmt: skip
+
+    (back,) = await eventually(visible, what="the held record to come back", timeout=30)
+    assert back == message  # the same record, its wait and retry counters untouched
+    await queue.close()
+
+
+def test_a_held_message_hides_until_the_sleep_ends_but_no_longer_than_the_recheck() -> None:
+    gate = SleepGate(store=None, recheck_seconds=900)  # type: ignore[arg-type]
+    assert gate.hide_for(OPENS, OPENS + timedelta(hours=3)) == 900
+    assert gate.hide_for(OPENS, OPENS + timedelta(seconds=10.2)) == 11  # never a moment early
+    assert gate.hide_for(OPENS, OPENS + timedelta(milliseconds=1)) == 1
