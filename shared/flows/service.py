@@ -30,6 +30,7 @@ from shared.flows.models import (
     new_run_id,
 )
 from shared.messages import FlowRunMessage
+from shared.schedule.gate import SleepGate
 from shared.storage.entities import StaleWrite
 from shared.storage.flow_store import BulkSlot, FlowStore
 from shared.storage.run_store import RunStore
@@ -97,12 +98,14 @@ class FlowService:
         flow_runs_queue: QueueClient,
         *,
         lease: timedelta,
+        sleep: SleepGate | None = None,
     ) -> None:
         self.catalog = catalog
         self.flows = flows
         self.runs = runs
         self.queue = flow_runs_queue
         self.lease = lease
+        self.sleep = sleep  # sleep windows (shared/schedule); None: never asleep
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -122,6 +125,8 @@ class FlowService:
 
     async def start(self, flow_id: str, now: datetime) -> FlowRecord:
         entry = self.catalog.get(flow_id)
+        if entry.flow.kind.is_utility:
+            await self._refuse_while_asleep(f"starting utility flow '{flow_id}'", now)
         return await self._leave_stopped(entry, now, lambda rec: lifecycle.start(rec, now))
 
     async def stop(self, flow_id: str, now: datetime) -> FlowRecord:
@@ -136,11 +141,20 @@ class FlowService:
         """Claim the flow for one run right away (202 from the API): from STARTED it keeps
         its schedule, from STOPPED it returns to STOPPED afterwards."""
         entry = self.catalog.get(flow_id)
+        await self._refuse_while_asleep(f"a run of '{flow_id}'", now)
         run_id = new_run_id(flow_id, now)
         rec = await self._leave_stopped(
             entry, now, lambda r: lifecycle.claim(r, run_id, now, self.lease, kind=entry.flow.kind)
         )
         return await self._launch(entry, rec, run_id, now, request, manual=True)
+
+    async def _refuse_while_asleep(self, what: str, now: datetime) -> None:
+        if self.sleep is not None:
+            await self.sleep.refuse_while_asleep(what, now)
+
+    async def sleeping_until(self, now: datetime) -> datetime | None:
+        """The end of the sleep window `now` falls in; None when awake (or no windows)."""
+        return await self.sleep.sleeping_until(now) if self.sleep is not None else None
 
     # ---- scheduler -----------------------------------------------------------------------
 
