@@ -66,6 +66,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ),
     ("x-functions-key: 9f8e7d6c5b4a", ["9f8e7d6c5b4a"], []),
     (
+        "[(b'x-functions-key', b'fk-abc-123'), (b'authorization', b'SharedKey acct:c2ln')]",
+        ["fk-abc-123", "c2ln"],
+        ["x-functions-key"],
+    ),
+    (
         "cert=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"
         "-----BEGIN CERTIFICATE-----\nMIICpublic\n-----END CERTIFICATE-----",
         ["MIIEvQIBADANBg"],
