@@ -84,8 +84,9 @@ def _header_line(match: re.Match[str]) -> str:
     return f"{match.group('name')}: {REDACTED}"
 
 
-# Bearer / Basic credentials anywhere.
-@_rule(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# Bearer / Basic credentials anywhere (a token has a digit or a symbol: "basic validation"
+# stays as it is).
+@_rule(r"\b(?P<scheme>bearer|basic)\s+(?=[\w.~+/=-]*[\d.~+/=-])[A-Za-z0-9._~+/=-]{12,}")
 def _scheme(match: re.Match[str]) -> str:
     return f"{match.group('scheme')} {REDACTED}"
 

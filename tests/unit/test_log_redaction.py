@@ -77,6 +77,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["MIICpublic"],
     ),
     ("password=hunter2 for user admin", ["hunter2"], ["user admin"]),
+    ("basic validation failed: bearer of the token unknown", [], ["basic validation failed"]),
     ("flow creatio-intacct.accounts-to-intacct: run 42 queued", [], ["run 42 queued"]),
 ]
 
