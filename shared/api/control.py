@@ -96,16 +96,15 @@ def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> in
     return int(raw)
 
 
-def unreadable_view(row: BrokenRow, subject: str, *, flow_id: str, run_id: str | None = None
-                    ) -> api.UnreadableRow:  # fmt: skip
-    return api.UnreadableRow(
-        flow_id=flow_id, run_id=run_id, table=row.table, field=row.field,
-        message=row.describe(subject),
-    )  # fmt: skip
-
-
 def broken_flow_view(broken: BrokenFlow) -> api.UnreadableRow:
-    return unreadable_view(broken.row, f"flow '{broken.flow_id}'", flow_id=broken.flow_id)
+    return api.UnreadableRow(flow_id=broken.flow_id, table=broken.row.table,
+                             field=broken.row.field, message=broken.message)  # fmt: skip
+
+
+def broken_run_view(flow_id: str, row: BrokenRow) -> api.UnreadableRow:
+    run_id = f"{row.partition_key}.{row.row_key}"
+    return api.UnreadableRow(flow_id=flow_id, run_id=run_id, table=row.table, field=row.field,
+                             message=row.describe(f"run '{run_id}'"))  # fmt: skip
 
 
 def run_view(run: RunRecord) -> api.Run:
@@ -171,10 +170,9 @@ class ControlApi:
             try:
                 await self.service.runs.get(run_id)
             except UnreadableRowError as exc:
-                return unreadable_view(exc.broken, f"run '{run_id}'", flow_id=rec.flow_id,
-                                       run_id=run_id)  # fmt: skip
+                return broken_run_view(rec.flow_id, exc.broken)
             except NotFoundError:
-                return None
+                pass
             return None
 
         found = await asyncio.gather(*(check(rec) for rec in records))
@@ -258,11 +256,7 @@ class ControlApi:
     async def list_runs(self, flow_id: str, limit: int = 50) -> tuple[int, api.RunList]:
         self.service.catalog.get(flow_id)
         runs, broken = await self.service.runs.scan(flow_id, limit)
-        unreadable = [
-            unreadable_view(b, f"run '{b.partition_key}.{b.row_key}'", flow_id=flow_id,
-                            run_id=f"{b.partition_key}.{b.row_key}")
-            for b in broken
-        ]  # fmt: skip
+        unreadable = [broken_run_view(flow_id, b) for b in broken]
         return 200, api.RunList(runs=[run_view(r) for r in runs], unreadable=unreadable)
 
     async def get_run(self, run_id: str) -> tuple[int, api.Run]:
