@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -229,5 +230,5 @@ async def read_rows(
         entities = await collect()
     except DECODE_ERRORS:
         keys = [(str(e["PartitionKey"]), str(e["RowKey"])) for e in await collect(_KEYS)]
-        return [await decode_row(table, key, build, names) for key in keys]
+        return list(await asyncio.gather(*(decode_row(table, k, build, names) for k in keys)))
     return [await decode_row(table, entity, build, names) for entity in entities]
