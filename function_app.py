@@ -8,8 +8,11 @@ import azure.functions as func
 
 from functions import control, flow_runs, record_upserts, scheduler
 from shared.flows.catalog import load_catalog
+from shared.log_redaction import install_log_redaction
 from shared.settings import get_settings
 
+# First, so no record (ours or the HTTP libraries' wire traces) can carry a secret.
+install_log_redaction()
 load_catalog(get_settings().solution_ids)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

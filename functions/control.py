@@ -7,8 +7,9 @@ import json
 import azure.functions as func
 
 from functions.http import error_response, respond
-from shared.api.control import ControlApi
+from shared.api.control import ControlApi, parse_limit
 from shared.api.openapi import build_openapi
+from shared.errors import RequestValidationError
 from shared.flows.models import utcnow
 from shared.runtime import get_services
 
@@ -32,7 +33,8 @@ async def get_flow(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="flows/{flow_id}", methods=["PATCH"])
 async def patch_flow(req: func.HttpRequest) -> func.HttpResponse:
-    return await respond((await _api()).patch_flow(req.route_params["flow_id"], req.get_body()))
+    api = await _api()
+    return await respond(api.patch_flow(req.route_params["flow_id"], req.get_body(), utcnow()))
 
 
 @bp.route(route="flows/{flow_id}/start", methods=["POST"])
@@ -53,10 +55,11 @@ async def run_flow(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="flows/{flow_id}/runs", methods=["GET"])
 async def list_runs(req: func.HttpRequest) -> func.HttpResponse:
-    raw = req.params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        return error_response(422, "validation", "limit: a whole number from 1 to 500", "limit")
-    return await respond((await _api()).list_runs(req.route_params["flow_id"], int(raw)))
+    try:
+        limit = parse_limit(req.params.get("limit"))
+    except RequestValidationError as exc:
+        return error_response(422, exc.code, exc.message, exc.field)
+    return await respond((await _api()).list_runs(req.route_params["flow_id"], limit))
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])

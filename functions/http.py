@@ -54,7 +54,7 @@ async def respond(work: Awaitable[tuple[int, BaseModel]]) -> func.HttpResponse:
             if isinstance(exc, kind):
                 return error_response(status, exc.code, exc.message, exc.field)
         log.exception("control API: %s", exc.message)
-        return error_response(500, exc.code, exc.message)
+        return error_response(500, exc.code, exc.message, exc.field)
     except Exception:
         log.exception("control API: unexpected failure")
         return error_response(500, "internal", "unexpected failure; the function logs have details")

@@ -19,11 +19,15 @@ class TickReport:
     claimed: list[str] = field(default_factory=list)  # run ids
     recovered: list[str] = field(default_factory=list)  # flow ids
     sleeping_until: datetime | None = None  # inside a sleep window: nothing was claimed
+    unreadable: list[str] = field(default_factory=list)  # flow ids whose row cannot be read
 
 
 async def tick(service: FlowService, now: datetime) -> TickReport:
     report = TickReport()
-    records = [rec for _, rec in await service.list()]
+    # An unreadable flow row is skipped (and logged by the store): the others still run.
+    pairs, broken = await service.survey()
+    records = [rec for _, rec in pairs]
+    report.unreadable = [b.flow_id for b in broken]
     report.sleeping_until = await _sleeping_until(service, now)
 
     async def one(rec):  # type: ignore[no-untyped-def]

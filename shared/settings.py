@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     dataverse_tenant_id: str | None = Field(default=None, alias="DATAVERSE_TENANT_ID")
     dataverse_client_id: str | None = Field(default=None, alias="DATAVERSE_CLIENT_ID")
     dataverse_client_secret: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_SECRET")
-    dataverse_client_cert: str | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
+    # The PEM itself (private key + certificate; a Key Vault reference in Azure) or its path.
+    dataverse_client_cert: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
     dataverse_authority_host: str = Field(
         default="https://login.microsoftonline.com", alias="DATAVERSE_AUTHORITY_HOST"
     )

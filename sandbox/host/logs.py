@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from shared.log_redaction import install_log_redaction
+
 FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 # Chatty libraries: the SDKs log every request (URLs, headers), uvicorn its own banner.
@@ -12,6 +14,7 @@ QUIET = ("azure", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.acce
 
 
 def configure_logging(verbose: bool = False) -> None:
+    install_log_redaction()  # as function_app.py does: even --verbose never shows a secret
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
     root = logging.getLogger()

@@ -4,45 +4,109 @@ ShuttleError and turned into the error body by the trigger layer."""
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from shared.api import models as api
-from shared.errors import ConflictError, RequestValidationError
+from shared.errors import ConflictError, NotFoundError, RequestValidationError
 from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
-from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord
+from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord, utcnow
 from shared.flows.service import FlowService, RunRequest
 from shared.schedule.gate import SleepGate
 from shared.schedule.windows import SleepWindows, never_awake
 from shared.settings import Settings
+from shared.storage.entities import BrokenRow, UnreadableRowError
+from shared.storage.flow_store import BrokenFlow
 from shared.storage.outcome_store import OutcomeStore
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+# Control API bodies are a few properties (at most ~30 kB of record ids); anything bigger or
+# deeper is refused before parsing, so no body can exhaust memory or the recursion limit.
+MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_DEPTH = 16
 
-def parse_body(model: type[M], body: bytes, *, optional: bool = False) -> M:
-    """Validate a JSON body; RequestValidationError names the first bad field."""
+
+def json_depth(body: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def parse_body(
+    model: type[M], body: bytes, *, optional: bool = False, now: datetime | None = None
+) -> M:
+    """Validate a JSON body strictly (no "60000" for a number, no "yes" for true, no number
+    for a date); RequestValidationError names the first bad field. `now` is the clock that
+    date ranges are checked against (shared/api/models.py check_instant)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestValidationError(
+            f"body is {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted",
+            code="body_too_large",
+        )
+    if json_depth(body) > MAX_BODY_DEPTH:
+        raise RequestValidationError(
+            f"body nests deeper than {MAX_BODY_DEPTH} levels", code="body_too_deep"
+        )
     if not body.strip():
         if optional:
             return model()
         body = b"{}"
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestValidationError(
-            f"body is not valid JSON: {exc}", code="invalid_json"
-        ) from None
-    try:
-        return model.model_validate(raw)
+        return model.model_validate_json(body, strict=True, context={"now": now or utcnow()})
     except ValidationError as exc:
         err = exc.errors()[0]
+        if err["type"] == "json_invalid":
+            raise RequestValidationError(
+                f"body is not valid JSON: {err['msg']}", code="invalid_json"
+            ) from None
         field = ".".join(str(p) for p in err["loc"]) or None
         where = f"{field}: " if field else ""
         raise RequestValidationError(f"{where}{err['msg']}", field=field) from None
+
+
+def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:
+    """A `?limit=` query value: ASCII digits only, from 1 to `maximum`."""
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum))) or not (
+        1 <= int(raw) <= maximum
+    ):
+        raise RequestValidationError(f"limit: a whole number from 1 to {maximum}", field="limit")
+    return int(raw)
+
+
+def broken_flow_view(broken: BrokenFlow) -> api.UnreadableRow:
+    return api.UnreadableRow(flow_id=broken.flow_id, table=broken.row.table,
+                             field=broken.row.field, message=broken.message)  # fmt: skip
+
+
+def broken_run_view(flow_id: str, row: BrokenRow) -> api.UnreadableRow:
+    run_id = f"{row.partition_key}.{row.row_key}"
+    return api.UnreadableRow(flow_id=flow_id, run_id=run_id, table=row.table, field=row.field,
+                             message=row.describe(f"run '{run_id}'"))  # fmt: skip
 
 
 def run_view(run: RunRecord) -> api.Run:
@@ -95,7 +159,32 @@ class ControlApi:
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id
-        return await self.service.runs.get(run_id) if run_id else None
+        if not run_id:
+            return None
+        try:
+            return await self.service.runs.get(run_id)
+        except UnreadableRowError as exc:
+            # The flow still shows (and /status reports the run row); only last_run is lost.
+            log.error("flow %s: %s", rec.flow_id, exc.message, extra={"flow_id": rec.flow_id})
+            return None
+
+    async def _broken_runs(self, records: list[FlowRecord]) -> list[api.UnreadableRow]:
+        """The current or last run row of each flow that cannot be read."""
+
+        async def check(rec: FlowRecord) -> api.UnreadableRow | None:
+            run_id = rec.run_id or rec.last_run_id
+            if not run_id:
+                return None
+            try:
+                await self.service.runs.get(run_id)
+            except UnreadableRowError as exc:
+                return broken_run_view(rec.flow_id, exc.broken)
+            except NotFoundError:
+                pass
+            return None
+
+        found = await asyncio.gather(*(check(rec) for rec in records))
+        return [row for row in found if row is not None]
 
     async def _view(self, entry: CatalogEntry, rec: FlowRecord) -> api.Flow:
         return flow_view(entry, rec, await self._last_run(rec), await self._sleeping_until())
@@ -105,9 +194,11 @@ class ControlApi:
         return await gate.sleeping_until(now) if gate is not None else None
 
     async def list_flows(self) -> tuple[int, api.FlowList]:
-        pairs = await self.service.list()
+        pairs, broken = await self.service.survey()
         views = await asyncio.gather(*(self._view(e, r) for e, r in pairs))
-        return 200, api.FlowList(flows=list(views))
+        return 200, api.FlowList(
+            flows=list(views), unreadable=[broken_flow_view(b) for b in broken]
+        )
 
     async def get_flow(self, flow_id: str) -> tuple[int, api.Flow]:
         entry, rec = await self.service.get(flow_id)
@@ -121,9 +212,11 @@ class ControlApi:
         rec = await self.service.stop(flow_id, now)
         return 200, await self._view(self.service.catalog.get(flow_id), rec)
 
-    async def patch_flow(self, flow_id: str, body: bytes) -> tuple[int, api.Flow]:
+    async def patch_flow(
+        self, flow_id: str, body: bytes, now: datetime | None = None
+    ) -> tuple[int, api.Flow]:
         entry = self.service.catalog.get(flow_id)  # 404 before 422
-        patch = parse_body(api.FlowPatch, body)
+        patch = parse_body(api.FlowPatch, body, now=now)
         rec = await self.service.patch(flow_id, patch.changes())
         return 200, await self._view(entry, rec)
 
@@ -131,7 +224,7 @@ class ControlApi:
         self, flow_id: str, body: bytes, now: datetime
     ) -> tuple[int, api.RunAccepted]:
         entry = self.service.catalog.get(flow_id)
-        run_body = parse_body(api.RunBody, body, optional=True)
+        run_body = parse_body(api.RunBody, body, optional=True, now=now)
         kind = entry.flow.kind
         for field, allowed in (
             ("from", run_body.from_ is None or kind in (FlowKind.BULK, FlowKind.SCHEDULED)),
@@ -173,14 +266,18 @@ class ControlApi:
         return 202, api.RunAccepted(run_id=retry.id, status_url=f"/api/runs/{retry.id}")
 
     async def list_runs(self, flow_id: str, limit: int = 50) -> tuple[int, api.RunList]:
-        runs = await self.service.runs_of(flow_id, limit)
-        return 200, api.RunList(runs=[run_view(r) for r in runs])
+        self.service.catalog.get(flow_id)
+        runs, broken = await self.service.runs.scan(flow_id, limit)
+        unreadable = [broken_run_view(flow_id, b) for b in broken]
+        return 200, api.RunList(runs=[run_view(r) for r in runs], unreadable=unreadable)
 
     async def get_run(self, run_id: str) -> tuple[int, api.Run]:
         return 200, run_view(await self.service.runs.get(run_id))
 
     async def status(self, now: datetime) -> tuple[int, api.Status]:
-        records = [rec for _, rec in await self.service.list()]  # also proves storage answers
+        pairs, broken = await self.service.survey()  # also proves storage answers
+        records = [rec for _, rec in pairs]
+        unreadable = [broken_flow_view(b) for b in broken] + await self._broken_runs(records)
         by_state = {state: 0 for state in FlowState}
         for rec in records:
             by_state[rec.state] += 1
@@ -200,6 +297,7 @@ class ControlApi:
                 if isinstance(s, System)
             ],
             storage="ok",
+            unreadable=unreadable,
             egress_ip=self.settings.egress_ip,
             sleeping_until=await self._sleeping_until(now),
         )

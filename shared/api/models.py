@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.flows.definitions import Endpoint, ErrorPolicy, FlowKind
 from shared.flows.models import (
@@ -17,6 +26,41 @@ from shared.flows.models import (
     RunStatus,
     RunWindow,
 )
+
+# Table storage keeps a Python int as Edm.Int32 (shared/storage/entities.py).
+INT32_MAX = 2**31 - 1
+# Instants an operator may give: none before 1900 (Table storage and the vendors' own minimums
+# lie further back, but no ERP record does), none more than a day ahead of the clock (a
+# watermark in the future would make every later run read nothing).
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+AHEAD_ALLOWED = timedelta(days=1)
+# A run row keeps its parameters in one 64 KiB Table property.
+MAX_RECORD_IDS_CHARS = 30_000
+
+
+def check_instant(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """A datetime between 1900-01-01 and now + 1 day; `now` comes from the validation
+    context (shared/api/control.py parse_body), so tests inject the clock."""
+    if value is None:
+        return value
+    now = (info.context or {}).get("now") or datetime.now(UTC)
+    latest = now + AHEAD_ALLOWED
+    if not EARLIEST_INSTANT <= value <= latest:
+        raise ValueError(
+            f"must lie between {EARLIEST_INSTANT.date().isoformat()} and "
+            f"{latest.isoformat(timespec='seconds')} (now + 1 day)"
+        )
+    return value
+
+
+class UnreadableRow(BaseModel):
+    """A stored flow or run row that cannot be read back: reported, never in the way."""
+
+    flow_id: str
+    run_id: str | None = None
+    table: str
+    field: str | None
+    message: str
 
 
 class ErrorDetail(BaseModel):
@@ -73,10 +117,12 @@ class Flow(BaseModel):
 
 class FlowList(BaseModel):
     flows: list[Flow]
+    unreadable: list[UnreadableRow] = Field(default_factory=list)
 
 
 class RunList(BaseModel):
     runs: list[Run]
+    unreadable: list[UnreadableRow] = Field(default_factory=list)
 
 
 class RunAccepted(BaseModel):
@@ -92,9 +138,11 @@ class FlowPatch(BaseModel):
     interval_ms: int | None = Field(default=None, ge=1_000, le=7 * 86_400_000)
     shift_ms: int | None = Field(default=None, ge=0, le=86_400_000)
     query_starts: AwareDatetime | None = None
-    counter: int | None = Field(default=None, ge=0)
+    counter: int | None = Field(default=None, ge=0, le=INT32_MAX)
     error_policy: ErrorPolicy | None = None
     volume_limit: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    _instant = field_validator("query_starts")(check_instant)
 
     @model_validator(mode="after")
     def _something(self) -> FlowPatch:
@@ -117,8 +165,19 @@ class RunBody(BaseModel):
     from_: AwareDatetime | None = Field(default=None, alias="from")
     to: AwareDatetime | None = None
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
-    record_ids: list[str] | None = Field(default=None, min_length=1, max_length=1_000)
+    record_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = (
+        Field(default=None, min_length=1, max_length=1_000)
+    )
     dry_run: bool = False
+
+    _instants = field_validator("from_", "to")(check_instant)
+
+    @field_validator("record_ids")
+    @classmethod
+    def _fits_a_run_row(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and sum(len(v) + 3 for v in value) > MAX_RECORD_IDS_CHARS:
+            raise ValueError(f"at most {MAX_RECORD_IDS_CHARS} characters of ids in one run")
+        return value
 
     @model_validator(mode="after")
     def _window_ordered(self) -> RunBody:
@@ -146,6 +205,9 @@ class Status(BaseModel):
     flows: FlowsSummary
     connections: list[ConnectionStatus]
     storage: Literal["ok"]
+    unreadable: list[UnreadableRow] = Field(
+        default_factory=list, description="Flow and run rows that cannot be read back"
+    )
     egress_ip: str | None = Field(description="Static outbound IP to allow-list in the ERP/CRM")
     sleeping_until: datetime | None = Field(
         default=None, description="Inside a sleep window: when it ends and every flow resumes"

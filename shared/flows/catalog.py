@@ -41,6 +41,10 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._entries)
+
     def get(self, flow_id: str) -> CatalogEntry:
         entry = self._entries.get(flow_id)
         if entry is None:

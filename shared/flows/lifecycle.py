@@ -25,6 +25,14 @@ def _moved(rec: FlowRecord, now: datetime, **changes: object) -> FlowRecord:
 
 def start(rec: FlowRecord, now: datetime) -> FlowRecord:
     """STOPPED -> STARTED; the first run is due no earlier than now + shift_ms."""
+    if rec.state is FlowState.RUNNING and rec.resume_state is FlowState.STOPPED:
+        # A one-off run (of a stopped flow, or a utility flow) returns to STOPPED: answering
+        # 200 here would drop the start silently, so say when it can be started instead.
+        raise ConflictError(
+            f"flow '{rec.flow_id}' is running a one-off run ({rec.run_id}) and returns to "
+            "STOPPED when it ends; start it once that run has ended",
+            code="one_off_running",
+        )
     if rec.state in (FlowState.STARTED, FlowState.RUNNING):
         return rec  # already started: starting again changes nothing
     if rec.state is FlowState.COMPLETING:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from azure.storage.queue.aio import QueueClient
@@ -31,8 +31,8 @@ from shared.flows.models import (
 )
 from shared.messages import FlowRunMessage
 from shared.schedule.gate import SleepGate
-from shared.storage.entities import StaleWrite
-from shared.storage.flow_store import BulkSlot, FlowStore
+from shared.storage.entities import StaleWrite, UnreadableRowError
+from shared.storage.flow_store import BrokenFlow, BulkSlot, FlowStore
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,15 @@ class FlowService:
         return entry, await self.flows.get(flow_id)
 
     async def list(self) -> list[tuple[CatalogEntry, FlowRecord]]:
-        records = {r.flow_id: r for r in await self.flows.list()}
-        return [(e, records[e.flow_id]) for e in self.catalog if e.flow_id in records]
+        return (await self.survey())[0]
+
+    async def survey(self) -> tuple[list[tuple[CatalogEntry, FlowRecord]], list[BrokenFlow]]:
+        """Every catalogued flow that can be read, and those whose row cannot (reported,
+        never in the way of the others)."""
+        scan = await self.flows.scan()
+        records = {r.flow_id: r for r in scan.records}
+        pairs = [(e, records[e.flow_id]) for e in self.catalog if e.flow_id in records]
+        return pairs, [b for b in scan.broken if b.flow_id in self.catalog.ids]
 
     async def runs_of(self, flow_id: str, limit: int = 50) -> list[RunRecord]:
         self.catalog.get(flow_id)
@@ -286,6 +293,18 @@ class FlowService:
                             kind=RunKind.SCHEDULED, started_at=now,
                         )
                     )  # fmt: skip
+                except UnreadableRowError as exc:
+                    # Its row cannot be read: end it on a fresh row that says why, so the
+                    # flow is not held RUNNING for ever.
+                    log.error("run %s: %s", run_id, exc.message)
+                    run = await self.runs.overwrite(
+                        RunRecord(
+                            id=run_id, flow_id=flow_id, number=(rec.counter + 1) if rec else 0,
+                            kind=RunKind.SCHEDULED, started_at=now,
+                            message=f"replaced an unreadable run row: {exc.message}",
+                        )
+                    )  # fmt: skip
+                    end = replace(end, message=f"{end.message} ({run.message})")
             if run.status.is_final:
                 return run
             update: dict[str, object] = {
@@ -322,7 +341,13 @@ class FlowService:
         solution = entry.solution.id
         for _ in range(MAX_ATTEMPTS):
             guard = await self.flows.get_guard(solution)
-            records = {r.flow_id: r for r in await self.flows.list(solution)}
+            scan = await self.flows.scan(solution)
+            for broken in scan.broken:
+                if broken.flow_id == entry.flow_id:
+                    raise UnreadableRowError(f"flow '{broken.flow_id}'", broken.row)
+            # Another flow's unreadable row is left out of the rules: only a PATCH (allowed
+            # while STOPPED) or a hand edit can break a row, so it holds no run.
+            records = {r.flow_id: r for r in scan.records}
             rec = records.get(entry.flow_id)
             if rec is None:
                 raise NotFoundError(f"unknown flow '{entry.flow_id}'", code="flow_not_found")
@@ -357,6 +382,8 @@ class FlowService:
             holder = await self.flows.get(slot.holder)
         except NotFoundError:
             return False  # its solution is no longer enabled
+        except UnreadableRowError:
+            return False  # only a PATCH (while STOPPED) or a hand edit breaks a row
         if holder.state is not FlowState.STOPPED:
             return True
         started_since = holder.state_changed_at >= slot.claimed_at

@@ -11,8 +11,9 @@ deployment's bulk slot row (PartitionKey "~deployment") by ETag (shared/flows/se
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from azure.core import MatchConditions
@@ -24,12 +25,18 @@ from shared.errors import NotFoundError
 from shared.flows.catalog import Catalog
 from shared.flows.models import FlowRecord
 from shared.storage.entities import (
+    BrokenRow,
     StaleWrite,
+    UnreadableRowError,
     etag_of,
     from_properties,
+    read_row,
+    read_rows,
     replace_if_unchanged,
     to_properties,
 )
+
+log = logging.getLogger(__name__)
 
 GUARD_KEY = "~guard"
 DEPLOYMENT_PARTITION = "~deployment"
@@ -43,6 +50,26 @@ class BulkSlot:
     holder: str | None = None
     claimed_at: datetime | None = None
     etag: str | None = None  # None: the row does not exist yet
+
+_PROPERTIES = [name for name in FlowRecord.model_fields if name not in ("flow_id", "etag")]
+
+
+@dataclass(frozen=True)
+class BrokenFlow:
+    """A flow whose row exists but cannot be read (see shared/storage/entities.py)."""
+
+    flow_id: str
+    row: BrokenRow
+
+    @property
+    def message(self) -> str:
+        return self.row.describe(f"flow '{self.flow_id}'")
+
+
+@dataclass
+class FlowScan:
+    records: list[FlowRecord] = field(default_factory=list)
+    broken: list[BrokenFlow] = field(default_factory=list)
 
 
 class SolutionGuard:
@@ -71,7 +98,9 @@ class FlowStore:
 
     async def ensure(self, catalog: Catalog, now: datetime) -> None:
         """Create the row of every catalogued flow that has none (STOPPED, defaults)."""
-        existing = {(r.flow_id) for r in await self.list()}
+        # A broken row still exists: it is reported, never recreated over (nor fatal here).
+        scan = await self.scan()
+        existing = {r.flow_id for r in scan.records} | {b.flow_id for b in scan.broken}
         for entry in catalog:
             if entry.flow_id in existing:
                 continue
@@ -95,23 +124,40 @@ class FlowStore:
                 )
 
     async def get(self, flow_id: str) -> FlowRecord:
+        """The flow's row; UnreadableRowError (naming the field) if it cannot be read."""
         solution, _, name = flow_id.partition(".")
         try:
-            entity = await self.table.get_entity(solution, name)
+            got = await read_row(self.table, solution, name, _from_entity, _PROPERTIES)
         except ResourceNotFoundError:
             raise NotFoundError(f"unknown flow '{flow_id}'", code="flow_not_found") from None
-        return _from_entity(entity)
+        if isinstance(got, BrokenRow):
+            raise UnreadableRowError(f"flow '{flow_id}'", got)
+        return got
+
+    async def scan(self, solution: str | None = None) -> FlowScan:
+        """Every flow row (of one solution), the unreadable ones apart."""
+        rows = await read_rows(
+            self.table,
+            _from_entity,
+            _PROPERTIES,
+            query_filter=None if solution is None else "PartitionKey eq @pk",
+            parameters=None if solution is None else {"pk": solution},
+            skip=lambda e: e["RowKey"] == GUARD_KEY or e["PartitionKey"] == DEPLOYMENT_PARTITION,
+        )
+        scan = FlowScan()
+        for row in rows:
+            if isinstance(row, BrokenRow):
+                broken = BrokenFlow(f"{row.partition_key}.{row.row_key}", row)
+                log.error("flow %s: %s", broken.flow_id, broken.message,
+                          extra={"flow_id": broken.flow_id})  # fmt: skip
+                scan.broken.append(broken)
+            else:
+                scan.records.append(row)
+        return scan
 
     async def list(self, solution: str | None = None) -> list[FlowRecord]:
-        if solution is None:
-            entities = self.table.list_entities()
-        else:
-            entities = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": solution})
-        return [
-            _from_entity(e)
-            async for e in entities
-            if e["RowKey"] != GUARD_KEY and e["PartitionKey"] != DEPLOYMENT_PARTITION
-        ]
+        """The readable flow rows (unreadable ones are logged; `scan` returns them too)."""
+        return (await self.scan(solution)).records
 
     async def get_guard(self, solution: str) -> SolutionGuard:
         entity = await self.table.get_entity(solution, GUARD_KEY)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import NotFoundError
 from shared.flows.models import RunRecord, split_run_id
-from shared.storage.entities import etag_of, from_properties, replace_if_unchanged, to_properties
+from shared.storage.entities import (
+    BrokenRow,
+    UnreadableRowError,
+    etag_of,
+    from_properties,
+    read_row,
+    read_rows,
+    replace_if_unchanged,
+    to_properties,
+)
+
+log = logging.getLogger(__name__)
 
 _JSON_FIELDS = {"window", "params", "counts", "errors"}
+_PROPERTIES = [name for name in RunRecord.model_fields if name not in ("id", "etag")]
 # A Table property holds at most 64 KiB; the run row keeps the first errors, the per-record
 # outcome rows (engine) keep them all.
 MAX_ERRORS_ON_RUN = 100
@@ -38,23 +53,37 @@ class RunStore:
         return run.model_copy(update={"etag": meta.get("etag")})
 
     async def get(self, run_id: str) -> RunRecord:
+        """The run's row; UnreadableRowError (naming the field) if it cannot be read."""
         try:
             flow_id, key = split_run_id(run_id)
-            entity = await self.table.get_entity(flow_id, key)
+            got = await read_row(self.table, flow_id, key, _from_entity, _PROPERTIES)
         except (ValueError, ResourceNotFoundError):
             raise NotFoundError(f"unknown run '{run_id}'", code="run_not_found") from None
-        return _from_entity(entity)
+        if isinstance(got, BrokenRow):
+            raise UnreadableRowError(f"run '{run_id}'", got)
+        return got
+
+    async def scan(self, flow_id: str, limit: int = 50) -> tuple[list[RunRecord], list[BrokenRow]]:
+        """The flow's newest runs, the unreadable rows apart (and logged)."""
+        rows = await read_rows(
+            self.table, _from_entity, _PROPERTIES,
+            query_filter="PartitionKey eq @pk", parameters={"pk": flow_id}, limit=limit,
+        )  # fmt: skip
+        runs = [r for r in rows if isinstance(r, RunRecord)]
+        broken = [r for r in rows if isinstance(r, BrokenRow)]
+        for row in broken:
+            run_id = f"{row.partition_key}.{row.row_key}"
+            log.error("run %s: %s", run_id, row.describe(f"run '{run_id}'"),
+                      extra={"flow_id": flow_id, "run_id": run_id})  # fmt: skip
+        return runs, broken
 
     async def list(self, flow_id: str, limit: int = 50) -> list[RunRecord]:
-        runs: list[RunRecord] = []
-        pages = self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": flow_id}, results_per_page=limit
-        )
-        async for entity in pages:
-            runs.append(_from_entity(entity))
-            if len(runs) >= limit:
-                break
-        return runs
+        return (await self.scan(flow_id, limit))[0]
+
+    async def overwrite(self, run: RunRecord) -> RunRecord:
+        """Replace the row whatever it holds: only for a row that cannot be read any more."""
+        meta = await self.table.upsert_entity(_to_entity(run), mode=UpdateMode.REPLACE)
+        return run.model_copy(update={"etag": meta.get("etag")})
 
     async def replace(self, run: RunRecord) -> RunRecord:
         run = run.model_copy(update={"errors": run.errors[:MAX_ERRORS_ON_RUN]})

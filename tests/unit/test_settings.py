@@ -4,6 +4,7 @@ infrastructure's secret placeholder count as unset."""
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from shared.settings import Settings
 
@@ -36,3 +37,48 @@ def test_unresolved_secrets_count_as_unset(value: str, monkeypatch: pytest.Monke
     settings = Settings()
     assert settings.intacct_sender_password is None
     assert not settings.connection_configured("intacct")
+
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-key\n"
+    "-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"
+)
+SECRETS = {
+    "AzureWebJobsStorage": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=acct-key-77",
+    "SHUTTLE_LOCAL_KEY": "local-key-66",
+    "CREATIO_PASSWORD": "creatio-pw-55",
+    "CREATIO_CLIENT_SECRET": "creatio-secret-44",
+    "INTACCT_SENDER_PASSWORD": "sender-pw-33",
+    "INTACCT_USER_PASSWORD": "user-pw-22",
+    "DATAVERSE_CLIENT_SECRET": "dv-secret-11",
+    "DATAVERSE_CLIENT_CERT": PEM,
+}
+
+
+def test_no_secret_shows_in_repr_str_or_dumps() -> None:
+    settings = Settings.model_validate(SECRETS)
+    shown = "\n".join(
+        (repr(settings), str(settings), str(settings.model_dump()),
+         settings.model_dump_json(), str(settings.model_dump(mode="json")))
+    )  # fmt: skip
+    for value in SECRETS.values():
+        assert value not in shown
+    assert "secret-key" not in shown and "BEGIN PRIVATE KEY" not in shown
+    assert settings.dataverse_client_cert is not None
+    assert settings.dataverse_client_cert.get_secret_value() == PEM
+    assert settings.connection_configured("dataverse") is False  # URL etc. missing
+    full = Settings.model_validate(
+        {"DATAVERSE_URL": "https://org.crm.dynamics.com", "DATAVERSE_TENANT_ID": "t",
+         "DATAVERSE_CLIENT_ID": "c", "DATAVERSE_CLIENT_CERT": PEM}
+    )  # fmt: skip
+    assert full.connection_configured("dataverse")
+
+
+def test_every_secret_like_setting_is_a_secret_str() -> None:
+    """Audit: a setting whose name says it holds a credential must be a SecretStr."""
+    words = ("PASSWORD", "SECRET", "CERT", "KEY", "TOKEN", "AzureWebJobsStorage")
+    for name, info in Settings.model_fields.items():
+        alias = info.alias or name
+        is_secret = any(w.lower() in alias.lower() for w in words) and "__" not in alias
+        if is_secret:
+            assert SecretStr in getattr(info.annotation, "__args__", (info.annotation,)), alias

@@ -79,6 +79,8 @@ class DataverseConfig(BaseModel):
         ]
         secret = settings.dataverse_client_secret
         cert = settings.dataverse_client_cert
+        if cert is not None and not cert.get_secret_value():
+            cert = None
         if not (secret and secret.get_secret_value()) and not cert:
             missing.append("DATAVERSE_CLIENT_SECRET or DATAVERSE_CLIENT_CERT")
         if missing:
