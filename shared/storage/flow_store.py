@@ -51,6 +51,7 @@ class BulkSlot:
     claimed_at: datetime | None = None
     etag: str | None = None  # None: the row does not exist yet
 
+
 _PROPERTIES = [name for name in FlowRecord.model_fields if name not in ("flow_id", "etag")]
 
 
