@@ -24,14 +24,15 @@ from shared.connectors.protocol import SyncRecord
 from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
 from shared.engine.filters import names_on
+from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
 from shared.engine.plan import FlowPlan, plan_for
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.mapping.apply import passes
-from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
+from shared.messages import FlowRunMessage, RunStep
 from shared.storage.entities import StaleWrite
-from shared.storage.outcome_store import OutcomeStore
+from shared.storage.outcome_store import OutcomeStore, Refusal
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
@@ -152,7 +153,7 @@ class SyncEngine:
         for record_id in ids:
             record = await source.get(plan.flow.source.object, record_id)
             (found.append(record) if record else missing.append(record_id))
-        await self._queue_records(ctx.run, found)
+        await self._queue_records(ctx.run, plan, found)
         await self._next(
             ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
         )
@@ -181,11 +182,12 @@ class SyncEngine:
             await self._next(ctx, message, delay=BACKPRESSURE_DELAY)
             return RunResult(status=RunStatus.RUNNING)
         page = await source.read_changes(message.cursor)
-        # Records outside the flow's filter are neither queued nor counted as read.
-        names = names_on(source)
-        wanted = [r for r in page.records
-                  if await passes(plan.mapping.filter, {**r.values}, names)]  # fmt: skip
-        queued = await self._queue_records(ctx.run, wanted)
+        where = f"page {message.page + 1}"
+        rejected = [
+            from_rejected(r, plan.source_system, f"{where}, row {n}")
+            for n, r in enumerate(page.rejected, 1)
+        ]
+        queued = await self._queue_records(ctx.run, plan, page.records, rejected)
         if page.cursor is not None:
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id,
@@ -209,22 +211,56 @@ class SyncEngine:
         )
         return RunResult(status=RunStatus.RUNNING)
 
-    async def _queue_records(self, run: RunRecord, records: list[SyncRecord]) -> int:
-        if not records:
+    async def _queue_records(
+        self,
+        run: RunRecord,
+        plan: FlowPlan,
+        records: list[SyncRecord],
+        refusals: list[Refusal] | None = None,
+    ) -> int:
+        """Queue each record that passes the flow's filter (those outside it are neither
+        queued nor counted as read); a record that cannot be queued fails alone."""
+        source = await self.connectors.get(plan.source_system)
+        names = names_on(source)
+        refusals = list(refusals or [])
+        queued: list[Queued] = []
+        for record in records:
+            try:
+                if not await passes(plan.mapping.filter, {**record.values}, names):
+                    continue
+            except ConnectorError:
+                raise  # the source could not answer a lookup: the step is retried
+            except Exception as exc:  # a value the filter cannot compare: this record only
+                text = f"the flow's filter could not be applied: {printable(str(exc))[:300]}"
+                refusals.append(refused(record.id, record.modified, None, text))
+                continue
+            item = message_for(record, flow_id=run.flow_id, run_id=run.id,
+                               dry_run=run.params.dry_run, source=plan.source_system)  # fmt: skip
+            if isinstance(item, Queued):
+                queued.append(item)
+            else:
+                refusals.append(item)
+        if refusals:
+            await self.outcomes.add_failed(run.id, refusals)
+            for r in refusals:
+                log.warning(
+                    "run %s: record %s refused (%s%s): %s",
+                    run.id,
+                    r.record_id,
+                    r.category.value,
+                    f", {r.field}" if r.field else "",
+                    r.message,
+                    extra={"flow_id": run.flow_id, "run_id": run.id, "record_id": r.record_id},
+                )
+        if not queued:
             return 0
         # Rows first: a record on the queue always has its row, so the run counts it.
-        await self.outcomes.add_pending(run.id, [(r.id, r.modified) for r in records])
-        texts = [
-            record_message_text(RecordMessage(flow_id=run.flow_id, run_id=run.id,
-                                              record_id=r.id, modified=r.modified,
-                                              values=r.values, dry_run=run.params.dry_run))
-            for r in records
-        ]  # fmt: skip
+        await self.outcomes.add_pending(run.id, [(q.record_id, q.modified) for q in queued])
         # One request per message is the queue API; overlap them, a bounded number at once.
-        for start in range(0, len(texts), SEND_CONCURRENCY):
-            chunk = texts[start : start + SEND_CONCURRENCY]
-            await asyncio.gather(*(self.record_upserts.send_message(t) for t in chunk))
-        return len(records)
+        for start in range(0, len(queued), SEND_CONCURRENCY):
+            chunk = queued[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
+        return len(queued)
 
     async def _finish(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:
         run = ctx.run

@@ -15,6 +15,7 @@ from typing import Any
 from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
 from shared.engine.filters import names_on
+from shared.engine.intake import unencodable
 from shared.engine.plan import FlowPlan, pair_of
 from shared.engine.values import plain, same, values_hash
 from shared.errors import ErrorCategory
@@ -156,6 +157,9 @@ class RecordSync:
                     Outcome.SKIPPED, note=None, message=None
                 )  # deleted at the source since it was read
             values, modified = fresh.values, fresh.modified
+        flaw = unencodable(values)  # re-read values never went through a message
+        if flaw is not None:
+            return _failed(ErrorCategory.VALIDATION, f"{flaw[0]} {flaw[1]}", flaw[0])
         if not await passes(plan.mapping.filter, values, names_on(self.source)):
             return Settled(Outcome.SKIPPED)
 
