@@ -6,11 +6,10 @@ emits after cutting an emoji in two) or read (an unusable modification time) fai
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-
-import json
 
 import pytest
 
