@@ -88,7 +88,8 @@ class RecordWorker:
         return await self._settle(message, result)
 
     async def _settle(self, message: RecordMessage, result: Settled) -> Outcome:
-        await self.outcomes.settle(
+        # The row keeps the first write's outcome when deliveries overlap (outcome_store.py).
+        held = await self.outcomes.settle(
             message.run_id,
             message.record_id,
             result.outcome,
@@ -98,6 +99,19 @@ class RecordWorker:
             message=result.message,
             note=result.note,
         )
+        if held is not result.outcome:
+            log.info(
+                "record %s: %s by this delivery, but another delivery already settled it %s",
+                message.record_id,
+                result.outcome.value,
+                held.value,
+                extra={
+                    "flow_id": message.flow_id,
+                    "run_id": message.run_id,
+                    "record_id": message.record_id,
+                },
+            )
+            return held
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.DEBUG
         log.log(
             level,

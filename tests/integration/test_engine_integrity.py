@@ -1,8 +1,13 @@
-"""Per-record isolation on the read side, against the emulators over HTTP on Azurite: a
-source record that cannot be carried (half of a UTF-16 surrogate pair, as a UTF-16 service
-emits after cutting an emoji in two) or read (an unusable modification time) fails alone as
-`validation` naming its record and field; the rest of its page syncs, the run counts it and
-"query starts" moves on. Each source system is checked: Creatio, Dataverse and Intacct."""
+"""Data integrity of the engine against the emulators over HTTP on Azurite (issue 12):
+
+- per-record isolation on the read side: a source record that cannot be carried (half of a
+  UTF-16 surrogate pair, as a UTF-16 service emits after cutting an emoji in two) or read
+  fails alone as `validation` naming its record and field; the rest of its page syncs, the
+  run counts it and "query starts" moves on;
+- two source records are never merged into one target record, nor made twins by racing
+  workers: a shared match key fails as `duplicate` naming both and the target;
+- counts stay true when every record message is delivered twice at the same time;
+- records whose modification time lies outside every window are read and reported."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.pump import Pump
 from shared.connectors.dataverse import DataverseClient
 from shared.connectors.dataverse.sync import DataverseSync
 from shared.engine.connections import build_connector
@@ -138,3 +144,18 @@ async def test_a_dataverse_name_with_half_a_surrogate_pair_fails_alone(
     assert all(e.category.value == "validation" for e in errors.values())
     assert sorted(r["Code"] for r in creatio_emulator.rows("Account")) == [
         f"F{n}" for n in range(4)]  # fmt: skip
+
+
+async def test_counts_stay_true_when_every_message_is_delivered_twice_at_once(
+    dynamics_services: Services,
+    creatio_emulator: RunningCreatio,
+    dataverse_emulator: dv.RunningDataverse,
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Twice {n:03d}"} for n in range(300)]})
+    pump = Pump(dynamics_services, concurrent_duplicates=True)
+    run = await run_flow(dynamics_services, "creatio-dynamics.accounts-to-dataverse", pump)
+    assert pump.deliveries >= 600
+    c = run.counts
+    assert (c.read, c.created, c.updated, c.unchanged, c.failed) == (300, 300, 0, 0, 0), c
+    names = sorted(r["name"] for r in dataverse_emulator.admin.rows("account"))
+    assert names == [f"Twice {n:03d}" for n in range(300)]
