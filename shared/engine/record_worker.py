@@ -5,13 +5,15 @@ failure) instead of sleeping inside the invocation."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
 from shared.engine.connections import ConnectorPool
 from shared.engine.plan import plan_for
-from shared.engine.upsert import RecordSync, Retry, Settled, classify
+from shared.engine.upsert import RecordSync, Retry, Settled, classify, utcnow
 from shared.errors import DefinitionError, ErrorCategory, NotFoundError
 from shared.flows.catalog import Catalog
 from shared.messages import RecordMessage, record_message_text
@@ -41,6 +43,7 @@ class RecordWorker:
         max_retries: int = MAX_RETRIES,
         max_waits: int = MAX_WAITS,
         wait_base: float = 5.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -50,6 +53,7 @@ class RecordWorker:
         self.max_retries = max_retries
         self.max_waits = max_waits
         self.wait_base = wait_base
+        self.clock = clock
 
     async def handle(self, message: RecordMessage) -> Outcome | None:
         """The settled outcome, or None when the record was put back to wait or was already
@@ -80,7 +84,7 @@ class RecordWorker:
             # error naming the setting, not as an anonymous crash in the poison queue.
             source = await self.connectors.get(plan.source_system)
             target = await self.connectors.get(plan.target_system)
-            result = await RecordSync(plan, source, target, self.bindings).sync(message)
+            result = await RecordSync(plan, source, target, self.bindings, self.clock).sync(message)
         except ConnectorError as exc:
             result = classify(exc, message.retries, self.max_retries)
         if isinstance(result, Retry):

@@ -25,12 +25,15 @@ from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
 from shared.engine.filters import names_on
 from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
+from shared.engine.match_keys import MatchKey, source_keys
 from shared.engine.plan import FlowPlan, plan_for
+from shared.engine.upsert import binding_resolver
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.mapping.apply import passes
 from shared.messages import FlowRunMessage, RunStep
+from shared.storage.binding_store import BindingStore
 from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import OutcomeStore, Refusal
 from shared.storage.run_store import RunStore
@@ -64,6 +67,7 @@ class SyncEngine:
         overlap: timedelta,
         page_size: int,
         max_queued: int = MAX_QUEUED,
+        bindings: BindingStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -74,6 +78,7 @@ class SyncEngine:
         self.overlap = overlap
         self.page_size = page_size
         self.max_queued = max_queued
+        self.bindings = bindings  # None: records sharing a match key are left to the worker
 
     async def close(self) -> None:
         await self.outcomes.table.close()
@@ -223,7 +228,7 @@ class SyncEngine:
         source = await self.connectors.get(plan.source_system)
         names = names_on(source)
         refusals = list(refusals or [])
-        queued: list[Queued] = []
+        candidates: list[tuple[SyncRecord, Queued]] = []
         for record in records:
             try:
                 if not await passes(plan.mapping.filter, {**record.values}, names):
@@ -237,9 +242,12 @@ class SyncEngine:
             item = message_for(record, flow_id=run.flow_id, run_id=run.id,
                                dry_run=run.params.dry_run, source=plan.source_system)  # fmt: skip
             if isinstance(item, Queued):
-                queued.append(item)
+                candidates.append((record, item))
             else:
                 refusals.append(item)
+        clashing = await self._shared_keys(plan, [r for r, _ in candidates])
+        refusals.extend(clashing.values())
+        queued = [q for r, q in candidates if r.id not in clashing]
         if refusals:
             await self.outcomes.add_failed(run.id, refusals)
             for r in refusals:
@@ -261,6 +269,67 @@ class SyncEngine:
             chunk = queued[start : start + SEND_CONCURRENCY]
             await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
         return len(queued)
+
+    async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:
+        """Records read together that share a match key would be written onto one target
+        record (or made twins of it): each unbound one fails as a duplicate naming the others
+        and the target, and none of them is written. One already bound keeps its binding;
+        across pages and workers, key claims (upsert.py) keep the same promise."""
+        mapping = plan.mapping
+        if self.bindings is None or len(records) < 2 or not mapping.match or mapping.updates:
+            return {}
+        resolve = binding_resolver(self.bindings, plan.entry.solution.id, plan.source_side)
+        groups: dict[str, list[tuple[SyncRecord, MatchKey]]] = {}
+        for record in records:
+            keys = await source_keys(mapping, plan.flow.target.object, record.values,
+                                     record_id=record.id, modified=record.modified,
+                                     master=plan.master, resolve=resolve)  # fmt: skip
+            for key in keys:
+                groups.setdefault(key.text, []).append((record, key))
+        refusals: dict[str, Refusal] = {}
+        for members in groups.values():
+            ids = list(dict.fromkeys(r.id for r, _ in members))
+            if len(ids) < 2:
+                continue
+            bound = {}
+            for rid in ids:
+                binding = await self.bindings.get(plan.pair, plan.source_side, rid)
+                if binding is not None:
+                    bound[rid] = binding.id_of(plan.target_side)
+            if len(bound) == len(ids):
+                continue  # each already has its own target record
+            key = members[0][1]
+            target = await self._key_target(plan, key, bound)
+            obj = plan.flow.source.object
+            for record, _ in members:
+                if record.id in bound or record.id in refusals:
+                    continue
+                others = ", ".join(o for o in ids if o != record.id)
+                text = (
+                    f"{plan.source_system} {obj} {record.id} shares the match key "
+                    f"{key.shown()} with {obj} {others} ({target}); "
+                    f"{'it is not' if bound else 'neither is'} written: two source records "
+                    f"are never written onto one {plan.target_system} record. "
+                    f"Merge them in {plan.source_system}, or give each its own key values, then "
+                    "retry the run"
+                )
+                refusals[record.id] = refused(record.id, record.modified, key.fields[0], text,
+                                              ErrorCategory.DUPLICATE)  # fmt: skip
+        return refusals
+
+    async def _key_target(self, plan: FlowPlan, key: MatchKey, bound: dict[str, str]) -> str:
+        """The target record a shared key points at, as an operator reads it."""
+        names = f"{plan.target_system} {plan.flow.target.object}"
+        if bound:
+            holder, target_id = next(iter(bound.items()))
+            return f"{holder} is already bound to {names} {target_id}"
+        target = await self.connectors.get(plan.target_system)
+        found = await target.find(plan.flow.target.object, key.criteria, limit=2)
+        if len(found) == 1:
+            return f"both match {names} {found[0].id}"
+        if found:
+            return f"{names} {', '.join(r.id for r in found)} match it too"
+        return f"no {names} has it yet"
 
     async def _finish(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:
         run = ctx.run

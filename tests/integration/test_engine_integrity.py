@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from sandbox.pump import Pump
 from shared.connectors.dataverse import DataverseClient
 from shared.connectors.dataverse.sync import DataverseSync
 from shared.engine.connections import build_connector
-from shared.flows.models import RunStatus
+from shared.flows.models import RunParams, RunStatus
+from shared.flows.service import RunRequest
+from shared.messages import RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
 from tests.support import dataverse as dv
@@ -159,3 +163,169 @@ async def test_counts_stay_true_when_every_message_is_delivered_twice_at_once(
     assert (c.read, c.created, c.updated, c.unchanged, c.failed) == (300, 300, 0, 0, 0), c
     names = sorted(r["name"] for r in dataverse_emulator.admin.rows("account"))
     assert names == [f"Twice {n:03d}" for n in range(300)]
+
+
+# ---- two source records are never merged into one target record ----------------------------
+ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
+ACCOUNTS_TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
+
+
+def account_ids(creatio: RunningCreatio) -> dict[str, str]:
+    return {str(r["Name"]): str(r["Id"]) for r in creatio.rows("Account")}
+
+
+async def test_accounts_sharing_a_code_or_a_name_are_never_merged_in_one_run(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [
+        {"Name": "Acme East", "Code": "ACME"}, {"Name": "Acme West", "Code": "acme "},
+        {"Name": "Nameless Twin"}, {"Name": "Nameless Twin "},
+        {"Name": "Alone", "Code": "ALONE"},
+    ]})  # fmt: skip
+    ids = {r["Name"].strip() + ("" if r["Name"] == r["Name"].strip() else " (2)"): str(r["Id"])
+           for r in creatio_emulator.rows("Account")}  # fmt: skip
+    run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (5, 1, 4)
+    errors = {e.record: e for e in run.errors}
+    assert all(e.category.value == "duplicate" for e in errors.values())
+    east, west = errors[ids["Acme East"]], errors[ids["Acme West"]]
+    assert east.field == west.field == "CUSTOMERID"
+    assert ids["Acme West"] in east.message and ids["Acme East"] in west.message
+    assert "CUSTOMERID='ACME'" in east.message and "no intacct CUSTOMER has it yet" in east.message
+    one, two = errors[ids["Nameless Twin"]], errors[ids["Nameless Twin (2)"]]
+    assert one.field == "NAME" and ids["Nameless Twin (2)"] in one.message
+    assert ids["Nameless Twin"] in two.message
+    # Neither of a pair was written: Intacct has only the unambiguous customer.
+    assert [r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")] == ["ALONE"]
+
+
+async def test_a_target_bound_to_one_account_is_never_matched_by_another(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": "Bound Ltd", "Code": "BND"}]})
+    await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    (customer,) = intacct_emulator.admin.rows("CUSTOMER")
+    bound = account_ids(creatio_emulator)["Bound Ltd"]
+
+    # Read together with the bound account (edited), a newcomer sharing its code fails alone.
+    creatio = await intacct_services.connectors.get("creatio")
+    await creatio.update("Account", bound, {"Phone": "+1 555 0100"})
+    creatio_emulator.admin.seed({"Account": [{"Name": "Newcomer One", "Code": "BND"}]})
+    first = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    newcomer = account_ids(creatio_emulator)["Newcomer One"]
+    (error,) = first.errors
+    assert (error.record, error.category.value, error.field) == (newcomer, "duplicate",
+                                                                 "CUSTOMERID")  # fmt: skip
+    assert bound in error.message and customer["CUSTOMERID"] in error.message
+    assert first.counts.failed == 1 and first.counts.read - first.counts.failed >= 1
+
+    # Read alone (a single-record run), another newcomer matches the bound customer by its
+    # name: the worker refuses it, naming the account the customer is bound to.
+    creatio_emulator.admin.seed({"Account": [{"Name": "Bound Ltd"}]})
+    (second_id,) = [str(r["Id"]) for r in creatio_emulator.rows("Account")
+                    if r["Name"] == "Bound Ltd" and str(r["Id"]) != bound]  # fmt: skip
+    request = RunRequest(params=RunParams(record_ids=[second_id]))
+    single = await intacct_services.flows.run_now(ACCOUNTS_TO_INTACCT, request, datetime.now(UTC))
+    second = await Pump(intacct_services).run_finished(single.id)
+    (error,) = second.errors
+    assert (error.record, error.category.value, error.field) == (second_id, "duplicate", "NAME")
+    assert bound in error.message and customer["CUSTOMERID"] in error.message
+    (still,) = intacct_emulator.admin.rows("CUSTOMER")
+    assert still["NAME"] == "Bound Ltd"
+    binding = await intacct_services.records.bindings.get(
+        "creatio-intacct.account", "erp", customer["CUSTOMERID"])  # fmt: skip
+    assert binding is not None and binding.crm_id == bound
+
+
+async def test_two_existing_candidates_for_one_key_fail_as_a_duplicate_naming_both(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    intacct_emulator.admin.seed({"CUSTOMER": [
+        {"CUSTOMERID": "DUP1", "NAME": "Double Ltd", "STATUS": "active"},
+        {"CUSTOMERID": "DUP2", "NAME": "Double Ltd", "STATUS": "active"},
+    ]})  # fmt: skip
+    creatio_emulator.admin.seed({"Account": [{"Name": "Double Ltd"}]})
+    run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    (error,) = run.errors
+    assert error.category.value == "duplicate" and error.field == "NAME"
+    assert "DUP1" in error.message and "DUP2" in error.message
+    assert len(intacct_emulator.admin.rows("CUSTOMER")) == 2
+
+
+async def racing_messages(services: Services, flow_id: str, creatio: RunningCreatio) -> list[Any]:
+    """A record message for each Creatio account, as the flow's read would queue it."""
+    source = await services.connectors.get("creatio")
+    messages = []
+    for row in creatio.rows("Account"):
+        record = await source.get("Account", str(row["Id"]))
+        assert record is not None
+        messages.append(RecordMessage(flow_id=flow_id, run_id=f"{flow_id}.0000000000001-race00",
+                                      record_id=record.id, modified=record.modified,
+                                      values=record.values))  # fmt: skip
+    return messages
+
+
+async def race(services: Services, flow_id: str, creatio: RunningCreatio) -> list[str]:
+    """Ten pairs of accounts, each pair sharing its code (and its name), every message worked
+    at once as twenty workers would. Returns the target ids the accounts got bound to."""
+    creatio.admin.seed({"Account": [
+        {"Name": f"Racer {n}", "Code": f"RACE{n}"} for n in range(10) for _ in range(2)
+    ]})  # fmt: skip
+    messages = await racing_messages(services, flow_id, creatio)
+    outcomes = await asyncio.gather(*(services.records.handle(m) for m in messages))
+    assert sorted(o.value for o in outcomes if o is not None) == ["created"] * 10 + [
+        "failed"] * 10  # fmt: skip
+    tally = await services.engine.outcomes.tally(messages[0].run_id)
+    assert all(e.category.value == "duplicate" for e in tally.errors) and len(tally.errors) == 10
+    codes = {m.record_id: m.values["Code"] for m in messages}
+    for error in tally.errors:  # each names the other account of its pair, which holds the key
+        (holder,) = [i for i, c in codes.items() if c == codes[error.record] and i != error.record]
+        assert holder in error.message
+    pair = f"{flow_id.split('.')[0]}.account"
+    targets = []
+    for record_id in codes:
+        binding = await services.records.bindings.get(pair, "crm", record_id)
+        if binding is not None:
+            targets.append(binding.erp_id)
+    assert len(targets) == len(set(targets)) == 10  # ten targets, each bound to one account
+    return targets
+
+
+async def test_workers_racing_accounts_that_share_a_code_never_merge_them_in_intacct(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    targets = await race(intacct_services, ACCOUNTS_TO_INTACCT, creatio_emulator)
+    customers = {r["CUSTOMERID"]: r for r in intacct_emulator.admin.rows("CUSTOMER")}
+    assert sorted(customers) == sorted(targets) == [f"RACE{n}" for n in range(10)]
+
+
+async def test_workers_racing_accounts_that_share_a_code_never_twin_them_in_dataverse(
+    dynamics_services: Services,
+    creatio_emulator: RunningCreatio,
+    dataverse_emulator: dv.RunningDataverse,
+) -> None:
+    targets = await race(dynamics_services, ACCOUNTS_TO_DATAVERSE, creatio_emulator)
+    accounts = dataverse_emulator.admin.rows("account")
+    assert sorted(a["accountid"] for a in accounts) == sorted(targets)  # no twins
+    assert sorted(a["accountnumber"] for a in accounts) == [f"RACE{n}" for n in range(10)]
+
+
+async def test_an_account_duplicating_a_customer_bound_the_other_way_is_refused(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    intacct_emulator.admin.seed({"CUSTOMER": [{"CUSTOMERID": "FROMERP", "NAME": "Erp First",
+                                               "STATUS": "active"}]})  # fmt: skip
+    await run_flow(intacct_services, "creatio-intacct.customers-to-creatio")
+    (synced,) = creatio_emulator.rows("Account")
+    # Someone keys the same customer into Creatio again, under another name.
+    creatio_emulator.admin.seed({"Account": [{"Name": "Erp First Again", "Code": "FROMERP"}]})
+    (again,) = [str(r["Id"]) for r in creatio_emulator.rows("Account") if r["Code"] == "FROMERP"
+                and str(r["Id"]) != str(synced["Id"])]  # fmt: skip
+    request = RunRequest(params=RunParams(record_ids=[again]))  # read alone: the worker decides
+    single = await intacct_services.flows.run_now(ACCOUNTS_TO_INTACCT, request, datetime.now(UTC))
+    run = await Pump(intacct_services).run_finished(single.id)
+    (error,) = run.errors
+    assert (error.record, error.category.value, error.field) == (again, "duplicate", "CUSTOMERID")
+    assert str(synced["Id"]) in error.message and "FROMERP" in error.message
+    (customer,) = intacct_emulator.admin.rows("CUSTOMER")
+    assert customer["NAME"] == "Erp First"  # not overwritten by the second account
