@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.storage.queue.aio import QueueClient
 
@@ -27,7 +28,7 @@ from shared.engine.filters import names_on
 from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
 from shared.engine.match_keys import MatchKey, source_keys
 from shared.engine.plan import FlowPlan, plan_for
-from shared.engine.upsert import binding_resolver
+from shared.engine.upsert import FUTURE_SKEW, WINDOW_FLOOR, binding_resolver, modified_field
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
@@ -45,6 +46,15 @@ MAX_QUEUED = 1000  # record messages waiting before extraction pauses
 BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
+
+# Records no window reaches (issue 12 item 7): stamped in the future (a source clock or time
+# zone gone wrong, a migration writing 9999-12-31) or before the earliest "query starts"
+# (1900; a migration writing 1753-01-01, SQL Server's smallest datetime). Each run counts
+# them; up to OUTSIDE_READ_LIMIT are read and synced with the run, each reported with its
+# modification time (upsert.py); more are reported by their number only.
+FAR_PAST = datetime(1753, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+OUTSIDE_READ_LIMIT = 500
 
 
 def finish_delay(polls: int, pending: int) -> int:
@@ -141,15 +151,60 @@ class SyncEngine:
             fields=plan.mapping.source_fields or None,
             page_size=size,
         )
+        then = await self._outside(ctx, plan, since, until, size)
         await self._next(
             ctx,
             FlowRunMessage(
-                flow_id=run.flow_id, run_id=run.id, step=RunStep.PAGE, cursor=cursor, until=until
+                flow_id=run.flow_id,
+                run_id=run.id,
+                step=RunStep.PAGE,
+                cursor=cursor,
+                until=until,
+                then=then,
             ),
         )
         return RunResult(
             status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
         )
+
+    async def _outside(
+        self, ctx: RunContext, plan: FlowPlan, since: datetime, until: datetime, size: int
+    ) -> list[dict[str, Any]]:
+        """Cursors over the records whose modification time no window reaches (see
+        FUTURE_SKEW): read with this run when there are few, else reported by number."""
+        source = await self.connectors.get(plan.source_system)
+        obj = plan.flow.source.object
+        windows = [
+            ("in the future", max(ctx.now + FUTURE_SKEW, until + timedelta(microseconds=1)),
+             FAR_FUTURE),
+            (f"before {WINDOW_FLOOR.date().isoformat()}", FAR_PAST,
+             min(WINDOW_FLOOR, since) - timedelta(microseconds=1)),
+        ]  # fmt: skip
+        cursors: list[dict[str, Any]] = []
+        errors: list[RunErrorEntry] = []
+        for label, lower, upper in windows:
+            if upper <= lower:
+                continue
+            count = await source.count_changes(obj, since=lower, until=upper)
+            if not count:
+                continue  # none, or the system cannot tell cheaply (a report object)
+            if count <= OUTSIDE_READ_LIMIT:
+                cursors.append(await source.open_changes(
+                    obj, since=lower, until=upper, fields=plan.mapping.source_fields or None,
+                    page_size=size))  # fmt: skip
+                continue
+            errors.append(RunErrorEntry(
+                category=ErrorCategory.VALIDATION, field=modified_field(plan.source_system),
+                at=ctx.now,
+                message=f"{count} {plan.source_system} {obj} records have a modification time "
+                        f"{label}, which no run's window reaches: they are not synced. Correct "
+                        "their timestamps (or the source's clock or time zone) at the source; "
+                        "see docs/operations.md, 'Records outside every window'",
+            ))  # fmt: skip
+        if errors:
+            run = await self.runs.get(ctx.run.id)
+            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
+        return cursors
 
     async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -193,14 +248,16 @@ class SyncEngine:
             for n, r in enumerate(page.rejected, 1)
         ]
         queued = await self._queue_records(ctx.run, plan, page.records, rejected)
-        if page.cursor is not None:
+        if page.cursor is not None or message.then:
+            following = page.cursor if page.cursor is not None else message.then[0]
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id,
                 run_id=ctx.run.id,
                 step=RunStep.PAGE,
-                cursor=page.cursor,
+                cursor=following,
                 until=message.until,
                 page=message.page + 1,
+                then=message.then if page.cursor is not None else message.then[1:],
             )
         else:
             step = FlowRunMessage(

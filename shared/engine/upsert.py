@@ -39,6 +39,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The field each system keeps a record's modification time in (named in run errors).
+MODIFIED_FIELDS = {"creatio": "ModifiedOn", "intacct": "WHENMODIFIED", "dataverse": "modifiedon"}
+# What counts as "in the future" and as "before any window" (sync_engine.py reads them).
+FUTURE_SKEW = timedelta(minutes=5)
+WINDOW_FLOOR = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def modified_field(system: str) -> str:
+    return MODIFIED_FIELDS.get(system, "modified")
+
+
 def binding_resolver(bindings: BindingStore, solution: str, from_side: Side) -> Resolve:
     """Lookups through bindings: a source id of `from_side` -> the id bound to it."""
 
@@ -104,6 +115,7 @@ class RecordSync:
         self.bindings = bindings
         self.clock = clock
         self.dry_run = False
+        self.version_cap: datetime | None = None
 
     # ---- lookups through bindings ---------------------------------------------------------
 
@@ -162,6 +174,35 @@ class RecordSync:
     # ---- the record ---------------------------------------------------------------------
 
     async def sync(self, message: RecordMessage) -> Result:
+        """The record's result; one whose modification time no window reaches is synced
+        like any other and reported (category validation, naming the time field)."""
+        now = self.clock()
+        # A future time is never kept as the version seen: the next real edit (stamped by
+        # a correct clock) would look older and be skipped.
+        self.version_cap = now
+        result = await self._sync(message)
+        stamp = message.modified
+        if stamp > now + FUTURE_SKEW:
+            problem = f"is in the future (the time here is {now.isoformat(timespec='seconds')})"
+        elif stamp < WINDOW_FLOOR:
+            problem = f"is before {WINDOW_FLOOR.date().isoformat()}, where no window reaches"
+        else:
+            return result
+        if not isinstance(result, Settled) or result.outcome is Outcome.FAILED:
+            return result
+        field = modified_field(self.plan.source_system)
+        text = (
+            f"{field} {stamp.isoformat()} {problem}: scheduled runs cannot read this record "
+            "by its time, so each run reads it separately and reports it until the timestamp "
+            f"(or {self.plan.source_system}'s clock or time zone) is corrected; see "
+            "docs/operations.md, 'Records outside every window'"
+        )
+        note = f"{text}; {result.note}" if result.note else text
+        return Settled(result.outcome, target_id=result.target_id,
+                       category=ErrorCategory.VALIDATION, field=field, message=result.message,
+                       note=note)  # fmt: skip
+
+    async def _sync(self, message: RecordMessage) -> Result:
         plan = self.plan
         self.dry_run = message.dry_run
         values = message.values
@@ -212,8 +253,8 @@ class RecordSync:
                 return refused
         if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
             # Binding flows only link; the scheduled flows compare and write afterwards.
-            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id),
-                                      {f"{plan.source_side}_version": modified})  # fmt: skip
+            version = {f"{plan.source_side}_version": self._version(modified)}
+            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id), version)
             return Settled(Outcome.UPDATED, target_id=matched.id)
         if matched is not None:
             result = await self._update(
@@ -405,6 +446,10 @@ class RecordSync:
             outcome, target_id=target_id, field=conflicts[0] if conflicts else None, note=note
         )
 
+    def _version(self, modified: datetime) -> datetime:
+        cap = self.version_cap
+        return min(modified, cap) if cap is not None else modified
+
     def _ids(self, record_id: str, target_id: str) -> tuple[str, str]:
         if self.plan.source_side == "crm":
             return record_id, target_id
@@ -414,7 +459,10 @@ class RecordSync:
         self, crm_id: str, erp_id: str, modified: datetime, digest: str, echo: str | None
     ) -> None:
         source, target = self.plan.source_side, self.plan.target_side
-        changes: dict[str, Any] = {f"{source}_version": modified, f"hash_to_{target}": digest}
+        changes: dict[str, Any] = {
+            f"{source}_version": self._version(modified),
+            f"hash_to_{target}": digest,
+        }
         if echo is not None:
             changes[f"echo_{target}"] = echo
         await self.bindings.write(self.plan.pair, crm_id, erp_id, changes)

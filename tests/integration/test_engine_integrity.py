@@ -329,3 +329,63 @@ async def test_an_account_duplicating_a_customer_bound_the_other_way_is_refused(
     assert str(synced["Id"]) in error.message and "FROMERP" in error.message
     (customer,) = intacct_emulator.admin.rows("CUSTOMER")
     assert customer["NAME"] == "Erp First"  # not overwritten by the second account
+
+
+# ---- records outside every window -----------------------------------------------------------
+def stamp(moment: str) -> str:
+    return f"{moment}.0000000Z"
+
+
+async def test_records_stamped_in_the_future_or_before_1900_are_synced_and_reported(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [
+        {"Name": "Present", "Code": "NOW"},
+        {"Name": "From 9999", "Code": "FUTURE", "ModifiedOn": stamp("9999-12-31T00:00:00")},
+        {"Name": "From 1753", "Code": "ANCIENT", "ModifiedOn": stamp("1753-01-01T00:00:00")},
+    ]})  # fmt: skip
+    ids = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
+    run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    assert run.status is RunStatus.SUCCEEDED
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 3, 0), run.errors
+    errors = {e.record: e for e in run.errors}
+    assert set(errors) == {ids["FUTURE"], ids["ANCIENT"]}
+    assert all(e.category.value == "validation" and e.field == "ModifiedOn"
+               for e in errors.values())  # fmt: skip
+    assert "9999-12-31" in errors[ids["FUTURE"]].message
+    assert "in the future" in errors[ids["FUTURE"]].message
+    assert "before 1900-01-01" in errors[ids["ANCIENT"]].message
+    assert sorted(r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")) == [
+        "ANCIENT", "FUTURE", "NOW"]  # fmt: skip
+
+    # The next run reads and reports them again (nothing written), and a real edit of the
+    # future-stamped record is not mistaken for an older version.
+    again = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    assert {e.record for e in again.errors} == {ids["FUTURE"], ids["ANCIENT"]}
+    assert again.counts.created + again.counts.updated == 0
+    creatio = await intacct_services.connectors.get("creatio")
+    await creatio.update("Account", ids["FUTURE"], {"Name": "Back to now"})
+    edited = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    assert edited.counts.updated == 1
+    names = {r["CUSTOMERID"]: r["NAME"] for r in intacct_emulator.admin.rows("CUSTOMER")}
+    assert names["FUTURE"] == "Back to now"
+
+
+async def test_many_records_outside_every_window_are_reported_by_their_number(
+    intacct_services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.engine import sync_engine
+
+    monkeypatch.setattr(sync_engine, "OUTSIDE_READ_LIMIT", 2)
+    creatio_emulator.admin.seed({"Account": [
+        {"Name": f"Far {n}", "ModifiedOn": stamp("9999-12-31T00:00:00")} for n in range(3)
+    ]})  # fmt: skip
+    run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
+    (error,) = run.errors
+    assert (error.record, error.category.value, error.field) == (None, "validation", "ModifiedOn")
+    assert error.message.startswith("3 creatio Account records have a modification time in the "
+                                    "future")  # fmt: skip
+    assert run.counts.read == 0 and not intacct_emulator.admin.rows("CUSTOMER")

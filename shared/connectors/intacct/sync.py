@@ -121,7 +121,10 @@ class IntacctSync:
     def local(self, moment: datetime) -> str:
         if moment.tzinfo is None:
             raise _validation("a change window bound must carry a time zone")
-        return moment.astimezone(self.zone).strftime(TIMESTAMP_FORMAT)
+        try:
+            return moment.astimezone(self.zone).strftime(TIMESTAMP_FORMAT)
+        except OverflowError:  # the last (or first) day there is, in a zone off UTC
+            return "12/31/9999 23:59:59" if moment.year == 9999 else "01/01/0001 00:00:00"
 
     def utc(self, text: str) -> datetime:
         try:
