@@ -389,3 +389,20 @@ async def test_many_records_outside_every_window_are_reported_by_their_number(
     assert error.message.startswith("3 creatio Account records have a modification time in the "
                                     "future")  # fmt: skip
     assert run.counts.read == 0 and not intacct_emulator.admin.rows("CUSTOMER")
+
+
+async def test_an_intacct_customer_stamped_in_the_future_is_synced_and_reported(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    intacct_emulator.admin.seed({"CUSTOMER": [
+        {"CUSTOMERID": "TODAY", "NAME": "Today Inc", "STATUS": "active"},
+        {"CUSTOMERID": "LATER", "NAME": "Later Inc", "STATUS": "active",
+         "WHENMODIFIED": "12/31/9999 00:00:00"},
+    ]})  # fmt: skip
+    run = await run_flow(intacct_services, "creatio-intacct.customers-to-creatio")
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (2, 2, 0), run.errors
+    (error,) = run.errors
+    assert (error.record, error.category.value, error.field) == ("LATER", "validation",
+                                                                 "WHENMODIFIED")  # fmt: skip
+    assert "in the future" in error.message
+    assert sorted(r["Code"] for r in creatio_emulator.rows("Account")) == ["LATER", "TODAY"]
