@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from shared.flows.service import RunRequest
 from shared.messages import RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
+from shared.storage.outcome_store import Outcome
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio, running_creatio
 from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
@@ -406,3 +407,25 @@ async def test_an_intacct_customer_stamped_in_the_future_is_synced_and_reported(
                                                                  "WHENMODIFIED")  # fmt: skip
     assert "in the future" in error.message
     assert sorted(r["Code"] for r in creatio_emulator.rows("Account")) == ["LATER", "TODAY"]
+
+
+async def test_a_claim_whose_holder_never_got_bound_lapses_after_its_lease(
+    intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    from shared.engine.upsert import CLAIM_LEASE
+
+    creatio_emulator.admin.seed({"Account": [{"Name": "Heir Ltd", "Code": "HEIR"}]})
+    (message,) = await racing_messages(intacct_services, ACCOUNTS_TO_INTACCT, creatio_emulator)
+    # Another account claimed the key, then failed (or its worker died) before any write.
+    bindings = intacct_services.records.bindings
+    start = datetime.now(UTC)
+    await bindings.claim("creatio-intacct.account", "erp", 'CUSTOMER:CUSTOMERID="HEIR"',
+                         "gone-account", start)  # fmt: skip
+    assert await intacct_services.records.handle(message) is Outcome.FAILED
+    assert not intacct_emulator.admin.rows("CUSTOMER")
+
+    # Past the lease, the next record needing the key takes the claim over and syncs.
+    intacct_services.records.clock = lambda: start + CLAIM_LEASE + timedelta(seconds=1)
+    later = message.model_copy(update={"run_id": f"{ACCOUNTS_TO_INTACCT}.0000000000002-later0"})
+    assert await intacct_services.records.handle(later) is Outcome.CREATED
+    assert [r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")] == ["HEIR"]
