@@ -17,6 +17,7 @@ from shared.engine.upsert import RecordSync, Retry, Settled, classify, utcnow
 from shared.errors import DefinitionError, ErrorCategory, NotFoundError
 from shared.flows.catalog import Catalog
 from shared.messages import RecordMessage, record_message_text
+from shared.schedule.gate import SleepGate
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome, OutcomeStore
 
@@ -44,6 +45,7 @@ class RecordWorker:
         max_waits: int = MAX_WAITS,
         wait_base: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
+        sleep: SleepGate | None = None,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -54,6 +56,7 @@ class RecordWorker:
         self.max_waits = max_waits
         self.wait_base = wait_base
         self.clock = clock
+        self.sleep = sleep  # inside a sleep window records wait (shared/schedule/gate.py)
 
     async def handle(self, message: RecordMessage) -> Outcome | None:
         """The settled outcome, or None when the record was put back to wait or was already
@@ -63,6 +66,8 @@ class RecordWorker:
             "run_id": message.run_id,
             "record_id": message.record_id,
         }
+        if self.sleep is not None and await self.sleep.hold_record(self.queue, message):
+            return None
         status = await self.outcomes.status(message.run_id, message.record_id)
         if status is not None and status.is_final:
             log.info(

@@ -36,7 +36,7 @@ from shared.mapping.apply import passes
 from shared.messages import FlowRunMessage, RunStep
 from shared.storage.binding_store import BindingStore
 from shared.storage.entities import StaleWrite
-from shared.storage.outcome_store import OutcomeStore, Refusal
+from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
@@ -213,22 +213,21 @@ class SyncEngine:
         for record_id in ids:
             record = await source.get(plan.flow.source.object, record_id)
             (found.append(record) if record else missing.append(record_id))
+        # An id the source does not have is a record of this run that failed: counted as
+        # read and failed, so the run ends partial (or failed), never succeeded.
+        for record_id in missing:
+            await self.outcomes.add_pending(ctx.run.id, [(record_id, ctx.now)])
+            await self.outcomes.settle(
+                ctx.run.id,
+                record_id,
+                Outcome.FAILED,
+                category=ErrorCategory.NOT_FOUND,
+                message=f"{plan.source_system} has no {plan.flow.source.object} {record_id}",
+            )
         await self._queue_records(ctx.run, plan, found)
         await self._next(
             ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
         )
-        errors = [
-            RunErrorEntry(
-                record=r,
-                category=ErrorCategory.NOT_FOUND,
-                at=ctx.now,
-                message=f"{plan.source_system} has no {plan.flow.source.object} {r}",
-            )
-            for r in missing
-        ]
-        if errors:
-            run = await self.runs.get(ctx.run.id)
-            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
         return RunResult(status=RunStatus.RUNNING)
 
     async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:

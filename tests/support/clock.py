@@ -1,9 +1,11 @@
-"""A virtual clock for connector tests: time moves only when someone sleeps on it, so retry
-and pacing logic is tested without real waiting or timing asserts."""
+"""Virtual clocks: for connector tests, time that moves only when someone sleeps on it (retry
+and pacing logic is tested without real waiting or timing asserts); for schedules, a wall
+clock the test sets (sleep windows, DST days)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 
 class VirtualTime:
@@ -22,3 +24,16 @@ class VirtualTime:
         target = self.now + seconds
         await asyncio.sleep(0)
         self.now = max(self.now, target)
+
+
+class WallClock:
+    """An injected `now` (aware, UTC) that moves only when the test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
