@@ -34,6 +34,7 @@ BATCH = 16  # the host's default queue batch size
 class Pump:
     services: Services
     duplicate_records: bool = False  # deliver every record message twice
+    concurrent_duplicates: bool = False  # deliver every record message twice at the same time
     concurrency: int = BATCH  # record messages worked at once
     deliveries: int = 0
     failures: list[str] = field(default_factory=list)
@@ -80,7 +81,14 @@ class Pump:
                         await self.services.records.handle_poison(body)
                     else:
                         self.deliveries += 1
-                        await self.services.records.handle(body)
+                        if self.concurrent_duplicates:
+                            self.deliveries += 1
+                            await asyncio.gather(
+                                self.services.records.handle(body),
+                                self.services.records.handle(body),
+                            )
+                        else:
+                            await self.services.records.handle(body)
                         if self.duplicate_records:
                             self.deliveries += 1
                             await self.services.records.handle(body)

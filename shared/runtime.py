@@ -84,6 +84,7 @@ class Services:
         connectors = ConnectorPool(settings, factory or connector_factory)
         outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
         record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
+        bindings = BindingStore(storage.tables.get_table_client(f"{prefix}bindings"))
         engine = SyncEngine(
             catalog,
             connectors,
@@ -93,11 +94,12 @@ class Services:
             record_queue,
             overlap=timedelta(seconds=settings.read_overlap_seconds),
             page_size=settings.page_size,
+            bindings=bindings,
         )
         records = RecordWorker(
             catalog,
             connectors,
-            BindingStore(storage.tables.get_table_client(f"{prefix}bindings")),
+            bindings,
             outcomes,
             record_queue,
             sleep=sleep,
