@@ -24,6 +24,7 @@ from shared.messages import (
     RECORD_UPSERTS_POISON_QUEUE,
     RECORD_UPSERTS_QUEUE,
 )
+from shared.notifications.service import Notifications
 from shared.settings import Settings, get_settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.clients import StorageClients, build_storage_clients
@@ -48,6 +49,7 @@ class Services:
     connectors: ConnectorPool
     engine: SyncEngine
     records: RecordWorker
+    notifications: Notifications | None = None
 
     @classmethod
     async def create(
@@ -94,10 +96,14 @@ class Services:
             outcomes,
             record_queue,
         )
+        notifications = await Notifications.create(settings, catalog, storage.tables, service)
         return cls(settings=settings, catalog=catalog, storage=storage, flows=service,
-                   connectors=connectors, engine=engine, records=records)  # fmt: skip
+                   connectors=connectors, engine=engine, records=records,
+                   notifications=notifications)  # fmt: skip
 
     async def close(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.close()
         await self.flows.flows.table.close()
         await self.flows.runs.table.close()
         await self.flows.queue.close()
