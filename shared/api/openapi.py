@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
+from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
 
 REF = "#/components/schemas/{model}"
 
@@ -48,6 +49,11 @@ ROUTES: tuple[Route, ...] = (
           errors=(404, 409)),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
+    Route("GET", "/settings/notifications", "getNotificationSettings",
+          "The deployment's notification settings", NotificationSettings),
+    Route("PATCH", "/settings/notifications", "patchNotificationSettings",
+          "Change notification settings (any subset of the fields)", NotificationSettings,
+          body=NotificationSettingsPatch, body_required=True, errors=(422,)),
 )  # fmt: skip
 
 _PARAMS = {
