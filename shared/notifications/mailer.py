@@ -63,7 +63,7 @@ class Mailer:
         settings: Settings,
         *,
         attempts: int = 3,
-        backoff_s: Sequence[float] = (2.0, 10.0),
+        backoff_s: Sequence[float] = (1.0, 3.0),
         sleep: Sleep = asyncio.sleep,
         timeout_s: float = 30.0,
     ) -> None:

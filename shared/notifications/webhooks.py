@@ -71,7 +71,7 @@ class WebhookSender:
         self,
         *,
         attempts: int = 3,
-        backoff_s: Sequence[float] = (2.0, 10.0),
+        backoff_s: Sequence[float] = (1.0, 3.0),
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 15.0,

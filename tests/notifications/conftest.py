@@ -24,7 +24,8 @@ from tests.support.creatio import creatio, creatio_server  # noqa: F401
 from tests.support.dataverse import dataverse, dataverse_server  # noqa: F401
 from tests.support.intacct import intacct, intacct_server  # noqa: F401
 
-ADMIN, CC, BCC, HOSTING = "ops@example.com", "cfo@example.com", "audit@example.com", "noc@host.example"
+ADMIN, CC, BCC = "ops@example.com", "cfo@example.com", "audit@example.com"
+HOSTING = "noc@host.example"
 T0 = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)
 
 # Every system configured (the monitor checks only configured ones); the scripted checker or

@@ -112,8 +112,10 @@ async def test_each_mode_sends_exactly_its_messages(
         assert mail.sender == "shuttle@example.com"
         types = [part.get_content_type() for part in message.walk()]
         assert types == ["multipart/alternative", "text/plain", "text/html"]
-        assert "creatio-intacct" in mail.subject or "connection" in mail.subject or (
-            "daily" in mail.subject
+        assert (
+            "creatio-intacct" in mail.subject
+            or "connection" in mail.subject
+            or ("daily" in mail.subject)
         )
 
 
