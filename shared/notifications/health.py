@@ -35,7 +35,9 @@ async def health_status(status: api.Status, notifications: Notifications) -> api
               for f in await notifications.store.failures()]  # fmt: skip
     return status.model_copy(update={
         "connections": connections,
-        "storage_check": _view(storage, True) if storage else None,
+        "storage_check": _view(storage, True) if storage else api.ConnectionStatus(
+            system=STORAGE, configured=True
+        ),
         "notifications": api.NotificationsStatus(
             mode=config.mode.value, email=email, webhooks=len(config.webhooks), failed=failed
         ),

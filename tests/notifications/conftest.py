@@ -44,7 +44,9 @@ def mail_sink() -> Iterator[MailSink]:
         yield sink
 
 
-def notify_settings(conn: str, prefix: str, smtp_port: int, **extra: str) -> Settings:
+def notify_settings(
+    conn: str, prefix: str, smtp_port: int, drop: tuple[str, ...] = (), **extra: str
+) -> Settings:
     values = {
         "AzureWebJobsStorage": conn, "SHUTTLE_TABLE_PREFIX": prefix,
         "SHUTTLE_SOLUTIONS": "creatio-intacct",
@@ -53,7 +55,7 @@ def notify_settings(conn: str, prefix: str, smtp_port: int, **extra: str) -> Set
         "SHUTTLE_NOTIFY_MODE": "none", "SHUTTLE_ADMIN_EMAIL": ADMIN,
         **SYSTEMS, **extra,
     }  # fmt: skip
-    return Settings.model_validate(values)
+    return Settings.model_validate({k: v for k, v in values.items() if k not in drop})
 
 
 MakeServices = Callable[..., Awaitable[Services]]
@@ -67,9 +69,9 @@ async def make_services(
     retries wait on a recorded no-op sleep instead of the clock."""
     built: list[Services] = []
 
-    async def make(**extra: str) -> Services:
+    async def make(drop: tuple[str, ...] = (), **extra: str) -> Services:
         settings = notify_settings(storage_connection_string, table_prefix, mail_sink.port,
-                                   **extra)  # fmt: skip
+                                   drop, **extra)  # fmt: skip
         services = await Services.create(settings)
         assert services.notifications is not None
         services.notifications.notifier.mailer.sleep = _no_wait
