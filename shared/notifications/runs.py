@@ -40,11 +40,12 @@ class RunAlerts:
 
     def _event(self, run: RunRecord, kind: EventKind, key: str, what: str, **more: object) -> Event:
         failed = [e for e in run.errors if e.category is not ErrorCategory.CONFLICT]
+        todo = str(more.pop("todo", "")).replace("<run>", run.id).replace("<flow>", run.flow_id)
         return Event.model_validate({
             "kind": kind, "key": key, "at": run.finished_at or self.notifier.clock(), "what": what,
             "solution": _solution(run.flow_id), "flow_id": run.flow_id, "run_id": run.id,
             "facts": _facts(run), "errors": failed[:MAX_LISTED_ERRORS],
-            "errors_total": max(len(failed), run.counts.failed), **more,
+            "errors_total": max(len(failed), run.counts.failed), "todo": todo, **more,
         })  # fmt: skip
 
     async def __call__(self, run: RunRecord, stopped: bool) -> None:
@@ -78,7 +79,7 @@ class RunAlerts:
         elif run.status in (RunStatus.PARTIAL, RunStatus.FAILED) and run.counts.failed:
             await self.notifier.emit(self._event(
                 run, EventKind.RECORD_ERRORS, f"run|{run.id}|errors",
-                f"{run.counts.failed} records failed",
+                f"{run.counts.failed} record{'s' if run.counts.failed != 1 else ''} failed",
                 todo="fix each record (or the setting) its message names, then retry the "
                      "run's failed records: POST /api/runs/<run>/retry",
                 runbook="§2 Run errors (by category)",
