@@ -58,7 +58,20 @@ class Notifier:
         await self.deliver(event, config)
         return True
 
+    def _masked(self, event: Event) -> Event:
+        """The event with every secret of the app settings masked, before any channel sees
+        it (the JSON webhook carries the errors as they are)."""
+        r = self.redact
+        errors = [e.model_copy(update={"message": r(e.message),
+                                       "record": r(e.record) if e.record else e.record})
+                  for e in event.errors]  # fmt: skip
+        facts = [(k, r(v)) for k, v in event.facts]
+        update = {"errors": errors, "facts": facts, "details": r(event.details),
+                  "what": r(event.what)}  # fmt: skip
+        return event.model_copy(update=update)
+
     async def deliver(self, event: Event, config: NotificationSettings) -> None:
+        event = self._masked(event)
         message = compose(event, self.deployment, self.redact)
         to, cc, bcc = config.recipients(connection=event.kind in CONNECTION_EVENTS)
         envelope = Envelope(to=to, cc=cc, bcc=bcc)

@@ -159,3 +159,34 @@ async def test_hosting_provider_hears_of_connections_only(
     await services.notifications.notifier.emit(event)  # no recipient: no mail
     assert [m.recipients for m in mail_sink.received] == [["noc@h.example"]]
     assert ADMIN not in mail_sink.received[0].data.decode()
+
+
+async def test_no_secret_of_the_settings_reaches_a_message_or_the_status(
+    make_services: MakeServices,
+    mail_sink: MailSink,
+    webhook_receiver: tuple[WebhookReceiver, str],
+) -> None:
+    receiver, url = webhook_receiver
+    services = await make_services(SHUTTLE_SMTP_PASSWORD="smtp-Pa55word-9")
+    assert services.notifications
+    body = {"mode": "every_error", "webhooks": [{"url": f"{url}/json", "format": "json"}]}
+    await services.notifications.patch_settings(json.dumps(body).encode())
+    # A system that echoes the credential in its error text (some proxies and gateways do).
+    leak = "login failed for Supervisor/creatio-Pa55word (sender intacct-sender-Pa55)"
+    services.notifications.monitor.checker = Scripted(creatio=[Probe(ok=False, message=leak)])
+    await services.notifications.monitor.tick(T0)
+    flow = next(e.flow_id for e in services.catalog.in_solution("creatio-intacct")
+                if e.flow.kind is FlowKind.SCHEDULED)  # fmt: skip
+    run = await services.flows.run_now(flow, RunRequest(), T0)
+    error = RunErrorEntry(record="r", category=ErrorCategory.AUTH, message=leak, at=T0)
+    await services.flows.finish_run(run.id, RunEnd(RunStatus.FAILED, errors=(error,)), T0)
+
+    _, status = await ControlApi(services.flows, services.settings,
+                                 notifications=services.notifications).status(T0)  # fmt: skip
+    texts = [m.data.decode() for m in mail_sink.received]
+    texts += [json.dumps(b) for _, b in receiver.posts] + [status.model_dump_json()]
+    assert len(mail_sink.received) == 2 and len(receiver.posts) == 2
+    for text in texts:
+        for secret in ("creatio-Pa55word", "intacct-sender-Pa55", "smtp-Pa55word-9"):
+            assert secret not in text
+    assert "login failed for Supervisor/***" in texts[0]
