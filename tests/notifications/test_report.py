@@ -161,3 +161,17 @@ async def test_a_finished_bulk_load_is_reported(
     (mail,) = mail_sink.received
     assert mail.subject.endswith("bulk load finished (succeeded)")
     assert "read 1000, created 1000" in mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_the_report_day_is_the_local_day(
+    make_services: MakeServices, mail_sink: MailSink
+) -> None:
+    services = await make_services()
+    assert services.notifications
+    body = {"mode": "full_daily", "daily_report_at": "23:30:00", "time_zone": "America/New_York"}
+    await services.notifications.patch_settings(json.dumps(body).encode())
+    report = services.notifications.report
+    # 04:29 UTC on 6 December is 23:29 on 5 December in New York: not yet.
+    assert not await report.tick(datetime(2026, 12, 6, 4, 29, tzinfo=UTC))
+    assert await report.tick(datetime(2026, 12, 6, 4, 30, tzinfo=UTC))
+    assert mail_sink.received[0].subject.endswith("daily report 2026-12-05")
