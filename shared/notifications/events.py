@@ -20,7 +20,6 @@ class EventKind(StrEnum):
     FLOW_RECOVERED = "flow_recovered"
     BULK_LOAD_FINISHED = "bulk_load_finished"
     DAILY_REPORT = "daily_report"
-    TEST = "test"
 
 
 class Event(BaseModel):
@@ -58,7 +57,7 @@ def wanted(mode: NotifyMode, event: Event) -> bool:
             return mode is NotifyMode.EVERY_ERROR or (
                 event.connection_cause and mode.connection_alerts
             )
-        case EventKind.FLOW_STOPPED | EventKind.BULK_LOAD_FINISHED | EventKind.TEST:
+        case EventKind.FLOW_STOPPED | EventKind.BULK_LOAD_FINISHED:
             return True
         case EventKind.DAILY_REPORT:
             return mode.daily_report is not None
