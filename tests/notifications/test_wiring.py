@@ -3,23 +3,21 @@ functions run against Azurite: a tick never raises, whatever the systems answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.functions.timer import TimerRequest
 
-import function_app
 from functions import monitor, reports
 from sandbox.host.schedule import CronSchedule, parse_schedule
 from shared.runtime import Services, get_services, reset_services
 from shared.settings import Settings
+from tests.unit.test_function_wiring import bindings
 
 
 def test_timers_are_registered_with_their_schedules() -> None:
-    found = {f.get_function_name(): json.loads(f.get_function_json())["bindings"][0]
-             for f in function_app.app.get_functions()}  # fmt: skip
+    found = bindings()  # get_functions() may run once per process: share its cached result
     assert found["connection_monitor"]["type"] == "timerTrigger"
     assert found["connection_monitor"]["schedule"] == "%SHUTTLE_CONNECTION_MONITOR_SCHEDULE%"
     assert found["daily_report"]["schedule"] == "0 * * * * *"
