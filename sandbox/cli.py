@@ -114,7 +114,14 @@ def start_mail_sink(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
 # What each command starts before the host; `host` starts nothing. The demo's own service
 # comes last: it needs storage and the emulators up, and must finish before the host starts.
 SERVICES: dict[str, list[Service]] = {
-    "dev": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
+    "dev": [
+        start_azurite,
+        start_creatio,
+        start_intacct,
+        start_identity,
+        start_dataverse,
+        start_mail_sink,
+    ],
     "demo": [
         start_azurite,
         start_creatio,

@@ -111,4 +111,10 @@ def start_local(host: str | None, port: str | None) -> MailSink | None:
     if _listening(int(port or 0)):
         log.info("something already listens on %s:%s; not starting the mail sink", host, port)
         return None
-    return MailSink(int(port or 0)).start()
+    sink = MailSink(int(port or 0))
+    try:
+        return sink.start()
+    except Exception as exc:  # e.g. another process bound the port a moment ago
+        log.warning("mail sink not started on %s:%s: %s", host, port, exc)
+        sink.stop()
+        return None

@@ -65,7 +65,7 @@ class Mailer:
         attempts: int = 3,
         backoff_s: Sequence[float] = (1.0, 3.0),
         sleep: Sleep = asyncio.sleep,
-        timeout_s: float = 30.0,
+        timeout_s: float = 15.0,
     ) -> None:
         self.settings = settings
         self.attempts = attempts

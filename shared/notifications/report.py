@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.flows.models import RunRecord, RunStatus
+from shared.flows.models import RunErrorEntry, RunRecord, RunStatus
 from shared.flows.service import FlowService
 from shared.notifications.compose import MAX_LISTED_ERRORS
 from shared.notifications.events import Event, EventKind
@@ -58,7 +58,7 @@ class DailyReport:
         since = now - DAY
         checks = await self.notifier.store.checks()
         lines: list[str] = []
-        errors = []
+        errors: list[RunErrorEntry] = []
         total_failed_records = 0
         problems = 0
         flow_lines: list[str] = []
@@ -106,7 +106,7 @@ class DailyReport:
         )  # fmt: skip
 
     @staticmethod
-    def _errors(run: RunRecord) -> list:  # type: ignore[type-arg]
+    def _errors(run: RunRecord) -> list[RunErrorEntry]:
         return [e.model_copy(update={"record": f"{run.flow_id} {run.id}: {e.record or '(run)'}"})
                 for e in run.errors]  # fmt: skip
 

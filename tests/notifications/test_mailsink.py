@@ -47,7 +47,9 @@ def test_demo_starts_the_sink_and_says_where_mail_goes(monkeypatch: pytest.Monke
     monkeypatch.setenv("SHUTTLE_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SHUTTLE_SMTP_PORT", str(port))
     monkeypatch.setenv("SHUTTLE_NOTIFY_MODE", "every_error")
-    assert cli.start_mail_sink in cli.SERVICES["demo"]
+    assert (
+        cli.start_mail_sink in cli.SERVICES["demo"] and cli.start_mail_sink in cli.SERVICES["dev"]
+    )
     args = argparse.Namespace(port=7071)
     with contextlib.ExitStack() as stack:
         cli.start_mail_sink(args, stack)
