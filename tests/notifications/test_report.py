@@ -175,3 +175,19 @@ async def test_the_report_day_is_the_local_day(
     assert not await report.tick(datetime(2026, 12, 6, 4, 29, tzinfo=UTC))
     assert await report.tick(datetime(2026, 12, 6, 4, 30, tzinfo=UTC))
     assert mail_sink.received[0].subject.endswith("daily report 2026-12-05")
+
+
+async def test_a_run_with_many_failed_records_lists_the_first_fifty(
+    make_services: MakeServices, mail_sink: MailSink
+) -> None:
+    services = await make_services()
+    assert services.notifications
+    await services.notifications.patch_settings(b'{"mode": "every_error"}')
+    run_id = await _run(services, _flows(services)[0], datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
+                        RunStatus.PARTIAL, failed=60)  # fmt: skip
+    (mail,) = mail_sink.received
+    assert mail.subject.endswith("60 records failed")
+    text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Failed records (60, first 50 listed):" in text
+    assert "r49 [duplicate]" in text and "r50 [duplicate]" not in text
+    assert f"... and 10 more: GET /api/runs/{run_id}" in text
