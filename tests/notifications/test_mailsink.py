@@ -67,3 +67,15 @@ def test_the_example_settings_point_at_the_sink() -> None:
     values = json.loads(Path("local.settings.example.json").read_text())["Values"]
     assert (values["SHUTTLE_SMTP_HOST"], values["SHUTTLE_SMTP_PORT"],
             values["SHUTTLE_SMTP_SECURITY"]) == ("127.0.0.1", "8025", "none")  # fmt: skip
+
+
+def test_the_message_itself_never_names_bcc() -> None:
+    # aiosmtplib also drops a Bcc header when it sends; ours never writes one in the first place
+    # (a relay or a client that keeps headers must not see it either).
+    from shared.notifications.mailer import build_email
+
+    mail = build_email(Message(subject="s", text="t", html="<p>h</p>"), "from@example.com",
+                       Envelope(["to@example.com"], ["cc@example.com"], ["bcc@example.com"]))  # fmt: skip
+    assert mail["Bcc"] is None and "bcc@example.com" not in mail.as_string()
+    assert mail["To"] == "to@example.com" and mail["Cc"] == "cc@example.com"
+    assert mail["Auto-Submitted"] == "auto-generated"
