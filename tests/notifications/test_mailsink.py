@@ -74,8 +74,9 @@ def test_the_message_itself_never_names_bcc() -> None:
     # (a relay or a client that keeps headers must not see it either).
     from shared.notifications.mailer import build_email
 
-    mail = build_email(Message(subject="s", text="t", html="<p>h</p>"), "from@example.com",
-                       Envelope(["to@example.com"], ["cc@example.com"], ["bcc@example.com"]))  # fmt: skip
+    envelope = Envelope(["to@example.com"], ["cc@example.com"], ["bcc@example.com"])
+    message = Message(subject="s", text="t", html="<p>h</p>")
+    mail = build_email(message, "from@example.com", envelope)
     assert mail["Bcc"] is None and "bcc@example.com" not in mail.as_string()
     assert mail["To"] == "to@example.com" and mail["Cc"] == "cc@example.com"
     assert mail["Auto-Submitted"] == "auto-generated"
