@@ -22,6 +22,9 @@ from aiosmtpd.controller import Controller
 from sandbox.azurite import REPO_ROOT
 
 log = logging.getLogger("shuttle.mail")
+# aiosmtpd logs every connection (its own start-up probe included) at INFO: keep the demo's
+# console for what matters.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 MAIL_DIR = REPO_ROOT / ".sandbox" / "mail"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
