@@ -121,8 +121,8 @@ def mail_lines(args: argparse.Namespace) -> list[str]:
     if not sink:
         return []
     return [f"  alert e-mails (mode {os.environ.get('SHUTTLE_NOTIFY_MODE') or 'default'}) go to"
-            f" the SMTP sink {sink}", "  as .eml files: the rejected records above send one"
-            f" per run; settings: curl {_api_url(args)}/settings/notifications", ""]  # fmt: skip
+            f" the SMTP sink {sink}", "  as .eml files (each run that rejects a record sends"
+            f" one); settings: curl {_api_url(args)}/settings/notifications", ""]  # fmt: skip
 
 
 def start_demo(args: argparse.Namespace, stack: object) -> None:
