@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 CONNECTION_EVENTS = (EventKind.CONNECTION_FAILED, EventKind.CONNECTION_RECOVERED)
 
 
+def _ids(event: Event) -> dict[str, str]:
+    """The flow and run an alert is about, for the log records (empty for connections)."""
+    return {k: v for k, v in (("flow_id", event.flow_id), ("run_id", event.run_id)) if v}
+
+
 class Notifier:
     def __init__(
         self,
@@ -53,7 +58,7 @@ class Notifier:
         if not force and not wanted(config.mode, event):
             return False
         if not await self.store.claim(event.key, self.clock()):
-            log.info("alert %s already sent by another host", event.key)
+            log.info("alert %s already sent by another host", event.key, extra=_ids(event))
             return False
         await self.deliver(event, config)
         return True
@@ -78,11 +83,13 @@ class Notifier:
         if envelope.recipients and self.mailer.configured:
             try:
                 await self.mailer.send(message, envelope)
-                log.info("alert %s mailed to %d recipients", event.key, len(envelope.recipients))
+                log.info("alert %s mailed to %d recipients", event.key, len(envelope.recipients),
+                         extra=_ids(event))  # fmt: skip
             except DeliveryError as exc:
                 await self._failed(event, "email", str(exc))
         elif envelope.recipients:
-            log.warning("alert %s not mailed: SHUTTLE_SMTP_HOST is not set", event.key)
+            log.warning("alert %s not mailed: SHUTTLE_SMTP_HOST is not set", event.key,
+                        extra=_ids(event))  # fmt: skip
         for hook in config.webhooks:
             try:
                 await self.webhooks.send(hook, payload(hook.format, event, message,
@@ -91,7 +98,8 @@ class Notifier:
                 await self._failed(event, f"webhook {hook.host}", str(exc))
 
     async def _failed(self, event: Event, channel: str, error: str) -> None:
-        log.error("alert %s could not be delivered by %s: %s", event.key, channel, error)
+        log.error("alert %s could not be delivered by %s: %s", event.key, channel, error,
+                  extra=_ids(event))  # fmt: skip
         try:
             await self.store.record_failure(
                 FailedNotification(
