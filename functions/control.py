@@ -18,7 +18,8 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 async def _api() -> ControlApi:
     services = await get_services()
-    return ControlApi(services.flows, services.settings, services.engine.outcomes)
+    return ControlApi(services.flows, services.settings, services.engine.outcomes,
+                      notifications=services.notifications)  # fmt: skip
 
 
 @bp.route(route="flows", methods=["GET"])
@@ -90,3 +91,17 @@ async def put_sleep_windows(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="openapi.json", methods=["GET"])
 async def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(build_openapi()), mimetype="application/json")
+
+
+@bp.route(route="settings/notifications", methods=["GET"])
+async def get_notification_settings(req: func.HttpRequest) -> func.HttpResponse:
+    notifications = (await get_services()).notifications
+    assert notifications is not None  # built with every Services
+    return await respond(notifications.get_settings())
+
+
+@bp.route(route="settings/notifications", methods=["PATCH"])
+async def patch_notification_settings(req: func.HttpRequest) -> func.HttpResponse:
+    notifications = (await get_services()).notifications
+    assert notifications is not None
+    return await respond(notifications.patch_settings(req.get_body()))

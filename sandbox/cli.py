@@ -99,16 +99,36 @@ def start_dataverse(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
         note_started(args, "dataverse", server.url)
 
 
+def start_mail_sink(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The SMTP sink (sandbox/mailsink.py) on SHUTTLE_SMTP_HOST:PORT, saving alerts as .eml."""
+    from sandbox.mailsink import start_local
+
+    sink = start_local(os.environ.get("SHUTTLE_SMTP_HOST"), os.environ.get("SHUTTLE_SMTP_PORT"))
+    if sink is not None:
+        stack.callback(sink.stop)
+        vars(args)["mail_sink"] = f"127.0.0.1:{sink.port} -> {sink.directory}"
+        log.info("mail sink on 127.0.0.1:%d; alerts are saved as .eml files in %s",
+                 sink.port, sink.directory)  # fmt: skip
+
+
 # What each command starts before the host; `host` starts nothing. The demo's own service
 # comes last: it needs storage and the emulators up, and must finish before the host starts.
 SERVICES: dict[str, list[Service]] = {
-    "dev": [start_azurite, start_creatio, start_intacct, start_identity, start_dataverse],
+    "dev": [
+        start_azurite,
+        start_creatio,
+        start_intacct,
+        start_identity,
+        start_dataverse,
+        start_mail_sink,
+    ],
     "demo": [
         start_azurite,
         start_creatio,
         start_intacct,
         start_identity,
         start_dataverse,
+        start_mail_sink,
         start_demo,
     ],
     "host": [],

@@ -26,6 +26,7 @@ from shared.messages import (
 )
 from shared.schedule.gate import SleepGate
 from shared.schedule.store import SleepWindowStore
+from shared.notifications.service import Notifications
 from shared.settings import Settings, get_settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.clients import StorageClients, build_storage_clients
@@ -51,6 +52,7 @@ class Services:
     engine: SyncEngine
     records: RecordWorker
     sleep: SleepGate
+    notifications: Notifications | None = None
 
     @classmethod
     async def create(
@@ -104,11 +106,14 @@ class Services:
             record_queue,
             sleep=sleep,
         )
+        notifications = await Notifications.create(settings, catalog, storage.tables, service)
         return cls(settings=settings, catalog=catalog, storage=storage, flows=service,
                    connectors=connectors, engine=engine, records=records,
-                   sleep=sleep)  # fmt: skip
+                   sleep=sleep, notifications=notifications)  # fmt: skip
 
     async def close(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.close()
         await self.flows.flows.table.close()
         await self.flows.runs.table.close()
         await self.flows.queue.close()

@@ -90,6 +90,27 @@ class Settings(BaseSettings):
         default=52, alias="DATAVERSE_MAX_CONCURRENCY", ge=1, le=52
     )
 
+    # Notifications (shared/notifications): the SMTP relay alerts go through, and the
+    # defaults of the notification settings an operator changes with the API.
+    smtp_host: str | None = Field(default=None, alias="SHUTTLE_SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="SHUTTLE_SMTP_PORT", ge=1, le=65535)
+    smtp_security: str = Field(
+        default="starttls", alias="SHUTTLE_SMTP_SECURITY", pattern="^(starttls|tls|none)$"
+    )
+    smtp_username: str | None = Field(default=None, alias="SHUTTLE_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(default=None, alias="SHUTTLE_SMTP_PASSWORD")
+    mail_from: str | None = Field(default=None, alias="SHUTTLE_MAIL_FROM")
+    notify_mode: str = Field(
+        default="connection_failures",
+        alias="SHUTTLE_NOTIFY_MODE",
+        pattern="^(none|connection_failures|every_error|connection_failures_and_full_daily"
+        "|connection_failures_and_error_daily|error_daily|full_daily)$",
+    )
+    admin_email: str | None = Field(default=None, alias="SHUTTLE_ADMIN_EMAIL")
+    connection_monitor_schedule: str = Field(
+        default="0 */5 * * * *", alias="SHUTTLE_CONNECTION_MONITOR_SCHEDULE"
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _drop_unresolved(cls, data: Any) -> Any:

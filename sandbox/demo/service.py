@@ -115,7 +115,17 @@ def orientation(report: DemoReport, api: str) -> str:
     return "\n".join(lines)
 
 
+def mail_lines(args: argparse.Namespace) -> list[str]:
+    """Where the demo's alert e-mails go (the mail sink `shuttle` started, if any)."""
+    sink = vars(args).get("mail_sink")
+    if not sink:
+        return []
+    return [f"  alert e-mails (mode {os.environ.get('SHUTTLE_NOTIFY_MODE') or 'default'}) go to"
+            f" the SMTP sink {sink}", "  as .eml files (each run that rejects a record sends"
+            f" one); settings: curl {_api_url(args)}/settings/notifications", ""]  # fmt: skip
+
+
 def start_demo(args: argparse.Namespace, stack: object) -> None:
     """The `shuttle demo` service (after the emulators, before the host)."""
     report = run_demo(args)
-    print(orientation(report, _api_url(args)), flush=True)
+    print(orientation(report, _api_url(args)) + "\n".join(mail_lines(args)), flush=True)

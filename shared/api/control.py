@@ -18,6 +18,8 @@ from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord, utc
 from shared.flows.service import FlowService, RunRequest
 from shared.schedule.gate import SleepGate
 from shared.schedule.windows import SleepWindows, never_awake
+from shared.notifications.health import health_status
+from shared.notifications.service import Notifications
 from shared.settings import Settings
 from shared.storage.entities import BrokenRow, UnreadableRowError
 from shared.storage.flow_store import BrokenFlow
@@ -151,11 +153,17 @@ MAX_RETRY_RECORDS = 1000
 
 class ControlApi:
     def __init__(
-        self, service: FlowService, settings: Settings, outcomes: OutcomeStore | None = None
+        self,
+        service: FlowService,
+        settings: Settings,
+        outcomes: OutcomeStore | None = None,
+        *,
+        notifications: Notifications | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.outcomes = outcomes
+        self.notifications = notifications
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id
@@ -285,7 +293,7 @@ class ControlApi:
             {s.crm for s in self.service.catalog.solutions.values()}
             | {s.erp for s in self.service.catalog.solutions.values()}
         )
-        return 200, api.Status(
+        status = api.Status(
             time=now,
             solutions=list(self.service.catalog.solutions),
             flows=api.FlowsSummary(total=len(records), by_state=by_state),
@@ -301,6 +309,9 @@ class ControlApi:
             egress_ip=self.settings.egress_ip,
             sleeping_until=await self._sleeping_until(now),
         )
+        if self.notifications is not None:
+            status = await health_status(status, self.notifications)
+        return 200, status
 
     # ---- sleep windows (shared/schedule) -------------------------------------------------
 

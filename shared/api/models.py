@@ -192,6 +192,29 @@ class ConnectionStatus(BaseModel):
     status: Literal["unchecked", "ok", "failing"] = "unchecked"
     checked_at: datetime | None = None
     message: str | None = None
+    # From the connection monitor (shared/notifications/monitor.py).
+    latency_ms: int | None = None
+    since: datetime | None = Field(default=None, description="When the current status began")
+    budget_remaining: int | None = Field(
+        default=None,
+        description="Dataverse service protection: requests left in the current window",
+    )
+
+
+class FailedNotificationView(BaseModel):
+    at: datetime
+    event: str
+    channel: str
+    error: str
+
+
+class NotificationsStatus(BaseModel):
+    mode: str
+    email: Literal["configured", "not_configured", "no_recipients"]
+    webhooks: int
+    failed: list[FailedNotificationView] = Field(
+        default_factory=list, description="Alerts that could not be delivered, newest first"
+    )
 
 
 class FlowsSummary(BaseModel):
@@ -212,3 +235,5 @@ class Status(BaseModel):
     sleeping_until: datetime | None = Field(
         default=None, description="Inside a sleep window: when it ends and every flow resumes"
     )
+    storage_check: ConnectionStatus | None = None
+    notifications: NotificationsStatus | None = None

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
 from shared.schedule.windows import SleepWindows
+from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
 
 REF = "#/components/schemas/{model}"
 
@@ -53,6 +54,11 @@ ROUTES: tuple[Route, ...] = (
           "The sleep windows, inside which every flow pauses", SleepWindows),
     Route("PUT", "/settings/sleep-windows", "putSleepWindows", "Replace the sleep windows",
           SleepWindows, body=SleepWindows, body_required=True, errors=(409, 422)),
+    Route("GET", "/settings/notifications", "getNotificationSettings",
+          "The deployment's notification settings", NotificationSettings),
+    Route("PATCH", "/settings/notifications", "patchNotificationSettings",
+          "Change notification settings (any subset of the fields)", NotificationSettings,
+          body=NotificationSettingsPatch, body_required=True, errors=(422,)),
 )  # fmt: skip
 
 _PARAMS = {

@@ -7,7 +7,7 @@ rules, and pairs a run row with its flow's state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +36,10 @@ from shared.storage.flow_store import BrokenFlow, BulkSlot, FlowStore
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger(__name__)
+
+# Told of every run that ended (shared/notifications/runs.py sends the alerts): the run as
+# recorded, and whether the flow's error policy stopped the flow with it.
+RunListener = Callable[[RunRecord, bool], Awaitable[None]]
 
 MAX_ATTEMPTS = 8  # optimistic writes lost in a row before we give up (409 to the caller)
 # A bulk slot claimed by a flow that is still STOPPED belongs to a start in progress for this
@@ -106,6 +110,7 @@ class FlowService:
         self.queue = flow_runs_queue
         self.lease = lease
         self.sleep = sleep  # sleep windows (shared/schedule); None: never asleep
+        self.listeners: list[RunListener] = []
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -193,9 +198,10 @@ class FlowService:
             f"{rec.lease_until.isoformat() if rec.lease_until else 'unknown'}); query starts "
             "was not advanced, so the next run reads this window again"
         )
-        await self._close_run(
+        run = await self._close_run(
             rec.flow_id, run_id, now, RunEnd(status=RunStatus.FAILED, message=message), rec
         )
+        await self._tell(run, stopped=False)
         return True
 
     # ---- runs ----------------------------------------------------------------------------
@@ -208,8 +214,8 @@ class FlowService:
         repeated or late call changes nothing that is already final."""
         run = await self.runs.get(run_id)
         run = await self._close_run(run.flow_id, run_id, now, end, None, run)
-        policy = (await self.flows.get(run.flow_id)).error_policy
-        stop = _stops_flow(policy, end)
+        before = await self.flows.get(run.flow_id)
+        stop = _stops_flow(before.error_policy, end)
         try:
             await self._mutate(
                 run.flow_id,
@@ -221,7 +227,22 @@ class FlowService:
             if exc.code != "stale_run":
                 raise
             log.info("run %s: flow %s had already moved on", run_id, run.flow_id)
+        # Stopped by the policy only when the run would otherwise have left it STARTED.
+        resumes = before.resume_state or FlowState.STARTED
+        by_policy = (stop and before.run_id == run_id and before.state is FlowState.RUNNING
+                     and resumes is FlowState.STARTED)  # fmt: skip
+        await self._tell(run, stopped=by_policy)
         return run
+
+    async def _tell(self, run: RunRecord, *, stopped: bool) -> None:
+        """Run listeners never fail the run's end (an alert that cannot go out is recorded
+        by the notifier itself)."""
+        for listener in self.listeners:
+            try:
+                await listener(run, stopped)
+            except Exception:
+                log.exception("run %s: a run-end listener failed", run.id,
+                              extra={"flow_id": run.flow_id, "run_id": run.id})  # fmt: skip
 
     async def record_attempt(self, run: RunRecord, error: str | None = None) -> RunRecord:
         """Count one delivery of the run's message (and its error, for the poison handler)."""
