@@ -24,9 +24,9 @@ from shared.messages import (
     RECORD_UPSERTS_POISON_QUEUE,
     RECORD_UPSERTS_QUEUE,
 )
+from shared.notifications.service import Notifications
 from shared.schedule.gate import SleepGate
 from shared.schedule.store import SleepWindowStore
-from shared.notifications.service import Notifications
 from shared.settings import Settings, get_settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.clients import StorageClients, build_storage_clients

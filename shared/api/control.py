@@ -16,10 +16,10 @@ from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
 from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord, utcnow
 from shared.flows.service import FlowService, RunRequest
-from shared.schedule.gate import SleepGate
-from shared.schedule.windows import SleepWindows, never_awake
 from shared.notifications.health import health_status
 from shared.notifications.service import Notifications
+from shared.schedule.gate import SleepGate
+from shared.schedule.windows import SleepWindows, never_awake
 from shared.settings import Settings
 from shared.storage.entities import BrokenRow, UnreadableRowError
 from shared.storage.flow_store import BrokenFlow

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
-from shared.schedule.windows import SleepWindows
 from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
+from shared.schedule.windows import SleepWindows
 
 REF = "#/components/schemas/{model}"
 
