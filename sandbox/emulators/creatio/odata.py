@@ -37,6 +37,7 @@ from sandbox.emulators.creatio.wire import (
     routing_error,
     serialize,
 )
+from sandbox.emulators.removals import Removals
 
 ODATA_PREFIX = "/0/odata/"
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
@@ -80,6 +81,7 @@ class ODataService:
         self.store = store
         self._options = options
         self.rng = rng
+        self.removals = Removals()
 
     @property
     def options(self) -> Options:
@@ -99,7 +101,7 @@ class ODataService:
         if resource in ("", "/"):
             return self._service_document(call)
         if resource == "$metadata":
-            return Result(200, metadata_document(), media_type="application/xml")
+            return Result(200, metadata_document(self.removals), media_type="application/xml")
         if resource == "$batch":
             if call.method != "POST":
                 raise _method_not_allowed(call.method)
@@ -424,19 +426,22 @@ def _decode_token(token: str) -> Callable[[list[OrderItem], Evaluator], tuple]:
 
 
 # -- $metadata -----------------------------------------------------------------------------
-def metadata_document() -> str:
+def metadata_document(removals: Removals | None = None) -> str:
+    removals = removals or Removals()
+    hosted = [e for e in ENTITIES.values() if not removals.object_removed(e.name)]
     types: list[str] = []
-    for entity in ENTITIES.values():
+    for entity in hosted:
         props = []
-        for column in entity.columns:
+        columns = [c for c in entity.columns if not removals.field_removed(entity.name, c.name)]
+        for column in columns:
             extra = ' Nullable="false"' if column.name == "Id" else ""
             if column.kind == "text" and column.max_length:
                 extra += f' MaxLength="{column.max_length}"'
             if column.kind == "decimal":
                 extra += f' Precision="18" Scale="{column.scale}"'
             props.append(f'<Property Name="{column.name}" Type="{column.edm_type}"{extra}/>')
-        for column in entity.columns:
-            if column.navigation and column.target:
+        for column in columns:
+            if column.navigation and column.target and not removals.object_removed(column.target):
                 props.append(
                     f'<NavigationProperty Name="{column.navigation}" '
                     f'Type="Terrasoft.Configuration.OData.{column.target}">'
@@ -449,7 +454,8 @@ def metadata_document() -> str:
             + "</EntityType>"
         )
     sets = "".join(
-        f'<EntitySet Name="{n}" EntityType="Terrasoft.Configuration.OData.{n}"/>' for n in ENTITIES
+        f'<EntitySet Name="{e.name}" EntityType="Terrasoft.Configuration.OData.{e.name}"/>'
+        for e in hosted
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?>'

@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 from defusedxml import ElementTree
 
 from sandbox.emulators.dataverse import tracking
+from sandbox.emulators.dataverse.metadata import Customisation, MetadataApi
 from sandbox.emulators.dataverse.query import (
     compare_keys,
     parse_filter,
@@ -118,6 +119,9 @@ class WebApi:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.user_ids: dict[str, str] = {}
+        # Binding columns and alternate keys present, and table definitions (metadata.py).
+        self.customisation = Customisation()
+        self.metadata = MetadataApi(self.customisation)
 
     # -- dispatch -----------------------------------------------------------------------
     def execute(self, call: Call, user: str) -> Result:
@@ -132,6 +136,8 @@ class WebApi:
             return self._service_document(call)
         if path in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(call, user)
+        if path.startswith("EntityDefinitions"):
+            return self.metadata.execute(call)
         match = _RESOURCE.match(path)
         table = BY_SET.get(match.group("set")) if match else None
         if match is None or table is None:
@@ -180,6 +186,12 @@ class WebApi:
     # -- reads ----------------------------------------------------------------------------
     def _find(self, table: Table, key: str) -> tuple[Row | None, str, str]:
         kind, value = _key_values(table, key)
+        if kind == "alt" and not self.customisation.key_usable(table):
+            # No alternate key (or its index is not built yet): as if none were defined.
+            raise bad_request(
+                f"The key attribute(s) {table.alternate_key} are not defined as an alternate "
+                f"key for entity {table.logical}."
+            )
         row = (
             self.store.get(table, value)
             if kind == "id"
@@ -270,7 +282,8 @@ class WebApi:
     ) -> dict[str, Any]:
         annotations = "odata.include-annotations" in preferences(headers)
         out: dict[str, Any] = {"@odata.etag": f'W/"{row["versionnumber"]}"'}
-        names = select if select is not None else [*table.columns, *(
+        names = select if select is not None else [*(
+            c for c in table.columns if not self.customisation.column_absent(table, c)), *(
             lk.value_property for lk in table.lookups.values())]  # fmt: skip
         for name in names:
             out[name] = to_json(row.get(name))
@@ -296,6 +309,8 @@ class WebApi:
             raise bad_request("The request body must be a JSON object.")
         values: dict[str, Any] = {}
         for name, value in data.items():
+            if self.customisation.column_absent(table, name):
+                raise _no_property(table, name)
             if name.endswith("@odata.bind"):
                 if isinstance(value, str) and value.startswith("$"):
                     value = resolve_reference(value, references or {})
@@ -320,11 +335,7 @@ class WebApi:
                     "expected."
                 )
             else:
-                raise bad_request(
-                    f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
-                    f"{table.logical}'. Make sure to only use property names that are defined "
-                    "by the type."
-                )
+                raise _no_property(table, name)
         return values
 
     def _bind(self, table: Table, navprop: str, value: Any, values: dict[str, Any]) -> None:
@@ -413,6 +424,13 @@ class WebApi:
             raise self._missing(table, kind, value)
         self.store.delete(table, row[table.primary_key])
         return Result(204)
+
+
+def _no_property(table: Table, name: str) -> EmulatedError:
+    return bad_request(
+        f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
+        f"{table.logical}'. Make sure to only use property names that are defined by the type."
+    )
 
 
 def _context(base: str, table: Table, select: list[str] | None) -> str:
