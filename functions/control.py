@@ -10,6 +10,7 @@ from functions.http import error_response, respond
 from shared.api.control import ControlApi
 from shared.api.openapi import build_openapi
 from shared.flows.models import utcnow
+from shared.preflight.runtime import preflight_of
 from shared.runtime import get_services
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -17,7 +18,9 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 async def _api() -> ControlApi:
     services = await get_services()
-    return ControlApi(services.flows, services.settings, services.engine.outcomes)
+    return ControlApi(
+        services.flows, services.settings, services.engine.outcomes, preflight_of(services)
+    )
 
 
 @bp.route(route="flows", methods=["GET"])
@@ -72,6 +75,11 @@ async def retry_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="status", methods=["GET"])
 async def get_status(req: func.HttpRequest) -> func.HttpResponse:
     return await respond((await _api()).status(utcnow()))
+
+
+@bp.route(route="preflight", methods=["GET"])
+async def get_preflight(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).preflight_report(utcnow()))
 
 
 @bp.route(route="openapi.json", methods=["GET"])

@@ -16,6 +16,8 @@ from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
 from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord
 from shared.flows.service import FlowService, RunRequest
+from shared.preflight.model import PreflightReport
+from shared.preflight.service import PreflightService
 from shared.settings import Settings
 from shared.storage.outcome_store import OutcomeStore
 
@@ -79,11 +81,16 @@ MAX_RETRY_RECORDS = 1000
 
 class ControlApi:
     def __init__(
-        self, service: FlowService, settings: Settings, outcomes: OutcomeStore | None = None
+        self,
+        service: FlowService,
+        settings: Settings,
+        outcomes: OutcomeStore | None = None,
+        preflight: PreflightService | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.outcomes = outcomes
+        self.preflight = preflight
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id
@@ -102,6 +109,8 @@ class ControlApi:
         return 200, await self._view(entry, rec)
 
     async def start_flow(self, flow_id: str, now: datetime) -> tuple[int, api.Flow]:
+        if self.preflight is not None:
+            await self.preflight.gate(flow_id, now)  # 409 while its fields are missing
         rec = await self.service.start(flow_id, now)
         return 200, await self._view(self.service.catalog.get(flow_id), rec)
 
@@ -190,3 +199,9 @@ class ControlApi:
             storage="ok",
             egress_ip=self.settings.egress_ip,
         )
+
+    async def preflight_report(self, now: datetime) -> tuple[int, PreflightReport]:
+        """What each live system lacks that the enabled solutions need (shared/preflight)."""
+        if self.preflight is None:
+            raise ConflictError("the preflight needs the connectors", code="no_preflight")
+        return 200, await self.preflight.run(now)
