@@ -70,8 +70,10 @@ async def services(
         return build_connector(system, s)
 
     settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator)}
-    async with engine_services(storage_connection_string, table_prefix,
-                               "creatio-intacct,creatio-dynamics", settings, factory) as built:  # fmt: skip
+    both = "creatio-intacct,creatio-dynamics"
+    async with engine_services(
+        storage_connection_string, table_prefix, both, settings, factory
+    ) as built:
         yield built
 
 
@@ -140,9 +142,11 @@ async def test_a_missing_custom_object_a_short_field_and_an_intacct_field(
         "creatio-intacct.credit-memos-to-creatio",
     ]
     assert by_object["CUSTOMER"].flows == [
-        "creatio-intacct.accounts-to-intacct", "creatio-intacct.bind-accounts",
-        "creatio-intacct.bulk-accounts-to-intacct", "creatio-intacct.bulk-customers-to-creatio",
-        "creatio-intacct.customers-to-creatio", "creatio-intacct.single-account-to-intacct"]  # fmt: skip
+        f"creatio-intacct.{flow}"
+        for flow in ("accounts-to-intacct", "bind-accounts", "bulk-accounts-to-intacct",
+                     "bulk-customers-to-creatio", "customers-to-creatio",
+                     "single-account-to-intacct")
+    ]  # fmt: skip
 
 
 async def test_a_missing_or_pending_alternate_key_blocks_upserting_flows(
