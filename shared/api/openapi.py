@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
+from shared.preflight.model import PreflightReport
 
 REF = "#/components/schemas/{model}"
 
@@ -47,6 +48,8 @@ ROUTES: tuple[Route, ...] = (
           "Re-sync the run's failed records in a new run (queued)", api.RunAccepted, status=202,
           errors=(404, 409)),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
+    Route("GET", "/preflight", "getPreflight",
+          "Per solution, what each live system lacks that the flows need", PreflightReport),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
 )  # fmt: skip
 
