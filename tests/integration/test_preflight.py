@@ -230,3 +230,16 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
     run = await run_flow(services, ACCOUNTS_TO_DATAVERSE)
     assert run.status is RunStatus.SUCCEEDED, run.errors
     assert [r["shuttle_creatioaccountid"] for r in dataverse_emulator.admin.rows("account")]
+    # Every table the solution upserts into takes its key: contacts and products too.
+    account = creatio_emulator.rows("Account")[0]
+    creatio_emulator.admin.seed({
+        "Contact": [{"Name": "Ada Lovelace", "Email": "ada@example.test",
+                     "AccountId": str(account["Id"])}],
+        "Product": [{"Name": "Widget", "Code": "W-1", "Price": 5}],
+    })  # fmt: skip
+    for flow, table in (("contacts-to-dataverse", "contact"), ("products-to-dataverse", "product")):
+        run = await run_flow(services, f"creatio-dynamics.{flow}")
+        assert run.status is RunStatus.SUCCEEDED, run.errors
+        rows = dataverse_emulator.admin.rows(table)
+        assert run.counts.created == len(rows) >= 1
+        assert all(r[f"shuttle_creatio{table}id"] for r in rows)
