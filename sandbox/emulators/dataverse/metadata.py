@@ -43,6 +43,7 @@ _PATH = re.compile(
 )
 _LOGICAL_KEY = re.compile(r"^\s*LogicalName\s*=\s*'(?P<name>[^']*)'\s*$")
 _CONDITION = re.compile(r"^\s*(?P<name>\w+)\s+eq\s+(?P<value>'[^']*'|true|false|\d+)\s*$")
+CHOICE_TYPES = ("PicklistAttributeMetadata", "StateAttributeMetadata", "StatusAttributeMetadata")
 TYPE_CODES = {
     "account": 1, "contact": 2, "opportunity": 3, "incident": 112, "product": 1024,
     "salesorder": 1088, "salesorderdetail": 1089, "invoice": 1090, "invoicedetail": 1091,
@@ -272,7 +273,13 @@ def column_json(table: Table, column: Column) -> dict[str, Any]:
         out["MinValue"], out["MaxValue"] = column.minimum, column.maximum
     if column.type == "picklist" or column.name in ("statecode", "statuscode"):
         out["OptionSet"] = {
-            "Options": [{"Value": value, "Label": label(str(value))} for value in column.options]
+            "MetadataId": metadata_id("optionset", table.logical, column.name),
+            "Name": f"{table.logical}_{column.name}",
+            "IsGlobal": False,
+            "OptionSetType": "State"
+            if column.name == "statecode"
+            else ("Status" if column.name == "statuscode" else "Picklist"),
+            "Options": [{"Value": value, "Label": label(str(value))} for value in column.options],
         }
     return out
 
@@ -506,7 +513,21 @@ class MetadataApi:
                 allowed, type_name = None, cast
         select = _select(params.get("$select"), allowed, type_name)
         groups = _filter(params.get("$filter"))
-        return [_project(i, select) for i in items if _passes(i, groups)]
+        # OptionSet is a navigation property of the choice types: there only when expanded.
+        expand = {e.strip() for e in params.get("$expand", "").split(",") if e.strip()}
+        choice = cast is not None and cast.rsplit(".", 1)[-1] in CHOICE_TYPES
+        if expand and (not choice or expand != {"OptionSet"}):
+            name = next(iter(sorted(expand)))
+            raise bad_request(f"Could not find a property named '{name}' on type '{type_name}'.")
+        out = []
+        for item in items:
+            if _passes(item, groups):
+                option_set = item.get("OptionSet")
+                projected = {k: v for k, v in _project(item, select).items() if k != "OptionSet"}
+                if expand and option_set is not None:
+                    projected["OptionSet"] = option_set
+                out.append(projected)
+        return out
 
     # -- writes ------------------------------------------------------------------------------
     def _create(self, table: Table, nav: str, call: Call) -> Result:

@@ -130,3 +130,23 @@ def test_columns_and_keys_are_created_and_the_key_becomes_active(
             json={"SchemaName": "shuttle_other", "KeyAttributes": ["shuttle_creatioaccountid"]},
         )
         assert again.status_code == 400
+
+
+def test_choice_options_only_when_expanded_on_the_choice_type(dataverse: RunningDataverse) -> None:
+    resource = (
+        "EntityDefinitions(LogicalName='account')/Attributes/"
+        "Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+    )
+    with dataverse.http() as http:
+        plain = http.get(resource, params={"$select": "LogicalName"}).json()["value"]
+        expanded = http.get(
+            resource, params={"$select": "LogicalName", "$expand": "OptionSet"}
+        ).json()["value"]
+        base = http.get(
+            "EntityDefinitions(LogicalName='account')/Attributes", params={"$expand": "OptionSet"}
+        )
+    assert all("OptionSet" not in a for a in plain)
+    category = next(a for a in expanded if a["LogicalName"] == "accountcategorycode")
+    assert [o["Value"] for o in category["OptionSet"]["Options"]] == [1, 2]
+    assert category["OptionSet"]["OptionSetType"] == "Picklist"
+    assert base.status_code == 400
