@@ -44,11 +44,17 @@ async def read_objects(system: str, client: Any, names: list[str]) -> dict[str, 
     return {name: await read_object(client, name) for name in names}
 
 
-def _failure(system: str, exc: Exception) -> SystemCheck:
+def _failure(system: str, exc: Exception, client: Any = None) -> SystemCheck:
     if isinstance(exc, ConnectorError):
         status = {ErrorCategory.AUTH: "auth", ErrorCategory.CONNECTION: "connection",
                   ErrorCategory.RATE_LIMIT: "connection"}.get(exc.category, "error")  # fmt: skip
-        return SystemCheck(system=system, status=status, message=exc.message)  # type: ignore[arg-type]
+        message = exc.message
+        entity = getattr(getattr(client, "config", None), "entity_id", None)
+        if system == "intacct" and status == "auth" and entity:
+            # A multi-entity company refuses the sign-in to an entity it does not have.
+            message += (f" — INTACCT_ENTITY_ID is '{entity}': check that the entity exists "
+                        "and that the user may sign in to it")  # fmt: skip
+        return SystemCheck(system=system, status=status, message=message)  # type: ignore[arg-type]
     return SystemCheck(system=system, status="error", message=f"{type(exc).__name__}: {exc}")
 
 
@@ -74,11 +80,13 @@ class PreflightService:
         names = sorted({n.object for n in needs})
         key = f"{system}:{','.join(names)}"
         if key not in seen:
+            client = None
             try:
-                seen[key] = await read_objects(system, await self.client_of(system), names)
-            except Exception as exc:
+                client = await self.client_of(system)
+                seen[key] = await read_objects(system, client, names)
+            except Exception as exc:  # every failure is reported on its system, none raised
                 log.warning("preflight: %s metadata could not be read: %s", system, exc)
-                seen[key] = _failure(system, exc)
+                seen[key] = _failure(system, exc, client)
         found = seen[key]
         if isinstance(found, SystemCheck):
             return found, []

@@ -191,6 +191,23 @@ async def test_bad_credentials_are_auth_not_missing_fields(
     assert solution.problems == [] and not solution.ok
 
 
+async def test_an_entity_the_company_lacks_is_named_with_the_sign_in_failure(
+    services: Services, storage_connection_string: str, table_prefix: str,
+    creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct,
+) -> None:  # fmt: skip
+    intacct_emulator.admin.options(entities=["E100"])  # a multi-entity company
+    for entity, expected in (("E200", "auth"), ("E100", "ok")):
+        settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator),
+                    "INTACCT_ENTITY_ID": entity}  # fmt: skip
+        async with engine_services(storage_connection_string, f"{table_prefix}{entity}",
+                                   "creatio-intacct", settings) as other:  # fmt: skip
+            (solution,) = (await preflight(other).run(NOW)).solutions
+        intacct = next(c for c in solution.systems if c.system == "intacct")
+        assert intacct.status == expected, intacct.message
+        assert ("INTACCT_ENTITY_ID is 'E200'" in intacct.message) is (entity == "E200")
+        assert solution.problems == []
+
+
 async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idempotent(
     services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
 ) -> None:

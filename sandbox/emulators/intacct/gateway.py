@@ -161,6 +161,12 @@ class Gateway:
             self.store.failed_logins += 1
             return [("XL03000006", "Sign-in information is incorrect", "",
                      "Check the company, user and password.")]  # fmt: skip
+        entity = text(login, "locationid")
+        if entity and options.entities is not None and entity not in options.entities:
+            self.store.failed_logins += 1
+            return [("XL03000006", "Sign-in information is incorrect",
+                     f"The entity {entity} does not exist or the user may not sign in to it.",
+                     "Check the entity id.")]  # fmt: skip
         self.store.logins += 1
         return Principal(user, text(login, "locationid"), None, f"login:{user}")
 
