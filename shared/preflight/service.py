@@ -33,15 +33,14 @@ async def read_objects(system: str, client: Any, names: list[str]) -> dict[str, 
     if system == "creatio":
         from shared.connectors.creatio.metadata import read_objects as creatio_objects
 
-        found = await creatio_objects(client)
-        return {name: found.get(name) for name in names}
+        return dict(await creatio_objects(client))  # one document holds every object
     if system == "dataverse":
         from shared.connectors.dataverse.metadata import read_table
 
         return {name: await read_table(client, name) for name in names}
-    from shared.connectors.intacct.metadata import read_object
+    from shared.connectors.intacct.metadata import read_objects as intacct_objects
 
-    return {name: await read_object(client, name) for name in names}
+    return await intacct_objects(client, names)
 
 
 def _failure(system: str, exc: Exception, client: Any = None) -> SystemCheck:
@@ -78,7 +77,8 @@ class PreflightService:
             return SystemCheck(system=system, status="not_configured",
                                message=f"{system} has no connection settings"), []  # fmt: skip
         names = sorted({n.object for n in needs})
-        key = f"{system}:{','.join(names)}"
+        # Creatio's $metadata is read once per run; the others once per set of objects.
+        key = system if system == "creatio" else f"{system}:{','.join(names)}"
         if key not in seen:
             client = None
             try:

@@ -131,9 +131,11 @@ async def test_a_missing_custom_object_a_short_field_and_an_intacct_field(
 ) -> None:
     creatio_emulator.admin.http.delete("/metadata/UsrCreditMemo").raise_for_status()
     intacct_emulator.admin.http.delete("/metadata/CUSTOMER/STATUS").raise_for_status()
+    intacct_emulator.admin.http.delete("/metadata/ARPAYMENT").raise_for_status()
     report = await preflight(services).run(NOW)
     assert problems(report) == [
         ("creatio", "UsrCreditMemo", None, "missing_object"),
+        ("intacct", "ARPAYMENT", None, "missing_object"),
         ("intacct", "CUSTOMER", "STATUS", "missing_field"),
     ]
     by_object = {p.object: p for p in report.solutions[0].problems}

@@ -1,5 +1,6 @@
-"""Intacct object definitions through `lookup` (api-facts §2.6): an object's fields with
-their DATATYPE and whether they are custom; None when the company has no such object."""
+"""Intacct object definitions through `lookup` (docs/wire-notes.md): an object's fields with
+their DATATYPE and whether they are custom; None when the company has no such object.
+Several objects are looked up in one request (one function each)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,14 @@ async def read_object(client: IntacctClient, object: str) -> ObjectInfo | None:
             return None
         raise
     return parse_lookup(object, result.data)
+
+
+async def read_objects(client: IntacctClient, objects: list[str]) -> dict[str, ObjectInfo | None]:
+    calls = [Call(lookup_element(name), f"lookup {name}") for name in objects]
+    out: dict[str, ObjectInfo | None] = {}
+    for name, call, result in zip(objects, calls, await client.execute(calls), strict=True):
+        if not result.ok and any(e.errorno == NO_OBJECT for e in result.errors):
+            out[name] = None
+            continue
+        out[name] = parse_lookup(name, client.raise_for(result, call).data)
+    return out
