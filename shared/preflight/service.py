@@ -9,6 +9,7 @@ solution never checked starts as before (docs/deploy.md: run `shuttle check` fir
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -37,7 +38,9 @@ async def read_objects(system: str, client: Any, names: list[str]) -> dict[str, 
     if system == "dataverse":
         from shared.connectors.dataverse.metadata import read_table
 
-        return {name: await read_table(client, name) for name in names}
+        # One table per task: the client's own limiter paces them (service protection).
+        tables = await asyncio.gather(*(read_table(client, name) for name in names))
+        return dict(zip(names, tables, strict=True))
     from shared.connectors.intacct.metadata import read_objects as intacct_objects
 
     return await intacct_objects(client, names)
