@@ -137,6 +137,8 @@ class PreflightService:
             p for p in _blocking(cached, flow_id) if p.system in unreachable
         ]
         if problems:
+            log.warning("flow %s: start refused by the preflight (%d items missing)",
+                        flow_id, len(problems))  # fmt: skip
             listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
             raise ConflictError(
                 f"flow '{flow_id}' cannot start: the live systems lack what it needs: {listed}. "
