@@ -210,7 +210,7 @@ class WebApi:
 
     def _retrieve(self, table: Table, key: str, call: Call) -> Result:
         params = dict(call.query)
-        select = parse_select(table, params.get("$select"))
+        select = self._present(table, parse_select(table, params.get("$select")))
         row, kind, value = self._find(table, key)
         if row is None:
             raise self._missing(table, kind, value)
@@ -243,7 +243,7 @@ class WebApi:
             result.headers["Preference-Applied"] = ",".join(applied)
             return result
         headers = {"Preference-Applied": ",".join(applied)} if applied else {}
-        select = parse_select(table, params.get("$select"))
+        select = self._present(table, parse_select(table, params.get("$select")))
         order = parse_orderby(table, params.get("$orderby"))
         rows = self.store.all(table)
         if params.get("$filter"):
@@ -276,6 +276,14 @@ class WebApi:
                 + f"$skiptoken={quote(cookie, safe='')}"
             )
         return Result(200, body, headers)
+
+    def _present(self, table: Table, select: list[str] | None) -> list[str] | None:
+        """A column not created in this environment (metadata.py) cannot be selected."""
+        for name in select or ():
+            if self.customisation.column_absent(table, name):
+                raise bad_request(f"Could not find a property named '{name}' on type "
+                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")  # fmt: skip
+        return select
 
     def render(
         self, table: Table, row: Row, select: list[str] | None, headers: Mapping[str, str]
@@ -375,7 +383,7 @@ class WebApi:
         url = self._entity_url(call, table, row[table.primary_key])
         headers = {"OData-EntityId": url, "Location": url}
         if preferences(call.headers).get("return") == "representation":
-            select = parse_select(table, dict(call.query).get("$select"))
+            select = self._present(table, parse_select(table, dict(call.query).get("$select")))
             body = {
                 "@odata.context": f"{call.base}$metadata#{table.entity_set}/$entity",
                 **self.render(table, row, select, call.headers),

@@ -99,6 +99,15 @@ def test_columns_and_keys_are_created_and_the_key_becomes_active(
         refused = http.patch("accounts(shuttle_creatioaccountid='c-1')", json={"name": "A"})
         assert refused.status_code == 400
         assert "not defined as an alternate key" in refused.json()["error"]["message"]
+        # The column itself is not there either: not in rows, not selectable, not writable.
+        assert http.post("accounts", json={"name": "A0"}).status_code == 204
+        (row,) = http.get("accounts").json()["value"]
+        assert row["name"] == "A0" and "shuttle_creatioaccountid" not in row
+        selected = http.get("accounts", params={"$select": "name,shuttle_creatioaccountid"})
+        assert selected.status_code == 400
+        written = http.post("accounts", json={"name": "A", "shuttle_creatioaccountid": "c-1"})
+        assert written.status_code == 400
+        assert "does not exist on type" in written.json()["error"]["message"]
         column = http.post(
             "EntityDefinitions(LogicalName='account')/Attributes",
             json={
