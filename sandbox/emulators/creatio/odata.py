@@ -87,6 +87,13 @@ class ODataService:
     def options(self) -> Options:
         return self._options()
 
+    def _present(self, entity: EntitySchema, select: list[str]) -> list[str]:
+        """A column removed from this site's metadata (removals.py) cannot be selected."""
+        for name in select:
+            if self.removals.field_removed(entity.name, name):
+                raise unknown_property(entity, name)
+        return select
+
     def evaluator(self) -> Evaluator:
         return Evaluator(self.store.get, case_insensitive=self.options.case_insensitive)
 
@@ -178,7 +185,11 @@ class ODataService:
 
     def _collection(self, entity: EntitySchema, call: Call) -> Result:
         query = self._options_of(call)
-        select = parse_select(query["$select"], entity) if "$select" in query else None
+        select = (
+            self._present(entity, parse_select(query["$select"], entity))
+            if "$select" in query
+            else None
+        )
         order = parse_orderby(query["$orderby"], entity) if "$orderby" in query else []
         top = _non_negative(query, "$top")
         skip = _non_negative(query, "$skip") or 0
@@ -255,7 +266,11 @@ class ODataService:
 
     def _single(self, entity: EntitySchema, row_id: uuid.UUID, call: Call) -> Result:
         query = self._options_of(call)
-        select = parse_select(query["$select"], entity) if "$select" in query else None
+        select = (
+            self._present(entity, parse_select(query["$select"], entity))
+            if "$select" in query
+            else None
+        )
         row = self.store.get(entity.name, row_id)
         if row is None:
             raise not_found(entity.name, row_id)

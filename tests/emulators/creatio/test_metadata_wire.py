@@ -39,6 +39,10 @@ def test_removed_field_and_object_leave_the_metadata(
     assert '<EntityType Name="UsrPayment">' not in text
     assert '<EntitySet Name="UsrPayment"' not in text
     assert creatio.admin.http.delete("/metadata/Account/NoSuchField").status_code == 404
+    selected = session.get("/0/odata/Account", params={"$select": "Name,UsrArOver60"})
+    assert selected.status_code == 400
+    assert "UsrArOver60" in selected.json()["error"]["message"]
     creatio.admin.http.post("/metadata/restore").raise_for_status()
     text = session.get("/0/odata/$metadata").text
     assert 'Name="UsrArOver60"' in text and '<EntitySet Name="UsrPayment"' in text
+    assert session.get("/0/odata/Account", params={"$select": "UsrArOver60"}).status_code == 200
