@@ -11,6 +11,7 @@ from shared.api.control import ControlApi, parse_limit
 from shared.api.openapi import build_openapi
 from shared.errors import RequestValidationError
 from shared.flows.models import utcnow
+from shared.preflight.runtime import preflight_of
 from shared.runtime import get_services
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -18,8 +19,13 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 async def _api() -> ControlApi:
     services = await get_services()
-    return ControlApi(services.flows, services.settings, services.engine.outcomes,
-                      notifications=services.notifications)  # fmt: skip
+    return ControlApi(
+        services.flows,
+        services.settings,
+        services.engine.outcomes,
+        preflight_of(services),
+        notifications=services.notifications,
+    )
 
 
 @bp.route(route="flows", methods=["GET"])
@@ -86,6 +92,11 @@ async def get_sleep_windows(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="settings/sleep-windows", methods=["PUT"])
 async def put_sleep_windows(req: func.HttpRequest) -> func.HttpResponse:
     return await respond((await _api()).put_sleep_windows(req.get_body(), utcnow()))
+
+
+@bp.route(route="preflight", methods=["GET"])
+async def get_preflight(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).preflight_report(utcnow()))
 
 
 @bp.route(route="openapi.json", methods=["GET"])

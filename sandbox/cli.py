@@ -3,6 +3,8 @@
 shuttle dev   [--port N] [--app-dir D] [--preload M]...   Azurite (if needed) + the host
 shuttle demo  ...                                          `dev` + demo data, flows started
 shuttle host  ...                                          the host only, no Azurite
+shuttle check                                              the preflight (exit 0 ready, 1 not)
+shuttle provision dataverse [--dry-run]                    binding columns + alternate keys
 
 `demo` starts what `dev` starts (Azurite, the Creatio, Intacct, identity and Dataverse
 emulators), then seeds demo data into the emulators it started itself and starts every
@@ -111,6 +113,16 @@ def start_mail_sink(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
                  sink.port, sink.directory)  # fmt: skip
 
 
+def run_preflight(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The demo runs the preflight first and prints it (a failure is shown, not fatal)."""
+    from sandbox.onboarding import check
+
+    try:
+        check()
+    except Exception as exc:
+        log.warning("preflight could not run: %s", exc)
+
+
 # What each command starts before the host; `host` starts nothing. The demo's own service
 # comes last: it needs storage and the emulators up, and must finish before the host starts.
 SERVICES: dict[str, list[Service]] = {
@@ -129,6 +141,7 @@ SERVICES: dict[str, list[Service]] = {
         start_identity,
         start_dataverse,
         start_mail_sink,
+        run_preflight,
         start_demo,
     ],
     "host": [],
@@ -150,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "both solutions started on a one-minute schedule",
         "host": "the local Functions host only (storage must already be reachable)",
     }
+    check = commands.add_parser("check", help="the preflight: what the live systems lack")
+    check.add_argument("--no-cache", action="store_true", help="do not save the result")
+    provision = commands.add_parser("provision", help="create what a system needs")
+    provision.add_argument("system", choices=["dataverse"])
+    provision.add_argument("--dry-run", action="store_true", help="say what would be created")
     for name, text in helps.items():
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument(
@@ -199,7 +217,19 @@ def _abandoned_threads() -> list[threading.Thread]:
     return [t for t in workers if t.is_alive()]
 
 
+def onboarding(args: argparse.Namespace) -> int:
+    """`check` and `provision`: settings from local.settings.json as the host reads them."""
+    from sandbox.onboarding import check, provision
+
+    load_and_apply(REPO_ROOT)
+    if args.command == "check":
+        return check(cache=not args.no_cache)
+    return provision(args.system, args.dry_run)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command in ("check", "provision"):
+        return onboarding(args)
     app_dir = args.app_dir.resolve()
     settings = load_and_apply(app_dir)
     port = args.port

@@ -18,6 +18,8 @@ from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord, utc
 from shared.flows.service import FlowService, RunRequest
 from shared.notifications.health import health_status
 from shared.notifications.service import Notifications
+from shared.preflight.model import PreflightReport
+from shared.preflight.service import PreflightService
 from shared.schedule.gate import SleepGate
 from shared.schedule.windows import SleepWindows, never_awake
 from shared.settings import Settings
@@ -157,6 +159,7 @@ class ControlApi:
         service: FlowService,
         settings: Settings,
         outcomes: OutcomeStore | None = None,
+        preflight: PreflightService | None = None,
         *,
         notifications: Notifications | None = None,
     ) -> None:
@@ -164,6 +167,7 @@ class ControlApi:
         self.settings = settings
         self.outcomes = outcomes
         self.notifications = notifications
+        self.preflight = preflight
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id
@@ -213,6 +217,8 @@ class ControlApi:
         return 200, await self._view(entry, rec)
 
     async def start_flow(self, flow_id: str, now: datetime) -> tuple[int, api.Flow]:
+        if self.preflight is not None:
+            await self.preflight.gate(flow_id, now)  # 409 while its fields are missing
         rec = await self.service.start(flow_id, now)
         return 200, await self._view(self.service.catalog.get(flow_id), rec)
 
@@ -331,3 +337,9 @@ class ControlApi:
         if self.service.sleep is None:
             raise ConflictError("sleep windows need the app's storage", code="no_sleep_windows")
         return self.service.sleep
+
+    async def preflight_report(self, now: datetime) -> tuple[int, PreflightReport]:
+        """What each live system lacks that the enabled solutions need (shared/preflight)."""
+        if self.preflight is None:
+            raise ConflictError("the preflight needs the connectors", code="no_preflight")
+        return 200, await self.preflight.run(now)

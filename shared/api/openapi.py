@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
 from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
+from shared.preflight.model import PreflightReport
 from shared.schedule.windows import SleepWindows
 
 REF = "#/components/schemas/{model}"
@@ -49,6 +50,8 @@ ROUTES: tuple[Route, ...] = (
           "Re-sync the run's failed records in a new run (queued)", api.RunAccepted, status=202,
           errors=(404, 409)),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
+    Route("GET", "/preflight", "getPreflight",
+          "Per solution, what each live system lacks that the flows need", PreflightReport),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
     Route("GET", "/settings/sleep-windows", "getSleepWindows",
           "The sleep windows, inside which every flow pauses", SleepWindows),

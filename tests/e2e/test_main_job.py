@@ -57,6 +57,10 @@ def test_make_demo_serves_the_api_and_ctrl_c_leaves_nothing_behind() -> None:
     try:
         line = wait_for(api_line, 120, "make demo to print the API address")
         assert re.fullmatch(rf"Shuttle API: http://127\.0\.0\.1:{api_port}/api\n", line)
+        # The preflight ran first, before the API was up, and passed (sandbox/onboarding.py).
+        preflight = next(n for n, ln in enumerate(lines) if ln.startswith("Preflight "))
+        assert lines[preflight].startswith("Preflight passed"), "".join(lines)
+        assert preflight < lines.index(line)
         status = httpx.get(f"http://127.0.0.1:{api_port}/api/status", timeout=10)
         assert status.status_code == 200 and status.json()["flows"]["total"] > 0
         assert all(is_listening(p) for p in ports.as_tuple()), "Azurite runs"

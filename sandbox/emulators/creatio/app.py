@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.emulators.creatio.identity import LOGIN_PATH, Identity
 from sandbox.emulators.creatio.odata import Call, ODataService
+from sandbox.emulators.creatio.schema import ENTITIES
 from sandbox.emulators.creatio.store import Options, Store
 from sandbox.emulators.creatio.wire import (
     GUID_PATTERN,
@@ -23,6 +24,7 @@ from sandbox.emulators.creatio.wire import (
     routing_error,
 )
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+from sandbox.emulators.removals import Removals
 
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
 _KEY = re.compile(rf"\((?:Id=)?{GUID_PATTERN}\)")
@@ -64,6 +66,9 @@ class CreatioEmulator:
         self.store = Store(lambda: self.options, self.rng)
         self.identity = Identity(lambda: self.options, self.store.supervisor_id)
         self.odata = ODataService(self.store, lambda: self.options, self.rng)
+        # Fields and objects "not created yet" (sandbox/emulators/removals.py).
+        self.removals = Removals()
+        self.odata.removals = self.removals
         self.app = Starlette(routes=self._routes())
         self.faults = FaultLayer(
             self.app,
@@ -80,6 +85,7 @@ class CreatioEmulator:
         self.options = self.initial_options.model_copy(deep=True)
         self.store.reset()
         self.identity.reset()
+        self.removals.reset()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -169,7 +175,13 @@ class CreatioEmulator:
             Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", expire_tokens, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/lookups", lookups, methods=["GET"]),
+            *self.removals.routes(_hosts),
         ]
+
+
+def _hosts(object: str, field: str | None) -> bool:
+    entity = ENTITIES.get(object)
+    return entity is not None and (field is None or field in entity.by_name)
 
 
 def create_app(options: Options | None = None, *, seed: int | None = None) -> CreatioEmulator:

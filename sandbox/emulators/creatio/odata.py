@@ -37,6 +37,7 @@ from sandbox.emulators.creatio.wire import (
     routing_error,
     serialize,
 )
+from sandbox.emulators.removals import Removals
 
 ODATA_PREFIX = "/0/odata/"
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
@@ -80,10 +81,18 @@ class ODataService:
         self.store = store
         self._options = options
         self.rng = rng
+        self.removals = Removals()
 
     @property
     def options(self) -> Options:
         return self._options()
+
+    def _present(self, entity: EntitySchema, select: list[str]) -> list[str]:
+        """A column removed from this site's metadata (removals.py) cannot be selected."""
+        for name in select:
+            if self.removals.field_removed(entity.name, name):
+                raise unknown_property(entity, name)
+        return select
 
     def evaluator(self) -> Evaluator:
         return Evaluator(self.store.get, case_insensitive=self.options.case_insensitive)
@@ -99,7 +108,7 @@ class ODataService:
         if resource in ("", "/"):
             return self._service_document(call)
         if resource == "$metadata":
-            return Result(200, metadata_document(), media_type="application/xml")
+            return Result(200, metadata_document(self.removals), media_type="application/xml")
         if resource == "$batch":
             if call.method != "POST":
                 raise _method_not_allowed(call.method)
@@ -176,7 +185,11 @@ class ODataService:
 
     def _collection(self, entity: EntitySchema, call: Call) -> Result:
         query = self._options_of(call)
-        select = parse_select(query["$select"], entity) if "$select" in query else None
+        select = (
+            self._present(entity, parse_select(query["$select"], entity))
+            if "$select" in query
+            else None
+        )
         order = parse_orderby(query["$orderby"], entity) if "$orderby" in query else []
         top = _non_negative(query, "$top")
         skip = _non_negative(query, "$skip") or 0
@@ -253,7 +266,11 @@ class ODataService:
 
     def _single(self, entity: EntitySchema, row_id: uuid.UUID, call: Call) -> Result:
         query = self._options_of(call)
-        select = parse_select(query["$select"], entity) if "$select" in query else None
+        select = (
+            self._present(entity, parse_select(query["$select"], entity))
+            if "$select" in query
+            else None
+        )
         row = self.store.get(entity.name, row_id)
         if row is None:
             raise not_found(entity.name, row_id)
@@ -424,19 +441,22 @@ def _decode_token(token: str) -> Callable[[list[OrderItem], Evaluator], tuple]:
 
 
 # -- $metadata -----------------------------------------------------------------------------
-def metadata_document() -> str:
+def metadata_document(removals: Removals | None = None) -> str:
+    removals = removals or Removals()
+    hosted = [e for e in ENTITIES.values() if not removals.object_removed(e.name)]
     types: list[str] = []
-    for entity in ENTITIES.values():
+    for entity in hosted:
         props = []
-        for column in entity.columns:
+        columns = [c for c in entity.columns if not removals.field_removed(entity.name, c.name)]
+        for column in columns:
             extra = ' Nullable="false"' if column.name == "Id" else ""
             if column.kind == "text" and column.max_length:
                 extra += f' MaxLength="{column.max_length}"'
             if column.kind == "decimal":
                 extra += f' Precision="18" Scale="{column.scale}"'
             props.append(f'<Property Name="{column.name}" Type="{column.edm_type}"{extra}/>')
-        for column in entity.columns:
-            if column.navigation and column.target:
+        for column in columns:
+            if column.navigation and column.target and not removals.object_removed(column.target):
                 props.append(
                     f'<NavigationProperty Name="{column.navigation}" '
                     f'Type="Terrasoft.Configuration.OData.{column.target}">'
@@ -449,7 +469,8 @@ def metadata_document() -> str:
             + "</EntityType>"
         )
     sets = "".join(
-        f'<EntitySet Name="{n}" EntityType="Terrasoft.Configuration.OData.{n}"/>' for n in ENTITIES
+        f'<EntitySet Name="{e.name}" EntityType="Terrasoft.Configuration.OData.{e.name}"/>'
+        for e in hosted
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?>'

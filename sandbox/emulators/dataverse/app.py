@@ -90,6 +90,7 @@ class DataverseEmulator:
 
     def reset(self) -> None:
         self.store.reset()
+        self.api.customisation.reset()
         self.protection.reset()
         self.seen_tokens = set()  # tokens expired before stay expired
         self.unauthorized = self.batches = self.batch_operations = 0
@@ -211,6 +212,7 @@ class DataverseEmulator:
             Route(f"{ADMIN_PREFIX}/limits", put_limits, methods=["PUT", "PATCH"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", expire_tokens, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/rows/{{table}}", rows, methods=["GET"]),
+            *self.api.customisation.routes(),
         ]
 
 

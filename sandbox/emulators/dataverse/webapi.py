@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 from defusedxml import ElementTree
 
 from sandbox.emulators.dataverse import tracking
+from sandbox.emulators.dataverse.metadata import Customisation, MetadataApi
 from sandbox.emulators.dataverse.query import (
     compare_keys,
     parse_filter,
@@ -118,6 +119,9 @@ class WebApi:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.user_ids: dict[str, str] = {}
+        # Binding columns and alternate keys present, and table definitions (metadata.py).
+        self.customisation = Customisation()
+        self.metadata = MetadataApi(self.customisation)
 
     # -- dispatch -----------------------------------------------------------------------
     def execute(self, call: Call, user: str) -> Result:
@@ -132,6 +136,8 @@ class WebApi:
             return self._service_document(call)
         if path in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(call, user)
+        if path.startswith("EntityDefinitions"):
+            return self.metadata.execute(call)
         match = _RESOURCE.match(path)
         table = BY_SET.get(match.group("set")) if match else None
         if match is None or table is None:
@@ -180,6 +186,12 @@ class WebApi:
     # -- reads ----------------------------------------------------------------------------
     def _find(self, table: Table, key: str) -> tuple[Row | None, str, str]:
         kind, value = _key_values(table, key)
+        if kind == "alt" and not self.customisation.key_usable(table):
+            # No alternate key (or its index is not built yet): as if none were defined.
+            raise bad_request(
+                f"The key attribute(s) {table.alternate_key} are not defined as an alternate "
+                f"key for entity {table.logical}."
+            )
         row = (
             self.store.get(table, value)
             if kind == "id"
@@ -198,7 +210,7 @@ class WebApi:
 
     def _retrieve(self, table: Table, key: str, call: Call) -> Result:
         params = dict(call.query)
-        select = parse_select(table, params.get("$select"))
+        select = self._present(table, parse_select(table, params.get("$select")))
         row, kind, value = self._find(table, key)
         if row is None:
             raise self._missing(table, kind, value)
@@ -231,7 +243,7 @@ class WebApi:
             result.headers["Preference-Applied"] = ",".join(applied)
             return result
         headers = {"Preference-Applied": ",".join(applied)} if applied else {}
-        select = parse_select(table, params.get("$select"))
+        select = self._present(table, parse_select(table, params.get("$select")))
         order = parse_orderby(table, params.get("$orderby"))
         rows = self.store.all(table)
         if params.get("$filter"):
@@ -265,12 +277,21 @@ class WebApi:
             )
         return Result(200, body, headers)
 
+    def _present(self, table: Table, select: list[str] | None) -> list[str] | None:
+        """A column not created in this environment (metadata.py) cannot be selected."""
+        for name in select or ():
+            if self.customisation.column_absent(table, name):
+                raise bad_request(f"Could not find a property named '{name}' on type "
+                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")  # fmt: skip
+        return select
+
     def render(
         self, table: Table, row: Row, select: list[str] | None, headers: Mapping[str, str]
     ) -> dict[str, Any]:
         annotations = "odata.include-annotations" in preferences(headers)
         out: dict[str, Any] = {"@odata.etag": f'W/"{row["versionnumber"]}"'}
-        names = select if select is not None else [*table.columns, *(
+        names = select if select is not None else [*(
+            c for c in table.columns if not self.customisation.column_absent(table, c)), *(
             lk.value_property for lk in table.lookups.values())]  # fmt: skip
         for name in names:
             out[name] = to_json(row.get(name))
@@ -296,6 +317,8 @@ class WebApi:
             raise bad_request("The request body must be a JSON object.")
         values: dict[str, Any] = {}
         for name, value in data.items():
+            if self.customisation.column_absent(table, name):
+                raise _no_property(table, name)
             if name.endswith("@odata.bind"):
                 if isinstance(value, str) and value.startswith("$"):
                     value = resolve_reference(value, references or {})
@@ -320,11 +343,7 @@ class WebApi:
                     "expected."
                 )
             else:
-                raise bad_request(
-                    f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
-                    f"{table.logical}'. Make sure to only use property names that are defined "
-                    "by the type."
-                )
+                raise _no_property(table, name)
         return values
 
     def _bind(self, table: Table, navprop: str, value: Any, values: dict[str, Any]) -> None:
@@ -364,7 +383,7 @@ class WebApi:
         url = self._entity_url(call, table, row[table.primary_key])
         headers = {"OData-EntityId": url, "Location": url}
         if preferences(call.headers).get("return") == "representation":
-            select = parse_select(table, dict(call.query).get("$select"))
+            select = self._present(table, parse_select(table, dict(call.query).get("$select")))
             body = {
                 "@odata.context": f"{call.base}$metadata#{table.entity_set}/$entity",
                 **self.render(table, row, select, call.headers),
@@ -413,6 +432,13 @@ class WebApi:
             raise self._missing(table, kind, value)
         self.store.delete(table, row[table.primary_key])
         return Result(204)
+
+
+def _no_property(table: Table, name: str) -> EmulatedError:
+    return bad_request(
+        f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
+        f"{table.logical}'. Make sure to only use property names that are defined by the type."
+    )
 
 
 def _context(base: str, table: Table, select: list[str] | None) -> str:

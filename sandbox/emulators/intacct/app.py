@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from sandbox.emulators.intacct import metadata
 from sandbox.emulators.intacct.gateway import Gateway
 from sandbox.emulators.intacct.store import Options, Store
 from sandbox.emulators.intacct.wire import gateway_error
@@ -77,6 +78,8 @@ class IntacctEmulator:
         self.options = self.initial_options.model_copy(deep=True)
         self.store = Store(lambda: self.options)
         self.gateway = Gateway(self.store, lambda: self.options)
+        # Objects and fields "not created yet" (sandbox/emulators/removals.py).
+        self.removals = self.gateway.removals
         self.app = Starlette(routes=self._routes())
         self.faults = FaultLayer(
             self.app,
@@ -93,6 +96,7 @@ class IntacctEmulator:
         self.options = self.initial_options.model_copy(deep=True)
         self.store.reset()
         self.gateway.reset()
+        self.removals.reset()
         if hasattr(self, "gate"):
             self.gate.reset()
 
@@ -155,6 +159,7 @@ class IntacctEmulator:
             Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/results/expire", expire_results, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/rows/{{object}}", rows, methods=["GET"]),
+            *self.removals.routes(metadata.hosts),
         ]
 
 

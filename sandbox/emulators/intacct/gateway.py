@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from sandbox.emulators.intacct import legacy
+from sandbox.emulators.intacct import legacy, metadata
 from sandbox.emulators.intacct.aging import get_araging
 from sandbox.emulators.intacct.query import (
     Comparer,
@@ -43,6 +43,7 @@ from sandbox.emulators.intacct.wire import (
     to_value,
     xml_response,
 )
+from sandbox.emulators.removals import Removals
 
 WRITES = frozenset({"create", "update", "delete"})
 MAX_READ_KEYS = 100
@@ -78,6 +79,7 @@ class Gateway:
     options: Callable[[], Options]
     functions: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    removals: Removals = field(default_factory=Removals)
 
     def reset(self) -> None:
         self.functions.clear()
@@ -159,6 +161,12 @@ class Gateway:
             self.store.failed_logins += 1
             return [("XL03000006", "Sign-in information is incorrect", "",
                      "Check the company, user and password.")]  # fmt: skip
+        entity = text(login, "locationid")
+        if entity and options.entities is not None and entity not in options.entities:
+            self.store.failed_logins += 1
+            return [("XL03000006", "Sign-in information is incorrect",
+                     f"The entity {entity} does not exist or the user may not sign in to it.",
+                     "Check the entity id.")]  # fmt: skip
         self.store.logins += 1
         return Principal(user, text(login, "locationid"), None, f"login:{user}")
 
@@ -333,6 +341,13 @@ class Gateway:
                         url: str) -> None:  # fmt: skip
         get_araging(self.store, fn, result)
 
+    # object definitions (metadata.py)
+    def _fn_lookup(self, result: ET.Element, fn: ET.Element, p: Principal, url: str) -> None:
+        metadata.lookup(self.removals, fn, result)
+
+    def _fn_inspect(self, result: ET.Element, fn: ET.Element, p: Principal, url: str) -> None:
+        metadata.inspect(self.removals, fn, result)
+
     def _fn_delete(self, result: ET.Element, fn: ET.Element, p: Principal, url: str) -> None:
         schema = self._schema(text(fn, "object"))
         for key in _keys(text(fn, "keys")):
@@ -436,9 +451,11 @@ class Gateway:
             "count": str(len(chunk)),
             "totalcount": str(len(page.rows)),
             "numremaining": str(remaining),
+            # Always there, empty once nothing remains: clients read it unconditionally
+            # (docs/wire-notes.md).
+            "resultId": page.id if remaining > 0 else "",
         }
         if remaining > 0:
-            attrs["resultId"] = page.id
             self.store.results[page.id] = page
         else:
             self.store.results.pop(page.id, None)

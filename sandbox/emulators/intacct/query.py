@@ -139,7 +139,7 @@ def _node(node: ET.Element, comparer: Comparer) -> Predicate:
 
 # -- readByQuery's string language --------------------------------------------------------------
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|<>|!=|=|<|>)"
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|<>|!=|=|<|>)"
     r"|(?P<punct>[(),])|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))"
 )
 _WORD_OPS = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL"}
@@ -147,6 +147,22 @@ _SYMBOL_OPS = {
     "=": "equalto", "<>": "notequalto", "!=": "notequalto", "<": "lessthan",
     "<=": "lessthanorequalto", ">": "greaterthan", ">=": "greaterthanorequalto",
 }  # fmt: skip
+
+
+_ESCAPE = re.compile(r"\\(.)|''", re.DOTALL)
+
+
+def unquote(body: str) -> str:
+    """The text between a literal's quotes: `''` and `\\'` are a quote, `\\\\` a backslash
+    (clients escape either way: docs/wire-notes.md); any other backslash stays as it is."""
+
+    def one(match: re.Match[str]) -> str:
+        escaped = match.group(1)
+        if escaped is None:
+            return "'"
+        return escaped if escaped in ("'", "\\") else match.group(0)
+
+    return _ESCAPE.sub(one, body)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -160,7 +176,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "str":
-            value = value[1:-1].replace("''", "'")
+            value = unquote(value[1:-1])
         elif kind == "word" and value.upper() in _WORD_OPS:
             kind, value = "kw", value.upper()
         out.append((kind, value))

@@ -46,6 +46,9 @@ class Options(BaseModel):
     unique_document_numbers: bool = True
     # Write WHENMODIFIED as this local timestamp instead of the clock (many rows, one time).
     frozen_now: str | None = None
+    # A multi-entity company's entities (location ids a user may sign in to); None: the
+    # company does not check the entity (docs/wire-notes.md).
+    entities: list[str] | None = None
 
 
 class EmulatedFailure(Exception):

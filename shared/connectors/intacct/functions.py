@@ -154,14 +154,16 @@ def _group(tag: str, filters: Sequence[Filter]) -> Filter:
 
 # -- readByQuery's string language --------------------------------------------------------------
 def rbq_literal(value: Any) -> str:
-    """A readByQuery operand: numbers bare, everything else in single quotes with a quote
-    doubled (SQL style; Intacct documents no escape — see the emulator's notes)."""
+    """A readByQuery operand: numbers bare, everything else in single quotes, a backslash
+    escaped as `\\\\` and a quote doubled. The gateway reads a backslash as an escape
+    (`\\'`, `\\\\`) as well as the doubled quote, so a bare backslash would change the value
+    (docs/wire-notes.md)."""
     if isinstance(value, bool):
         value = "true" if value else "false"
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     text = format_value(value, "query") or ""
-    return "'" + text.replace("'", "''") + "'"
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def rbq_condition(field: str, op: str, value: Any) -> str:

@@ -1,0 +1,101 @@
+"""`shuttle provision dataverse`: create the binding columns (`shuttle_creatio<table>id`) and
+their alternate keys the enabled solutions need, through the Web API's metadata endpoints,
+then wait until every key's index is Active. Idempotent: what exists is left alone, so a
+second run changes nothing. Dry run: say what would be created, create nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from shared.connectors.dataverse.client import DataverseClient
+from shared.connectors.dataverse.metadata import create_key, create_string_column, read_table
+from shared.flows.catalog import Catalog
+from shared.preflight.needs import BINDING_LENGTH, catalog_needs
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class ProvisionResult:
+    lines: list[str] = field(default_factory=list)
+    created: int = 0
+    failed: bool = False
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def binding_tables(catalog: Catalog) -> list[str]:
+    """The Dataverse tables whose binding column must be an alternate key."""
+    tables = {
+        need.object
+        for needs in catalog_needs(catalog).values()
+        for (system, _), need in needs.items()
+        if system == "dataverse" and need.key is not None
+    }
+    return sorted(tables)
+
+
+async def provision_dataverse(
+    catalog: Catalog,
+    client: DataverseClient,
+    *,
+    dry_run: bool = False,
+    sleep: Sleep = asyncio.sleep,
+    poll_s: float = 5.0,
+    max_polls: int = 360,
+) -> ProvisionResult:
+    result = ProvisionResult()
+    waiting: list[str] = []
+    for logical in binding_tables(catalog):
+        column, key = f"shuttle_creatio{logical}id", f"shuttle_creatio{logical}id_key"
+        info = await read_table(client, logical)
+        if info is None:
+            result.say(f"{logical}: the table does not exist in this environment — skipped")
+            result.failed = True
+            continue
+        if column in info.fields:
+            result.say(f"{logical}: column {column} exists")
+        elif dry_run:
+            result.say(f"{logical}: would create column {column} (text, {BINDING_LENGTH})")
+        else:
+            await create_string_column(client, logical, column, BINDING_LENGTH,
+                                       f"Creatio {logical} id")  # fmt: skip
+            result.created += 1
+            result.say(f"{logical}: created column {column} (text, {BINDING_LENGTH})")
+        keys = [k for k in info.keys if k.attributes == (column,)]
+        if keys:
+            result.say(f"{logical}: alternate key {keys[0].name} exists ({keys[0].status})")
+            if keys[0].status != "Active":
+                waiting.append(logical)
+        elif dry_run:
+            result.say(f"{logical}: would create alternate key {key} on {column}")
+        else:
+            await create_key(client, logical, key, [column], f"Shuttle {logical} binding")
+            result.created += 1
+            result.say(f"{logical}: created alternate key {key} on {column}")
+            waiting.append(logical)
+    if dry_run:
+        return result
+    for logical in waiting:
+        column = f"shuttle_creatio{logical}id"
+        for _ in range(max_polls):
+            info = await read_table(client, logical)
+            statuses = [k.status for k in (info.keys if info else []) if k.attributes == (column,)]
+            if "Active" in statuses:
+                result.say(f"{logical}: alternate key index is Active")
+                break
+            if "Failed" in statuses:
+                result.say(f"{logical}: alternate key index Failed — remove duplicate values of "
+                           f"{column} and reactivate the key")  # fmt: skip
+                result.failed = True
+                break
+            await sleep(poll_s)
+        else:
+            result.say(f"{logical}: alternate key index still not Active; run again later")
+            result.failed = True
+    if not result.created and not result.failed:
+        result.say("nothing to do: every binding column and alternate key is in place")
+    return result
