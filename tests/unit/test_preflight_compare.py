@@ -29,7 +29,10 @@ def creatio_account(**changes: FieldInfo) -> ObjectInfo:
 def test_needs_follow_the_mappings() -> None:
     account = INTACCT[("creatio", "Account")]
     assert {"UsrErpFullName", "UsrArOver60", "Code", "Name", "UsrActive"} <= set(account.fields)
-    assert account.fields["UsrArOver60"].flows == {"creatio-intacct.aging-to-creatio"}
+    assert account.fields["UsrArOver60"].flows == {
+        "creatio-intacct.aging-to-creatio",
+        "creatio-intacct.bulk-aging-to-creatio",  # a utility flow uses its twin's mapping
+    }
     assert account.fields["UsrErpFullName"].kind == "text"
     assert ("intacct", "ARAGING") not in INTACCT  # a report, not an object
     assert INTACCT[("intacct", "SODOCUMENTENTRY")].fields.keys() >= {"ITEMID", "QUANTITY"}
