@@ -111,7 +111,7 @@ async def test_a_missing_creatio_field_is_named_and_blocks_its_flow_until_back(
     report = await preflight(services).run(NOW)
     assert problems(report) == [("creatio", "Account", "UsrArOver60", "missing_field")]
     (problem,) = report.solutions[0].problems
-    assert problem.flows == [AGING]
+    assert problem.flows == [AGING, "creatio-intacct.bulk-aging-to-creatio"]
     assert "UsrArOver60" in problem.fix and "decimal" in problem.fix
     with pytest.raises(ConflictError) as refused:
         await api(services).start_flow(AGING, NOW)
