@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from shared.access.audit import AuditPage
 from shared.api import models as api
+from shared.api.monitor import RunPlan
 
 REF = "#/components/schemas/{model}"
 
@@ -50,7 +52,27 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
 )  # fmt: skip
 
+# The operator console and its audit trail (functions/console.py), and the IW Monitor's reads.
+ROUTES += (
+    Route("GET", "/runs", "listAllRuns",
+          "Runs across flows, newest first; query: solution, flow, status, since, until, limit",
+          api.RunList, errors=(404, 422)),
+    Route("GET", "/runs/{run_id}/plan", "getRunPlan",
+          "Per-record outcomes of a run: for a dry run, what it would have written",
+          RunPlan, errors=(404,)),
+    Route("GET", "/audit", "listAudit",
+          "Every state-changing call, allowed or refused, newest first; query: limit, before",
+          AuditPage, errors=(422,)),
+    Route("GET", "/console", "getConsole", "The operator console (HTML)", None,
+          content_type="text/html"),
+    Route("GET", "/console/assets/{name}", "getConsoleAsset",
+          "The console's style sheet and script", None, errors=(404,), content_type="text/css"),
+    Route("GET", "/monitor", "getMonitor", "Redirects to the console's IW Monitor view", None,
+          status=302, content_type="text/html"),
+)  # fmt: skip
+
 _PARAMS = {
+    "name": "console.css or console.js",
     "flow_id": "Flow id, {solution}.{flow}",
     "run_id": "Run id as returned by POST /flows/{flow_id}/run",
 }
@@ -59,6 +81,9 @@ _PARAMS = {
 def _error_response(status: int) -> dict[str, Any]:
     meaning = {404: "Unknown flow or run", 409: "The flow's state or a solution rule forbids it",
                422: "A bad value; error.field names it", 401: "Missing or wrong function key",
+               403: "The caller's role does not allow it (Shuttle.Viewer reads; "
+                    "Shuttle.Operator starts, stops, runs, retries; Shuttle.Admin also changes "
+                    "properties and settings)",
                500: "Unexpected failure"}[status]  # fmt: skip
     return {
         "description": meaning,
@@ -89,7 +114,9 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
                 "required": route.body_required,
                 "content": {"application/json": {"schema": body_schema}},
             }
-        ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Accepted"}
+        ok: dict[str, Any] = {
+            "description": {200: "OK", 202: "Accepted", 302: "Found"}.get(route.status, "OK")
+        }
         schema = (
             {"$ref": REF.format(model=route.response.__name__)}
             if route.response
@@ -97,7 +124,7 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
         )
         ok["content"] = {route.content_type: {"schema": schema}}
         responses: dict[str, Any] = {str(route.status): ok}
-        for status in (*route.errors, 401, 500):
+        for status in (*route.errors, 401, 403, 500):
             responses[str(status)] = _error_response(status)
         op["responses"] = responses
         paths.setdefault(route.path, {})[route.method.lower()] = op
@@ -107,7 +134,10 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
             "title": "Shuttle control API",
             "version": "1",
             "description": "Start, stop and watch Shuttle's flows. Errors are "
-            '{"error": {"code", "message"}}.',
+            '{"error": {"code", "message"}}. Callers send a function key (x-functions-key), '
+            "or sign in through App Service Authentication when SHUTTLE_AUTH_MODE=appservice "
+            "(app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin). Every change is "
+            "written to the audit trail (GET /audit).",
         },
         "servers": [{"url": server_url}],
         "security": [{"functionKey": []}],
