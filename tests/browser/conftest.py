@@ -47,9 +47,7 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def console(
-    e2e_azurite: object, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Console]:
+def console(e2e_azurite: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     with running_creatio() as creatio, running_intacct() as intacct:
         env = {**creatio_settings(creatio), **intacct_settings(intacct)}
         host = start_host(e2e_azurite, tmp_path_factory.mktemp("console"), **env)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ CUSTOMERS = "creatio-intacct.customers-to-creatio"
 ITEMS = "creatio-intacct.items-to-creatio"
 BULK = "creatio-intacct.bulk-accounts-to-intacct"
 SINGLE = "creatio-intacct.single-account-to-intacct"
+BULK_CUSTOMERS = "creatio-intacct.bulk-customers-to-creatio"
 DAY = 86_400_000
 
 COLOURS = {
@@ -34,7 +35,8 @@ COLOURS = {
 }
 # Markup an attacker could plant in CRM data; each would set window.__xss if it ever ran.
 SCRIPT = "<script>window.__xss = 'script'</script>"
-IMG = "\"><img src=x onerror=\"window.__xss='img'\">"
+IMG = '"><img src=x onerror="window.__xss=\'img\'">'
+MARKUP_IDS = ["<svg/onload=alert()>", '"><b>bold</b>']
 
 
 def api(console: Console) -> httpx.Client:
@@ -116,14 +118,10 @@ def test_every_flow_is_listed_with_its_state_as_text_and_colour(
 
 
 def _colour(page: Page, flow_id: str) -> str:
-    return row(page, flow_id).locator(".state").evaluate(
-        "e => getComputedStyle(e).backgroundColor"
-    )
+    return row(page, flow_id).locator(".state").evaluate("e => getComputedStyle(e).backgroundColor")
 
 
-def test_ticking_two_flows_and_submit_starts_them_by_keyboard(
-    page: Page, console: Console
-) -> None:
+def test_ticking_two_flows_and_submit_starts_them_by_keyboard(page: Page, console: Console) -> None:
     stop_all(console)
     with api(console) as client:
         for f in (CUSTOMERS, ITEMS):
@@ -221,44 +219,80 @@ def test_injected_markup_renders_as_text_and_never_runs(page: Page, console: Con
     stop_all(console)
     ran: list[str] = []
     page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
-    ids = [SCRIPT, IMG]
+    # Intacct customer ids (at most 20 characters) carrying markup; two Creatio Accounts
+    # share each as their Code, so each customer's match is ambiguous and its id, and the
+    # Code in the message, reach the run log.
+    console.intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": cid, "NAME": SCRIPT}
+                                             for cid in MARKUP_IDS]})  # fmt: skip
+    console.creatio.admin.seed({"Account": [{"Name": f"{IMG} {n}", "Code": cid}
+                                            for cid in MARKUP_IDS for n in (1, 2)]})  # fmt: skip
     with api(console) as client:
-        resp = client.post(f"/flows/{SINGLE}/run", json={"record_ids": ids, "dry_run": True})
-        run_id = resp.json()["run_id"]
+        resp = client.post(f"/flows/{BULK_CUSTOMERS}/run", json={"from": "2000-01-01T00:00:00Z"})
         assert "default-src 'none'" in resp.headers["content-security-policy"]
-    finished(console, run_id)
-    page.goto(f"{console.url}#run/{run_id}")
+        bulk_id = resp.json()["run_id"]
+        finished(console, bulk_id)
+        # A Creatio record id is a GUID: the connector's refusal quotes what it was given.
+        single_id = client.post(f"/flows/{SINGLE}/run",
+                                json={"record_ids": [SCRIPT, IMG], "dry_run": True}).json()["run_id"]  # fmt: skip
+        finished(console, single_id)
+
+    page.goto(f"{console.url}#run/{bulk_id}")
     records = page.locator("#run-errors tbody .record")
-    expect(records).to_have_count(2)
-    assert sorted(records.all_text_contents()) == sorted(ids)
-    expect(page.locator("#run-errors tbody .message").first).to_contain_text("<")
-    expect(page.locator("#run-facts")).to_contain_text(SCRIPT)
-    assert page.locator("main img").count() == 0
-    assert page.locator("main script").count() == 0
+    expect(records).to_have_count(len(MARKUP_IDS))
+    assert sorted(records.all_text_contents()) == sorted(MARKUP_IDS)
+    expect(page.locator("#run-errors tbody .field").first).to_have_text("Code")
+    expect(page.locator("#run-errors tbody .category").first).to_have_text("duplicate")
+    expect(page.locator("#run-errors tbody .message").first).to_contain_text("records match Code=")
+    screenshot(page, "run-page-markup")
+    page.goto(f"{console.url}#run/{single_id}")
+    expect(page.locator("#run-title")).to_contain_text(SINGLE)
+    expect(page.locator("#run-errors tbody .message")).to_contain_text(SCRIPT)
+    expect(page.locator("#run-facts")).to_contain_text(IMG)
+    expect(page.locator("#plan")).to_be_visible()
     page.goto(f"{console.url}#monitor")
     expect(page.locator("#runs tbody tr").first).to_be_visible()
+    expect(page.locator("#runs")).to_contain_text(SCRIPT)
     page.goto(f"{console.url}#audit")
     expect(page.locator("#audit tbody tr").first).to_be_visible()
+    expect(page.locator("#audit")).to_contain_text("<img src=x onerror=")  # JSON-escaped quotes
+    assert page.locator("main img, main svg, main script, main b").count() == 0
     assert page.evaluate("() => window.__xss === undefined")
-    assert ran == []
+    assert ran == [], f"injected script ran: {ran}"
 
 
 def test_monitor_audit_and_status_views(page: Page, console: Console) -> None:
     stop_all(console)
+    with api(console) as client:
+        empty = {"dry_run": True, "from": "2001-01-01T00:00:00Z", "to": "2001-01-02T00:00:00Z"}
+        ok = client.post(f"/flows/{ACCOUNTS}/run", json=empty).json()["run_id"]
+        assert finished(console, ok)["status"] == "succeeded"
+        bad = client.post(f"/flows/{SINGLE}/run", json={"record_ids": ["nope"]}).json()["run_id"]
+        assert finished(console, bad)["status"] == "failed"
     page.goto(f"{console.url}#monitor")
-    runs = page.locator("#runs tbody tr")
-    expect(runs.first).to_be_visible()
-    started = [t for t in page.locator("#runs tbody tr td:first-child").all_text_contents()]
+    expect(page.locator(f'#runs tr[data-run="{bad}"]')).to_be_visible()
+    expect(page.locator(f'#runs tr[data-run="{ok}"]')).to_be_visible()
+    started = page.locator("#runs tbody tr td:first-child").all_text_contents()
     assert started == sorted(started, reverse=True), "newest first"
-    page.select_option("#monitor-filters select[name=status]", "partial")
+    page.select_option("#monitor-filters select[name=status]", "failed")
     page.click("#monitor-filters button[type=submit]")
-    expect(page.locator("#runs tbody tr td.status-succeeded")).to_have_count(0)
+    expect(page.locator(f'#runs tr[data-run="{ok}"]')).to_have_count(0)
+    expect(page.locator(f'#runs tr[data-run="{bad}"]')).to_be_visible()
+    assert set(page.locator("#runs tbody td:nth-child(4)").all_text_contents()) == {"failed"}
     screenshot(page, "iw-monitor")
+    # The counter links to the flow's runs.
+    page.goto(f"{console.url}#flows")
+    row(page, ACCOUNTS).get_by_role("link", name=f"runs of {ACCOUNTS}").click()
+    expect(page.locator("#monitor-filters select[name=flow]")).to_have_value(ACCOUNTS)
+    expect(page.locator(f'#runs tr[data-run="{ok}"]')).to_be_visible()
+    expect(page.locator(f'#runs tr[data-run="{bad}"]')).to_have_count(0)
 
     page.goto(f"{console.url}#audit")
     audit_rows = page.locator("#audit tbody tr")
     expect(audit_rows.first).to_be_visible()
-    expect(page.locator('#audit tr[data-action="flow.start"]').first).to_contain_text("local")
+    mine = page.locator('#audit tr[data-action="flow.run"]', has_text=SINGLE).first
+    expect(mine).to_contain_text("local")
+    expect(mine).to_contain_text("ok (202)")
+    expect(mine).to_contain_text('"record_ids"')
     screenshot(page, "audit-trail")
 
     page.goto(f"{console.url}#status")

@@ -379,7 +379,17 @@
     return el("td", {}, el("pre", { className: "value", text: JSON.stringify(value, null, 1) }));
   }
 
+  // Before and after as the fields that changed (all of them when one side is missing).
+  function changed(before, after) {
+    if (!before || !after || typeof before !== "object" || typeof after !== "object") return [before, after];
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+      .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    const pick = (o) => Object.fromEntries(keys.map((k) => [k, o[k] === undefined ? null : o[k]]));
+    return [pick(before), pick(after)];
+  }
+
   function auditRow(e) {
+    const [before, after] = changed(e.before, e.after);
     return el("tr", { "data-action": e.action, "data-outcome": e.outcome },
       el("td", { text: when(e.at) }),
       el("td", { text: e.actor.name + (e.actor.object_id ? " (" + e.actor.object_id + ")" : "") }),
@@ -388,7 +398,7 @@
       el("td", { text: e.target || "" }),
       el("td", { className: "outcome-" + e.outcome, text: e.outcome + " (" + e.status + ")" }),
       el("td", { text: e.message || "" }),
-      valueCell(e.before), valueCell(e.after));
+      valueCell(e.request), valueCell(before), valueCell(after));
   }
 
   async function loadAudit(older) {
@@ -467,6 +477,8 @@
       if (flow !== null) {
         if (!flows.length) await loadFlows();
         fillFilterOptions();
+        // A flow's counter link asks for that flow's runs: no other filter.
+        $("monitor-filters").reset();
         $("monitor-filters").elements.flow.value = flow;
       }
       await loadRuns();
