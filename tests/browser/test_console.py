@@ -232,8 +232,8 @@ def test_injected_markup_renders_as_text_and_never_runs(page: Page, console: Con
         bulk_id = resp.json()["run_id"]
         finished(console, bulk_id)
         # A Creatio record id is a GUID: the connector's refusal quotes what it was given.
-        single_id = client.post(f"/flows/{SINGLE}/run",
-                                json={"record_ids": [SCRIPT, IMG], "dry_run": True}).json()["run_id"]  # fmt: skip
+        body = {"record_ids": [SCRIPT, IMG], "dry_run": True}
+        single_id = client.post(f"/flows/{SINGLE}/run", json=body).json()["run_id"]
         finished(console, single_id)
 
     page.goto(f"{console.url}#run/{bulk_id}")
