@@ -105,12 +105,14 @@ def test_every_flow_is_listed_with_its_state_as_text_and_colour(
         try:
             assert client.post(f"/flows/{ACCOUNTS}/run").status_code == 202
             expect(row(page, ACCOUNTS).locator(".state")).to_have_text("RUNNING", timeout=15000)
+            screenshot(page, "flows-manager-running", full_page=False)
             colours = {"RUNNING": _colour(page, ACCOUNTS), "STARTED": _colour(page, CONTACTS),
                        "STOPPED": _colour(page, CUSTOMERS)}  # fmt: skip
             assert client.post(f"/flows/{ACCOUNTS}/stop").json()["state"] == "COMPLETING"
             expect(row(page, ACCOUNTS).locator(".state")).to_have_text("COMPLETING", timeout=15000)
             colours["COMPLETING"] = _colour(page, ACCOUNTS)
             screenshot(page, "flows-manager-states")
+            screenshot(page, "flows-manager-states-top", full_page=False)  # docs/console.png
         finally:
             console.creatio.admin.knobs(latency_ms=0)
     assert colours == COLOURS
