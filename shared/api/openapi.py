@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 from shared.access.audit import AuditPage
 from shared.api import models as api
 from shared.api.monitor import RunPlan
+from shared.flows.models import RunStatus
 
 REF = "#/components/schemas/{model}"
 
@@ -29,6 +30,7 @@ class Route:
     body_required: bool = False
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
+    query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -54,15 +56,25 @@ ROUTES: tuple[Route, ...] = (
 
 # The operator console and its audit trail (functions/console.py), and the IW Monitor's reads.
 ROUTES += (
-    Route("GET", "/runs", "listAllRuns",
-          "Runs across flows, newest first; query: solution, flow, status, since, until, limit",
-          api.RunList, errors=(404, 422)),
+    Route("GET", "/runs", "listAllRuns", "Runs across flows, newest first, filtered",
+          api.RunList, errors=(404, 422), query=(
+              ("solution", {"type": "string"}, "Only this solution's runs"),
+              ("flow", {"type": "string"}, "Only this flow's runs (a flow id)"),
+              ("status", {"type": "string", "enum": [s.value for s in RunStatus]},
+               "Only runs with this status"),
+              ("since", {"type": "string", "format": "date-time"}, "Started at or after"),
+              ("until", {"type": "string", "format": "date-time"}, "Started before"),
+              ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+               "At most this many runs"))),
     Route("GET", "/runs/{run_id}/plan", "getRunPlan",
           "Per-record outcomes of a run: for a dry run, what it would have written",
           RunPlan, errors=(404,)),
     Route("GET", "/audit", "listAudit",
-          "Every state-changing call, allowed or refused, newest first; query: limit, before",
-          AuditPage, errors=(422,)),
+          "Every state-changing call, allowed or refused, newest first", AuditPage,
+          errors=(422,), query=(
+              ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+               "Entries per page"),
+              ("before", {"type": "string"}, "The `next` of the previous page"))),
     Route("GET", "/console", "getConsole", "The operator console (HTML)", None,
           content_type="text/html"),
     Route("GET", "/console/assets/{name}", "getConsoleAsset",
@@ -105,6 +117,11 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
              "description": _PARAMS[name]}
             for name in _PARAMS if "{" + name + "}" in route.path
+        ]  # fmt: skip
+        params += [
+            {"name": name, "in": "query", "required": False, "schema": schema,
+             "description": text}
+            for name, schema, text in route.query
         ]  # fmt: skip
         if params:
             op["parameters"] = params

@@ -171,8 +171,16 @@ def test_bulk_launch_with_range_and_batch_size_creates_that_run(
     page: Page, console: Console
 ) -> None:
     stop_all(console)
+    with api(console) as client:
+        client.patch(f"/flows/{CONTACTS}", json={"shift_ms": DAY})
+        client.post(f"/flows/{CONTACTS}/start")
     open_console(page, console)
     row(page, BULK).get_by_role("button", name=f"launch {BULK}").click()
+    page.click("#launch-go")  # refused: a scheduled flow of the solution is started
+    expect(page.locator("#launch-msg")).to_contain_text("Refused (409)")
+    expect(page.locator("#launch-msg")).to_contain_text(f"still active: {CONTACTS}")
+    with api(console) as client:
+        assert client.post(f"/flows/{CONTACTS}/stop").status_code == 200
     page.fill("#launch-form input[name=from]", "2026-01-01")
     page.fill("#launch-form input[name=to]", "2026-06-30")
     page.fill("#launch-form input[name=batch_size]", "250")
@@ -307,3 +315,23 @@ def test_monitor_redirects_to_the_console(console: Console) -> None:
     with httpx.Client(base_url=console.host.base_url, follow_redirects=False) as client:
         resp = client.get("/monitor")
     assert resp.status_code == 302 and resp.headers["location"] == "console#monitor"
+
+
+def test_dry_run_page_shows_its_plan_and_writes_nothing(page: Page, console: Console) -> None:
+    stop_all(console)
+    console.creatio.admin.seed({"Account": [{"Name": "Plan & Co", "Code": "PLAN-1"}]})
+    account = next(r for r in console.creatio.rows("Account") if r["Name"] == "Plan & Co")
+    before = len(console.intacct.admin.rows("CUSTOMER"))
+    with api(console) as client:
+        body = {"record_ids": [str(account["Id"])], "dry_run": True}
+        run_id = client.post(f"/flows/{SINGLE}/run", json=body).json()["run_id"]
+    assert finished(console, run_id)["status"] == "succeeded"
+    page.goto(f"{console.url}#run/{run_id}")
+    expect(page.locator("#plan")).to_be_visible()
+    plan = page.locator("#plan-items tbody tr")
+    expect(plan).to_have_count(1)
+    expect(plan.locator("td").nth(0)).to_have_text(str(account["Id"]))
+    expect(plan.locator("td").nth(1)).to_have_text("created")
+    expect(page.locator("#run-facts")).to_contain_text("Dry run")
+    screenshot(page, "dry-run-plan")
+    assert len(console.intacct.admin.rows("CUSTOMER")) == before

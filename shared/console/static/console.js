@@ -415,6 +415,11 @@
   }
 
   // ---- Status ---------------------------------------------------------------------------
+  function latency(c) {
+    const ms = c.latency_ms !== undefined ? c.latency_ms : c.latency;
+    return ms === undefined || ms === null ? "" : Math.round(ms) + " ms";
+  }
+
   async function loadStatus() {
     const r = await api("GET", "/status");
     if (!r.ok) { notice(errorText(r)); return; }
@@ -429,7 +434,7 @@
       el("td", { text: c.system }), el("td", { text: c.configured ? "yes" : "no" }),
       el("td", { className: "health-" + c.status, text: c.status }),
       el("td", { text: when(c.checked_at) }),
-      el("td", { text: c.latency_ms === undefined || c.latency_ms === null ? "" : c.latency_ms + " ms" }),
+      el("td", { text: latency(c) }),
       el("td", { text: c.message || "" }))));
     const sleep = await api("GET", "/settings/sleep-windows");
     const box = $("sleep-windows");
