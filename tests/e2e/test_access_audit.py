@@ -13,7 +13,7 @@ import pytest
 from sandbox.azurite import Azurite
 from sandbox.principal import encode_principal
 from shared.access.caller import key_fingerprint
-from tests.e2e.conftest import RunningHost, start_host, stop_host
+from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -157,3 +157,36 @@ def test_keys_mode_ignores_a_forged_principal_and_names_the_key(
         assert key not in host.log(), "a function key must never reach the logs"
     finally:
         stop_host(host)
+
+
+def test_runs_across_flows_newest_first_with_filters(appservice_host: RunningHost) -> None:
+    with appservice_host.client() as api:
+        first = api.post(f"/flows/{CONTACTS}/run", headers=OPERATOR).json()["run_id"]
+        wait_final(api, first)
+        second = api.post(f"/flows/{ACCOUNTS}/run", headers=OPERATOR).json()["run_id"]
+        wait_final(api, second)
+        runs = api.get("/runs", headers=VIEWER).json()["runs"]
+        ids = [r["id"] for r in runs]
+        assert ids.index(second) < ids.index(first), "newest first"
+        only = api.get("/runs", headers=VIEWER, params={"flow": ACCOUNTS}).json()["runs"]
+        assert {r["flow_id"] for r in only} == {ACCOUNTS} and second in [r["id"] for r in only]
+        other = api.get("/runs", headers=VIEWER, params={"solution": "creatio-dynamics"})
+        assert other.status_code == 200 and other.json()["runs"] == []
+        ok = api.get("/runs", headers=VIEWER, params={"status": "succeeded"}).json()["runs"]
+        assert {first, second} <= {r["id"] for r in ok}
+        assert api.get("/runs", headers=VIEWER, params={"status": "failed"}).json()["runs"] == []
+        future = api.get("/runs", headers=VIEWER, params={"since": "2999-01-01T00:00:00Z"})
+        assert future.json()["runs"] == []
+        bad = api.get("/runs", headers=VIEWER, params={"status": "bogus"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+        assert api.get("/runs", headers=VIEWER, params={"flow": "x.y"}).status_code == 404
+        plan = api.get(f"/runs/{second}/plan", headers=VIEWER)
+        assert plan.status_code == 200 and plan.json()["run_id"] == second
+        assert api.get("/runs", headers=as_role("g", None, "o")).status_code == 403
+
+
+def wait_final(api: httpx.Client, run_id: str) -> None:
+    def final() -> bool:
+        return api.get(f"/runs/{run_id}", headers=VIEWER).json()["status"] != "running"
+
+    wait_for(final, 60, f"run {run_id} to end")
