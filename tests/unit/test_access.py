@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from sandbox.principal import encode_principal
 from shared.access.caller import Role, decode_principal, identify, key_fingerprint, parse_key_names
 
@@ -64,3 +67,27 @@ def test_keys_mode_ignores_principals_and_names_keys_by_fingerprint() -> None:
     local = identify({"X-MS-CLIENT-PRINCIPAL": forged}, {}, mode="keys", key_names={})
     assert local is not None and (local.kind, local.name, local.role) == ("local", "local",
                                                                            Role.ADMIN)  # fmt: skip
+
+
+def test_routes_are_anonymous_to_the_host_only_behind_app_service_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import azure.functions as func
+
+    from functions.guard import api_auth_level
+    from shared.settings import get_settings
+
+    try:
+        monkeypatch.setenv("SHUTTLE_AUTH_MODE", "appservice")
+        get_settings.cache_clear()
+        assert api_auth_level() is func.AuthLevel.ANONYMOUS
+        monkeypatch.setenv("SHUTTLE_AUTH_MODE", "keys")
+        get_settings.cache_clear()
+        assert api_auth_level() is func.AuthLevel.FUNCTION
+        monkeypatch.setenv("SHUTTLE_AUTH_MODE", "none")
+        get_settings.cache_clear()
+        with pytest.raises(ValidationError, match="SHUTTLE_AUTH_MODE"):
+            get_settings()
+    finally:
+        monkeypatch.delenv("SHUTTLE_AUTH_MODE")
+        get_settings.cache_clear()
