@@ -32,6 +32,8 @@ Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 Snapshot = Callable[[func.HttpRequest], Awaitable[Any]]
 
 _audit_stores: dict[int, tuple[Services, AuditStore]] = {}
+# Bookkeeping that changes on every write and says nothing an auditor needs.
+_NOT_AUDITED = {"lease_until", "resume_state", "state_changed_at"}
 
 
 def audit_store(services: Services) -> AuditStore:
@@ -56,7 +58,7 @@ async def _route_snapshot(req: func.HttpRequest, services: Services) -> Any:
     try:
         if "flow_id" in params:
             rec = await services.flows.flows.get(params["flow_id"])
-            return rec.model_dump(mode="json", exclude={"lease_until", "resume_state"})
+            return rec.model_dump(mode="json", exclude=_NOT_AUDITED)
         if "run_id" in params:
             run = await services.flows.runs.get(params["run_id"])
             return {"id": run.id, "status": run.status.value, "counts": run.counts.model_dump()}
@@ -73,6 +75,15 @@ def _body(req: func.HttpRequest) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return {"unparsed": raw[:2000].decode("utf-8", "replace")}
+
+
+def _queued_run(resp: func.HttpResponse) -> str | None:
+    if resp.status_code != 202:
+        return None
+    try:
+        return str(json.loads(resp.get_body())["run_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _error_message(resp: func.HttpResponse) -> str | None:
@@ -128,6 +139,9 @@ def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None 
             before = await take(req) if action else None
             resp = await handler(req)
             after = await take(req) if action and resp.status_code < 400 else None
+            queued = _queued_run(resp)
+            if queued is not None:  # run, retry: the run it started
+                after = {**(after if isinstance(after, dict) else {}), "queued_run": queued}
             await audit(resp, before, after)
             return resp
 

@@ -380,7 +380,12 @@
   }
 
   // Before and after as the fields that changed (all of them when one side is missing).
-  function changed(before, after) {
+  function changed(before, after, request) {
+    if (before && typeof before === "object" && !after) {
+      // Refused: what the request wanted to change, and the state that stood in its way.
+      const keys = ["state", ...Object.keys(request && typeof request === "object" ? request : {})];
+      return [Object.fromEntries(keys.filter((k) => k in before).map((k) => [k, before[k]])), after];
+    }
     if (!before || !after || typeof before !== "object" || typeof after !== "object") return [before, after];
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
       .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
@@ -389,7 +394,7 @@
   }
 
   function auditRow(e) {
-    const [before, after] = changed(e.before, e.after);
+    const [before, after] = changed(e.before, e.after, e.request);
     return el("tr", { "data-action": e.action, "data-outcome": e.outcome },
       el("td", { text: when(e.at) }),
       el("td", { text: e.actor.name + (e.actor.object_id ? " (" + e.actor.object_id + ")" : "") }),
