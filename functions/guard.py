@@ -145,6 +145,8 @@ def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None 
             await audit(resp, before, after)
             return resp
 
+        # Read by tests/unit/test_function_wiring.py: every route must be guarded.
+        guarded_handler.shuttle_guard = (role, action)  # type: ignore[attr-defined]
         return guarded_handler
 
     return wrap
