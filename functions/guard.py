@@ -8,7 +8,8 @@
 With an action, every outcome is written to the audit trail: allowed calls with the values
 before and after, refused ones (401, 403, 404, 409, 422) with the reason. The values are
 snapshots of the flow or run named by the route (`flow_id`, `run_id`), or what `snapshot`
-returns for other routes (settings), and the request body."""
+returns for other routes (settings: `response_snapshot(get_handler)`), and the request
+body."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -95,6 +97,22 @@ def _error_message(resp: func.HttpResponse) -> str | None:
         return None
 
 
+def response_snapshot(read: Handler) -> Snapshot:
+    """Before/after values of a settings route: what its GET handler answers, e.g.
+    `@guarded(Role.ADMIN, "settings.sleep_windows", snapshot=response_snapshot(get_windows))`."""
+
+    async def take(req: func.HttpRequest) -> Any:
+        resp = await read(req)
+        if resp.status_code != 200:
+            return None
+        try:
+            return json.loads(resp.get_body())
+        except ValueError:
+            return None
+
+    return take
+
+
 def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None = None
             ) -> Callable[[Handler], Handler]:  # fmt: skip
     def wrap(handler: Handler) -> Handler:
@@ -110,7 +128,7 @@ def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None 
                 try:
                     await audit_store(services).write(
                         caller=caller, action=action, target=target, method=req.method,
-                        path=req.url.split("?", 1)[0], status=resp.status_code,
+                        path=urlsplit(req.url).path, status=resp.status_code,
                         message=_error_message(resp), request=_body(req), before=before,
                         after=after,
                     )  # fmt: skip
