@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 
 
-@pytest.fixture(scope="session")
+# Module scope (one module, so one browser for the session): Playwright's sync API holds an
+# event loop open in the main thread, which async tests of later modules cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
