@@ -6,15 +6,20 @@ markup rendered as text, and a screenshot of each view under test-artifacts/cons
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from sandbox.azurite import Azurite
 from sandbox.demo.data import TOO_LONG_NAME
+from sandbox.principal import encode_principal
 from tests.browser.conftest import Console, screenshot
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import own_azurite, start_host, stop_host, wait_for
+
+__all__ = ["own_azurite"]
 
 pytestmark = pytest.mark.e2e
 
@@ -338,3 +343,38 @@ def test_dry_run_page_shows_its_plan_and_writes_nothing(page: Page, console: Con
     expect(page.locator("#run-facts")).to_contain_text("Dry run")
     screenshot(page, "dry-run-plan")
     assert len(console.intacct.admin.rows("CUSTOMER")) == before
+
+
+def as_role(name: str, role: str) -> dict[str, str]:
+    return {"X-MS-CLIENT-PRINCIPAL": encode_principal(name, [role], f"oid-{name}")}
+
+
+def test_roles_in_the_browser_viewer_refused_operator_allowed(
+    browser: Browser, own_azurite: Azurite, tmp_path: Path
+) -> None:
+    """App Service Authentication in front (appservice mode): the local host plays its part
+    for a person with no header (SHUTTLE_LOCAL_ROLES), a context with a header is another."""
+    env = {"SHUTTLE_AUTH_MODE": "appservice", "SHUTTLE_LOCAL_ROLES": "Shuttle.Viewer"}
+    host = start_host(own_azurite, tmp_path, preload=["tests.support.placeholder_engine"], **env)
+    viewer = browser.new_context()
+    operator = browser.new_context(extra_http_headers=as_role("otto", "Shuttle.Operator"))
+    try:
+        with host.client() as client:
+            patch = {"shift_ms": DAY}
+            admin = as_role("ada", "Shuttle.Admin")
+            assert client.patch(f"/flows/{CONTACTS}", json=patch, headers=admin).status_code == 200
+        for context, expected in ((viewer, "needs Shuttle.Operator"), (operator, "started")):
+            tab = context.new_page()
+            tab.goto(f"{host.base_url}/console#flows")
+            row(tab, CONTACTS).locator("input[type=checkbox]").check()
+            tab.click("#submit")
+            expect(tab.locator("#notice")).to_contain_text(expected)
+            screenshot(tab, f"roles-{expected.split()[0]}")
+        with host.client() as client:
+            entries = client.get("/audit", headers=as_role("vera", "Shuttle.Viewer")).json()
+        who = [(e["actor"]["name"], e["status"]) for e in entries["entries"]]
+        assert who == [("otto", 200), ("local-user", 403), ("ada", 200)]
+    finally:
+        viewer.close()
+        operator.close()
+        stop_host(host)
