@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: demo dev test lint setup clean infra-check
+.PHONY: demo dev test lint setup clean infra-check browser
 
 # checkov scans infra/ in a venv of its own: it pins parsers (bc-python-hcl2, pycep-parser 0.5)
 # that clash with the ones tests/infra uses. Pinned: a new version brings new checks.
@@ -19,7 +19,7 @@ demo: setup
 dev: setup
 	$(BIN)/shuttle dev
 
-test: setup infra-check
+test: setup infra-check browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -29,6 +29,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 setup: $(STAMPS)/python $(STAMPS)/node
+
+# The console's browser tests (tests/browser) drive Debian's chromium through Playwright's
+# executable_path: Playwright's own browser download cannot work on these machines.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "The browser tests need Debian's chromium: run 'sudo apt-get install chromium' (or make test as root)"; \
+			exit 1; \
+		fi; }
 
 # Zero failed checks in both IaC variants; parse errors fail too (CKV_PARSE_ERROR_FAIL). Skips are
 # inline, each with its reason, next to the resource they concern.

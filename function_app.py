@@ -6,7 +6,7 @@ The solution definitions are loaded here so that a broken definition fails start
 
 import azure.functions as func
 
-from functions import control, flow_runs, monitor, record_upserts, reports, scheduler
+from functions import console, control, flow_runs, monitor, record_upserts, reports, scheduler
 from shared.flows.catalog import load_catalog
 from shared.log_redaction import install_log_redaction
 from shared.settings import get_settings
@@ -22,3 +22,4 @@ app.register_functions(record_upserts.bp)
 app.register_functions(control.bp)
 app.register_functions(monitor.bp)
 app.register_functions(reports.bp)
+app.register_functions(console.bp)

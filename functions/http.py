@@ -19,6 +19,12 @@ from shared.errors import (
 
 log = logging.getLogger(__name__)
 
+# JSON is data, never a page: a browser that opens it directly must not run or frame anything.
+JSON_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
 _STATUS: tuple[tuple[type[ShuttleError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -34,7 +40,7 @@ def json_response(
         body.model_dump_json(by_alias=True),
         status_code=status,
         mimetype="application/json",
-        headers=headers,
+        headers={**JSON_SECURITY_HEADERS, **(headers or {})},
     )
 
 

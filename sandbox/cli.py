@@ -207,6 +207,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def _print_ready(host: LocalHost) -> None:
     # Tests and scripts wait for this exact line; flush so a pipe sees it at once.
     print(f"Shuttle API: {host.api_url}", flush=True)
+    print(f"Shuttle console: {host.api_url}/console", flush=True)
 
 
 def _abandoned_threads() -> list[threading.Thread]:

@@ -105,6 +105,7 @@ def orientation(report: DemoReport, api: str) -> str:
                      + ", ".join(p.flow_id for p in kept))  # fmt: skip
     lines += [
         "  the scheduler ticks every 15 s; runs show up within a minute or two:",
+        f"    {api}/console                 the operator console (open it in a browser)",
         f"    curl {api}/flows                      state and last run of every flow",
         f"    curl {api}/flows/creatio-intacct.accounts-to-intacct/runs",
         f"    curl {api}/flows/creatio-dynamics.accounts-to-dataverse/runs",

@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"
 DEFAULT_PORT = 7071
 LOCAL_KEY_SETTING = "SHUTTLE_LOCAL_KEY"
+LOCAL_ROLES_SETTING = "SHUTTLE_LOCAL_ROLES"
 _UNSET: Any = object()
 
 
@@ -141,7 +142,11 @@ class LocalHost:
         key = os.environ.get(LOCAL_KEY_SETTING) if self._local_key is _UNSET else self._local_key
         http_specs = [s for s in specs if s.trigger_type == "httpTrigger"]
         self.dispatcher = HttpDispatcher(
-            http_specs, route_prefix=self.config.route_prefix, local_key=key, run=self._run
+            http_specs,
+            route_prefix=self.config.route_prefix,
+            local_key=key,
+            run=self._run,
+            local_roles=os.environ.get(LOCAL_ROLES_SETTING),
         )
         for spec in specs:
             for name, binding in spec.outputs.items():

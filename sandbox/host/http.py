@@ -18,6 +18,7 @@ from starlette.routing import Route
 from sandbox.host.app import FunctionSpec
 from sandbox.host.invoke import new_invocation_id
 from sandbox.host.routes import RouteTemplate, parse_template, precedence_key
+from sandbox.principal import encode_principal
 
 log = logging.getLogger("shuttle.http")
 
@@ -25,6 +26,8 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRAC
 KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
 KEYED_LEVELS = ("FUNCTION", "ADMIN")
+PRINCIPAL_HEADER = "x-ms-client-principal"
+LOCAL_OBJECT_ID = "00000000-0000-0000-0000-0000000010ca"
 
 Run = Callable[[FunctionSpec, Any, str], Awaitable[Any]]
 
@@ -51,11 +54,16 @@ def http_function(spec: FunctionSpec) -> HttpFunction:
 
 
 def to_http_request(
-    request: Request, body: bytes, route_params: dict[str, str]
+    request: Request,
+    body: bytes,
+    route_params: dict[str, str],
+    default_headers: dict[str, str] | None = None,
 ) -> func.HttpRequest:
     headers: dict[str, str] = {}
     for key, value in request.headers.items():
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    for key, value in (default_headers or {}).items():
+        headers.setdefault(key, value)
     params: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
         params[key] = f"{params[key]},{value}" if key in params else value
@@ -102,9 +110,17 @@ class HttpDispatcher:
         route_prefix: str,
         local_key: str | None,
         run: Run,
+        local_roles: str | None = None,
     ) -> None:
         self.prefix = f"/{route_prefix}" if route_prefix else ""
         self.local_key = local_key or None
+        # SHUTTLE_LOCAL_ROLES: play App Service Authentication's part for requests that name
+        # nobody, so a person at the local console acts with these roles (appservice mode).
+        self.default_headers: dict[str, str] = {}
+        roles = [r.strip() for r in (local_roles or "").split(",") if r.strip()]
+        if roles:
+            principal = encode_principal("local-user", roles, object_id=LOCAL_OBJECT_ID)
+            self.default_headers[PRINCIPAL_HEADER] = principal
         self._run = run
         functions = [http_function(spec) for spec in specs]
         self._order = {spec.name: index for index, spec in enumerate(specs)}
@@ -182,7 +198,7 @@ class HttpDispatcher:
         self, function: HttpFunction, request: Request, params: dict[str, str]
     ) -> Response:
         invocation_id = new_invocation_id()
-        http_request = to_http_request(request, await request.body(), params)
+        http_request = to_http_request(request, await request.body(), params, self.default_headers)
         try:
             result = await self._run(function.spec, http_request, invocation_id)
             return to_response(result)

@@ -10,7 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from shared.access.audit import AuditPage
 from shared.api import models as api
+from shared.api.monitor import RunPlan
+from shared.flows.models import RunStatus
 from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
 from shared.preflight.model import PreflightReport
 from shared.schedule.windows import SleepWindows
@@ -30,6 +33,7 @@ class Route:
     body_required: bool = False
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
+    query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -64,7 +68,37 @@ ROUTES: tuple[Route, ...] = (
           body=NotificationSettingsPatch, body_required=True, errors=(422,)),
 )  # fmt: skip
 
+# The operator console and its audit trail (functions/console.py), and the IW Monitor's reads.
+ROUTES += (
+    Route("GET", "/runs", "listAllRuns", "Runs across flows, newest first, filtered",
+          api.RunList, errors=(404, 422), query=(
+              ("solution", {"type": "string"}, "Only this solution's runs"),
+              ("flow", {"type": "string"}, "Only this flow's runs (a flow id)"),
+              ("status", {"type": "string", "enum": [s.value for s in RunStatus]},
+               "Only runs with this status"),
+              ("since", {"type": "string", "format": "date-time"}, "Started at or after"),
+              ("until", {"type": "string", "format": "date-time"}, "Started before"),
+              ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+               "At most this many runs"))),
+    Route("GET", "/runs/{run_id}/plan", "getRunPlan",
+          "Per-record outcomes of a run: for a dry run, what it would have written",
+          RunPlan, errors=(404,)),
+    Route("GET", "/audit", "listAudit",
+          "Every state-changing call, allowed or refused, newest first", AuditPage,
+          errors=(422,), query=(
+              ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+               "Entries per page"),
+              ("before", {"type": "string"}, "The `next` of the previous page"))),
+    Route("GET", "/console", "getConsole", "The operator console (HTML)", None,
+          content_type="text/html"),
+    Route("GET", "/console/assets/{name}", "getConsoleAsset",
+          "The console's style sheet and script", None, errors=(404,), content_type="text/css"),
+    Route("GET", "/monitor", "getMonitor", "Redirects to the console's IW Monitor view", None,
+          status=302, content_type="text/html"),
+)  # fmt: skip
+
 _PARAMS = {
+    "name": "console.css or console.js",
     "flow_id": "Flow id, {solution}.{flow}",
     "run_id": "Run id as returned by POST /flows/{flow_id}/run",
 }
@@ -73,6 +107,9 @@ _PARAMS = {
 def _error_response(status: int) -> dict[str, Any]:
     meaning = {404: "Unknown flow or run", 409: "The flow's state or a solution rule forbids it",
                422: "A bad value; error.field names it", 401: "Missing or wrong function key",
+               403: "The caller's role does not allow it (Shuttle.Viewer reads; "
+                    "Shuttle.Operator starts, stops, runs, retries; Shuttle.Admin also changes "
+                    "properties and settings)",
                500: "Unexpected failure"}[status]  # fmt: skip
     return {
         "description": meaning,
@@ -95,6 +132,11 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
              "description": _PARAMS[name]}
             for name in _PARAMS if "{" + name + "}" in route.path
         ]  # fmt: skip
+        params += [
+            {"name": name, "in": "query", "required": False, "schema": schema,
+             "description": text}
+            for name, schema, text in route.query
+        ]  # fmt: skip
         if params:
             op["parameters"] = params
         if route.body is not None:
@@ -103,7 +145,9 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
                 "required": route.body_required,
                 "content": {"application/json": {"schema": body_schema}},
             }
-        ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Accepted"}
+        ok: dict[str, Any] = {
+            "description": {200: "OK", 202: "Accepted", 302: "Found"}.get(route.status, "OK")
+        }
         schema = (
             {"$ref": REF.format(model=route.response.__name__)}
             if route.response
@@ -111,7 +155,7 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
         )
         ok["content"] = {route.content_type: {"schema": schema}}
         responses: dict[str, Any] = {str(route.status): ok}
-        for status in (*route.errors, 401, 500):
+        for status in (*route.errors, 401, 403, 500):
             responses[str(status)] = _error_response(status)
         op["responses"] = responses
         paths.setdefault(route.path, {})[route.method.lower()] = op
@@ -121,7 +165,10 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
             "title": "Shuttle control API",
             "version": "1",
             "description": "Start, stop and watch Shuttle's flows. Errors are "
-            '{"error": {"code", "message"}}.',
+            '{"error": {"code", "message"}}. Callers send a function key (x-functions-key), '
+            "or sign in through App Service Authentication when SHUTTLE_AUTH_MODE=appservice "
+            "(app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin). Every change is "
+            "written to the audit trail (GET /audit).",
         },
         "servers": [{"url": server_url}],
         "security": [{"functionKey": []}],

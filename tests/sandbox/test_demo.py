@@ -197,6 +197,7 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
         text = orientation(report, "http://127.0.0.1:7071/api")
         assert "creatio-intacct.accounts-to-intacct" in text
         assert "curl http://127.0.0.1:7071/api/flows" in text
+        assert "http://127.0.0.1:7071/api/console " in text, "make demo prints the console URL"
 
         # A second run in the same process seeds nothing and changes no flow.
         holdings = _holdings(demo_env)

@@ -9,6 +9,7 @@ import json
 from openapi_spec_validator import validate
 
 import function_app
+from shared.access.caller import Role
 from shared.api.openapi import ROUTES, build_openapi
 from shared.messages import (
     FLOW_RUNS_POISON_QUEUE,
@@ -19,10 +20,14 @@ from shared.messages import (
 
 
 @functools.cache  # get_functions() re-registers blueprints: call it once per process
+def registered() -> list:
+    return list(function_app.app.get_functions())
+
+
 def bindings() -> dict[str, dict]:
     return {
         f.get_function_name(): json.loads(f.get_function_json())["bindings"][0]
-        for f in function_app.app.get_functions()
+        for f in registered()
     }
 
 
@@ -52,9 +57,12 @@ def test_every_http_function_is_function_level_and_described() -> None:
         if b["type"] == "httpTrigger"
         for method in b["methods"]
     }
-    for b in bindings().values():
+    # The console's page, assets and redirect hold no data: anonymous, so a browser can load
+    # them; everything else needs a key (SHUTTLE_AUTH_MODE=keys, the default).
+    anonymous = {"console_page", "console_asset", "monitor_redirect"}
+    for name, b in bindings().items():
         if b["type"] == "httpTrigger":
-            assert b["authLevel"] == "FUNCTION"
+            assert b["authLevel"] == ("ANONYMOUS" if name in anonymous else "FUNCTION"), name
     described = {(r.method, r.path) for r in ROUTES}
     assert http == described
 
@@ -72,3 +80,28 @@ def test_openapi_document_is_valid_openapi_3_and_lists_every_route() -> None:
     for field in ("id", "flow_id", "kind", "status", "started_at", "finished_at", "window",
                   "counts", "message", "errors"):  # fmt: skip
         assert field in run, f"Run lacks {field} (DESIGN §3)"
+
+
+# Routes that hold no data and change nothing: the console's static parts and this document.
+UNGUARDED = {"console_page", "console_asset", "monitor_redirect", "get_openapi"}
+
+
+def test_every_route_is_guarded_and_every_change_audited() -> None:
+    """A route added without @guarded would be open to every signed-in person when App
+    Service Authentication is in front (routes are anonymous to the host there)."""
+    for function in registered():
+        binding = json.loads(function.get_function_json())["bindings"][0]
+        if binding["type"] != "httpTrigger":
+            continue
+        name = function.get_function_name()
+        guard = getattr(function.get_user_function(), "shuttle_guard", None)
+        if name in UNGUARDED:
+            assert guard is None
+            continue
+        assert guard is not None, f"{name}: add @guarded(Role...) under its @bp.route"
+        role, action = guard
+        if set(binding["methods"]) - {"GET", "HEAD"}:
+            assert action, f"{name} changes state: name its audit action in @guarded"
+            assert role >= Role.OPERATOR, f"{name} changes state: viewers only read"
+        else:
+            assert action is None, f"{name} only reads: reads are not audited"

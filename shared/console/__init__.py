@@ -1,0 +1,1 @@
+"""The operator console's static files (HTML, CSS, JS) and the headers they are served with."""
