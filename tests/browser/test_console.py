@@ -240,8 +240,10 @@ def test_injected_markup_renders_as_text_and_never_runs(page: Page, console: Con
     # Intacct customer ids (at most 20 characters) carrying markup; two Creatio Accounts
     # share each as their Code, so each customer's match is ambiguous and its id, and the
     # Code in the message, reach the run log.
-    console.intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": cid, "NAME": SCRIPT}
-                                             for cid in MARKUP_IDS]})  # fmt: skip
+    # Names differ (each carries the script): customers sharing a name would fail as
+    # duplicates of each other before any Creatio match (shared/engine/match_keys.py).
+    console.intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": cid, "NAME": f"{SCRIPT} {n}"}
+                                             for n, cid in enumerate(MARKUP_IDS)]})  # fmt: skip
     console.creatio.admin.seed({"Account": [{"Name": f"{IMG} {n}", "Code": cid}
                                             for cid in MARKUP_IDS for n in (1, 2)]})  # fmt: skip
     with api(console) as client:
