@@ -6,6 +6,7 @@ markup rendered as text, and a screenshot of each view under test-artifacts/cons
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -315,10 +316,23 @@ def test_monitor_audit_and_status_views(page: Page, console: Console) -> None:
     expect(mine).to_contain_text('"record_ids"')
     screenshot(page, "audit-trail")
 
-    page.goto(f"{console.url}#status")
-    expect(page.locator("#status-facts")).to_contain_text("198.51.100.20")
-    expect(page.locator("#connections tbody tr")).to_have_count(3)
-    screenshot(page, "status")
+    # A sleep window on a day three days from now (so no flow sleeps during these tests) and
+    # the notification mode appear in the status panel.
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.now(UTC).weekday() + 3) % 7]
+    window = {"start": "01:00:00", "end": "01:30:00", "time_zone": "UTC", "days": [day]}
+    with api(console) as client:
+        client.put("/settings/sleep-windows", json={"windows": [window]}).raise_for_status()
+        mode = client.get("/settings/notifications").json()["mode"]
+    try:
+        page.goto(f"{console.url}#status")
+        expect(page.locator("#status-facts")).to_contain_text("198.51.100.20")
+        expect(page.locator("#connections tbody tr")).to_have_count(3)
+        expect(page.locator("#sleep-windows")).to_contain_text(f"01:00:00 – 01:30:00 UTC ({day})")
+        expect(page.locator("#notifications")).to_contain_text(f"Mode: {mode}")
+        screenshot(page, "status")
+    finally:
+        with api(console) as client:
+            client.put("/settings/sleep-windows", json={"windows": []}).raise_for_status()
 
 
 def test_monitor_redirects_to_the_console(console: Console) -> None:
