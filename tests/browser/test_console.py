@@ -327,7 +327,8 @@ def test_monitor_audit_and_status_views(page: Page, console: Console) -> None:
         page.goto(f"{console.url}#status")
         expect(page.locator("#status-facts")).to_contain_text("198.51.100.20")
         expect(page.locator("#connections tbody tr")).to_have_count(3)
-        expect(page.locator("#sleep-windows")).to_contain_text(f"01:00:00 \u2013 01:30:00 UTC ({day})")
+        shown = f"01:00:00 \u2013 01:30:00 UTC ({day})"  # an en dash between the times
+        expect(page.locator("#sleep-windows")).to_contain_text(shown)
         expect(page.locator("#notifications")).to_contain_text(f"Mode: {mode}")
         screenshot(page, "status")
     finally:
