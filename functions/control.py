@@ -93,6 +93,12 @@ async def retry_run(req: func.HttpRequest) -> func.HttpResponse:
     return await respond((await _api()).retry_run(req.route_params["run_id"], utcnow()))
 
 
+@bp.route(route="runs/{run_id}/cancel", methods=["POST"])
+@guarded(Role.OPERATOR, "run.cancel")
+async def cancel_run(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).cancel_run(req.route_params["run_id"], utcnow()))
+
+
 @bp.route(route="status", methods=["GET"])
 @guarded(Role.VIEWER)
 async def get_status(req: func.HttpRequest) -> func.HttpResponse:

@@ -279,6 +279,11 @@ class ControlApi:
         retry = await self.service.run_now(run.flow_id, RunRequest(params=params), now)
         return 202, api.RunAccepted(run_id=retry.id, status_url=f"/api/runs/{retry.id}")
 
+    async def cancel_run(self, run_id: str, now: datetime) -> tuple[int, api.Run]:
+        """200 with the run (still `running`, `cancel_requested_at` set) until its next step
+        ends it `cancelled`; 409 once it has ended."""
+        return 200, run_view(await self.service.cancel(run_id, now))
+
     async def list_runs(self, flow_id: str, limit: int = 50) -> tuple[int, api.RunList]:
         self.service.catalog.get(flow_id)
         runs, broken = await self.service.runs.scan(flow_id, limit)

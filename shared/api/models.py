@@ -87,6 +87,9 @@ class Run(BaseModel):
     message: str
     errors: list[RunErrorEntry]
     attempts: int
+    cancel_requested_at: datetime | None = Field(
+        default=None, description="When a cancel was asked; the run stops at its next step"
+    )
 
 
 class Flow(BaseModel):

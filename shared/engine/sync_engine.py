@@ -101,6 +101,8 @@ class SyncEngine:
             plan = plan_for(self.catalog, ctx.run.flow_id)
         except DefinitionError as exc:
             return _failed(ctx, ErrorCategory.VALIDATION, str(exc))
+        if ctx.run.cancel_requested_at is not None:
+            return await self._cancelled(ctx)
         try:
             match message.step:
                 case RunStep.START:
@@ -418,6 +420,27 @@ class SyncEngine:
             summary = f"dry run, nothing written: {summary}"
         return RunResult(status=status, counts=counts, message=summary, errors=tally.errors,
                          query_starts=self._watermark(ctx, message))  # fmt: skip
+
+    async def _cancelled(self, ctx: RunContext) -> RunResult:
+        """An operator cancelled the run: read no further page, skip every record not yet
+        written, and end it with true counts; query starts does not move."""
+        run = ctx.run
+        assert run.cancel_requested_at is not None
+        skipped = await self.outcomes.skip_pending(
+            run.id, f"cancelled at {run.cancel_requested_at.isoformat()} before it was written"
+        )
+        tally = await self.outcomes.tally(run.id)
+        counts = tally.counts
+        log.info("run %s cancelled; %d queued records skipped", run.id, skipped,
+                 extra={"flow_id": run.flow_id, "run_id": run.id})  # fmt: skip
+        summary = (
+            f"cancelled at {run.cancel_requested_at.isoformat()}: read {counts.read}: "
+            f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged, "
+            f"{counts.skipped} skipped ({skipped} not written because of the cancel), "
+            f"{counts.failed} failed; query starts was not moved"
+        )
+        return RunResult(status=RunStatus.CANCELLED, counts=counts, message=summary,
+                         errors=tally.errors, query_starts=None)  # fmt: skip
 
     @staticmethod
     def _watermark(ctx: RunContext, message: FlowRunMessage) -> datetime | None:

@@ -143,6 +143,8 @@ class RunRecord(BaseModel):
     message: str = ""
     errors: list[RunErrorEntry] = Field(default_factory=list)
     attempts: int = 0  # flow-runs deliveries that reached the engine
+    # Set by POST /api/runs/{id}/cancel; the engine stops at its next step (shared/engine).
+    cancel_requested_at: AwareDatetime | None = None
     last_error: str | None = None
     etag: str | None = Field(default=None, exclude=True)
 

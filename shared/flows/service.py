@@ -244,6 +244,24 @@ class FlowService:
                 log.exception("run %s: a run-end listener failed", run.id,
                               extra={"flow_id": run.flow_id, "run_id": run.id})  # fmt: skip
 
+    async def cancel(self, run_id: str, now: datetime) -> RunRecord:
+        """Ask a running run to stop; the engine ends it `cancelled` at its next step (between
+        pages, or as soon as its queued records are reached). Asking again changes nothing."""
+        for _ in range(MAX_ATTEMPTS):
+            run = await self.runs.get(run_id)
+            if run.status.is_final:
+                raise ConflictError(
+                    f"run '{run_id}' has already ended ({run.status.value}); nothing to cancel",
+                    code="run_final",
+                )
+            if run.cancel_requested_at is not None:
+                return run
+            try:
+                return await self.runs.replace(run.model_copy(update={"cancel_requested_at": now}))
+            except StaleWrite:
+                continue
+        raise ConcurrencyError(f"run {run_id}: too many concurrent updates")
+
     async def record_attempt(self, run: RunRecord, error: str | None = None) -> RunRecord:
         """Count one delivery of the run's message (and its error, for the poison handler)."""
         update: dict[str, object] = {"attempts": run.attempts + (0 if error else 1)}

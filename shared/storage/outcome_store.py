@@ -199,6 +199,17 @@ class OutcomeStore:
         }
         await self.table.upsert_entity(props, mode=UpdateMode.MERGE)
 
+    async def skip_pending(self, run_id: str, message: str) -> int:
+        """Settle every record still pending as skipped (a cancelled run); a delivery already
+        writing one settles it again with what really happened (a stronger outcome wins)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
+        )
+        pending = [decode_key(r["RowKey"]) async for r in rows if not r.get("status")]
+        for record_id in pending:
+            await self.settle(run_id, record_id, Outcome.SKIPPED, message=message)
+        return len(pending)
+
     async def tally(self, run_id: str, max_errors: int = 100) -> Tally:
         counts = RunCounts()
         tally = Tally(counts=counts)

@@ -234,6 +234,31 @@ def test_failed_record_on_the_run_page_and_retry(page: Page, console: Console) -
     finished(console, retry_id)
 
 
+def test_a_running_run_is_cancelled_from_its_page(page: Page, console: Console) -> None:
+    stop_all(console)
+    console.creatio.admin.knobs(latency_ms=3000)  # the run is still reading when we cancel
+    try:
+        with api(console) as client:
+            run_id = client.post(f"/flows/{ACCOUNTS}/run").json()["run_id"]
+        page.goto(f"{console.url}#run/{run_id}")
+        button = page.locator("#cancel")
+        expect(button).to_be_visible()
+        button.focus()
+        page.keyboard.press("Enter")
+        expect(button).to_be_disabled()
+        expect(button).to_contain_text("Cancel asked at")
+    finally:
+        console.creatio.admin.knobs(latency_ms=0)
+    run = finished(console, run_id)
+    assert run["status"] == "cancelled" and "query starts was not moved" in run["message"]
+    page.goto(f"{console.url}#run/{run_id}")
+    expect(page.locator("#run-facts")).to_contain_text("cancelled")
+    expect(page.locator("#cancel")).to_be_hidden()
+    with api(console) as client:
+        entries = client.get("/audit").json()["entries"]
+    assert any(e["action"] == "run.cancel" and e["target"] == run_id for e in entries)
+
+
 def test_injected_markup_renders_as_text_and_never_runs(page: Page, console: Console) -> None:
     stop_all(console)
     ran: list[str] = []

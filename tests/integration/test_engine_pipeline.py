@@ -354,6 +354,46 @@ async def test_a_single_run_for_an_id_the_source_lacks_is_not_a_success(
     assert (run.status, run.counts.read, run.counts.failed) == (RunStatus.FAILED, 1, 1)
 
 
+async def test_a_cancelled_run_stops_between_pages_with_true_counts(
+    engine_services: Services, systems: Systems
+) -> None:
+    """Cancel after two pages of 7 were read and one was written: no further page is read,
+    the queued records are skipped unwritten, counts add up, query starts stays."""
+    from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+
+    for n in range(30):
+        systems.creatio.seed("Account", {"Name": f"Account {n}"})
+    svc, now = engine_services.flows, datetime.now(UTC)
+    before = await svc.flows.get(ACCOUNTS_TO_INTACCT)
+    run = await svc.run_now(ACCOUNTS_TO_INTACCT, RunRequest(), now)
+    pump = Pump(engine_services)
+    flow_runs = pump._queue(FLOW_RUNS_QUEUE)
+    records = pump._queue(RECORD_UPSERTS_QUEUE)
+    async with flow_runs, records:
+        await pump._flow_runs(flow_runs)  # start: opens the read
+        await pump._flow_runs(flow_runs)  # page 1: 7 records queued
+        await pump._records(records)  # ... and written
+        await pump._flow_runs(flow_runs)  # page 2: 7 more queued, not written yet
+    asked = await svc.cancel(run.id, now + timedelta(seconds=1))
+    assert asked.status is RunStatus.RUNNING and asked.cancel_requested_at is not None
+    assert (await svc.cancel(run.id, now + timedelta(seconds=2))).cancel_requested_at == (
+        asked.cancel_requested_at
+    )
+
+    ended = await pump.run_finished(run.id)
+    assert_balanced(ended)
+    assert ended.status is RunStatus.CANCELLED
+    assert (ended.counts.read, ended.counts.created, ended.counts.skipped) == (14, 7, 7)
+    assert len(systems.all(systems.intacct, "CUSTOMER")) == 7
+    assert "query starts was not moved" in ended.message
+    after = await svc.flows.get(ACCOUNTS_TO_INTACCT)
+    assert after.query_starts == before.query_starts
+    assert after.state is before.state and after.run_id is None
+    with pytest.raises(ConflictError) as refused:
+        await svc.cancel(run.id, now)
+    assert refused.value.code == "run_final"
+
+
 async def test_a_429_puts_the_record_back_with_its_retry_after_instead_of_failing(
     engine_services: Services, systems: Systems
 ) -> None:

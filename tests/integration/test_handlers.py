@@ -114,8 +114,17 @@ async def test_run_routes_and_workers(app_env: Services) -> None:
 
     (message,) = await queued_runs(app_env)
     assert message.run_id == run_id
+    cancel = await control.cancel_run(request("POST", "/", run_id=run_id))
+    assert cancel.status_code == 200
+    asked = payload(cancel)
+    assert asked["status"] == "running" and asked["cancel_requested_at"]
+    assert_error(await control.cancel_run(request("POST", "/", run_id="nope")), 404,
+                 "run_not_found")  # fmt: skip
+    # This test's placeholder engine ignores the request (the sync engine's own handling is
+    # tests/integration/test_engine_pipeline.py::test_a_cancelled_run_stops_between_pages…).
     await flow_runs.flow_runs_worker(QueueMessage(body=message.model_dump_json().encode(),
                                                   dequeue_count=1))  # fmt: skip
+    assert_error(await control.cancel_run(request("POST", "/", run_id=run_id)), 409, "run_final")
 
     run = payload(await control.get_run(request("GET", "/", run_id=run_id)))
     assert run["status"] == "succeeded" and run["kind"] == "manual"

@@ -338,6 +338,11 @@
       ["Retry of", p.retry_of ? runLink({ id: p.retry_of }, p.retry_of) : "—"],
       ["Message", run.message],
     ]);
+    // A running run can be cancelled once; it stops at its next step (see the message).
+    $("cancel").hidden = run.status !== "running";
+    $("cancel").disabled = Boolean(run.cancel_requested_at);
+    $("cancel").textContent = run.cancel_requested_at ? "Cancel asked at " +
+      when(run.cancel_requested_at) : "Cancel this run";
     const names = Object.keys(run.counts);
     const counts = $("run-counts");
     counts.tHead.rows[0].replaceChildren(...names.map((n) => el("th", { scope: "col", text: n })));
@@ -369,6 +374,12 @@
     } else {
       $("run-msg").textContent = "Refused (" + r.status + "): " + errorText(r);
     }
+  }
+
+  async function cancelRun() {
+    const r = await api("POST", "/runs/" + encodeURIComponent(currentRun.id) + "/cancel");
+    $("run-msg").textContent = r.ok ? "" : "Refused (" + r.status + "): " + errorText(r);
+    await loadRun(currentRun.id);
   }
 
   // ---- Audit trail ----------------------------------------------------------------------
@@ -511,6 +522,7 @@
     $("launch-close").addEventListener("click", () => { launching = null; $("launch").hidden = true; });
     $("monitor-filters").addEventListener("submit", (e) => { e.preventDefault(); loadRuns(); });
     $("retry").addEventListener("click", retry);
+    $("cancel").addEventListener("click", cancelRun);
     $("audit-older").addEventListener("click", () => loadAudit(true));
     window.addEventListener("hashchange", () => { notice(""); refresh(); });
     refresh();
