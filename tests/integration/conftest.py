@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runtime import Services
 from shared.settings import Settings
+from tests.support import dataverse as dv
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.intacct import RunningIntacct, running_intacct
 
 
 def make_settings(conn: str, prefix: str, **extra: str) -> Settings:
@@ -36,3 +40,22 @@ async def queued_runs(services: Services) -> list[FlowRunMessage]:
         assert props.approximate_message_count <= 32, "peek sees at most 32 messages"
         peeked = await client.peek_messages(max_messages=32)
     return [FlowRunMessage.model_validate_json(base64.b64decode(m.content)) for m in peeked]
+
+
+# The emulators, one of each per test module that asks (each test resets what it uses).
+@pytest.fixture(scope="module")
+def creatio_emulator() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def intacct_emulator() -> Iterator[RunningIntacct]:
+    with running_intacct() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
+    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
+        yield running

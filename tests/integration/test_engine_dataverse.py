@@ -5,8 +5,7 @@ service-protection limit far below the offered load."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,25 +17,13 @@ from shared.flows.models import RunStatus
 from shared.runtime import Services
 from shared.settings import Settings
 from tests.support import dataverse as dv
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, engine_services, run_flow
 
 TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
 TO_CREATIO = "creatio-dynamics.accounts-to-creatio"
 CONTACTS_TO_DATAVERSE = "creatio-dynamics.contacts-to-dataverse"
 CONTACTS_TO_CREATIO = "creatio-dynamics.contacts-to-creatio"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
-    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
 
 
 @pytest.fixture

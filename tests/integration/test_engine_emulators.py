@@ -4,7 +4,7 @@ the emulators), ties across page boundaries, and changes made during a run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,24 +14,12 @@ from sandbox.pump import Pump
 from shared.flows.models import RunStatus
 from shared.flows.service import RunRequest
 from shared.runtime import Services
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 @pytest.fixture
