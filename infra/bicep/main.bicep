@@ -229,6 +229,9 @@ param connectionMonitorSchedule string = '0 */5 * * * *'
 // Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
 // ---------------------------------------------------------------------------------------------
 
+@description('Names of function keys for the audit trail: name=fingerprint pairs, comma-separated; a fingerprint is the first 12 hex digits of the key\'s SHA-256 (the app never sees a key\'s name: README, Access and audit).')
+param keyNames string = ''
+
 @description('Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only.')
 param authClientId string = ''
 
@@ -1287,6 +1290,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           // The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
           name: 'SHUTTLE_AUTH_MODE'
           value: authEnabled ? 'appservice' : 'keys'
+        }
+        {
+          name: 'SHUTTLE_KEY_NAMES'
+          value: keyNames
         }
         {
           // App Service Authentication proves the app registration with this identity (a

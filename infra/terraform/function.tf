@@ -66,6 +66,7 @@ locals {
     SHUTTLE_CONNECTION_MONITOR_SCHEDULE       = var.connection_monitor_schedule
     # The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
     SHUTTLE_AUTH_MODE = local.auth_enabled ? "appservice" : "keys"
+    SHUTTLE_KEY_NAMES = var.key_names
     # App Service Authentication proves the app registration with this identity (a federated
     # credential) instead of a client secret: docs/deploy.md, "Operator sign-in".
     OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID = azurerm_user_assigned_identity.app.client_id

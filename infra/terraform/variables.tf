@@ -431,6 +431,12 @@ variable "connection_monitor_schedule" {
 # Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
 # -----------------------------------------------------------------------------------------------
 
+variable "key_names" {
+  description = "Names of function keys for the audit trail: name=fingerprint pairs, comma-separated; a fingerprint is the first 12 hex digits of the key's SHA-256 (the app never sees a key's name: README, Access and audit)."
+  type        = string
+  default     = ""
+}
+
 variable "auth_client_id" {
   description = "Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only."
   type        = string
