@@ -179,7 +179,7 @@ class IntacctClient:
             details = (parsed.gateway_errors or parsed.control_errors) if parsed else []
             error = from_status(answer, details, action=action, record=record)
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self.limiter.throttled(error.retry_after)
             raise error
         if parsed is None:
             raise bad_answer(
@@ -201,7 +201,7 @@ class IntacctClient:
                 secrets=secrets,
             )
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self.limiter.throttled(error.retry_after)
             raise error
         if parsed.auth_ok is not True:
             raise from_details(

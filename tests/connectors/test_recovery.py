@@ -1,0 +1,96 @@
+"""Recovery from a storm of 429s on the virtual clock (issue 12, item 5): the limiter and the
+retries drain it at the pace the server's Retry-After allows, not slower, and speed back up
+fast once it is over. A "server" here is a counter of refusals still to give."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from shared.connectors.errors import ConnectorError
+from shared.connectors.retry import AdaptiveLimiter, RetryPolicy, with_retries
+from shared.errors import ErrorCategory
+from tests.support.clock import EventTime
+
+PATIENT = RetryPolicy(attempts=10_000, total_s=100_000.0)
+STORM, RETRY_AFTER, LATENCY = 200, 1.0, 0.01
+
+
+@dataclass
+class StormServer:
+    """Answers the first `refusals` calls 429 (Retry-After 1), then serves every call."""
+
+    limiter: AdaptiveLimiter
+    time: EventTime
+    refusals: int = STORM
+    served: int = 0
+    drained_at: float | None = None
+
+    async def call(self) -> None:
+        async with self.limiter.slot():
+            await self.time.sleep(LATENCY)
+            refused = self.refusals > 0
+            if refused:
+                self.refusals -= 1
+                if self.refusals == 0:
+                    self.drained_at = self.time.now
+        if refused:
+            self.limiter.throttled(RETRY_AFTER)
+            raise ConnectorError("429", category=ErrorCategory.RATE_LIMIT, system="test",
+                                 retry_after=RETRY_AFTER)  # fmt: skip
+        self.served += 1
+        self.limiter.succeeded()
+
+
+async def _drain(max_in_flight: int, callers: int) -> tuple[StormServer, float]:
+    time = EventTime()
+    limiter = AdaptiveLimiter(max_in_flight, clock=time.clock, sleep=time.sleep)
+    server = StormServer(limiter, time)
+    started = time.now
+
+    async def caller() -> None:
+        for _ in range(5):  # each caller has a few calls to make
+            await with_retries(server.call, policy=PATIENT, sleep=time.sleep,
+                               clock=time.clock, rng=lambda: 0.5)  # fmt: skip
+
+    async def everyone() -> None:
+        await asyncio.gather(*(caller() for _ in range(callers)))
+
+    await time.run(everyone())
+    assert server.drained_at is not None and server.served == 5 * callers
+    return server, server.drained_at - started
+
+
+async def test_a_storm_drains_at_the_pace_retry_after_allows_with_two_slots() -> None:
+    # Intacct's two slots, eight workers' calls waiting: every slot may come back after
+    # Retry-After (plus the 5 % jitter at rng 0.5), so 200 refusals take ~100 rounds.
+    _, elapsed = await _drain(max_in_flight=2, callers=8)
+    allowed = STORM / 2 * (RETRY_AFTER * 1.05 + LATENCY)
+    print(f"200 x 429 (Retry-After 1) with 2 slots drained in {elapsed:.0f} virtual s")
+    assert elapsed <= allowed * 1.1  # the old floor (0.5 calls/s) took ~400 s
+    assert elapsed >= STORM / 2 * RETRY_AFTER * 0.9  # and no faster than the server allows
+
+
+async def test_a_storm_drains_faster_with_more_slots() -> None:
+    _, elapsed = await _drain(max_in_flight=8, callers=8)
+    assert elapsed <= STORM / 8 * (RETRY_AFTER * 1.05 + LATENCY) * 1.1
+
+
+async def test_after_a_storm_the_rate_climbs_back_fast() -> None:
+    server, _ = await _drain(max_in_flight=2, callers=8)
+    limiter = server.limiter
+    # Every cut in the storm was blind (nothing got through), so successes still probe up
+    # fast (+0.5 per success), instead of the gentle +0.03 meant for a measured limit.
+    before = limiter.rate
+    assert before is not None and before >= limiter.floor(RETRY_AFTER)
+    for _ in range(10):
+        limiter.succeeded()
+    assert limiter.rate == before + 10 * limiter.probe_increase
+
+
+def test_the_floor_is_what_retry_after_allows_every_slot() -> None:
+    limiter = AdaptiveLimiter(2)
+    assert limiter.floor(1.0) == 2.0 and limiter.floor(4.0) == limiter.min_rate
+    assert limiter.floor(None) == limiter.min_rate
+    limiter.throttled(1.0)
+    assert limiter.rate == 2.0  # a blind cut with Retry-After 1 stays at two calls a second
