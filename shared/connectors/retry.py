@@ -128,8 +128,9 @@ class AdaptiveLimiter:
       second), `increase` after it (about +3 % a second), so the client settles just under
       the server's limit with an occasional 429 (bench: ~90 % of the limit, ~1 call in 400
       answered 429).
-    - a 429 that says when to come back (Retry-After r) sets a floor under the cut: every
-      slot may send again after r, so the pace never drops below `max_in_flight / r`. In a
+    - a 429 that says when to come back (Retry-After r; one that does not: a window) sets a
+      floor under the cut: every slot may send again after r, so the pace never drops below
+      `max_in_flight / r`. In a
       storm where nothing gets through there is no accepted rate to go by; halving blindly
       would drain 200 refusals with Retry-After 1 at the old `min_rate` (one call per 2 s)
       instead of at the pace the server allows. Such blind cuts do not count as cuts for the
@@ -198,10 +199,12 @@ class AdaptiveLimiter:
         return len(self._successes) / span
 
     def floor(self, retry_after: float | None) -> float:
-        """The slowest pace a 429 with this Retry-After justifies (calls per second)."""
-        if retry_after is None or retry_after <= 0:
-            return self.min_rate
-        return max(self.min_rate, self.max_in_flight / retry_after)
+        """The slowest pace a 429 with this Retry-After justifies (calls per second). A 429
+        that does not say (Intacct's GW-0010: a slot still counted for a call the client
+        gave up on) is read as "after a window": pacing slower than every slot once a
+        window only stretches the refusal into minutes."""
+        wait = retry_after if retry_after is not None and retry_after > 0 else self.window_s
+        return max(self.min_rate, self.max_in_flight / wait)
 
     def throttled(self, retry_after: float | None = None) -> None:
         """The server answered 429 (saying when to come back, if it did): slow down to just
@@ -223,6 +226,14 @@ class AdaptiveLimiter:
             accepted = min(accepted, self.rate)
         self.rate = max(floor, accepted * self.decrease)
         self._next_start = max(self._next_start, now)
+
+    def refused_concurrency(self) -> None:
+        """The server refused a call for too many in flight without saying when to come
+        back (Intacct's GW-0010): counted, but the rate is left alone. The semaphore already
+        bounds this client's calls; such a refusal means the server still counts a call the
+        client gave up on (a timeout) a moment ago, and the call's own retry with backoff is
+        the answer. Cutting the rate for it turned a few of them into minutes of pacing."""
+        self.throttled_count += 1
 
     def succeeded(self) -> None:
         self._successes.append(self._clock())

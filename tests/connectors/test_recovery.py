@@ -89,8 +89,34 @@ async def test_after_a_storm_the_rate_climbs_back_fast() -> None:
 
 
 def test_the_floor_is_what_retry_after_allows_every_slot() -> None:
-    limiter = AdaptiveLimiter(2)
+    limiter = AdaptiveLimiter(2, window_s=1.0)
     assert limiter.floor(1.0) == 2.0 and limiter.floor(4.0) == limiter.min_rate
-    assert limiter.floor(None) == limiter.min_rate
     limiter.throttled(1.0)
     assert limiter.rate == 2.0  # a blind cut with Retry-After 1 stays at two calls a second
+
+
+async def test_a_refusal_without_retry_after_never_paces_slower_than_a_slot_a_window() -> None:
+    # Intacct's GW-0010 says nothing about when: a few of them in a row (calls the client
+    # gave up on still counted by the gateway) must not slow two slots to one call per 2 s.
+    time = EventTime()
+    limiter = AdaptiveLimiter(2, clock=time.clock, sleep=time.sleep, window_s=1.0)
+    for _ in range(6):
+        limiter.throttled(None)
+        time.now += 0.6
+    assert limiter.rate == limiter.floor(None) == 2.0
+
+    async def burst() -> float:
+        started = time.now
+        for _ in range(20):
+            async with limiter.slot():
+                pass
+        return time.now - started
+
+    assert await time.run(burst()) <= 20 / 2.0
+
+
+def test_a_concurrency_refusal_is_counted_but_never_slows_the_pace() -> None:
+    limiter = AdaptiveLimiter(2)
+    for _ in range(10):
+        limiter.refused_concurrency()
+    assert limiter.throttled_count == 10 and limiter.rate is None
