@@ -74,6 +74,16 @@ async def get_status(req: func.HttpRequest) -> func.HttpResponse:
     return await respond((await _api()).status(utcnow()))
 
 
+@bp.route(route="settings/sleep-windows", methods=["GET"])
+async def get_sleep_windows(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).get_sleep_windows())
+
+
+@bp.route(route="settings/sleep-windows", methods=["PUT"])
+async def put_sleep_windows(req: func.HttpRequest) -> func.HttpResponse:
+    return await respond((await _api()).put_sleep_windows(req.get_body(), utcnow()))
+
+
 @bp.route(route="openapi.json", methods=["GET"])
 async def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(build_openapi()), mimetype="application/json")

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from azure.storage.queue.aio import QueueClient
 
@@ -33,9 +34,11 @@ BATCH = 16  # the host's default queue batch size
 class Pump:
     services: Services
     duplicate_records: bool = False  # deliver every record message twice
+    concurrent_duplicates: bool = False  # deliver every record message twice at the same time
     concurrency: int = BATCH  # record messages worked at once
     deliveries: int = 0
     failures: list[str] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow  # the `now` handed to the flow-runs handlers
 
     def _queue(self, name: str) -> QueueClient:
         return self.services.storage.queue(name)
@@ -53,10 +56,10 @@ class Pump:
             body = FlowRunMessage.model_validate_json(base64.b64decode(msg.content))
             try:
                 if msg.dequeue_count > MAX_DEQUEUE:
-                    await handle_flow_run_poison(self.services.flows, body, utcnow())
+                    await handle_flow_run_poison(self.services.flows, body, self.clock())
                 else:
                     await handle_flow_run(self.services.flows, self.services.engine, body,
-                                          utcnow())  # fmt: skip
+                                          self.clock())  # fmt: skip
             except Exception as exc:
                 self.failures.append(f"flow-runs: {exc!r}")
                 await queue.update_message(
@@ -78,7 +81,14 @@ class Pump:
                         await self.services.records.handle_poison(body)
                     else:
                         self.deliveries += 1
-                        await self.services.records.handle(body)
+                        if self.concurrent_duplicates:
+                            self.deliveries += 1
+                            await asyncio.gather(
+                                self.services.records.handle(body),
+                                self.services.records.handle(body),
+                            )
+                        else:
+                            await self.services.records.handle(body)
                         if self.duplicate_records:
                             self.deliveries += 1
                             await self.services.records.handle(body)

@@ -35,6 +35,8 @@ class FlowRunMessage(BaseModel):
     until: AwareDatetime | None = None  # the window's end: the next "query starts"
     page: int = 0
     polls: int = 0  # FINISH steps taken so far (their delay grows)
+    # Cursors to read after this one: records no window reaches (sync_engine.py, _outside).
+    then: list[dict[str, Any]] = []
 
 
 class RecordMessage(BaseModel):

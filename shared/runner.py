@@ -37,6 +37,8 @@ async def handle_flow_run(
         log.warning("run %s no longer holds its flow (recovered after its lease expired); "
                     "message dropped", run.id, extra=extra)  # fmt: skip
         return
+    if await _wait_for_sleep_end(service, message, now):
+        return
     if message.step is RunStep.START:
         run = await service.record_attempt(run)
     entry = service.catalog.get(run.flow_id)
@@ -79,6 +81,25 @@ async def handle_flow_run_poison(
         run.id, RunEnd(status=RunStatus.FAILED, message=text, errors=(error,)), now
     )
     log.error("run %s failed: %s", run.id, text, extra={"flow_id": run.flow_id, "run_id": run.id})
+
+
+async def _wait_for_sleep_end(service: FlowService, message: FlowRunMessage, now: datetime) -> bool:
+    """Inside a sleep window no step runs (no page is read, no run ends, so query starts stays):
+    the message goes back on the queue until the window ends (shared/schedule/gate.py), and
+    the run's lease is stretched past it, so the scheduler does not take the sleeping run for
+    a dead one. A step already running when the window opens finishes."""
+    gate = service.sleep
+    until = await gate.sleeping_until(now) if gate is not None else None
+    if gate is None or until is None:
+        return False
+    await service.renew(message.run_id, message.flow_id, until)  # lease: until + lease time
+    await service.queue.send_message(
+        message.model_dump_json(), visibility_timeout=gate.hide_for(now, until)
+    )
+    log.info("run %s: %s step waits for the sleep window to end at %s", message.run_id,
+             message.step.value, until.isoformat(),
+             extra={"flow_id": message.flow_id, "run_id": message.run_id})  # fmt: skip
+    return True
 
 
 def _describe(exc: Exception) -> str:

@@ -24,6 +24,8 @@ from shared.messages import (
     RECORD_UPSERTS_POISON_QUEUE,
     RECORD_UPSERTS_QUEUE,
 )
+from shared.schedule.gate import SleepGate
+from shared.schedule.store import SleepWindowStore
 from shared.settings import Settings, get_settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.clients import StorageClients, build_storage_clients
@@ -48,6 +50,7 @@ class Services:
     connectors: ConnectorPool
     engine: SyncEngine
     records: RecordWorker
+    sleep: SleepGate
 
     @classmethod
     async def create(
@@ -65,6 +68,9 @@ class Services:
         for queue in QUEUES:
             with contextlib.suppress(ResourceExistsError):
                 await storage.queues.create_queue(queue)
+        sleep_store = SleepWindowStore(storage.tables.get_table_client(f"{prefix}settings"))
+        await sleep_store.ensure()
+        sleep = SleepGate(sleep_store)
         flow_store = FlowStore(storage.tables.get_table_client(f"{prefix}flows"))
         await flow_store.ensure(catalog, utcnow())
         service = FlowService(
@@ -73,10 +79,12 @@ class Services:
             RunStore(storage.tables.get_table_client(f"{prefix}runs")),
             storage.queue(FLOW_RUNS_QUEUE),
             lease=timedelta(seconds=settings.run_lease_seconds),
+            sleep=sleep,
         )
         connectors = ConnectorPool(settings, factory or connector_factory)
         outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
         record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
+        bindings = BindingStore(storage.tables.get_table_client(f"{prefix}bindings"))
         engine = SyncEngine(
             catalog,
             connectors,
@@ -86,16 +94,19 @@ class Services:
             record_queue,
             overlap=timedelta(seconds=settings.read_overlap_seconds),
             page_size=settings.page_size,
+            bindings=bindings,
         )
         records = RecordWorker(
             catalog,
             connectors,
-            BindingStore(storage.tables.get_table_client(f"{prefix}bindings")),
+            bindings,
             outcomes,
             record_queue,
+            sleep=sleep,
         )
         return cls(settings=settings, catalog=catalog, storage=storage, flows=service,
-                   connectors=connectors, engine=engine, records=records)  # fmt: skip
+                   connectors=connectors, engine=engine, records=records,
+                   sleep=sleep)  # fmt: skip
 
     async def close(self) -> None:
         await self.flows.flows.table.close()
@@ -104,6 +115,7 @@ class Services:
         await self.connectors.aclose()
         await self.engine.close()
         await self.records.bindings.table.close()
+        await self.sleep.store.table.close()
         await self.storage.close()
 
 

@@ -18,17 +18,21 @@ log = logging.getLogger(__name__)
 class TickReport:
     claimed: list[str] = field(default_factory=list)  # run ids
     recovered: list[str] = field(default_factory=list)  # flow ids
+    sleeping_until: datetime | None = None  # inside a sleep window: nothing was claimed
 
 
 async def tick(service: FlowService, now: datetime) -> TickReport:
     report = TickReport()
     records = [rec for _, rec in await service.list()]
+    report.sleeping_until = await _sleeping_until(service, now)
 
     async def one(rec):  # type: ignore[no-untyped-def]
         if lifecycle.lease_expired(rec, now):
             if await service.recover(rec, now):
                 report.recovered.append(rec.flow_id)
-        elif lifecycle.is_due(rec, now):
+        elif report.sleeping_until is None and lifecycle.is_due(rec, now):
+            # Asleep, a due flow keeps its next_run_at and is claimed by the first tick after
+            # the window, then finish() puts it back on its phase (lifecycle.next_due).
             run = await service.claim_due(rec, now)
             if run is not None:
                 report.claimed.append(run.id)
@@ -39,3 +43,12 @@ async def tick(service: FlowService, now: datetime) -> TickReport:
             # One flow's storage hiccup must not stop the others from being scheduled.
             log.error("scheduler: flow %s: %s", rec.flow_id, result, exc_info=result)
     return report
+
+
+async def _sleeping_until(service: FlowService, now: datetime) -> datetime | None:
+    try:
+        return await service.sleeping_until(now)
+    except Exception as exc:
+        # Unknown whether a window is open: claim nothing this tick; the next one asks again.
+        log.error("scheduler: sleep windows unreadable (%s); no flow claimed this tick", exc)
+        return now

@@ -26,11 +26,17 @@ param location string = resourceGroup().location
 @description('Tags added to every resource.')
 param tags object = {}
 
+@description('Storage (blob, queue, table) and Key Vault reachable only through private endpoints in the virtual network, public network access denied. On unless a non-production environment turns it off (docs/deploy.md).')
+param privateNetworking bool = true
+
 @description('Address space of the virtual network.')
 param vnetAddressPrefix string = '10.40.0.0/16'
 
 @description('Address range of the function app integration subnet (Flex Consumption: /27 or larger; /24 recommended).')
 param appSubnetPrefix string = '10.40.0.0/24'
+
+@description('Address range of the subnet holding the private endpoints of storage and Key Vault (used when privateNetworking is on).')
+param privateEndpointSubnetPrefix string = '10.40.1.0/24'
 
 @description('Memory of each Flex Consumption instance, in MB.')
 @allowed([512, 2048, 4096])
@@ -145,9 +151,6 @@ param dataverseTenantId string = ''
 @description('DATAVERSE_CLIENT_ID: client id of the Dataverse app registration.')
 param dataverseClientId string = ''
 
-@description('DATAVERSE_CLIENT_CERT: path of a PEM certificate readable by the app; empty = use DATAVERSE_CLIENT_SECRET (docs/deploy.md).')
-param dataverseClientCert string = ''
-
 @description('DATAVERSE_AUTHORITY_HOST: Entra authority host.')
 param dataverseAuthorityHost string = 'https://login.microsoftonline.com'
 
@@ -174,6 +177,67 @@ param intacctUserPassword string = ''
 @description('DATAVERSE_CLIENT_SECRET: written to Key Vault when non-empty.')
 param dataverseClientSecret string = ''
 
+@secure()
+@description('DATAVERSE_CLIENT_CERT: the PEM (unencrypted private key + certificate), written to Key Vault when non-empty; without it the app uses DATAVERSE_CLIENT_SECRET (docs/deploy.md).')
+param dataverseClientCert string = ''
+
+@secure()
+@description('SHUTTLE_SMTP_PASSWORD: written to Key Vault when non-empty.')
+param smtpPassword string = ''
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (docs/operations.md): the SMTP relay alerts go through and their defaults
+// ---------------------------------------------------------------------------------------------
+
+@description('SHUTTLE_SMTP_HOST: SMTP relay of alert e-mails; empty = no e-mail (webhooks still work).')
+param smtpHost string = ''
+
+@description('SHUTTLE_SMTP_PORT: SMTP port (587 with starttls, 465 with tls).')
+@minValue(1)
+@maxValue(65535)
+param smtpPort int = 587
+
+@description('SHUTTLE_SMTP_SECURITY: starttls, tls (implicit TLS) or none (never across the internet).')
+@allowed(['starttls', 'tls', 'none'])
+param smtpSecurity string = 'starttls'
+
+@description('SHUTTLE_SMTP_USERNAME: SMTP login, if the relay needs one.')
+param smtpUsername string = ''
+
+@description('SHUTTLE_MAIL_FROM: sender address of alerts.')
+param mailFrom string = ''
+
+@description('SHUTTLE_NOTIFY_MODE: notification mode until an operator changes it through /api/settings/notifications.')
+@allowed([
+  'none'
+  'connection_failures'
+  'every_error'
+  'connection_failures_and_full_daily'
+  'connection_failures_and_error_daily'
+  'error_daily'
+  'full_daily'
+])
+param notifyMode string = 'connection_failures'
+
+@description('SHUTTLE_ADMIN_EMAIL: default admin address of alerts.')
+param adminEmail string = ''
+
+@description('SHUTTLE_CONNECTION_MONITOR_SCHEDULE: NCRONTAB (six fields, seconds first) of the connection monitor.')
+param connectionMonitorSchedule string = '0 */5 * * * *'
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
+// ---------------------------------------------------------------------------------------------
+
+@description('Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only.')
+param authClientId string = ''
+
+@description('Entra tenant of that app registration; the token issuer is <login endpoint>/<tenant>/v2.0.')
+param authTenantId string = subscription().tenantId
+
+@description('Audiences a bearer token may carry; empty = api://<authClientId>.')
+param authAllowedAudiences array = []
+
 // ---------------------------------------------------------------------------------------------
 // Names and constants
 // ---------------------------------------------------------------------------------------------
@@ -192,9 +256,11 @@ var natGatewayName = 'ng-${base}'
 var vnetName = 'vnet-${base}'
 // Flex Consumption rejects subnet names with an underscore.
 var appSubnetName = 'snet-functions'
+var privateEndpointSubnetName = 'snet-private-endpoints'
 var planName = 'plan-${base}'
 var functionAppName = take('func-${toLower(namePrefix)}-${token}', 32)
 var deploymentContainerName = 'app-package'
+var diagnosticSettingName = 'to-log-analytics'
 
 // Built-in role definition ids.
 var roleStorageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -210,6 +276,24 @@ var secretCreatioClientSecret = 'creatio-client-secret'
 var secretIntacctSenderPassword = 'intacct-sender-password'
 var secretIntacctUserPassword = 'intacct-user-password'
 var secretDataverseClientSecret = 'dataverse-client-secret'
+var secretDataverseClientCert = 'dataverse-client-cert'
+var secretSmtpPassword = 'smtp-password'
+
+// Private endpoints (privateNetworking): one per storage service the app uses and one for the
+// vault, each resolved through its privatelink zone linked to the virtual network.
+var zoneBlob = 'privatelink.blob.core.windows.net'
+var zoneQueue = 'privatelink.queue.core.windows.net'
+var zoneTable = 'privatelink.table.core.windows.net'
+var zoneVault = 'privatelink.vaultcore.azure.net'
+
+// Sign-in: on when an app registration is given.
+var authEnabled = !empty(authClientId)
+var authAudiences = empty(authAllowedAudiences) ? ['api://${authClientId}'] : authAllowedAudiences
+var authIssuer = '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+
+// privateNetworking: storage and the vault refuse the public network.
+var publicNetworkAccess = privateNetworking ? 'Disabled' : 'Enabled'
+var networkDefaultAction = privateNetworking ? 'Deny' : 'Allow'
 
 // ---------------------------------------------------------------------------------------------
 // Identity and monitoring
@@ -251,8 +335,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 // ---------------------------------------------------------------------------------------------
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_59: Entra-only access (shared keys off, RBAC per identity); closing the public endpoint needs private endpoints and DNS zones for blob, queue and table, the hardening step in docs/deploy.md.
-  // checkov:skip=CKV_AZURE_35: same reason as CKV_AZURE_59: no network deny rule in the base deployment, access is by Entra ID only.
+  // checkov:skip=CKV_AZURE_35: the default action follows privateNetworking (Deny by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
   // checkov:skip=CKV_AZURE_43: the name is computed (st + prefix + uniqueString, cut to 24): lowercase letters and digits by construction, which checkov cannot evaluate.
   name: storageAccountName
   location: location
@@ -270,9 +353,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     isSftpEnabled: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    // privateNetworking: only the blob, queue and table private endpoints; the app reads its
+    // package over its VNet integration, as the Flex quickstarts' VNET_ENABLED do (deploy.md).
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: networkDefaultAction
       bypass: 'AzureServices'
     }
     encryption: {
@@ -303,6 +388,17 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
+// Declared so their diagnostic settings have a scope (the services exist with the account).
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deploymentContainerName
@@ -315,9 +411,15 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 // Key Vault: the connection secrets. RBAC only; the app identity may read secrets, nothing more.
 // ---------------------------------------------------------------------------------------------
 
+// privateNetworking: Flex Consumption resolves Key Vault references against a network-restricted
+// vault through the app's VNet integration (generally available since October 2025:
+// Azure update 512379; earlier Flex releases could not), with all outbound traffic routed into
+// the VNet (vnetRouteAllEnabled on the site: app-service-key-vault-references asks it of Linux
+// apps that use private endpoints). The secrets below are written through Resource Manager,
+// which the vault's network rules do not restrict.
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_109: Flex Consumption cannot resolve Key Vault references against a network-restricted vault (flex-consumption-plan considerations); access is RBAC-only, the app identity may only read secrets.
-  // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109: the vault stays reachable so Key Vault references resolve on Flex Consumption.
+  // checkov:skip=CKV_AZURE_109: the default action follows privateNetworking (Deny by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
+  // checkov:skip=CKV_AZURE_189: public access follows privateNetworking (Disabled by default for production), an expression checkov 3.3.30 does not evaluate; tests/infra asserts it.
   name: keyVaultName
   location: location
   tags: allTags
@@ -334,9 +436,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    // privateNetworking: reachable only through its private endpoint (see the comment above).
+    // Interpolated only so checkov 3.3.30 reads a string here; it crashes on an expression.
+    publicNetworkAccess: '${publicNetworkAccess}'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: networkDefaultAction
       bypass: 'AzureServices'
     }
   }
@@ -393,6 +497,28 @@ resource secretDataverseClientSecretRes 'Microsoft.KeyVault/vaults/secrets@2023-
   name: secretDataverseClientSecret
   properties: {
     value: dataverseClientSecret
+    contentType: 'text/plain'
+  }
+}
+
+resource secretDataverseClientCertRes 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(dataverseClientCert)) {
+  // checkov:skip=CKV_AZURE_41: no expiry date: an expired secret makes its Key Vault reference fail and stops every sync; operators rotate instead (docs/deploy.md).
+  // checkov:skip=CKV_AZURE_114: contentType is set; checkov 3.3.30 does not look inside a conditional (if) resource body (tests/infra asserts it).
+  parent: vault
+  name: secretDataverseClientCert
+  properties: {
+    value: dataverseClientCert
+    contentType: 'text/plain'
+  }
+}
+
+resource secretSmtpPasswordRes 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(smtpPassword)) {
+  // checkov:skip=CKV_AZURE_41: no expiry date: an expired secret makes its Key Vault reference fail and stops every sync; operators rotate instead (docs/deploy.md).
+  // checkov:skip=CKV_AZURE_114: contentType is set; checkov 3.3.30 does not look inside a conditional (if) resource body (tests/infra asserts it).
+  parent: vault
+  name: secretSmtpPassword
+  properties: {
+    value: smtpPassword
     contentType: 'text/plain'
   }
 }
@@ -475,6 +601,19 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           }
         }
       }
+      {
+        // Holds the private endpoints of storage and Key Vault (privateNetworking); Flex
+        // Consumption's subnet cannot hold them. Always declared, so turning privateNetworking
+        // on or off never reshapes the network.
+        name: privateEndpointSubnetName
+        properties: {
+          addressPrefix: privateEndpointSubnetPrefix
+          privateEndpointNetworkPolicies: 'Enabled'
+          networkSecurityGroup: {
+            id: nsg.id
+          }
+        }
+      }
     ]
   }
 }
@@ -482,6 +621,241 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
 resource appSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
   parent: vnet
   name: appSubnetName
+}
+
+resource privateEndpointSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: privateEndpointSubnetName
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private networking (privateNetworking): a private endpoint per storage service and for the
+// vault, each with its privatelink DNS zone linked to the virtual network, so the app's calls to
+// <account>.blob.core.windows.net and <vault>.vault.azure.net resolve to private addresses.
+// ---------------------------------------------------------------------------------------------
+
+resource privateZoneBlob 'Microsoft.Network/privateDnsZones@2024-06-01' = if (privateNetworking) {
+  name: zoneBlob
+  location: 'global'
+  tags: allTags
+}
+
+resource privateZoneLinkBlob 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (privateNetworking) {
+  parent: privateZoneBlob
+  name: vnetName
+  location: 'global'
+  tags: allTags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+}
+
+resource privateEndpointBlob 'Microsoft.Network/privateEndpoints@2024-05-01' = if (privateNetworking) {
+  name: 'pe-${base}-blob'
+  location: location
+  tags: allTags
+  properties: {
+    subnet: {
+      id: privateEndpointSubnet.id
+    }
+    privateLinkServiceConnections: [
+      {
+        name: 'blob'
+        properties: {
+          privateLinkServiceId: storage.id
+          groupIds: [
+            'blob'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource privateDnsGroupBlob 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = if (privateNetworking) {
+  parent: privateEndpointBlob
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'blob'
+        properties: {
+          privateDnsZoneId: privateZoneBlob.id
+        }
+      }
+    ]
+  }
+}
+
+resource privateZoneQueue 'Microsoft.Network/privateDnsZones@2024-06-01' = if (privateNetworking) {
+  name: zoneQueue
+  location: 'global'
+  tags: allTags
+}
+
+resource privateZoneLinkQueue 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (privateNetworking) {
+  parent: privateZoneQueue
+  name: vnetName
+  location: 'global'
+  tags: allTags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+}
+
+resource privateEndpointQueue 'Microsoft.Network/privateEndpoints@2024-05-01' = if (privateNetworking) {
+  name: 'pe-${base}-queue'
+  location: location
+  tags: allTags
+  properties: {
+    subnet: {
+      id: privateEndpointSubnet.id
+    }
+    privateLinkServiceConnections: [
+      {
+        name: 'queue'
+        properties: {
+          privateLinkServiceId: storage.id
+          groupIds: [
+            'queue'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource privateDnsGroupQueue 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = if (privateNetworking) {
+  parent: privateEndpointQueue
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'queue'
+        properties: {
+          privateDnsZoneId: privateZoneQueue.id
+        }
+      }
+    ]
+  }
+}
+
+resource privateZoneTable 'Microsoft.Network/privateDnsZones@2024-06-01' = if (privateNetworking) {
+  name: zoneTable
+  location: 'global'
+  tags: allTags
+}
+
+resource privateZoneLinkTable 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (privateNetworking) {
+  parent: privateZoneTable
+  name: vnetName
+  location: 'global'
+  tags: allTags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+}
+
+resource privateEndpointTable 'Microsoft.Network/privateEndpoints@2024-05-01' = if (privateNetworking) {
+  name: 'pe-${base}-table'
+  location: location
+  tags: allTags
+  properties: {
+    subnet: {
+      id: privateEndpointSubnet.id
+    }
+    privateLinkServiceConnections: [
+      {
+        name: 'table'
+        properties: {
+          privateLinkServiceId: storage.id
+          groupIds: [
+            'table'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource privateDnsGroupTable 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = if (privateNetworking) {
+  parent: privateEndpointTable
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'table'
+        properties: {
+          privateDnsZoneId: privateZoneTable.id
+        }
+      }
+    ]
+  }
+}
+
+resource privateZoneVault 'Microsoft.Network/privateDnsZones@2024-06-01' = if (privateNetworking) {
+  name: zoneVault
+  location: 'global'
+  tags: allTags
+}
+
+resource privateZoneLinkVault 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (privateNetworking) {
+  parent: privateZoneVault
+  name: vnetName
+  location: 'global'
+  tags: allTags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+}
+
+resource privateEndpointVault 'Microsoft.Network/privateEndpoints@2024-05-01' = if (privateNetworking) {
+  name: 'pe-${base}-vault'
+  location: location
+  tags: allTags
+  properties: {
+    subnet: {
+      id: privateEndpointSubnet.id
+    }
+    privateLinkServiceConnections: [
+      {
+        name: 'vault'
+        properties: {
+          privateLinkServiceId: vault.id
+          groupIds: [
+            'vault'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource privateDnsGroupVault 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = if (privateNetworking) {
+  parent: privateEndpointVault
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'vault'
+        properties: {
+          privateDnsZoneId: privateZoneVault.id
+        }
+      }
+    ]
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,6 +923,131 @@ resource operatorSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
 }
 
 // ---------------------------------------------------------------------------------------------
+// Diagnostic settings: who read a secret (Key Vault AuditEvent) and every storage request, in the
+// Log Analytics workspace. The function app's own logs (FunctionAppLogs, traces, requests) reach
+// the same workspace through Application Insights, which is workspace-based: Flex Consumption
+// does not support diagnostic settings on the app (flex-consumption-plan, Considerations).
+// ---------------------------------------------------------------------------------------------
+
+resource storageDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: diagnosticSettingName
+  scope: storage
+  properties: {
+    workspaceId: logAnalytics.id
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: diagnosticSettingName
+  scope: blobService
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: diagnosticSettingName
+  scope: queueService
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: diagnosticSettingName
+  scope: tableService
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: diagnosticSettingName
+  scope: vault
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The function app
 // ---------------------------------------------------------------------------------------------
 
@@ -597,8 +1096,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     publicNetworkAccess: 'Enabled'
     // Key Vault references resolve with the user-assigned identity (the app has no other).
     keyVaultReferenceIdentity: appIdentity.id
-    // Outbound: through the delegated subnet, whose NAT gateway owns the egress IP.
+    // Outbound: through the delegated subnet, whose NAT gateway owns the egress IP. All of it,
+    // so Key Vault references and storage reach their private endpoints (privateNetworking).
     virtualNetworkSubnetId: appSubnet.id
+    vnetRouteAllEnabled: true
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -740,11 +1241,58 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           name: 'DATAVERSE_CLIENT_CERT'
-          value: dataverseClientCert
+          value: '@Microsoft.KeyVault(SecretUri=${vaultSecretsUri}/${secretDataverseClientCert}/)'
         }
         {
           name: 'DATAVERSE_AUTHORITY_HOST'
           value: dataverseAuthorityHost
+        }
+        {
+          name: 'SHUTTLE_SMTP_HOST'
+          value: smtpHost
+        }
+        {
+          name: 'SHUTTLE_SMTP_PORT'
+          value: string(smtpPort)
+        }
+        {
+          name: 'SHUTTLE_SMTP_SECURITY'
+          value: smtpSecurity
+        }
+        {
+          name: 'SHUTTLE_SMTP_USERNAME'
+          value: smtpUsername
+        }
+        {
+          name: 'SHUTTLE_SMTP_PASSWORD'
+          value: '@Microsoft.KeyVault(SecretUri=${vaultSecretsUri}/${secretSmtpPassword}/)'
+        }
+        {
+          name: 'SHUTTLE_MAIL_FROM'
+          value: mailFrom
+        }
+        {
+          name: 'SHUTTLE_NOTIFY_MODE'
+          value: notifyMode
+        }
+        {
+          name: 'SHUTTLE_ADMIN_EMAIL'
+          value: adminEmail
+        }
+        {
+          name: 'SHUTTLE_CONNECTION_MONITOR_SCHEDULE'
+          value: connectionMonitorSchedule
+        }
+        {
+          // The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
+          name: 'SHUTTLE_AUTH_MODE'
+          value: authEnabled ? 'appservice' : 'keys'
+        }
+        {
+          // App Service Authentication proves the app registration with this identity (a
+          // federated credential) instead of a client secret: docs/deploy.md, "Operator sign-in".
+          name: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+          value: appIdentity.properties.clientId
         }
       ]
     }
@@ -779,7 +1327,85 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     storageTableDataContributor
     vaultSecretsUser
     monitoringMetricsPublisher
+    // privateNetworking: the names resolve privately before the host first reads them.
+    privateDnsGroupBlob
+    privateDnsGroupQueue
+    privateDnsGroupTable
+    privateDnsGroupVault
+    privateZoneLinkBlob
+    privateZoneLinkQueue
+    privateZoneLinkTable
+    privateZoneLinkVault
   ]
+}
+
+// No basic-auth (user name + password) publishing over SCM or FTP: deployments go with Entra
+// tokens (azd, func azure functionapp publish).
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+// App Service Authentication with Microsoft Entra ID, on when authClientId is given. Always
+// declared, so clearing authClientId turns it off on the next deployment. AllowAnonymous rather
+// than Return401: the platform then validates a signed-in session or bearer token and passes the
+// caller in X-MS-CLIENT-PRINCIPAL, while a request with neither still reaches the Functions host,
+// which answers 401 to any route without a valid function key. So operators sign in, machine
+// clients keep their function keys, and nothing unauthenticated gets through. Return401 would
+// refuse key-only clients before the host sees their key, and excludedPaths cannot carve the API
+// out of /api while keeping the console (also under /api) behind sign-in (docs/deploy.md).
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: this resource is the App Service Authentication, enabled by authEnabled, an expression checkov 3.3.30 does not evaluate (tests/infra asserts it).
+  // checkov:skip=CKV_AZURE_63: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no HTTP logging setting; the app logs to Application Insights.
+  // checkov:skip=CKV_AZURE_65: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no detailed-error setting; errors go to Application Insights.
+  // checkov:skip=CKV_AZURE_66: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no request-tracing setting; requests are traced in Application Insights.
+  // checkov:skip=CKV_AZURE_80: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no .NET version; the app runs Python 3.11.
+  // checkov:skip=CKV_AZURE_88: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no storage mounts; Flex Consumption has no Azure Files content share.
+  // checkov:skip=CKV_AZURE_222: checkov 3.3.30 runs its site-config checks on every Microsoft.Web/sites/config resource; this one is authsettingsV2, which has no network setting; the site's public access is explained on functionApp.
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: authEnabled
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+      redirectToProvider: 'azureactivedirectory'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: authEnabled
+        registration: {
+          openIdIssuer: authIssuer
+          clientId: authClientId
+          clientSecretSettingName: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+        }
+        validation: {
+          allowedAudiences: authAudiences
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

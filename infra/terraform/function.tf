@@ -53,8 +53,22 @@ locals {
     DATAVERSE_TENANT_ID                       = var.dataverse_tenant_id
     DATAVERSE_CLIENT_ID                       = var.dataverse_client_id
     DATAVERSE_CLIENT_SECRET                   = "@Microsoft.KeyVault(SecretUri=${local.vault_secrets_uri}/${local.secret_names.DATAVERSE_CLIENT_SECRET}/)"
-    DATAVERSE_CLIENT_CERT                     = var.dataverse_client_cert
+    DATAVERSE_CLIENT_CERT                     = "@Microsoft.KeyVault(SecretUri=${local.vault_secrets_uri}/${local.secret_names.DATAVERSE_CLIENT_CERT}/)"
     DATAVERSE_AUTHORITY_HOST                  = var.dataverse_authority_host
+    SHUTTLE_SMTP_HOST                         = var.smtp_host
+    SHUTTLE_SMTP_PORT                         = tostring(var.smtp_port)
+    SHUTTLE_SMTP_SECURITY                     = var.smtp_security
+    SHUTTLE_SMTP_USERNAME                     = var.smtp_username
+    SHUTTLE_SMTP_PASSWORD                     = "@Microsoft.KeyVault(SecretUri=${local.vault_secrets_uri}/${local.secret_names.SHUTTLE_SMTP_PASSWORD}/)"
+    SHUTTLE_MAIL_FROM                         = var.mail_from
+    SHUTTLE_NOTIFY_MODE                       = var.notify_mode
+    SHUTTLE_ADMIN_EMAIL                       = var.admin_email
+    SHUTTLE_CONNECTION_MONITOR_SCHEDULE       = var.connection_monitor_schedule
+    # The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
+    SHUTTLE_AUTH_MODE = local.auth_enabled ? "appservice" : "keys"
+    # App Service Authentication proves the app registration with this identity (a federated
+    # credential) instead of a client secret: docs/deploy.md, "Operator sign-in".
+    OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID = azurerm_user_assigned_identity.app.client_id
   }
 }
 
@@ -81,8 +95,10 @@ resource "azapi_resource" "function_app" {
       publicNetworkAccess = "Enabled"
       # Key Vault references resolve with the user-assigned identity (the app has no other).
       keyVaultReferenceIdentity = azurerm_user_assigned_identity.app.id
-      # Outbound: through the delegated subnet, whose NAT gateway owns the egress IP.
+      # Outbound: through the delegated subnet, whose NAT gateway owns the egress IP. All of it,
+      # so Key Vault references and storage reach their private endpoints (private_networking).
       virtualNetworkSubnetId = azurerm_subnet.functions.id
+      vnetRouteAllEnabled    = true
       siteConfig = {
         minTlsVersion    = "1.2"
         scmMinTlsVersion = "1.2"
@@ -126,5 +142,85 @@ resource "azapi_resource" "function_app" {
     azurerm_subnet_nat_gateway_association.functions,
     azurerm_subnet_network_security_group_association.functions,
     azurerm_nat_gateway_public_ip_association.egress,
+    # private_networking: the names resolve privately before the host first reads them.
+    azurerm_private_endpoint.blob,
+    azurerm_private_endpoint.queue,
+    azurerm_private_endpoint.table,
+    azurerm_private_endpoint.vault,
+    azurerm_private_dns_zone_virtual_network_link.this,
   ]
+}
+
+# No basic-auth (user name + password) publishing over SCM or FTP: deployments go with Entra
+# tokens (azd, func azure functionapp publish).
+resource "azapi_resource" "scm_basic_auth" {
+  type      = "Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01"
+  name      = "scm"
+  parent_id = azapi_resource.function_app.id
+
+  body = {
+    properties = {
+      allow = false
+    }
+  }
+}
+
+resource "azapi_resource" "ftp_basic_auth" {
+  type      = "Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01"
+  name      = "ftp"
+  parent_id = azapi_resource.function_app.id
+
+  body = {
+    properties = {
+      allow = false
+    }
+  }
+}
+
+# App Service Authentication with Microsoft Entra ID, on when auth_client_id is given. Always
+# declared, so clearing auth_client_id turns it off on the next apply. AllowAnonymous rather than
+# Return401: the platform then validates a signed-in session or bearer token and passes the caller
+# in X-MS-CLIENT-PRINCIPAL, while a request with neither still reaches the Functions host, which
+# answers 401 to any route without a valid function key. So operators sign in, machine clients
+# keep their function keys, and nothing unauthenticated gets through. Return401 would refuse
+# key-only clients before the host sees their key, and excludedPaths cannot carve the API out of
+# /api while keeping the console (also under /api) behind sign-in (docs/deploy.md).
+resource "azapi_resource" "auth_settings" {
+  type      = "Microsoft.Web/sites/config@2024-04-01"
+  name      = "authsettingsV2"
+  parent_id = azapi_resource.function_app.id
+
+  body = {
+    properties = {
+      platform = {
+        enabled = local.auth_enabled
+      }
+      globalValidation = {
+        requireAuthentication       = false
+        unauthenticatedClientAction = "AllowAnonymous"
+        redirectToProvider          = "azureactivedirectory"
+      }
+      httpSettings = {
+        requireHttps = true
+      }
+      identityProviders = {
+        azureActiveDirectory = {
+          enabled = local.auth_enabled
+          registration = {
+            openIdIssuer            = local.auth_issuer
+            clientId                = var.auth_client_id
+            clientSecretSettingName = "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+          }
+          validation = {
+            allowedAudiences = local.auth_audiences
+          }
+        }
+      }
+      login = {
+        tokenStore = {
+          enabled = false
+        }
+      }
+    }
+  }
 }

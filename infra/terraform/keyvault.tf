@@ -1,10 +1,12 @@
 # The connection secrets. RBAC only; the app identity may read secrets (Key Vault Secrets User),
 # nothing more.
-
+#
+# private_networking: reachable only through its private endpoint (network.tf). Flex Consumption
+# resolves Key Vault references against a network-restricted vault through the app's VNet
+# integration (generally available since October 2025, Azure update 512379; earlier Flex releases
+# could not), with all outbound traffic routed into the VNet (vnetRouteAllEnabled on the site:
+# app-service-key-vault-references asks it of Linux apps that use private endpoints).
 resource "azurerm_key_vault" "this" {
-  #checkov:skip=CKV_AZURE_109:Flex Consumption cannot resolve Key Vault references against a network-restricted vault (flex-consumption-plan considerations); access is RBAC-only, the app identity may only read secrets.
-  #checkov:skip=CKV_AZURE_189:same reason as CKV_AZURE_109: the vault stays reachable so Key Vault references resolve on Flex Consumption.
-  #checkov:skip=CKV2_AZURE_32:same reason as CKV_AZURE_109: Key Vault references resolve from the platform, not through a private endpoint.
   name                          = local.key_vault_name
   location                      = local.location
   resource_group_name           = data.azurerm_resource_group.this.name
@@ -13,29 +15,45 @@ resource "azurerm_key_vault" "this" {
   rbac_authorization_enabled    = true
   soft_delete_retention_days    = 90
   purge_protection_enabled      = true
-  public_network_access_enabled = true
+  public_network_access_enabled = var.private_networking ? false : true
   tags                          = local.tags
 
   network_acls {
-    default_action = "Allow"
+    default_action = var.private_networking ? "Deny" : "Allow"
     bypass         = "AzureServices"
   }
 }
 
-# Created on the first apply from the (sensitive) variables; a secret given no value holds
+# Written through Resource Manager (azapi, as infra/bicep does), not the vault's data plane: the
+# vault's network rules do not apply there, so this works from anywhere with private_networking
+# on. Created on the first apply from the (sensitive) variables; a secret given no value holds
 # local.secret_placeholder until operators set it. After that operators rotate them in the vault
 # and Terraform leaves the value alone (docs/deploy.md).
-resource "azurerm_key_vault_secret" "app" {
-  #checkov:skip=CKV_AZURE_41:no expiry date: an expired secret makes its Key Vault reference fail and stops every sync; operators rotate instead (docs/deploy.md).
-  for_each     = local.secret_names
-  name         = each.value
-  value        = local.secret_values[each.key] != "" ? local.secret_values[each.key] : local.secret_placeholder
-  content_type = "text/plain"
-  key_vault_id = azurerm_key_vault.this.id
+resource "azapi_resource" "secret" {
+  for_each  = local.secret_names
+  type      = "Microsoft.KeyVault/vaults/secrets@2023-07-01"
+  name      = each.value
+  parent_id = azurerm_key_vault.this.id
 
-  lifecycle {
-    ignore_changes = [value]
+  body = {
+    properties = {
+      value       = local.secret_values[each.key] != "" ? local.secret_values[each.key] : local.secret_placeholder
+      contentType = "text/plain"
+    }
   }
 
-  depends_on = [azurerm_role_assignment.operator_secrets_officer]
+  lifecycle {
+    ignore_changes = [body]
+  }
+}
+
+# Earlier versions wrote the secrets with azurerm_key_vault_secret (the vault's data plane).
+# Forget those on upgrade rather than delete what operators rotated; docs/deploy.md says how to
+# import them into azapi_resource.secret before the first apply.
+removed {
+  from = azurerm_key_vault_secret.app
+
+  lifecycle {
+    destroy = false
+  }
 }

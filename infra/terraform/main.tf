@@ -33,6 +33,30 @@ locals {
   function_app_name         = substr("func-${var.name_prefix}-${local.token}", 0, 32)
   deployment_container_name = "app-package"
 
+  private_endpoint_subnet_name = "snet-private-endpoints"
+  diagnostic_setting_name      = "to-log-analytics"
+  # Storage services with diagnostic settings (resource type of each under the account).
+  storage_services = {
+    blob  = "blobServices"
+    queue = "queueServices"
+    table = "tableServices"
+  }
+
+  # One private endpoint per storage service the app uses and one for the vault, each resolved
+  # through its privatelink zone linked to the virtual network.
+  private_dns_zones = {
+    blob  = "privatelink.blob.core.windows.net"
+    queue = "privatelink.queue.core.windows.net"
+    table = "privatelink.table.core.windows.net"
+    vault = "privatelink.vaultcore.azure.net"
+  }
+
+  # Sign-in: on when an app registration is given.
+  auth_enabled   = var.auth_client_id != ""
+  auth_tenant_id = coalesce(var.auth_tenant_id, data.azurerm_client_config.current.tenant_id)
+  auth_audiences = length(var.auth_allowed_audiences) > 0 ? var.auth_allowed_audiences : ["api://${var.auth_client_id}"]
+  auth_issuer    = "https://login.microsoftonline.com/${local.auth_tenant_id}/v2.0"
+
   # Key Vault secret names (letters, digits and dashes) of the secret app settings.
   secret_names = {
     CREATIO_PASSWORD        = "creatio-password"
@@ -40,9 +64,11 @@ locals {
     INTACCT_SENDER_PASSWORD = "intacct-sender-password"
     INTACCT_USER_PASSWORD   = "intacct-user-password"
     DATAVERSE_CLIENT_SECRET = "dataverse-client-secret"
+    DATAVERSE_CLIENT_CERT   = "dataverse-client-cert"
+    SHUTTLE_SMTP_PASSWORD   = "smtp-password"
   }
-  # Value of a secret given none: the provider's value/value_wo exactly-one-of check may take an
-  # empty string for no value, and an obvious placeholder reads clearly in an auth error.
+  # Value of a secret given none: the app (shared/settings.py) treats it as not set, so a
+  # DATAVERSE_CLIENT_CERT nobody has set never shadows DATAVERSE_CLIENT_SECRET.
   secret_placeholder = "SET-IN-KEY-VAULT"
   # Initial values (sensitive); only written when the secret is first created.
   secret_values = {
@@ -51,6 +77,8 @@ locals {
     INTACCT_SENDER_PASSWORD = var.intacct_sender_password
     INTACCT_USER_PASSWORD   = var.intacct_user_password
     DATAVERSE_CLIENT_SECRET = var.dataverse_client_secret
+    DATAVERSE_CLIENT_CERT   = var.dataverse_client_cert
+    SHUTTLE_SMTP_PASSWORD   = var.smtp_password
   }
 }
 

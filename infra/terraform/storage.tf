@@ -2,11 +2,8 @@
 # identity reaches it with Entra ID and the role assignments in main.tf.
 
 resource "azurerm_storage_account" "this" {
-  #checkov:skip=CKV_AZURE_59:Entra-only access (shared keys off, RBAC per identity); closing the public endpoint needs private endpoints and DNS zones for blob, queue and table, the hardening step in docs/deploy.md.
-  #checkov:skip=CKV_AZURE_35:same reason as CKV_AZURE_59: no network deny rule in the base deployment, access is by Entra ID only.
-  #checkov:skip=CKV2_AZURE_33:same reason as CKV_AZURE_59: private endpoints are the documented hardening step.
   #checkov:skip=CKV2_AZURE_1:Microsoft-managed keys with infrastructure (double) encryption; a customer-managed key adds a key and its rotation that this app's data does not call for.
-  #checkov:skip=CKV_AZURE_33:classic Storage Analytics queue logging is key-based and shared keys are off; the queue triggers poll constantly, so request logs would be mostly noise (diagnostic settings can add them, docs/deploy.md).
+  #checkov:skip=CKV_AZURE_33:queue requests are logged to Log Analytics by the queue service's diagnostic setting (diagnostics.tf); classic Storage Analytics logging is key-based and shared keys are off.
   name                              = local.storage_account_name
   location                          = local.location
   resource_group_name               = data.azurerm_resource_group.this.name
@@ -21,7 +18,11 @@ resource "azurerm_storage_account" "this" {
   sftp_enabled                      = false
   min_tls_version                   = "TLS1_2"
   https_traffic_only_enabled        = true
-  public_network_access_enabled     = true
+  # private_networking: reachable only through the blob, queue and table private endpoints
+  # (network.tf). Flex Consumption reads its package from app-package over the app's VNet
+  # integration, the layout of Azure-Samples' Flex Consumption quickstarts with VNET_ENABLED
+  # (storage publicNetworkAccess Disabled); docs/deploy.md, "Private networking".
+  public_network_access_enabled     = var.private_networking ? false : true
   infrastructure_encryption_enabled = true
   tags                              = local.tags
 
@@ -35,13 +36,13 @@ resource "azurerm_storage_account" "this" {
   }
 
   network_rules {
-    default_action = "Allow"
+    default_action = var.private_networking ? "Deny" : "Allow"
     bypass         = ["AzureServices"]
   }
 }
 
 resource "azurerm_storage_container" "deployment" {
-  #checkov:skip=CKV2_AZURE_21:Storage Insights (azurerm_log_analytics_storage_insights) needs an account key and shared keys are off; blob request logs can come from diagnostic settings (docs/deploy.md).
+  #checkov:skip=CKV2_AZURE_21:blob requests are logged to Log Analytics by the blob service's diagnostic setting (diagnostics.tf); Storage Insights needs an account key and shared keys are off.
   name                  = local.deployment_container_name
   storage_account_id    = azurerm_storage_account.this.id
   container_access_type = "private"

@@ -46,6 +46,12 @@ variable "tags" {
   default     = {}
 }
 
+variable "private_networking" {
+  description = "Storage (blob, queue, table) and Key Vault reachable only through private endpoints in the virtual network, public network access denied. On unless a non-production environment turns it off (docs/deploy.md)."
+  type        = bool
+  default     = true
+}
+
 variable "vnet_address_prefix" {
   description = "Address space of the virtual network."
   type        = string
@@ -56,6 +62,12 @@ variable "app_subnet_prefix" {
   description = "Address range of the function app integration subnet (Flex Consumption: /27 or larger; /24 recommended)."
   type        = string
   default     = "10.40.0.0/24"
+}
+
+variable "private_endpoint_subnet_prefix" {
+  description = "Address range of the subnet holding the private endpoints of storage and Key Vault (used when private_networking is on)."
+  type        = string
+  default     = "10.40.1.0/24"
 }
 
 variable "instance_memory_mb" {
@@ -281,12 +293,6 @@ variable "dataverse_client_id" {
   default     = ""
 }
 
-variable "dataverse_client_cert" {
-  description = "DATAVERSE_CLIENT_CERT: path of a PEM certificate readable by the app; empty = use DATAVERSE_CLIENT_SECRET (docs/deploy.md)."
-  type        = string
-  default     = ""
-}
-
 variable "dataverse_authority_host" {
   description = "DATAVERSE_AUTHORITY_HOST: Entra authority host."
   type        = string
@@ -330,4 +336,115 @@ variable "dataverse_client_secret" {
   type        = string
   default     = ""
   sensitive   = true
+}
+
+variable "dataverse_client_cert" {
+  description = "DATAVERSE_CLIENT_CERT: initial value of the Key Vault secret, the PEM (unencrypted private key + certificate); without it the app uses DATAVERSE_CLIENT_SECRET (docs/deploy.md)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "smtp_password" {
+  description = "SHUTTLE_SMTP_PASSWORD: initial value of the Key Vault secret."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+# -----------------------------------------------------------------------------------------------
+# Notifications (docs/operations.md): the SMTP relay alerts go through and their defaults
+# -----------------------------------------------------------------------------------------------
+
+variable "smtp_host" {
+  description = "SHUTTLE_SMTP_HOST: SMTP relay of alert e-mails; empty = no e-mail (webhooks still work)."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "SHUTTLE_SMTP_PORT: SMTP port (587 with starttls, 465 with tls)."
+  type        = number
+  default     = 587
+
+  validation {
+    condition     = var.smtp_port >= 1 && var.smtp_port <= 65535
+    error_message = "SHUTTLE_SMTP_PORT must be between 1 and 65535."
+  }
+}
+
+variable "smtp_security" {
+  description = "SHUTTLE_SMTP_SECURITY: starttls, tls (implicit TLS) or none (never across the internet)."
+  type        = string
+  default     = "starttls"
+
+  validation {
+    condition     = contains(["starttls", "tls", "none"], var.smtp_security)
+    error_message = "SHUTTLE_SMTP_SECURITY: starttls, tls or none."
+  }
+}
+
+variable "smtp_username" {
+  description = "SHUTTLE_SMTP_USERNAME: SMTP login, if the relay needs one."
+  type        = string
+  default     = ""
+}
+
+variable "mail_from" {
+  description = "SHUTTLE_MAIL_FROM: sender address of alerts."
+  type        = string
+  default     = ""
+}
+
+variable "notify_mode" {
+  description = "SHUTTLE_NOTIFY_MODE: notification mode until an operator changes it through /api/settings/notifications."
+  type        = string
+  default     = "connection_failures"
+
+  validation {
+    condition = contains([
+      "none",
+      "connection_failures",
+      "every_error",
+      "connection_failures_and_full_daily",
+      "connection_failures_and_error_daily",
+      "error_daily",
+      "full_daily",
+    ], var.notify_mode)
+    error_message = "SHUTTLE_NOTIFY_MODE: one of the seven modes in docs/operations.md."
+  }
+}
+
+variable "admin_email" {
+  description = "SHUTTLE_ADMIN_EMAIL: default admin address of alerts."
+  type        = string
+  default     = ""
+}
+
+variable "connection_monitor_schedule" {
+  description = "SHUTTLE_CONNECTION_MONITOR_SCHEDULE: NCRONTAB (six fields, seconds first) of the connection monitor."
+  type        = string
+  default     = "0 */5 * * * *"
+}
+
+# -----------------------------------------------------------------------------------------------
+# Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
+# -----------------------------------------------------------------------------------------------
+
+variable "auth_client_id" {
+  description = "Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only."
+  type        = string
+  default     = ""
+}
+
+variable "auth_tenant_id" {
+  description = "Entra tenant of that app registration; null = the tenant Terraform runs in. The token issuer is https://login.microsoftonline.com/<tenant>/v2.0."
+  type        = string
+  default     = null
+}
+
+variable "auth_allowed_audiences" {
+  description = "Audiences a bearer token may carry; empty = api://<auth_client_id>."
+  type        = list(string)
+  default     = []
 }

@@ -25,6 +25,11 @@ provider "azurerm" {
   storage_use_azuread = true
 
   features {
+    # private_networking closes the account's public endpoint: manage it through Resource Manager
+    # only (containers by storage_account_id, no data-plane reads of the account's properties).
+    storage {
+      data_plane_available = false
+    }
     key_vault {
       # Purge protection is on; never try to purge on destroy.
       purge_soft_delete_on_destroy    = false

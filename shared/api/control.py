@@ -16,6 +16,8 @@ from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
 from shared.flows.models import FlowRecord, FlowState, RunParams, RunRecord
 from shared.flows.service import FlowService, RunRequest
+from shared.schedule.gate import SleepGate
+from shared.schedule.windows import SleepWindows, never_awake
 from shared.settings import Settings
 from shared.storage.outcome_store import OutcomeStore
 
@@ -47,7 +49,12 @@ def run_view(run: RunRecord) -> api.Run:
     return api.Run.model_validate(run.model_dump(by_alias=False))
 
 
-def flow_view(entry: CatalogEntry, rec: FlowRecord, last_run: RunRecord | None) -> api.Flow:
+def flow_view(
+    entry: CatalogEntry,
+    rec: FlowRecord,
+    last_run: RunRecord | None,
+    sleeping_until: datetime | None = None,
+) -> api.Flow:
     flow = entry.flow
     return api.Flow(
         id=entry.flow_id,
@@ -70,6 +77,7 @@ def flow_view(entry: CatalogEntry, rec: FlowRecord, last_run: RunRecord | None) 
         volume_limit=rec.volume_limit,
         error_policy=rec.error_policy,
         bulk_flow=flow.bulk_flow,
+        sleeping_until=sleeping_until,
     )
 
 
@@ -90,7 +98,11 @@ class ControlApi:
         return await self.service.runs.get(run_id) if run_id else None
 
     async def _view(self, entry: CatalogEntry, rec: FlowRecord) -> api.Flow:
-        return flow_view(entry, rec, await self._last_run(rec))
+        return flow_view(entry, rec, await self._last_run(rec), await self._sleeping_until())
+
+    async def _sleeping_until(self, now: datetime | None = None) -> datetime | None:
+        gate = self.service.sleep
+        return await gate.sleeping_until(now) if gate is not None else None
 
     async def list_flows(self) -> tuple[int, api.FlowList]:
         pairs = await self.service.list()
@@ -189,4 +201,24 @@ class ControlApi:
             ],
             storage="ok",
             egress_ip=self.settings.egress_ip,
+            sleeping_until=await self._sleeping_until(now),
         )
+
+    # ---- sleep windows (shared/schedule) -------------------------------------------------
+
+    async def get_sleep_windows(self) -> tuple[int, SleepWindows]:
+        return 200, await self._gate().store.get()
+
+    async def put_sleep_windows(self, body: bytes, now: datetime) -> tuple[int, SleepWindows]:
+        windows = parse_body(SleepWindows, body)
+        if never_awake(windows, now):
+            raise RequestValidationError(
+                "windows: together they cover the whole week; every flow would sleep for good",
+                field="windows",
+            )
+        return 200, await self._gate().put(windows)
+
+    def _gate(self) -> SleepGate:
+        if self.service.sleep is None:
+            raise ConflictError("sleep windows need the app's storage", code="no_sleep_windows")
+        return self.service.sleep

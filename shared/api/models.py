@@ -66,6 +66,9 @@ class Flow(BaseModel):
     volume_limit: int
     error_policy: ErrorPolicy
     bulk_flow: str | None
+    sleeping_until: datetime | None = Field(
+        default=None, description="Inside a sleep window: when it ends and the flow resumes"
+    )
 
 
 class FlowList(BaseModel):
@@ -144,3 +147,6 @@ class Status(BaseModel):
     connections: list[ConnectionStatus]
     storage: Literal["ok"]
     egress_ip: str | None = Field(description="Static outbound IP to allow-list in the ERP/CRM")
+    sleeping_until: datetime | None = Field(
+        default=None, description="Inside a sleep window: when it ends and every flow resumes"
+    )

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.api import models as api
+from shared.schedule.windows import SleepWindows
 
 REF = "#/components/schemas/{model}"
 
@@ -48,6 +49,10 @@ ROUTES: tuple[Route, ...] = (
           errors=(404, 409)),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
+    Route("GET", "/settings/sleep-windows", "getSleepWindows",
+          "The sleep windows, inside which every flow pauses", SleepWindows),
+    Route("PUT", "/settings/sleep-windows", "putSleepWindows", "Replace the sleep windows",
+          SleepWindows, body=SleepWindows, body_required=True, errors=(409, 422)),
 )  # fmt: skip
 
 _PARAMS = {

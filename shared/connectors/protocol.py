@@ -58,8 +58,22 @@ class SyncRecord(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
+class RejectedRecord(BaseModel):
+    """A record of a change page that could not be read as a `SyncRecord` (no key, an
+    unreadable modification time): it fails alone on the run instead of failing the page.
+    `id` is None when the source gave the row no key at all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    modified: AwareDatetime | None = None
+    field: str | None = None
+    message: str
+
+
 class ChangePage(BaseModel):
     records: list[SyncRecord]
+    rejected: list[RejectedRecord] = Field(default_factory=list)
     # JSON-able continuation; None when the window is complete.
     cursor: dict[str, Any] | None = None
 

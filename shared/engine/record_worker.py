@@ -5,16 +5,19 @@ failure) instead of sleeping inside the invocation."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
 from shared.engine.connections import ConnectorPool
 from shared.engine.plan import plan_for
-from shared.engine.upsert import RecordSync, Retry, Settled, classify
+from shared.engine.upsert import RecordSync, Retry, Settled, classify, utcnow
 from shared.errors import DefinitionError, ErrorCategory, NotFoundError
 from shared.flows.catalog import Catalog
 from shared.messages import RecordMessage, record_message_text
+from shared.schedule.gate import SleepGate
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome, OutcomeStore
 
@@ -41,6 +44,8 @@ class RecordWorker:
         max_retries: int = MAX_RETRIES,
         max_waits: int = MAX_WAITS,
         wait_base: float = 5.0,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: SleepGate | None = None,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -50,6 +55,8 @@ class RecordWorker:
         self.max_retries = max_retries
         self.max_waits = max_waits
         self.wait_base = wait_base
+        self.clock = clock
+        self.sleep = sleep  # inside a sleep window records wait (shared/schedule/gate.py)
 
     async def handle(self, message: RecordMessage) -> Outcome | None:
         """The settled outcome, or None when the record was put back to wait or was already
@@ -59,6 +66,8 @@ class RecordWorker:
             "run_id": message.run_id,
             "record_id": message.record_id,
         }
+        if self.sleep is not None and await self.sleep.hold_record(self.queue, message):
+            return None
         status = await self.outcomes.status(message.run_id, message.record_id)
         if status is not None and status.is_final:
             log.info(
@@ -80,7 +89,7 @@ class RecordWorker:
             # error naming the setting, not as an anonymous crash in the poison queue.
             source = await self.connectors.get(plan.source_system)
             target = await self.connectors.get(plan.target_system)
-            result = await RecordSync(plan, source, target, self.bindings).sync(message)
+            result = await RecordSync(plan, source, target, self.bindings, self.clock).sync(message)
         except ConnectorError as exc:
             result = classify(exc, message.retries, self.max_retries)
         if isinstance(result, Retry):
@@ -88,7 +97,8 @@ class RecordWorker:
         return await self._settle(message, result)
 
     async def _settle(self, message: RecordMessage, result: Settled) -> Outcome:
-        await self.outcomes.settle(
+        # The row keeps the first write's outcome when deliveries overlap (outcome_store.py).
+        held = await self.outcomes.settle(
             message.run_id,
             message.record_id,
             result.outcome,
@@ -98,6 +108,19 @@ class RecordWorker:
             message=result.message,
             note=result.note,
         )
+        if held is not result.outcome:
+            log.info(
+                "record %s: %s by this delivery, but another delivery already settled it %s",
+                message.record_id,
+                result.outcome.value,
+                held.value,
+                extra={
+                    "flow_id": message.flow_id,
+                    "run_id": message.run_id,
+                    "record_id": message.record_id,
+                },
+            )
+            return held
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.DEBUG
         log.log(
             level,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.storage.queue.aio import QueueClient
 
@@ -24,14 +25,18 @@ from shared.connectors.protocol import SyncRecord
 from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
 from shared.engine.filters import names_on
+from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
+from shared.engine.match_keys import MatchKey, source_keys
 from shared.engine.plan import FlowPlan, plan_for
+from shared.engine.upsert import FUTURE_SKEW, WINDOW_FLOOR, binding_resolver, modified_field
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.mapping.apply import passes
-from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
+from shared.messages import FlowRunMessage, RunStep
+from shared.storage.binding_store import BindingStore
 from shared.storage.entities import StaleWrite
-from shared.storage.outcome_store import OutcomeStore
+from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
@@ -41,6 +46,15 @@ MAX_QUEUED = 1000  # record messages waiting before extraction pauses
 BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
+
+# Records no window reaches (issue 12 item 7): stamped in the future (a source clock or time
+# zone gone wrong, a migration writing 9999-12-31) or before the earliest "query starts"
+# (1900; a migration writing 1753-01-01, SQL Server's smallest datetime). Each run counts
+# them; up to OUTSIDE_READ_LIMIT are read and synced with the run, each reported with its
+# modification time (upsert.py); more are reported by their number only.
+FAR_PAST = datetime(1753, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+OUTSIDE_READ_LIMIT = 500
 
 
 def finish_delay(polls: int, pending: int) -> int:
@@ -63,6 +77,7 @@ class SyncEngine:
         overlap: timedelta,
         page_size: int,
         max_queued: int = MAX_QUEUED,
+        bindings: BindingStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -73,6 +88,7 @@ class SyncEngine:
         self.overlap = overlap
         self.page_size = page_size
         self.max_queued = max_queued
+        self.bindings = bindings  # None: records sharing a match key are left to the worker
 
     async def close(self) -> None:
         await self.outcomes.table.close()
@@ -135,15 +151,60 @@ class SyncEngine:
             fields=plan.mapping.source_fields or None,
             page_size=size,
         )
+        then = await self._outside(ctx, plan, since, until, size)
         await self._next(
             ctx,
             FlowRunMessage(
-                flow_id=run.flow_id, run_id=run.id, step=RunStep.PAGE, cursor=cursor, until=until
+                flow_id=run.flow_id,
+                run_id=run.id,
+                step=RunStep.PAGE,
+                cursor=cursor,
+                until=until,
+                then=then,
             ),
         )
         return RunResult(
             status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
         )
+
+    async def _outside(
+        self, ctx: RunContext, plan: FlowPlan, since: datetime, until: datetime, size: int
+    ) -> list[dict[str, Any]]:
+        """Cursors over the records whose modification time no window reaches (see
+        FUTURE_SKEW): read with this run when there are few, else reported by number."""
+        source = await self.connectors.get(plan.source_system)
+        obj = plan.flow.source.object
+        windows = [
+            ("in the future", max(ctx.now + FUTURE_SKEW, until + timedelta(microseconds=1)),
+             FAR_FUTURE),
+            (f"before {WINDOW_FLOOR.date().isoformat()}", FAR_PAST,
+             min(WINDOW_FLOOR, since) - timedelta(microseconds=1)),
+        ]  # fmt: skip
+        cursors: list[dict[str, Any]] = []
+        errors: list[RunErrorEntry] = []
+        for label, lower, upper in windows:
+            if upper <= lower:
+                continue
+            count = await source.count_changes(obj, since=lower, until=upper)
+            if not count:
+                continue  # none, or the system cannot tell cheaply (a report object)
+            if count <= OUTSIDE_READ_LIMIT:
+                cursors.append(await source.open_changes(
+                    obj, since=lower, until=upper, fields=plan.mapping.source_fields or None,
+                    page_size=size))  # fmt: skip
+                continue
+            errors.append(RunErrorEntry(
+                category=ErrorCategory.VALIDATION, field=modified_field(plan.source_system),
+                at=ctx.now,
+                message=f"{count} {plan.source_system} {obj} records have a modification time "
+                        f"{label}, which no run's window reaches: they are not synced. Correct "
+                        "their timestamps (or the source's clock or time zone) at the source; "
+                        "see docs/operations.md, 'Records outside every window'",
+            ))  # fmt: skip
+        if errors:
+            run = await self.runs.get(ctx.run.id)
+            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
+        return cursors
 
     async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -152,22 +213,21 @@ class SyncEngine:
         for record_id in ids:
             record = await source.get(plan.flow.source.object, record_id)
             (found.append(record) if record else missing.append(record_id))
-        await self._queue_records(ctx.run, found)
+        # An id the source does not have is a record of this run that failed: counted as
+        # read and failed, so the run ends partial (or failed), never succeeded.
+        for record_id in missing:
+            await self.outcomes.add_pending(ctx.run.id, [(record_id, ctx.now)])
+            await self.outcomes.settle(
+                ctx.run.id,
+                record_id,
+                Outcome.FAILED,
+                category=ErrorCategory.NOT_FOUND,
+                message=f"{plan.source_system} has no {plan.flow.source.object} {record_id}",
+            )
+        await self._queue_records(ctx.run, plan, found)
         await self._next(
             ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
         )
-        errors = [
-            RunErrorEntry(
-                record=r,
-                category=ErrorCategory.NOT_FOUND,
-                at=ctx.now,
-                message=f"{plan.source_system} has no {plan.flow.source.object} {r}",
-            )
-            for r in missing
-        ]
-        if errors:
-            run = await self.runs.get(ctx.run.id)
-            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
         return RunResult(status=RunStatus.RUNNING)
 
     async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:
@@ -181,19 +241,22 @@ class SyncEngine:
             await self._next(ctx, message, delay=BACKPRESSURE_DELAY)
             return RunResult(status=RunStatus.RUNNING)
         page = await source.read_changes(message.cursor)
-        # Records outside the flow's filter are neither queued nor counted as read.
-        names = names_on(source)
-        wanted = [r for r in page.records
-                  if await passes(plan.mapping.filter, {**r.values}, names)]  # fmt: skip
-        queued = await self._queue_records(ctx.run, wanted)
-        if page.cursor is not None:
+        where = f"page {message.page + 1}"
+        rejected = [
+            from_rejected(r, plan.source_system, f"{where}, row {n}")
+            for n, r in enumerate(page.rejected, 1)
+        ]
+        queued = await self._queue_records(ctx.run, plan, page.records, rejected)
+        if page.cursor is not None or message.then:
+            following = page.cursor if page.cursor is not None else message.then[0]
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id,
                 run_id=ctx.run.id,
                 step=RunStep.PAGE,
-                cursor=page.cursor,
+                cursor=following,
                 until=message.until,
                 page=message.page + 1,
+                then=message.then if page.cursor is not None else message.then[1:],
             )
         else:
             step = FlowRunMessage(
@@ -209,22 +272,120 @@ class SyncEngine:
         )
         return RunResult(status=RunStatus.RUNNING)
 
-    async def _queue_records(self, run: RunRecord, records: list[SyncRecord]) -> int:
-        if not records:
+    async def _queue_records(
+        self,
+        run: RunRecord,
+        plan: FlowPlan,
+        records: list[SyncRecord],
+        refusals: list[Refusal] | None = None,
+    ) -> int:
+        """Queue each record that passes the flow's filter (those outside it are neither
+        queued nor counted as read); a record that cannot be queued fails alone."""
+        source = await self.connectors.get(plan.source_system)
+        names = names_on(source)
+        refusals = list(refusals or [])
+        candidates: list[tuple[SyncRecord, Queued]] = []
+        for record in records:
+            try:
+                if not await passes(plan.mapping.filter, {**record.values}, names):
+                    continue
+            except ConnectorError:
+                raise  # the source could not answer a lookup: the step is retried
+            except Exception as exc:  # a value the filter cannot compare: this record only
+                text = f"the flow's filter could not be applied: {printable(str(exc))[:300]}"
+                refusals.append(refused(record.id, record.modified, None, text))
+                continue
+            item = message_for(record, flow_id=run.flow_id, run_id=run.id,
+                               dry_run=run.params.dry_run, source=plan.source_system)  # fmt: skip
+            if isinstance(item, Queued):
+                candidates.append((record, item))
+            else:
+                refusals.append(item)
+        clashing = await self._shared_keys(plan, [r for r, _ in candidates])
+        refusals.extend(clashing.values())
+        queued = [q for r, q in candidates if r.id not in clashing]
+        if refusals:
+            await self.outcomes.add_failed(run.id, refusals)
+            for r in refusals:
+                log.warning(
+                    "run %s: record %s refused (%s%s): %s",
+                    run.id,
+                    r.record_id,
+                    r.category.value,
+                    f", {r.field}" if r.field else "",
+                    r.message,
+                    extra={"flow_id": run.flow_id, "run_id": run.id, "record_id": r.record_id},
+                )
+        if not queued:
             return 0
         # Rows first: a record on the queue always has its row, so the run counts it.
-        await self.outcomes.add_pending(run.id, [(r.id, r.modified) for r in records])
-        texts = [
-            record_message_text(RecordMessage(flow_id=run.flow_id, run_id=run.id,
-                                              record_id=r.id, modified=r.modified,
-                                              values=r.values, dry_run=run.params.dry_run))
-            for r in records
-        ]  # fmt: skip
+        await self.outcomes.add_pending(run.id, [(q.record_id, q.modified) for q in queued])
         # One request per message is the queue API; overlap them, a bounded number at once.
-        for start in range(0, len(texts), SEND_CONCURRENCY):
-            chunk = texts[start : start + SEND_CONCURRENCY]
-            await asyncio.gather(*(self.record_upserts.send_message(t) for t in chunk))
-        return len(records)
+        for start in range(0, len(queued), SEND_CONCURRENCY):
+            chunk = queued[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
+        return len(queued)
+
+    async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:
+        """Records read together that share a match key would be written onto one target
+        record (or made twins of it): each unbound one fails as a duplicate naming the others
+        and the target, and none of them is written. One already bound keeps its binding;
+        across pages and workers, key claims (upsert.py) keep the same promise."""
+        mapping = plan.mapping
+        if self.bindings is None or len(records) < 2 or not mapping.match or mapping.updates:
+            return {}
+        resolve = binding_resolver(self.bindings, plan.entry.solution.id, plan.source_side)
+        groups: dict[str, list[tuple[SyncRecord, MatchKey]]] = {}
+        for record in records:
+            keys = await source_keys(mapping, plan.flow.target.object, record.values,
+                                     record_id=record.id, modified=record.modified,
+                                     master=plan.master, resolve=resolve)  # fmt: skip
+            for key in keys:
+                groups.setdefault(key.text, []).append((record, key))
+        refusals: dict[str, Refusal] = {}
+        for members in groups.values():
+            ids = list(dict.fromkeys(r.id for r, _ in members))
+            if len(ids) < 2:
+                continue
+            bound = {}
+            for rid in ids:
+                binding = await self.bindings.get(plan.pair, plan.source_side, rid)
+                if binding is not None:
+                    bound[rid] = binding.id_of(plan.target_side)
+            if len(bound) == len(ids):
+                continue  # each already has its own target record
+            key = members[0][1]
+            target = await self._key_target(plan, key, bound)
+            obj = plan.flow.source.object
+            for record, _ in members:
+                if record.id in bound or record.id in refusals:
+                    continue
+                others = ", ".join(o for o in ids if o != record.id)
+                text = (
+                    f"{plan.source_system} {obj} {record.id} shares the match key "
+                    f"{key.shown()} with {obj} {others} ({target}); "
+                    f"{'it is not' if bound else 'neither is'} written: two source records "
+                    f"are never written onto one {plan.target_system} record. "
+                    f"Merge them in {plan.source_system}, or give each its own key values, then "
+                    "retry the run"
+                )
+                refusals[record.id] = refused(record.id, record.modified, key.fields[0], text,
+                                              ErrorCategory.DUPLICATE)  # fmt: skip
+        return refusals
+
+    async def _key_target(self, plan: FlowPlan, key: MatchKey, bound: dict[str, str]) -> str:
+        """The target record a shared key points at, as an operator reads it."""
+        names = f"{plan.target_system} {plan.flow.target.object}"
+        if bound:
+            holder, target_id = next(iter(bound.items()))
+            return f"{holder} is already bound to {names} {target_id}"
+        target = await self.connectors.get(plan.target_system)
+        found = await target.find(plan.flow.target.object, key.criteria, limit=2)
+        if len(found) == 1:
+            return f"both match {names} {found[0].id}"
+        if found:
+            return f"{names} {', '.join(r.id for r in found)} match it too"
+        return f"no {names} has it yet"
 
     async def _finish(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:
         run = ctx.run

@@ -8,13 +8,16 @@ accounts for every record it read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
 from shared.engine.filters import names_on
+from shared.engine.intake import unencodable
+from shared.engine.match_keys import MatchKey, Resolve, keys_of
 from shared.engine.plan import FlowPlan, pair_of
 from shared.engine.values import plain, same, values_hash
 from shared.errors import ErrorCategory
@@ -26,6 +29,35 @@ from shared.storage.binding_store import Binding, BindingStore, Side, other
 from shared.storage.outcome_store import Outcome
 
 log = logging.getLogger("shuttle.engine")
+
+# A key claim whose holder never got bound is taken over after this long: far beyond what a
+# record spends waiting and retrying (record_worker.py), so a live holder keeps its claim.
+CLAIM_LEASE = timedelta(hours=1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# The field each system keeps a record's modification time in (named in run errors).
+MODIFIED_FIELDS = {"creatio": "ModifiedOn", "intacct": "WHENMODIFIED", "dataverse": "modifiedon"}
+# What counts as "in the future" and as "before any window" (sync_engine.py reads them).
+FUTURE_SKEW = timedelta(minutes=5)
+WINDOW_FLOOR = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def modified_field(system: str) -> str:
+    return MODIFIED_FIELDS.get(system, "modified")
+
+
+def binding_resolver(bindings: BindingStore, solution: str, from_side: Side) -> Resolve:
+    """Lookups through bindings: a source id of `from_side` -> the id bound to it."""
+
+    async def resolve(binding: str, source_id: str) -> str | None:
+        found = await bindings.get(pair_of(solution, binding), from_side, source_id)
+        return found.id_of(other(from_side)) if found else None
+
+    return resolve
 
 
 @dataclass(frozen=True)
@@ -75,23 +107,20 @@ class RecordSync:
         source: SyncConnector,
         target: SyncConnector,
         bindings: BindingStore,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.plan = plan
         self.source = source
         self.target = target
         self.bindings = bindings
+        self.clock = clock
         self.dry_run = False
+        self.version_cap: datetime | None = None
 
     # ---- lookups through bindings ---------------------------------------------------------
 
-    def _resolver(self, from_side: Side):  # type: ignore[no-untyped-def]
-        solution = self.plan.entry.solution.id
-
-        async def resolve(binding: str, source_id: str) -> str | None:
-            found = await self.bindings.get(pair_of(solution, binding), from_side, source_id)
-            return found.id_of(other(from_side)) if found else None
-
-        return resolve
+    def _resolver(self, from_side: Side) -> Resolve:
+        return binding_resolver(self.bindings, self.plan.entry.solution.id, from_side)
 
     async def _map(self, values: dict[str, Any], record_id: str, modified: datetime) -> Mapped:
         mapping = self.plan.mapping
@@ -145,6 +174,35 @@ class RecordSync:
     # ---- the record ---------------------------------------------------------------------
 
     async def sync(self, message: RecordMessage) -> Result:
+        """The record's result; one whose modification time no window reaches is synced
+        like any other and reported (category validation, naming the time field)."""
+        now = self.clock()
+        # A future time is never kept as the version seen: the next real edit (stamped by
+        # a correct clock) would look older and be skipped.
+        self.version_cap = now
+        result = await self._sync(message)
+        stamp = message.modified
+        if stamp > now + FUTURE_SKEW:
+            problem = f"is in the future (the time here is {now.isoformat(timespec='seconds')})"
+        elif stamp < WINDOW_FLOOR:
+            problem = f"is before {WINDOW_FLOOR.date().isoformat()}, where no window reaches"
+        else:
+            return result
+        if not isinstance(result, Settled) or result.outcome is Outcome.FAILED:
+            return result
+        field = modified_field(self.plan.source_system)
+        text = (
+            f"{field} {stamp.isoformat()} {problem}: scheduled runs cannot read this record "
+            "by its time, so each run reads it separately and reports it until the timestamp "
+            f"(or {self.plan.source_system}'s clock or time zone) is corrected; see "
+            "docs/operations.md, 'Records outside every window'"
+        )
+        note = f"{text}; {result.note}" if result.note else text
+        return Settled(result.outcome, target_id=result.target_id,
+                       category=ErrorCategory.VALIDATION, field=field, message=result.message,
+                       note=note)  # fmt: skip
+
+    async def _sync(self, message: RecordMessage) -> Result:
         plan = self.plan
         self.dry_run = message.dry_run
         values = message.values
@@ -156,6 +214,9 @@ class RecordSync:
                     Outcome.SKIPPED, note=None, message=None
                 )  # deleted at the source since it was read
             values, modified = fresh.values, fresh.modified
+        flaw = unencodable(values)  # re-read values never went through a message
+        if flaw is not None:
+            return _failed(ErrorCategory.VALIDATION, f"{flaw[0]} {flaw[1]}", flaw[0])
         if not await passes(plan.mapping.filter, values, names_on(self.source)):
             return Settled(Outcome.SKIPPED)
 
@@ -183,13 +244,17 @@ class RecordSync:
 
         if plan.mapping.updates is not None:
             return await self._update_bound(mapped, modified, digest, message.record_id)
-        matched = await self._match(mapped)
+        matched = await self._match(mapped, message.record_id)
         if isinstance(matched, Settled):
             return matched
+        if not self.dry_run and (matched is not None or plan.flow.kind is not FlowKind.BINDING):
+            refused = await self._claim(mapped, message.record_id)
+            if refused is not None:
+                return refused
         if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
             # Binding flows only link; the scheduled flows compare and write afterwards.
-            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id),
-                                      {f"{plan.source_side}_version": modified})  # fmt: skip
+            version = {f"{plan.source_side}_version": self._version(modified)}
+            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id), version)
             return Settled(Outcome.UPDATED, target_id=matched.id)
         if matched is not None:
             result = await self._update(
@@ -224,24 +289,88 @@ class RecordSync:
             return Settled(Outcome.SKIPPED)
         return await self._update(target_id, mapped, modified, digest, record_id)
 
-    async def _match(self, mapped: Mapped) -> SyncRecord | Settled | None:
-        for keys in self.plan.mapping.match:
-            criteria = {k: plain({k: mapped.values.get(k)})[k] for k in keys}
-            if any(v in (None, "") for v in criteria.values()):
-                continue
-            found = await self.target.find(self.plan.flow.target.object, criteria, limit=2)
-            if len(found) == 1:
-                return found[0]
+    def _names(self, record_id: str) -> str:
+        return f"{self.plan.source_system} {self.plan.flow.source.object} {record_id}"
+
+    def _target_names(self, target_id: str) -> str:
+        return f"{self.plan.target_system} {self.plan.flow.target.object} {target_id}"
+
+    async def _bound_elsewhere(self, target_id: str, record_id: str) -> str | None:
+        """The other source record `target_id` is bound to, if it is bound to one."""
+        plan = self.plan
+        binding = await self.bindings.get(plan.pair, plan.target_side, target_id)
+        if binding is None or binding.id_of(plan.source_side) == record_id:
+            return None
+        return binding.id_of(plan.source_side)
+
+    def _taken(self, record_id: str, target_id: str, other: str, key: str) -> Settled:
+        plan = self.plan
+        return _failed(
+            ErrorCategory.DUPLICATE,
+            f"{self._names(record_id)} matches {self._target_names(target_id)} by {key}, but "
+            f"that record is already bound to {plan.flow.source.object} {other}; two source "
+            f"records are never merged into one: merge the two in {plan.source_system}, or give "
+            "this one its own key values, then retry the run",
+        )
+
+    async def _match(self, mapped: Mapped, record_id: str) -> SyncRecord | Settled | None:
+        plan = self.plan
+        for key in keys_of(plan.mapping, plan.flow.target.object, mapped.values):
+            found = await self.target.find(plan.flow.target.object, key.criteria, limit=2)
             if len(found) > 1:
-                shown = ", ".join(f"{k}={v!r}" for k, v in criteria.items())
                 return _failed(
                     ErrorCategory.DUPLICATE,
-                    f"{len(found)}+ {self.plan.target_system} {self.plan.flow.target.object} "
-                    f"records match {shown}; merge them in {self.plan.target_system}, or make "
-                    "the value unique at the source, then retry the run",
-                    field=keys[0],
+                    f"{len(found)}+ {plan.target_system} {plan.flow.target.object} records match "
+                    f"{key.shown()} ({', '.join(r.id for r in found)}); merge them in "
+                    f"{plan.target_system}, or make the value unique at the source, then retry "
+                    "the run",
+                    field=key.fields[0],
                 )
+            if len(found) == 1:
+                other = await self._bound_elsewhere(found[0].id, record_id)
+                if other is not None:
+                    taken = self._taken(record_id, found[0].id, other, key.shown())
+                    return Settled(taken.outcome, category=taken.category, field=key.fields[0],
+                                   message=taken.message)  # fmt: skip
+                return found[0]
         return None
+
+    async def _claim(self, mapped: Mapped, record_id: str) -> Settled | None:
+        """Claim each match key of the record before it creates or links a target record:
+        a key another source record holds fails this one as a duplicate (binding_store.py)."""
+        plan = self.plan
+        for key in keys_of(plan.mapping, plan.flow.target.object, mapped.values):
+            refused = await self._claim_one(key, record_id)
+            if refused is not None:
+                return refused
+        return None
+
+    async def _claim_one(self, key: MatchKey, record_id: str) -> Settled | None:
+        plan = self.plan
+        now = self.clock()
+        held = await self.bindings.claim(plan.pair, plan.target_side, key.text, record_id, now)
+        if held is None:
+            return None
+        binding = await self.bindings.get(plan.pair, plan.source_side, held.source_id)
+        stale = binding is None and held.at < now - CLAIM_LEASE
+        # A holder never bound within the lease failed, or its worker died: take it over.
+        if stale and await self.bindings.take_over(
+            plan.pair, plan.target_side, held, record_id, now
+        ):
+            return None
+        if binding is not None:
+            where = f"it is bound to {self._target_names(binding.id_of(plan.target_side))}"
+        else:
+            where = (f"it has no {plan.target_system} record yet (being synced now, or it "
+                     "failed)")  # fmt: skip
+        return _failed(
+            ErrorCategory.DUPLICATE,
+            f"{self._names(record_id)} and {plan.flow.source.object} {held.source_id} share the "
+            f"match key {key.shown()}, which {held.source_id} holds ({where}); two source "
+            f"records are never written onto one {plan.target_system} record: merge the two in "
+            f"{plan.source_system}, or give one of them its own key values, then retry the run",
+            field=key.fields[0],
+        )
 
     async def _create(
         self, mapped: Mapped, modified: datetime, digest: str, record_id: str
@@ -253,6 +382,12 @@ class RecordSync:
         if self.dry_run:
             return Settled(Outcome.CREATED)
         written = await self.target.create(plan.flow.target.object, values, source=source)
+        if not written.created:
+            # The target already had a record with this create key: ours from an earlier
+            # attempt, unless it is bound to another source record.
+            other = await self._bound_elsewhere(written.id, record_id)
+            if other is not None:
+                return self._taken(record_id, written.id, other, "its create key")
         after = plain({k: v for k, v in values.items() if k != LINES_FIELD})
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, written.id)
@@ -311,6 +446,10 @@ class RecordSync:
             outcome, target_id=target_id, field=conflicts[0] if conflicts else None, note=note
         )
 
+    def _version(self, modified: datetime) -> datetime:
+        cap = self.version_cap
+        return min(modified, cap) if cap is not None else modified
+
     def _ids(self, record_id: str, target_id: str) -> tuple[str, str]:
         if self.plan.source_side == "crm":
             return record_id, target_id
@@ -320,7 +459,10 @@ class RecordSync:
         self, crm_id: str, erp_id: str, modified: datetime, digest: str, echo: str | None
     ) -> None:
         source, target = self.plan.source_side, self.plan.target_side
-        changes: dict[str, Any] = {f"{source}_version": modified, f"hash_to_{target}": digest}
+        changes: dict[str, Any] = {
+            f"{source}_version": self._version(modified),
+            f"hash_to_{target}": digest,
+        }
         if echo is not None:
             changes[f"echo_{target}"] = echo
         await self.bindings.write(self.plan.pair, crm_id, erp_id, changes)

@@ -103,6 +103,14 @@ class SolutionDefinition(BaseModel):
                     raise ValueError(
                         f"flow '{flow.id}': bulk_flow '{flow.bulk_flow}' is not a bulk flow here"
                     )
+                # The bulk flow borrows this flow's mapping (shared/engine/plan.py), so it
+                # must move the same object the same way.
+                if (target.source, target.target) != (flow.source, flow.target):
+                    raise ValueError(
+                        f"flow '{flow.id}': bulk_flow '{flow.bulk_flow}' moves "
+                        f"{target.source.object} → {target.target.object}, not "
+                        f"{flow.source.object} → {flow.target.object}"
+                    )
         _reject_cycles({f.id: f.depends_on for f in self.flows})
         return self
 

@@ -30,13 +30,17 @@ from shared.flows.models import (
     new_run_id,
 )
 from shared.messages import FlowRunMessage
+from shared.schedule.gate import SleepGate
 from shared.storage.entities import StaleWrite
-from shared.storage.flow_store import FlowStore
+from shared.storage.flow_store import BulkSlot, FlowStore
 from shared.storage.run_store import RunStore
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # optimistic writes lost in a row before we give up (409 to the caller)
+# A bulk slot claimed by a flow that is still STOPPED belongs to a start in progress for this
+# long; after it, the claimer died before starting and the slot is free again.
+BULK_CLAIM_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,14 @@ class FlowService:
         flow_runs_queue: QueueClient,
         *,
         lease: timedelta,
+        sleep: SleepGate | None = None,
     ) -> None:
         self.catalog = catalog
         self.flows = flows
         self.runs = runs
         self.queue = flow_runs_queue
         self.lease = lease
+        self.sleep = sleep  # sleep windows (shared/schedule); None: never asleep
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -119,7 +125,9 @@ class FlowService:
 
     async def start(self, flow_id: str, now: datetime) -> FlowRecord:
         entry = self.catalog.get(flow_id)
-        return await self._leave_stopped(entry, lambda rec: lifecycle.start(rec, now))
+        if entry.flow.kind.is_utility:
+            await self._refuse_while_asleep(f"starting utility flow '{flow_id}'", now)
+        return await self._leave_stopped(entry, now, lambda rec: lifecycle.start(rec, now))
 
     async def stop(self, flow_id: str, now: datetime) -> FlowRecord:
         self.catalog.get(flow_id)
@@ -133,11 +141,20 @@ class FlowService:
         """Claim the flow for one run right away (202 from the API): from STARTED it keeps
         its schedule, from STOPPED it returns to STOPPED afterwards."""
         entry = self.catalog.get(flow_id)
+        await self._refuse_while_asleep(f"a run of '{flow_id}'", now)
         run_id = new_run_id(flow_id, now)
         rec = await self._leave_stopped(
-            entry, lambda r: lifecycle.claim(r, run_id, now, self.lease, kind=entry.flow.kind)
+            entry, now, lambda r: lifecycle.claim(r, run_id, now, self.lease, kind=entry.flow.kind)
         )
         return await self._launch(entry, rec, run_id, now, request, manual=True)
+
+    async def _refuse_while_asleep(self, what: str, now: datetime) -> None:
+        if self.sleep is not None:
+            await self.sleep.refuse_while_asleep(what, now)
+
+    async def sleeping_until(self, now: datetime) -> datetime | None:
+        """The end of the sleep window `now` falls in; None when awake (or no windows)."""
+        return await self.sleep.sleeping_until(now) if self.sleep is not None else None
 
     # ---- scheduler -----------------------------------------------------------------------
 
@@ -298,7 +315,7 @@ class FlowService:
         raise ConcurrencyError(f"flow '{flow_id}' is being changed by others; try again")
 
     async def _leave_stopped(
-        self, entry: CatalogEntry, change: Callable[[FlowRecord], FlowRecord]
+        self, entry: CatalogEntry, now: datetime, change: Callable[[FlowRecord], FlowRecord]
     ) -> FlowRecord:
         """Apply a change that may take the flow out of STOPPED; such changes are checked
         against the solution rules and written atomically with the solution guard row."""
@@ -315,11 +332,35 @@ class FlowService:
             try:
                 if rec.state is FlowState.STOPPED:
                     self._check_rules(entry, records)
+                    if entry.flow.kind is FlowKind.BULK:
+                        await self._take_bulk_slot(entry.flow_id, now)
                     return await self.flows.replace_guarded(new, guard)
                 return await self.flows.replace(new)
             except StaleWrite:
                 continue
         raise ConcurrencyError(f"flow '{entry.flow_id}' is being changed by others; try again")
+
+    async def _take_bulk_slot(self, flow_id: str, now: datetime) -> None:
+        """One bulk load at a time in the whole deployment, across solutions. The slot is
+        never released: it is free once its holder is STOPPED again after claiming it."""
+        slot = await self.flows.get_bulk_slot()
+        if slot.holder is not None and slot.holder != flow_id and await self._holds(slot, now):
+            raise ConflictError(
+                f"only one bulk load runs at a time; {slot.holder} is active",
+                code="bulk_load_active",
+            )
+        await self.flows.take_bulk_slot(flow_id, now, slot)  # StaleWrite: the caller retries
+
+    async def _holds(self, slot: BulkSlot, now: datetime) -> bool:
+        assert slot.holder is not None and slot.claimed_at is not None
+        try:
+            holder = await self.flows.get(slot.holder)
+        except NotFoundError:
+            return False  # its solution is no longer enabled
+        if holder.state is not FlowState.STOPPED:
+            return True
+        started_since = holder.state_changed_at >= slot.claimed_at
+        return not started_since and now - slot.claimed_at < BULK_CLAIM_GRACE
 
     def _check_rules(self, entry: CatalogEntry, records: dict[str, FlowRecord]) -> None:
         active = [

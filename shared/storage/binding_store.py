@@ -5,14 +5,27 @@ row per side (RowKey `crm|{id}` and `erp|{id}`) with the same content, so either
 finds the pair with one point read, and both rows are written in one partition transaction.
 Writes MERGE only the fields a direction owns, so the two directions of one pair never undo
 each other's bookkeeping.
+
+Key claims (RowKey `key|{side}|{hash}`) keep two source records from ever being written onto
+one target record: before an unbound record creates or links a target record, it claims each
+of its match-key values on that side (insert-if-absent, so exactly one record holds a key).
+A record that finds a key held by another source record fails as a duplicate instead of
+merging into, or twinning, that record's target. A claim whose holder never got bound (it
+failed, or its worker died) can be taken over with its ETag after a lease.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import AwareDatetime, BaseModel
@@ -54,6 +67,20 @@ class Binding(BaseModel):
         return self.echo_crm if side == "crm" else self.echo_erp
 
 
+class KeyClaim(BaseModel):
+    """Who holds a match-key value on one side of a pair."""
+
+    source_id: str
+    key: str  # the key as shown to an operator: `CUSTOMER:CUSTOMERID="ACME"`
+    at: AwareDatetime
+    etag: str | None = None
+
+
+def _claim_row(side: Side, key: str) -> str:
+    # Hashed: key values may hold any character and be long; RowKeys may not.
+    return f"key|{side}|{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
 class BindingStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
@@ -84,3 +111,45 @@ class BindingStore:
         await self.table.submit_transaction(
             [("upsert", row, {"mode": UpdateMode.MERGE}) for row in rows]
         )
+
+    async def claim(
+        self, pair: str, side: Side, key: str, source_id: str, now: datetime
+    ) -> KeyClaim | None:
+        """Claim `key` on `side` for `source_id`: None when it holds it (now or already),
+        else the other holder's claim."""
+        row_key = _claim_row(side, key)
+        entity = {"PartitionKey": pair, "RowKey": row_key, "source_id": source_id, "key": key,
+                  "at": now.astimezone(UTC)}  # fmt: skip
+        for _ in range(5):
+            try:
+                await self.table.create_entity(entity)
+                return None
+            except ResourceExistsError:
+                pass
+            try:
+                row = await self.table.get_entity(pair, row_key)
+            except ResourceNotFoundError:
+                continue  # released in between: try again
+            if row["source_id"] == source_id:
+                return None
+            return KeyClaim(source_id=row["source_id"], key=row.get("key") or key,
+                            at=row["at"], etag=row.metadata.get("etag"))  # fmt: skip
+        raise RuntimeError(f"claim of {key} in {pair}: too many concurrent writes")
+
+    async def take_over(
+        self, pair: str, side: Side, held: KeyClaim, source_id: str, now: datetime
+    ) -> bool:
+        """Replace `held` (a stale claim) with one of `source_id`, only if nobody changed it
+        since it was read."""
+        entity = {"PartitionKey": pair, "RowKey": _claim_row(side, held.key),
+                  "source_id": source_id, "key": held.key, "at": now.astimezone(UTC)}  # fmt: skip
+        try:
+            await self.table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=held.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True

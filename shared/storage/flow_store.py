@@ -3,14 +3,17 @@
 Table `{prefix}flows`: PartitionKey = solution, RowKey = flow name; plus one guard row per
 solution (RowKey "~guard"). Transitions that take a flow out of STOPPED are written together
 with the guard row in one partition transaction, so the solution rules (no utility flow
-beside a scheduled one, one bulk load at a time) cannot be broken by two racing requests.
+beside a scheduled one) cannot be broken by two racing requests. One bulk load at a time holds
+across solutions, which no partition transaction spans: a bulk load first takes the
+deployment's bulk slot row (PartitionKey "~deployment") by ETag (shared/flows/service.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -29,6 +32,17 @@ from shared.storage.entities import (
 )
 
 GUARD_KEY = "~guard"
+DEPLOYMENT_PARTITION = "~deployment"
+BULK_SLOT_KEY = "bulk-load"
+
+
+@dataclass(frozen=True)
+class BulkSlot:
+    """Which bulk flow last claimed the deployment's one bulk-load slot, and when."""
+
+    holder: str | None = None
+    claimed_at: datetime | None = None
+    etag: str | None = None  # None: the row does not exist yet
 
 
 class SolutionGuard:
@@ -93,7 +107,11 @@ class FlowStore:
             entities = self.table.list_entities()
         else:
             entities = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": solution})
-        return [_from_entity(e) async for e in entities if e["RowKey"] != GUARD_KEY]
+        return [
+            _from_entity(e)
+            async for e in entities
+            if e["RowKey"] != GUARD_KEY and e["PartitionKey"] != DEPLOYMENT_PARTITION
+        ]
 
     async def get_guard(self, solution: str) -> SolutionGuard:
         entity = await self.table.get_entity(solution, GUARD_KEY)
@@ -119,3 +137,31 @@ class FlowStore:
         except (TableTransactionError, ResourceModifiedError) as exc:
             raise StaleWrite(rec.flow_id) from exc
         return rec.model_copy(update={"etag": results[0].get("etag")})
+
+    async def get_bulk_slot(self) -> BulkSlot:
+        try:
+            entity = await self.table.get_entity(DEPLOYMENT_PARTITION, BULK_SLOT_KEY)
+        except ResourceNotFoundError:
+            return BulkSlot()
+        claimed = entity.get("claimed_at")
+        return BulkSlot(
+            holder=entity.get("holder") or None,
+            claimed_at=datetime.fromtimestamp(claimed.timestamp(), UTC) if claimed else None,
+            etag=etag_of(entity),
+        )
+
+    async def take_bulk_slot(self, flow_id: str, now: datetime, seen: BulkSlot) -> None:
+        """Claim the slot for flow_id if it is still as `seen`; StaleWrite otherwise."""
+        entity = {
+            "PartitionKey": DEPLOYMENT_PARTITION,
+            "RowKey": BULK_SLOT_KEY,
+            "holder": flow_id,
+            "claimed_at": now.astimezone(UTC),
+        }
+        if seen.etag is None:
+            try:
+                await self.table.create_entity(entity)
+            except ResourceExistsError as exc:
+                raise StaleWrite(BULK_SLOT_KEY) from exc
+            return
+        await replace_if_unchanged(self.table, entity, seen.etag)

@@ -3,6 +3,12 @@
 The extractor writes a row (no status: pending) before it queues the record; the upsert
 worker sets its status. A run's counts are the tally of its rows, so every record read is
 accounted for: read = created + updated + unchanged + skipped + failed + pending.
+
+Queues deliver at least once, and two deliveries of one record may be worked at the same
+time: the row keeps what really happened to the record in this run. A settled row changes
+only to a stronger outcome (created > updated > unchanged > skipped > failed), written with
+the row's ETag: a delivery that finds the record another delivery just created (and so sees
+"updated" or "unchanged") never turns "created" into anything else, whichever settles last.
 """
 
 from __future__ import annotations
@@ -13,7 +19,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
@@ -35,6 +46,35 @@ class Outcome(StrEnum):
     @property
     def is_final(self) -> bool:
         return self is not Outcome.PENDING
+
+    @property
+    def strength(self) -> int:
+        """Which of two deliveries' outcomes the row keeps: what was written beats what
+        found nothing to write (see the module doc)."""
+        return _STRENGTH[self]
+
+
+_STRENGTH = {
+    Outcome.PENDING: -1,
+    Outcome.FAILED: 0,
+    Outcome.SKIPPED: 1,
+    Outcome.UNCHANGED: 2,
+    Outcome.UPDATED: 3,
+    Outcome.CREATED: 4,
+}
+SETTLE_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record refused before it was queued (unreadable, unserialisable, a shared match
+    key): its row is written failed at once."""
+
+    record_id: str
+    modified: datetime | None
+    category: ErrorCategory
+    field: str | None
+    message: str
 
 
 @dataclass
@@ -61,6 +101,31 @@ class OutcomeStore:
                 [("upsert", row, {"mode": UpdateMode.MERGE}) for row in chunk]
             )
 
+    async def add_failed(self, run_id: str, refusals: Iterable[Refusal]) -> None:
+        """Failed rows for records refused before they were queued (a replayed page writes
+        the same rows again)."""
+        now = datetime.now(UTC)
+        rows = []
+        for r in refusals:
+            row: dict[str, Any] = {
+                "PartitionKey": run_id,
+                "RowKey": encode_key(r.record_id),
+                "status": Outcome.FAILED.value,
+                "category": r.category.value,
+                "field": r.field or "",
+                "message": r.message,
+                "note": "",
+                "at": now,
+            }
+            if r.modified is not None:
+                row["modified"] = r.modified.astimezone(UTC)
+            rows.append(row)
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            await self.table.submit_transaction(
+                [("upsert", row, {"mode": UpdateMode.MERGE}) for row in chunk]
+            )
+
     async def status(self, run_id: str, record_id: str) -> Outcome | None:
         """None when the run never queued the record; PENDING while it waits."""
         try:
@@ -80,7 +145,9 @@ class OutcomeStore:
         field_name: str | None = None,
         message: str | None = None,
         note: str | None = None,
-    ) -> None:
+    ) -> Outcome:
+        """Settle the record's row; returns the outcome the row holds afterwards (an
+        earlier, stronger one wins: see the module doc)."""
         props: dict[str, Any] = {
             "PartitionKey": run_id,
             "RowKey": encode_key(record_id),
@@ -96,7 +163,29 @@ class OutcomeStore:
         }
         # Blank out what an earlier attempt left (a dependency wait's message, say).
         props.update({k: v if v is not None else "" for k, v in extra.items()})
-        await self.table.upsert_entity(props, mode=UpdateMode.MERGE)
+        for _ in range(SETTLE_ATTEMPTS):
+            try:
+                row = await self.table.get_entity(run_id, encode_key(record_id))
+            except ResourceNotFoundError:
+                try:
+                    await self.table.create_entity(props)
+                    return outcome
+                except ResourceExistsError:
+                    continue  # another delivery wrote it first: compare with it
+            held = Outcome(row.get("status") or Outcome.PENDING)
+            if held.is_final and held.strength >= outcome.strength:
+                return held
+            try:
+                await self.table.update_entity(
+                    props,
+                    mode=UpdateMode.MERGE,
+                    etag=row.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return outcome
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue  # changed under us: read it again
+        raise RuntimeError(f"outcome of {record_id} in run {run_id}: too many concurrent writes")
 
     async def note_wait(
         self, run_id: str, record_id: str, category: ErrorCategory, message: str
@@ -146,10 +235,12 @@ class OutcomeStore:
                     RunErrorEntry(record=record, category=waits, message=text, at=at)
                 )
             elif row.get("note") and len(tally.errors) < max_errors:
+                # A note on a synced record: a mastership conflict unless it names its own
+                # category (a modification time outside the windows is `validation`).
                 tally.errors.append(
                     RunErrorEntry(
                         record=record,
-                        category=ErrorCategory.CONFLICT,
+                        category=ErrorCategory(row.get("category") or "conflict"),
                         field=row.get("field") or None,
                         message=row["note"],
                         at=at,

@@ -8,7 +8,13 @@ import pytest
 from pydantic import SecretStr
 
 from shared.settings import Settings
-from tests.infra.iac import LOCAL_ONLY_SETTINGS, REPLACED_IN_AZURE, Bicep, Terraform
+from tests.infra.iac import (
+    KEY_VAULT_SETTINGS,
+    LOCAL_ONLY_SETTINGS,
+    REPLACED_IN_AZURE,
+    Bicep,
+    Terraform,
+)
 
 
 @pytest.fixture(scope="session")
@@ -21,13 +27,19 @@ def tf() -> Terraform:
     return Terraform.load()
 
 
-@pytest.fixture(scope="session")
-def secret_settings() -> set[str]:
+def app_secret_settings() -> set[str]:
     """The settings the app treats as secrets (SecretStr), except the local-only ones and the
-    storage connection string (identity-based in Azure): each must be a Key Vault reference."""
+    storage connection string (identity-based in Azure)."""
     secret = {
         f.alias
         for f in Settings.model_fields.values()
         if f.alias and (f.annotation is SecretStr or SecretStr in get_args(f.annotation))
     }
     return secret - set(LOCAL_ONLY_SETTINGS) - set(REPLACED_IN_AZURE)
+
+
+@pytest.fixture(scope="session")
+def secret_settings() -> set[str]:
+    """The settings that are Key Vault references in Azure: every secret of the app among them
+    (test_parity.py checks that), and nothing that is not a secret."""
+    return set(KEY_VAULT_SETTINGS)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from shared.settings import PLACEHOLDERS
 from tests.infra.iac import FORBIDDEN_SETTINGS, Terraform, block, ref
 
 KV_REFERENCE = re.compile(
@@ -119,16 +120,23 @@ def test_every_secret_setting_is_a_key_vault_reference_to_a_vault_secret(
 ) -> None:
     vault = _addr(tf, "azurerm_key_vault")
     assert tf.locals["vault_secrets_uri"] == f"${{{vault}.vault_uri}}secrets"
-    _, secret = tf.one("azurerm_key_vault_secret")
+    # Written through Resource Manager, which the vault's network rules do not restrict (a
+    # data-plane azurerm_key_vault_secret fails once private networking closes the vault).
+    assert not tf.of_type("azurerm_key_vault_secret")
+    _, secret = tf.azapi("Microsoft.KeyVault/vaults/secrets")
     assert ref(secret["for_each"]) == "local.secret_names"
     assert ref(secret["name"]) == "each.value"
+    assert ref(secret["parent_id"]) == f"{vault}.id"
     given = "local.secret_values[each.key]"
-    assert ref(secret["value"]) == f'{given} != "" ? {given} : local.secret_placeholder'
+    props = secret["body"]["properties"]
+    assert ref(props["value"]) == f'{given} != "" ? {given} : local.secret_placeholder'
+    assert props["contentType"] == "text/plain"
+    # The app reads the placeholder as "not set" (shared/settings.py), so an unset
+    # DATAVERSE_CLIENT_CERT never shadows DATAVERSE_CLIENT_SECRET.
     assert tf.locals["secret_placeholder"] == "SET-IN-KEY-VAULT"
-    assert ref(secret["key_vault_id"]) == f"{vault}.id"
-    assert secret["content_type"] == "text/plain"
+    assert tf.locals["secret_placeholder"] in PLACEHOLDERS
     # Seeded once; after that operators rotate in the vault and apply never reverts them.
-    assert block(secret["lifecycle"])["ignore_changes"] == ["value"]
+    assert block(secret["lifecycle"])["ignore_changes"] == ["body"]
     for setting, value in tf.app_settings.items():
         match = KV_REFERENCE.match(str(value))
         if setting not in secret_settings:
@@ -142,6 +150,18 @@ def test_every_secret_setting_is_a_key_vault_reference_to_a_vault_secret(
     for setting, value in tf.locals["secret_values"].items():
         variable = tf.variables[ref(value).removeprefix("var.")]
         assert variable["sensitive"] is True, f"the variable behind {setting} must be sensitive"
+        assert variable["default"] == ""
+
+
+def test_client_cert_is_a_sensitive_key_vault_secret(tf: Terraform) -> None:
+    # A PEM private key: never a plain variable, never a plain app setting.
+    assert tf.variables["dataverse_client_cert"]["sensitive"] is True
+    assert ref(tf.locals["secret_values"]["DATAVERSE_CLIENT_CERT"]) == "var.dataverse_client_cert"
+    assert tf.locals["secret_names"]["DATAVERSE_CLIENT_CERT"] == "dataverse-client-cert"
+    assert KV_REFERENCE.match(tf.app_settings["DATAVERSE_CLIENT_CERT"]).group(1) == (
+        "DATAVERSE_CLIENT_CERT"
+    )
+    assert "var.dataverse_client_cert" not in str(tf.app_settings)
 
 
 def test_vault_is_rbac_only_and_recoverable(tf: Terraform) -> None:
@@ -184,10 +204,6 @@ def test_on_the_vault_the_app_may_only_read_secrets(tf: Terraform) -> None:
     # Secrets Officer, and the secrets wait for that assignment.
     operator = "coalesce(var.operator_principal_id, data.azurerm_client_config.current.object_id)"
     assert (operator, "Key Vault Secrets Officer") in on_vault
-    _, secret = tf.one("azurerm_key_vault_secret")
-    assert [ref(d) for d in secret["depends_on"]] == [
-        "azurerm_role_assignment.operator_secrets_officer"
-    ]
 
 
 def test_app_insights_on_log_analytics_with_entra_only_ingestion(tf: Terraform) -> None:
@@ -237,11 +253,11 @@ def test_app_subnet_is_delegated_to_flex_and_egresses_through_the_nat(tf: Terraf
     _, nat_assoc = tf.one("azurerm_subnet_nat_gateway_association")
     assert ref(nat_assoc["subnet_id"]) == subnet_id
     assert ref(nat_assoc["nat_gateway_id"]) == f"{_addr(tf, 'azurerm_nat_gateway')}.id"
-    _, nsg_assoc = tf.one("azurerm_subnet_network_security_group_association")
-    assert ref(nsg_assoc["subnet_id"]) == subnet_id
-    assert ref(nsg_assoc["network_security_group_id"]) == (
-        f"{_addr(tf, 'azurerm_network_security_group')}.id"
-    )
+    nsg_by_subnet = {
+        ref(a["subnet_id"]): ref(a["network_security_group_id"])
+        for a in tf.of_type("azurerm_subnet_network_security_group_association").values()
+    }
+    assert nsg_by_subnet[subnet_id] == f"{_addr(tf, 'azurerm_network_security_group')}.id"
     _, vnet = tf.one("azurerm_virtual_network")
     assert [ref(p) for p in vnet["address_space"]] == ["var.vnet_address_prefix"]
 

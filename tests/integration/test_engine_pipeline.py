@@ -332,6 +332,28 @@ async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
                             datetime.now(UTC))  # fmt: skip
 
 
+async def test_a_single_run_for_an_id_the_source_lacks_is_not_a_success(
+    engine_services: Services, systems: Systems
+) -> None:
+    real = systems.creatio.seed("Account", {"Name": "Exists"})
+    single = "creatio-intacct.single-account-to-intacct"
+    svc, now = engine_services.flows, datetime.now(UTC)
+    pump = Pump(engine_services)
+
+    both = await svc.run_now(single, RunRequest(params=RunParams(record_ids=[real, "ghost"])), now)
+    run = await pump.run_finished(both.id)
+    assert_balanced(run)
+    assert run.status is RunStatus.PARTIAL
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (2, 1, 1)
+    (error,) = run.errors
+    assert (error.record, error.category) == ("ghost", ErrorCategory.NOT_FOUND)
+    assert "ghost" in error.message
+
+    only = await svc.run_now(single, RunRequest(params=RunParams(record_ids=["ghost"])), now)
+    run = await pump.run_finished(only.id)
+    assert (run.status, run.counts.read, run.counts.failed) == (RunStatus.FAILED, 1, 1)
+
+
 async def test_a_429_puts_the_record_back_with_its_retry_after_instead_of_failing(
     engine_services: Services, systems: Systems
 ) -> None:

@@ -13,7 +13,7 @@ from shared.engine import PlaceholderEngine
 from shared.errors import ConflictError, ErrorCategory
 from shared.flows.definitions import ErrorPolicy
 from shared.flows.models import FlowState, RunKind, RunStatus, utcnow
-from shared.flows.service import RunRequest
+from shared.flows.service import BULK_CLAIM_GRACE, RunRequest
 from shared.messages import FlowRunMessage
 from shared.runner import handle_flow_run, handle_flow_run_poison
 from shared.runtime import Services
@@ -27,6 +27,7 @@ CUSTOMERS = "creatio-intacct.customers-to-creatio"  # scheduled, shift 30 s
 BIND = "creatio-intacct.bind-accounts"
 BULK_A = "creatio-intacct.bulk-accounts-to-intacct"
 BULK_B = "creatio-intacct.bulk-customers-to-creatio"
+BULK_DYNAMICS = "creatio-dynamics.bulk-accounts-to-dataverse"
 
 
 async def state(services: Services, flow_id: str):  # type: ignore[no-untyped-def]
@@ -194,6 +195,55 @@ async def test_two_racing_bulk_loads_only_one_starts(
     assert len(refused) == 1 and refused[0].code == "bulk_load_active"
     states = {f: (await state(services, f)).state for f in (BULK_A, BULK_B)}
     assert sorted(states.values()) == [FlowState.STARTED, FlowState.STOPPED]
+
+
+async def test_one_bulk_load_at_a_time_across_solutions(services: Services) -> None:
+    svc, t0 = services.flows, utcnow()
+    await svc.start(BULK_A, t0)
+    with pytest.raises(ConflictError) as exc:
+        await svc.start(BULK_DYNAMICS, t0 + timedelta(seconds=1))
+    assert exc.value.code == "bulk_load_active" and BULK_A in exc.value.message
+    with pytest.raises(ConflictError):
+        await svc.run_now(BULK_DYNAMICS, RunRequest(), t0 + timedelta(seconds=1))
+    assert (await state(services, BULK_DYNAMICS)).state is FlowState.STOPPED
+    # Once the first has stopped, the slot is free (nobody has to release it).
+    await svc.stop(BULK_A, t0 + timedelta(seconds=2))
+    started = await svc.start(BULK_DYNAMICS, t0 + timedelta(seconds=3))
+    assert started.state is FlowState.STARTED
+    with pytest.raises(ConflictError) as exc:
+        await svc.start(BULK_A, t0 + timedelta(seconds=4))
+    assert exc.value.code == "bulk_load_active" and BULK_DYNAMICS in exc.value.message
+
+
+async def test_two_bulk_loads_of_two_solutions_racing_only_one_starts(
+    storage_connection_string: str, table_prefix: str, services: Services
+) -> None:
+    other = await Services.create(make_settings(storage_connection_string, table_prefix))
+    try:
+        t0 = utcnow()
+        results = await asyncio.gather(
+            services.flows.start(BULK_A, t0),
+            other.flows.start(BULK_DYNAMICS, t0),
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
+    refused = [r for r in results if isinstance(r, ConflictError)]
+    assert len(refused) == 1 and refused[0].code == "bulk_load_active", results
+    states = {f: (await state(services, f)).state for f in (BULK_A, BULK_DYNAMICS)}
+    assert sorted(states.values()) == [FlowState.STARTED, FlowState.STOPPED]
+
+
+async def test_a_bulk_slot_claimed_by_a_start_that_died_frees_itself(services: Services) -> None:
+    """A claimer that died between taking the slot and starting its flow blocks others only
+    for the grace period, and the flow list never shows the slot row."""
+    svc, t0 = services.flows, utcnow()
+    await svc.flows.take_bulk_slot(BULK_A, t0, await svc.flows.get_bulk_slot())
+    with pytest.raises(ConflictError):
+        await svc.start(BULK_DYNAMICS, t0 + timedelta(seconds=5))
+    later = t0 + BULK_CLAIM_GRACE + timedelta(seconds=1)
+    assert (await svc.start(BULK_DYNAMICS, later)).state is FlowState.STARTED
+    assert {r.flow_id for r in await svc.flows.list()} == {e.flow_id for e in services.catalog}
 
 
 async def test_run_now_from_stopped_is_a_one_off(services: Services) -> None:

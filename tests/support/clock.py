@@ -1,11 +1,13 @@
-"""A virtual clock for connector tests: time moves only when someone sleeps on it, so retry
-and pacing logic is tested without real waiting or timing asserts."""
+"""Virtual clocks: for connector tests, time that moves only when someone sleeps on it (retry
+and pacing logic is tested without real waiting or timing asserts); for schedules, a wall
+clock the test sets (sleep windows, DST days)."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -62,3 +64,16 @@ class EventTime:
             self.now = max(self.now, deadline)
             future.set_result(None)
         return task.result()
+
+
+class WallClock:
+    """An injected `now` (aware, UTC) that moves only when the test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now

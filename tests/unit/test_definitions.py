@@ -110,6 +110,36 @@ def test_references_are_checked(tmp_path: Path, extra: str, needle: str) -> None
     assert needle in refusal(path)
 
 
+def test_a_bulk_flow_must_move_what_its_scheduled_flow_moves(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + GOOD_FLOW + """    bulk_flow: bulk-contacts
+  - id: bulk-contacts
+    name: B
+    kind: bulk
+    source: {system: creatio, object: Contact}
+    target: {system: intacct, object: CONTACT}
+""")  # fmt: skip
+    assert "moves Contact → CONTACT, not Account → CUSTOMER" in refusal(path)
+
+
+@pytest.mark.parametrize("solution", ["creatio-intacct", "creatio-dynamics"])
+def test_every_scheduled_flow_has_a_bulk_flow_the_volume_guard_can_name(solution: str) -> None:
+    """The guides pair each scheduled flow with a bulk load; the volume guard's message names
+    it (shared/engine/sync_engine.py), so it must exist and share the flow's mapping."""
+    from shared.engine.plan import plan_for
+
+    catalog = load_catalog([solution])
+    scheduled = [e for e in catalog if e.flow.kind is FlowKind.SCHEDULED]
+    for entry in scheduled:
+        assert entry.flow.bulk_flow, f"{entry.flow_id} names no bulk flow"
+        bulk = catalog.get(f"{solution}.{entry.flow.bulk_flow}")
+        assert bulk.flow.kind is FlowKind.BULK
+        assert bulk.flow.optional == entry.flow.optional
+        if entry.flow.mapping is not None:
+            assert plan_for(catalog, bulk.flow_id).mapping == entry.flow.mapping
+    bulk_ids = {e.flow.id for e in catalog if e.flow.kind is FlowKind.BULK}
+    assert bulk_ids == {e.flow.bulk_flow for e in scheduled}, "no bulk flow without its twin"
+
+
 def test_duplicate_flow_ids_and_foreign_systems_are_refused(tmp_path: Path) -> None:
     dup = write(tmp_path, HEADER + GOOD_FLOW + GOOD_FLOW, "demo")
     assert "defined twice" in refusal(dup)

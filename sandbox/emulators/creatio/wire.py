@@ -248,8 +248,14 @@ def _mark(value: Any) -> Any:
     return value
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(payload: Any) -> str:
     text = json.dumps(_mark(payload), ensure_ascii=False, separators=(",", ":"))
+    # A .NET string may hold half of a surrogate pair (a cut emoji); Creatio writes it as
+    # the JSON escape `\ud800`, which is what a client then has to cope with.
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return _MARKED.sub(r"\1", text)
 
 

@@ -30,6 +30,7 @@ from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
     Reference,
+    RejectedRecord,
     SourceRef,
     SyncRecord,
     WriteOutcome,
@@ -75,6 +76,31 @@ def to_sync_record(record: Record, object: str) -> SyncRecord:
     # `values` keeps Creatio's ModifiedOn string: its 7th fractional digit is lost in
     # `modified` (Python keeps microseconds, truncated, so a watermark never overshoots).
     return SyncRecord(id=record["Id"], modified=modified, values=plain(record))
+
+
+def read_page(
+    records: Sequence[Record], object: str
+) -> tuple[list[SyncRecord], list[RejectedRecord]]:
+    """A change page's rows, each on its own: a row without a usable Id or ModifiedOn is
+    rejected alone (named by its Id when it has one) and the rest of the page is read."""
+    good: list[SyncRecord] = []
+    bad: list[RejectedRecord] = []
+    for record in records:
+        try:
+            good.append(to_sync_record(record, object))
+            continue
+        except (ConnectorError, ValueError, TypeError, OverflowError):
+            pass
+        ident = record.get("Id")
+        field = "ModifiedOn" if isinstance(ident, str) and ident else "Id"
+        value = record.get(field)
+        shown = "missing" if value in (None, "") else f"{str(value)[:40]!r}"
+        bad.append(RejectedRecord(
+            id=ident if field == "ModifiedOn" else None, field=field,
+            message=f"Creatio answered this {object} with an unusable {field} ({shown}); "
+                    "it was not synced: check the record in Creatio, then retry the run",
+        ))  # fmt: skip
+    return good, bad
 
 
 def render(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,8 +182,10 @@ class CreatioSync:
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
         current = ChangeCursor.model_validate(cursor)
         page = await self.client.read_page(current)
+        records, rejected = read_page(page.records, current.object)
         return ChangePage(
-            records=[to_sync_record(r, current.object) for r in page.records],
+            records=records,
+            rejected=rejected,
             cursor=page.next.model_dump(mode="json") if page.next is not None else None,
         )
 

@@ -67,6 +67,7 @@ from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
     Reference,
+    RejectedRecord,
     SourceRef,
     SyncRecord,
     WriteOutcome,
@@ -102,6 +103,32 @@ def to_sync_record(record: Record, table: Entity) -> SyncRecord:
         if column in values:
             values[name] = values[column]
     return SyncRecord(id=id, modified=parse_datetime(stamp), values=values)
+
+
+def read_page(
+    records: Sequence[Record], table: Entity
+) -> tuple[list[SyncRecord], list[RejectedRecord]]:
+    """A change page's rows, each on its own: a row without a usable id or modifiedon is
+    rejected alone (named by its id when it has one) and the rest of the page is read."""
+    good: list[SyncRecord] = []
+    bad: list[RejectedRecord] = []
+    for record in records:
+        try:
+            good.append(to_sync_record(record, table))
+            continue
+        except (ConnectorError, ValueError, TypeError, OverflowError):
+            pass
+        ident = record.get(table.primary_key)
+        field = "modifiedon" if isinstance(ident, str) and ident else table.primary_key
+        value = record.get(field)
+        shown = "missing" if value in (None, "") else f"{str(value)[:40]!r}"
+        bad.append(RejectedRecord(
+            id=ident if field == "modifiedon" else None, field=field,
+            message=f"Dataverse answered this {table.logical} with an unusable {field} "
+                    f"({shown}); it was not synced: check the row in Dataverse, then retry "
+                    "the run",
+        ))  # fmt: skip
+    return good, bad
 
 
 def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,8 +236,10 @@ class DataverseSync:
             if page.next_link
             else None
         )
+        records, rejected = read_page(page.records, table)
         return ChangePage(
-            records=[to_sync_record(r, table) for r in page.records],
+            records=records,
+            rejected=rejected,
             cursor=following.model_dump(mode="json") if following else None,
         )
 

@@ -56,6 +56,7 @@ from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
     Reference,
+    RejectedRecord,
     SourceRef,
     SyncRecord,
     WriteOutcome,
@@ -120,7 +121,10 @@ class IntacctSync:
     def local(self, moment: datetime) -> str:
         if moment.tzinfo is None:
             raise _validation("a change window bound must carry a time zone")
-        return moment.astimezone(self.zone).strftime(TIMESTAMP_FORMAT)
+        try:
+            return moment.astimezone(self.zone).strftime(TIMESTAMP_FORMAT)
+        except OverflowError:  # the last (or first) day there is, in a zone off UTC
+            return "12/31/9999 23:59:59" if moment.year == 9999 else "01/01/0001 00:00:00"
 
     def utc(self, text: str) -> datetime:
         try:
@@ -146,6 +150,31 @@ class IntacctSync:
             return None
         return SyncRecord(id=str(ident), modified=self.utc(str(modified)), values=values)
 
+    def _rejected(self, obj: IntacctObject, row: Mapping[str, Any]) -> RejectedRecord | None:
+        """Why a row read for a change page cannot be synced (None: it can)."""
+        try:
+            values = from_wire(obj, row)
+        except (ValueError, TypeError) as exc:
+            ident = row.get(obj.id_field) or row.get("RECORDNO")
+            text = f"Intacct answered an unreadable {obj.name}: {exc}"
+            return RejectedRecord(id=str(ident) if ident else None, message=text)
+        ident, stamp = values.get(obj.id_field), values.get("WHENMODIFIED")
+        field = obj.id_field if not ident else "WHENMODIFIED"
+        if ident and stamp:
+            try:
+                self.utc(str(stamp))
+                return None
+            except (ValueError, OverflowError):
+                pass
+        shown = "missing" if not values.get(field) else f"{str(values.get(field))[:40]!r}"
+        return RejectedRecord(
+            id=str(ident) if ident else (f"RECORDNO {row['RECORDNO']}" if row.get("RECORDNO")
+                                         else None),
+            field=field,
+            message=f"Intacct answered this {obj.name} with an unusable {field} ({shown}); it "
+                    "was not synced: check the record in Intacct, then retry the run",
+        )  # fmt: skip
+
     async def _full(
         self, obj: IntacctObject, recordnos: Sequence[str], fields: Sequence[str] | None
     ) -> list[SyncRecord]:
@@ -162,6 +191,31 @@ class IntacctSync:
             if record is not None:
                 out.append(record)
         return out
+
+    async def _page_records(
+        self, obj: IntacctObject, recordnos: Sequence[str], fields: Sequence[str] | None
+    ) -> tuple[list[SyncRecord], list[RejectedRecord]]:
+        """A change page's records, each on its own: a row without a usable key or
+        WHENMODIFIED is rejected alone instead of being dropped or failing the page."""
+        if not recordnos:
+            return [], []
+        wanted = None if fields is None or obj.lines else _with_keys(obj, fields)
+        rows = await self.client.read(obj.name, list(recordnos), wanted)
+        by_no = {str(row.get("RECORDNO")): row for row in rows}
+        good: list[SyncRecord] = []
+        bad: list[RejectedRecord] = []
+        for number in recordnos:
+            row = by_no.get(str(number))
+            if row is None:
+                continue  # deleted since the keys were read
+            rejected = self._rejected(obj, row)
+            if rejected is not None:
+                bad.append(rejected)
+                continue
+            record = self._record(obj, row)
+            if record is not None:
+                good.append(record)
+        return good, bad
 
     def _window(self, since: datetime, until: datetime) -> tuple[str, str]:
         if until < since:
@@ -231,9 +285,9 @@ class IntacctSync:
             page_size=state.page_size,
         )
         keys = [str(row.get("RECORDNO")) for row in page.records]
-        records = await self._full(obj, keys, state.fields)
+        records, rejected = await self._page_records(obj, keys, state.fields)
         if page.remaining <= 0 or not page.records:
-            return ChangePage(records=records, cursor=None)
+            return ChangePage(records=records, rejected=rejected, cursor=None)
         last = page.records[-1]
         following = state.model_copy(
             update={
@@ -241,7 +295,7 @@ class IntacctSync:
                 "after_recordno": int(str(last.get("RECORDNO"))),
             }
         )
-        return ChangePage(records=records, cursor=following.model_dump())
+        return ChangePage(records=records, rejected=rejected, cursor=following.model_dump())
 
     # -- single records ----------------------------------------------------------------------
     async def get(

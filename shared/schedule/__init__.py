@@ -1,0 +1,1 @@
+"""Deployment-wide schedules: sleep windows."""
