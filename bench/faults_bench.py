@@ -75,9 +75,14 @@ async def _bench(args: argparse.Namespace, stack: contextlib.ExitStack, storage:
         target = targets[name]
         for scenario in [BASELINE, *wanted]:
             report = await run_scenario(
-                target, scenario, connection=storage, prefix="b" + uuid.uuid4().hex[:12],
-                records=args.records, storm=args.storm, limit_s=args.limit,
-            )  # fmt: skip
+                target,
+                scenario,
+                connection=storage,
+                prefix="b" + uuid.uuid4().hex[:12],
+                records=args.records,
+                storm=args.storm,
+                limit_s=args.limit,
+            )
             if scenario is BASELINE:
                 baseline[name] = report.seconds
             reports.append(report)
@@ -85,8 +90,10 @@ async def _bench(args: argparse.Namespace, stack: contextlib.ExitStack, storage:
             for problem in report.problems[:10]:
                 print("   -", problem, flush=True)
     print()
-    print(f"{args.records} records per run; storm {args.storm} x 429 (Retry-After 1); "
-          f"client timeout {timeout} s; recovery = seconds - the target's run without faults")  # fmt: skip
+    print(
+        f"{args.records} records per run; storm {args.storm} x 429 (Retry-After 1); "
+        f"client timeout {timeout} s; recovery = seconds - the target's run without faults"
+    )
     print(table(reports, baseline))
     return 0 if all(r.clean for r in reports) else 1
 

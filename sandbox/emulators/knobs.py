@@ -130,6 +130,7 @@ class FaultState:
     throttled: int = 0
     held: int = 0
     released_early: int = 0
+    injected: int = 0  # calls answered with a fault (scripted or random)
     rng: random.Random = field(default_factory=random.Random)
     bucket: _TokenBucket | None = None
 
@@ -149,6 +150,7 @@ class FaultState:
         self.max_in_flight = self.in_flight
         self.throttled = 0
         self.released_early = 0
+        self.injected = 0
 
     def take_scripted(self, method: str, path: str) -> ScriptedFault | None:
         for fault in self.faults:
@@ -300,6 +302,8 @@ class FaultLayer:
                 return
         scripted = state.take_scripted(method, path)
         kind: FaultKind | None = scripted.fault if scripted else state.random_fault()
+        if kind is not None:
+            state.injected += 1
         if kind == "429":
             assert scripted is not None
             await self._reply_error(
@@ -421,6 +425,7 @@ class FaultLayer:
                     "throttled": state.throttled,
                     "held": state.held,
                     "released_early": state.released_early,
+                    "injected": state.injected,
                     **self.stats(),
                 }
             )

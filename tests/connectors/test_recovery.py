@@ -36,8 +36,9 @@ class StormServer:
                     self.drained_at = self.time.now
         if refused:
             self.limiter.throttled(RETRY_AFTER)
-            raise ConnectorError("429", category=ErrorCategory.RATE_LIMIT, system="test",
-                                 retry_after=RETRY_AFTER)  # fmt: skip
+            raise ConnectorError(
+                "429", category=ErrorCategory.RATE_LIMIT, system="test", retry_after=RETRY_AFTER
+            )
         self.served += 1
         self.limiter.succeeded()
 
@@ -50,8 +51,9 @@ async def _drain(max_in_flight: int, callers: int) -> tuple[StormServer, float]:
 
     async def caller() -> None:
         for _ in range(5):  # each caller has a few calls to make
-            await with_retries(server.call, policy=PATIENT, sleep=time.sleep,
-                               clock=time.clock, rng=lambda: 0.5)  # fmt: skip
+            await with_retries(
+                server.call, policy=PATIENT, sleep=time.sleep, clock=time.clock, rng=lambda: 0.5
+            )
 
     async def everyone() -> None:
         await asyncio.gather(*(caller() for _ in range(callers)))

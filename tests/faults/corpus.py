@@ -89,38 +89,59 @@ def creatio_accounts() -> list[Hostile]:
         Hostile("escape", {"Name": "Esc\x1b[31m red", "Code": "HC003"}, {"intacct": "NAME"}),
         Hostile("form-feed", {"Name": "Form\x0cfeed", "Code": "HC004"}, {"intacct": "NAME"}),
         # Lone surrogates cannot be encoded at all: the record fails alone, wherever it goes.
-        Hostile("lone-high-surrogate", {"Name": "Cut \ud83d emoji", "Code": "HU001"},
-                {"intacct": "Name", "dataverse": "Name"}),
-        Hostile("lone-low-surrogate", {"Name": "Cut \ude00 tail", "Code": "HU002"},
-                {"intacct": "Name", "dataverse": "Name"}),
-        Hostile("surrogate-in-code", {"Name": "Surrogate code", "Code": "S\ud800"},
-                {"intacct": "Code", "dataverse": "Code"}),
+        Hostile(
+            "lone-high-surrogate",
+            {"Name": "Cut \ud83d emoji", "Code": "HU001"},
+            {"intacct": "Name", "dataverse": "Name"},
+        ),
+        Hostile(
+            "lone-low-surrogate",
+            {"Name": "Cut \ude00 tail", "Code": "HU002"},
+            {"intacct": "Name", "dataverse": "Name"},
+        ),
+        Hostile(
+            "surrogate-in-code",
+            {"Name": "Surrogate code", "Code": "S\ud800"},
+            {"intacct": "Code", "dataverse": "Code"},
+        ),
         # 10 kB strings: longer than any target field allows.
-        Hostile("10kB-name", {"Name": LONG, "Code": "HL001"},
-                {"intacct": "NAME", "dataverse": "name"}),
-        Hostile("10kB-code", {"Name": "Long code", "Code": LONG},
-                {"intacct": "CUSTOMERID", "dataverse": "accountnumber"}),
+        Hostile(
+            "10kB-name", {"Name": LONG, "Code": "HL001"}, {"intacct": "NAME", "dataverse": "name"}
+        ),
+        Hostile(
+            "10kB-code",
+            {"Name": "Long code", "Code": LONG},
+            {"intacct": "CUSTOMERID", "dataverse": "accountnumber"},
+        ),
         # Empty required fields.
-        Hostile("empty-name", {"Name": "", "Code": "HE001"},
-                {"intacct": "NAME", "dataverse": "name"}),
-        Hostile("blank-name", {"Name": "   \t ", "Code": "HE002"},
-                {"intacct": "NAME", "dataverse": "name"}),
+        Hostile(
+            "empty-name", {"Name": "", "Code": "HE001"}, {"intacct": "NAME", "dataverse": "name"}
+        ),
+        Hostile(
+            "blank-name",
+            {"Name": "   \t ", "Code": "HE002"},
+            {"intacct": "NAME", "dataverse": "name"},
+        ),
         # Characters Azure Table keys and Intacct ids refuse, in the match key.
         Hostile("key-slash", {"Name": "Slash code", "Code": "K/1"}, {"intacct": "CUSTOMERID"}),
-        Hostile("key-backslash", {"Name": "Backslash code", "Code": "K\\2"},
-                {"intacct": "CUSTOMERID"}),
+        Hostile(
+            "key-backslash", {"Name": "Backslash code", "Code": "K\\2"}, {"intacct": "CUSTOMERID"}
+        ),
         Hostile("key-hash", {"Name": "Hash code", "Code": "K#3"}, {"intacct": "CUSTOMERID"}),
-        Hostile("key-question", {"Name": "Question code", "Code": "K?4"},
-                {"intacct": "CUSTOMERID"}),
+        Hostile(
+            "key-question", {"Name": "Question code", "Code": "K?4"}, {"intacct": "CUSTOMERID"}
+        ),
         Hostile("key-quote", {"Name": "Quote code", "Code": "K'5"}, {"intacct": "CUSTOMERID"}),
         # Two records sharing a match key: by code, and by name without a code.
-        Hostile("shared-code-a", {"Name": "Shared Code Alpha", "Code": "SHARED1"},
-                shared_key="SHARED1"),
-        Hostile("shared-code-b", {"Name": "Shared Code Beta", "Code": "SHARED1"},
-                shared_key="SHARED1"),
+        Hostile(
+            "shared-code-a", {"Name": "Shared Code Alpha", "Code": "SHARED1"}, shared_key="SHARED1"
+        ),
+        Hostile(
+            "shared-code-b", {"Name": "Shared Code Beta", "Code": "SHARED1"}, shared_key="SHARED1"
+        ),
         Hostile("shared-name-a", {"Name": "Twin Name Holdings"}, shared_key="Twin Name Holdings"),
         Hostile("shared-name-b", {"Name": "Twin Name Holdings"}, shared_key="Twin Name Holdings"),
-    ]  # fmt: skip
+    ]
     return out
 
 
@@ -132,19 +153,41 @@ def intacct_customers() -> list[Hostile]:
         if any(ch in XML_ILLEGAL for ch in name):
             continue
         out.append(Hostile(label, {"CUSTOMERID": f"HS{n:03d}", "NAME": name[:100]}))
-    ids = ["K/1", "K\\2", "K#3", "K?4", "K/\\#?5", "K'6", "K%7", "K&8", "K<9>", "K 10",
-           "K\t11", "Ķ12", "😀13", "K..14", "K%2F15", "K__16"]  # fmt: skip
+    ids = [
+        "K/1",
+        "K\\2",
+        "K#3",
+        "K?4",
+        "K/\\#?5",
+        "K'6",
+        "K%7",
+        "K&8",
+        "K<9>",
+        "K 10",
+        "K\t11",
+        "Ķ12",
+        "😀13",
+        "K..14",
+        "K%2F15",
+        "K__16",
+    ]
     for n, customer_id in enumerate(ids):
         out.append(Hostile(f"id-{n}", {"CUSTOMERID": customer_id, "NAME": f"Odd id {n}"}))
     out += [
         Hostile("max-name", {"CUSTOMERID": "HM001", "NAME": "N" * 100}),
         # Two customers with the same name and no Code match on the Creatio side... they
         # carry their own CUSTOMERIDs (Code), so they must never merge either.
-        Hostile("shared-name-a", {"CUSTOMERID": "TWIN-A", "NAME": "Twin Name Holdings"},
-                shared_key="Twin Name Holdings"),
-        Hostile("shared-name-b", {"CUSTOMERID": "TWIN-B", "NAME": "Twin Name Holdings"},
-                shared_key="Twin Name Holdings"),
-    ]  # fmt: skip
+        Hostile(
+            "shared-name-a",
+            {"CUSTOMERID": "TWIN-A", "NAME": "Twin Name Holdings"},
+            shared_key="Twin Name Holdings",
+        ),
+        Hostile(
+            "shared-name-b",
+            {"CUSTOMERID": "TWIN-B", "NAME": "Twin Name Holdings"},
+            shared_key="Twin Name Holdings",
+        ),
+    ]
     return out
 
 

@@ -54,9 +54,15 @@ def test_the_corpus_is_at_least_fifty_hostile_records_each() -> None:
 async def test_every_record_once_with_its_values_and_every_run_accounts_for_it(
     target: Target, scenario: Scenario, storage_connection_string: str, table_prefix: str
 ) -> None:
-    report = await run_scenario(target, scenario, connection=storage_connection_string,
-                                prefix=table_prefix, records=RECORDS,
-                                storm=STORM[target.system], retry=RETRY)  # fmt: skip
+    report = await run_scenario(
+        target,
+        scenario,
+        connection=storage_connection_string,
+        prefix=table_prefix,
+        records=RECORDS,
+        storm=STORM[target.system],
+        retry=RETRY,
+    )
     print("\n" + table([report]))
     for problem in report.problems[:20]:
         print("  -", problem)

@@ -39,8 +39,13 @@ async def test_hung_requests_free_their_slots_at_the_timeout_and_retries_get_thr
 
 
 async def test_the_timeout_is_a_setting_with_a_short_default() -> None:
-    base = {"INTACCT_SENDER_ID": "s", "INTACCT_SENDER_PASSWORD": "p", "INTACCT_COMPANY_ID": "c",
-            "INTACCT_USER_ID": "u", "INTACCT_USER_PASSWORD": "p"}  # fmt: skip
+    base = {
+        "INTACCT_SENDER_ID": "s",
+        "INTACCT_SENDER_PASSWORD": "p",
+        "INTACCT_COMPANY_ID": "c",
+        "INTACCT_USER_ID": "u",
+        "INTACCT_USER_PASSWORD": "p",
+    }
     default = IntacctConfig.from_settings(Settings.model_validate(base))
     assert default.timeout_s == 30.0
     tuned = IntacctConfig.from_settings(
