@@ -5,7 +5,7 @@ the time each run took next to the target's run without faults (the recovery tim
 figures and a table; asserts nothing about timings. Exits 1 when a scenario broke a rule.
 
     .venv/bin/python bench/faults_bench.py [--records 3000] [--targets intacct,dataverse,creatio]
-        [--scenarios "5xx 15%,429 storm"] [--storm 200] [--client-timeout 2]
+        [--scenarios "5xx 15%,429 storm"] [--storm 200] [--client-timeout 0.5]
 
 Azurite runs as its own process (in memory, free ports); the emulators run in this process's
 threads, as in the tests. SIGTERM or Ctrl-C stops Azurite and every emulator it started.
@@ -98,13 +98,27 @@ async def _bench(args: argparse.Namespace, stack: contextlib.ExitStack, storage:
     return 0 if all(r.clean for r in reports) else 1
 
 
+async def _until_terminated(
+    args: argparse.Namespace, stack: contextlib.ExitStack, storage: str
+) -> int:
+    """`_bench`, cancelled cleanly by SIGTERM (every task unwinds; then the stack stops the
+    emulators and Azurite)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await _bench(args, stack, storage)
+    except asyncio.CancelledError:
+        raise Terminated(128 + signal.SIGTERM) from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=3000)
     parser.add_argument("--targets", type=lambda v: v.split(","), default=list(TARGETS))
     parser.add_argument("--scenarios", type=lambda v: v.split(","), default=None)
     parser.add_argument("--storm", type=int, default=200)
-    parser.add_argument("--client-timeout", type=float, default=2.0)
+    parser.add_argument("--client-timeout", type=float, default=0.5)
     parser.add_argument("--limit", type=float, default=3600.0, help="seconds a run may take")
     args = parser.parse_args()
     unknown = set(args.targets) - set(TARGETS)
@@ -117,10 +131,10 @@ def main() -> int:
         stack.callback(azurite.stop)
         started = time.monotonic()
         try:
-            code = asyncio.run(_bench(args, stack, azurite.connection_string))
+            code = asyncio.run(_until_terminated(args, stack, azurite.connection_string))
         except (KeyboardInterrupt, Terminated):
             print("\ninterrupted: stopping Azurite and the emulators", file=sys.stderr)
-            return 130
+            return 143
         print(f"\ntotal {time.monotonic() - started:.0f} s")
         return code
 
