@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import httpx
+
+from shared.connectors.dataverse import DataverseClient, DataverseConfig
+from shared.connectors.dataverse.throttle import REQUESTS_LIMIT
 from shared.connectors.errors import ConnectorError
 from shared.connectors.retry import AdaptiveLimiter, RetryPolicy, with_retries
 from shared.errors import ErrorCategory
@@ -122,3 +126,40 @@ def test_a_concurrency_refusal_is_counted_but_never_slows_the_pace() -> None:
     for _ in range(10):
         limiter.refused_concurrency()
     assert limiter.throttled_count == 10 and limiter.rate is None
+
+
+async def test_a_dataverse_storm_drains_at_one_probe_per_retry_after() -> None:
+    # Dataverse's limits are per user: Microsoft asks every call to wait the Retry-After, so
+    # the fastest allowed drain is one probe per Retry-After (+ the 5 % jitter at rng 0.5).
+    time = EventTime()
+    refusals = {"left": 30}
+    served = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if refusals["left"] > 0:
+            refusals["left"] -= 1
+            if refusals["left"] == 0:
+                served.append(time.now)
+            return httpx.Response(
+                429,
+                headers={"Retry-After": "1"},
+                json={"error": {"code": REQUESTS_LIMIT, "message": "Number of requests "
+                                "exceeded the limit of 6000 over time window of 300 seconds."}},
+            )  # fmt: skip
+        return httpx.Response(200, json={"UserId": "u", "BusinessUnitId": "b"})
+
+    config = DataverseConfig(url="https://org.example.test", tenant_id="t", client_id="c",
+                             client_secret="s", retry=PATIENT)  # fmt: skip
+    client = DataverseClient(config, transport=httpx.MockTransport(answer), auth=httpx.Auth(),
+                             clock=time.clock, sleep=time.sleep, rng=lambda: 0.5)  # fmt: skip
+
+    async def everyone() -> float:
+        started = time.now
+        async with client:
+            await asyncio.gather(*(client.who_am_i() for _ in range(8)))
+        return served[0] - started
+
+    elapsed = await time.run(everyone())
+    print(f"30 x 429 (Retry-After 1) at Dataverse drained in {elapsed:.1f} virtual s")
+    assert 29 * RETRY_AFTER <= elapsed <= 30 * RETRY_AFTER * 1.05 * 1.1
+    assert client.protection.throttled == 30
