@@ -179,7 +179,7 @@ class IntacctClient:
             details = (parsed.gateway_errors or parsed.control_errors) if parsed else []
             error = from_status(answer, details, action=action, record=record)
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self._throttled(error)
             raise error
         if parsed is None:
             raise bad_answer(
@@ -187,6 +187,14 @@ class IntacctClient:
                 record=record,
             )
         return parsed
+
+    def _throttled(self, error: ConnectorError) -> None:
+        """A 429 GW-0010: with a Retry-After it is a rate limit (pace below it); without one
+        it is the company's concurrency limit (see AdaptiveLimiter.refused_concurrency)."""
+        if error.retry_after is None:
+            self.limiter.refused_concurrency()
+        else:
+            self.limiter.throttled(error.retry_after)
 
     def _check_envelope(
         self, parsed: Response, action: str, record: str | None, session: Session | None
@@ -201,7 +209,7 @@ class IntacctClient:
                 secrets=secrets,
             )
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self._throttled(error)
             raise error
         if parsed.auth_ok is not True:
             raise from_details(

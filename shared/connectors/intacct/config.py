@@ -30,7 +30,8 @@ class IntacctConfig(BaseModel):
     # WHENMODIFIED is written in the API user's / company's zone (api-facts §2.8).
     timezone: str = "America/Los_Angeles"
     max_in_flight: int = Field(default=2, ge=1, le=50)
-    timeout_s: float = Field(default=120.0, gt=0)
+    # Short: a hung request holds one of the company's few slots until it is given up.
+    timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     page_size: int = Field(default=1000, ge=1, le=QUERY_MAX_PAGE)
     # A session is renewed this long before the sessiontimeout the gateway announced.
@@ -97,6 +98,7 @@ class IntacctConfig(BaseModel):
             "user_password": settings.intacct_user_password,
             "timezone": settings.intacct_timezone,
             "max_in_flight": settings.intacct_max_in_flight,
+            "timeout_s": settings.intacct_timeout_s,
             **overrides,
         }
         return cls.model_validate(values)
