@@ -3,7 +3,7 @@ scaled-out Functions instance would: its own client, connection pool and in-proc
 limiter, and the lease rows in Table storage shared with the other workers
 (shared/limits). For tests/limits/test_deployment_limits.py and bench/intacct_bench.py.
 
-    python -m sandbox.intacct_worker '<json WorkerJob>'
+    AzureWebJobsStorage=<connection string> python -m sandbox.intacct_worker '<json WorkerJob>'
 
 Prints one JSON line: WorkerReport.
 """
@@ -15,17 +15,17 @@ import sys
 import time
 
 from azure.data.tables.aio import TableClient
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from shared.connectors.intacct import Call, IntacctClient, IntacctConfig, IntacctSync
 from shared.connectors.intacct import functions as fn
 from shared.connectors.retry import RetryPolicy
 from shared.limits import DeploymentLimits, LeaseSemaphore
+from shared.settings import Settings
 
 
 class WorkerJob(BaseModel):
     endpoint: str
-    storage: SecretStr
     table: str
     worker: str  # this worker's name, also the prefix of its customer ids
     records: int = 20
@@ -59,7 +59,12 @@ def _config(job: WorkerJob) -> IntacctConfig:
 
 
 async def run(job: WorkerJob) -> WorkerReport:
-    table = TableClient.from_connection_string(job.storage.get_secret_value(), job.table)
+    # From the app settings (AzureWebJobsStorage), as the Functions host gives them: never
+    # on the command line.
+    storage = Settings().storage_connection
+    if storage is None:
+        raise SystemExit("set AzureWebJobsStorage")
+    table = TableClient.from_connection_string(storage.get_secret_value(), job.table)
     sync = IntacctSync(IntacctClient(_config(job)))
     if job.shared:
         DeploymentLimits(table).attach(sync)
