@@ -15,6 +15,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.connectors.protocol import SyncConnector
 from shared.limits.cap import SharedCap
+from shared.limits.keys import table_key
 from shared.limits.semaphore import LeaseSemaphore
 
 # A lease outlives the request it covers: httpx's timeout bounds each phase (connect, write,
@@ -40,7 +41,7 @@ class DeploymentLimits:
             config = client.config
             client.gate = LeaseSemaphore(
                 self.table,
-                f"intacct|{config.company_id}|{config.entity_id or ''}",
+                table_key("intacct", config.company_id, config.entity_id),
                 config.max_in_flight,
                 lease_s=lease_seconds(config.timeout_s),
             )
@@ -48,6 +49,6 @@ class DeploymentLimits:
             host = urlsplit(client.config.api_base).netloc
             client.protection.shared = SharedCap(
                 self.table,
-                f"dataverse|{host}|{client.config.client_id}",
+                table_key("dataverse", host, client.config.client_id),
                 refresh_s=self.cap_refresh_s,
             )
