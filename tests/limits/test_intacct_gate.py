@@ -9,8 +9,10 @@ import asyncio
 from azure.data.tables.aio import TableClient
 
 from shared.connectors.intacct import IntacctClient, IntacctSync
+from shared.engine.connections import ConnectorPool
 from shared.limits import DeploymentLimits, LeaseSemaphore
 from shared.limits.deployment import lease_seconds
+from shared.settings import Settings
 from tests.support.intacct import config, running_intacct
 
 
@@ -63,3 +65,22 @@ async def test_every_request_holds_a_slot_and_gives_it_back_however_it_ends(
     assert len(watched.seen) == 6 and all(1 <= n <= 2 for n in watched.seen)
     assert gate.acquired == 6 and gate.unavailable == 0
     assert [row async for row in limits_table.list_entities()] == []  # all given back
+
+
+async def test_the_workers_connector_pool_attaches_the_deployment_limits(
+    limits_table: TableClient,
+) -> None:
+    """What shared/runtime.py builds: the pool's Intacct connector gets the shared gate."""
+    settings = Settings(
+        INTACCT_SENDER_ID="S", INTACCT_SENDER_PASSWORD="p", INTACCT_COMPANY_ID="ACME/EU",
+        INTACCT_ENTITY_ID="E1", INTACCT_USER_ID="u", INTACCT_USER_PASSWORD="p",
+        INTACCT_MAX_IN_FLIGHT=3, INTACCT_TIMEOUT_SECONDS=20,
+    )  # fmt: skip
+    pool = ConnectorPool(settings, limits=DeploymentLimits(limits_table))
+    try:
+        connector = await pool.get("intacct")
+        gate = getattr(connector, "client").gate  # noqa: B009
+        assert isinstance(gate, LeaseSemaphore)
+        assert gate.key == "intacct|ACME_EU|E1" and gate.capacity == 3 and gate.lease_s == 50
+    finally:
+        await pool.aclose()
