@@ -3,6 +3,8 @@ requests in flight (429 GW-0010), admin routes, all wrapped in the shared fault 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -77,7 +79,13 @@ class ConcurrencyGate:
 class IntacctEmulator:
     """One emulated Intacct company. `asgi` is what a server runs."""
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(
+        self,
+        options: Options | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.sleep = sleep
         self.initial_options = options or Options()
         self.options = self.initial_options.model_copy(deep=True)
         self.store = Store(lambda: self.options)
@@ -113,13 +121,19 @@ class IntacctEmulator:
             "failed_logins": self.store.failed_logins,
             "sessions": len(self.store.sessions),
             "gateway_in_flight_max": self.gate.max_in_flight,
+            "rows_examined": self.gateway.examined,
             "gateway_rejected": self.gate.rejected,
         }
 
     def _routes(self) -> list[BaseRoute]:
         async def xmlgw(request: Request) -> Response:
             body = await request.body()
-            return self.gateway.handle(body, str(request.url.replace(query="")))
+            before = self.gateway.functions.total()
+            response = self.gateway.handle(body, str(request.url.replace(query="")))
+            ran = self.gateway.functions.total() - before
+            if ran and self.options.function_time_ms:  # the request stays in flight meanwhile
+                await self.sleep(ran * self.options.function_time_ms / 1000)
+            return response
 
         async def not_found(request: Request) -> Response:
             return Response("<html><body><h1>404 Not Found</h1></body></html>", 404,
