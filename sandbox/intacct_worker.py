@@ -41,7 +41,8 @@ class WorkerReport(BaseModel):
     requests: int
     throttled: int  # 429 GW-0010 answers this worker saw (each retried)
     lease_waits: int
-    seconds: float
+    started_at: float  # wall clock, so a bench can take the span over all workers
+    ended_at: float
 
 
 def _config(job: WorkerJob) -> IntacctConfig:
@@ -81,7 +82,7 @@ async def run(job: WorkerJob) -> WorkerReport:
         for start in range(0, job.records, job.per_request)
     ]
     requests = 0
-    started = time.perf_counter()
+    started = time.time()
     try:
         await client.check()
 
@@ -106,7 +107,8 @@ async def run(job: WorkerJob) -> WorkerReport:
         requests=requests,
         throttled=client.limiter.throttled_count,
         lease_waits=gate.waits if isinstance(gate, LeaseSemaphore) else 0,
-        seconds=time.perf_counter() - started,
+        started_at=started,
+        ended_at=time.time(),
     )
 
 

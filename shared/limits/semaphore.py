@@ -80,7 +80,7 @@ class LeaseSemaphore:
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
-        poll_s: tuple[float, float] = (0.02, 0.25),
+        poll_s: tuple[float, float] = (0.01, 0.1),
         holder: str | None = None,
     ) -> None:
         if capacity < 1:
