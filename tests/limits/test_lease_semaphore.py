@@ -106,3 +106,39 @@ async def test_two_callers_racing_for_an_expired_slot_one_wins(limits_table: Tab
     won = await asyncio.gather(*(racer._try_acquire() for racer in racers))
     assert len([lease for lease in won if lease is not None]) == 1
     assert list((await holders(limits_table)).values()) in [[f"r{i}"] for i in range(6)]
+
+
+async def test_a_local_waiter_is_handed_the_slot_at_most_max_handoffs_in_a_row(
+    limits_table: TableClient,
+) -> None:
+    clock = WallClock()
+    local = semaphore(limits_table, clock, "w1", capacity=1)
+    local.max_handoffs = 2
+    other = semaphore(limits_table, clock, "w2", capacity=1)
+    order: list[str] = []
+    done = {name: asyncio.Event() for name in ("w1#0", "w1#1", "w1#2", "w1#3", "w2#4")}
+
+    async def caller(sem: LeaseSemaphore, name: str) -> None:
+        async with sem.slot():
+            order.append(name)
+            assert len(await holders(limits_table)) == 1  # one slot, one holder
+            await done[name].wait()
+
+    tasks = [asyncio.create_task(caller(local, "w1#0"))]
+    while not order:
+        await asyncio.sleep(0.01)
+    tasks += [asyncio.create_task(caller(local, f"w1#{n}")) for n in (1, 2, 3)]
+    tasks.append(asyncio.create_task(caller(other, "w2#4")))
+    while local.waiting < 3 or other.waiting < 1:  # all of them are waiting for the slot
+        await asyncio.sleep(0.01)
+    for k in range(5):
+        while len(order) <= k:
+            await asyncio.sleep(0.01)
+        done[order[k]].set()  # the holder finishes: the slot goes to the next one
+    await asyncio.gather(*tasks)
+    # w1's callers were handed the slot twice without giving it back; then it went back to
+    # the table, where w2 could win it.
+    assert local.handoffs == 2 and order[0].startswith("w1")
+    assert [name.startswith("w1") for name in order[:3]] == [True, True, True]
+    assert sorted(order) == sorted(done)
+    assert await holders(limits_table) == {}
