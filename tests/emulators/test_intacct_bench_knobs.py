@@ -46,12 +46,15 @@ def emulator(sleep: RecordedSleep) -> Iterator[RunningIntacct]:
 
 async def test_server_time_per_function(emulator: RunningIntacct, sleep: RecordedSleep) -> None:
     emulator.admin.options(function_time_ms=5)
+    emulator.admin.knobs(latency_ms=300)
     async with IntacctClient(config(emulator.endpoint)) as client:
         await client.check()  # the login: one function
         creates = [Call(fn.create("CUSTOMER", {"CUSTOMERID": f"C{i}", "NAME": "n"}), "create")
                    for i in range(10)]  # fmt: skip
         await client.execute(creates)
-    assert sleep.sleeps == pytest.approx([0.005, 0.005, 0.05])  # login, check, 10 creates
+    # Per request: the latency, then the server time of its functions (login: 1, check: 1,
+    # then 10 creates in one request).
+    assert sleep.sleeps == pytest.approx([0.3, 0.005, 0.3, 0.005, 0.3, 0.05])
 
 
 async def test_the_most_requests_seen_at_once_counts_the_refused_one(

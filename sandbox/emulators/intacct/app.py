@@ -100,6 +100,7 @@ class IntacctEmulator:
             on_seed=self.store.seed,
             stats=self.stats,
             admin_routes=self._admin_routes(),
+            sleep=sleep,  # the latency knob and the per-function time sleep alike
         )
         self.gate = ConcurrencyGate(self.faults, lambda: self.options.max_concurrent)
         self.asgi = self.gate
