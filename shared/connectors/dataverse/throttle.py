@@ -129,13 +129,14 @@ class ServiceProtection:
             return
         self._sharing = True
         publish, self._publish = self._publish, False
+        sent = self.limit
         try:
-            cap = await shared.exchange(self.limit, publish=publish)
+            cap = await shared.exchange(sent, publish=publish)
         finally:
             self._sharing = False
             self._synced_at = self._clock()
-        if cap is None or cap == self.limit:
-            return
+        if cap is None or cap == self.limit or self.limit != sent:
+            return  # nothing new, or this worker cut/regrew meanwhile (published next call)
         cap = min(float(self.max_concurrency), max(1.0, cap))
         self._slow_start = False
         self._changed_at = self._clock()  # regrow from here, not at once
