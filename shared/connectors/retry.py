@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
@@ -114,6 +114,13 @@ async def with_retries(
         reraise=True,
     )
     return await retrying(call)
+
+
+class SharedSlots(Protocol):
+    """Slots shared with other processes (shared/limits/semaphore.py): `slot()` waits for
+    one and gives it back on exit."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[object]: ...
 
 
 class AdaptiveLimiter:

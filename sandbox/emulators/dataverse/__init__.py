@@ -78,6 +78,10 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   pairing rules, currencies, error annotations (`Prefer: odata.include-annotations` on
   errors), the `totalrecordcount` annotations of `$count`, 413 payload limits.
 
+Benchmarking, as on the Intacct emulator: the `latency_ms` knob (`PUT /_emulator/knobs`,
+plus `latency_jitter_ms`) is each request's latency, and `/_emulator/calls` reports
+`max_in_flight`, the most requests it saw at once.
+
 Admin API (never counted, throttled or failed): the fault layer's `/_emulator/{knobs,
 faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/tokens/expire` and
 `/_emulator/rows/{table}`.

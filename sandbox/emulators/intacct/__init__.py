@@ -93,7 +93,16 @@ Admin API (never counted or failed): the fault layer's `/_emulator/{knobs,faults
 requests,reset,seed}` plus `/_emulator/options`, `/_emulator/sessions/expire`,
 `/_emulator/results/expire` and `GET /_emulator/rows/{object}`. `/_emulator/calls` adds
 `requests`, `functions` (count per function name), `writes`, `logins`, `sessions`,
-`gateway_in_flight_max` and `gateway_rejected`.
+`gateway_in_flight_max` (the most requests it saw at once, a refused one included: a client
+that keeps to `max_concurrent` leaves it at most that), `gateway_rejected` (GW-0010 answers)
+and `rows_examined` (rows query filters were evaluated on).
+
+Benchmarking: the fault layer's `latency_ms` knob (`PUT /_emulator/knobs`, as on the
+Dataverse and Creatio emulators) is each request's latency; the `function_time_ms` option
+(`PUT /_emulator/options`) adds server time per function of the request, so a request of
+100 functions at 300 ms + 5 ms each takes 0.8 s, in flight all along. Lookups by value do
+not scan: `query` filters that are (or `and` together) an `equalto`/`in` on a non-timestamp
+field, and ID lookups on create, update and readByName, go through hash indexes (index.py).
 """
 
 from sandbox.emulators.intacct.app import GATEWAY_PATH, IntacctEmulator, create_app

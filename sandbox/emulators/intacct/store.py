@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.emulators.intacct.index import Indexes
 from sandbox.emulators.intacct.schema import OBJECTS, SERVER_FIELDS, ObjectSchema, server_fields
 
 TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
@@ -36,6 +37,9 @@ class Options(BaseModel):
     timezone: str = "America/Los_Angeles"
     session_timeout_s: float = Field(default=3600.0, gt=0)
     result_id_ttl_s: float = Field(default=600.0, gt=0)
+    # Server time per function of a request, on top of the fault layer's per-request
+    # `latency_ms` knob (bench: 300 ms per request + 5 ms per function).
+    function_time_ms: float = Field(default=0.0, ge=0)
     # Requests in flight per company before the gateway answers 429 GW-0010 (None: off).
     max_concurrent: int | None = Field(default=2, ge=1)
     max_functions: int = Field(default=100, ge=1)
@@ -96,9 +100,11 @@ class Store:
     next_recordno: int = 1
 
     def __post_init__(self) -> None:
+        self.indexes = Indexes(self.parse_local)
         self.reset()
 
     def reset(self) -> None:
+        self.indexes.clear()
         self.tables = {name: {} for name in OBJECTS}
         self.sessions.clear()
         self.results.clear()
@@ -111,6 +117,7 @@ class Store:
 
     def restore(self, snap: tuple[dict[str, dict[int, Row]], int]) -> None:
         self.tables, self.next_recordno = snap
+        self.indexes.clear()  # other row objects now: rebuilt on next use
 
     # -- time --------------------------------------------------------------------------------
     @property
@@ -170,10 +177,15 @@ class Store:
     def by_id(self, schema: ObjectSchema, value: str) -> Row | None:
         if schema.id_field is None or not value:
             return None
-        for row in self.tables[schema.name].values():
-            if str(row.get(schema.id_field, "")) == value:
-                return row
-        return None
+        rows = self.indexes.lookup(
+            schema.name, self.tables[schema.name], schema.id_field, "raw", [value]
+        )
+        return rows[0] if rows else None
+
+    def lookup(self, name: str, field: str, values: list[Any], case_insensitive: bool) -> list[Row]:
+        """Rows whose `field` may equal one of `values` (as a query compares them)."""
+        mode = "ci" if case_insensitive else "cs"
+        return self.indexes.lookup(name, self.tables[name], field, mode, values)
 
     def create(self, schema: ObjectSchema, values: Row) -> Row:
         row = {k: v for k, v in values.items() if k not in SERVER_FIELDS}
@@ -208,6 +220,7 @@ class Store:
         self._number_lines(schema, row)
         self._totals(schema, row)
         self.tables[schema.name][recordno] = row
+        self.indexes.added(schema.name, row)
         self.writes[f"create {schema.name}"] += 1
         return row
 
@@ -249,8 +262,10 @@ class Store:
         merged["WHENMODIFIED"] = self.now_local()
         self._number_lines(schema, merged)
         self._totals(schema, merged)
+        self.indexes.removed(schema.name, row)
         row.clear()
         row.update(merged)
+        self.indexes.added(schema.name, row)
         self.writes[f"update {schema.name}"] += 1
         return row
 
@@ -261,7 +276,7 @@ class Store:
             key = -1
         if key not in self.tables[schema.name]:
             raise business_error(f"Cannot find {schema.lower} with key '{recordno}' to delete.")
-        del self.tables[schema.name][key]
+        self.indexes.removed(schema.name, self.tables[schema.name].pop(key))
         self.writes[f"delete {schema.name}"] += 1
 
     def seed(self, payload: dict[str, list[Row]]) -> dict[str, int]:
