@@ -17,6 +17,7 @@ failed, or its worker died) can be taken over with its ETag after a lease.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -52,6 +53,10 @@ class Binding(BaseModel):
     # Hash that each side's record maps to right after we wrote it (echo suppression).
     echo_crm: str | None = None
     echo_erp: str | None = None
+    # Per-field short hashes of the values both sides held after the last sync towards each
+    # side, as JSON (three-way conflict detection: shared/engine/decisions.py).
+    base_to_crm: str | None = None
+    base_to_erp: str | None = None
     updated_at: AwareDatetime | None = None
 
     def id_of(self, side: Side) -> str:
@@ -65,6 +70,16 @@ class Binding(BaseModel):
 
     def echo_of(self, side: Side) -> str | None:
         return self.echo_crm if side == "crm" else self.echo_erp
+
+    def base_to(self, side: Side) -> dict[str, str] | None:
+        text = self.base_to_crm if side == "crm" else self.base_to_erp
+        if not text:
+            return None
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            return None  # an unreadable base only costs the conflict report, never the sync
+        return loaded if isinstance(loaded, dict) else None
 
 
 class KeyClaim(BaseModel):
