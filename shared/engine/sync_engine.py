@@ -132,6 +132,9 @@ class SyncEngine:
         obj = plan.flow.source.object
         if run.params.record_ids:
             return await self._single(ctx, plan, run.params.record_ids)
+        if run.params.retry_of:  # too many failed ids for the run row (control.py)
+            failed = await self.outcomes.failed_ids(run.params.retry_of)
+            return await self._single(ctx, plan, failed)
         since, until = self._window(run)
         if run.kind is RunKind.SCHEDULED:
             count = await source.count_changes(obj, since=since, until=until)

@@ -1,0 +1,165 @@
+"""Per-record rules of issue 16 on Azurite with in-memory connectors: three-way conflicts,
+a binding flow's unbindable records, a dry run's dependency waits, paged outcomes and a
+retry of more failed records than a run row holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from sandbox.pump import Pump
+from shared.api import control
+from shared.api.control import ControlApi
+from shared.api.monitor import MonitorApi
+from shared.errors import ErrorCategory
+from shared.flows.models import RunParams, RunRecord, RunStatus
+from shared.flows.service import RunRequest
+from shared.runtime import Services
+from tests.integration.test_engine_pipeline import Systems, assert_balanced, writes
+from tests.support import engine as support
+
+ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
+ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
+BIND_ACCOUNTS = "creatio-intacct.bind-accounts"
+
+
+@pytest.fixture
+def systems() -> Systems:
+    return Systems()
+
+
+@pytest.fixture
+async def services(
+    storage_connection_string: str, table_prefix: str, systems: Systems
+) -> AsyncIterator[Services]:
+    async with support.engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", {"SHUTTLE_PAGE_SIZE": "7"},
+        systems.factory,
+    ) as built:  # fmt: skip
+        built.records.wait_base = 0.5
+        yield built
+
+
+async def run(services: Services, flow_id: str, params: RunParams | None = None) -> RunRecord:
+    request = RunRequest(params=params or RunParams())
+    started = await services.flows.run_now(flow_id, request, datetime.now(UTC))
+    finished = await Pump(services).run_finished(started.id, limit_s=120)
+    assert_balanced(finished)
+    return finished
+
+
+async def test_a_field_changed_on_both_sides_keeps_the_masters_value_and_is_logged(
+    services: Services, systems: Systems
+) -> None:
+    both = systems.creatio.seed("Account", {"Name": "Both", "Code": "BOTH", "UsrActive": True})
+    one = systems.creatio.seed("Account", {"Name": "One", "Code": "ONE", "UsrActive": True})
+    await run(services, ACCOUNTS_TO_INTACCT)
+    customers = {
+        c.values["CUSTOMERID"]: cid for cid, c in systems.intacct.records["CUSTOMER"].items()
+    }
+
+    # Finance renames BOTH in Intacct while sales renames it in Creatio; ONE changes only in
+    # Creatio (an ordinary update, no conflict).
+    systems.edit(systems.intacct, "CUSTOMER", customers["BOTH"], {"NAME": "Both (finance)"})
+    systems.edit(systems.creatio, "Account", both, {"Name": "Both (sales)"})
+    systems.edit(systems.creatio, "Account", one, {"Name": "One renamed"})
+    second = await run(services, ACCOUNTS_TO_INTACCT)
+
+    assert second.counts.updated == 2
+    # Creatio masters NAME: its value stands.
+    assert systems.intacct.values("CUSTOMER", customers["BOTH"])["NAME"] == "Both (sales)"
+    assert systems.intacct.values("CUSTOMER", customers["ONE"])["NAME"] == "One renamed"
+    conflicts = [e for e in second.errors if e.category is ErrorCategory.CONFLICT]
+    assert [(e.record, e.field) for e in conflicts] == [(both, "NAME")]
+    text = conflicts[0].message
+    assert '"Both (sales)"' in text and '"Both (finance)"' in text
+    assert "creatio masters it" in text
+
+    # The run's plan shows the update with the old (Intacct's) and new value.
+    _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(second.id)
+    item = next(i for i in plan.items if i.record == both)
+    assert item.action == "update"
+    assert item.changes == {"NAME": ["Both (finance)", "Both (sales)"]}
+
+
+async def test_a_binding_flow_reports_records_it_cannot_bind_with_the_candidates(
+    services: Services, systems: Systems
+) -> None:
+    systems.intacct.seed("CUSTOMER", {"CUSTOMERID": "LINKME", "NAME": "Linked Ltd"})
+    twin_a = systems.intacct.seed("CUSTOMER", {"CUSTOMERID": "TW1", "NAME": "Twin Co"})
+    twin_b = systems.intacct.seed("CUSTOMER", {"CUSTOMERID": "TW2", "NAME": "Twin Co"})
+    linked = systems.creatio.seed("Account", {"Name": "Linked Ltd", "Code": "LINKME"})
+    lonely = systems.creatio.seed("Account", {"Name": "Nobody", "Code": "NOBODY"})
+    twin = systems.creatio.seed("Account", {"Name": "Twin Co"})
+
+    done = await run(services, BIND_ACCOUNTS)
+
+    assert writes(systems.intacct) == 0  # binding flows never write
+    errors = {e.record: e for e in done.errors}
+    assert errors[lonely].category is ErrorCategory.NOT_FOUND
+    assert errors[lonely].message.startswith("not bound: no intacct CUSTOMER matches")
+    assert "CUSTOMERID='NOBODY'" in errors[lonely].message
+    assert errors[twin].category is ErrorCategory.DUPLICATE
+    assert twin_a in errors[twin].message and twin_b in errors[twin].message
+    assert linked not in errors
+    _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(done.id)
+    actions = {i.record: i.action for i in plan.items}
+    assert actions == {linked: "link", lonely: "not_bound", twin: "failed"}
+
+
+async def test_a_dry_run_records_a_dependency_wait_instead_of_waiting(
+    services: Services, systems: Systems
+) -> None:
+    account = systems.creatio.seed("Account", {"Name": "Parent not synced", "Code": "LATE"})
+    order = systems.creatio.seed("Order", {"Number": "ORD-1", "AccountId": account,
+                                           "Date": "2026-11-02T00:00:00Z"})  # fmt: skip
+    dry = await run(services, ORDERS_TO_INVOICES, RunParams(dry_run=True))
+
+    assert writes(systems.intacct) == 0
+    assert dry.status is RunStatus.SUCCEEDED and dry.counts.skipped == 1
+    _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(dry.id)
+    (item,) = plan.items
+    assert (item.record, item.action, item.category) == (
+        order,
+        "waiting_for_dependency",
+        "dependency",
+    )
+    assert account in (item.message or "")
+
+
+async def test_every_failed_record_is_paged_and_retried_past_the_run_row_cap(
+    services: Services, systems: Systems, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "MAX_RETRY_RECORDS", 3)
+    broken = [systems.creatio.seed("Account", {"Name": f"Long {n} " + "x" * 120})
+              for n in range(7)]  # fmt: skip
+    for n in range(3):
+        systems.creatio.seed("Account", {"Name": f"Fine {n}"})
+    first = await run(services, ACCOUNTS_TO_INTACCT)
+    assert (first.counts.created, first.counts.failed) == (3, 7)
+
+    monitor = MonitorApi(services.flows, services.engine.outcomes)
+    seen: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        query = {"outcome": "failed", "limit": "3", **({"after": after} if after else {})}
+        _, page = await monitor.run_plan(first.id, query)
+        pages += 1
+        seen += [i.record for i in page.items]
+        assert all(i.outcome == "failed" and i.field == "NAME" for i in page.items)
+        if not page.truncated:
+            break
+        after = page.next
+    assert sorted(seen) == sorted(broken) and pages == 3
+
+    for record in broken:  # the operator shortens the names at the source
+        systems.edit(systems.creatio, "Account", record, {"Name": f"Short {record[:6]}"})
+    api = ControlApi(services.flows, services.settings, services.engine.outcomes)
+    _, accepted = await api.retry_run(first.id, datetime.now(UTC))
+    retry = await Pump(services).run_finished(accepted.run_id, limit_s=120)
+    assert retry.params.record_ids is None and retry.params.retry_of == first.id
+    assert (retry.counts.read, retry.counts.created, retry.status) == (7, 7, RunStatus.SUCCEEDED)
+    assert len(systems.intacct.records["CUSTOMER"]) == 10
