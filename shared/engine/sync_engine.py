@@ -157,17 +157,10 @@ class SyncEngine:
             page_size=size,
         )
         then = await self._outside(ctx, plan, since, until, size)
-        await self._next(
-            ctx,
-            FlowRunMessage(
-                flow_id=run.flow_id,
-                run_id=run.id,
-                step=RunStep.PAGE,
-                cursor=cursor,
-                until=until,
-                then=then,
-            ),
-        )
+        first = FlowRunMessage(flow_id=run.flow_id, run_id=run.id, step=RunStep.PAGE,
+                               cursor=cursor, until=until, then=then)  # fmt: skip
+        await self._next(ctx, first)
+        await self._checkpoint(ctx, first)
         return RunResult(
             status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
         )
@@ -268,6 +261,7 @@ class SyncEngine:
                 flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
             )
         await self._next(ctx, step)
+        await self._checkpoint(ctx, step)
         log.info(
             "run %s: page %d queued %d records",
             ctx.run.id,
@@ -458,6 +452,13 @@ class SyncEngine:
         if run.window.from_ > ctx.flow.query_starts:
             return None  # a gap before this window was not read
         return min(message.until, run.started_at)
+
+    async def _checkpoint(self, ctx: RunContext, step: FlowRunMessage) -> None:
+        """A bulk run keeps its last queued step on its row: if its worker dies, the run
+        continues from there (FlowService.recover). Saved after the step is queued, so it
+        is never ahead of the queue; a step saved late only replays a page."""
+        if ctx.run.kind is RunKind.BULK:
+            await self.runs.save_resume(ctx.run.id, step.model_dump_json())
 
     async def _next(self, ctx: RunContext, message: FlowRunMessage, delay: int = 0) -> None:
         await self.flow_runs.send_message(message.model_dump_json(), visibility_timeout=delay)
