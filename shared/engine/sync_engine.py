@@ -32,8 +32,9 @@ from shared.engine.upsert import FUTURE_SKEW, WINDOW_FLOOR, binding_resolver, mo
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
+from shared.flows.service import BEGINNING
 from shared.mapping.apply import passes
-from shared.messages import FlowRunMessage, RunStep
+from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
 from shared.storage.binding_store import BindingStore
 from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
@@ -260,6 +261,7 @@ class SyncEngine:
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
             )
+            queued += await self._deletions(ctx, plan)
         await self._next(ctx, step)
         await self._checkpoint(ctx, step)
         log.info(
@@ -324,6 +326,47 @@ class SyncEngine:
             chunk = queued[start : start + SEND_CONCURRENCY]
             await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
         return len(queued)
+
+    async def _deletions(self, ctx: RunContext, plan: FlowPlan) -> int:
+        """Deletion check of a full bulk or binding run (Creatio and Intacct have no delete
+        feed; see docs/engine.md, 'Deletions'): every source id bound in the pair that the
+        run did not read is looked up at the source; each one the source no longer has is
+        queued like a read record, and the worker reports it `deleted at source` with its
+        binding (and deactivates its target if the mapping says `on_delete: deactivate`)."""
+        run = ctx.run
+        full = run.window.from_ is not None and run.window.from_ <= BEGINNING
+        if (
+            self.bindings is None
+            or run.kind not in (RunKind.BULK, RunKind.BINDING)
+            or not full
+            or run.params.record_ids
+        ):
+            return 0  # fmt: skip
+        bound = set(await self.bindings.bound_ids(plan.pair, plan.source_side))
+        unseen = sorted(bound - await self.outcomes.record_ids(run.id))
+        if not unseen:
+            return 0
+        source = await self.connectors.get(plan.source_system)
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def gone(record_id: str) -> bool:
+            async with limit:
+                return await source.get(plan.flow.source.object, record_id) is None
+
+        flags = await asyncio.gather(*(gone(r) for r in unseen))
+        deleted = [r for r, flag in zip(unseen, flags, strict=True) if flag]
+        if not deleted:
+            return 0
+        await self.outcomes.add_pending(run.id, [(r, ctx.now) for r in deleted])
+        for record_id in deleted:
+            message = RecordMessage(flow_id=run.flow_id, run_id=run.id, record_id=record_id,
+                                    modified=ctx.now, values=None,
+                                    dry_run=run.params.dry_run)  # fmt: skip
+            await self.record_upserts.send_message(record_message_text(message))
+        extra = {"flow_id": run.flow_id, "run_id": run.id}
+        log.info("run %s: %d bound %s records deleted at the source", run.id, len(deleted),
+                 plan.flow.source.object, extra=extra)  # fmt: skip
+        return len(deleted)
 
     async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:
         """Records read together that share a match key would be written onto one target

@@ -21,7 +21,7 @@ from shared.engine.filters import names_on
 from shared.engine.intake import unencodable
 from shared.engine.match_keys import MatchKey, Resolve, keys_of
 from shared.engine.plan import FlowPlan, pair_of
-from shared.engine.values import plain, values_hash
+from shared.engine.values import plain, same, values_hash
 from shared.errors import ErrorCategory
 from shared.flows.definitions import FlowKind
 from shared.mapping.apply import FieldIssue, Mapped, map_fields, passes
@@ -298,15 +298,37 @@ class RecordSync:
         return await self._update(target_id, mapped, modified, digest, record_id)
 
     async def _gone(self, record_id: str) -> Settled:
-        """The source record was deleted after it was read: reported with its binding;
-        nothing is deleted in the target (deletions.py handles `on_delete`)."""
+        """A source record the source no longer has: reported `deleted at source` with its
+        binding. Nothing is deleted in the target; with `on_delete: deactivate` (and outside
+        binding flows, which never write) the bound target record is made inactive."""
         plan = self.plan
         binding = await self.bindings.get(plan.pair, plan.source_side, record_id)
         target_id = binding.id_of(plan.target_side) if binding else None
         bound = f"; bound to {self._target_names(target_id)}" if target_id else ""
-        return Settled(Outcome.SKIPPED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
-                       note=f"deleted at source: {self._names(record_id)}{bound}",
-                       action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        text = f"deleted at source: {self._names(record_id)}{bound}"
+        report = Settled(Outcome.SKIPPED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                         note=text, action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        inactive = plan.mapping.inactive
+        if (
+            target_id is None
+            or plan.mapping.on_delete != "deactivate"
+            or plan.flow.kind is FlowKind.BINDING
+        ):
+            return report  # fmt: skip
+        current = await self.target.get(plan.flow.target.object, target_id)
+        if current is None:
+            return report  # gone on both sides
+        changes = {k: v for k, v in inactive.items() if not same(current.values.get(k), v)}
+        shown_changes = {k: [shown(current.values.get(k)), shown(v)] for k, v in changes.items()}
+        if not changes:
+            return Settled(Outcome.UNCHANGED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                           note=f"{text}; already inactive there",
+                           action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        if not self.dry_run:
+            await self.target.update(plan.flow.target.object, target_id, changes)
+        return Settled(Outcome.UPDATED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                       note=f"{text}; deactivated there (on_delete: deactivate)",
+                       action=Action.DELETED_AT_SOURCE, changes=shown_changes)  # fmt: skip
 
     def _not_bound(self, mapped: Mapped, record_id: str) -> Settled:
         """A binding flow's record that no target record matches: reported, never created."""

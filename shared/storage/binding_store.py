@@ -107,6 +107,17 @@ class BindingStore:
             return None
         return Binding.model_validate(from_properties(entity, json_fields=set()))
 
+    async def bound_ids(self, pair: str, side: Side) -> list[str]:
+        """Every record id of `side` bound in the pair (the deletion check of a full bulk or
+        binding run compares them with the source: shared/engine/sync_engine.py)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @pair and RowKey ge @low and RowKey lt @high",
+            # "|" is followed by "}" in ASCII: every RowKey of the side, and no key claim.
+            parameters={"pair": pair, "low": f"{side}|", "high": f"{side}}}"},
+            select=[f"{side}_id"],
+        )
+        return [str(row[f"{side}_id"]) async for row in rows]
+
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""
         fields: dict[str, Any] = {

@@ -276,6 +276,13 @@ class OutcomeStore:
             out.append(_plan_row(row))
         return out, (out[-1].record if more and out else None)
 
+    async def record_ids(self, run_id: str) -> set[str]:
+        """Every record the run has a row for (read, refused or re-read)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey"]
+        )
+        return {decode_key(r["RowKey"]) async for r in rows}
+
     async def failed_ids(self, run_id: str) -> list[str]:
         """Every failed record of a run (a retry re-reads them all, however many)."""
         rows = self.table.query_entities(
