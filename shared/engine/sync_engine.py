@@ -24,6 +24,7 @@ from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import SyncRecord
 from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
+from shared.engine.decisions import Action
 from shared.engine.filters import names_on
 from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
 from shared.engine.match_keys import MatchKey, source_keys
@@ -286,9 +287,12 @@ class SyncEngine:
         names = names_on(source)
         refusals = list(refusals or [])
         candidates: list[tuple[SyncRecord, Queued]] = []
+        filtered: list[tuple[str, datetime]] = []
         for record in records:
             try:
                 if not await passes(plan.mapping.filter, {**record.values}, names):
+                    if run.params.dry_run:
+                        filtered.append((record.id, record.modified))
                     continue
             except ConnectorError:
                 raise  # the source could not answer a lookup: the step is retried
@@ -302,6 +306,8 @@ class SyncEngine:
                 candidates.append((record, item))
             else:
                 refusals.append(item)
+        if filtered:  # a dry run's plan shows them; a real run neither queues nor counts them
+            await self.outcomes.add_skipped(run.id, filtered, Action.SKIPPED_BY_FILTER.value)
         clashing = await self._shared_keys(plan, [r for r, _ in candidates])
         refusals.extend(clashing.values())
         queued = [q for r, q in candidates if r.id not in clashing]

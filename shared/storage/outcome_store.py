@@ -161,6 +161,23 @@ class OutcomeStore:
                 [("upsert", row, {"mode": UpdateMode.MERGE}) for row in chunk]
             )
 
+    async def add_skipped(
+        self, run_id: str, records: Iterable[tuple[str, datetime]], action: str
+    ) -> None:
+        """Rows settled skipped at once (a dry run's records outside the flow's filter); the
+        action says why, and no note: they are no run error."""
+        now = datetime.now(UTC)
+        rows = [
+            {"PartitionKey": run_id, "RowKey": encode_key(rid), "modified": mod.astimezone(UTC),
+             "status": Outcome.SKIPPED.value, "action": action, "at": now}
+            for rid, mod in records
+        ]  # fmt: skip
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            await self.table.submit_transaction(
+                [("upsert", row, {"mode": UpdateMode.MERGE}) for row in chunk]
+            )
+
     async def status(self, run_id: str, record_id: str) -> Outcome | None:
         """None when the run never queued the record; PENDING while it waits."""
         try:

@@ -23,6 +23,7 @@ from tests.support import engine as support
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
 BIND_ACCOUNTS = "creatio-intacct.bind-accounts"
+OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
 
 
 @pytest.fixture
@@ -163,3 +164,27 @@ async def test_every_failed_record_is_paged_and_retried_past_the_run_row_cap(
     assert retry.params.record_ids is None and retry.params.retry_of == first.id
     assert (retry.counts.read, retry.counts.created, retry.status) == (7, 7, RunStatus.SUCCEEDED)
     assert len(systems.intacct.records["CUSTOMER"]) == 10
+
+
+async def test_a_dry_runs_plan_shows_records_outside_the_filter_as_skipped_by_it(
+    services: Services, systems: Systems
+) -> None:
+    won = systems.creatio.seed("OpportunityStage", {"Name": "Closed won"})
+    open_stage = systems.creatio.seed("OpportunityStage", {"Name": "Proposal"})
+    account = systems.creatio.seed("Account", {"Name": "Buyer", "Code": "BUY"})
+    await run(services, ACCOUNTS_TO_INTACCT)
+    deal = systems.creatio.seed("Opportunity", {"Title": "Big deal", "StageId": won,
+                                                "AccountId": account})  # fmt: skip
+    maybe = systems.creatio.seed("Opportunity", {"Title": "Maybe", "StageId": open_stage,
+                                                 "AccountId": account})  # fmt: skip
+
+    dry = await run(services, OPPORTUNITIES, RunParams(dry_run=True))
+    assert writes(systems.intacct) == 1  # the account only
+    _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(dry.id)
+    assert {i.record: i.action for i in plan.items} == {deal: "create",
+                                                         maybe: "skipped_by_filter"}  # fmt: skip
+    assert dry.errors == []  # outside the filter is no error
+
+    real = await run(services, OPPORTUNITIES)
+    _, done = await MonitorApi(services.flows, services.engine.outcomes).run_plan(real.id)
+    assert {i.record: i.action for i in done.items} == {deal: "create"}  # not read, not counted
