@@ -72,6 +72,7 @@ class Conflict:
     source_value: Any
     target_value: Any
     winner: str  # the system whose value stands
+    reason: str  # why: "creatio masters it", "both master it; intacct's change is the later"
 
 
 @dataclass
@@ -94,12 +95,16 @@ def plan_fields(
     *,
     source_system: str,
     target_system: str,
+    shared: frozenset[str] = frozenset(),
+    source_newer: bool = True,
 ) -> FieldPlan:
     """Compare one record's mapped values with the target's current ones.
 
     A field the source masters is written when it differs; a field the target masters is
     left (blocked). With a base from the last sync, a field that differs from the base on
-    both sides is also reported as a conflict, naming the side whose value stands.
+    both sides is also reported as a conflict, naming the side whose value stands: the
+    field's master, or for a field both sides master (`shared`), the side whose record
+    changed later (`source_newer` compares the two records' modification times).
     """
     out = FieldPlan()
     for name, value in mapped.items():
@@ -108,18 +113,40 @@ def plan_fields(
         now = current.get(name)
         if same(now, value):
             continue
+        both_moved = (
+            base is not None
+            and name in base
+            and field_hash(value) != base[name]
+            and field_hash(now) != base[name]
+        )
+        if (
+            name in shared
+            and base is not None
+            and name in base
+            and field_hash(value) == base[name]
+            and field_hash(now) != base[name]
+        ):
+            continue  # changed only in the target since the last sync: the latest change stays
+        if both_moved and name in writable and name in shared and not source_newer:
+            reason = f"both master it and {target_system}'s change is the later"
+            out.conflicts.append(Conflict(name, shown(value), shown(now), target_system, reason))
+            continue  # last change wins: the target's newer value stays
         if name in writable:
             out.changes[name] = value
             out.old[name] = now
         else:
             out.blocked.append(name)
-        if base is None or name not in base:
-            continue
-        source_moved = field_hash(value) != base[name]
-        target_moved = field_hash(now) != base[name]
-        if source_moved and target_moved:
-            winner = source_system if name in writable else target_system
-            out.conflicts.append(Conflict(name, shown(value), shown(now), winner))
+        if both_moved:
+            if name not in writable:
+                winner, reason = target_system, f"{target_system} masters it"
+            elif name in shared:
+                winner, reason = (
+                    source_system,
+                    f"both master it and {source_system}'s change is the later",
+                )
+            else:
+                winner, reason = source_system, f"{source_system} masters it"
+            out.conflicts.append(Conflict(name, shown(value), shown(now), winner, reason))
     return out
 
 
@@ -127,7 +154,7 @@ def conflict_note(conflicts: list[Conflict], source_system: str, target_system: 
     parts = [
         f"{c.field} changed on both sides since the last sync ({source_system}: "
         f"{json.dumps(c.source_value, default=str)}, {target_system}: "
-        f"{json.dumps(c.target_value, default=str)}); {c.winner} masters it, so its value stands"
+        f"{json.dumps(c.target_value, default=str)}); {c.reason}, so {c.winner}'s value stands"
         for c in conflicts
     ]
     return "conflict: " + "; ".join(parts)

@@ -238,8 +238,12 @@ class RecordSync:
                            action=Action.UNCHANGED)  # fmt: skip
         if binding is not None:
             if digest in (binding.hash_to(plan.target_side), binding.echo_of(plan.source_side)):
+                # Our own write coming back: both sides now hold these values, the new base.
+                echo = digest == binding.echo_of(plan.source_side)
+                base = field_hashes(mapped.values) if echo else None
                 if not self.dry_run:
-                    await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None)
+                    await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None,
+                                     base=base)  # fmt: skip
                 return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
                                action=Action.UNCHANGED)  # fmt: skip
             return await self._update(
@@ -470,9 +474,12 @@ class RecordSync:
                 f"exists (deleted or merged in {plan.target_system}); restore it there, or "
                 "have an administrator remove the binding rows, then retry the run",
             )
-        fields = plan_fields(current.values, mapped.values, mapped.writable, mapped.create_only,
-                             base, source_system=plan.source_system,
-                             target_system=plan.target_system)  # fmt: skip
+        fields = plan_fields(
+            current.values, mapped.values, mapped.writable, mapped.create_only, base,
+            source_system=plan.source_system, target_system=plan.target_system,
+            shared=frozenset(f.to for f in plan.mapping.fields if f.master is Master.BOTH),
+            source_newer=modified >= current.modified,
+        )  # fmt: skip
         changes = fields.changes
         notes: list[str] = []
         if fields.conflicts:

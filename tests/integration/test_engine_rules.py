@@ -5,7 +5,8 @@ retry of more failed records than a run row holds."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -54,35 +55,62 @@ async def run(services: Services, flow_id: str, params: RunParams | None = None)
 async def test_a_field_changed_on_both_sides_keeps_the_masters_value_and_is_logged(
     services: Services, systems: Systems
 ) -> None:
-    both = systems.creatio.seed("Account", {"Name": "Both", "Code": "BOTH", "UsrActive": True})
-    one = systems.creatio.seed("Account", {"Name": "One", "Code": "ONE", "UsrActive": True})
+    codes = ("LATE", "EARLY", "ONE", "ERPONLY", "STAT")
+    ids = {c: systems.creatio.seed("Account", {"Name": c.title(), "Code": c, "UsrActive": True})
+           for c in codes}  # fmt: skip
     await run(services, ACCOUNTS_TO_INTACCT)
     customers = {
         c.values["CUSTOMERID"]: cid for cid, c in systems.intacct.records["CUSTOMER"].items()
     }
+    now = datetime.now(UTC)
 
-    # Finance renames BOTH in Intacct while sales renames it in Creatio; ONE changes only in
-    # Creatio (an ordinary update, no conflict).
-    systems.edit(systems.intacct, "CUSTOMER", customers["BOTH"], {"NAME": "Both (finance)"})
-    systems.edit(systems.creatio, "Account", both, {"Name": "Both (sales)"})
-    systems.edit(systems.creatio, "Account", one, {"Name": "One renamed"})
+    def edit(system: Any, obj: str, rid: str, changes: dict[str, Any], ago: int) -> None:
+        system.seed(obj, {**system.values(obj, rid), **changes}, id=rid,
+                    modified=now - timedelta(seconds=ago))  # fmt: skip
+
+    # NAME is mastered by both sides (last change wins); Intacct masters STATUS.
+    edit(systems.intacct, "CUSTOMER", customers["LATE"], {"NAME": "Late (finance)"}, 20)
+    edit(systems.creatio, "Account", ids["LATE"], {"Name": "Late (sales)"}, 10)
+    edit(systems.creatio, "Account", ids["EARLY"], {"Name": "Early (sales)"}, 20)
+    edit(systems.intacct, "CUSTOMER", customers["EARLY"], {"NAME": "Early (finance)"}, 10)
+    edit(systems.creatio, "Account", ids["ONE"], {"Name": "One renamed"}, 10)
+    edit(systems.intacct, "CUSTOMER", customers["ERPONLY"], {"NAME": "Erponly (finance)"}, 20)
+    # A change in Creatio to another mapped field (STATUS, blocked) makes the record sync.
+    edit(systems.creatio, "Account", ids["ERPONLY"], {"UsrActive": False}, 10)
+    edit(systems.intacct, "CUSTOMER", customers["STAT"], {"STATUS": "on hold"}, 20)
+    edit(systems.creatio, "Account", ids["STAT"], {"UsrActive": False}, 10)
     second = await run(services, ACCOUNTS_TO_INTACCT)
 
-    assert second.counts.updated == 2
-    # Creatio masters NAME: its value stands.
-    assert systems.intacct.values("CUSTOMER", customers["BOTH"])["NAME"] == "Both (sales)"
-    assert systems.intacct.values("CUSTOMER", customers["ONE"])["NAME"] == "One renamed"
-    conflicts = [e for e in second.errors if e.category is ErrorCategory.CONFLICT]
-    assert [(e.record, e.field) for e in conflicts] == [(both, "NAME")]
-    text = conflicts[0].message
-    assert '"Both (sales)"' in text and '"Both (finance)"' in text
-    assert "creatio masters it" in text
+    def name(code: str) -> str:
+        return systems.intacct.values("CUSTOMER", customers[code])["NAME"]
+
+    assert name("LATE") == "Late (sales)"  # both changed: Creatio's change is the later
+    assert name("EARLY") == "Early (finance)"  # both changed: Intacct's change is the later
+    assert name("ONE") == "One renamed"  # Creatio only: an ordinary update
+    assert name("ERPONLY") == "Erponly (finance)"  # Intacct only: its change stays
+    assert systems.intacct.values("CUSTOMER", customers["STAT"])["STATUS"] == "on hold"
+    conflicts = {e.record: e for e in second.errors if e.category is ErrorCategory.CONFLICT}
+    assert set(conflicts) == {ids["LATE"], ids["EARLY"], ids["STAT"], ids["ERPONLY"]}
+    assert "changed on both sides" not in conflicts[ids["ERPONLY"]].message  # STATUS blocked
+    assert conflicts[ids["LATE"]].field == "NAME"
+    assert conflicts[ids["LATE"]].message == (
+        'conflict: NAME changed on both sides since the last sync (creatio: "Late (sales)", '
+        'intacct: "Late (finance)"); both master it and creatio\'s change is the later, so '
+        "creatio's value stands"
+    )
+    assert "intacct's change is the later, so intacct's value stands" in (
+        conflicts[ids["EARLY"]].message
+    )
+    stat = conflicts[ids["STAT"]]
+    assert stat.field == "STATUS" and '(creatio: "inactive", intacct: "on hold")' in stat.message
+    assert "intacct masters it, so intacct's value stands" in stat.message
 
     # The run's plan shows the update with the old (Intacct's) and new value.
     _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(second.id)
-    item = next(i for i in plan.items if i.record == both)
-    assert item.action == "update"
-    assert item.changes == {"NAME": ["Both (finance)", "Both (sales)"]}
+    items = {i.record: i for i in plan.items}
+    assert items[ids["LATE"]].action == "update"
+    assert items[ids["LATE"]].changes == {"NAME": ["Late (finance)", "Late (sales)"]}
+    assert items[ids["EARLY"]].action == "unchanged"
 
 
 async def test_a_binding_flow_reports_records_it_cannot_bind_with_the_candidates(
