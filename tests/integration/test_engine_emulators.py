@@ -315,3 +315,31 @@ async def test_ar_aging_fills_the_bound_accounts_balances_from_intacct(
     assert balances == {"UsrCurrBalPymts": 425.5, "UsrArOver30": 250.0, "UsrArOver60": 0.0,
                         "UsrArOver90": 75.5}  # fmt: skip
     assert late.values["Name"] == "Owes LATE"
+
+
+async def test_a_name_changed_in_both_systems_keeps_the_later_change_and_logs_both_values(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": "Both Ways", "Code": "BOTH",
+                                              "UsrActive": True}]})  # fmt: skip
+    await run_flow(services, ACCOUNTS_TO_INTACCT)
+    (account,) = creatio_emulator.rows("Account")
+    intacct = await services.connectors.get("intacct")
+    creatio = await services.connectors.get("creatio")
+    (customer,) = await intacct.find("CUSTOMER", {"CUSTOMERID": "BOTH"}, limit=2)
+    # Finance renames the customer in Intacct, then sales renames the account in Creatio.
+    await intacct.update("CUSTOMER", customer.id, {"NAME": "Both Ways (finance)"})
+    await creatio.update("Account", str(account["Id"]), {"Name": "Both Ways (sales)"})
+
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+
+    (row,) = intacct_emulator.admin.rows("CUSTOMER")
+    assert row["NAME"] == "Both Ways (sales)"  # the later change wins (NAME: master both)
+    (conflict,) = run.errors
+    assert (conflict.category.value, conflict.field, conflict.record) == (
+        "conflict",
+        "NAME",
+        str(account["Id"]),
+    )
+    assert '(creatio: "Both Ways (sales)", intacct: "Both Ways (finance)")' in conflict.message
+    assert "creatio's change is the later, so creatio's value stands" in conflict.message
