@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sandbox.pump import Pump
+from shared.api.control import run_view
 from shared.flows.models import RunKind, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
@@ -68,6 +69,7 @@ async def test_a_bulk_load_whose_worker_dies_resumes_and_syncs_each_record_once(
     resumed = await services.flows.runs.get(run.id)
     assert resumed.status is RunStatus.RUNNING and resumed.resumes == 1
     assert "resumed" in resumed.message
+    assert run_view(resumed).resumes == 1  # shown by GET /api/runs/{id}
 
     # The dead worker's message comes back too: two chains of steps, one outcome per record.
     async with queue:
