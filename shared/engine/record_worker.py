@@ -12,6 +12,7 @@ from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
 from shared.engine.connections import ConnectorPool
+from shared.engine.decisions import Action
 from shared.engine.plan import plan_for
 from shared.engine.upsert import RecordSync, Retry, Settled, classify, utcnow
 from shared.errors import DefinitionError, ErrorCategory, NotFoundError
@@ -107,6 +108,8 @@ class RecordWorker:
             field_name=result.field,
             message=result.message,
             note=result.note,
+            action=result.action.value if result.action else None,
+            changes=result.changes,
         )
         if held is not result.outcome:
             log.info(
@@ -137,6 +140,13 @@ class RecordWorker:
         return result.outcome
 
     async def _retry(self, message: RecordMessage, retry: Retry) -> Outcome | None:
+        if retry.wait and message.dry_run:
+            # A dry run writes no parent, so waiting would only end in a failure: the plan
+            # says what the record waits for.
+            return await self._settle(message, Settled(
+                Outcome.SKIPPED, category=ErrorCategory.DEPENDENCY, field=retry.field,
+                note=f"waiting for a dependency: {retry.reason}",
+                action=Action.WAITING_FOR_DEPENDENCY))  # fmt: skip
         if retry.wait:
             if message.waits >= self.max_waits:
                 reason = retry.reason.removesuffix("; the record waits for it")

@@ -146,6 +146,10 @@ class RunRecord(BaseModel):
     # Set by POST /api/runs/{id}/cancel; the engine stops at its next step (shared/engine).
     cancel_requested_at: AwareDatetime | None = None
     last_error: str | None = None
+    # A bulk run's last durably queued step (a FlowRunMessage as JSON): after its worker dies
+    # and its lease expires, the run continues from there (FlowService.recover).
+    resume: str | None = None
+    resumes: int = 0  # how often it did
     etag: str | None = Field(default=None, exclude=True)
 
 

@@ -284,11 +284,25 @@ class ObjectMapping(BaseModel):
             "(e.g. a customer's AR aging onto its bound Account); never match or create one"
         ),
     )
+    on_delete: Literal["report", "deactivate"] = Field(
+        default="report",
+        description=(
+            "a bound source record deleted at the source: `report` it on the run (nothing "
+            "changes in the target), or also `deactivate` its target record with `inactive`"
+        ),
+    )
+    inactive: dict[str, Any] = Field(
+        default_factory=dict,
+        description="target field values that mark a record inactive, e.g. {STATUS: inactive}",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectMapping:
         if self.updates is not None and self.match:
             raise ValueError("a mapping with `updates` finds its target by binding: drop `match`")
+        if self.on_delete == "deactivate" and not self.inactive:
+            raise ValueError("`on_delete: deactivate` needs `inactive`: the target field values "
+                             "that mark a record inactive (e.g. {STATUS: inactive})")  # fmt: skip
         targets = [f.to for f in self.fields]
         twice = {t for t in targets if targets.count(t) > 1}
         if twice:

@@ -17,6 +17,7 @@ failed, or its worker died) can be taken over with its ETag after a lease.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -52,6 +53,10 @@ class Binding(BaseModel):
     # Hash that each side's record maps to right after we wrote it (echo suppression).
     echo_crm: str | None = None
     echo_erp: str | None = None
+    # Per-field short hashes of the values both sides held after the last sync towards each
+    # side, as JSON (three-way conflict detection: shared/engine/decisions.py).
+    base_to_crm: str | None = None
+    base_to_erp: str | None = None
     updated_at: AwareDatetime | None = None
 
     def id_of(self, side: Side) -> str:
@@ -65,6 +70,16 @@ class Binding(BaseModel):
 
     def echo_of(self, side: Side) -> str | None:
         return self.echo_crm if side == "crm" else self.echo_erp
+
+    def base_to(self, side: Side) -> dict[str, str] | None:
+        text = self.base_to_crm if side == "crm" else self.base_to_erp
+        if not text:
+            return None
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            return None  # an unreadable base only costs the conflict report, never the sync
+        return loaded if isinstance(loaded, dict) else None
 
 
 class KeyClaim(BaseModel):
@@ -91,6 +106,17 @@ class BindingStore:
         except ResourceNotFoundError:
             return None
         return Binding.model_validate(from_properties(entity, json_fields=set()))
+
+    async def bound_ids(self, pair: str, side: Side) -> list[str]:
+        """Every record id of `side` bound in the pair (the deletion check of a full bulk or
+        binding run compares them with the source: shared/engine/sync_engine.py)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @pair and RowKey ge @low and RowKey lt @high",
+            # "|" is followed by "}" in ASCII: every RowKey of the side, and no key claim.
+            parameters={"pair": pair, "low": f"{side}|", "high": f"{side}}}"},
+            select=[f"{side}_id"],
+        )
+        return [str(row[f"{side}_id"]) async for row in rows]
 
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""

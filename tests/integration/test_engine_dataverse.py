@@ -166,3 +166,22 @@ async def test_cases_and_incidents_both_ways_with_their_account_then_quiet(
     quiet = [await run_flow(services, f) for f in flows]
     assert (writes(creatio_emulator.admin), writes(dataverse_emulator.admin)) == before
     assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in quiet)
+
+
+async def test_a_deactivated_dataverse_account_is_an_inactive_creatio_account(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    dataverse_emulator.admin.seed({"account": [{"name": "Fading Ltd", "accountnumber": "FAD"}]})
+    first = await run_flow(services, TO_CREATIO)
+    assert first.counts.created == 1
+    (account,) = [r for r in creatio_emulator.rows("Account") if r["Code"] == "FAD"]
+    assert account["UsrActive"] is True
+
+    (row,) = dataverse_emulator.admin.rows("account")
+    dataverse = await services.connectors.get("dataverse")
+    await dataverse.update("account", row["accountid"], {"statecode": 1, "statuscode": 2})
+    second = await run_flow(services, TO_CREATIO)
+
+    assert second.counts.updated == 1
+    (account,) = [r for r in creatio_emulator.rows("Account") if r["Code"] == "FAD"]
+    assert account["UsrActive"] is False

@@ -170,6 +170,10 @@ async def test_filter_on_a_lookup_compares_ids_of_the_named_rows() -> None:
         ({"binding": "Account!", "fields": [{"to": "A", "from": "a"}]}, "binding"),
         ({"binding": "aging", "fields": [{"to": "A", "from": "a"}], "match": [["A"]],
           "updates": {"binding": "account", "object": "Account"}}, "drop `match`"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "deactivate"},
+         "needs `inactive`"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "erase"},
+         "on_delete"),
     ],
 )  # fmt: skip
 def test_broken_mappings_fail_at_load(mapping: dict[str, Any], text: str) -> None:
