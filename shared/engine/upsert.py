@@ -257,7 +257,7 @@ class RecordSync:
         if isinstance(matched, Settled):
             return matched
         if not self.dry_run and (matched is not None or plan.flow.kind is not FlowKind.BINDING):
-            refused = await self._claim(mapped, message.record_id)
+            refused = await self._claim(mapped, message.record_id, creating=matched is None)
             if refused is not None:
                 return refused
         if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
@@ -272,6 +272,10 @@ class RecordSync:
                 matched.id, mapped, modified, digest, message.record_id, current=matched
             )
             if isinstance(result, Settled) and result.outcome is not Outcome.FAILED:
+                if await self._created_earlier(mapped, message.record_id):
+                    return Settled(Outcome.CREATED, target_id=matched.id, field=result.field,
+                                   note=result.note, action=Action.CREATE,
+                                   changes=result.changes)  # fmt: skip
                 # Linking is a change, even with equal values.
                 return Settled(Outcome.UPDATED, target_id=matched.id, field=result.field,
                                note=result.note, action=Action.LINK,
@@ -390,20 +394,35 @@ class RecordSync:
                 return found[0]
         return None
 
-    async def _claim(self, mapped: Mapped, record_id: str) -> Settled | None:
+    async def _claim(
+        self, mapped: Mapped, record_id: str, *, creating: bool = False
+    ) -> Settled | None:
         """Claim each match key of the record before it creates or links a target record:
         a key another source record holds fails this one as a duplicate (binding_store.py)."""
         plan = self.plan
         for key in keys_of(plan.mapping, plan.flow.target.object, mapped.values):
-            refused = await self._claim_one(key, record_id)
+            refused = await self._claim_one(key, record_id, creating=creating)
             if refused is not None:
                 return refused
         return None
 
-    async def _claim_one(self, key: MatchKey, record_id: str) -> Settled | None:
+    async def _created_earlier(self, mapped: Mapped, record_id: str) -> bool:
+        """A matched, unbound target that an earlier delivery of this record created (its
+        worker died before binding): its outcome is `created`, what happened the first time."""
+        plan = self.plan
+        keys = keys_of(plan.mapping, plan.flow.target.object, mapped.values)
+        return bool(keys) and await self.bindings.created_by(
+            plan.pair, plan.target_side, keys[0].text, record_id
+        )
+
+    async def _claim_one(
+        self, key: MatchKey, record_id: str, *, creating: bool = False
+    ) -> Settled | None:
         plan = self.plan
         now = self.clock()
-        held = await self.bindings.claim(plan.pair, plan.target_side, key.text, record_id, now)
+        held = await self.bindings.claim(
+            plan.pair, plan.target_side, key.text, record_id, now, creating=creating
+        )
         if held is None:
             return None
         binding = await self.bindings.get(plan.pair, plan.source_side, held.source_id)

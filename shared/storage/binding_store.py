@@ -139,13 +139,21 @@ class BindingStore:
         )
 
     async def claim(
-        self, pair: str, side: Side, key: str, source_id: str, now: datetime
+        self,
+        pair: str,
+        side: Side,
+        key: str,
+        source_id: str,
+        now: datetime,
+        *,
+        creating: bool = False,
     ) -> KeyClaim | None:
         """Claim `key` on `side` for `source_id`: None when it holds it (now or already),
-        else the other holder's claim."""
+        else the other holder's claim. `creating` marks a claim taken just before a create,
+        so a redelivery that then finds the target can tell its own create from a link."""
         row_key = _claim_row(side, key)
         entity = {"PartitionKey": pair, "RowKey": row_key, "source_id": source_id, "key": key,
-                  "at": now.astimezone(UTC)}  # fmt: skip
+                  "at": now.astimezone(UTC), "creating": creating}  # fmt: skip
         for _ in range(5):
             try:
                 await self.table.create_entity(entity)
@@ -161,6 +169,15 @@ class BindingStore:
             return KeyClaim(source_id=row["source_id"], key=row.get("key") or key,
                             at=row["at"], etag=row.metadata.get("etag"))  # fmt: skip
         raise RuntimeError(f"claim of {key} in {pair}: too many concurrent writes")
+
+    async def created_by(self, pair: str, side: Side, key: str, source_id: str) -> bool:
+        """Whether `source_id` claimed `key` on its way to creating the target record (a
+        worker that created it may have died before the binding was written)."""
+        try:
+            row = await self.table.get_entity(pair, _claim_row(side, key))
+        except ResourceNotFoundError:
+            return False
+        return row.get("source_id") == source_id and bool(row.get("creating"))
 
     async def take_over(
         self, pair: str, side: Side, held: KeyClaim, source_id: str, now: datetime
