@@ -35,6 +35,9 @@ class Mapped:
         return not self.issues
 
 
+# (how, value) -> what `find` names: the row's id or its `take` field; None: no such row.
+Finder = Callable[[m.Find, Any], Awaitable[Any]]
+
 # (lookup object, names) -> the ids of those rows on the source system.
 NameResolver = Callable[[str, tuple[Any, ...]], Awaitable[tuple[Any, ...]]]
 
@@ -61,6 +64,7 @@ async def map_fields(
     *,
     source_side: m.Master,
     resolve: Resolver,
+    find: Finder | None = None,
 ) -> Mapped:
     out = Mapped()
     for spec in fields:
@@ -77,7 +81,9 @@ async def map_fields(
             continue
         if spec.lookup is not None and not is_empty(value):
             bound = await resolve(spec.lookup.binding, str(value))
-            if bound is None:
+            if bound is None and spec.lookup.optional:
+                value = None
+            elif bound is None:
                 via = f" (flow '{spec.lookup.flow}')" if spec.lookup.flow else ""
                 out.issues.append(
                     FieldIssue(
@@ -88,7 +94,14 @@ async def map_fields(
                     )
                 )
                 continue
-            value = Reference(object=spec.lookup.object, id=bound)
+            else:
+                value = Reference(object=spec.lookup.object, id=bound)
+        if spec.find is not None and not is_empty(value):
+            found = await _find(spec, value, find)
+            if isinstance(found, FieldIssue):
+                out.issues.append(found)
+                continue
+            value = found
         problem = _check(spec, value)
         if problem:
             out.issues.append(FieldIssue(spec.to, ErrorCategory.VALIDATION, problem))
@@ -99,6 +112,23 @@ async def map_fields(
         if spec.create_only:
             out.create_only.add(spec.to)
     return out
+
+
+async def _find(spec: m.FieldMapping, value: Any, find: Finder | None) -> Any:
+    how = spec.find
+    assert how is not None
+    if find is None:
+        return FieldIssue(spec.to, ErrorCategory.INTERNAL, f"{spec.to}: no {how.on} to look in")
+    key = value.id if isinstance(value, Reference) else value
+    found = await find(how, key)
+    if not is_empty(found) or how.optional:
+        return None if is_empty(found) else found
+    return FieldIssue(
+        spec.to,
+        ErrorCategory.DEPENDENCY,
+        f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.on} yet; "
+        "the record waits for it (add the row, or fix the value at the source)",
+    )
 
 
 def _check(spec: m.FieldMapping, value: Any) -> str | None:

@@ -191,6 +191,33 @@ class Lookup(BaseModel):
     flow: str | None = Field(
         default=None, description="the flow that syncs the parent (named in dependency errors)"
     )
+    # An unbound parent leaves the field empty instead of making the record wait (links
+    # that only some records have, e.g. an invoice to the order it was made from).
+    optional: bool = False
+
+
+class Updates(Lookup):
+    """`updates:` — the target record bound to this record's own id under `binding`; with
+    `take`, the record named by that field of the bound one (an AR invoice -> the Creatio
+    Order it was made from -> that order's OpportunityId)."""
+
+    take: str | None = None
+
+
+class Find(BaseModel):
+    """The value is looked up by a field on one side's `object`: the row whose `by` equals
+    it gives its `take` (`@id`: its id). Lookup tables named by name or code (a payment
+    status "Paid", currency "EUR") and links the target already holds (the opportunity of
+    the Creatio invoice numbered X). Found on the target unless `on: source`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    object: str = Field(min_length=1)
+    by: str = Field(default="Name", min_length=1)
+    take: str = "@id"
+    on: Literal["source", "target"] = "target"
+    # Nothing found: the field stays empty instead of the record waiting, then failing.
+    optional: bool = False
 
 
 class FieldMapping(BaseModel):
@@ -201,6 +228,7 @@ class FieldMapping(BaseModel):
     value: Any = Field(default=None, description="a constant instead of a source field")
     transforms: tuple[Transform, ...] = ()
     lookup: Lookup | None = None
+    find: Find | None = None
     master: Master = Master.BOTH
     required: bool = False
     max_length: int | None = Field(default=None, ge=1)
@@ -277,7 +305,7 @@ class ObjectMapping(BaseModel):
     match: tuple[tuple[str, ...], ...] = ()
     filter: tuple[Condition, ...] = ()
     lines: LinesMapping | None = None
-    updates: Lookup | None = Field(
+    updates: Updates | None = Field(
         default=None,
         description=(
             "update only the target record bound to this record's own id under that binding "

@@ -80,8 +80,10 @@ def to_number(value: Any) -> Decimal:
     return number
 
 
-def _plain(number: Decimal) -> int | float:
-    return int(number) if number == number.to_integral_value() else float(number)
+def _plain(number: Decimal) -> int | Decimal:
+    """Whole numbers as int (quantities, ids); everything else stays a Decimal, never a float:
+    money must reach the target to the cent (connectors write Decimals as exact JSON/XML)."""
+    return int(number) if number == number.to_integral_value() else number
 
 
 _TRUE = {"true", "1", "yes", "y", "active", "t"}
