@@ -20,7 +20,7 @@ _ids: dict[tuple[str, str, str, str], str] = {}
 
 def finder(source: SyncConnector, target: SyncConnector) -> Finder:
     async def find(how: Find, key: Any) -> Any:
-        side = target if how.on == "target" else source
+        side = target if how.side == "target" else source
         cached = (side.system, how.object, how.by, str(key))
         if how.take == "@id" and cached in _ids:
             return Reference(object=how.object, id=_ids[cached])

@@ -293,6 +293,8 @@ class RecordSync:
             bound = await self.target.get(via.object, target_id, fields=[via.take])
             taken = bound.values.get(via.take) if bound is not None else None
             target_id = str(taken.id if isinstance(taken, Reference) else taken) if taken else None
+        if target_id is None and via.optional:
+            return Settled(Outcome.SKIPPED)  # e.g. an invoice no Creatio order made
         if target_id is None:
             flow = f"; run '{plan.entry.solution.id}.{via.flow}'" if via.flow else ""
             reason = (

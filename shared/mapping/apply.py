@@ -3,11 +3,12 @@ may write (mastership), and every problem found before any call is made."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.connectors.protocol import Reference
+from shared.connectors.protocol import LINES_FIELD, Reference
 from shared.errors import ErrorCategory
 from shared.mapping import model as m
 from shared.mapping.transforms import TransformError, apply, is_empty
@@ -58,6 +59,22 @@ async def passes(
     return True
 
 
+_LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(.+)$")
+
+
+def source_value(values: dict[str, Any], name: str) -> Any:
+    """A source field; `lines[0].INVOICEKEY` is a field of the record's first line (the
+    invoice a payment pays)."""
+    line = _LINE_FIELD.match(name)
+    if line is None:
+        return values.get(name)
+    lines = values.get(LINES_FIELD)
+    index = int(line.group(1))
+    if not isinstance(lines, list) or index >= len(lines) or not isinstance(lines[index], dict):
+        return None
+    return lines[index].get(line.group(2))
+
+
 async def map_fields(
     fields: Iterable[m.FieldMapping],
     values: dict[str, Any],
@@ -68,7 +85,7 @@ async def map_fields(
 ) -> Mapped:
     out = Mapped()
     for spec in fields:
-        sources = [values.get(name) for name in spec.sources]
+        sources = [source_value(values, name) for name in spec.sources]
         value: Any = spec.value if not spec.sources else (sources[0] if sources else None)
         try:
             for op in spec.transforms:
@@ -118,7 +135,7 @@ async def _find(spec: m.FieldMapping, value: Any, find: Finder | None) -> Any:
     how = spec.find
     assert how is not None
     if find is None:
-        return FieldIssue(spec.to, ErrorCategory.INTERNAL, f"{spec.to}: no {how.on} to look in")
+        return FieldIssue(spec.to, ErrorCategory.INTERNAL, f"{spec.to}: no {how.side} to look in")
     key = value.id if isinstance(value, Reference) else value
     found = await find(how, key)
     if not is_empty(found) or how.optional:
@@ -126,7 +143,7 @@ async def _find(spec: m.FieldMapping, value: Any, find: Finder | None) -> Any:
     return FieldIssue(
         spec.to,
         ErrorCategory.DEPENDENCY,
-        f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.on} yet; "
+        f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.side} yet; "
         "the record waits for it (add the row, or fix the value at the source)",
     )
 

@@ -208,14 +208,14 @@ class Find(BaseModel):
     """The value is looked up by a field on one side's `object`: the row whose `by` equals
     it gives its `take` (`@id`: its id). Lookup tables named by name or code (a payment
     status "Paid", currency "EUR") and links the target already holds (the opportunity of
-    the Creatio invoice numbered X). Found on the target unless `on: source`."""
+    the Creatio invoice numbered X). Found on the target unless `side: source`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     object: str = Field(min_length=1)
     by: str = Field(default="Name", min_length=1)
     take: str = "@id"
-    on: Literal["source", "target"] = "target"
+    side: Literal["source", "target"] = "target"
     # Nothing found: the field stays empty instead of the record waiting, then failing.
     optional: bool = False
 
@@ -333,6 +333,7 @@ class ObjectMapping(BaseModel):
         version, always there)."""
         names: list[str] = []
         for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in self.filter)]:
-            if name not in names and not name.startswith("@"):
+            # "@id"/"@modified" and line fields ("lines[0].X") come with every record read.
+            if name not in names and not name.startswith(("@", "lines[")):
                 names.append(name)
         return tuple(names)

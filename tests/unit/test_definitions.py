@@ -15,7 +15,8 @@ INTACCT_FLOWS = {
     ("Account", "CUSTOMER"), ("CUSTOMER", "Account"), ("Contact", "CONTACT"),
     ("CONTACT", "Contact"), ("ITEM", "Product"), ("Opportunity", "SODOCUMENT"),
     ("Order", "ARINVOICE"), ("ARINVOICE", "Invoice"), ("ARPAYMENT", "UsrPayment"),
-    ("ARADJUSTMENT", "UsrCreditMemo"), ("ARAGING", "Account"),
+    ("ARADJUSTMENT", "UsrCreditMemo"), ("ARAGING", "Account"), ("SODOCUMENT", "Opportunity"),
+    ("ARINVOICE", "Opportunity"),
 }  # fmt: skip
 DYNAMICS_FLOWS = {
     ("Account", "account"), ("account", "Account"), ("Contact", "contact"),
