@@ -45,6 +45,7 @@ async def run(specs: tuple[FieldMapping, ...], values: dict[str, Any], **kw: Any
         ([{"round": 2}], "10.005", Decimal("10.01")),
         # Money never passes through a float: 0.1 + 0.2 style drift cannot reach a target.
         ([{"round": 2}], "1234567890123.455", Decimal("1234567890123.46")),
+        ([{"round": 2}], 100, Decimal("100.00")),
         ([{"round": 0}], 2.5, 3),
         (["number"], "1,250.50", Decimal("1250.50")),
         (["boolean"], "Yes", True),
