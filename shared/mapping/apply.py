@@ -87,8 +87,9 @@ async def map_fields(
     for spec in fields:
         sources = [source_value(values, name) for name in spec.sources]
         value: Any = spec.value if not spec.sources else (sources[0] if sources else None)
+        passed = spec.when is None or spec.when.accepts(values)
         try:
-            for op in spec.transforms:
+            for op in spec.transforms if passed else ():
                 value = apply(op, value, sources)
         except TransformError as exc:
             source = ", ".join(spec.sources) or "constant"
@@ -96,6 +97,8 @@ async def map_fields(
                 FieldIssue(spec.to, ErrorCategory.VALIDATION, f"{source} → {spec.to}: {exc}")
             )
             continue
+        if not passed:
+            value = spec.otherwise
         if spec.lookup is not None and not is_empty(value):
             bound = await resolve(spec.lookup.binding, str(value))
             if bound is None and spec.lookup.optional:
@@ -113,7 +116,7 @@ async def map_fields(
                 continue
             else:
                 value = Reference(object=spec.lookup.object, id=bound)
-        if spec.find is not None and not is_empty(value):
+        if spec.find and passed and not is_empty(value):
             found = await _find(spec, value, find)
             if isinstance(found, FieldIssue):
                 out.issues.append(found)
@@ -132,20 +135,25 @@ async def map_fields(
 
 
 async def _find(spec: m.FieldMapping, value: Any, find: Finder | None) -> Any:
-    how = spec.find
-    assert how is not None
-    if find is None:
-        return FieldIssue(spec.to, ErrorCategory.INTERNAL, f"{spec.to}: no {how.side} to look in")
-    key = value.id if isinstance(value, Reference) else value
-    found = await find(how, key)
-    if not is_empty(found) or how.optional:
-        return None if is_empty(found) else found
-    return FieldIssue(
-        spec.to,
-        ErrorCategory.DEPENDENCY,
-        f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.side} yet; "
-        "the record waits for it (add the row, or fix the value at the source)",
-    )
+    """Each look-up of `spec.find` in turn; an empty result ends the chain."""
+    found = value
+    for how in spec.find:
+        if find is None:
+            return FieldIssue(
+                spec.to, ErrorCategory.INTERNAL, f"{spec.to}: cannot look up {how.object}"
+            )
+        key = found.id if isinstance(found, Reference) else found
+        found = await find(how, key)
+        if is_empty(found) and how.optional:
+            return None
+        if is_empty(found):
+            return FieldIssue(
+                spec.to,
+                ErrorCategory.DEPENDENCY,
+                f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.side} yet; "
+                "the record waits for it (add the row, or fix the value at the source)",
+            )
+    return found
 
 
 def _check(spec: m.FieldMapping, value: Any) -> str | None:

@@ -220,44 +220,6 @@ class Find(BaseModel):
     optional: bool = False
 
 
-class FieldMapping(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    to: str = Field(min_length=1)
-    from_: str | tuple[str, ...] | None = Field(default=None, alias="from")
-    value: Any = Field(default=None, description="a constant instead of a source field")
-    transforms: tuple[Transform, ...] = ()
-    lookup: Lookup | None = None
-    find: Find | None = None
-    master: Master = Master.BOTH
-    required: bool = False
-    max_length: int | None = Field(default=None, ge=1)
-    # Sent only on create (e.g. the ERP's own id), never compared or updated afterwards.
-    create_only: bool = False
-
-    @field_validator("transforms", mode="before")
-    @classmethod
-    def _short_forms(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [_expand(item) for item in value]
-        return value
-
-    @model_validator(mode="after")
-    def _has_a_source(self) -> FieldMapping:
-        if self.from_ is None and self.value is None:
-            raise ValueError(f"field '{self.to}': give `from` or `value`")
-        joined = any(isinstance(t, Concat) for t in self.transforms)
-        if isinstance(self.from_, tuple) and not joined:
-            raise ValueError(f"field '{self.to}': several sources need a `concat` transform")
-        return self
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        if self.from_ is None:
-            return ()
-        return (self.from_,) if isinstance(self.from_, str) else self.from_
-
-
 class Condition(BaseModel):
     """A record passes when its `field` equals `equals`, or is one of `in`. With `lookup`,
     the field holds the id of a row of that lookup object and the options are its names
@@ -281,6 +243,54 @@ class Condition(BaseModel):
 
 def _same_text(a: Any, b: Any) -> bool:
     return str(a if a is not None else "").casefold() == str(b if b is not None else "").casefold()
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: str = Field(min_length=1)
+    from_: str | tuple[str, ...] | None = Field(default=None, alias="from")
+    value: Any = Field(default=None, description="a constant instead of a source field")
+    transforms: tuple[Transform, ...] = ()
+    lookup: Lookup | None = None
+    # One look-up or several in a row (Creatio currency id -> "EUR" -> Dataverse currency).
+    find: tuple[Find, ...] = ()
+    # Mapped only for records that pass; the others get `otherwise` (a Dataverse invoice's
+    # amount paid is its total once it is paid, else 0).
+    when: Condition | None = None
+    otherwise: Any = None
+    master: Master = Master.BOTH
+    required: bool = False
+    max_length: int | None = Field(default=None, ge=1)
+    # Sent only on create (e.g. the ERP's own id), never compared or updated afterwards.
+    create_only: bool = False
+
+    @field_validator("find", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("transforms", mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [_expand(item) for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldMapping:
+        if self.from_ is None and self.value is None:
+            raise ValueError(f"field '{self.to}': give `from` or `value`")
+        joined = any(isinstance(t, Concat) for t in self.transforms)
+        if isinstance(self.from_, tuple) and not joined:
+            raise ValueError(f"field '{self.to}': several sources need a `concat` transform")
+        return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        if self.from_ is None:
+            return ()
+        return (self.from_,) if isinstance(self.from_, str) else self.from_
 
 
 class LinesMapping(BaseModel):

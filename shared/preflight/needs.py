@@ -132,11 +132,11 @@ def solution_needs(solution: SolutionDefinition) -> Needs:
                 write.need_field(item.to, flow_id, item.max_length)
             if item.lookup is not None:
                 _object(needs, target, item.lookup.object, flow_id)
-            if item.find is not None:  # the rows looked up, on their side
-                side = source if item.find.side == "source" else target
-                looked = _object(needs, side, item.find.object, flow_id)
+            for how in item.find:  # the rows looked up, on their side
+                side = source if how.side == "source" else target
+                looked = _object(needs, side, how.object, flow_id)
                 if looked is not None:
-                    for name in (item.find.by, item.find.take):
+                    for name in (how.by, how.take):
                         looked.need_field(name, flow_id)  # "@id" needs nothing
         for condition in mapping.filter:
             if read is not None:
