@@ -97,6 +97,8 @@ async def map_fields(
                 FieldIssue(spec.to, ErrorCategory.VALIDATION, f"{source} → {spec.to}: {exc}")
             )
             continue
+        if not passed and spec.otherwise is None:
+            continue  # nothing to say for this record: the target keeps its value
         if not passed:
             value = spec.otherwise
         if spec.lookup is not None and not is_empty(value):

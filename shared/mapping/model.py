@@ -255,8 +255,8 @@ class FieldMapping(BaseModel):
     lookup: Lookup | None = None
     # One look-up or several in a row (Creatio currency id -> "EUR" -> Dataverse currency).
     find: tuple[Find, ...] = ()
-    # Mapped only for records that pass; the others get `otherwise` (a Dataverse invoice's
-    # amount paid is its total once it is paid, else 0).
+    # Mapped only for records that pass; the others get `otherwise`, or without one the field
+    # is left alone (a Dataverse invoice's amount paid is known only once fully paid).
     when: Condition | None = None
     otherwise: Any = None
     master: Master = Master.BOTH
@@ -342,7 +342,8 @@ class ObjectMapping(BaseModel):
         """The source columns to read ("@id"/"@modified" are the record's own key and
         version, always there)."""
         names: list[str] = []
-        for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in self.filter)]:
+        conditions = [*self.filter, *(f.when for f in self.fields if f.when is not None)]
+        for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in conditions)]:
             # "@id"/"@modified" and line fields ("lines[0].X") come with every record read.
             if name not in names and not name.startswith(("@", "lines[")):
                 names.append(name)

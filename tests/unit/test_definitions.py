@@ -23,7 +23,7 @@ DYNAMICS_FLOWS = {
     ("contact", "Contact"), ("Product", "product"), ("product", "Product"),
     ("Opportunity", "opportunity"), ("Order", "salesorder"), ("Invoice", "invoice"),
     ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("Case", "incident"),
-    ("incident", "Case"),
+    ("incident", "Case"), ("salesorder", "Opportunity"), ("invoice", "Opportunity"),
 }  # fmt: skip
 
 

@@ -351,6 +351,10 @@ INVOICE_PRODUCT = _entity(
     _lookup("UnitId"),
     _money("Price"),
     _money("Amount"),
+    Column("DiscountPercent", "decimal", scale=2),
+    _money("DiscountAmount"),
+    _lookup("TaxId"),
+    _money("TaxAmount"),
     _money("TotalAmount"),
 )
 

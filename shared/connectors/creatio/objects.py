@@ -140,7 +140,8 @@ OBJECTS: dict[str, CreatioObject] = {
         ),
         _object(
             "InvoiceProduct",
-            "InvoiceId ProductId Name Quantity UnitId Price Amount TotalAmount",
+            "InvoiceId ProductId Name Quantity UnitId Price Amount DiscountPercent "
+            "DiscountAmount TaxId TaxAmount TotalAmount",
             {"InvoiceId": "Invoice", "ProductId": "Product"},
         ),
         _object(
