@@ -125,15 +125,24 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
          "TotalAmount": "23.79"},
     ]})  # fmt: skip
     await run(services, "orders-to-invoices")
-    invoice = one(intacct.admin.rows("ARINVOICE"))
-    assert (invoice["RECORDID"], invoice["CURRENCY"]) == ("ORD-EUR-1", "EUR")
+    invoice = one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")
+    assert invoice["CURRENCY"] == "EUR"
     assert sorted(i["TRX_AMOUNT"] for i in invoice["ARINVOICEITEMS"]["arinvoiceitem"]) == [
         "200.00", "23.79", "89.99"]  # fmt: skip
     assert (invoice["TOTALENTERED"], invoice["TOTALDUE"], invoice["STATE"]) == (
         "313.78", "313.78", "Posted")  # fmt: skip
 
+    # An invoice entered in Intacct itself has no Creatio order: it links to none and its
+    # number goes onto no opportunity (skipped, never waiting or failing).
+    intacct.admin.seed({"ARINVOICE": [{
+        "CUSTOMERID": "EURO1", "RECORDID": "IA-ONLY", "WHENDUE": "12/31/2026",
+        "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": "50.00"}]},
+    }]})  # fmt: skip
     await run(services, "invoices-to-creatio")
-    await run(services, "invoices-to-opportunities")
+    numbers = await run(services, "invoices-to-opportunities")
+    assert (numbers.counts.updated, numbers.counts.skipped) == (1, 1)
+    own = one(creatio.rows("Invoice"), Number="IA-ONLY")
+    assert (own["OrderId"], own["OpportunityId"]) == (None, None)
     crm_invoice = one(creatio.rows("Invoice"), Number="ORD-EUR-1")
     assert (crm_invoice["Amount"], crm_invoice["PaymentAmount"]) == (Decimal("313.78"), 0)
     assert str(crm_invoice["PaymentStatusId"]) == status["Planned"]
@@ -154,14 +163,15 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
         }, source=SourceRef(system="test", object="payment", id=reference))  # fmt: skip
 
     await pay("CHK-1", "100.01")
-    assert one(intacct.admin.rows("ARINVOICE"))["STATE"] == "Partially Paid"
+    assert one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")["STATE"] == (
+        "Partially Paid")  # fmt: skip
     await run(services, "invoices-to-creatio")
     partly = one(creatio.rows("Invoice"), Number="ORD-EUR-1")
     assert partly["PaymentAmount"] == Decimal("100.01")
     assert str(partly["PaymentStatusId"]) == status["Partially paid"]
 
     await pay("CHK-2", "213.77")
-    paid_in_erp = one(intacct.admin.rows("ARINVOICE"))
+    paid_in_erp = one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")
     assert (paid_in_erp["STATE"], paid_in_erp["TOTALDUE"]) == ("Paid", "0.00")
     await run(services, "invoices-to-creatio")
     paid = one(creatio.rows("Invoice"), Number="ORD-EUR-1")
