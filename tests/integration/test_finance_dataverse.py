@@ -58,6 +58,8 @@ async def services(
 
     async with engine_services(storage_connection_string, table_prefix, SOLUTION,
                                creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
+        # A missing link fails in seconds, not after the production waits.
+        built.records.wait_base, built.records.max_waits = 0.2, 2
         yield built
 
 

@@ -47,6 +47,8 @@ async def services(
     settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator)}
     async with engine_services(storage_connection_string, table_prefix, SOLUTION,
                                settings) as built:  # fmt: skip
+        # A missing link fails in seconds, not after the production waits.
+        built.records.wait_base, built.records.max_waits = 0.2, 2
         yield built
 
 
