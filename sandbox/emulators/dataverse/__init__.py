@@ -2,7 +2,8 @@
 127.0.0.1:8203 with the sandbox CA), tests and benchmarks.
 
 `/api/data/v9.2/` hosts accounts, contacts, products, opportunities, salesorders,
-salesorderdetails, invoices, invoicedetails and incidents, each with the alternate key
+salesorderdetails, invoices, invoicedetails, incidents, transactioncurrencies and pricelevels,
+each with the alternate key
 `shuttle_creatio<table>id` (DESIGN §2). Calls need a bearer token from the identity emulator
 (`sandbox/emulators/identity`, JWKS fetched over HTTPS) whose `aud` is this server's URL.
 Wire behaviour follows /work/shared/reference/api-facts.md §3; where that leaves something
