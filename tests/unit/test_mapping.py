@@ -4,7 +4,6 @@ classified with the field named, and mastership decides what a direction may wri
 from __future__ import annotations
 
 from decimal import Decimal
-
 from typing import Any
 
 import pytest

@@ -154,8 +154,11 @@ async def test_documents_are_created_with_their_lines(
     details = dataverse.admin.rows("salesorderdetail")
     assert sorted(d["quantity"] for d in details) == [2, 3]
     assert {d["_salesorderid_value"] for d in details} == {order.id}
-    assert {d["shuttle_creatiosalesorderdetailid"] for d in details if
-            d["_salesorderid_value"] == order.id} == {"o:1", "o:2"}
+    assert {
+        d["shuttle_creatiosalesorderdetailid"]
+        for d in details
+        if d["_salesorderid_value"] == order.id
+    } == {"o:1", "o:2"}
 
 
 async def test_a_bad_line_names_the_line_and_writes_no_line(
