@@ -43,7 +43,7 @@ class Store:
             self.insert(TABLES["transactioncurrency"], {
                 "isocurrencycode": code, "currencyname": name, "currencysymbol": symbol,
                 "exchangerate": Decimal(1), "currencyprecision": 2,
-            })  # fmt: skip
+            }, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"transactioncurrency:{code}")))  # fmt: skip
         self.writes.clear()
 
     # -- low level (every change goes through _put, so the undo journal sees it) -------------
