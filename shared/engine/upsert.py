@@ -15,9 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.connectors.errors import ConnectorError
-from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
+from shared.connectors.protocol import (
+    LINES_FIELD,
+    Reference,
+    SourceRef,
+    SyncConnector,
+    SyncRecord,
+)
 from shared.engine.decisions import Action, conflict_note, field_hashes, plan_fields, shown
 from shared.engine.filters import names_on
+from shared.engine.finders import finder
 from shared.engine.intake import unencodable
 from shared.engine.match_keys import MatchKey, Resolve, keys_of
 from shared.engine.plan import FlowPlan, pair_of
@@ -135,6 +142,7 @@ class RecordSync:
             values,
             source_side=self.plan.master,
             resolve=self._resolver(self.plan.source_side),
+            find=finder(self.source, self.target),
         )
         if mapping.lines is None or not mapped.ok:
             return mapped
@@ -148,6 +156,7 @@ class RecordSync:
                 line.values,
                 source_side=self.plan.master,
                 resolve=self._resolver(self.plan.source_side),
+                find=finder(self.source, self.target),
             )
             for issue in child.issues:
                 mapped.issues.append(
@@ -172,6 +181,7 @@ class RecordSync:
             after,
             source_side=Master(self.plan.target_side),
             resolve=self._resolver(self.plan.target_side),
+            find=finder(self.target, self.source),
         )
         return values_hash(mapped.values) if mapped.ok else None
 
@@ -294,6 +304,13 @@ class RecordSync:
         via = plan.mapping.updates
         assert via is not None
         target_id = await self._resolver(plan.source_side)(via.binding, record_id)
+        if target_id is not None and via.take is not None:
+            # The bound record names the one to update (an order's OpportunityId).
+            bound = await self.target.get(via.object, target_id, fields=[via.take])
+            taken = bound.values.get(via.take) if bound is not None else None
+            target_id = str(taken.id if isinstance(taken, Reference) else taken) if taken else None
+        if target_id is None and via.optional:
+            return Settled(Outcome.SKIPPED)  # e.g. an invoice no Creatio order made
         if target_id is None:
             flow = f"; run '{plan.entry.solution.id}.{via.flow}'" if via.flow else ""
             reason = (

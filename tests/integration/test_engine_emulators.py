@@ -205,7 +205,7 @@ async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_fi
         for n in range(4)
     ]})  # fmt: skip
     creatio_emulator.admin.seed({"OrderProduct": [
-        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0}
+        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0, "TotalAmount": 100.0}
         for r in creatio_emulator.rows("Order")
     ]})  # fmt: skip
     # Intacct refuses the reference as it would a parent not synced yet: the order waits (a

@@ -220,8 +220,8 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
                "shuttle_creatioaccountid" in dry.lines  # fmt: skip
         assert not (await preflight(services).run(NOW)).ok  # a dry run created nothing
         first = await provision_dataverse(services.catalog, client, sleep=sleep)
-        tables = ("account", "contact", "incident", "invoice", "opportunity", "product",
-                  "salesorder", "salesorderdetail")  # fmt: skip
+        tables = ("account", "contact", "incident", "invoice", "invoicedetail", "opportunity",
+                  "product", "salesorder", "salesorderdetail")  # fmt: skip
         assert first.created == 2 * len(tables) and not first.failed
         assert "account: alternate key index is Active" in first.lines
         assert slept  # it waited for Pending indexes, on the injected sleep

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -219,10 +219,47 @@ class Store:
             row["DOCID"] = f"{row['DOCPARID']}-{row['DOCNO']}"
         self._number_lines(schema, row)
         self._totals(schema, row)
+        if schema.name == "ARPAYMENT":
+            self._apply_payment(row, stamp)
         self.tables[schema.name][recordno] = row
         self.indexes.added(schema.name, row)
         self.writes[f"create {schema.name}"] += 1
         return row
+
+    def _apply_payment(self, payment: Row, stamp: str) -> None:
+        """A payment's arpaymentitem lines pay invoices: each raises the invoice's TOTALPAID,
+        lowers its TOTALDUE and moves its STATE to Partially Paid, then Paid (api-facts
+        §2.6), and stamps its WHENMODIFIED. All items are checked before any is applied."""
+        schema = OBJECTS["ARINVOICE"]
+        items = _line_list(payment, OBJECTS["ARPAYMENT"])
+        total = decimal_of(payment.get("PAYMENTAMOUNT"))
+        applied: list[tuple[Row, Decimal]] = []
+        for number, item in enumerate(items, 1):
+            key = str(item.get("INVOICEKEY") or "")
+            invoice = self.tables["ARINVOICE"].get(int(key)) if key.isdigit() else None
+            if invoice is None:
+                raise business_error(f"Invalid invoice key '{key}' on payment line {number}.")
+            if invoice.get("CUSTOMERID") != payment.get("CUSTOMERID"):
+                raise business_error(
+                    f"Invoice {key} belongs to customer {invoice.get('CUSTOMERID')}, not "
+                    f"{payment.get('CUSTOMERID')}."
+                )
+            amount = decimal_of(item.get("AMOUNT"))
+            due = decimal_of(invoice.get("TOTALDUE")) - sum(
+                (a for i, a in applied if i is invoice), Decimal(0)
+            )
+            if amount <= 0 or amount > due:
+                raise business_error(
+                    f"Cannot apply {amount} to invoice {key}: its amount due is {due}."
+                )
+            applied.append((invoice, amount))
+        if sum((a for _, a in applied), Decimal(0)) > total:
+            raise business_error(f"The amounts applied exceed the payment amount {total}.")
+        for invoice, amount in applied:
+            invoice["TOTALPAID"] = format(decimal_of(invoice.get("TOTALPAID")) + amount, "f")
+            invoice["WHENMODIFIED"] = stamp
+            self._totals(schema, invoice)
+            self.writes["apply ARINVOICE"] += 1
 
     def locate(self, schema: ObjectSchema, values: Row) -> Row:
         recordno = values.get("RECORDNO")
@@ -351,6 +388,14 @@ class Store:
             entered, paid = decimal_of(row.get("TOTALENTERED")), decimal_of(row.get("TOTALPAID"))
             row["TOTALPAID"] = format(paid.quantize(Decimal("0.01")), "f")
             row["TOTALDUE"] = format((entered - paid).quantize(Decimal("0.01")), "f")
+        if schema.name == "ARINVOICE":
+            # Posted until paid (our choice: the state of a new invoice is UNCONFIRMED).
+            if entered > 0 and paid >= entered:
+                row["STATE"] = "Paid"
+            elif paid > 0:
+                row["STATE"] = "Partially Paid"
+            else:
+                row["STATE"] = row.get("STATE") or "Posted"
 
     def _line_totals(self, schema: ObjectSchema, row: Row) -> None:
         lines = _line_list(row, schema)
@@ -363,6 +408,13 @@ class Store:
                         product *= Decimal(str(line.get(part) or 0))
                     except InvalidOperation:
                         product = Decimal(0)
+                # A sales order line's discount: DISCOUNTPERCENT off PRICE*QUANTITY, each
+                # line rounded half-up to the cent (our choice; Intacct's rounding unconfirmed).
+                discount = decimal_of(line.get("DISCOUNTPERCENT"))
+                if discount:
+                    product = (product * (100 - discount) / 100).quantize(
+                        Decimal("0.01"), rounding=ROUND_HALF_UP
+                    )
                 amount += product
             row[total] = format(amount.quantize(Decimal("0.01")), "f")
 
