@@ -1,10 +1,11 @@
 """The demo's first full cycle: every mapped flow run once, in dependency order, through the
 host's own HTTP API (`POST /api/flows/{id}/run`, then `GET /api/runs/{id}` until it ends).
 
-Driven rather than left to the scheduler so the first cycle is clean: parents end before
-their children read, and creatio-intacct (which fills Creatio with Intacct's customers and
-invoices) ends before creatio-dynamics carries them on to Dataverse. The verdict says
-whether only the deliberately bad records failed (sandbox/demo/data.py, PLANNED_FAILURES).
+Driven rather than left to the scheduler so the first cycle is clean: each solution is a
+lane of its own (the lanes run side by side), its flows one after another, parents first;
+a flow also waits for the flows of other lanes that create what it reads
+(sandbox/demo/flows.py, cycle_waits). The verdict says whether only the deliberately bad
+records failed (sandbox/demo/data.py, PLANNED_FAILURES).
 """
 
 from __future__ import annotations
@@ -95,29 +96,51 @@ class CycleDriver:
         planned: dict[str, set[str]],
         on_change: Callable[[list[FlowResult]], None] = lambda results: None,
         stop: threading.Event | None = None,
+        waits: dict[str, list[str]] | None = None,
     ) -> None:
         self.api_url = api_url
         self.results = [FlowResult(flow_id) for flow_id in flow_ids]
         self.planned = planned
         self.on_change = on_change
         self.stop = stop or threading.Event()
+        self.waits = waits or {}
+        self.ended = {flow_id: threading.Event() for flow_id in flow_ids}
+        self.aborted = ""
 
     def run(self) -> Cycle:
+        lanes: dict[str, list[FlowResult]] = {}
+        for result in self.results:
+            lanes.setdefault(result.flow_id.split(".", 1)[0], []).append(result)
+        threads = [threading.Thread(target=self._lane, args=(lane,), name=f"demo-{name}")
+                   for name, lane in lanes.items()]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return Cycle(self.results, aborted=self.aborted)
+
+    def _lane(self, lane: list[FlowResult]) -> None:
         with httpx.Client(base_url=self.api_url, timeout=30.0) as api:
             try:
-                for result in self.results:
+                for result in lane:
+                    for other in self.waits.get(result.flow_id, []):
+                        while not self.ended[other].wait(POLL_S):
+                            self._wait(0)
                     self._run_one(api, result)
                     judge(result, self.planned)
+                    self.ended[result.flow_id].set()
                     self.on_change(self.results)
             except (CycleAborted, httpx.HTTPError) as exc:
-                reason = str(exc) or type(exc).__name__
-                log.warning("demo: the first cycle stopped early: %s", reason)
-                return Cycle(self.results, aborted=reason)
-        return Cycle(self.results)
+                self.aborted = self.aborted or str(exc) or type(exc).__name__
+                log.warning("demo: the first cycle stopped early: %s", self.aborted)
+                self.stop.set()  # the other lane stops too
+            finally:
+                for result in lane:  # nobody waits for a lane that is gone
+                    self.ended[result.flow_id].set()
 
     def _wait(self, seconds: float) -> None:
-        if self.stop.wait(seconds):
-            raise CycleAborted("stopped")
+        if self.stop.wait(seconds) or self.stop.is_set():
+            raise CycleAborted(self.aborted or "stopped")
 
     def _run_one(self, api: httpx.Client, result: FlowResult) -> None:
         deadline = time.monotonic() + RUN_TIMEOUT_S

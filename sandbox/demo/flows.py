@@ -62,19 +62,21 @@ SOLUTION_ORDER = ("creatio-intacct", "creatio-dynamics")
 
 
 def cycle_order(catalog: Catalog, flow_ids: list[str]) -> list[str]:
-    """Solutions in SOLUTION_ORDER (others after), each flow after its parents (shift order,
-    as the solution files lay them out; depends_on is checked on top)."""
+    """Solutions in SOLUTION_ORDER (others after); within one, shift order (as the solution
+    files lay them out), except that a flow never comes before a parent it depends on."""
     rank: dict[str, int] = {}
     for solution in (*SOLUTION_ORDER, *catalog.solutions):
         rank.setdefault(solution, len(rank))
-    chosen = [catalog.get(f) for f in flow_ids]
-    chosen.sort(key=lambda e: (rank[e.solution.id], e.flow.shift_ms))
-    order = [e.flow_id for e in chosen]
-    for entry in chosen:
-        for parent in entry.flow.depends_on:
-            parent_id = f"{entry.solution.id}.{parent}"
-            if parent_id in order and order.index(parent_id) > order.index(entry.flow_id):
-                raise DefinitionError(f"{entry.flow_id} would run before its parent {parent_id}")
+    left = sorted((catalog.get(f) for f in flow_ids),
+                  key=lambda e: (rank[e.solution.id], e.flow.shift_ms))  # fmt: skip
+    chosen = {e.flow_id for e in left}
+    order: list[str] = []
+    while left:
+        ready = next((e for e in left
+                      if all(f"{e.solution.id}.{p}" in order or f"{e.solution.id}.{p}" not in chosen
+                             for p in e.flow.depends_on)), left[0])  # fmt: skip
+        left.remove(ready)  # left[0] only on a cycle, which the catalog refuses anyway
+        order.append(ready.flow_id)
     return order
 
 
@@ -88,7 +90,8 @@ async def _prepare(
         return Prepared(flow_id, "kept", rec.interval_ms, rec.shift_ms, rec.state.value)
     changes = {"interval_ms": INTERVAL_MS, "shift_ms": entry.flow.shift_ms // SHIFT_DIVISOR}
     try:
-        rec = await services.flows.patch(flow_id, changes)
+        if any(getattr(rec, name) != value for name, value in changes.items()):
+            rec = await services.flows.patch(flow_id, changes)
         if start:
             rec = await services.flows.start(flow_id, now or utcnow())
     except ConflictError as exc:  # e.g. a utility flow of the solution is active
@@ -113,3 +116,21 @@ async def forget_bindings(services: Services, solution: str) -> int:
         await table.delete_entity(row["PartitionKey"], row["RowKey"])
         count += 1
     return count
+
+
+def cycle_waits(catalog: Catalog, order: list[str]) -> dict[str, list[str]]:
+    """{flow: earlier flows of OTHER solutions it must wait for}: those that create records
+    of the object it reads (creatio-dynamics carries on to Dataverse the Creatio accounts and
+    invoices creatio-intacct just created). Flows that only update (`updates:`) are not
+    waited for. Within a solution the order itself does it."""
+    waits: dict[str, list[str]] = {}
+    for n, flow_id in enumerate(order):
+        entry = catalog.get(flow_id)
+        waits[flow_id] = [
+            earlier.flow_id
+            for earlier in (catalog.get(f) for f in order[:n])
+            if earlier.solution.id != entry.solution.id
+            and earlier.flow.target == entry.flow.source
+            and (earlier.flow.mapping is None or earlier.flow.mapping.updates is None)
+        ]
+    return waits

@@ -19,7 +19,13 @@ from rich.console import Console
 from sandbox.demo import STARTED_EMULATORS
 from sandbox.demo.cycle import Cycle, CycleDriver
 from sandbox.demo.data import PLANNED_FAILURES
-from sandbox.demo.flows import Prepared, cycle_order, forget_bindings, prepare_flows
+from sandbox.demo.flows import (
+    Prepared,
+    cycle_order,
+    cycle_waits,
+    forget_bindings,
+    prepare_flows,
+)
 from sandbox.demo.progress import Progress, summary
 from sandbox.demo.seed import seed_creatio, seed_dataverse, seed_intacct
 from sandbox.demo.volume import SIZES, Book
@@ -45,6 +51,7 @@ class DemoReport:
     planned: dict[str, set[str]] = field(default_factory=dict)  # flow -> bad record ids
     size: str = "full"
     cycle: list[str] = field(default_factory=list)  # the first cycle's flows, in order
+    waits: dict[str, list[str]] = field(default_factory=dict)  # see flows.cycle_waits
 
 
 def _seed_one(system: str, url: str, today: date, book: Book, report: DemoReport) -> dict[str, int]:
@@ -84,6 +91,7 @@ async def _prepare(settings: Settings, started: dict[str, str], report: DemoRepo
         report.flows = await prepare_flows(services)
         report.cycle = cycle_order(services.catalog, [p.flow_id for p in report.flows
                                                       if p.action != "refused"])  # fmt: skip
+        report.waits = cycle_waits(services.catalog, report.cycle)
     finally:
         await services.close()
 
@@ -166,7 +174,8 @@ def first_cycle(args: argparse.Namespace, api_url: str, stop: threading.Event) -
         console = Console(width=WIDE)
     console.print(f"Demo: first full cycle of {len(report.cycle)} flows", highlight=False)
     with Progress(console) as progress:
-        driver = CycleDriver(api_url, report.cycle, report.planned, progress.update, stop)
+        driver = CycleDriver(api_url, report.cycle, report.planned, progress.update, stop,
+                             report.waits)  # fmt: skip
         cycle = driver.run()
     summary(cycle, console, api_url, mail_lines(args), once)
     if not once and not cycle.aborted:
