@@ -91,6 +91,7 @@ def summary(cycle: Cycle, console: Console, api: str, mail: Sequence[str], once:
         verdict = "UNEXPECTED failures in: " + ", ".join(bad)
     lines = [
         f"Demo result: {verdict}",
+        *(f"  {r.flow_id}: {why}" for r in cycle.results for why in r.unexpected),
         f"  console: {api}/console   (runs, errors, retry; open it in a browser)",
         *mail,
     ]
