@@ -126,12 +126,16 @@ class CycleDriver:
                     for other in self.waits.get(result.flow_id, []):
                         while not self.ended[other].wait(POLL_S):
                             self._wait(0)
+                    self._wait(0)  # the other lane may have stopped the cycle meanwhile
                     self._run_one(api, result)
                     judge(result, self.planned)
                     self.ended[result.flow_id].set()
                     self.on_change(self.results)
-            except (CycleAborted, httpx.HTTPError) as exc:
-                self.aborted = self.aborted or str(exc) or type(exc).__name__
+            except CycleAborted as exc:
+                self.aborted = self.aborted or str(exc)
+                self.stop.set()
+            except httpx.HTTPError as exc:  # the host stopped (Ctrl-C, SIGTERM) or broke
+                self.aborted = self.aborted or f"the API did not answer: {exc}"
                 log.warning("demo: the first cycle stopped early: %s", self.aborted)
                 self.stop.set()  # the other lane stops too
             finally:

@@ -165,3 +165,28 @@ def test_the_first_cycle_runs_parents_first_and_waits_for_the_other_solutions_wr
     ]
     assert "creatio-intacct.aging-to-creatio" not in waits["creatio-dynamics.accounts-to-dataverse"]
     assert all(not w for f, w in waits.items() if f.startswith("creatio-intacct."))
+
+
+def test_progress_is_a_live_table_in_a_terminal_and_lines_in_a_pipe() -> None:
+    from io import StringIO
+
+    from sandbox.demo.progress import Progress
+
+    running = FlowResult("s.accounts", status="running", counts={"read": 3, "created": 2})
+    ended = _result("s.contacts", "succeeded", 0, [])
+    terminal = StringIO()
+    with Progress(Console(file=terminal, force_terminal=True, width=120)) as progress:
+        progress.update([running, ended])
+        progress.live.refresh()  # type: ignore[union-attr]
+    assert "first cycle: 1/2 flows" in terminal.getvalue()
+    assert "s.accounts" in terminal.getvalue()
+
+    pipe = StringIO()
+    with Progress(Console(file=pipe, width=120)) as progress:
+        progress.update([running, FlowResult("s.contacts")])
+        progress.update([running, FlowResult("s.contacts")])  # nothing new: said once
+        progress.update([running, ended])
+    assert pipe.getvalue().splitlines() == [
+        "[1/2] s.accounts running",
+        "[2/2] s.contacts succeeded: read 10, created 10, updated 0, unchanged 0, failed 0",
+    ]
