@@ -90,3 +90,16 @@ def test_provision_dataverse_through_the_cli(
         assert cli.main(["provision", "dataverse"]) == 0
         assert "nothing to do" in capsys.readouterr().out
         assert cli.main(["check", "--no-cache"]) == 0
+
+
+def test_demo_once_refuses_to_go_on_when_the_preflight_fails(
+    sandbox: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with admin(sandbox.urls["creatio"]) as creatio:
+        creatio.delete("/metadata/Product/UsrErpLastModified").raise_for_status()
+        with contextlib.ExitStack() as stack:
+            cli.run_preflight(sandbox.args, stack)  # the interactive demo shows it, goes on
+            vars(sandbox.args)["once"] = True
+            with pytest.raises(cli.HostError, match="preflight did not pass"):
+                cli.run_preflight(sandbox.args, stack)
+        assert "✗ creatio Product has no field UsrErpLastModified" in capsys.readouterr().out
