@@ -78,6 +78,15 @@ def planned_ids(payload: dict[str, Rows]) -> dict[str, set[str]]:
     return found
 
 
+# The Dataverse price list the creatio-dynamics order and invoice flows name (pricelevelid):
+# an admin creates it in a real org; the demo seeds it where the emulator has price lists.
+PRICE_LIST = {
+    "pricelevel": [
+        {"name": "Shuttle price list", "description": "Prices for orders and invoices from Creatio"}
+    ]
+}
+
+
 # Item ids shared by Intacct (ITEM.ITEMID) and Creatio (Product.Code).
 PRODUCTS = (
     ("WDG-100", "Widget Standard 100", 49.5, "Our best-selling widget."),

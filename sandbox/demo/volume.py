@@ -5,9 +5,11 @@ so two demos with the same size hold the same names, amounts and ids. The hand-w
 records of sandbox/demo/data.py (special characters, the deliberately bad records) come on
 top of these.
 
-Money is written as strings with two decimals: the emulators keep them as decimals, and a
-mapping that carries currency, discount and tax finds them on the documents; one that does
-not simply leaves those fields alone.
+Money is written as strings with two decimals: the emulators keep them as decimals. Currency,
+discount and tax sit where the solutions' mappings look for them (Order.CurrencyId, the
+custom Opportunity.UsrCurrencyId and OpportunityProductInterest.UsrDiscountPercent, order
+lines' DiscountAmount and TaxAmount); a Creatio emulator without a custom column ignores it
+on seeding, so the same book loads with and without those columns.
 """
 
 from __future__ import annotations
@@ -153,17 +155,22 @@ class Book:
             stage = STAGES[n % len(STAGES)]
             opp_id = self._id()
             total = Decimal(0)
-            for code, _, price in self.rng.sample(CATALOG, self.rng.randint(1, 3)):
+            for k, (code, _, price) in enumerate(self.rng.sample(CATALOG, self.rng.randint(1, 3))):
                 quantity = self.rng.randint(1, 12)
-                amount = Decimal(price) * quantity
+                # Every second line discounted (custom UsrDiscountPercent: an emulator
+                # without the column ignores it, and the amount says what was agreed).
+                percent = Decimal(5 * (k % 2))
+                amount = (Decimal(price) * quantity * (100 - percent) / 100).quantize(CENT)
                 total += amount
                 opp_lines.append({"Id": self._id(), "OpportunityId": opp_id,
                                   "ProductId": products[code], "Quantity": quantity,
-                                  "Price": price, "Amount": money(amount)})  # fmt: skip
+                                  "Price": price, "Amount": money(amount),
+                                  "UsrDiscountPercent": str(percent)})  # fmt: skip
             due = self.today + timedelta(days=self.rng.randint(-20, 60))
             opportunities.append({"Id": opp_id, "Title": f"{account['Name']} — deal {n + 1}",
                                   "AccountId": account["Id"], "StageId": stages[stage],
                                   "DueDate": _iso(due), "Amount": money(total),
+                                  "UsrCurrencyId": currencies[CURRENCIES[n % 2]],
                                   "Probability": 100 if stage == "Closed won" else 10 * (n % 9),
                                   "Description": f"Stage {stage}"})  # fmt: skip
         orders: Rows = []
