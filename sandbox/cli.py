@@ -20,8 +20,10 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,12 +55,18 @@ def start_azurite(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
     if ports is None:
         log.info("%s points at remote storage; not starting Azurite", STORAGE_SETTING)
         return
-    azurite = ensure_azurite(connection, location=AZURITE_LOCATION)
+    location = AZURITE_LOCATION
+    if getattr(args, "once", False):
+        # A one-shot check starts from empty storage: queue names are not prefixed, so the
+        # persisted data of an earlier, interrupted demo could still hold its messages.
+        location = Path(tempfile.mkdtemp(prefix="shuttle-once-azurite-"))
+        stack.callback(shutil.rmtree, location, ignore_errors=True)
+    azurite = ensure_azurite(connection, location=location)
     if azurite is None:
         log.info("Azurite already listening on %s; using it", ports.as_tuple())
         return
     stack.callback(azurite.stop)
-    log.info("Azurite started on %s (data in %s)", ports.as_tuple(), AZURITE_LOCATION)
+    log.info("Azurite started on %s (data in %s)", ports.as_tuple(), location)
 
 
 def start_creatio(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
