@@ -16,7 +16,8 @@ from rich.table import Table
 
 from sandbox.demo.cycle import Cycle, FlowResult
 
-COLUMNS = ("read", "created", "updated", "unchanged", "failed")
+# read = created + updated + unchanged + skipped (by a filter) + failed (+ still waiting).
+COLUMNS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red", "running": "cyan",
           "queued": "cyan", "waiting": "dim"}  # fmt: skip
 

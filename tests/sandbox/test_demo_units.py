@@ -188,5 +188,6 @@ def test_progress_is_a_live_table_in_a_terminal_and_lines_in_a_pipe() -> None:
         progress.update([running, ended])
     assert pipe.getvalue().splitlines() == [
         "[1/2] s.accounts running",
-        "[2/2] s.contacts succeeded: read 10, created 10, updated 0, unchanged 0, failed 0",
+        "[2/2] s.contacts succeeded: read 10, created 10, updated 0, unchanged 0, skipped 0, "
+        "failed 0",
     ]
