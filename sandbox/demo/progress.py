@@ -24,10 +24,12 @@ STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red", "runn
 
 def flow_table(results: Sequence[FlowResult], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("flow")
-    table.add_column("run")
+    # Flow ids stay whole (tests and readers match them); the note wraps instead.
+    table.add_column("flow", no_wrap=True, min_width=max((len(r.flow_id) for r in results),
+                                                         default=4))  # fmt: skip
+    table.add_column("run", no_wrap=True)
     for name in COLUMNS:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     table.add_column("note")
     for result in results:
         style = STYLES.get(result.status, "")
