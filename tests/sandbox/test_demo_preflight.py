@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import ssl
 from collections.abc import Iterator
@@ -55,8 +56,10 @@ def test_demo_runs_the_preflight_first_and_it_passes(
         cli.run_preflight(sandbox.args, stack)
     printed = capsys.readouterr().out
     assert "Preflight passed" in printed, printed
-    for line in ("creatio-intacct: ok", "creatio-dynamics: ok", "dataverse: ok (8 objects)"):
+    for line in ("creatio-intacct: ok", "creatio-dynamics: ok"):
         assert line in printed, printed
+    # How many objects each checks grows with the solutions (price lists, currencies).
+    assert re.search(r"dataverse: ok \(\d+ objects\)", printed), printed
     assert "✗" not in printed
 
 
