@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -10,6 +10,7 @@ from shared.connectors.errors import ConnectorError
 from shared.connectors.retry import RetryPolicy
 from shared.errors import ErrorCategory
 from shared.settings import Settings
+from shared.zones import iana_zone
 
 SYSTEM = "intacct"
 QUERY_MAX_PAGE = 2000  # the `query` function's page limit (api-facts §2.6)
@@ -52,11 +53,7 @@ class IntacctConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
+        return iana_zone(value)
 
     @field_validator("entity_id")
     @classmethod
