@@ -33,6 +33,9 @@ locals {
     SHUTTLE_PAGE_SIZE                         = tostring(var.page_size)
     INTACCT_TIMEZONE                          = var.intacct_timezone
     INTACCT_MAX_IN_FLIGHT                     = tostring(var.intacct_max_in_flight)
+    CREATIO_TIMEOUT_SECONDS                   = tostring(var.creatio_timeout_seconds)
+    INTACCT_TIMEOUT_SECONDS                   = tostring(var.intacct_timeout_seconds)
+    DATAVERSE_TIMEOUT_SECONDS                 = tostring(var.dataverse_timeout_seconds)
     DATAVERSE_MAX_CONCURRENCY                 = tostring(var.dataverse_max_concurrency)
     SHUTTLE_EGRESS_IP                         = azurerm_public_ip.egress.ip_address
     CREATIO_URL                               = var.creatio_url
