@@ -151,7 +151,23 @@ def _trim(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class IntacctTarget:
+class FromCreatio:
+    """Targets fed by Creatio Accounts (Intacct customers, Dataverse accounts)."""
+
+    system: str
+    creatio: RunningCreatio
+
+    def sources(self, count: int, hostile: bool) -> list[Source]:
+        return _creatio_sources(count, hostile, self.system)
+
+    def seed(self, records: list[Source]) -> None:
+        _seed(
+            self.creatio.admin,
+            {"Account": [{"Id": s.id, "UsrActive": True, **s.values} for s in records]},
+        )
+
+
+class IntacctTarget(FromCreatio):
     """Creatio Account -> Intacct CUSTOMER (creatio-intacct.accounts-to-intacct)."""
 
     system, solution = "intacct", "creatio-intacct"
@@ -163,15 +179,6 @@ class IntacctTarget:
     def reset(self) -> None:
         self.creatio.admin.reset()
         self.intacct.admin.reset()
-
-    def sources(self, count: int, hostile: bool) -> list[Source]:
-        return _creatio_sources(count, hostile, self.system)
-
-    def seed(self, records: list[Source]) -> None:
-        _seed(
-            self.creatio.admin,
-            {"Account": [{"Id": s.id, "UsrActive": True, **s.values} for s in records]},
-        )
 
     def target_admin(self) -> Any:
         return self.intacct.admin
@@ -208,7 +215,7 @@ class IntacctTarget:
         return None
 
 
-class DataverseTarget:
+class DataverseTarget(FromCreatio):
     """Creatio Account -> Dataverse account (creatio-dynamics.accounts-to-dataverse)."""
 
     system, solution = "dataverse", "creatio-dynamics"
@@ -221,15 +228,6 @@ class DataverseTarget:
         self.creatio.admin.reset()
         self._dataverse.admin.reset()
         dv.forget_apps()
-
-    def sources(self, count: int, hostile: bool) -> list[Source]:
-        return _creatio_sources(count, hostile, self.system)
-
-    def seed(self, records: list[Source]) -> None:
-        _seed(
-            self.creatio.admin,
-            {"Account": [{"Id": s.id, "UsrActive": True, **s.values} for s in records]},
-        )
 
     def target_admin(self) -> Any:
         return self._dataverse.admin
