@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runtime import Services
 from shared.settings import Settings
-from tests.support import dataverse as dv
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
+    creatio_emulator,
+    dataverse_emulator,
+    intacct_emulator,
+)
 
 
 def make_settings(conn: str, prefix: str, **extra: str) -> Settings:
@@ -40,22 +41,3 @@ async def queued_runs(services: Services) -> list[FlowRunMessage]:
         assert props.approximate_message_count <= 32, "peek sees at most 32 messages"
         peeked = await client.peek_messages(max_messages=32)
     return [FlowRunMessage.model_validate_json(base64.b64decode(m.content)) for m in peeked]
-
-
-# The emulators, one of each per test module that asks (each test resets what it uses).
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
-    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
