@@ -47,8 +47,9 @@ def host(
     creatio: RunningCreatio,
     intacct: RunningIntacct,
 ) -> Iterator[RunningHost]:
-    running = start_host(e2e_azurite, tmp_path_factory.mktemp("finance"),
-                         **systems_env(creatio, intacct))  # fmt: skip
+    running = start_host(
+        e2e_azurite, tmp_path_factory.mktemp("finance"), **systems_env(creatio, intacct)
+    )
     yield running
     stop_host(running)
 
@@ -91,30 +92,63 @@ def won(
     """A customer, three items and a deal won in EUR with three lines (one 10 % off), synced
     to a sales order and back: the ids the scenarios need."""
     lookups = creatio.admin.lookups()
-    intacct.admin.seed({"ITEM": [
-        {"ITEMID": code, "NAME": f"Item {code}", "STATUS": "active", "BASEPRICE": "1"}
-        for code in ("LIC", "SVC", "HW")
-    ]})  # fmt: skip
-    creatio.admin.seed({"Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1",
-                                     "UsrActive": True}]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "ITEM": [
+                {"ITEMID": code, "NAME": f"Item {code}", "STATUS": "active", "BASEPRICE": "1"}
+                for code in ("LIC", "SVC", "HW")
+            ]
+        }
+    )
+    creatio.admin.seed(
+        {"Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1", "UsrActive": True}]}
+    )
     for flow in ("accounts-to-intacct", "customers-to-creatio", "items-to-creatio"):
         run(api, flow)
     account = odata.one("Account", Code="EURO1")["Id"]
     product = {code: odata.one("Product", Code=code)["Id"] for code in ("LIC", "SVC", "HW")}
-    creatio.admin.seed({"Opportunity": [{
-        "Title": "Euro deal", "AccountId": account, "DueDate": "2026-11-20T00:00:00Z",
-        "StageId": lookups["OpportunityStage"]["Closed won"],
-        "UsrCurrencyId": lookups["Currency"]["EUR"],
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Opportunity": [
+                {
+                    "Title": "Euro deal",
+                    "AccountId": account,
+                    "DueDate": "2026-11-20T00:00:00Z",
+                    "StageId": lookups["OpportunityStage"]["Closed won"],
+                    "UsrCurrencyId": lookups["Currency"]["EUR"],
+                }
+            ]
+        }
+    )
     opportunity = odata.one("Opportunity", Title="Euro deal")["Id"]
-    creatio.admin.seed({"OpportunityProductInterest": [
-        {"OpportunityId": opportunity, "ProductId": product["LIC"], "Quantity": 2,
-         "Price": "100.00", "Amount": "200.00"},
-        {"OpportunityId": opportunity, "ProductId": product["SVC"], "Quantity": 3,
-         "Price": "33.33", "Amount": "99.99", "UsrDiscountPercent": "10"},
-        {"OpportunityId": opportunity, "ProductId": product["HW"], "Quantity": 1,
-         "Price": "19.99", "Amount": "19.99"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "OpportunityProductInterest": [
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["LIC"],
+                    "Quantity": 2,
+                    "Price": "100.00",
+                    "Amount": "200.00",
+                },
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["SVC"],
+                    "Quantity": 3,
+                    "Price": "33.33",
+                    "Amount": "99.99",
+                    "UsrDiscountPercent": "10",
+                },
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["HW"],
+                    "Quantity": 1,
+                    "Price": "19.99",
+                    "Amount": "19.99",
+                },
+            ]
+        }
+    )
     run(api, "opportunities-to-sales-orders")
     run(api, "sales-orders-to-opportunities")
     return {"account": account, "opportunity": opportunity, **product}
@@ -126,21 +160,57 @@ def invoiced(
 ) -> dict[str, str]:
     """The deal's Creatio order (one line 10 % off, one taxed) synced to an AR invoice and
     back to Creatio: its id added to the scenario's ids."""
-    creatio.admin.seed({"Order": [{
-        "Number": "ORD-EUR-1", "AccountId": won["account"], "OpportunityId": won["opportunity"],
-        "Date": "2026-11-21T00:00:00Z", "DueDate": "2026-12-21T00:00:00Z",
-        "CurrencyId": creatio.admin.lookups()["Currency"]["EUR"],
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Order": [
+                {
+                    "Number": "ORD-EUR-1",
+                    "AccountId": won["account"],
+                    "OpportunityId": won["opportunity"],
+                    "Date": "2026-11-21T00:00:00Z",
+                    "DueDate": "2026-12-21T00:00:00Z",
+                    "CurrencyId": creatio.admin.lookups()["Currency"]["EUR"],
+                }
+            ]
+        }
+    )
     order = odata.one("Order", Number="ORD-EUR-1")["Id"]
-    creatio.admin.seed({"OrderProduct": [
-        {"OrderId": order, "ProductId": won["LIC"], "Name": "Licence", "Quantity": 2,
-         "Price": "100.00", "Amount": "200.00", "TotalAmount": "200.00"},
-        {"OrderId": order, "ProductId": won["SVC"], "Name": "Service", "Quantity": 3,
-         "Price": "33.33", "Amount": "99.99", "DiscountPercent": "10", "DiscountAmount": "10.00",
-         "TotalAmount": "89.99"},
-        {"OrderId": order, "ProductId": won["HW"], "Name": "Hardware", "Quantity": 1,
-         "Price": "19.99", "Amount": "19.99", "TaxAmount": "3.80", "TotalAmount": "23.79"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "OrderProduct": [
+                {
+                    "OrderId": order,
+                    "ProductId": won["LIC"],
+                    "Name": "Licence",
+                    "Quantity": 2,
+                    "Price": "100.00",
+                    "Amount": "200.00",
+                    "TotalAmount": "200.00",
+                },
+                {
+                    "OrderId": order,
+                    "ProductId": won["SVC"],
+                    "Name": "Service",
+                    "Quantity": 3,
+                    "Price": "33.33",
+                    "Amount": "99.99",
+                    "DiscountPercent": "10",
+                    "DiscountAmount": "10.00",
+                    "TotalAmount": "89.99",
+                },
+                {
+                    "OrderId": order,
+                    "ProductId": won["HW"],
+                    "Name": "Hardware",
+                    "Quantity": 1,
+                    "Price": "19.99",
+                    "Amount": "19.99",
+                    "TaxAmount": "3.80",
+                    "TotalAmount": "23.79",
+                },
+            ]
+        }
+    )
     for flow in ("orders-to-invoices", "invoices-to-creatio", "invoices-to-opportunities"):
         run(api, flow)
     return {**won, "order": order}
@@ -152,9 +222,13 @@ def test_a_won_opportunity_in_eur_becomes_a_sales_order_matching_to_the_cent(
     order = xml.one("SODOCUMENT", "CUSTOMERID = 'EURO1'")
     assert (order["CURRENCY"], order["TRANSACTIONTYPE"]) == ("EUR", "Sales Order")
     entries = lines(order["SODOCUMENTENTRIES"]["sodocumententry"])
-    assert {e["ITEMID"]: (e["QUANTITY"], e["PRICE"], e.get("DISCOUNTPERCENT")) for e in entries} == {
-        "LIC": ("2", "100.00", "0"), "SVC": ("3", "33.33", "10"), "HW": ("1", "19.99", "0"),
-    }  # fmt: skip
+    assert {
+        e["ITEMID"]: (e["QUANTITY"], e["PRICE"], e.get("DISCOUNTPERCENT")) for e in entries
+    } == {
+        "LIC": ("2", "100.00", "0"),
+        "SVC": ("3", "33.33", "10"),
+        "HW": ("1", "19.99", "0"),
+    }
     # 200.00 + (99.99 less 10 % = 89.99) + 19.99: the opportunity's net amount to the cent.
     assert money(order["TOTAL"]) == Decimal("309.98")
     deal = odata.get("Opportunity", won["opportunity"])
@@ -167,10 +241,16 @@ def test_the_order_becomes_an_ar_invoice_whose_number_lands_on_the_opportunity(
 ) -> None:
     invoice = xml.one("ARINVOICE", "RECORDID = 'ORD-EUR-1'")
     assert (invoice["CUSTOMERID"], invoice["CURRENCY"], invoice["STATE"]) == (
-        "EURO1", "EUR", "Posted")  # fmt: skip
+        "EURO1",
+        "EUR",
+        "Posted",
+    )
     items = lines(invoice["ARINVOICEITEMS"]["arinvoiceitem"])
     assert sorted(money(i["TRX_AMOUNT"]) for i in items) == [
-        Decimal("23.79"), Decimal("89.99"), Decimal("200.00")]  # fmt: skip
+        Decimal("23.79"),
+        Decimal("89.99"),
+        Decimal("200.00"),
+    ]
     # The order's total after the discount and with the tax, to the cent.
     assert money(invoice["TOTALENTERED"]) == money(invoice["TOTALDUE"]) == Decimal("313.78")
     deal = odata.get("Opportunity", invoiced["opportunity"])
@@ -181,10 +261,12 @@ def test_the_order_becomes_an_ar_invoice_whose_number_lands_on_the_opportunity(
     assert crm_invoice["CurrencyId"] == lookups["Currency"]["EUR"]
     assert crm_invoice["PaymentStatusId"] == lookups["InvoicePaymentStatus"]["Planned"]
     assert (crm_invoice["OrderId"], crm_invoice["OpportunityId"]) == (
-        invoiced["order"], invoiced["opportunity"])  # fmt: skip
+        invoiced["order"],
+        invoiced["opportunity"],
+    )
 
 
-def test_payments_in_intacct_make_the_creatio_invoice_partly_paid_then_paid_and_a_credit_memo_follows(  # noqa: E501
+def test_payments_make_the_creatio_invoice_partly_paid_then_paid_and_a_credit_memo_follows(
     invoiced: dict[str, str],
     api: httpx.Client,
     creatio: RunningCreatio,
@@ -222,12 +304,17 @@ def test_payments_in_intacct_make_the_creatio_invoice_partly_paid_then_paid_and_
     assert run(api, "payments-to-creatio")["counts"]["created"] == 2
     payments = {
         p["UsrRefNumber"]: p for p in odata.where("UsrPayment", UsrAccountId=invoiced["account"])
-    }  # noqa: E501
+    }
     assert {k: p["UsrAmount"] for k, p in payments.items()} == {
-        "CHK-1": Decimal("100.01"), "CHK-2": Decimal("213.77")}  # fmt: skip
+        "CHK-1": Decimal("100.01"),
+        "CHK-2": Decimal("213.77"),
+    }
     for payment in payments.values():
         assert (payment["UsrInvoiceId"], payment["UsrOpportunityId"], payment["UsrCurrencyId"]) == (
-            paid["Id"], invoiced["opportunity"], eur)  # fmt: skip
+            paid["Id"],
+            invoiced["opportunity"],
+            eur,
+        )
 
     # Finance credits part of the invoice in Intacct.
     xml.call(
@@ -240,15 +327,23 @@ def test_payments_in_intacct_make_the_creatio_invoice_partly_paid_then_paid_and_
     run(api, "credit-memos-to-creatio")
     memo = odata.one("UsrCreditMemo", UsrRefNumber="CM-EUR-1")
     assert (memo["UsrAmount"], memo["UsrName"], memo["UsrCurrencyId"]) == (
-        Decimal("-20.50"), "Goodwill", eur)  # fmt: skip
-    assert (memo["UsrInvoiceId"], memo["UsrOpportunityId"]) == (
-        paid["Id"], invoiced["opportunity"])  # fmt: skip
+        Decimal("-20.50"),
+        "Goodwill",
+        eur,
+    )
+    assert (memo["UsrInvoiceId"], memo["UsrOpportunityId"]) == (paid["Id"], invoiced["opportunity"])
 
     # A full cycle more, nothing changed anywhere: no write at either system.
     before = (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"])
-    for flow in ("opportunities-to-sales-orders", "sales-orders-to-opportunities",
-                 "orders-to-invoices", "invoices-to-creatio", "invoices-to-opportunities",
-                 "payments-to-creatio", "credit-memos-to-creatio"):  # fmt: skip
+    for flow in (
+        "opportunities-to-sales-orders",
+        "sales-orders-to-opportunities",
+        "orders-to-invoices",
+        "invoices-to-creatio",
+        "invoices-to-opportunities",
+        "payments-to-creatio",
+        "credit-memos-to-creatio",
+    ):
         counts = run(api, flow)["counts"]
         assert counts["created"] + counts["updated"] + counts["failed"] == 0, flow
     assert (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"]) == before
