@@ -10,8 +10,10 @@ the emulators' admin API only seeds and counts writes. The scenarios build on ea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -217,7 +219,7 @@ def invoiced(
 
 
 def test_a_won_opportunity_in_eur_becomes_a_sales_order_matching_to_the_cent(
-    won: dict[str, str], xml: IntacctXml, odata: CreatioOData
+    won: dict[str, str], intacct: RunningIntacct, xml: IntacctXml, odata: CreatioOData
 ) -> None:
     order = xml.one("SODOCUMENT", "CUSTOMERID = 'EURO1'")
     assert (order["CURRENCY"], order["TRANSACTIONTYPE"]) == ("EUR", "Sales Order")
@@ -233,7 +235,11 @@ def test_a_won_opportunity_in_eur_becomes_a_sales_order_matching_to_the_cent(
     assert money(order["TOTAL"]) == Decimal("309.98")
     deal = odata.get("Opportunity", won["opportunity"])
     assert deal["UsrSalesOrderNumber"] == order["DOCNO"] and order["DOCNO"]
-    assert deal["UsrErpLastModified"] and not deal["UsrErpLastModified"].startswith("0001")
+    # Intacct's modification time (company time zone, to the second), as an instant.
+    modified = datetime.strptime(order["WHENMODIFIED"], "%m/%d/%Y %H:%M:%S")
+    modified = modified.replace(tzinfo=ZoneInfo(intacct.emulator.options.timezone))
+    erp_last = datetime.fromisoformat(deal["UsrErpLastModified"].replace("Z", "+00:00"))
+    assert erp_last == modified
 
 
 def test_the_order_becomes_an_ar_invoice_whose_number_lands_on_the_opportunity(
