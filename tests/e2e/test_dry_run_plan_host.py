@@ -2,7 +2,8 @@
 emulators: it writes nothing (the emulators' write counters stay still), records per record
 what would happen (create, update with old and new values, link, unchanged, blocked by
 mastership), pages past its first entries, and matches, record by record, what the real run
-then does."""
+then does; also for the sales order flows both ways (documents with lines, a record outside
+the flow's filter)."""
 
 from __future__ import annotations
 

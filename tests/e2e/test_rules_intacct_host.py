@@ -1,7 +1,8 @@
 """Per-record rules of issue 16, Creatio ⇄ Sage Intacct, through the local host's HTTP API
 and queues: a field changed in both systems since the last sync is logged on the run with the
 field and both values, and the master's value ends up in both systems; a customer deactivated
-in Intacct (which masters STATUS) is an inactive Account in Creatio; a bound record deleted at
+in Intacct (which masters STATUS) is an inactive Account in Creatio, and reactivating it in
+Creatio is logged and not written; a bound record deleted at
 its source is reported by the full bulk run as deleted at source with its binding, and nothing
 is deleted on the other side. Users' edits and the checks go through the vendors' own APIs
 (Creatio OData, Intacct XML); the emulators' admin API only seeds and counts.
@@ -155,6 +156,15 @@ def test_a_customer_deactivated_in_intacct_is_an_inactive_account_in_creatio(
     run(api, "accounts-to-intacct")
     assert xml.one("CUSTOMER", "CUSTOMERID = 'DEACT'")["STATUS"] == "inactive"
     assert intacct.admin.stats()["writes"].get("update CUSTOMER", 0) == writes
+
+    # Intacct masters STATUS: sales reactivating the account in Creatio is logged on the
+    # run and not written; finance's inactive stands.
+    odata.patch("Account", account["Id"], {"UsrActive": True})
+    blocked = run(api, "accounts-to-intacct")
+    (note,) = [e for e in blocked["errors"] if e["record"] == account["Id"]]
+    assert (note["category"], note["field"]) == ("conflict", "STATUS")
+    assert "intacct masters this field" in note["message"]
+    assert xml.one("CUSTOMER", "CUSTOMERID = 'DEACT'")["STATUS"] == "inactive"
 
 
 def test_a_bound_record_deleted_at_its_source_is_reported_and_nothing_is_deleted(
