@@ -2,9 +2,8 @@
 and queues: a field changed in both systems since the last sync is logged on the run with the
 field and both values, and the master's value ends up in both systems; a customer deactivated
 in Intacct (which masters STATUS) is an inactive Account in Creatio, and reactivating it in
-Creatio is logged and not written; a bound record deleted at
-its source is reported by the full bulk run as deleted at source with its binding, and nothing
-is deleted on the other side. Users' edits and the checks go through the vendors' own APIs
+Creatio is logged and not written; a bound record deleted at its source is reported by the
+full bulk run as deleted at source with its binding, and nothing is deleted on the other side. Users' edits and the checks go through the vendors' own APIs
 (Creatio OData, Intacct XML); the emulators' admin API only seeds and counts.
 
 One host serves the module; each test works on records of its own (own codes)."""
