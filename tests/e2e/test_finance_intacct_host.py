@@ -89,10 +89,15 @@ def money(value: Any) -> Decimal:
 
 @pytest.fixture(scope="module")
 def won(
-    api: httpx.Client, creatio: RunningCreatio, intacct: RunningIntacct, odata: CreatioOData
+    api: httpx.Client,
+    creatio: RunningCreatio,
+    intacct: RunningIntacct,
+    odata: CreatioOData,
+    xml: IntacctXml,
 ) -> dict[str, str]:
-    """A customer, three items and a deal won in EUR with three lines (one 10 % off), synced
-    to a sales order and back: the ids the scenarios need."""
+    """A customer, three items and a deal in EUR with three lines (one 10 % off), won in
+    Creatio after a first run, synced to a sales order and back: the ids the scenarios
+    need."""
     lookups = creatio.admin.lookups()
     intacct.admin.seed(
         {
@@ -116,7 +121,7 @@ def won(
                     "Title": "Euro deal",
                     "AccountId": account,
                     "DueDate": "2026-11-20T00:00:00Z",
-                    "StageId": lookups["OpportunityStage"]["Closed won"],
+                    "StageId": lookups["OpportunityStage"]["Negotiation"],
                     "UsrCurrencyId": lookups["Currency"]["EUR"],
                 }
             ]
@@ -151,9 +156,18 @@ def won(
             ]
         }
     )
+    run(api, "opportunities-to-sales-orders")  # still open: no order
+    orders_while_open = len(xml.query("SODOCUMENT"))
+    # The sales rep wins the deal.
+    odata.patch("Opportunity", opportunity, {"StageId": lookups["OpportunityStage"]["Closed won"]})
     run(api, "opportunities-to-sales-orders")
     run(api, "sales-orders-to-opportunities")
-    return {"account": account, "opportunity": opportunity, **product}
+    return {
+        "account": account,
+        "opportunity": opportunity,
+        **product,
+        "orders_while_open": str(orders_while_open),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +235,7 @@ def invoiced(
 def test_a_won_opportunity_in_eur_becomes_a_sales_order_matching_to_the_cent(
     won: dict[str, str], intacct: RunningIntacct, xml: IntacctXml, odata: CreatioOData
 ) -> None:
+    assert won["orders_while_open"] == "0"
     order = xml.one("SODOCUMENT", "CUSTOMERID = 'EURO1'")
     assert (order["CURRENCY"], order["TRANSACTIONTYPE"]) == ("EUR", "Sales Order")
     entries = lines(order["SODOCUMENTENTRIES"]["sodocumententry"])
