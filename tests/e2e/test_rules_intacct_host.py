@@ -55,6 +55,8 @@ def host(
     )
     yield running
     stop_host(running)
+    log = running.log()
+    assert "Traceback" not in log and "Unclosed client session" not in log, log[-4000:]
 
 
 @pytest.fixture(scope="module")
