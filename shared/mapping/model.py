@@ -242,7 +242,7 @@ class Condition(BaseModel):
     def accepts(self, values: dict[str, Any], options: tuple[Any, ...] | None = None) -> bool:
         value = values.get(self.field)
         if self.empty is not None:
-            return _same_text(value, None) is self.empty
+            return (value is None or str(value).strip() == "") is self.empty
         return any(_same_text(value, option) for option in (options or self.options))
 
 
