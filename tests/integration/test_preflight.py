@@ -204,6 +204,10 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
     before = await preflight(services).run(NOW)
     kinds = {(p.object, p.kind) for p in before.solutions[1].problems}
     assert ("account", "missing_field") in kinds and ("salesorderdetail", "missing_field") in kinds
+    # The custom invoice columns (amount paid, credited invoice) are missing too, and named.
+    custom = {p.field: p for p in before.solutions[1].problems if p.object == "invoice"}
+    assert "shuttle provision dataverse" in custom["shuttle_amountpaid"].fix
+    assert "creatio-dynamics.credit-memos-to-creatio" in custom["shuttle_creditedinvoice"].flows
     creatio_emulator.admin.seed({"Account": [{"Name": "Northwind", "Code": "NW1"}]})
     refused = await run_flow(services, ACCOUNTS_TO_DATAVERSE)
     assert refused.status is RunStatus.FAILED  # upserts by the missing key fail
