@@ -65,11 +65,6 @@ class Crm:
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    def exists(self, entity: str, record_id: str) -> bool:
-        response = self.http.get(f"/0/odata/{entity}({record_id})")
-        assert response.status_code in (200, 404), response.text
-        return response.status_code == 200
-
     def where(self, entity: str, odata_filter: str) -> list[dict[str, Any]]:
         response = self.http.get(f"/0/odata/{entity}", params={"$filter": odata_filter})
         assert response.status_code == 200, response.text
@@ -81,10 +76,6 @@ class Crm:
 
     def patch(self, entity: str, record_id: str, changes: dict[str, Any]) -> None:
         response = self.http.patch(f"/0/odata/{entity}({record_id})", json=changes)
-        assert response.status_code in (200, 204), response.text
-
-    def delete(self, entity: str, record_id: str) -> None:
-        response = self.http.delete(f"/0/odata/{entity}({record_id})")
         assert response.status_code in (200, 204), response.text
 
     def close(self) -> None:
