@@ -78,6 +78,10 @@ class Crm:
         response = self.http.patch(f"/0/odata/{entity}({record_id})", json=changes)
         assert response.status_code in (200, 204), response.text
 
+    def delete(self, entity: str, record_id: str) -> None:
+        response = self.http.delete(f"/0/odata/{entity}({record_id})")
+        assert response.status_code in (200, 204), response.text
+
     def close(self) -> None:
         self.http.close()
 

@@ -3,8 +3,8 @@ against the Creatio, Dataverse and identity emulators, asserting through the ven
 APIs: a dry run writes nothing and its plan matches, record by record, what the real run then
 does; a field changed on both sides is a conflict logged with the field and both values, the
 master's value kept; an account deactivated in Dynamics is inactive in Creatio; an account
-deleted in Dynamics while bound is reported as deleted at source and nothing is deleted in
-Creatio. One host and one pair of emulators for the module: each test has its own records."""
+deleted on either side while bound is reported as deleted at source and nothing is deleted on
+the other. One host and one pair of emulators for the module: each test has its own records."""
 
 from __future__ import annotations
 
@@ -197,3 +197,21 @@ def test_an_account_deleted_in_dynamics_while_bound_is_reported_and_kept_in_crea
     assert items[account]["action"] == "deleted_at_source"
     kept = crm.get("Account", twin)  # `on_delete: report` (the default) deletes nothing
     assert (kept["Name"], kept["Code"], kept["UsrActive"]) == ("Gone Ltd", "GONE", True)
+
+
+def test_an_account_deleted_in_creatio_while_bound_is_reported_and_kept_in_dynamics(
+    host: RunningHost, creatio: RunningCreatio, crm: Crm, dynamics: Dynamics
+) -> None:
+    creatio.admin.seed({"Account": [{"Name": "Left Ltd", "Code": "LEFT"}]})
+    with host.client() as api:
+        run(api, "accounts-to-dataverse")
+        account = crm.one("Account", "Code eq 'LEFT'")["Id"]
+        twin = dynamics.one("accounts", "accountnumber eq 'LEFT'")["accountid"]
+        crm.delete("Account", account)
+        bulk = run(api, "bulk-accounts-to-dataverse")
+    (deleted,) = [e for e in bulk["errors"] if e["record"] == account]
+    assert deleted["message"] == (
+        f"deleted at source: creatio Account {account}; bound to dataverse account {twin}"
+    )
+    kept = dynamics.get("accounts", twin)
+    assert (kept["name"], kept["statecode"]) == ("Left Ltd", 0)
