@@ -231,6 +231,9 @@ class Condition(BaseModel):
     equals: Any = None
     in_: tuple[Any, ...] | None = Field(default=None, alias="in")
     lookup: str | None = None
+    # `empty: false` passes a record whose field holds a value, `empty: true` one whose field
+    # is empty (a Dataverse credit note is an invoice naming the invoice it credits).
+    empty: bool | None = None
 
     @property
     def options(self) -> tuple[Any, ...]:
@@ -238,6 +241,8 @@ class Condition(BaseModel):
 
     def accepts(self, values: dict[str, Any], options: tuple[Any, ...] | None = None) -> bool:
         value = values.get(self.field)
+        if self.empty is not None:
+            return (value is None or str(value).strip() == "") is self.empty
         return any(_same_text(value, option) for option in (options or self.options))
 
 
@@ -342,7 +347,11 @@ class ObjectMapping(BaseModel):
             raise ValueError("`on_delete: deactivate` needs `inactive`: the target field values "
                              "that mark a record inactive (e.g. {STATUS: inactive})")  # fmt: skip
         targets = [f.to for f in self.fields]
-        twice = {t for t in targets if targets.count(t) > 1}
+        # A field may be mapped case by case: every mapping of it with its own `when`, the
+        # cases exclusive (a Dataverse invoice's amount paid, by status reason).
+        cased = {f.to for f in self.fields if f.when is not None}
+        uncased = [f.to for f in self.fields if f.when is None]
+        twice = {t for t in targets if targets.count(t) > 1 and (t not in cased or t in uncased)}
         if twice:
             raise ValueError(f"fields mapped twice: {', '.join(sorted(twice))}")
         for keys in self.match:

@@ -56,6 +56,14 @@ CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("UsrCreditMemo", "UsrCurrencyId"): ("lookup", None),
 }
 CREATIO_CUSTOM_OBJECTS = {"UsrPayment", "UsrCreditMemo"}
+# Dataverse custom columns the Creatio-Dynamics solution reads (docs/deploy.md), which
+# `shuttle provision dataverse` creates: (table, column) -> (kind, length, display name).
+# Dataverse keeps no amount paid on an invoice and has no credit memo table
+# (docs/wire-notes.md, "Invoices keep no amount paid; there is no credit memo table").
+DATAVERSE_CUSTOM: dict[tuple[str, str], tuple[str, int | None, str]] = {
+    ("invoice", "shuttle_amountpaid"): ("money", None, "Amount Paid"),
+    ("invoice", "shuttle_creditedinvoice"): ("text", 100, "Credited Invoice"),
+}
 
 
 @dataclass

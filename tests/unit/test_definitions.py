@@ -22,8 +22,9 @@ DYNAMICS_FLOWS = {
     ("Account", "account"), ("account", "Account"), ("Contact", "contact"),
     ("contact", "Contact"), ("Product", "product"), ("product", "Product"),
     ("Opportunity", "opportunity"), ("Order", "salesorder"), ("Invoice", "invoice"),
-    ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("Case", "incident"),
-    ("incident", "Case"), ("salesorder", "Opportunity"), ("invoice", "Opportunity"),
+    ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("invoice", "UsrCreditMemo"),
+    ("Case", "incident"), ("incident", "Case"), ("salesorder", "Opportunity"),
+    ("invoice", "Opportunity"),
 }  # fmt: skip
 
 
