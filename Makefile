@@ -22,11 +22,15 @@ dev: setup
 test: setup infra-check browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
+# mypy's scope and strictness are in pyproject.toml ([tool.mypy]: shared/, functions/,
+# function_app.py).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 setup: $(STAMPS)/python $(STAMPS)/node
 

@@ -190,7 +190,7 @@ class ConnectionMonitor:
         if kind is EventKind.CONNECTION_FAILED:
             return Event(
                 kind=kind, key=f"connection|{check.system}|{check.episode}|failed",
-                at=check.checked_at or check.since, what=f"{name} connection failing",  # type: ignore[arg-type]
+                at=check.checked_at or check.since, what=f"{name} connection failing",
                 system=check.system, facts=facts,
                 todo=f"check {name}'s status page, the URL and credential settings and that "
                      "the egress IP is allowed; runs that read or write it fail or wait until "
@@ -199,7 +199,7 @@ class ConnectionMonitor:
             )  # fmt: skip
         return Event(
             kind=kind, key=f"connection|{check.system}|{check.episode}|recovered",
-            at=check.checked_at or check.since, what=f"{name} connection recovered",  # type: ignore[arg-type]
+            at=check.checked_at or check.since, what=f"{name} connection recovered",
             system=check.system, facts=facts,
             todo="retry the failed runs of the outage (POST /api/runs/<run>/retry) and start "
                  "flows their error policy stopped",
