@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class ErrorCategory(StrEnum):
-    """The categories a run log shows (DESIGN §3) — an operator's runbook is keyed on these."""
+    """The categories a run log shows — the operator's runbook is keyed on these
+    (docs/operations.md §2, "Errors by category")."""
 
     VALIDATION = "validation"
     DUPLICATE = "duplicate"

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class Master(StrEnum):
-    """Which side's changes a field follows (DESIGN §4.4). `both`: the last change wins."""
+    """Which side's changes a field follows (docs/engine.md, "One record"). `both`: the last
+    change wins."""
 
     CRM = "crm"
     ERP = "erp"
