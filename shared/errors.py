@@ -34,6 +34,8 @@ class ShuttleError(Exception):
             self.code = code
 
 
+# The classes below look alike on purpose: each is a code and a category that callers catch
+# by class; the behaviour is ShuttleError's.
 class DefinitionError(ShuttleError):
     """A solution definition file is broken; raised at start-up, names file, flow and field."""
 

@@ -27,6 +27,8 @@ class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# One class per transform, alike on purpose: pydantic picks the class by `op` (the
+# discriminated union `Transform` below), and each carries only its own options.
 class Trim(_Op):
     op: Literal["trim"] = "trim"
 
