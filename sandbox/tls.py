@@ -1,9 +1,10 @@
 """The sandbox's test CA: HTTPS for the local emulators, like the real services.
 
 The CA and the server certificate are made with trustme; cryptography only reads them back to
-check they are still valid. One CA lives in `.sandbox/` at the repo root (git-ignored): `ca.pem` (what clients trust),
-`ca-key.pem`, and a server certificate for 127.0.0.1 (IP subject alternative name) and
-localhost (`server.pem` with the CA appended, `server-key.pem`). `trust.pem` is `ca.pem`
+check they are still valid. One CA lives in `.sandbox/` at the repo root (git-ignored):
+`ca.pem` (what clients trust), `ca-key.pem`, and a server certificate for 127.0.0.1 (IP
+subject alternative name) and localhost (`server.pem` with the CA appended,
+`server-key.pem`). `trust.pem` is `ca.pem`
 plus the CAs trusted before; SSL_CERT_FILE / REQUESTS_CA_BUNDLE point at it. The files are
 reused across restarts while they are valid, so a trust set up once (a browser) keeps
 working; anything missing, unreadable, expired or not matching is made again.
