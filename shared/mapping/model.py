@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class Master(StrEnum):
-    """Which side's changes a field follows (DESIGN §4.4). `both`: the last change wins."""
+    """Which side's changes a field follows (docs/engine.md, "One record"). `both`: the last
+    change wins."""
 
     CRM = "crm"
     ERP = "erp"
@@ -26,6 +27,8 @@ class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# One class per transform, alike on purpose: pydantic picks the class by `op` (the
+# discriminated union `Transform` below), and each carries only its own options.
 class Trim(_Op):
     op: Literal["trim"] = "trim"
 

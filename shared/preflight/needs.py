@@ -21,7 +21,9 @@ INTACCT_LINES = {"SODOCUMENT": "SODOCUMENTENTRY", "ARINVOICE": "ARINVOICEITEM",
 # A source field of a document's line ("lines[0].INVOICEKEY", shared/mapping/apply.py).
 LINE_FIELD = re.compile(r"^lines\[\d+\]\.(.+)$")
 BINDING_LENGTH = 100
-# Creatio custom fields and objects (DESIGN §1): (object, field) -> (kind, length).
+# Tables below: one row per field (data, alike by nature).
+# Creatio custom fields and objects (docs/deploy.md, "Creatio: custom fields and objects"):
+# (object, field) -> (kind, length).
 CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("Account", "UsrErpFullName"): ("text", 210),
     ("Account", "UsrErpLastModified"): ("datetime", None),
