@@ -17,10 +17,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -55,11 +55,12 @@ from shared.connectors.creatio.odata import (
     select_list,
 )
 from shared.connectors.errors import ConnectorError
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Sleep, with_retries
+from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.creatio")
+T = TypeVar("T")
 
 JSON_BODY = "application/json; charset=utf-8; IEEE754Compatible=true"
 CHANGE_ORDER = "ModifiedOn asc,Id asc"
@@ -161,9 +162,7 @@ class CreatioClient:
         rng: Random = random.random,
     ) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
+        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
         pool = config.max_in_flight + 2  # + the login / token call
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -277,17 +276,13 @@ class CreatioClient:
                 self.limiter.throttled(error.retry_after)
             raise error
 
-        def on_retry(error: ConnectorError, attempt_number: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt_number, delay)
+        return await self.retrying(attempt)
 
-        return await with_retries(
-            attempt,
-            policy=self.config.retry,
-            sleep=self._sleep,
-            clock=self._clock,
-            rng=self._rng,
-            on_retry=on_retry,
-        )
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
+    ) -> T:
+        """`call()` retried on transient failures within this client's retry budget."""
+        return await self.retrier.retrying(call, retry_if=retry_if)
 
     def _json(self, response: httpx.Response, action: str) -> Any:
         try:
@@ -616,19 +611,17 @@ class CreatioClient:
         return outcomes
 
     async def _run_chunk(self, chunk: list[BatchOutcome]) -> None:
+        """One `$batch` of writes, its transiently failed sub-requests sent again (alone)
+        within the client's retry budget; what still fails keeps its error on its outcome.
+        A failure of the whole request was already retried by `_call`: not again here."""
         pending = chunk
-        started = self._clock()
-        policy = self.config.retry
-        failures = 0
-        while pending:
-            try:
-                answers = await self._post_batch(
-                    [_sub_request(o.operation, n) for n, o in enumerate(pending, 1)]
-                )
-            except ConnectorError as error:
-                for outcome in pending:
-                    outcome.error = error
-                return
+        retried: list[ConnectorError] = []  # the sub-request failures this loop retries
+
+        async def attempt() -> None:
+            nonlocal pending
+            answers = await self._post_batch(
+                [_sub_request(o.operation, n) for n, o in enumerate(pending, 1)]
+            )
             again: list[BatchOutcome] = []
             read_back: list[BatchOutcome] = []
             for index, outcome in enumerate(pending):
@@ -646,20 +639,23 @@ class CreatioClient:
                 await self._read_back(read_back)
             if not again:
                 return
-            failures += 1
+            pending = again
             errors = [o.error for o in again if o.error is not None]
-            delay = (
-                policy.delay(errors[0], failures, self._rng)
-                if errors
-                else policy.backoff(failures, self._rng)
-            )
-            if failures >= policy.attempts or self._clock() - started + delay > policy.total_s:
-                return  # their errors stay on the outcomes
             limited = [e for e in errors if e.category is ErrorCategory.RATE_LIMIT]
             if limited:
                 self.limiter.throttled(limited[0].retry_after)
-            await self._sleep(delay)
-            pending = again
+            retried.append(errors[0])
+            raise errors[0]
+
+        def is_retried(error: ConnectorError) -> bool:
+            return any(error is e for e in retried)
+
+        try:
+            await self.retrying(attempt, retry_if=is_retried)
+        except ConnectorError as error:
+            if not is_retried(error):  # the whole request failed: every pending write with it
+                for outcome in pending:
+                    outcome.error = error
 
     def _settle(self, outcome: BatchOutcome, answer: Mapping[str, Any]) -> str:
         op = outcome.operation

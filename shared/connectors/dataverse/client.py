@@ -15,9 +15,9 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -43,29 +43,16 @@ from shared.connectors.dataverse.models import (
 from shared.connectors.dataverse.odata import InvalidValue, check_name, entity_id, key_segment
 from shared.connectors.dataverse.throttle import ServiceProtection
 from shared.connectors.errors import ConnectorError
-from shared.connectors.retry import Clock, Random, Sleep, with_retries
+from shared.connectors.retry import Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.dataverse")
+T = TypeVar("T")
 
 JSON = "application/json"
 WriteMode = Literal["upsert", "create", "update"]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class _Throttled(Exception):
-    """A 429: waited out by `_request`, outside the transient-error retries."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        self.error = error
-
-
-class _Final(Exception):
-    """An error `with_retries` must not retry (a POST whose outcome is unknown)."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        self.error = error
 
 
 def _dumps(body: Any) -> bytes:
@@ -115,9 +102,7 @@ class DataverseClient:
         rng: Random = random.random,
     ) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
+        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
         self.auth = auth if auth is not None else MsalAuth(config)
         pool = config.max_concurrency + 2
         self._http = httpx.AsyncClient(
@@ -179,57 +164,63 @@ class DataverseClient:
         if content is not None:
             sent_headers.setdefault("Content-Type", f"{JSON}; charset=utf-8")
         values = body if isinstance(body, Mapping) else None
+        started = self.retrier.clock()
+        # Errors of a request that surely never reached the server: the only ones a call
+        # that is not idempotent (a POST) may send again.
+        unsent: list[ConnectorError] = []
 
-        async def attempt() -> httpx.Response | None:
-            async with self.protection.slot() as ticket:
-                try:
-                    response = await self._http.request(
-                        method, url, params=params, content=content, headers=sent_headers
-                    )
-                except httpx.HTTPError as exc:
-                    error = error_from_transport(exc, action=action, record=record)
-                    if idempotent or isinstance(exc, _NOT_SENT):
-                        raise error from None
-                    raise _Final(error) from None
-                except ConnectorError as error:  # from the auth (token endpoint)
-                    raise (error if error.retryable else _Final(error)) from None
-                self.answers += 1
-                self.protection.observe(response, ticket)
-                if response.status_code == 429:
+        async def send() -> httpx.Response:
+            """The request, with 429s waited out: the pause holds every call of this client,
+            and the call gives up once the waits would pass `throttle_max_wait_s`."""
+            while True:
+                async with self.protection.slot() as ticket:
+                    try:
+                        response = await self._http.request(
+                            method, url, params=params, content=content, headers=sent_headers
+                        )
+                    except httpx.HTTPError as exc:
+                        failed = error_from_transport(exc, action=action, record=record)
+                        if isinstance(exc, _NOT_SENT):
+                            unsent.append(failed)
+                        raise failed from None
+                    except ConnectorError as refused:  # from the auth (token endpoint)
+                        unsent.append(refused)
+                        raise
+                    self.answers += 1
+                    self.protection.observe(response, ticket)
+                    if response.status_code != 429:
+                        return response
                     # Paused inside the slot, so no call slips out between answer and pause.
                     error = error_from_response(response, action=action, record=record)
-                    self.protection.throttled_for(
-                        _throttle_wait(error) * (1 + 0.1 * self._rng()), ticket, error.code
-                    )
-                    raise _Throttled(error)
+                    wait = _throttle_wait(error)
+                    rng = self.retrier.rng
+                    self.protection.throttled_for(wait * (1 + 0.1 * rng()), ticket, error.code)
+                if self.retrier.clock() - started + wait > self.config.throttle_max_wait_s:
+                    raise error
+
+        async def attempt() -> httpx.Response | None:
+            response = await send()
             if response.status_code in ok:
                 return response
             if missing_ok and response.status_code == 404:
                 return None
-            error = error_from_response(
+            raise error_from_response(
                 response, action=action, record=record, body=values, create_only=create_only
             )
-            if error.retryable and not idempotent:
-                raise _Final(error)
-            raise error
 
-        def on_retry(error: ConnectorError, attempt_number: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt_number, delay)
+        def may_retry(error: ConnectorError) -> bool:
+            # A 429 here is one `send` already waited out as long as allowed.
+            if error.category is ErrorCategory.RATE_LIMIT:
+                return False
+            return idempotent or any(error is e for e in unsent)
 
-        started = self._clock()
-        while True:
-            try:
-                return await with_retries(
-                    attempt, policy=self.config.retry, sleep=self._sleep, clock=self._clock,
-                    rng=self._rng, on_retry=on_retry,
-                )  # fmt: skip
-            except _Final as final:
-                raise final.error from None
-            except _Throttled as throttled:
-                # The pause is already set; the call goes again once it is over.
-                waited = self._clock() - started
-                if waited + _throttle_wait(throttled.error) > self.config.throttle_max_wait_s:
-                    raise throttled.error from None
+        return await self.retrying(attempt, retry_if=may_retry)
+
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
+    ) -> T:
+        """`call()` retried on transient failures within this client's retry budget."""
+        return await self.retrier.retrying(call, retry_if=retry_if)
 
     # -- reads -----------------------------------------------------------------------------
     async def who_am_i(self) -> Record:
@@ -514,7 +505,8 @@ class DataverseClient:
                     results.append(self._one(op, inner))
                 results += [BatchResult(status=None)] * (len(item.operations) - len(answer.answers))
             elif isinstance(answer, batch_wire.RawAnswer):
-                failing = int(answer.content_id) - 1 if (answer.content_id or "").isdigit() else 0
+                content_id = answer.content_id or ""
+                failing = int(content_id) - 1 if content_id.isdigit() else 0
                 failing = min(failing, len(item.operations) - 1)
                 failed = self._one(item.operations[failing], answer)
                 for index in range(len(item.operations)):

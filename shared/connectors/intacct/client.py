@@ -15,9 +15,9 @@ import random
 import time
 import uuid
 import xml.etree.ElementTree as ET  # building only
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -37,18 +37,12 @@ from shared.connectors.intacct.wire import (
     parse_response,
     rows,
 )
-from shared.connectors.retry import (
-    AdaptiveLimiter,
-    Clock,
-    Random,
-    SharedSlots,
-    Sleep,
-    with_retries,
-)
+from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, SharedSlots, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.intacct")
+T = TypeVar("T")
 CONTENT_TYPE = "application/xml; charset=UTF-8"
 
 
@@ -111,9 +105,7 @@ class IntacctClient:
         rng: Random = random.random,
     ) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
+        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
         pool = config.max_in_flight + 1
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -307,21 +299,12 @@ class IntacctClient:
             return []
         if not retry:
             return await self._exchange(calls, transaction)
+        return await self.retrying(lambda: self._exchange(calls, transaction))
 
-        def on_retry(error: ConnectorError, attempt: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt, delay)
-
-        async def attempt() -> list[Result]:
-            return await self._exchange(calls, transaction)
-
-        return await with_retries(
-            attempt,
-            policy=self.config.retry,
-            sleep=self._sleep,
-            clock=self._clock,
-            rng=self._rng,
-            on_retry=on_retry,
-        )
+    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()` retried on transient failures within this client's retry budget: for a
+        caller that retries a larger unit than one request (a look-then-create)."""
+        return await self.retrier.retrying(call)
 
     def raise_for(self, result: Result, call: Call) -> Result:
         if result.ok:

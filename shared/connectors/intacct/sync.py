@@ -62,7 +62,6 @@ from shared.connectors.protocol import (
     WriteOutcome,
     unusable,
 )
-from shared.connectors.retry import with_retries
 from shared.errors import ErrorCategory
 from shared.settings import Settings
 
@@ -402,14 +401,7 @@ class IntacctSync:
                 )
             return WriteOutcome(id=made[0].id, created=True)
 
-        client = self.client
-        return await with_retries(
-            attempt,
-            policy=client.config.retry,
-            sleep=client._sleep,
-            clock=client._clock,
-            rng=client._rng,
-        )
+        return await self.client.retrying(attempt)
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
         obj = self._writable(object)
