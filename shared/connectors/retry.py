@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import logging
 import math
@@ -171,6 +172,12 @@ class Retrier:
         self.sleep = sleep
         self.rng = rng
         self._log = log
+        # Set while a `retrying()` of this client runs in this task (and the tasks it
+        # starts): a call nested in it is tried once, so one failure is retried by one loop
+        # (a look-then-create whose look would otherwise retry too: attempts squared).
+        self._active: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"retrying-{id(self)}", default=False
+        )
 
     def _on_retry(self, error: ConnectorError, attempt: int, delay: float) -> None:
         if self._log is not None:
@@ -179,16 +186,23 @@ class Retrier:
     async def retrying(
         self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
     ) -> T:
-        """`call()` with this client's retry budget (see `with_retries`)."""
-        return await with_retries(
-            call,
-            policy=self.policy,
-            sleep=self.sleep,
-            clock=self.clock,
-            rng=self.rng,
-            on_retry=self._on_retry,
-            retry_if=retry_if,
-        )
+        """`call()` with this client's retry budget (see `with_retries`); inside another
+        `retrying()` of the same client, once: the outer one owns the budget."""
+        if self._active.get():
+            return await call()
+        token = self._active.set(True)
+        try:
+            return await with_retries(
+                call,
+                policy=self.policy,
+                sleep=self.sleep,
+                clock=self.clock,
+                rng=self.rng,
+                on_retry=self._on_retry,
+                retry_if=retry_if,
+            )
+        finally:
+            self._active.reset(token)
 
 
 class SharedSlots(Protocol):

@@ -611,11 +611,11 @@ class CreatioClient:
         return outcomes
 
     async def _run_chunk(self, chunk: list[BatchOutcome]) -> None:
-        """One `$batch` of writes, its transiently failed sub-requests sent again (alone)
-        within the client's retry budget; what still fails keeps its error on its outcome.
-        A failure of the whole request was already retried by `_call`: not again here."""
+        """One `$batch` of writes within the client's retry budget: a failed request is sent
+        again, and of a delivered one only the sub-requests that failed transiently (the
+        `_call` inside is then tried once: this loop owns the retries). What still fails
+        keeps its error on its outcome."""
         pending = chunk
-        retried: list[ConnectorError] = []  # the sub-request failures this loop retries
 
         async def attempt() -> None:
             nonlocal pending
@@ -644,16 +644,12 @@ class CreatioClient:
             limited = [e for e in errors if e.category is ErrorCategory.RATE_LIMIT]
             if limited:
                 self.limiter.throttled(limited[0].retry_after)
-            retried.append(errors[0])
             raise errors[0]
 
-        def is_retried(error: ConnectorError) -> bool:
-            return any(error is e for e in retried)
-
         try:
-            await self.retrying(attempt, retry_if=is_retried)
+            await self.retrying(attempt)
         except ConnectorError as error:
-            if not is_retried(error):  # the whole request failed: every pending write with it
+            if not any(error is o.error for o in pending):  # the request itself failed
                 for outcome in pending:
                     outcome.error = error
 
