@@ -43,7 +43,6 @@ from shared.connectors.creatio.objects import OBJECTS
 from shared.connectors.creatio.odata import (
     EMPTY_DATE,
     EMPTY_GUID,
-    InvalidValue,
     all_of,
     check_name,
     encode_query,
@@ -54,7 +53,8 @@ from shared.connectors.creatio.odata import (
     parse_datetime,
     select_list,
 )
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.json_body import parse_json
 from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
@@ -121,7 +121,7 @@ def _encode(value: Any) -> Any:
         return format_datetime(value)
     if isinstance(value, date):
         return f"{value.isoformat()}T00:00:00Z"
-    raise InvalidValue(f"cannot send a {type(value).__name__} to Creatio")
+    raise InvalidValue(f"cannot send a {type(value).__name__} to Creatio", system=SYSTEM)
 
 
 def _dumps(body: Any) -> bytes:
@@ -131,7 +131,7 @@ def _dumps(body: Any) -> bytes:
     except ValueError as exc:  # InvalidValue, or a NaN/circular value
         if isinstance(exc, InvalidValue):
             raise
-        raise InvalidValue(f"cannot send this value to Creatio: {exc}") from None
+        raise InvalidValue(f"cannot send this value to Creatio: {exc}", system=SYSTEM) from None
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -285,11 +285,7 @@ class CreatioClient:
         return await self.retrier.retrying(call, retry_if=retry_if)
 
     def _json(self, response: httpx.Response, action: str) -> Any:
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise _internal(f"{action}: Creatio answered HTTP {response.status_code} with a "
-                            "body that is not JSON") from None  # fmt: skip
+        return parse_json(response, system=SYSTEM, action=action)
 
     def _check_columns(self, object: str, values: Mapping[str, Any], record: str | None) -> None:
         known = OBJECTS.get(check_name(object))
@@ -411,7 +407,7 @@ class CreatioClient:
         check_name(object)
         if isinstance(since, str):
             if not _TIMESTAMP.fullmatch(since):
-                raise InvalidValue(f"since {since!r} is not an OData timestamp")
+                raise InvalidValue(f"since {since!r} is not an OData timestamp", system=SYSTEM)
             lower = since
         else:
             lower = format_datetime(since)

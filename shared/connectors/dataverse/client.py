@@ -40,9 +40,10 @@ from shared.connectors.dataverse.models import (
     Record,
     WriteResult,
 )
-from shared.connectors.dataverse.odata import InvalidValue, check_name, entity_id, key_segment
+from shared.connectors.dataverse.odata import check_name, entity_id, key_segment
 from shared.connectors.dataverse.throttle import ServiceProtection
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.json_body import parse_json, plain
 from shared.connectors.retry import Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
@@ -61,18 +62,11 @@ def _dumps(body: Any) -> bytes:
     except ValueError as exc:
         if isinstance(exc, InvalidValue):
             raise
-        raise InvalidValue(f"cannot send this value to Dataverse: {exc}") from None
+        raise InvalidValue(f"cannot send this value to Dataverse: {exc}", system=SYSTEM) from None
 
 
 def _json(response: httpx.Response, action: str) -> Any:
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        raise ConnectorError(
-            f"{action}: Dataverse answered HTTP {response.status_code} with a body that is not "
-            "JSON",
-            category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer",
-        ) from None  # fmt: skip
+    return parse_json(response, system=SYSTEM, action=action)
 
 
 def _prefer(*values: str | None) -> dict[str, str]:
@@ -464,7 +458,7 @@ class DataverseClient:
         ]  # fmt: skip
         if len(operations) > MAX_BATCH:
             raise InvalidValue(f"a $batch holds at most {MAX_BATCH} operations, not "
-                               f"{len(operations)}")  # fmt: skip
+                               f"{len(operations)}", system=SYSTEM)  # fmt: skip
         if not operations:
             return []
         content_type, content = batch_wire.build(items, self.config.api_base)
@@ -544,15 +538,4 @@ def _throttle_wait(error: ConnectorError) -> float:
 
 def _plain(data: Any) -> Record:
     """A record as JSON-able values: decimals as floats when exact, else text."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            number = float(value)
-            return number if Decimal(repr(number)) == value else format(value, "f")
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
     return plain(dict(data)) if isinstance(data, Mapping) else {}

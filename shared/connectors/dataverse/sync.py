@@ -55,14 +55,13 @@ from shared.connectors.dataverse.entities import ENTITIES, Entity, entity
 from shared.connectors.dataverse.models import BatchOperation, ChangeSet, Record
 from shared.connectors.dataverse.odata import (
     GUID,
-    InvalidValue,
     all_of,
     format_datetime,
     key_segment,
     literal,
     parse_datetime,
 )
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
 from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
@@ -135,10 +134,11 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
                     f"write {table.logical}: {name} cannot point at a {value.object} (Shuttle "
                     f"knows lookups {', '.join(table.lookups) or 'none'} on {table.logical})",
                     field=name,
+                    system=SYSTEM,
                 )
             if not GUID.fullmatch(value.id):
                 raise InvalidValue(f"write {table.logical}: {name} must be a Dataverse id, not "
-                                   f"{value.id!r}", field=name)  # fmt: skip
+                                   f"{value.id!r}", field=name, system=SYSTEM)  # fmt: skip
             body[f"{navprop}@odata.bind"] = f"/{target.entity_set}({value.id.lower()})"
         elif navigation is not None and value is None:
             body[f"{next(iter(navigation.values()))}@odata.bind"] = None
@@ -146,6 +146,7 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidValue(
                 f"write {table.logical}: {name} is a lookup; give it as a Reference",
                 field=name,
+                system=SYSTEM,
             )
         else:
             body[name] = value
@@ -274,12 +275,12 @@ class DataverseSync:
         lines = values.get(LINES_FIELD)
         if lines is not None and table.lines is None:
             raise InvalidValue(f"create {object}: only salesorder and invoice carry lines",
-                               field=LINES_FIELD)  # fmt: skip
+                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         if lines is not None and not (
             isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
         ):
             raise InvalidValue(f"create {object}: lines must be a list of objects",
-                               field=LINES_FIELD)  # fmt: skip
+                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         body = render(table, {k: v for k, v in values.items() if k != LINES_FIELD})
         select = [table.primary_key, "modifiedon"]
         if source.system != CREATIO:
@@ -345,7 +346,7 @@ class DataverseSync:
         table = entity(object)
         if LINES_FIELD in values:
             raise InvalidValue(f"update {object}: Shuttle writes lines only with a new "
-                               f"{object}", field=LINES_FIELD)  # fmt: skip
+                               f"{object}", field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         result = await self.client.update(
             table.entity_set, id, render(table, values), select=[table.primary_key, "modifiedon"]
         )

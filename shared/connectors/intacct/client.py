@@ -21,13 +21,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
 from shared.connectors.intacct import functions as fn
 from shared.connectors.intacct.config import READ_MAX_KEYS, SYSTEM, IntacctConfig
 from shared.connectors.intacct.errors import bad_answer, from_details, from_status, from_transport
 from shared.connectors.intacct.session import Grant, Session, Sessions, lifetime
 from shared.connectors.intacct.wire import (
-    InvalidValue,
     Login,
     NotXml,
     Response,
