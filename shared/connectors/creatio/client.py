@@ -34,8 +34,8 @@ from shared.connectors.creatio.errors import (
 from shared.connectors.creatio.models import (
     BatchOperation,
     BatchOutcome,
-    ChangeCursor,
-    ChangePage,
+    CreatioChangeCursor,
+    CreatioChangePage,
     Record,
     WriteResult,
 )
@@ -399,7 +399,7 @@ class CreatioClient:
         select: Sequence[str] | None = None,
         where: str | None = None,
         page_size: int | None = None,
-    ) -> ChangeCursor:
+    ) -> CreatioChangeCursor:
         """Start reading the records modified in [since, until]. Without `until`, the read
         ends at the newest ModifiedOn existing now (read from Creatio, so no clock skew):
         later changes belong to the next read, which starts where this one ends — pass the
@@ -426,10 +426,10 @@ class CreatioClient:
                 top=1,
             )
             until_text = _timestamp(newest[0].get("ModifiedOn"), object) if newest else None
-        return ChangeCursor(object=object, since=lower, until=until_text, select=columns,
+        return CreatioChangeCursor(object=object, since=lower, until=until_text, select=columns,
                             where=where, page_size=size)  # fmt: skip
 
-    def _window(self, cursor: ChangeCursor) -> str:
+    def _window(self, cursor: CreatioChangeCursor) -> str:
         after = None
         if cursor.after_modified is not None:
             last = cursor.after_modified
@@ -443,10 +443,10 @@ class CreatioClient:
         assert clause is not None
         return clause
 
-    async def read_page(self, cursor: ChangeCursor) -> ChangePage:
+    async def read_page(self, cursor: CreatioChangeCursor) -> CreatioChangePage:
         """One page of changes and the cursor of the next (None when the read is complete)."""
         if cursor.until is None:
-            return ChangePage(records=[], next=None)
+            return CreatioChangePage(records=[], next=None)
         action = f"read changed {cursor.object} records"
         if cursor.next_link is not None:
             url = cursor.next_link
@@ -465,7 +465,7 @@ class CreatioClient:
             raise _internal(f"{action}: the answer has no 'value' list")
         records = [normalise(v) for v in values]
         if not records:
-            return ChangePage(records=[], next=None)
+            return CreatioChangePage(records=[], next=None)
         last = records[-1]
         after_modified = _timestamp(last.get("ModifiedOn"), cursor.object)
         try:
@@ -489,10 +489,10 @@ class CreatioClient:
             following = cursor.model_copy(update={**moved, "next_link": None, "chain_rows": 0})
         else:
             following = None
-        return ChangePage(records=records, next=following)
+        return CreatioChangePage(records=records, next=following)
 
-    async def pages(self, cursor: ChangeCursor) -> AsyncIterator[ChangePage]:
-        current: ChangeCursor | None = cursor
+    async def pages(self, cursor: CreatioChangeCursor) -> AsyncIterator[CreatioChangePage]:
+        current: CreatioChangeCursor | None = cursor
         while current is not None:
             page = await self.read_page(current)
             yield page

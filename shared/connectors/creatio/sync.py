@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.connectors.creatio.client import CreatioClient, deterministic_id
 from shared.connectors.creatio.config import SYSTEM
-from shared.connectors.creatio.models import ChangeCursor, Record
+from shared.connectors.creatio.models import CreatioChangeCursor, Record
 from shared.connectors.creatio.odata import (
     all_of,
     format_datetime,
@@ -157,7 +157,7 @@ class CreatioSync:
         return cursor.model_dump(mode="json")
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
-        current = ChangeCursor.model_validate(cursor)
+        current = CreatioChangeCursor.model_validate(cursor)
         page = await self.client.read_page(current)
         records, rejected = read_page(page.records, current.object)
         return ChangePage(

@@ -35,7 +35,7 @@ from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
     ChangeSet,
-    ChangesPage,
+    DataverseChangesPage,
     Page,
     Record,
     WriteResult,
@@ -293,7 +293,7 @@ class DataverseClient:
         *,
         select: Sequence[str] | None = None,
         page_size: int | None = None,
-    ) -> ChangesPage:
+    ) -> DataverseChangesPage:
         """Start change tracking on a table (`Prefer: odata.track-changes`): the first page
         of every row; follow `next_link`, then keep the last page's `delta_link`.
         Dataverse allows only `$select` with it (no filter, order or top)."""
@@ -301,7 +301,9 @@ class DataverseClient:
         url = self.url(check_name(entity_set))
         return await self._changes(url, params, page_size, f"track changes of {entity_set}")
 
-    async def next_changes(self, link: str, *, page_size: int | None = None) -> ChangesPage:
+    async def next_changes(
+        self, link: str, *, page_size: int | None = None
+    ) -> DataverseChangesPage:
         """The page at a `next_link` or `delta_link` of `track_changes`, followed verbatim:
         a delta link gives what was written or deleted since the read that returned it."""
         self._own_link(link, "read changes")
@@ -309,7 +311,7 @@ class DataverseClient:
 
     async def _changes(
         self, url: str, params: Mapping[str, str] | None, page_size: int | None, action: str
-    ) -> ChangesPage:
+    ) -> DataverseChangesPage:
         size = min(page_size or self.config.page_size, 5000)
         prefer = _prefer("odata.track-changes", f"odata.maxpagesize={size}")
         response = await self._request(
@@ -324,7 +326,7 @@ class DataverseClient:
                 deleted.append(str(item.get("id", "")).lower())
             else:
                 records.append(_plain(item))
-        return ChangesPage(
+        return DataverseChangesPage(
             records=records, deleted=deleted, next_link=data.get("@odata.nextLink"),
             delta_link=data.get("@odata.deltaLink"),
         )  # fmt: skip

@@ -79,7 +79,7 @@ from shared.settings import Settings
 CREATIO = "creatio"
 
 
-class ChangeCursor(BaseModel):
+class DataverseChangeCursor(BaseModel):
     object: str
     since: AwareDatetime
     until: AwareDatetime
@@ -200,14 +200,14 @@ class DataverseSync:
         page_size: int = 500,
     ) -> dict[str, Any]:
         entity(object)
-        cursor = ChangeCursor(
+        cursor = DataverseChangeCursor(
             object=object, since=since, until=until, fields=list(fields) if fields else None,
             page_size=min(page_size, 5000),
         )  # fmt: skip
         return cursor.model_dump(mode="json")
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
-        current = ChangeCursor.model_validate(cursor)
+        current = DataverseChangeCursor.model_validate(cursor)
         table = entity(current.object)
         if current.next_link:
             page = await self.client.next_page(current.next_link, page_size=current.page_size)

@@ -69,7 +69,7 @@ TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 ORDER = (("WHENMODIFIED", True), ("RECORDNO", True))
 
 
-class ChangeCursor(BaseModel):
+class IntacctChangeCursor(BaseModel):
     """Where a change read stands; JSON round-trippable."""
 
     model_config = ConfigDict(extra="forbid")
@@ -247,7 +247,7 @@ class IntacctSync:
             return self.aging.open(until.astimezone(self.zone).date(), until, size)
         obj = self._object(object)
         lower, upper = self._window(since, until)
-        cursor = ChangeCursor(
+        cursor = IntacctChangeCursor(
             object=obj.name,
             since=lower,
             until=upper,
@@ -260,7 +260,7 @@ class IntacctSync:
         if str(cursor.get("object", "")).upper() == aging.OBJECT:
             return await self.aging.page(cursor)
         try:
-            state = ChangeCursor.model_validate(dict(cursor))
+            state = IntacctChangeCursor.model_validate(dict(cursor))
         except ValidationError as exc:
             raise _validation(f"not an Intacct change cursor: {exc.errors()[0]['msg']}") from None
         obj = self._object(state.object)
