@@ -10,7 +10,6 @@ idempotent by nature.
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import json
 import logging
 import random
@@ -18,19 +17,16 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 
-from shared.connectors.creatio.auth import CreatioAuth, build_auth
+from shared.connectors.creatio.auth import CreatioAuth
 from shared.connectors.creatio.config import SYSTEM, CreatioConfig
-from shared.connectors.creatio.errors import (
-    error_from_answer,
-    error_from_response,
-    error_from_transport,
-)
+from shared.connectors.creatio.errors import error_from_answer
+from shared.connectors.creatio.http import CreatioHttp, dumps
 from shared.connectors.creatio.models import (
     BatchOperation,
     BatchOutcome,
@@ -45,7 +41,6 @@ from shared.connectors.creatio.odata import (
     EMPTY_GUID,
     all_of,
     check_name,
-    encode_query,
     eq,
     format_datetime,
     key_path,
@@ -54,15 +49,13 @@ from shared.connectors.creatio.odata import (
     select_list,
 )
 from shared.connectors.errors import ConnectorError, InvalidValue
-from shared.connectors.json_body import parse_json
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, RetryIf, Sleep
+from shared.connectors.retry import AdaptiveLimiter, Clock, Random, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.creatio")
 T = TypeVar("T")
 
-JSON_BODY = "application/json; charset=utf-8; IEEE754Compatible=true"
 CHANGE_ORDER = "ModifiedOn asc,Id asc"
 # Namespace of Shuttle's deterministic Creatio Ids (uuid5 of the source key).
 ID_NAMESPACE = uuid.UUID("5f2b3c1e-8a47-4c55-9b8e-2d7f0c6a9e31")
@@ -112,33 +105,6 @@ def changed_columns(current: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return {k: v for k, v in desired.items() if _comparable(current.get(k)) != _comparable(v)}
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")  # IEEE754Compatible: decimals as strings, every digit kept
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, date):
-        return f"{value.isoformat()}T00:00:00Z"
-    raise InvalidValue(f"cannot send a {type(value).__name__} to Creatio", system=SYSTEM)
-
-
-def _dumps(body: Any) -> bytes:
-    try:
-        text = json.dumps(body, default=_encode, ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8")
-    except ValueError as exc:  # InvalidValue, or a NaN/circular value
-        if isinstance(exc, InvalidValue):
-            raise
-        raise InvalidValue(f"cannot send this value to Creatio: {exc}", system=SYSTEM) from None
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    # The session cookies are kept by FormsAuth itself; httpx's jar must not add stale ones.
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
 def _internal(message: str, *, record: str | None = None) -> ConnectorError:
     return ConnectorError(
         message, category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer", record=record
@@ -162,19 +128,16 @@ class CreatioClient:
         rng: Random = random.random,
     ) -> None:
         self.config = config
-        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
-        pool = config.max_in_flight + 2  # + the login / token call
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            follow_redirects=False,  # a redirect to the login page means "session expired"
-            cookies=_no_cookies(),
-            headers={"Accept": "application/json", "User-Agent": "Shuttle"},
-        )
-        self.auth: CreatioAuth = build_auth(config, self._http, clock)
-        self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
+        self.http = CreatioHttp(config, transport=transport, clock=clock, sleep=sleep, rng=rng)
         self._lookups: dict[tuple[str, str], uuid.UUID] = {}
+
+    @property
+    def auth(self) -> CreatioAuth:
+        return self.http.auth
+
+    @property
+    def limiter(self) -> AdaptiveLimiter:
+        return self.http.limiter
 
     @classmethod
     def from_settings(
@@ -188,7 +151,7 @@ class CreatioClient:
         return cls(config, transport=transport, **kwargs)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.http.aclose()
 
     async def __aenter__(self) -> CreatioClient:
         return self
@@ -196,96 +159,11 @@ class CreatioClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- transport ---------------------------------------------------------------------------
-    def _url(self, resource: str, params: Mapping[str, str | int | None] | None = None) -> str:
-        query = encode_query(params or {})
-        return f"{self.config.odata_base}{resource}" + (f"?{query}" if query else "")
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        content: bytes | None,
-        headers: dict[str, str],
-        action: str,
-        record: str | None,
-    ) -> httpx.Response:
-        if content is not None:
-            headers = {**headers, "Content-Type": JSON_BODY}
-        try:
-            return await self._http.request(method, url, content=content, headers=headers)
-        except httpx.HTTPError as exc:
-            raise error_from_transport(exc, action=action, record=record) from None
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        content: bytes | None,
-        headers: dict[str, str],
-        action: str,
-        record: str | None,
-    ) -> httpx.Response:
-        """One call with credentials; on an expired session or token, one renewal and one
-        more try."""
-        auth_headers, generation = await self.auth.prepare()
-        response = await self._exchange(
-            method, url, content, {**headers, **auth_headers}, action, record
-        )
-        if self.auth.rejected(response):
-            await self.auth.renew(generation)
-            auth_headers, generation = await self.auth.prepare()
-            response = await self._exchange(
-                method, url, content, {**headers, **auth_headers}, action, record
-            )
-            if self.auth.rejected(response):
-                raise ConnectorError(
-                    f"{action}: Creatio rejected the call right after a fresh login (HTTP "
-                    f"{response.status_code}) — check the user's permissions for this object",
-                    category=ErrorCategory.AUTH,
-                    system=SYSTEM,
-                    status=response.status_code,
-                    code="session_rejected",
-                    record=record,
-                )
-        self.auth.absorb(response)
-        return response
-
-    async def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        record: str | None = None,
-        ok: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        """A call with retries of transient failures, within the connection's limits."""
-        content = _dumps(body) if body is not None else None
-
-        async def attempt() -> httpx.Response:
-            async with self.limiter.slot():
-                response = await self._send(method, url, content, headers or {}, action, record)
-            if response.status_code in ok:
-                self.limiter.succeeded()
-                return response
-            error = error_from_response(response, action=action, record=record)
-            if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled(error.retry_after)
-            raise error
-
-        return await self.retrying(attempt)
-
     async def retrying(
         self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
     ) -> T:
         """`call()` retried on transient failures within this client's retry budget."""
-        return await self.retrier.retrying(call, retry_if=retry_if)
-
-    def _json(self, response: httpx.Response, action: str) -> Any:
-        return parse_json(response, system=SYSTEM, action=action)
+        return await self.http.retrying(call, retry_if=retry_if)
 
     def _check_columns(self, object: str, values: Mapping[str, Any], record: str | None) -> None:
         known = OBJECTS.get(check_name(object))
@@ -306,7 +184,7 @@ class CreatioClient:
     # -- reads -----------------------------------------------------------------------------
     async def check(self) -> None:
         """Log in (or get a token) and read the service document: the connection monitor."""
-        await self._call("GET", self.config.odata_base, action="check the Creatio connection")
+        await self.http.call("GET", self.config.odata_base, action="check the Creatio connection")
 
     async def get(
         self, object: str, id: uuid.UUID, *, select: Sequence[str] | None = None
@@ -315,14 +193,14 @@ class CreatioClient:
         params = {"$select": select_list(select) if select else None}
         action = f"read {object} {id}"
         try:
-            response = await self._call(
-                "GET", self._url(key_path(object, id), params), action=action, record=str(id)
+            response = await self.http.call(
+                "GET", self.http.url(key_path(object, id), params), action=action, record=str(id)
             )
         except ConnectorError as error:
             if error.code == "not_found":
                 return None
             raise
-        return normalise(self._json(response, action))
+        return normalise(self.http.json(response, action))
 
     async def query(
         self,
@@ -344,8 +222,10 @@ class CreatioClient:
             "$skip": skip,
         }
         action = f"query {object}"
-        response = await self._call("GET", self._url(check_name(object), params), action=action)
-        body = self._json(response, action)
+        response = await self.http.call(
+            "GET", self.http.url(check_name(object), params), action=action
+        )
+        body = self.http.json(response, action)
         values = body.get("value") if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise _internal(f"{action}: the answer has no 'value' list")
@@ -365,8 +245,8 @@ class CreatioClient:
 
     async def count(self, object: str, *, filter: str | None = None) -> int:
         action = f"count {object}"
-        url = self._url(f"{check_name(object)}/$count", {"$filter": filter})
-        response = await self._call("GET", url, action=action)
+        url = self.http.url(f"{check_name(object)}/$count", {"$filter": filter})
+        response = await self.http.call("GET", url, action=action)
         try:
             return int(response.text.strip())
         except ValueError:
@@ -457,9 +337,9 @@ class CreatioClient:
                 "$top": cursor.page_size,
                 "$select": select_list(cursor.select) if cursor.select else None,
             }
-            url = self._url(cursor.object, params)
-        response = await self._call("GET", url, action=action)
-        body = self._json(response, action)
+            url = self.http.url(cursor.object, params)
+        response = await self.http.call("GET", url, action=action)
+        body = self.http.json(response, action)
         values = body.get("value") if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise _internal(f"{action}: the answer has no 'value' list")
@@ -523,9 +403,9 @@ class CreatioClient:
         self._check_columns(object, values, str(record_id))
         action = f"create {object}"
         try:
-            response = await self._call(
+            response = await self.http.call(
                 "POST",
-                self._url(check_name(object)),
+                self.http.url(check_name(object)),
                 action=action,
                 body={**values, "Id": str(record_id)},
                 record=str(record_id),
@@ -537,7 +417,7 @@ class CreatioClient:
                 if existing is not None:
                     return WriteResult(id=record_id, created=False, record=existing)
             raise
-        record = normalise(self._json(response, action)) if response.content else None
+        record = normalise(self.http.json(response, action)) if response.content else None
         return WriteResult(id=record_id, created=True, record=record)
 
     async def update(
@@ -554,9 +434,9 @@ class CreatioClient:
         if not changes:
             return False
         self._check_columns(object, changes, str(id))
-        await self._call(
+        await self.http.call(
             "PATCH",
-            self._url(key_path(object, id)),
+            self.http.url(key_path(object, id)),
             action=f"update {object}",
             body=changes,
             record=str(id),
@@ -567,9 +447,9 @@ class CreatioClient:
     async def delete(self, object: str, id: uuid.UUID) -> bool:
         """Delete a record; False if it did not exist (already deleted, e.g. by a retry)."""
         try:
-            await self._call(
+            await self.http.call(
                 "DELETE",
-                self._url(key_path(object, id)),
+                self.http.url(key_path(object, id)),
                 action=f"delete {object}",
                 record=str(id),
                 ok=(200, 204),
@@ -597,7 +477,7 @@ class CreatioClient:
                 key_path(op.object, op.id)
                 if op.values is not None:
                     self._check_columns(op.object, op.values, str(op.id))
-                    _dumps(dict(op.values))
+                    dumps(dict(op.values))
             except ConnectorError as error:
                 outcome.error = error
         runnable = [o for o in outcomes if o.error is None]
@@ -693,14 +573,14 @@ class CreatioClient:
 
     async def _post_batch(self, requests: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
         action = "send a batch to Creatio"
-        response = await self._call(
+        response = await self.http.call(
             "POST",
             f"{self.config.odata_base}$batch",
             action=action,
             body={"requests": requests},
             headers={"Prefer": "continue-on-error"},
         )
-        body = self._json(response, action)
+        body = self.http.json(response, action)
         answers = body.get("responses") if isinstance(body, dict) else None
         if not isinstance(answers, list):
             raise _internal(f"{action}: the answer has no 'responses' list")
@@ -715,7 +595,7 @@ def _sub_request(op: BatchOperation, number: int) -> dict[str, Any]:
         if op.method == "POST":
             values["Id"] = str(op.id)
         request["headers"] = {"Content-Type": "application/json;IEEE754Compatible=true"}
-        request["body"] = json.loads(_dumps(values))
+        request["body"] = json.loads(dumps(values))
     return request
 
 

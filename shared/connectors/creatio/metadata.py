@@ -46,8 +46,10 @@ def parse_metadata(document: bytes) -> dict[str, ObjectInfo]:
 
 
 async def read_objects(client: CreatioClient) -> dict[str, ObjectInfo]:
-    response = await client._call(
-        "GET", client._url("$metadata"), action="read $metadata",
+    response = await client.http.call(
+        "GET",
+        client.http.url("$metadata"),
+        action="read $metadata",
         headers={"Accept": "application/xml"},
-    )  # fmt: skip
+    )
     return parse_metadata(response.content)

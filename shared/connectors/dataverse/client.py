@@ -43,6 +43,7 @@ from shared.connectors.dataverse.models import (
 from shared.connectors.dataverse.odata import check_name, entity_id, key_segment
 from shared.connectors.dataverse.throttle import ServiceProtection
 from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.http import new_http_client
 from shared.connectors.json_body import parse_json, plain
 from shared.connectors.retry import Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
@@ -98,20 +99,15 @@ class DataverseClient:
         self.config = config
         self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
         self.auth = auth if auth is not None else MsalAuth(config)
-        pool = config.max_concurrency + 2
-        self._http = httpx.AsyncClient(
+        self._http = new_http_client(
+            pool=config.max_concurrency + 2,
+            timeout_s=config.timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
             transport=transport,
+            headers={"Accept": JSON, "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
             auth=self.auth,
             verify=_verify(config),
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             follow_redirects=False,
-            headers={
-                "Accept": JSON,
-                "OData-MaxVersion": "4.0",
-                "OData-Version": "4.0",
-                "User-Agent": "Shuttle",
-            },
         )
         self.protection = ServiceProtection(config.max_concurrency, clock=clock, sleep=sleep)
         self.answers = 0  # HTTP answers received (for the share of 429s)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.http import new_http_client
 from shared.connectors.intacct import functions as fn
 from shared.connectors.intacct.config import READ_MAX_KEYS, SYSTEM, IntacctConfig
 from shared.connectors.intacct.errors import bad_answer, from_details, from_status, from_transport
@@ -105,12 +106,12 @@ class IntacctClient:
     ) -> None:
         self.config = config
         self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
-        pool = config.max_in_flight + 1
-        self._http = httpx.AsyncClient(
+        self._http = new_http_client(
+            pool=config.max_in_flight + 1,
+            timeout_s=config.timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
             transport=transport,
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"User-Agent": "Shuttle", "Accept-Encoding": "gzip"},
+            headers={"Accept-Encoding": "gzip"},
         )
         # Every request (logins included) holds a slot: the gateway counts them all.
         self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
