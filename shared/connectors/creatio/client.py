@@ -9,19 +9,14 @@ idempotent by nature.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
-
-import httpx
+from typing import Any, TypeVar, Unpack
 
 from shared.connectors.creatio.auth import CreatioAuth
 from shared.connectors.creatio.config import SYSTEM, CreatioConfig
@@ -49,7 +44,8 @@ from shared.connectors.creatio.odata import (
     select_list,
 )
 from shared.connectors.errors import ConnectorError, InvalidValue
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, RetryIf, Sleep
+from shared.connectors.http import ClientOptions, ConnectorClient
+from shared.connectors.retry import AdaptiveLimiter
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
@@ -111,24 +107,17 @@ def _internal(message: str, *, record: str | None = None) -> ConnectorError:
     )
 
 
-class CreatioClient:
+class CreatioClient(ConnectorClient):
     """Creatio over OData 4. Public API: `check`, `get`, `find`, `query`, `count`,
     `open_changes` / `read_page` / `read_changes`, `create`, `update`, `delete`, `batch` /
     `create_many`, `lookup_id`, `aclose`."""
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: CreatioConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
+    def __init__(self, config: CreatioConfig, **options: Unpack[ClientOptions]) -> None:
         self.config = config
-        self.http = CreatioHttp(config, transport=transport, clock=clock, sleep=sleep, rng=rng)
+        self.http = CreatioHttp(config, **options)
+        self._http, self.retrier = self.http._http, self.http.retrier  # closed and shared
         self._lookups: dict[tuple[str, str], uuid.UUID] = {}
 
     @property
@@ -141,29 +130,9 @@ class CreatioClient:
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> CreatioClient:
-        config = CreatioConfig.from_settings(settings or get_settings())
-        return cls(config, transport=transport, **kwargs)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    async def __aenter__(self) -> CreatioClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def retrying(
-        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
-    ) -> T:
-        """`call()` retried on transient failures within this client's retry budget."""
-        return await self.http.retrying(call, retry_if=retry_if)
+        return cls(CreatioConfig.from_settings(settings or get_settings()), **options)
 
     def _check_columns(self, object: str, values: Mapping[str, Any], record: str | None) -> None:
         known = OBJECTS.get(check_name(object))

@@ -4,17 +4,14 @@ shared/connectors/creatio/client.py; this module knows nothing of objects or rec
 
 from __future__ import annotations
 
-import asyncio
 import http.cookiejar
 import json
 import logging
-import random
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
@@ -23,9 +20,9 @@ from shared.connectors.creatio.config import SYSTEM, CreatioConfig
 from shared.connectors.creatio.errors import error_from_response, error_from_transport
 from shared.connectors.creatio.odata import encode_query, format_datetime
 from shared.connectors.errors import ConnectorError, InvalidValue
-from shared.connectors.http import new_http_client
+from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
 from shared.connectors.json_body import parse_json
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, RetryIf, Sleep
+from shared.connectors.retry import AdaptiveLimiter
 from shared.errors import ErrorCategory
 
 log = logging.getLogger("shuttle.connectors.creatio")
@@ -62,36 +59,25 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
-class CreatioHttp:
+class CreatioHttp(ConnectorClient):
     """One Creatio connection: its HTTP pool, credential (`auth`, an httpx.Auth), in-flight
     and rate limit (`limiter`) and retry budget (`retrier`)."""
 
-    def __init__(
-        self,
-        config: CreatioConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
+    def __init__(self, config: CreatioConfig, **options: Unpack[ClientOptions]) -> None:
         self.config = config
-        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
-        self.client = new_http_client(
+        clock, sleep = self._start(config.retry, options, log)
+        self._http = new_http_client(
             pool=config.max_in_flight + 2,  # + the login / token call
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
-            transport=transport,
+            transport=options.get("transport"),
             follow_redirects=False,  # a redirect to the login page means "session expired"
             cookies=_no_cookies(),
             headers={"Accept": "application/json"},
         )
-        # Logins and token calls go out on the same pool without it (build_auth).
-        self.auth: CreatioAuth = build_auth(config, self.client, clock)
+        # Logins and token calls go out on the same pool, without it.
+        self.auth: CreatioAuth = build_auth(config, self._http, clock)
         self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     def url(self, resource: str, params: Mapping[str, str | int | None] | None = None) -> str:
         query = encode_query(params or {})
@@ -111,7 +97,7 @@ class CreatioHttp:
         if content is not None:
             headers = {**headers, "Content-Type": JSON_BODY}
         try:
-            response = await self.client.request(
+            response = await self._http.request(
                 method, url, content=content, headers=headers, auth=self.auth
             )
         except httpx.HTTPError as exc:
@@ -154,12 +140,6 @@ class CreatioHttp:
             raise error
 
         return await self.retrying(attempt)
-
-    async def retrying(
-        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
-    ) -> T:
-        """`call()` retried on transient failures within this connection's retry budget."""
-        return await self.retrier.retrying(call, retry_if=retry_if)
 
     def json(self, response: httpx.Response, action: str) -> Any:
         return parse_json(response, system=SYSTEM, action=action)

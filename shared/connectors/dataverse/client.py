@@ -9,15 +9,12 @@ POST is retried only when it surely never reached the server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import ssl
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack
 
 import httpx
 
@@ -43,9 +40,8 @@ from shared.connectors.dataverse.models import (
 from shared.connectors.dataverse.odata import check_name, entity_id, key_segment
 from shared.connectors.dataverse.throttle import ServiceProtection
 from shared.connectors.errors import ConnectorError, InvalidValue
-from shared.connectors.http import new_http_client
+from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
 from shared.connectors.json_body import parse_json, plain
-from shared.connectors.retry import Clock, Random, Retrier, RetryIf, Sleep
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
@@ -79,7 +75,7 @@ def _verify(config: DataverseConfig) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=config.ca_file) if config.ca_file else True
 
 
-class DataverseClient:
+class DataverseClient(ConnectorClient):
     """Public API: `check`, `who_am_i`, `get`, `query`, `next_page`, `iter_records`,
     `track_changes`, `next_changes`, `create`, `upsert`, `update`, `delete`, `batch`,
     `aclose`."""
@@ -90,20 +86,17 @@ class DataverseClient:
         self,
         config: DataverseConfig,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         auth: httpx.Auth | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.config = config
-        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
+        clock, sleep = self._start(config.retry, options, log)
         self.auth = auth if auth is not None else MsalAuth(config)
         self._http = new_http_client(
             pool=config.max_concurrency + 2,
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
-            transport=transport,
+            transport=options.get("transport"),
             headers={"Accept": JSON, "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
             auth=self.auth,
             verify=_verify(config),
@@ -113,17 +106,15 @@ class DataverseClient:
         self.answers = 0  # HTTP answers received (for the share of 429s)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> DataverseClient:
-        return cls(DataverseConfig.from_settings(settings or get_settings()), **kwargs)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> DataverseClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> DataverseClient:
+        config = DataverseConfig.from_settings(settings or get_settings())
+        return cls(config, auth=auth, **options)
 
     # -- transport ---------------------------------------------------------------------------
     def url(self, resource: str) -> str:
@@ -205,12 +196,6 @@ class DataverseClient:
             return idempotent or any(error is e for e in unsent)
 
         return await self.retrying(attempt, retry_if=may_retry)
-
-    async def retrying(
-        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
-    ) -> T:
-        """`call()` retried on transient failures within this client's retry budget."""
-        return await self.retrier.retrying(call, retry_if=retry_if)
 
     # -- reads -----------------------------------------------------------------------------
     async def who_am_i(self) -> Record:

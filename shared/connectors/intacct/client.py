@@ -7,22 +7,19 @@ concurrent invocation on that worker's event loop.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
-import random
-import time
 import uuid
 import xml.etree.ElementTree as ET  # building only
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
 from shared.connectors.errors import ConnectorError, InvalidValue
-from shared.connectors.http import new_http_client
+from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
 from shared.connectors.intacct import functions as fn
 from shared.connectors.intacct.config import READ_MAX_KEYS, SYSTEM, IntacctConfig
 from shared.connectors.intacct.errors import bad_answer, from_details, from_status, from_transport
@@ -37,7 +34,7 @@ from shared.connectors.intacct.wire import (
     parse_response,
     rows,
 )
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Retrier, SharedSlots, Sleep
+from shared.connectors.retry import AdaptiveLimiter, SharedSlots
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
@@ -88,29 +85,21 @@ def building(action: str, record: str | None = None) -> Iterator[None]:
         ) from None
 
 
-class IntacctClient:
+class IntacctClient(ConnectorClient):
     """Sage Intacct over the XML gateway. Public API: `check`, `execute` (several functions
     per request), `create`, `update`, `delete`, `read`, `read_by_name`, `read_by_query`,
     `read_more`, `query`, `aclose`."""
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: IntacctConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
+    def __init__(self, config: IntacctConfig, **options: Unpack[ClientOptions]) -> None:
         self.config = config
-        self.retrier = Retrier(config.retry, clock=clock, sleep=sleep, rng=rng, log=log)
+        clock, sleep = self._start(config.retry, options, log)
         self._http = new_http_client(
             pool=config.max_in_flight + 1,
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
-            transport=transport,
+            transport=options.get("transport"),
             headers={"Accept-Encoding": "gzip"},
         )
         # Every request (logins included) holds a slot: the gateway counts them all.
@@ -123,28 +112,13 @@ class IntacctClient:
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> IntacctClient:
-        return cls(
-            IntacctConfig.from_settings(settings or get_settings()), transport=transport, **kwargs
-        )
+        return cls(IntacctConfig.from_settings(settings or get_settings()), **options)
 
     @property
     def logins(self) -> int:
         return self.sessions.logins
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> IntacctClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- transport ---------------------------------------------------------------------------
     def _secrets(self, session: Session | None = None) -> list[str]:
@@ -300,11 +274,6 @@ class IntacctClient:
         if not retry:
             return await self._exchange(calls, transaction)
         return await self.retrying(lambda: self._exchange(calls, transaction))
-
-    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()` retried on transient failures within this client's retry budget: for a
-        caller that retries a larger unit than one request (a look-then-create)."""
-        return await self.retrier.retrying(call)
 
     def raise_for(self, result: Result, call: Call) -> Result:
         if result.ok:
