@@ -56,9 +56,13 @@ async def test_only_the_sub_requests_that_failed_are_sent_again_within_the_attem
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/AuthService.svc/Login"):
             return httpx.Response(
-                200, json={"Code": 0}, headers=[("set-cookie", ".ASPXAUTH=a; path=/"),
-                                                ("set-cookie", "BPMCSRF=t; path=/")],
-            )  # fmt: skip
+                200,
+                json={"Code": 0},
+                headers=[
+                    ("set-cookie", ".ASPXAUTH=a; path=/"),
+                    ("set-cookie", "BPMCSRF=t; path=/"),
+                ],
+            )
         requests = json.loads(request.content)["requests"]
         sent.append(requests)
         answers = [
