@@ -56,3 +56,10 @@ class InvalidValue(ConnectorError, ValueError):
             code="invalid_value",
             field=field,
         )
+
+    def naming(self, action: str, record: str | None) -> InvalidValue:
+        """The same refusal, told as part of `action` on `record` (raised where both are
+        known, e.g. around building a request)."""
+        named = InvalidValue(f"{action}: {self.message}", self.field, system=self.system)
+        named.record = record
+        return named

@@ -75,14 +75,7 @@ def building(action: str, record: str | None = None) -> Iterator[None]:
     try:
         yield
     except InvalidValue as exc:
-        raise ConnectorError(
-            f"{action}: {exc}",
-            category=ErrorCategory.VALIDATION,
-            system=SYSTEM,
-            code="invalid_value",
-            field=exc.field,
-            record=record,
-        ) from None
+        raise exc.naming(action, record) from None
 
 
 class IntacctClient(ConnectorClient):
@@ -135,14 +128,7 @@ class IntacctClient(ConnectorClient):
                 transaction=transaction,
             )
         except InvalidValue as exc:
-            raise ConnectorError(
-                f"{calls[0].action}: {exc}",
-                category=ErrorCategory.VALIDATION,
-                system=SYSTEM,
-                code="invalid_value",
-                field=exc.field,
-                record=calls[0].record,
-            ) from None
+            raise exc.naming(calls[0].action, calls[0].record) from None
 
     async def _post(self, url: str, body: bytes, action: str, record: str | None) -> Response:
         async with self.limiter.slot(), self.gate.slot() if self.gate else _no_gate():
