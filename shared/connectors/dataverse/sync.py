@@ -54,7 +54,6 @@ from shared.connectors.dataverse.config import MAX_BATCH, SYSTEM
 from shared.connectors.dataverse.entities import ENTITIES, Entity, entity
 from shared.connectors.dataverse.models import BatchOperation, ChangeSet, Record
 from shared.connectors.dataverse.odata import (
-    GUID,
     all_of,
     format_datetime,
     key_segment,
@@ -62,6 +61,7 @@ from shared.connectors.dataverse.odata import (
     parse_datetime,
 )
 from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.odata import GUID
 from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
