@@ -143,25 +143,12 @@ class Settings(BaseSettings):
         return [s.strip() for s in self.solutions.split(",") if s.strip()]
 
     def connection_configured(self, system: str) -> bool:
-        """Whether the settings name enough to reach a system (not whether it answers)."""
-        required: tuple[object, ...]
-        match system:
-            case "creatio" if self.creatio_auth == "oauth":
-                required = (self.creatio_url, self.creatio_identity_url,
-                            self.creatio_client_id, self.creatio_client_secret)  # fmt: skip
-            case "creatio":
-                required = (self.creatio_url, self.creatio_username, self.creatio_password)
-            case "intacct":
-                required = (self.intacct_sender_id, self.intacct_sender_password,
-                            self.intacct_company_id, self.intacct_user_id,
-                            self.intacct_user_password)  # fmt: skip
-            case "dataverse":
-                required = (self.dataverse_url, self.dataverse_tenant_id,
-                            self.dataverse_client_id,
-                            self.dataverse_client_secret or self.dataverse_client_cert)  # fmt: skip
-            case _:
-                return False
-        return all(required)
+        """Whether these settings make a valid config for `system` (its class in
+        shared/connectors/*/config.py says what it needs); not whether the system answers."""
+        # Imported here: the connector configs import this module.
+        from shared.connectors.configs import connection_configured
+
+        return connection_configured(self, system)
 
 
 @lru_cache(maxsize=1)

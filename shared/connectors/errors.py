@@ -41,3 +41,25 @@ class ConnectorError(ShuttleError):
     def __str__(self) -> str:
         where = f" (record {self.record}" + (f", field {self.field})" if self.field else ")")
         return f"{self.system}: {self.message}{where if self.record else ''}"
+
+
+class InvalidValue(ConnectorError, ValueError):
+    """A name or value that cannot be put into a request (a mapping or caller mistake): a
+    validation error on the field, raised before anything is sent. A ValueError too, so a
+    JSON or XML encoder's own refusals and these are caught together."""
+
+    def __init__(self, message: str, field: str | None = None, *, system: str) -> None:
+        super().__init__(
+            message,
+            category=ErrorCategory.VALIDATION,
+            system=system,
+            code="invalid_value",
+            field=field,
+        )
+
+    def naming(self, action: str, record: str | None) -> InvalidValue:
+        """The same refusal, told as part of `action` on `record` (raised where both are
+        known, e.g. around building a request)."""
+        named = InvalidValue(f"{action}: {self.message}", self.field, system=self.system)
+        named.record = record
+        return named

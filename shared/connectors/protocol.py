@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -87,10 +87,13 @@ def unusable(
     )
 
 
+Row = TypeVar("Row")
+
+
 def split_rows(
-    rows: Sequence[Mapping[str, Any]],
-    convert: Callable[[Mapping[str, Any]], SyncRecord],
-    reject: Callable[[Mapping[str, Any]], RejectedRecord],
+    rows: Sequence[Row],
+    convert: Callable[[Row], SyncRecord],
+    reject: Callable[[Row], RejectedRecord],
 ) -> tuple[list[SyncRecord], list[RejectedRecord]]:
     """A change page's rows, each on its own: a row `convert` cannot read is `reject`ed alone
     and the rest of the page is read."""

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import email.utils
+import logging
 import math
 import random
 import time
@@ -34,6 +37,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Random = Callable[[], float]
 OnRetry = Callable[[ConnectorError, int, float], None]
+RetryIf = Callable[[ConnectorError], bool]
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class RetryPolicy:
 
     def backoff(self, failures: int, rng: Random) -> float:
         """Equal jitter: half the exponential step is fixed, half random (never ~0 s)."""
-        step = min(self.max_delay_s, self.base_delay_s * 2 ** (failures - 1))
+        step = min(self.max_delay_s, self.base_delay_s * 2.0 ** (failures - 1))
         return step / 2 + rng() * step / 2
 
     def delay(self, error: ConnectorError, failures: int, rng: Random) -> float:
@@ -63,6 +67,23 @@ class RetryPolicy:
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectorError) and exc.retryable
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A `Retry-After` header (delta-seconds, or an HTTP date) as seconds from now; None when
+    absent or unreadable. The one parser of the three clients."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 class _Schedule:
@@ -94,10 +115,18 @@ async def with_retries(
     clock: Clock = time.monotonic,
     rng: Random = random.random,
     on_retry: OnRetry | None = None,
+    retry_if: RetryIf | None = None,
 ) -> T:
-    """Await `call()`, again after each transient ConnectorError, within `policy`.
-    The last error is raised as it is (never wrapped), so its category reaches the run log."""
+    """Await `call()`, again after each transient ConnectorError (and, with `retry_if`, only
+    those it accepts), within `policy`. The last error is raised as it is (never wrapped),
+    so its category reaches the run log."""
     schedule = _Schedule(policy or RetryPolicy(), clock, rng)
+
+    def should_retry(exc: BaseException) -> bool:
+        if not is_transient(exc):
+            return False
+        assert isinstance(exc, ConnectorError)
+        return retry_if is None or retry_if(exc)
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
@@ -109,11 +138,71 @@ async def with_retries(
         sleep=sleep,
         stop=schedule.stop,
         wait=schedule.wait,
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(should_retry),
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+
+    async def run() -> T:
+        # An async def, whatever `call` is: tenacity would not await a lambda's coroutine.
+        return await call()
+
+    return await retrying(run)
+
+
+class Retrier:
+    """One client's bounded retry: its policy, clock, sleep and randomness in one place.
+
+    Each client retries its own requests with it, and a caller that must retry a larger
+    unit than one request (the Intacct adapter's look-then-create, Creatio's `$batch`
+    sub-requests) uses the client's `retrying()` (this) and so the same budget, instead of
+    rebuilding a retry from the client's insides."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: Random = random.random,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = rng
+        self._log = log
+        # Set while a `retrying()` of this client runs in this task (and the tasks it
+        # starts): a call nested in it is tried once, so one failure is retried by one loop
+        # (a look-then-create whose look would otherwise retry too: attempts squared).
+        self._active: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"retrying-{id(self)}", default=False
+        )
+
+    def _on_retry(self, error: ConnectorError, attempt: int, delay: float) -> None:
+        if self._log is not None:
+            self._log.warning("%s (attempt %d); retrying in %.1f s", error, attempt, delay)
+
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
+    ) -> T:
+        """`call()` with this client's retry budget (see `with_retries`); inside another
+        `retrying()` of the same client, once: the outer one owns the budget."""
+        if self._active.get():
+            return await call()
+        token = self._active.set(True)
+        try:
+            return await with_retries(
+                call,
+                policy=self.policy,
+                sleep=self.sleep,
+                clock=self.clock,
+                rng=self.rng,
+                on_retry=self._on_retry,
+                retry_if=retry_if,
+            )
+        finally:
+            self._active.reset(token)
 
 
 class SharedSlots(Protocol):

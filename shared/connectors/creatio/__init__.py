@@ -16,8 +16,8 @@ from shared.connectors.creatio.config import CreatioConfig
 from shared.connectors.creatio.models import (
     BatchOperation,
     BatchOutcome,
-    ChangeCursor,
-    ChangePage,
+    CreatioChangeCursor,
+    CreatioChangePage,
     Record,
     WriteResult,
 )
@@ -28,8 +28,8 @@ __all__ = [
     "OBJECTS",
     "BatchOperation",
     "BatchOutcome",
-    "ChangeCursor",
-    "ChangePage",
+    "CreatioChangeCursor",
+    "CreatioChangePage",
     "CreatioClient",
     "CreatioConfig",
     "CreatioObject",

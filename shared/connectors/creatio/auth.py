@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import httpx
 
@@ -25,22 +25,41 @@ CSRF = "BPMCSRF"
 AUTH_COOKIE = ".ASPXAUTH"
 
 
-class CreatioAuth(Protocol):
+class CreatioAuth(httpx.Auth):
+    """A Creatio credential as an httpx.Auth (as MsalAuth is for Dataverse): each request
+    carries it; a rejected one renews it once and goes again. What is still rejected after
+    that comes back to the caller (`rejected`), which names the call in its error."""
+
     async def prepare(self) -> tuple[dict[str, str], int]:
         """Headers that authenticate one call, and the credential generation they carry."""
-        ...
+        raise NotImplementedError
 
     async def renew(self, generation: int) -> None:
         """The server rejected a call made with `generation`: get a new credential."""
-        ...
+        raise NotImplementedError
 
     def rejected(self, response: httpx.Response) -> bool:
         """Whether an answer means the credential is no longer accepted."""
-        ...
+        raise NotImplementedError
 
     def absorb(self, response: httpx.Response) -> None:
         """Keep what an answer renews (sliding session cookies)."""
-        ...
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        headers, generation = await self.prepare()
+        request.headers.update(headers)
+        response = yield request
+        if self.rejected(response):
+            await self.renew(generation)
+            headers, _ = await self.prepare()
+            request.headers.update(headers)
+            response = yield request
+        self.absorb(response)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:  # pragma: no cover
+        raise RuntimeError("CreatioAuth is for httpx.AsyncClient")
 
 
 def _auth_error(message: str, code: str, status: int | None = None) -> ConnectorError:
@@ -60,7 +79,7 @@ def _set_cookies(response: httpx.Response) -> dict[str, str]:
     return cookies
 
 
-class FormsAuth:
+class FormsAuth(CreatioAuth):
     """`POST /ServiceModel/AuthService.svc/Login`, then the session cookies on every call and
     the BPMCSRF cookie's value copied into the BPMCSRF header."""
 
@@ -152,7 +171,7 @@ class FormsAuth:
         return cookies
 
 
-class OAuthAuth:
+class OAuthAuth(CreatioAuth):
     """Client credentials at `{identity}/connect/token`; the token is reused until shortly
     before `expires_in` runs out."""
 
@@ -188,9 +207,6 @@ class OAuthAuth:
 
     def rejected(self, response: httpx.Response) -> bool:
         return response.status_code == 401
-
-    def absorb(self, response: httpx.Response) -> None:
-        return None
 
     async def _fetch(self) -> tuple[str, float]:
         config = self.config
@@ -233,7 +249,7 @@ class OAuthAuth:
 
 def build_auth(
     config: CreatioConfig, http: httpx.AsyncClient, clock: Callable[[], float] = time.monotonic
-) -> FormsAuth | OAuthAuth:
+) -> CreatioAuth:
     if config.auth == "oauth":
         return OAuthAuth(config, http, clock)
     return FormsAuth(config, http)

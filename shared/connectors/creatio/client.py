@@ -9,33 +9,24 @@ idempotent by nature.
 
 from __future__ import annotations
 
-import asyncio
-import http.cookiejar
 import json
 import logging
-import random
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
-import httpx
-
-from shared.connectors.creatio.auth import CreatioAuth, build_auth
+from shared.connectors.creatio.auth import CreatioAuth
 from shared.connectors.creatio.config import SYSTEM, CreatioConfig
-from shared.connectors.creatio.errors import (
-    error_from_answer,
-    error_from_response,
-    error_from_transport,
-)
+from shared.connectors.creatio.errors import error_from_answer
+from shared.connectors.creatio.http import CreatioHttp, dumps
 from shared.connectors.creatio.models import (
     BatchOperation,
     BatchOutcome,
-    ChangeCursor,
-    ChangePage,
+    CreatioChangeCursor,
+    CreatioChangePage,
     Record,
     WriteResult,
 )
@@ -43,10 +34,8 @@ from shared.connectors.creatio.objects import OBJECTS
 from shared.connectors.creatio.odata import (
     EMPTY_DATE,
     EMPTY_GUID,
-    InvalidValue,
     all_of,
     check_name,
-    encode_query,
     eq,
     format_datetime,
     key_path,
@@ -54,14 +43,15 @@ from shared.connectors.creatio.odata import (
     parse_datetime,
     select_list,
 )
-from shared.connectors.errors import ConnectorError
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Sleep, with_retries
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.http import ClientOptions, ConnectorClient
+from shared.connectors.retry import AdaptiveLimiter
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.creatio")
+T = TypeVar("T")
 
-JSON_BODY = "application/json; charset=utf-8; IEEE754Compatible=true"
 CHANGE_ORDER = "ModifiedOn asc,Id asc"
 # Namespace of Shuttle's deterministic Creatio Ids (uuid5 of the source key).
 ID_NAMESPACE = uuid.UUID("5f2b3c1e-8a47-4c55-9b8e-2d7f0c6a9e31")
@@ -111,190 +101,38 @@ def changed_columns(current: Mapping[str, Any], desired: Mapping[str, Any]) -> d
     return {k: v for k, v in desired.items() if _comparable(current.get(k)) != _comparable(v)}
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")  # IEEE754Compatible: decimals as strings, every digit kept
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, date):
-        return f"{value.isoformat()}T00:00:00Z"
-    raise InvalidValue(f"cannot send a {type(value).__name__} to Creatio")
-
-
-def _dumps(body: Any) -> bytes:
-    try:
-        text = json.dumps(body, default=_encode, ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8")
-    except ValueError as exc:  # InvalidValue, or a NaN/circular value
-        if isinstance(exc, InvalidValue):
-            raise
-        raise InvalidValue(f"cannot send this value to Creatio: {exc}") from None
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    # The session cookies are kept by FormsAuth itself; httpx's jar must not add stale ones.
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
 def _internal(message: str, *, record: str | None = None) -> ConnectorError:
     return ConnectorError(
         message, category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer", record=record
     )
 
 
-class CreatioClient:
+class CreatioClient(ConnectorClient):
     """Creatio over OData 4. Public API: `check`, `get`, `find`, `query`, `count`,
     `open_changes` / `read_page` / `read_changes`, `create`, `update`, `delete`, `batch` /
     `create_many`, `lookup_id`, `aclose`."""
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: CreatioConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
+    def __init__(self, config: CreatioConfig, **options: Unpack[ClientOptions]) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
-        pool = config.max_in_flight + 2  # + the login / token call
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            follow_redirects=False,  # a redirect to the login page means "session expired"
-            cookies=_no_cookies(),
-            headers={"Accept": "application/json", "User-Agent": "Shuttle"},
-        )
-        self.auth: CreatioAuth = build_auth(config, self._http, clock)
-        self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
+        self.http = CreatioHttp(config, **options)
+        self._http, self.retrier = self.http._http, self.http.retrier  # closed and shared
         self._lookups: dict[tuple[str, str], uuid.UUID] = {}
+
+    @property
+    def auth(self) -> CreatioAuth:
+        return self.http.auth
+
+    @property
+    def limiter(self) -> AdaptiveLimiter:
+        return self.http.limiter
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> CreatioClient:
-        config = CreatioConfig.from_settings(settings or get_settings())
-        return cls(config, transport=transport, **kwargs)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> CreatioClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    # -- transport ---------------------------------------------------------------------------
-    def _url(self, resource: str, params: Mapping[str, str | int | None] | None = None) -> str:
-        query = encode_query(params or {})
-        return f"{self.config.odata_base}{resource}" + (f"?{query}" if query else "")
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        content: bytes | None,
-        headers: dict[str, str],
-        action: str,
-        record: str | None,
-    ) -> httpx.Response:
-        if content is not None:
-            headers = {**headers, "Content-Type": JSON_BODY}
-        try:
-            return await self._http.request(method, url, content=content, headers=headers)
-        except httpx.HTTPError as exc:
-            raise error_from_transport(exc, action=action, record=record) from None
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        content: bytes | None,
-        headers: dict[str, str],
-        action: str,
-        record: str | None,
-    ) -> httpx.Response:
-        """One call with credentials; on an expired session or token, one renewal and one
-        more try."""
-        auth_headers, generation = await self.auth.prepare()
-        response = await self._exchange(
-            method, url, content, {**headers, **auth_headers}, action, record
-        )
-        if self.auth.rejected(response):
-            await self.auth.renew(generation)
-            auth_headers, generation = await self.auth.prepare()
-            response = await self._exchange(
-                method, url, content, {**headers, **auth_headers}, action, record
-            )
-            if self.auth.rejected(response):
-                raise ConnectorError(
-                    f"{action}: Creatio rejected the call right after a fresh login (HTTP "
-                    f"{response.status_code}) — check the user's permissions for this object",
-                    category=ErrorCategory.AUTH,
-                    system=SYSTEM,
-                    status=response.status_code,
-                    code="session_rejected",
-                    record=record,
-                )
-        self.auth.absorb(response)
-        return response
-
-    async def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        record: str | None = None,
-        ok: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        """A call with retries of transient failures, within the connection's limits."""
-        content = _dumps(body) if body is not None else None
-
-        async def attempt() -> httpx.Response:
-            async with self.limiter.slot():
-                response = await self._send(method, url, content, headers or {}, action, record)
-            if response.status_code in ok:
-                self.limiter.succeeded()
-                return response
-            error = error_from_response(response, action=action, record=record)
-            if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled(error.retry_after)
-            raise error
-
-        def on_retry(error: ConnectorError, attempt_number: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt_number, delay)
-
-        return await with_retries(
-            attempt,
-            policy=self.config.retry,
-            sleep=self._sleep,
-            clock=self._clock,
-            rng=self._rng,
-            on_retry=on_retry,
-        )
-
-    def _json(self, response: httpx.Response, action: str) -> Any:
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise _internal(f"{action}: Creatio answered HTTP {response.status_code} with a "
-                            "body that is not JSON") from None  # fmt: skip
+        return cls(CreatioConfig.from_settings(settings or get_settings()), **options)
 
     def _check_columns(self, object: str, values: Mapping[str, Any], record: str | None) -> None:
         known = OBJECTS.get(check_name(object))
@@ -315,7 +153,7 @@ class CreatioClient:
     # -- reads -----------------------------------------------------------------------------
     async def check(self) -> None:
         """Log in (or get a token) and read the service document: the connection monitor."""
-        await self._call("GET", self.config.odata_base, action="check the Creatio connection")
+        await self.http.call("GET", self.config.odata_base, action="check the Creatio connection")
 
     async def get(
         self, object: str, id: uuid.UUID, *, select: Sequence[str] | None = None
@@ -324,14 +162,14 @@ class CreatioClient:
         params = {"$select": select_list(select) if select else None}
         action = f"read {object} {id}"
         try:
-            response = await self._call(
-                "GET", self._url(key_path(object, id), params), action=action, record=str(id)
+            response = await self.http.call(
+                "GET", self.http.url(key_path(object, id), params), action=action, record=str(id)
             )
         except ConnectorError as error:
             if error.code == "not_found":
                 return None
             raise
-        return normalise(self._json(response, action))
+        return normalise(self.http.json(response, action))
 
     async def query(
         self,
@@ -353,8 +191,10 @@ class CreatioClient:
             "$skip": skip,
         }
         action = f"query {object}"
-        response = await self._call("GET", self._url(check_name(object), params), action=action)
-        body = self._json(response, action)
+        response = await self.http.call(
+            "GET", self.http.url(check_name(object), params), action=action
+        )
+        body = self.http.json(response, action)
         values = body.get("value") if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise _internal(f"{action}: the answer has no 'value' list")
@@ -374,8 +214,8 @@ class CreatioClient:
 
     async def count(self, object: str, *, filter: str | None = None) -> int:
         action = f"count {object}"
-        url = self._url(f"{check_name(object)}/$count", {"$filter": filter})
-        response = await self._call("GET", url, action=action)
+        url = self.http.url(f"{check_name(object)}/$count", {"$filter": filter})
+        response = await self.http.call("GET", url, action=action)
         try:
             return int(response.text.strip())
         except ValueError:
@@ -408,7 +248,7 @@ class CreatioClient:
         select: Sequence[str] | None = None,
         where: str | None = None,
         page_size: int | None = None,
-    ) -> ChangeCursor:
+    ) -> CreatioChangeCursor:
         """Start reading the records modified in [since, until]. Without `until`, the read
         ends at the newest ModifiedOn existing now (read from Creatio, so no clock skew):
         later changes belong to the next read, which starts where this one ends — pass the
@@ -416,7 +256,7 @@ class CreatioClient:
         check_name(object)
         if isinstance(since, str):
             if not _TIMESTAMP.fullmatch(since):
-                raise InvalidValue(f"since {since!r} is not an OData timestamp")
+                raise InvalidValue(f"since {since!r} is not an OData timestamp", system=SYSTEM)
             lower = since
         else:
             lower = format_datetime(since)
@@ -435,10 +275,10 @@ class CreatioClient:
                 top=1,
             )
             until_text = _timestamp(newest[0].get("ModifiedOn"), object) if newest else None
-        return ChangeCursor(object=object, since=lower, until=until_text, select=columns,
+        return CreatioChangeCursor(object=object, since=lower, until=until_text, select=columns,
                             where=where, page_size=size)  # fmt: skip
 
-    def _window(self, cursor: ChangeCursor) -> str:
+    def _window(self, cursor: CreatioChangeCursor) -> str:
         after = None
         if cursor.after_modified is not None:
             last = cursor.after_modified
@@ -452,10 +292,10 @@ class CreatioClient:
         assert clause is not None
         return clause
 
-    async def read_page(self, cursor: ChangeCursor) -> ChangePage:
+    async def read_page(self, cursor: CreatioChangeCursor) -> CreatioChangePage:
         """One page of changes and the cursor of the next (None when the read is complete)."""
         if cursor.until is None:
-            return ChangePage(records=[], next=None)
+            return CreatioChangePage(records=[], next=None)
         action = f"read changed {cursor.object} records"
         if cursor.next_link is not None:
             url = cursor.next_link
@@ -466,15 +306,15 @@ class CreatioClient:
                 "$top": cursor.page_size,
                 "$select": select_list(cursor.select) if cursor.select else None,
             }
-            url = self._url(cursor.object, params)
-        response = await self._call("GET", url, action=action)
-        body = self._json(response, action)
+            url = self.http.url(cursor.object, params)
+        response = await self.http.call("GET", url, action=action)
+        body = self.http.json(response, action)
         values = body.get("value") if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise _internal(f"{action}: the answer has no 'value' list")
         records = [normalise(v) for v in values]
         if not records:
-            return ChangePage(records=[], next=None)
+            return CreatioChangePage(records=[], next=None)
         last = records[-1]
         after_modified = _timestamp(last.get("ModifiedOn"), cursor.object)
         try:
@@ -498,10 +338,10 @@ class CreatioClient:
             following = cursor.model_copy(update={**moved, "next_link": None, "chain_rows": 0})
         else:
             following = None
-        return ChangePage(records=records, next=following)
+        return CreatioChangePage(records=records, next=following)
 
-    async def pages(self, cursor: ChangeCursor) -> AsyncIterator[ChangePage]:
-        current: ChangeCursor | None = cursor
+    async def pages(self, cursor: CreatioChangeCursor) -> AsyncIterator[CreatioChangePage]:
+        current: CreatioChangeCursor | None = cursor
         while current is not None:
             page = await self.read_page(current)
             yield page
@@ -532,9 +372,9 @@ class CreatioClient:
         self._check_columns(object, values, str(record_id))
         action = f"create {object}"
         try:
-            response = await self._call(
+            response = await self.http.call(
                 "POST",
-                self._url(check_name(object)),
+                self.http.url(check_name(object)),
                 action=action,
                 body={**values, "Id": str(record_id)},
                 record=str(record_id),
@@ -546,7 +386,7 @@ class CreatioClient:
                 if existing is not None:
                     return WriteResult(id=record_id, created=False, record=existing)
             raise
-        record = normalise(self._json(response, action)) if response.content else None
+        record = normalise(self.http.json(response, action)) if response.content else None
         return WriteResult(id=record_id, created=True, record=record)
 
     async def update(
@@ -563,9 +403,9 @@ class CreatioClient:
         if not changes:
             return False
         self._check_columns(object, changes, str(id))
-        await self._call(
+        await self.http.call(
             "PATCH",
-            self._url(key_path(object, id)),
+            self.http.url(key_path(object, id)),
             action=f"update {object}",
             body=changes,
             record=str(id),
@@ -576,9 +416,9 @@ class CreatioClient:
     async def delete(self, object: str, id: uuid.UUID) -> bool:
         """Delete a record; False if it did not exist (already deleted, e.g. by a retry)."""
         try:
-            await self._call(
+            await self.http.call(
                 "DELETE",
-                self._url(key_path(object, id)),
+                self.http.url(key_path(object, id)),
                 action=f"delete {object}",
                 record=str(id),
                 ok=(200, 204),
@@ -606,7 +446,7 @@ class CreatioClient:
                 key_path(op.object, op.id)
                 if op.values is not None:
                     self._check_columns(op.object, op.values, str(op.id))
-                    _dumps(dict(op.values))
+                    dumps(dict(op.values))
             except ConnectorError as error:
                 outcome.error = error
         runnable = [o for o in outcomes if o.error is None]
@@ -616,19 +456,17 @@ class CreatioClient:
         return outcomes
 
     async def _run_chunk(self, chunk: list[BatchOutcome]) -> None:
+        """One `$batch` of writes within the client's retry budget: a failed request is sent
+        again, and of a delivered one only the sub-requests that failed transiently (the
+        `_call` inside is then tried once: this loop owns the retries). What still fails
+        keeps its error on its outcome."""
         pending = chunk
-        started = self._clock()
-        policy = self.config.retry
-        failures = 0
-        while pending:
-            try:
-                answers = await self._post_batch(
-                    [_sub_request(o.operation, n) for n, o in enumerate(pending, 1)]
-                )
-            except ConnectorError as error:
-                for outcome in pending:
-                    outcome.error = error
-                return
+
+        async def attempt() -> None:
+            nonlocal pending
+            answers = await self._post_batch(
+                [_sub_request(o.operation, n) for n, o in enumerate(pending, 1)]
+            )
             again: list[BatchOutcome] = []
             read_back: list[BatchOutcome] = []
             for index, outcome in enumerate(pending):
@@ -646,20 +484,19 @@ class CreatioClient:
                 await self._read_back(read_back)
             if not again:
                 return
-            failures += 1
+            pending = again
             errors = [o.error for o in again if o.error is not None]
-            delay = (
-                policy.delay(errors[0], failures, self._rng)
-                if errors
-                else policy.backoff(failures, self._rng)
-            )
-            if failures >= policy.attempts or self._clock() - started + delay > policy.total_s:
-                return  # their errors stay on the outcomes
             limited = [e for e in errors if e.category is ErrorCategory.RATE_LIMIT]
             if limited:
                 self.limiter.throttled(limited[0].retry_after)
-            await self._sleep(delay)
-            pending = again
+            raise errors[0]
+
+        try:
+            await self.retrying(attempt)
+        except ConnectorError as error:
+            if not any(error is o.error for o in pending):  # the request itself failed
+                for outcome in pending:
+                    outcome.error = error
 
     def _settle(self, outcome: BatchOutcome, answer: Mapping[str, Any]) -> str:
         op = outcome.operation
@@ -705,14 +542,14 @@ class CreatioClient:
 
     async def _post_batch(self, requests: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
         action = "send a batch to Creatio"
-        response = await self._call(
+        response = await self.http.call(
             "POST",
             f"{self.config.odata_base}$batch",
             action=action,
             body={"requests": requests},
             headers={"Prefer": "continue-on-error"},
         )
-        body = self._json(response, action)
+        body = self.http.json(response, action)
         answers = body.get("responses") if isinstance(body, dict) else None
         if not isinstance(answers, list):
             raise _internal(f"{action}: the answer has no 'responses' list")
@@ -727,7 +564,7 @@ def _sub_request(op: BatchOperation, number: int) -> dict[str, Any]:
         if op.method == "POST":
             values["Id"] = str(op.id)
         request["headers"] = {"Content-Type": "application/json;IEEE754Compatible=true"}
-        request["body"] = json.loads(_dumps(values))
+        request["body"] = json.loads(dumps(values))
     return request
 
 

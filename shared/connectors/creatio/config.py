@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from shared.connectors.errors import ConnectorError
 from shared.connectors.retry import RetryPolicy
-from shared.errors import ErrorCategory
+from shared.connectors.settings import ConnectorConfig, config_from_settings, env_name
 from shared.settings import Settings
 
 SYSTEM = "creatio"
@@ -16,7 +16,7 @@ MAX_BATCH = 100  # Creatio's limit per $batch (docs/wire-notes.md C6)
 MAX_ROWS = 20000  # Creatio's limit per OData answer (docs/wire-notes.md C7)
 
 
-class CreatioConfig(BaseModel):
+class CreatioConfig(ConnectorConfig):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     url: str
@@ -54,21 +54,17 @@ class CreatioConfig(BaseModel):
 
     @model_validator(mode="after")
     def _credentials(self) -> CreatioConfig:
-        missing = self.missing_settings()
+        missing = self.conditional_missing(dict(self))
         if missing:
             raise ValueError(f"{self.auth} authentication needs {', '.join(missing)}")
         return self
 
-    def missing_settings(self) -> list[str]:
-        if self.auth == "oauth":
-            needed = {
-                "CREATIO_IDENTITY_URL": self.identity_url,
-                "CREATIO_CLIENT_ID": self.client_id,
-                "CREATIO_CLIENT_SECRET": self.client_secret,
-            }
-        else:
-            needed = {"CREATIO_USERNAME": self.username, "CREATIO_PASSWORD": self.password}
-        return [name for name, value in needed.items() if not value]
+    @classmethod
+    def conditional_missing(cls, values: Mapping[str, Any]) -> list[str]:
+        needed: tuple[str, ...] = ("username", "password")
+        if values.get("auth") == "oauth":
+            needed = ("identity_url", "client_id", "client_secret")
+        return [env_name(SYSTEM, name) for name in needed if not values.get(name)]
 
     @property
     def odata_base(self) -> str:
@@ -82,30 +78,4 @@ class CreatioConfig(BaseModel):
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> CreatioConfig:
         """From the app settings; a missing setting is an auth error that names it."""
-        if not settings.creatio_url:
-            raise _not_configured(["CREATIO_URL"])
-        values: dict[str, object] = {
-            "url": settings.creatio_url,
-            "auth": settings.creatio_auth,
-            "username": settings.creatio_username,
-            "password": settings.creatio_password,
-            "identity_url": settings.creatio_identity_url,
-            "client_id": settings.creatio_client_id,
-            "client_secret": settings.creatio_client_secret,
-            "timeout_s": settings.creatio_timeout_s,
-            **overrides,
-        }
-        probe = cls.model_construct(**values)  # type: ignore[arg-type]
-        missing = probe.missing_settings()
-        if missing:
-            raise _not_configured(missing)
-        return cls.model_validate(values)
-
-
-def _not_configured(names: list[str]) -> ConnectorError:
-    return ConnectorError(
-        f"Creatio is not configured: set {', '.join(names)} in the app settings",
-        category=ErrorCategory.AUTH,
-        system=SYSTEM,
-        code="not_configured",
-    )
+        return config_from_settings(cls, settings, SYSTEM, "Creatio", overrides)

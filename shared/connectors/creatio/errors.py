@@ -9,16 +9,15 @@ with SQL Server's message) and the status second.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
-import time
 from typing import Any
 
 import httpx
 
 from shared.connectors.creatio.config import SYSTEM
 from shared.connectors.errors import ConnectorError
+from shared.connectors.retry import retry_after_seconds
 from shared.errors import ErrorCategory as C
 
 _MAX_SHOWN = 400
@@ -69,20 +68,6 @@ def _decode(text: str) -> Any:
         return json.loads(text) if text.strip() else None
     except ValueError:
         return None
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 def _classify(status: int, message: str, body: Any) -> tuple[C, str]:

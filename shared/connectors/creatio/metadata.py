@@ -38,16 +38,18 @@ def parse_metadata(document: bytes) -> dict[str, ObjectInfo]:
             types[f"{namespace}.{entity_type.get('Name')}"] = fields
     out: dict[str, ObjectInfo] = {}
     for entity_set in root.iter(f"{EDM}EntitySet"):
-        fields = types.get(entity_set.get("EntityType", ""))
-        if fields is not None:
+        columns = types.get(entity_set.get("EntityType", ""))
+        if columns is not None:
             name = entity_set.get("Name", "")
-            out[name] = ObjectInfo(name, fields, entity_set=name)
+            out[name] = ObjectInfo(name, columns, entity_set=name)
     return out
 
 
 async def read_objects(client: CreatioClient) -> dict[str, ObjectInfo]:
-    response = await client._call(
-        "GET", client._url("$metadata"), action="read $metadata",
+    response = await client.http.call(
+        "GET",
+        client.http.url("$metadata"),
+        action="read $metadata",
         headers={"Accept": "application/xml"},
-    )  # fmt: skip
+    )
     return parse_metadata(response.content)

@@ -14,7 +14,7 @@ from shared.connectors.errors import ConnectorError
 Record = dict[str, Any]
 
 
-class ChangeCursor(BaseModel):
+class CreatioChangeCursor(BaseModel):
     """Where an incremental read stands. Plain data (JSON via `model_dump_json`), so the
     flow-runs worker can put it in its continuation message and read the next page in
     another invocation.
@@ -43,11 +43,11 @@ class ChangeCursor(BaseModel):
     pages: int = 0
 
 
-class ChangePage(BaseModel):
+class CreatioChangePage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     records: list[Record]
-    next: ChangeCursor | None  # None: the read is complete
+    next: CreatioChangeCursor | None  # None: the read is complete
 
 
 class WriteResult(BaseModel):

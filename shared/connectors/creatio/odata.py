@@ -4,21 +4,20 @@ its own unquoted literal form, names are checked, and the whole query is percent
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from shared.connectors.errors import ConnectorError
-from shared.errors import ErrorCategory
+from shared.connectors import odata
+from shared.connectors.creatio.config import SYSTEM
+from shared.connectors.errors import InvalidValue
+from shared.connectors.odata import quote_string
 
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01T00:00:00Z"
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*")
 # Left unescaped in query values because OData reads them and they are safe in a query;
 # everything else (space, &, +, #, %, =, ?, non-ASCII...) is percent-encoded.
@@ -26,47 +25,23 @@ _QUERY_SAFE = "',()/:$*"
 _OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le")
 
 
-class InvalidValue(ConnectorError, ValueError):
-    """A name or value that cannot be put into an OData request (a mapping or caller
-    mistake): a validation error on the field, raised before anything is sent."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(
-            message,
-            category=ErrorCategory.VALIDATION,
-            system="creatio",
-            code="invalid_value",
-            field=field,
-        )
-
-
 def check_name(name: str) -> str:
     """An object or column name (`Account`, `UsrErpLastModified`)."""
-    if not _NAME.fullmatch(name):
-        raise InvalidValue(f"not an OData name: {name!r}", field=str(name))
+    if not odata.NAME.fullmatch(name):
+        raise InvalidValue(f"not an OData name: {name!r}", field=str(name), system=SYSTEM)
     return name
 
 
 def check_path(path: str) -> str:
     """A column or lookup path (`Name`, `Stage/Name`, `Account/Id`)."""
     if not _PATH.fullmatch(path):
-        raise InvalidValue(f"not an OData property path: {path!r}", field=str(path))
+        raise InvalidValue(f"not an OData property path: {path!r}", field=str(path), system=SYSTEM)
     return path
-
-
-def quote_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def format_datetime(value: datetime) -> str:
     """An aware datetime as an OData DateTimeOffset literal in UTC (`...T10:00:00.123456Z`)."""
-    if value.tzinfo is None:
-        raise InvalidValue("naive datetimes are ambiguous; give a timezone (UTC)")
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    return odata.format_datetime(value, system=SYSTEM)
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -84,34 +59,13 @@ def parse_datetime(text: str) -> datetime | None:
 
 
 def literal(value: Any) -> str:
-    """A Python value as an OData 4 literal. Strings are always string literals, even when
-    they look like a GUID or a number: pass uuid.UUID / datetime / Decimal for those."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise InvalidValue(f"not a finite number: {value}")
-        return format(value, "f")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidValue(f"not a finite number: {value}")
-        return repr(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, str):
-        return quote_string(value)
-    raise InvalidValue(f"no OData literal for a {type(value).__name__}")
+    """A Python value as an OData 4 literal (see `shared.connectors.odata.literal`)."""
+    return odata.literal(value, system=SYSTEM)
 
 
 def compare(path: str, op: str, value: Any) -> str:
     if op not in _OPERATORS:
-        raise InvalidValue(f"unknown operator {op!r}")
+        raise InvalidValue(f"unknown operator {op!r}", system=SYSTEM)
     return f"{check_path(path)} {op} {literal(value)}"
 
 
@@ -145,7 +99,7 @@ def any_of(*clauses: str | None) -> str | None:
 def match_filter(match: Mapping[str, Any]) -> str:
     """`{"Name": "O'Brien", "Code": "A-1"}` -> `(Name eq 'O''Brien') and (Code eq 'A-1')`."""
     if not match:
-        raise InvalidValue("a match needs at least one field")
+        raise InvalidValue("a match needs at least one field", system=SYSTEM)
     clause = all_of(*(eq(path, value) for path, value in match.items()))
     assert clause is not None
     return clause
@@ -167,5 +121,5 @@ def key_path(object_name: str, record_id: uuid.UUID | str) -> str:
     try:
         key = uuid.UUID(str(record_id))
     except ValueError:
-        raise InvalidValue(f"not a record Id: {record_id!r}", field="Id") from None
+        raise InvalidValue(f"not a record Id: {record_id!r}", field="Id", system=SYSTEM) from None
     return f"{check_name(object_name)}({key})"

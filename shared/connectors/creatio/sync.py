@@ -13,19 +13,18 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from shared.connectors.creatio.client import CreatioClient, deterministic_id
 from shared.connectors.creatio.config import SYSTEM
-from shared.connectors.creatio.models import ChangeCursor, Record
+from shared.connectors.creatio.models import CreatioChangeCursor, Record
 from shared.connectors.creatio.odata import (
-    InvalidValue,
     all_of,
     format_datetime,
     parse_datetime,
 )
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.json_body import plain
 from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
@@ -49,19 +48,6 @@ LINE_OBJECTS: dict[str, tuple[str, str]] = {
 }
 _KEY_COLUMNS = ("Id", "ModifiedOn")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def plain(value: Any) -> Any:
-    """A value as read -> JSON-able: decimals become floats when a float holds them exactly
-    (every money amount Creatio stores), else their exact text."""
-    if isinstance(value, Decimal):
-        number = float(value)
-        return number if Decimal(repr(number)) == value else format(value, "f")
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def to_sync_record(record: Record, object: str) -> SyncRecord:
@@ -113,7 +99,7 @@ def _key(id: str) -> uuid.UUID:
     try:
         return uuid.UUID(id)
     except ValueError:
-        raise InvalidValue(f"not a Creatio record Id: {id!r}", field="Id") from None
+        raise InvalidValue(f"not a Creatio record Id: {id!r}", field="Id", system=SYSTEM) from None
 
 
 def _columns(fields: Sequence[str] | None) -> list[str] | None:
@@ -171,7 +157,7 @@ class CreatioSync:
         return cursor.model_dump(mode="json")
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
-        current = ChangeCursor.model_validate(cursor)
+        current = CreatioChangeCursor.model_validate(cursor)
         page = await self.client.read_page(current)
         records, rejected = read_page(page.records, current.object)
         return ChangePage(
@@ -210,7 +196,9 @@ class CreatioSync:
             isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
         ):
             raise InvalidValue(
-                f"create {object}: lines must be a list of objects", field=LINES_FIELD
+                f"create {object}: lines must be a list of objects",
+                field=LINES_FIELD,
+                system=SYSTEM,
             )
         record_id = deterministic_id(source.system, source.object, source.id)
         result = await self.client.create(object, header, id=record_id)

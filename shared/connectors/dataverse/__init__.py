@@ -7,7 +7,7 @@ from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
     ChangeSet,
-    ChangesPage,
+    DataverseChangesPage,
     Page,
     WriteResult,
 )
@@ -17,7 +17,7 @@ __all__ = [
     "BatchOperation",
     "BatchResult",
     "ChangeSet",
-    "ChangesPage",
+    "DataverseChangesPage",
     "DataverseClient",
     "DataverseConfig",
     "Page",

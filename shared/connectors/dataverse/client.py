@@ -9,15 +9,12 @@ POST is retried only when it surely never reached the server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import ssl
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Unpack
 
 import httpx
 
@@ -35,37 +32,25 @@ from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
     ChangeSet,
-    ChangesPage,
+    DataverseChangesPage,
     Page,
     Record,
     WriteResult,
 )
-from shared.connectors.dataverse.odata import InvalidValue, check_name, entity_id, key_segment
+from shared.connectors.dataverse.odata import check_name, entity_id, key_segment
 from shared.connectors.dataverse.throttle import ServiceProtection
-from shared.connectors.errors import ConnectorError
-from shared.connectors.retry import Clock, Random, Sleep, with_retries
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
+from shared.connectors.json_body import parse_json, plain
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.dataverse")
+T = TypeVar("T")
 
 JSON = "application/json"
 WriteMode = Literal["upsert", "create", "update"]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class _Throttled(Exception):
-    """A 429: waited out by `_request`, outside the transient-error retries."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        self.error = error
-
-
-class _Final(Exception):
-    """An error `with_retries` must not retry (a POST whose outcome is unknown)."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        self.error = error
 
 
 def _dumps(body: Any) -> bytes:
@@ -74,18 +59,11 @@ def _dumps(body: Any) -> bytes:
     except ValueError as exc:
         if isinstance(exc, InvalidValue):
             raise
-        raise InvalidValue(f"cannot send this value to Dataverse: {exc}") from None
+        raise InvalidValue(f"cannot send this value to Dataverse: {exc}", system=SYSTEM) from None
 
 
 def _json(response: httpx.Response, action: str) -> Any:
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        raise ConnectorError(
-            f"{action}: Dataverse answered HTTP {response.status_code} with a body that is not "
-            "JSON",
-            category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer",
-        ) from None  # fmt: skip
+    return parse_json(response, system=SYSTEM, action=action)
 
 
 def _prefer(*values: str | None) -> dict[str, str]:
@@ -97,7 +75,7 @@ def _verify(config: DataverseConfig) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=config.ca_file) if config.ca_file else True
 
 
-class DataverseClient:
+class DataverseClient(ConnectorClient):
     """Public API: `check`, `who_am_i`, `get`, `query`, `next_page`, `iter_records`,
     `track_changes`, `next_changes`, `create`, `upsert`, `update`, `delete`, `batch`,
     `aclose`."""
@@ -108,47 +86,35 @@ class DataverseClient:
         self,
         config: DataverseConfig,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         auth: httpx.Auth | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
+        clock, sleep = self._start(config.retry, options, log)
         self.auth = auth if auth is not None else MsalAuth(config)
-        pool = config.max_concurrency + 2
-        self._http = httpx.AsyncClient(
-            transport=transport,
+        self._http = new_http_client(
+            pool=config.max_concurrency + 2,
+            timeout_s=config.timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
+            transport=options.get("transport"),
+            headers={"Accept": JSON, "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
             auth=self.auth,
             verify=_verify(config),
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             follow_redirects=False,
-            headers={
-                "Accept": JSON,
-                "OData-MaxVersion": "4.0",
-                "OData-Version": "4.0",
-                "User-Agent": "Shuttle",
-            },
         )
         self.protection = ServiceProtection(config.max_concurrency, clock=clock, sleep=sleep)
         self.answers = 0  # HTTP answers received (for the share of 429s)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> DataverseClient:
-        return cls(DataverseConfig.from_settings(settings or get_settings()), **kwargs)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> DataverseClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> DataverseClient:
+        config = DataverseConfig.from_settings(settings or get_settings())
+        return cls(config, auth=auth, **options)
 
     # -- transport ---------------------------------------------------------------------------
     def url(self, resource: str) -> str:
@@ -179,57 +145,57 @@ class DataverseClient:
         if content is not None:
             sent_headers.setdefault("Content-Type", f"{JSON}; charset=utf-8")
         values = body if isinstance(body, Mapping) else None
+        started = self.retrier.clock()
+        # Errors of a request that surely never reached the server: the only ones a call
+        # that is not idempotent (a POST) may send again.
+        unsent: list[ConnectorError] = []
 
-        async def attempt() -> httpx.Response | None:
-            async with self.protection.slot() as ticket:
-                try:
-                    response = await self._http.request(
-                        method, url, params=params, content=content, headers=sent_headers
-                    )
-                except httpx.HTTPError as exc:
-                    error = error_from_transport(exc, action=action, record=record)
-                    if idempotent or isinstance(exc, _NOT_SENT):
-                        raise error from None
-                    raise _Final(error) from None
-                except ConnectorError as error:  # from the auth (token endpoint)
-                    raise (error if error.retryable else _Final(error)) from None
-                self.answers += 1
-                self.protection.observe(response, ticket)
-                if response.status_code == 429:
+        async def send() -> httpx.Response:
+            """The request, with 429s waited out: the pause holds every call of this client,
+            and the call gives up once the waits would pass `throttle_max_wait_s`."""
+            while True:
+                async with self.protection.slot() as ticket:
+                    try:
+                        response = await self._http.request(
+                            method, url, params=params, content=content, headers=sent_headers
+                        )
+                    except httpx.HTTPError as exc:
+                        failed = error_from_transport(exc, action=action, record=record)
+                        if isinstance(exc, _NOT_SENT):
+                            unsent.append(failed)
+                        raise failed from None
+                    except ConnectorError as refused:  # from the auth (token endpoint)
+                        unsent.append(refused)
+                        raise
+                    self.answers += 1
+                    self.protection.observe(response, ticket)
+                    if response.status_code != 429:
+                        return response
                     # Paused inside the slot, so no call slips out between answer and pause.
                     error = error_from_response(response, action=action, record=record)
-                    self.protection.throttled_for(
-                        _throttle_wait(error) * (1 + 0.1 * self._rng()), ticket, error.code
-                    )
-                    raise _Throttled(error)
+                    wait = _throttle_wait(error)
+                    rng = self.retrier.rng
+                    self.protection.throttled_for(wait * (1 + 0.1 * rng()), ticket, error.code)
+                if self.retrier.clock() - started + wait > self.config.throttle_max_wait_s:
+                    raise error
+
+        async def attempt() -> httpx.Response | None:
+            response = await send()
             if response.status_code in ok:
                 return response
             if missing_ok and response.status_code == 404:
                 return None
-            error = error_from_response(
+            raise error_from_response(
                 response, action=action, record=record, body=values, create_only=create_only
             )
-            if error.retryable and not idempotent:
-                raise _Final(error)
-            raise error
 
-        def on_retry(error: ConnectorError, attempt_number: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt_number, delay)
+        def may_retry(error: ConnectorError) -> bool:
+            # A 429 here is one `send` already waited out as long as allowed.
+            if error.category is ErrorCategory.RATE_LIMIT:
+                return False
+            return idempotent or any(error is e for e in unsent)
 
-        started = self._clock()
-        while True:
-            try:
-                return await with_retries(
-                    attempt, policy=self.config.retry, sleep=self._sleep, clock=self._clock,
-                    rng=self._rng, on_retry=on_retry,
-                )  # fmt: skip
-            except _Final as final:
-                raise final.error from None
-            except _Throttled as throttled:
-                # The pause is already set; the call goes again once it is over.
-                waited = self._clock() - started
-                if waited + _throttle_wait(throttled.error) > self.config.throttle_max_wait_s:
-                    raise throttled.error from None
+        return await self.retrying(attempt, retry_if=may_retry)
 
     # -- reads -----------------------------------------------------------------------------
     async def who_am_i(self) -> Record:
@@ -308,7 +274,7 @@ class DataverseClient:
         *,
         select: Sequence[str] | None = None,
         page_size: int | None = None,
-    ) -> ChangesPage:
+    ) -> DataverseChangesPage:
         """Start change tracking on a table (`Prefer: odata.track-changes`): the first page
         of every row; follow `next_link`, then keep the last page's `delta_link`.
         Dataverse allows only `$select` with it (no filter, order or top)."""
@@ -316,7 +282,9 @@ class DataverseClient:
         url = self.url(check_name(entity_set))
         return await self._changes(url, params, page_size, f"track changes of {entity_set}")
 
-    async def next_changes(self, link: str, *, page_size: int | None = None) -> ChangesPage:
+    async def next_changes(
+        self, link: str, *, page_size: int | None = None
+    ) -> DataverseChangesPage:
         """The page at a `next_link` or `delta_link` of `track_changes`, followed verbatim:
         a delta link gives what was written or deleted since the read that returned it."""
         self._own_link(link, "read changes")
@@ -324,7 +292,7 @@ class DataverseClient:
 
     async def _changes(
         self, url: str, params: Mapping[str, str] | None, page_size: int | None, action: str
-    ) -> ChangesPage:
+    ) -> DataverseChangesPage:
         size = min(page_size or self.config.page_size, 5000)
         prefer = _prefer("odata.track-changes", f"odata.maxpagesize={size}")
         response = await self._request(
@@ -339,7 +307,7 @@ class DataverseClient:
                 deleted.append(str(item.get("id", "")).lower())
             else:
                 records.append(_plain(item))
-        return ChangesPage(
+        return DataverseChangesPage(
             records=records, deleted=deleted, next_link=data.get("@odata.nextLink"),
             delta_link=data.get("@odata.deltaLink"),
         )  # fmt: skip
@@ -473,7 +441,7 @@ class DataverseClient:
         ]  # fmt: skip
         if len(operations) > MAX_BATCH:
             raise InvalidValue(f"a $batch holds at most {MAX_BATCH} operations, not "
-                               f"{len(operations)}")  # fmt: skip
+                               f"{len(operations)}", system=SYSTEM)  # fmt: skip
         if not operations:
             return []
         content_type, content = batch_wire.build(items, self.config.api_base)
@@ -514,7 +482,8 @@ class DataverseClient:
                     results.append(self._one(op, inner))
                 results += [BatchResult(status=None)] * (len(item.operations) - len(answer.answers))
             elif isinstance(answer, batch_wire.RawAnswer):
-                failing = int(answer.content_id) - 1 if (answer.content_id or "").isdigit() else 0
+                content_id = answer.content_id or ""
+                failing = int(content_id) - 1 if content_id.isdigit() else 0
                 failing = min(failing, len(item.operations) - 1)
                 failed = self._one(item.operations[failing], answer)
                 for index in range(len(item.operations)):
@@ -552,15 +521,4 @@ def _throttle_wait(error: ConnectorError) -> float:
 
 def _plain(data: Any) -> Record:
     """A record as JSON-able values: decimals as floats when exact, else text."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            number = float(value)
-            return number if Decimal(repr(number)) == value else format(value, "f")
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
     return plain(dict(data)) if isinstance(data, Mapping) else {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from collections.abc import Mapping
+from typing import Any
 
-from shared.connectors.errors import ConnectorError
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
 from shared.connectors.retry import RetryPolicy
-from shared.errors import ErrorCategory
+from shared.connectors.settings import ConnectorConfig, config_from_settings, env_name
 from shared.settings import Settings
 
 SYSTEM = "dataverse"
@@ -16,7 +18,7 @@ MAX_BATCH = 1000  # operations per $batch (docs/wire-notes.md D5)
 MAX_CONCURRENCY = 52  # service protection's concurrent-request limit (docs/wire-notes.md D6)
 
 
-class DataverseConfig(BaseModel):
+class DataverseConfig(ConnectorConfig):
     model_config = ConfigDict(frozen=True)
 
     url: str
@@ -47,6 +49,25 @@ class DataverseConfig(BaseModel):
             raise ValueError("must be an https URL (MSAL and Dataverse only speak HTTPS)")
         return value.rstrip("/")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _prefer_certificate(cls, data: Any) -> Any:
+        # Certificate auth is preferred when both are set (the production recommendation);
+        # an empty certificate setting is no certificate.
+        if isinstance(data, dict) and "client_cert" in data:
+            if not _text(data["client_cert"]):
+                data = {**data, "client_cert": None}
+            else:
+                data = {**data, "client_secret": None}
+        return data
+
+    @classmethod
+    def conditional_missing(cls, values: Mapping[str, Any]) -> list[str]:
+        if _text(values.get("client_secret")) or _text(values.get("client_cert")):
+            return []
+        secret, cert = env_name(SYSTEM, "client_secret"), env_name(SYSTEM, "client_cert")
+        return [f"{secret} or {cert}"]
+
     @model_validator(mode="after")
     def _credential(self) -> DataverseConfig:
         if self.client_secret is None and self.client_cert is None:
@@ -68,38 +89,10 @@ class DataverseConfig(BaseModel):
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> DataverseConfig:
         """From the app settings; a missing setting is an auth error that names it."""
-        missing = [
-            name
-            for name, value in (
-                ("DATAVERSE_URL", settings.dataverse_url),
-                ("DATAVERSE_TENANT_ID", settings.dataverse_tenant_id),
-                ("DATAVERSE_CLIENT_ID", settings.dataverse_client_id),
-            )
-            if not value
-        ]
-        secret = settings.dataverse_client_secret
-        cert = settings.dataverse_client_cert
-        if cert is not None and not cert.get_secret_value():
-            cert = None
-        if not (secret and secret.get_secret_value()) and not cert:
-            missing.append("DATAVERSE_CLIENT_SECRET or DATAVERSE_CLIENT_CERT")
-        if missing:
-            raise ConnectorError(
-                f"Dataverse is not configured: set {', '.join(missing)} in the app settings",
-                category=ErrorCategory.AUTH,
-                system=SYSTEM,
-                code="not_configured",
-            )
-        values: dict[str, object] = {
-            "url": settings.dataverse_url,
-            "tenant_id": settings.dataverse_tenant_id,
-            "client_id": settings.dataverse_client_id,
-            # Certificate auth is preferred when both are set (the production recommendation).
-            "client_secret": None if cert else secret,
-            "client_cert": cert or None,
-            "authority_host": settings.dataverse_authority_host,
-            "max_concurrency": settings.dataverse_max_concurrency,
-            "timeout_s": settings.dataverse_timeout_s,
-            **overrides,
-        }
-        return cls.model_validate(values)
+        return config_from_settings(cls, settings, SYSTEM, "Dataverse", overrides)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value or ""

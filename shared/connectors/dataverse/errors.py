@@ -20,6 +20,7 @@ import httpx
 
 from shared.connectors.dataverse.config import SYSTEM
 from shared.connectors.errors import ConnectorError
+from shared.connectors.retry import retry_after_seconds
 from shared.errors import ErrorCategory
 
 DUPLICATE_CODES = {"0x80040237", "0x80060892"}
@@ -40,13 +41,7 @@ _MAX_MESSAGE = 400
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def error_body(response: httpx.Response) -> tuple[str | None, str]:

@@ -7,7 +7,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from shared.connectors.dataverse.odata import InvalidValue
+from shared.connectors.dataverse.config import SYSTEM
+from shared.connectors.errors import InvalidValue
 
 _DECIMAL = "\u0000decimal:"
 _DECIMAL_TEXT = re.compile(r'"\\u0000decimal:(-?[0-9]+(?:\.[0-9]+)?)"')
@@ -20,9 +21,9 @@ def dumps_exact(body: Any) -> str:
     def encode(value: Any) -> Any:
         if isinstance(value, Decimal):
             if not value.is_finite():
-                raise InvalidValue(f"cannot send {value} to Dataverse")
+                raise InvalidValue(f"cannot send {value} to Dataverse", system=SYSTEM)
             return f"{_DECIMAL}{format(value, 'f')}"
-        raise InvalidValue(f"cannot send a {type(value).__name__} to Dataverse")
+        raise InvalidValue(f"cannot send a {type(value).__name__} to Dataverse", system=SYSTEM)
 
     text = json.dumps(body, default=encode, ensure_ascii=False, allow_nan=False)
     return _DECIMAL_TEXT.sub(r"\1", text)

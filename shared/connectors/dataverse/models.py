@@ -17,7 +17,7 @@ class Page(BaseModel):
     count: int | None = None
 
 
-class ChangesPage(BaseModel):
+class DataverseChangesPage(BaseModel):
     """A page of a change-tracking read: rows new or changed (all rows on the first read),
     ids deleted (delta reads only), and either `next_link` (more of this read) or
     `delta_link` (keep it: the next read returns what changed after this one)."""

@@ -54,15 +54,14 @@ from shared.connectors.dataverse.config import MAX_BATCH, SYSTEM
 from shared.connectors.dataverse.entities import ENTITIES, Entity, entity
 from shared.connectors.dataverse.models import BatchOperation, ChangeSet, Record
 from shared.connectors.dataverse.odata import (
-    GUID,
-    InvalidValue,
     all_of,
     format_datetime,
     key_segment,
     literal,
     parse_datetime,
 )
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.odata import GUID
 from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
@@ -80,7 +79,7 @@ from shared.settings import Settings
 CREATIO = "creatio"
 
 
-class ChangeCursor(BaseModel):
+class DataverseChangeCursor(BaseModel):
     object: str
     since: AwareDatetime
     until: AwareDatetime
@@ -135,10 +134,11 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
                     f"write {table.logical}: {name} cannot point at a {value.object} (Shuttle "
                     f"knows lookups {', '.join(table.lookups) or 'none'} on {table.logical})",
                     field=name,
+                    system=SYSTEM,
                 )
             if not GUID.fullmatch(value.id):
                 raise InvalidValue(f"write {table.logical}: {name} must be a Dataverse id, not "
-                                   f"{value.id!r}", field=name)  # fmt: skip
+                                   f"{value.id!r}", field=name, system=SYSTEM)  # fmt: skip
             body[f"{navprop}@odata.bind"] = f"/{target.entity_set}({value.id.lower()})"
         elif navigation is not None and value is None:
             body[f"{next(iter(navigation.values()))}@odata.bind"] = None
@@ -146,6 +146,7 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidValue(
                 f"write {table.logical}: {name} is a lookup; give it as a Reference",
                 field=name,
+                system=SYSTEM,
             )
         else:
             body[name] = value
@@ -199,14 +200,14 @@ class DataverseSync:
         page_size: int = 500,
     ) -> dict[str, Any]:
         entity(object)
-        cursor = ChangeCursor(
+        cursor = DataverseChangeCursor(
             object=object, since=since, until=until, fields=list(fields) if fields else None,
             page_size=min(page_size, 5000),
         )  # fmt: skip
         return cursor.model_dump(mode="json")
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
-        current = ChangeCursor.model_validate(cursor)
+        current = DataverseChangeCursor.model_validate(cursor)
         table = entity(current.object)
         if current.next_link:
             page = await self.client.next_page(current.next_link, page_size=current.page_size)
@@ -274,12 +275,12 @@ class DataverseSync:
         lines = values.get(LINES_FIELD)
         if lines is not None and table.lines is None:
             raise InvalidValue(f"create {object}: only salesorder and invoice carry lines",
-                               field=LINES_FIELD)  # fmt: skip
+                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         if lines is not None and not (
             isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
         ):
             raise InvalidValue(f"create {object}: lines must be a list of objects",
-                               field=LINES_FIELD)  # fmt: skip
+                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         body = render(table, {k: v for k, v in values.items() if k != LINES_FIELD})
         select = [table.primary_key, "modifiedon"]
         if source.system != CREATIO:
@@ -345,7 +346,7 @@ class DataverseSync:
         table = entity(object)
         if LINES_FIELD in values:
             raise InvalidValue(f"update {object}: Shuttle writes lines only with a new "
-                               f"{object}", field=LINES_FIELD)  # fmt: skip
+                               f"{object}", field=LINES_FIELD, system=SYSTEM)  # fmt: skip
         result = await self.client.update(
             table.entity_set, id, render(table, values), select=[table.primary_key, "modifiedon"]
         )

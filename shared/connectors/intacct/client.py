@@ -7,27 +7,24 @@ concurrent invocation on that worker's event loop.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
-import random
-import time
 import uuid
 import xml.etree.ElementTree as ET  # building only
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
-from shared.connectors.errors import ConnectorError
+from shared.connectors.errors import ConnectorError, InvalidValue
+from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
 from shared.connectors.intacct import functions as fn
 from shared.connectors.intacct.config import READ_MAX_KEYS, SYSTEM, IntacctConfig
 from shared.connectors.intacct.errors import bad_answer, from_details, from_status, from_transport
 from shared.connectors.intacct.session import Grant, Session, Sessions, lifetime
 from shared.connectors.intacct.wire import (
-    InvalidValue,
     Login,
     NotXml,
     Response,
@@ -37,18 +34,12 @@ from shared.connectors.intacct.wire import (
     parse_response,
     rows,
 )
-from shared.connectors.retry import (
-    AdaptiveLimiter,
-    Clock,
-    Random,
-    SharedSlots,
-    Sleep,
-    with_retries,
-)
+from shared.connectors.retry import AdaptiveLimiter, SharedSlots
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("shuttle.connectors.intacct")
+T = TypeVar("T")
 CONTENT_TYPE = "application/xml; charset=UTF-8"
 
 
@@ -84,42 +75,25 @@ def building(action: str, record: str | None = None) -> Iterator[None]:
     try:
         yield
     except InvalidValue as exc:
-        raise ConnectorError(
-            f"{action}: {exc}",
-            category=ErrorCategory.VALIDATION,
-            system=SYSTEM,
-            code="invalid_value",
-            field=exc.field,
-            record=record,
-        ) from None
+        raise exc.naming(action, record) from None
 
 
-class IntacctClient:
+class IntacctClient(ConnectorClient):
     """Sage Intacct over the XML gateway. Public API: `check`, `execute` (several functions
     per request), `create`, `update`, `delete`, `read`, `read_by_name`, `read_by_query`,
     `read_more`, `query`, `aclose`."""
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: IntacctConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
+    def __init__(self, config: IntacctConfig, **options: Unpack[ClientOptions]) -> None:
         self.config = config
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
-        pool = config.max_in_flight + 1
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"User-Agent": "Shuttle", "Accept-Encoding": "gzip"},
+        clock, sleep = self._start(config.retry, options, log)
+        self._http = new_http_client(
+            pool=config.max_in_flight + 1,
+            timeout_s=config.timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
+            transport=options.get("transport"),
+            headers={"Accept-Encoding": "gzip"},
         )
         # Every request (logins included) holds a slot: the gateway counts them all.
         self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
@@ -131,28 +105,13 @@ class IntacctClient:
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> IntacctClient:
-        return cls(
-            IntacctConfig.from_settings(settings or get_settings()), transport=transport, **kwargs
-        )
+        return cls(IntacctConfig.from_settings(settings or get_settings()), **options)
 
     @property
     def logins(self) -> int:
         return self.sessions.logins
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> IntacctClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- transport ---------------------------------------------------------------------------
     def _secrets(self, session: Session | None = None) -> list[str]:
@@ -169,14 +128,7 @@ class IntacctClient:
                 transaction=transaction,
             )
         except InvalidValue as exc:
-            raise ConnectorError(
-                f"{calls[0].action}: {exc}",
-                category=ErrorCategory.VALIDATION,
-                system=SYSTEM,
-                code="invalid_value",
-                field=exc.field,
-                record=calls[0].record,
-            ) from None
+            raise exc.naming(calls[0].action, calls[0].record) from None
 
     async def _post(self, url: str, body: bytes, action: str, record: str | None) -> Response:
         async with self.limiter.slot(), self.gate.slot() if self.gate else _no_gate():
@@ -308,21 +260,7 @@ class IntacctClient:
             return []
         if not retry:
             return await self._exchange(calls, transaction)
-
-        def on_retry(error: ConnectorError, attempt: int, delay: float) -> None:
-            log.warning("%s (attempt %d); retrying in %.1f s", error, attempt, delay)
-
-        async def attempt() -> list[Result]:
-            return await self._exchange(calls, transaction)
-
-        return await with_retries(
-            attempt,
-            policy=self.config.retry,
-            sleep=self._sleep,
-            clock=self._clock,
-            rng=self._rng,
-            on_retry=on_retry,
-        )
+        return await self.retrying(lambda: self._exchange(calls, transaction))
 
     def raise_for(self, result: Result, call: Call) -> Result:
         if result.ok:

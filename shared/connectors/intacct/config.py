@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from shared.connectors.errors import ConnectorError
 from shared.connectors.retry import RetryPolicy
-from shared.errors import ErrorCategory
+from shared.connectors.settings import ConnectorConfig, config_from_settings
 from shared.settings import Settings
 from shared.zones import iana_zone
 
@@ -18,7 +17,7 @@ READ_BY_QUERY_MAX_PAGE = 1000
 READ_MAX_KEYS = 100
 
 
-class IntacctConfig(BaseModel):
+class IntacctConfig(ConnectorConfig):
     model_config = ConfigDict(frozen=True)
 
     endpoint: str
@@ -70,32 +69,4 @@ class IntacctConfig(BaseModel):
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> IntacctConfig:
         """From the app settings; a missing setting is an auth error that names it."""
-        needed = {
-            "INTACCT_SENDER_ID": settings.intacct_sender_id,
-            "INTACCT_SENDER_PASSWORD": settings.intacct_sender_password,
-            "INTACCT_COMPANY_ID": settings.intacct_company_id,
-            "INTACCT_USER_ID": settings.intacct_user_id,
-            "INTACCT_USER_PASSWORD": settings.intacct_user_password,
-        }
-        missing = [name for name, value in needed.items() if not value]
-        if missing:
-            raise ConnectorError(
-                f"Intacct is not configured: set {', '.join(missing)} in the app settings",
-                category=ErrorCategory.AUTH,
-                system=SYSTEM,
-                code="not_configured",
-            )
-        values: dict[str, object] = {
-            "endpoint": settings.intacct_endpoint,
-            "sender_id": settings.intacct_sender_id,
-            "sender_password": settings.intacct_sender_password,
-            "company_id": settings.intacct_company_id,
-            "entity_id": settings.intacct_entity_id,
-            "user_id": settings.intacct_user_id,
-            "user_password": settings.intacct_user_password,
-            "timezone": settings.intacct_timezone,
-            "max_in_flight": settings.intacct_max_in_flight,
-            "timeout_s": settings.intacct_timeout_s,
-            **overrides,
-        }
-        return cls.model_validate(values)
+        return config_from_settings(cls, settings, SYSTEM, "Intacct", overrides)

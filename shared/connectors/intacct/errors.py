@@ -16,6 +16,7 @@ import httpx
 from shared.connectors.errors import ConnectorError
 from shared.connectors.intacct.config import SYSTEM
 from shared.connectors.intacct.wire import ErrorDetail
+from shared.connectors.retry import retry_after_seconds
 from shared.errors import ErrorCategory as C
 
 _MAX_SHOWN = 400
@@ -111,7 +112,7 @@ def from_status(
 ) -> ConnectorError:
     """A non-2xx answer: 429 throttling, 5xx (retried), anything else unexpected."""
     status = response.status_code
-    retry_after = _retry_after(response.headers.get("Retry-After"))
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     if status == 429:
         category = C.RATE_LIMIT
     elif status >= 500 or status in (408, 502, 503, 504):
@@ -149,9 +150,3 @@ def bad_answer(message: str, *, record: str | None = None) -> ConnectorError:
     return ConnectorError(
         message, category=C.INTERNAL, system=SYSTEM, code="bad_answer", record=record
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None

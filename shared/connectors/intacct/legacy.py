@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.connectors.intacct.wire import InvalidValue, format_value
+from shared.connectors.errors import InvalidValue
+from shared.connectors.intacct.config import SYSTEM
+from shared.connectors.intacct.wire import format_value
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,9 @@ def as_date(value: Any, name: str) -> date:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
-        raise InvalidValue(f"field {name}: {text!r} is not a date (use mm/dd/yyyy)", name) from None
+        raise InvalidValue(
+            f"field {name}: {text!r} is not a date (use mm/dd/yyyy)", name, system=SYSTEM
+        ) from None
 
 
 def _add(parent: ET.Element, spec: Element, value: Any) -> None:
@@ -195,6 +199,7 @@ def _fill(
                 f"field {name}{where} cannot be written: {function} has no element for it "
                 f"(it takes {', '.join(e.generic for e in elements)})",
                 name,
+                system=SYSTEM,
             )
     for spec in elements:
         value = values.get(spec.generic)
@@ -216,7 +221,7 @@ def _lines(
         if number > updated:
             for name in lines.required:
                 if values.get(name) in (None, ""):
-                    raise InvalidValue(f"field {name}{where} is required", name)
+                    raise InvalidValue(f"field {name}{where} is required", name, system=SYSTEM)
             item = ET.SubElement(parent, lines.item)
         else:
             item = ET.SubElement(parent, lines.update_item, line_num=str(number))
@@ -229,7 +234,9 @@ def create_body(
     """`<create_x>` for a document: `values` flat, `items` its lines (None: none given)."""
     for name in writer.required:
         if values.get(name) in (None, ""):
-            raise InvalidValue(f"field {name} is required to create {writer.object}", name)
+            raise InvalidValue(
+                f"field {name} is required to create {writer.object}", name, system=SYSTEM
+            )
     body = ET.Element(writer.create)
     _fill(body, writer.elements, values, writer.create)
     if writer.lines is not None and not writer.lines.container:  # optional, no container
@@ -240,11 +247,12 @@ def create_body(
                 f"{writer.object} needs at least one line ({writer.create} requires "
                 f"{writer.lines.container}) and the source record has none",
                 "lines",
+                system=SYSTEM,
             )
         container = ET.SubElement(body, writer.lines.container)
         _lines(container, writer.lines, items, writer.create)
     elif items:
-        raise InvalidValue(f"{writer.object} has no lines", "lines")
+        raise InvalidValue(f"{writer.object} has no lines", "lines", system=SYSTEM)
     return body
 
 
@@ -262,6 +270,7 @@ def update_body(
         raise InvalidValue(
             f"Intacct's API cannot change an existing {writer.object}; change it in Intacct",
             None,
+            system=SYSTEM,
         )
     body = ET.Element(writer.update, key=key)
     allowed = [e for e in writer.elements if e.legacy in writer.update_elements]
@@ -272,6 +281,7 @@ def update_body(
                 f"{writer.object} {key} has {current_lines} lines and the source "
                 f"{len(items)}: Intacct's API cannot remove lines; remove them in Intacct",
                 "lines",
+                system=SYSTEM,
             )
         if items:
             container = ET.SubElement(body, writer.lines.update_container)

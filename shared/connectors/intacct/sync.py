@@ -62,7 +62,6 @@ from shared.connectors.protocol import (
     WriteOutcome,
     unusable,
 )
-from shared.connectors.retry import with_retries
 from shared.errors import ErrorCategory
 from shared.settings import Settings
 
@@ -70,7 +69,7 @@ TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 ORDER = (("WHENMODIFIED", True), ("RECORDNO", True))
 
 
-class ChangeCursor(BaseModel):
+class IntacctChangeCursor(BaseModel):
     """Where a change read stands; JSON round-trippable."""
 
     model_config = ConfigDict(extra="forbid")
@@ -248,7 +247,7 @@ class IntacctSync:
             return self.aging.open(until.astimezone(self.zone).date(), until, size)
         obj = self._object(object)
         lower, upper = self._window(since, until)
-        cursor = ChangeCursor(
+        cursor = IntacctChangeCursor(
             object=obj.name,
             since=lower,
             until=upper,
@@ -261,7 +260,7 @@ class IntacctSync:
         if str(cursor.get("object", "")).upper() == aging.OBJECT:
             return await self.aging.page(cursor)
         try:
-            state = ChangeCursor.model_validate(dict(cursor))
+            state = IntacctChangeCursor.model_validate(dict(cursor))
         except ValidationError as exc:
             raise _validation(f"not an Intacct change cursor: {exc.errors()[0]['msg']}") from None
         obj = self._object(state.object)
@@ -402,14 +401,7 @@ class IntacctSync:
                 )
             return WriteOutcome(id=made[0].id, created=True)
 
-        client = self.client
-        return await with_retries(
-            attempt,
-            policy=client.config.retry,
-            sleep=client._sleep,
-            clock=client._clock,
-            rng=client._rng,
-        )
+        return await self.client.retrying(attempt)
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
         obj = self._writable(object)

@@ -13,15 +13,12 @@ from typing import Any
 
 from defusedxml import ElementTree as SafeET
 
+from shared.connectors.errors import InvalidValue
+from shared.connectors.intacct.config import SYSTEM
+
 # Characters XML 1.0 cannot carry at all (even escaped): a value holding one is refused
 # before sending, with the field named, instead of producing a request the gateway rejects.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-class InvalidValue(ValueError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -94,9 +91,12 @@ def format_value(value: Any, name: str) -> str | None:
                 f"field {name} holds a control character XML cannot carry — remove it "
                 "from the source record",
                 name,
+                system=SYSTEM,
             )
         return value
-    raise InvalidValue(f"field {name}: cannot send a {type(value).__name__} to Intacct", name)
+    raise InvalidValue(
+        f"field {name}: cannot send a {type(value).__name__} to Intacct", name, system=SYSTEM
+    )
 
 
 def add(parent: ET.Element, name: str, value: Any) -> ET.Element | None:
@@ -160,7 +160,8 @@ def build_request(
     # ElementTree writes a carriage return in text raw, and every XML parser reads a raw CR
     # as LF; as a character reference it arrives unchanged. ElementTree itself writes no CR,
     # so each one here comes from a value.
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text.replace(b"\r", b"&#13;")
 
 
 class NotXml(ValueError):

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from shared.connectors.creatio import CreatioClient
-from shared.connectors.creatio.errors import retry_after_seconds
 from shared.connectors.errors import ConnectorError
-from shared.connectors.retry import RetryPolicy
+from shared.connectors.retry import RetryPolicy, retry_after_seconds
 from shared.errors import ErrorCategory as C
 from tests.support.creatio import config
 

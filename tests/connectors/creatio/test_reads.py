@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.connectors.creatio import ChangeCursor, CreatioClient
+from shared.connectors.creatio import CreatioChangeCursor, CreatioClient
 from shared.connectors.creatio.odata import eq
 from shared.connectors.errors import ConnectorError
 from shared.errors import ErrorCategory
@@ -26,7 +26,7 @@ def _products(count: int, stamp: str, prefix: str) -> list[dict[str, str]]:
     ]
 
 
-async def _read_all(client: CreatioClient, cursor: ChangeCursor | None) -> list[dict]:
+async def _read_all(client: CreatioClient, cursor: CreatioChangeCursor | None) -> list[dict]:
     records: list[dict] = []
     while cursor is not None:
         page = await client.read_page(cursor)
@@ -166,11 +166,11 @@ async def test_a_cursor_survives_a_queue_message(
 ) -> None:
     rows = _products(120, SHARED, "q")
     creatio.admin.seed({"Product": rows})
-    cursor: ChangeCursor | None = await client.open_changes("Product", SINCE, page_size=25)
+    cursor: CreatioChangeCursor | None = await client.open_changes("Product", SINCE, page_size=25)
     seen: list[dict] = []
     while cursor is not None:
         message = cursor.model_dump_json()  # what the flow-runs worker enqueues
-        page = await client.read_page(ChangeCursor.model_validate_json(message))
+        page = await client.read_page(CreatioChangeCursor.model_validate_json(message))
         seen += page.records
         cursor = page.next
     assert set(_once(seen)) == {r["Id"] for r in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.connectors.dataverse import BatchOperation, ChangeSet, DataverseClient
-from shared.connectors.dataverse.odata import InvalidValue
+from shared.connectors.errors import InvalidValue
 from shared.errors import ErrorCategory
 from tests.support.dataverse import RunningDataverse
 

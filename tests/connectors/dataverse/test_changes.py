@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse import ChangesPage, DataverseClient
+from shared.connectors.dataverse import DataverseChangesPage, DataverseClient
 from shared.connectors.errors import ConnectorError
 from shared.errors import ErrorCategory
 from tests.support.dataverse import RunningDataverse
 
 
 async def _read_all(
-    client: DataverseClient, first: ChangesPage
-) -> tuple[list[dict[str, Any]], ChangesPage]:
+    client: DataverseClient, first: DataverseChangesPage
+) -> tuple[list[dict[str, Any]], DataverseChangesPage]:
     pages, page = [first], first
     while page.next_link:
         page = await client.next_changes(page.next_link, page_size=5)

@@ -11,7 +11,7 @@ import pytest
 from shared.connectors.dataverse.batch import build
 from shared.connectors.dataverse.exact_json import dumps_exact
 from shared.connectors.dataverse.models import BatchOperation
-from shared.connectors.dataverse.odata import InvalidValue
+from shared.connectors.errors import InvalidValue
 
 
 def test_decimals_are_written_digit_for_digit() -> None:
