@@ -65,7 +65,9 @@ def preflight(services: Services) -> PreflightService:
 
 
 def api(services: Services) -> ControlApi:
-    return ControlApi(services.flows, services.settings, None, preflight(services))
+    return ControlApi(
+        services.flows, services.settings, services.engine.outcomes, preflight(services)
+    )
 
 
 def problems(report: Any) -> list[tuple[str, str, str | None, str]]:
