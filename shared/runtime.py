@@ -149,7 +149,8 @@ async def get_services() -> Services:
 
 
 async def reset_services() -> None:
-    """Forget (and close) this loop's services — tests use it after changing settings."""
+    """Forget (and close) this loop's services: the local host does when it stops
+    (sandbox/host/host.py), tests after changing settings."""
     services = _services.pop(asyncio.get_running_loop(), None)
     if services is not None:
         await services.close()
