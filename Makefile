@@ -22,11 +22,15 @@ dev: setup
 test: setup infra-check browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
+# mypy's scope and strictness are in pyproject.toml ([tool.mypy]: shared/, functions/,
+# function_app.py).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 setup: $(STAMPS)/python $(STAMPS)/node
 
@@ -41,11 +45,13 @@ browser:
 			exit 1; \
 		fi; }
 
-# Zero failed checks in both IaC variants; parse errors fail too (CKV_PARSE_ERROR_FAIL). Skips are
-# inline, each with its reason, next to the resource they concern.
+# Zero failed checks in both IaC variants and in the secrets scan of infra/; parse errors fail
+# too (CKV_PARSE_ERROR_FAIL). Skips are inline, each with its reason, next to the resource or
+# line they concern.
 infra-check: $(STAMPS)/checkov-$(CHECKOV_VERSION)
 	$(CHECKOV) -d infra/bicep --framework bicep
 	$(CHECKOV) -d infra/terraform --framework terraform
+	$(CHECKOV) -d infra --framework secrets
 
 # The dev install is constrained by requirements.txt so tests run the versions Azure deploys.
 $(STAMPS)/python: pyproject.toml requirements.txt

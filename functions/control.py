@@ -1,6 +1,7 @@
-"""HTTP control API (DESIGN §3). Callers send x-functions-key in Azure (FUNCTION auth level),
-or come through App Service Authentication (SHUTTLE_AUTH_MODE=appservice); every route is
-`guarded` with the role it needs, and every change is audited (functions/guard.py)."""
+"""HTTP control API (README.md, "Control API"). Callers send x-functions-key in Azure
+(FUNCTION auth level), or come through App Service Authentication
+(SHUTTLE_AUTH_MODE=appservice); every route is `guarded` with the role it needs, and every
+change is audited (functions/guard.py)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from shared.connectors.dataverse.client import DataverseClient
-from shared.connectors.dataverse.metadata import create_key, create_string_column, read_table
+from shared.connectors.dataverse.metadata import (
+    create_key,
+    create_money_column,
+    create_string_column,
+    read_table,
+)
 from shared.flows.catalog import Catalog
-from shared.preflight.needs import BINDING_LENGTH, catalog_needs
+from shared.preflight.needs import BINDING_LENGTH, DATAVERSE_CUSTOM, catalog_needs
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -39,6 +44,43 @@ def binding_tables(catalog: Catalog) -> list[str]:
         if system == "dataverse" and need.key is not None
     }
     return sorted(tables)
+
+
+def custom_columns(catalog: Catalog) -> list[tuple[str, str]]:
+    """The Dataverse custom columns (DATAVERSE_CUSTOM) the enabled flows read or write."""
+    wanted = {
+        (need.object, name)
+        for needs in catalog_needs(catalog).values()
+        for (system, _), need in needs.items()
+        if system == "dataverse"
+        for name in need.fields
+        if (need.object, name) in DATAVERSE_CUSTOM
+    }
+    return sorted(wanted)
+
+
+async def _provision_custom(
+    catalog: Catalog, client: DataverseClient, result: ProvisionResult, dry_run: bool
+) -> None:
+    for logical, column in custom_columns(catalog):
+        kind, length, label = DATAVERSE_CUSTOM[(logical, column)]
+        shown = f"{kind}, {length}" if length else kind
+        info = await read_table(client, logical)
+        if info is None:
+            result.say(f"{logical}: the table does not exist in this environment — skipped")
+            result.failed = True
+        elif column in info.fields:
+            result.say(f"{logical}: column {column} exists")
+        elif dry_run:
+            result.say(f"{logical}: would create column {column} ({shown})")
+        else:
+            about = f"{label} (read by Shuttle; docs/deploy.md)"
+            if kind == "money":
+                await create_money_column(client, logical, column, label, about)
+            else:
+                await create_string_column(client, logical, column, length or 100, label, about)
+            result.created += 1
+            result.say(f"{logical}: created column {column} ({shown})")
 
 
 async def provision_dataverse(
@@ -80,6 +122,7 @@ async def provision_dataverse(
             result.created += 1
             result.say(f"{logical}: created alternate key {key} on {column}")
             waiting.append(logical)
+    await _provision_custom(catalog, client, result, dry_run)
     if dry_run:
         return result
     for logical in waiting:
@@ -100,5 +143,7 @@ async def provision_dataverse(
             result.say(f"{logical}: alternate key index still not Active; run again later")
             result.failed = True
     if not result.created and not result.failed:
-        result.say("nothing to do: every binding column and alternate key is in place")
+        result.say(
+            "nothing to do: every binding column, alternate key and custom column is in place"
+        )
     return result

@@ -1,8 +1,10 @@
 """The sandbox's test CA: HTTPS for the local emulators, like the real services.
 
-One CA lives in `.sandbox/` at the repo root (git-ignored): `ca.pem` (what clients trust),
-`ca-key.pem`, and a server certificate for 127.0.0.1 (IP subject alternative name) and
-localhost (`server.pem` with the CA appended, `server-key.pem`). `trust.pem` is `ca.pem`
+The CA and the server certificate are made with trustme; cryptography only reads them back to
+check they are still valid. One CA lives in `.sandbox/` at the repo root (git-ignored):
+`ca.pem` (what clients trust), `ca-key.pem`, and a server certificate for 127.0.0.1 (IP
+subject alternative name) and localhost (`server.pem` with the CA appended,
+`server-key.pem`). `trust.pem` is `ca.pem`
 plus the CAs trusted before; SSL_CERT_FILE / REQUESTS_CA_BUNDLE point at it. The files are
 reused across restarts while they are valid, so a trust set up once (a browser) keeps
 working; anything missing, unreadable, expired or not matching is made again.
@@ -11,18 +13,17 @@ working; anything missing, unreadable, expired or not matching is made again.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import os
 import ssl
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
 from starlette.types import ASGIApp
 
 from sandbox.emulators import server
@@ -34,7 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO_ROOT / ".sandbox"
 SERVER_NAMES = ("localhost",)
 SERVER_IPS = ("127.0.0.1",)
-CA_DAYS = 3650
 SERVER_DAYS = 825
 # Renew a little before the end, so a sandbox started today works all day.
 RENEW_BEFORE = dt.timedelta(days=2)
@@ -106,18 +106,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
 def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
     # Whole or not at all: another `shuttle` or test of this checkout may be loading the
     # file (SSL_CERT_FILE) while this one rewrites it.
@@ -128,73 +116,25 @@ def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
     os.replace(partial, path)
 
 
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=True, content_commitment=False, key_encipherment=False,
-    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-    crl_sign=True, encipher_only=False, decipher_only=False,
-)  # fmt: skip
+def _make_ca(tls: SandboxTLS) -> trustme.CA:
+    # trustme's CA is valid from 2000 to 3000: it never needs renewing.
+    ca = trustme.CA(organization_name="Shuttle", organization_unit_name="Shuttle sandbox test CA")
+    _write(tls.ca_key_path, ca.private_key_pem.bytes(), secret=True)
+    _write(tls.ca_path, ca.cert_pem.bytes())
+    return ca
 
 
-def _make_ca(tls: SandboxTLS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Shuttle sandbox test CA")])
+def _make_server(tls: SandboxTLS, ca: trustme.CA) -> None:
     now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
+    leaf = ca.issue_cert(
+        *SERVER_IPS,
+        *SERVER_NAMES,
+        common_name=SERVER_IPS[0],
+        not_before=now - dt.timedelta(hours=1),
+        not_after=now + dt.timedelta(days=SERVER_DAYS),
     )
-    _write(tls.ca_key_path, _pem_key(key), secret=True)
-    _write(tls.ca_path, cert.public_bytes(serialization.Encoding.PEM))
-    return cert, key
-
-
-def _make_server(tls: SandboxTLS, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
-    key = _key()
-    now = _now()
-    names: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVER_NAMES]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVER_IPS]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca.not_valid_after_utc))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    chain = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
-        serialization.Encoding.PEM
-    )
-    _write(tls.key_path, _pem_key(key), secret=True)
+    chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems) + ca.cert_pem.bytes()
+    _write(tls.key_path, leaf.private_key_pem.bytes(), secret=True)
     _write(tls.cert_path, chain)
 
 
@@ -203,17 +143,24 @@ def _fresh(cert: x509.Certificate) -> bool:
     return cert.not_valid_before_utc <= now and now + RENEW_BEFORE < cert.not_valid_after_utc
 
 
-def _load_ca(tls: SandboxTLS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+def _public_pem(key: Any) -> bytes:
+    return bytes(
+        key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def _load_ca(tls: SandboxTLS) -> tuple[trustme.CA, x509.Certificate] | None:
     try:
-        cert = x509.load_pem_x509_certificate(tls.ca_path.read_bytes())
-        key = serialization.load_pem_private_key(tls.ca_key_path.read_bytes(), None)
-    except (OSError, ValueError):
+        cert_pem, key_pem = tls.ca_path.read_bytes(), tls.ca_key_path.read_bytes()
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, None)
+    except (OSError, ValueError, TypeError):
         return None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not _fresh(cert):
+    if not _fresh(cert) or _public_pem(cert.public_key()) != _public_pem(key.public_key()):
         return None
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
-        return None
-    return cert, key
+    return trustme.CA.from_pem(cert_pem, key_pem), cert
 
 
 def _server_valid(tls: SandboxTLS, ca: x509.Certificate) -> bool:
@@ -232,12 +179,7 @@ def _server_valid(tls: SandboxTLS, ca: x509.Certificate) -> bool:
         _fresh(cert)
         and ips >= set(SERVER_IPS)
         and dns >= set(SERVER_NAMES)
-        and key.public_key().public_bytes(  # type: ignore[union-attr]
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        == cert.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        and _public_pem(key.public_key()) == _public_pem(cert.public_key())
     )
 
 
@@ -248,12 +190,11 @@ def ensure_tls(directory: Path | str | None = None) -> SandboxTLS:
     tls.directory.mkdir(parents=True, exist_ok=True)
     loaded = _load_ca(tls)
     if loaded is None:
-        ca, ca_key = _make_ca(tls)
-        _make_server(tls, ca, ca_key)
+        _make_server(tls, _make_ca(tls))
         return tls
-    ca, ca_key = loaded
-    if not _server_valid(tls, ca):
-        _make_server(tls, ca, ca_key)
+    ca, ca_cert = loaded
+    if not _server_valid(tls, ca_cert):
+        _make_server(tls, ca)
     return tls
 
 

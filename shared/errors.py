@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class ErrorCategory(StrEnum):
-    """The categories a run log shows (DESIGN §3) — an operator's runbook is keyed on these."""
+    """The categories a run log shows — the operator's runbook is keyed on these
+    (docs/operations.md §2, "Errors by category")."""
 
     VALIDATION = "validation"
     DUPLICATE = "duplicate"
@@ -33,6 +34,8 @@ class ShuttleError(Exception):
             self.code = code
 
 
+# The classes below look alike on purpose: each is a code and a category that callers catch
+# by class; the behaviour is ShuttleError's.
 class DefinitionError(ShuttleError):
     """A solution definition file is broken; raised at start-up, names file, flow and field."""
 

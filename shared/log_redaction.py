@@ -35,7 +35,8 @@ _COOKIES = r"\.ASPXAUTH|BPMCSRF|BPMSESSIONID|BPMLOADER|UserName|ASP\.NET_Session
 _Q = r"""(?P<q>['"])"""  # an opening quote; closed by (?P=q)
 _QUOTED_VALUE = r"""b?(?P<vq>['"])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)"""
 
-_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = []
+# Applied in the order they are added: (pattern, replacement function or `re.sub` template).
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = []
 
 
 def _rule(pattern: str, flags: int = re.IGNORECASE) -> Callable[..., Any]:
@@ -44,6 +45,11 @@ def _rule(pattern: str, flags: int = re.IGNORECASE) -> Callable[..., Any]:
         return fn
 
     return register
+
+
+def _substitute(pattern: str, template: str, flags: int = re.IGNORECASE) -> None:
+    """A rule whose replacement is a template: `\\g<name>` keeps that group."""
+    _RULES.append((re.compile(pattern, flags), template))
 
 
 def _keep_value_quotes(match: re.Match[str]) -> str:
@@ -72,35 +78,23 @@ def _quoted_pair(match: re.Match[str]) -> str:
 
 
 # Intacct XML credentials.
-@_rule(r"<(?P<tag>password|sessionid|userpassword|senderpassword)>.*?</(?P=tag)>", re.I | re.S)
-def _xml(match: re.Match[str]) -> str:
-    tag = match.group("tag")
-    return f"<{tag}>{REDACTED}</{tag}>"
-
-
+_substitute(
+    r"<(?P<tag>password|sessionid|userpassword|senderpassword)>.*?</(?P=tag)>",
+    rf"<\g<tag>>{REDACTED}</\g<tag>>",
+    re.I | re.S,
+)
 # Header lines: "Authorization: Bearer ...", "Cookie: a=b; c=d"
-@_rule(rf"(?P<name>\b(?:{_HEADERS})):[ \t]*(?P<value>[^\r\n'\"]+)")
-def _header_line(match: re.Match[str]) -> str:
-    return f"{match.group('name')}: {REDACTED}"
-
-
+_substitute(rf"(?P<name>\b(?:{_HEADERS})):[ \t]*(?P<value>[^\r\n'\"]+)", rf"\g<name>: {REDACTED}")
 # Bearer / Basic credentials anywhere (a token has a digit or a symbol: "basic validation"
 # stays as it is).
-@_rule(r"\b(?P<scheme>bearer|basic)\s+(?=[\w.~+/=-]*[\d.~+/=-])[A-Za-z0-9._~+/=-]{12,}")
-def _scheme(match: re.Match[str]) -> str:
-    return f"{match.group('scheme')} {REDACTED}"
-
-
+_substitute(
+    r"\b(?P<scheme>bearer|basic)\s+(?=[\w.~+/=-]*[\d.~+/=-])[A-Za-z0-9._~+/=-]{12,}",
+    rf"\g<scheme> {REDACTED}",
+)
 # Creatio cookies anywhere (e.g. a Cookie header built by hand).
-@_rule(rf"(?P<name>(?<![\w.])(?:{_COOKIES}))=(?P<value>[^;,\s'\"&]+)")
-def _cookie(match: re.Match[str]) -> str:
-    return f"{match.group('name')}={REDACTED}"
-
-
+_substitute(rf"(?P<name>(?<![\w.])(?:{_COOKIES}))=(?P<value>[^;,\s'\"&]+)", rf"\g<name>={REDACTED}")
 # Query strings, form bodies, connection strings: password=..., client_secret=..., AccountKey=
-@_rule(rf"(?P<name>(?<![\w.-])(?:{_KEYS}))=(?P<value>[^&;,\s'\"]+)")
-def _assignment(match: re.Match[str]) -> str:
-    return f"{match.group('name')}={REDACTED}"
+_substitute(rf"(?P<name>(?<![\w.-])(?:{_KEYS}))=(?P<value>[^&;,\s'\"]+)", rf"\g<name>={REDACTED}")
 
 
 def redact(text: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.flows import lifecycle
+from shared.flows.models import FlowRecord
 from shared.flows.service import FlowService
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ async def tick(service: FlowService, now: datetime) -> TickReport:
     report.unreadable = [b.flow_id for b in broken]
     report.sleeping_until = await _sleeping_until(service, now)
 
-    async def one(rec):  # type: ignore[no-untyped-def]
+    async def one(rec: FlowRecord) -> None:
         if lifecycle.lease_expired(rec, now):
             if await service.recover(rec, now):
                 report.recovered.append(rec.flow_id)

@@ -288,13 +288,21 @@ var roleKeyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var roleKeyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var roleMonitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
-// Key Vault secret names (letters, digits and dashes) of the secret app settings.
+// Key Vault secret names (letters, digits and dashes) of the secret app settings. checkov's
+// secrets scan takes some of these names for high-entropy strings: each is skipped.
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretCreatioPassword = 'creatio-password'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretCreatioClientSecret = 'creatio-client-secret'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretIntacctSenderPassword = 'intacct-sender-password'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretIntacctUserPassword = 'intacct-user-password'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretDataverseClientSecret = 'dataverse-client-secret'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretDataverseClientCert = 'dataverse-client-cert'
+// checkov:skip=CKV_SECRET_6: a Key Vault secret name, not a secret
 var secretSmtpPassword = 'smtp-password'
 
 // Private endpoints (privateNetworking): one per storage service the app uses and one for the

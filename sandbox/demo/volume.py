@@ -287,14 +287,40 @@ class Book:
         for n in range(self.size.dv_invoices):
             account = accounts[n % len(accounts)]
             paid = n % 2 == 1
-            invoices.append({"invoiceid": self._id(), "name": f"Dynamics invoice {8000 + n}",
-                             "invoicenumber": f"INV-DV-{8000 + n}",
-                             "totalamount": money(Decimal(self.rng.randint(200, 9000))),
-                             "duedate": (self.today + timedelta(days=30)).isoformat(),
-                             "_customerid_value": account["accountid"],
-                             "customerid@target": "account",
-                             "statecode": 2 if paid else 0,
-                             "statuscode": 100001 if paid else 1})  # fmt: skip
+            # Every fourth is paid in part: its amount paid in shuttle_amountpaid (docs/deploy.md).
+            partly = n % 4 == 2
+            invoice_id = self._id()  # the same draws, in the same order, as before
+            total = Decimal(self.rng.randint(200, 9000))
+            invoice = {
+                "invoiceid": invoice_id,
+                "name": f"Dynamics invoice {8000 + n}",
+                "invoicenumber": f"INV-DV-{8000 + n}",
+                "totalamount": money(total),
+                "duedate": (self.today + timedelta(days=30)).isoformat(),
+                "_customerid_value": account["accountid"],
+                "customerid@target": "account",
+                "statecode": 2 if paid or partly else 0,
+                "statuscode": 100001 if paid else 100002 if partly else 1,
+            }
+            if partly:
+                invoice["shuttle_amountpaid"] = money(total / 4)
+            invoices.append(invoice)
+        # A credit note (an invoice crediting another, docs/wire-notes.md) for the first paid.
+        if self.size.dv_invoices > 1:
+            credited = invoices[1]
+            invoices.append(
+                {
+                    "invoiceid": self._id(),
+                    "name": "Goodwill credit",
+                    "invoicenumber": "CN-DV-8001",
+                    "totalamount": money(Decimal(50)),
+                    "shuttle_creditedinvoice": credited["invoicenumber"],
+                    "_customerid_value": credited["_customerid_value"],
+                    "customerid@target": "account",
+                    "statecode": 0,
+                    "statuscode": 1,
+                }
+            )
         incidents = [
             {"incidentid": self._id(), "title": self.rng.choice(ISSUES),
              "ticketnumber": f"CAS-{9100 + n}", "description": "Opened from the customer portal.",

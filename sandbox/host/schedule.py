@@ -1,7 +1,8 @@
 """Timer schedules: NCRONTAB expressions (as Azure Functions writes them) and TimeSpan intervals.
 
-Azure puts seconds FIRST: `{second} {minute} {hour} {day} {month} {day-of-week}`. croniter
-takes six fields with seconds LAST, so the expression is converted, never passed through.
+Azure puts seconds FIRST: `{second} {minute} {hour} {day} {month} {day-of-week}`; croniter
+reads that order with `second_at_beginning=True`. Each field is still checked against
+NCrontab's own ranges and names (stricter than croniter's), never passed through unchecked.
 """
 
 from __future__ import annotations
@@ -91,11 +92,11 @@ def _convert_field(text: str, field: _Field, expression: str) -> str:
     return ",".join(parts)
 
 
-def ncrontab_to_croniter(expression: str) -> str:
-    """Convert Azure's NCRONTAB to croniter's field order, validating every field.
+def normalize_ncrontab(expression: str) -> str:
+    """Azure's NCRONTAB with every field validated and names as numbers, seconds first.
 
-    Six fields (the form Azure documents) move the seconds to the end; five fields are
-    accepted as the real host does (NCrontab without seconds: fires at second 0).
+    Six fields are the form Azure documents; five fields are accepted as the real host does
+    (NCrontab without seconds: fires at second 0).
     """
     fields = expression.split()
     if len(fields) == 5:
@@ -105,22 +106,22 @@ def ncrontab_to_croniter(expression: str) -> str:
             f"{expression!r} has {len(fields)} fields; NCRONTAB needs six: "
             "{second} {minute} {hour} {day} {month} {day-of-week}"
         )
-    converted = [
+    return " ".join(
         _convert_field(text, spec, expression) for text, spec in zip(fields, _FIELDS, strict=True)
-    ]
-    second, rest = converted[0], converted[1:]
-    return " ".join([*rest, second])
+    )
 
 
 @dataclass(frozen=True)
 class CronSchedule:
     expression: str
-    croniter_expression: str
+    normalized: str  # six fields, seconds first (normalize_ncrontab)
 
     def next_after(self, moment: datetime) -> datetime:
         # day_or=False: NCrontab requires BOTH day-of-month and day-of-week to match,
         # unlike Vixie cron's "either" rule that croniter applies by default.
-        it = croniter(self.croniter_expression, moment.astimezone(UTC), day_or=False)
+        it = croniter(
+            self.normalized, moment.astimezone(UTC), day_or=False, second_at_beginning=True
+        )
         result: datetime = it.get_next(datetime)
         return result.astimezone(UTC)
 
@@ -156,4 +157,4 @@ def parse_schedule(expression: str) -> CronSchedule | IntervalSchedule:
             "It runs at second 0 of each matching minute.",
             text,
         )
-    return CronSchedule(text, ncrontab_to_croniter(text))
+    return CronSchedule(text, normalize_ncrontab(text))

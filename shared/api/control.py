@@ -11,6 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.api import models as api
+from shared.api.invalid import request_error
 from shared.errors import ConflictError, NotFoundError, RequestValidationError
 from shared.flows.catalog import CatalogEntry
 from shared.flows.definitions import FlowKind, System
@@ -86,9 +87,7 @@ def parse_body(
             raise RequestValidationError(
                 f"body is not valid JSON: {err['msg']}", code="invalid_json"
             ) from None
-        field = ".".join(str(p) for p in err["loc"]) or None
-        where = f"{field}: " if field else ""
-        raise RequestValidationError(f"{where}{err['msg']}", field=field) from None
+        raise request_error(exc) from None
 
 
 def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:

@@ -1,4 +1,4 @@
-"""Request and response bodies of the control API (DESIGN §3)."""
+"""Request and response bodies of the control API (README.md, "Control API")."""
 
 from __future__ import annotations
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.api import models as api
 from shared.api.control import run_view
+from shared.api.invalid import parse_query
 from shared.engine.decisions import Action
-from shared.errors import RequestValidationError
 from shared.flows.models import RunStatus
 from shared.flows.service import FlowService
 from shared.storage.outcome_store import Outcome, OutcomeStore, PlanRow
@@ -33,12 +33,7 @@ class RunFilter(BaseModel):
 
 
 def parse_filter(params: dict[str, str]) -> RunFilter:
-    try:
-        return RunFilter.model_validate({k: v for k, v in params.items() if v != ""})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise RequestValidationError(f"{field}: {err['msg']}", field=field) from None
+    return parse_query(RunFilter, params)
 
 
 class PlanItem(BaseModel):
@@ -75,12 +70,7 @@ class PlanQuery(BaseModel):
 
 
 def parse_plan_query(params: dict[str, str]) -> PlanQuery:
-    try:
-        return PlanQuery.model_validate({k: v for k, v in params.items() if v != ""})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise RequestValidationError(f"{field}: {err['msg']}", field=field) from None
+    return parse_query(PlanQuery, params)
 
 
 def _action_of(row: PlanRow) -> str | None:

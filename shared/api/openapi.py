@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from shared.access.audit import AuditPage
 from shared.api import models as api
@@ -128,12 +128,11 @@ def _error_response(status: int) -> dict[str, Any]:
 
 
 def build_openapi(server_url: str = "/api") -> dict[str, Any]:
-    models = {api.ErrorBody, *(r.response for r in ROUTES if r.response),
-              *(r.body for r in ROUTES if r.body)}  # fmt: skip
-    _, defs = models_json_schema(
-        [(m, "serialization") for m in models] + [(m, "validation") for m in models],
-        ref_template=REF,
-    )
+    models: set[type[BaseModel]] = {api.ErrorBody}
+    models.update(r.response for r in ROUTES if r.response is not None)
+    models.update(r.body for r in ROUTES if r.body is not None)
+    modes: tuple[JsonSchemaMode, ...] = ("serialization", "validation")
+    _, defs = models_json_schema([(m, mode) for mode in modes for m in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         op: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ class Catalog:
             f"{s.id}.{f.id}": CatalogEntry(s, f) for s in self.solutions.values() for f in s.flows
         }
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self._entries.values())
 
     def __len__(self) -> int:

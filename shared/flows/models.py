@@ -60,6 +60,7 @@ class RunKind(StrEnum):
     SINGLE = "single"
 
 
+# Shaped like FlowKind (shared/flows/definitions.py): an enum with one derived property.
 class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"

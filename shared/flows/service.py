@@ -6,6 +6,7 @@ rules, and pairs a run row with its flow's state.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -124,7 +125,10 @@ class FlowService:
     async def list(self) -> list[tuple[CatalogEntry, FlowRecord]]:
         return (await self.survey())[0]
 
-    async def survey(self) -> tuple[list[tuple[CatalogEntry, FlowRecord]], list[BrokenFlow]]:
+    # builtins.list: the method `list` above shadows the builtin inside this class body.
+    async def survey(
+        self,
+    ) -> tuple[builtins.list[tuple[CatalogEntry, FlowRecord]], builtins.list[BrokenFlow]]:
         """Every catalogued flow that can be read, and those whose row cannot (reported,
         never in the way of the others)."""
         scan = await self.flows.scan()
@@ -132,7 +136,7 @@ class FlowService:
         pairs = [(e, records[e.flow_id]) for e in self.catalog if e.flow_id in records]
         return pairs, [b for b in scan.broken if b.flow_id in self.catalog.ids]
 
-    async def runs_of(self, flow_id: str, limit: int = 50) -> list[RunRecord]:
+    async def runs_of(self, flow_id: str, limit: int = 50) -> builtins.list[RunRecord]:
         self.catalog.get(flow_id)
         return await self.runs.list(flow_id, limit)
 

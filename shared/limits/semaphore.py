@@ -43,7 +43,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.limits.keys import table_key
@@ -146,8 +146,9 @@ class LeaseSemaphore:
                     handed = asyncio.get_running_loop().create_future()
                     self._waiting.append(handed)
                 sleeper = asyncio.ensure_future(self._sleep(delay * (0.5 + self._rng())))
+                either: set[asyncio.Future[Any]] = {handed, sleeper}
                 try:
-                    await asyncio.wait({handed, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     sleeper.cancel()
                 if handed.done():
@@ -166,11 +167,11 @@ class LeaseSemaphore:
                     await asyncio.shield(self.release(handed.result()))
 
     async def _try_acquire(self) -> Lease | None:
-        rows: dict[str, dict[str, Any]] = {}
-        async for row in self.table.query_entities(
+        rows: dict[str, TableEntity] = {}
+        async for found in self.table.query_entities(
             "PartitionKey eq @key", parameters={"key": self.key}
         ):
-            rows[row["RowKey"]] = row
+            rows[found["RowKey"]] = found
         now = self._clock()
         free = [
             (name, rows.get(name))

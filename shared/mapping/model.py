@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class Master(StrEnum):
-    """Which side's changes a field follows (DESIGN §4.4). `both`: the last change wins."""
+    """Which side's changes a field follows (docs/engine.md, "One record"). `both`: the last
+    change wins."""
 
     CRM = "crm"
     ERP = "erp"
@@ -26,6 +27,8 @@ class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# One class per transform, alike on purpose: pydantic picks the class by `op` (the
+# discriminated union `Transform` below), and each carries only its own options.
 class Trim(_Op):
     op: Literal["trim"] = "trim"
 
@@ -231,6 +234,9 @@ class Condition(BaseModel):
     equals: Any = None
     in_: tuple[Any, ...] | None = Field(default=None, alias="in")
     lookup: str | None = None
+    # `empty: false` passes a record whose field holds a value, `empty: true` one whose field
+    # is empty (a Dataverse credit note is an invoice naming the invoice it credits).
+    empty: bool | None = None
 
     @property
     def options(self) -> tuple[Any, ...]:
@@ -238,6 +244,8 @@ class Condition(BaseModel):
 
     def accepts(self, values: dict[str, Any], options: tuple[Any, ...] | None = None) -> bool:
         value = values.get(self.field)
+        if self.empty is not None:
+            return (value is None or str(value).strip() == "") is self.empty
         return any(_same_text(value, option) for option in (options or self.options))
 
 
@@ -342,7 +350,11 @@ class ObjectMapping(BaseModel):
             raise ValueError("`on_delete: deactivate` needs `inactive`: the target field values "
                              "that mark a record inactive (e.g. {STATUS: inactive})")  # fmt: skip
         targets = [f.to for f in self.fields]
-        twice = {t for t in targets if targets.count(t) > 1}
+        # A field may be mapped case by case: every mapping of it with its own `when`, the
+        # cases exclusive (a Dataverse invoice's amount paid, by status reason).
+        cased = {f.to for f in self.fields if f.when is not None}
+        uncased = [f.to for f in self.fields if f.when is None]
+        twice = {t for t in targets if targets.count(t) > 1 and (t not in cased or t in uncased)}
         if twice:
             raise ValueError(f"fields mapped twice: {', '.join(sorted(twice))}")
         for keys in self.match:

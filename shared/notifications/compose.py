@@ -91,25 +91,25 @@ def compose(event: Event, deployment: str, redact: Redactor) -> Message:
         text.append(f"Runbook: {RUNBOOK} - {event.runbook}")
     body_text = redact("\n".join(text) + "\n")
 
-    e = html.escape
-    parts = [f"<h2>{e(event.what)}</h2>", "<table>"]
-    parts += [f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts]
+    esc = html.escape
+    parts = [f"<h2>{esc(event.what)}</h2>", "<table>"]
+    parts += [f"<tr><th align='left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts]
     parts.append("</table>")
     if rows:
         parts.append(f"<h3>Failed records ({event.errors_total})</h3><table border='1'>")
         parts.append("<tr><th>record</th><th>category</th><th>field</th><th>message</th></tr>")
         for r in rows:
             cells = (r.record or "(run)", r.category.value, r.field or "", r.message)
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
         if event.errors_total > len(rows):
             parts.append(f"<p>... and {event.errors_total - len(rows)} more: "
-                         f"<code>GET /api/runs/{e(event.run_id or '')}</code></p>")  # fmt: skip
+                         f"<code>GET /api/runs/{esc(event.run_id or '')}</code></p>")  # fmt: skip
     if event.details:
-        parts.append(f"<pre>{e(event.details)}</pre>")
+        parts.append(f"<pre>{esc(event.details)}</pre>")
     if event.todo:
-        parts.append(f"<p><b>What to do:</b> {e(event.todo)}</p>")
+        parts.append(f"<p><b>What to do:</b> {esc(event.todo)}</p>")
     if event.runbook:
-        parts.append(f"<p>Runbook: <code>{RUNBOOK}</code> &ndash; {e(event.runbook)}</p>")
+        parts.append(f"<p>Runbook: <code>{RUNBOOK}</code> &ndash; {esc(event.runbook)}</p>")
     body_html = redact("<html><body>" + "\n".join(parts) + "</body></html>")
     return Message(subject=subj, text=body_text, html=body_html)

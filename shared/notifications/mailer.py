@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -57,21 +57,14 @@ def build_email(message: Message, sender: str, envelope: Envelope) -> EmailMessa
     return mail
 
 
+@dataclass(eq=False, repr=False)  # compared by identity; no repr that could show settings
 class Mailer:
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        attempts: int = 3,
-        backoff_s: Sequence[float] = (1.0, 3.0),
-        sleep: Sleep = asyncio.sleep,
-        timeout_s: float = 15.0,
-    ) -> None:
-        self.settings = settings
-        self.attempts = attempts
-        self.backoff_s = backoff_s
-        self.sleep = sleep
-        self.timeout_s = timeout_s
+    settings: Settings
+    _: KW_ONLY
+    attempts: int = 3
+    backoff_s: Sequence[float] = (1.0, 3.0)
+    sleep: Sleep = asyncio.sleep
+    timeout_s: float = 15.0
 
     @property
     def configured(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -98,23 +98,15 @@ class TickReport:
     alerts: list[str]
 
 
+@dataclass(eq=False, repr=False)  # compared by identity; no repr that could show settings
 class ConnectionMonitor:
-    def __init__(
-        self,
-        settings: Settings,
-        catalog: Catalog,
-        notifier: Notifier,
-        checker: Checker,
-        storage_probe: Callable[[], Awaitable[None]],
-        *,
-        timer: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        self.settings = settings
-        self.catalog = catalog
-        self.notifier = notifier
-        self.checker = checker
-        self.storage_probe = storage_probe
-        self.timer = timer
+    settings: Settings
+    catalog: Catalog
+    notifier: Notifier
+    checker: Checker
+    storage_probe: Callable[[], Awaitable[None]]
+    _: KW_ONLY
+    timer: Callable[[], float] = time.perf_counter
 
     def systems(self) -> list[str]:
         found = {s.crm.value for s in self.catalog.solutions.values()}
@@ -190,7 +182,7 @@ class ConnectionMonitor:
         if kind is EventKind.CONNECTION_FAILED:
             return Event(
                 kind=kind, key=f"connection|{check.system}|{check.episode}|failed",
-                at=check.checked_at or check.since, what=f"{name} connection failing",  # type: ignore[arg-type]
+                at=check.checked_at or check.since, what=f"{name} connection failing",
                 system=check.system, facts=facts,
                 todo=f"check {name}'s status page, the URL and credential settings and that "
                      "the egress IP is allowed; runs that read or write it fail or wait until "
@@ -199,7 +191,7 @@ class ConnectionMonitor:
             )  # fmt: skip
         return Event(
             kind=kind, key=f"connection|{check.system}|{check.episode}|recovered",
-            at=check.checked_at or check.since, what=f"{name} connection recovered",  # type: ignore[arg-type]
+            at=check.checked_at or check.since, what=f"{name} connection recovered",
             system=check.system, facts=facts,
             todo="retry the failed runs of the outage (POST /api/runs/<run>/retry) and start "
                  "flows their error policy stopped",

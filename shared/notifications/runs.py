@@ -55,6 +55,7 @@ class RunAlerts:
             run.last_error or ""
         ).startswith(("[connection]", "[auth]"))
         episode = await self._flow_episode(run)
+        # The emits below share a shape, not logic: each event has its own operator text.
         if stopped:
             await self.notifier.emit(self._event(
                 run, EventKind.FLOW_STOPPED, f"run|{run.id}|stopped",

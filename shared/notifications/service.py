@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from azure.data.tables.aio import TableServiceClient
 from pydantic import ValidationError
 
+from shared.api.invalid import request_error
 from shared.errors import RequestValidationError
 from shared.flows.catalog import Catalog
 from shared.flows.service import FlowService
@@ -74,9 +75,7 @@ class Notifications:
         try:
             value = patch.apply(await self.notifier.current())
         except ValidationError as exc:  # e.g. `"mode": null`
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or None
-            raise RequestValidationError(f"{field}: {err['msg']}", field=field) from None
+            raise request_error(exc) from None
         await self.store.put_settings(value)
         return 200, value
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 from shared.connectors.dataverse.entities import ENTITIES as DATAVERSE_TABLES
 from shared.connectors.metadata import ObjectInfo
 from shared.preflight.model import Problem
-from shared.preflight.needs import CREATIO_CUSTOM, CREATIO_CUSTOM_OBJECTS, FieldNeed, ObjectNeed
+from shared.preflight.needs import (
+    CREATIO_CUSTOM,
+    CREATIO_CUSTOM_OBJECTS,
+    DATAVERSE_CUSTOM,
+    FieldNeed,
+    ObjectNeed,
+)
 
 EDM = {"text": "Edm.String", "datetime": "Edm.DateTimeOffset", "boolean": "Edm.Boolean",
        "decimal": "Edm.Decimal", "lookup": "Edm.Guid"}  # fmt: skip
@@ -23,7 +29,7 @@ def _field_fix(need: ObjectNeed, name: str, wanted: FieldNeed) -> str:
         kind, length = CREATIO_CUSTOM[(need.object, name)]
         size = f", length {length}" if length else ""
         return f"add the {kind} field {name}{size} to {need.object} in Creatio ({GUIDE})"
-    if need.system == "dataverse" and name == need.key:
+    if need.system == "dataverse" and (name == need.key or (need.object, name) in DATAVERSE_CUSTOM):
         return PROVISION
     return (f"the solution maps {need.object}.{name}: check that the field exists under this "
             "name and that the integration user may read and write it")  # fmt: skip

@@ -21,7 +21,9 @@ INTACCT_LINES = {"SODOCUMENT": "SODOCUMENTENTRY", "ARINVOICE": "ARINVOICEITEM",
 # A source field of a document's line ("lines[0].INVOICEKEY", shared/mapping/apply.py).
 LINE_FIELD = re.compile(r"^lines\[\d+\]\.(.+)$")
 BINDING_LENGTH = 100
-# Creatio custom fields and objects (DESIGN §1): (object, field) -> (kind, length).
+# Tables below: one row per field (data, alike by nature).
+# Creatio custom fields and objects (docs/deploy.md, "Creatio: custom fields and objects"):
+# (object, field) -> (kind, length).
 CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("Account", "UsrErpFullName"): ("text", 210),
     ("Account", "UsrErpLastModified"): ("datetime", None),
@@ -56,6 +58,14 @@ CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("UsrCreditMemo", "UsrCurrencyId"): ("lookup", None),
 }
 CREATIO_CUSTOM_OBJECTS = {"UsrPayment", "UsrCreditMemo"}
+# Dataverse custom columns the Creatio-Dynamics solution reads (docs/deploy.md), which
+# `shuttle provision dataverse` creates: (table, column) -> (kind, length, display name).
+# Dataverse keeps no amount paid on an invoice and has no credit memo table
+# (docs/wire-notes.md, "Invoices keep no amount paid; there is no credit memo table").
+DATAVERSE_CUSTOM: dict[tuple[str, str], tuple[str, int | None, str]] = {
+    ("invoice", "shuttle_amountpaid"): ("money", None, "Amount Paid"),
+    ("invoice", "shuttle_creditedinvoice"): ("text", 100, "Credited Invoice"),
+}
 
 
 @dataclass

@@ -20,7 +20,13 @@ from shared.connectors.metadata import ObjectInfo
 from shared.errors import ConflictError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.preflight.compare import compare
-from shared.preflight.model import PreflightReport, Problem, SolutionCheck, SystemCheck
+from shared.preflight.model import (
+    PreflightReport,
+    Problem,
+    SolutionCheck,
+    SystemCheck,
+    SystemStatus,
+)
 from shared.preflight.needs import ObjectNeed, solution_needs
 from shared.preflight.store import PreflightStore
 
@@ -46,17 +52,23 @@ async def read_objects(system: str, client: Any, names: list[str]) -> dict[str, 
     return await intacct_objects(client, names)
 
 
+_STATUS_OF: dict[ErrorCategory, SystemStatus] = {
+    ErrorCategory.AUTH: "auth",
+    ErrorCategory.CONNECTION: "connection",
+    ErrorCategory.RATE_LIMIT: "connection",
+}
+
+
 def _failure(system: str, exc: Exception, client: Any = None) -> SystemCheck:
     if isinstance(exc, ConnectorError):
-        status = {ErrorCategory.AUTH: "auth", ErrorCategory.CONNECTION: "connection",
-                  ErrorCategory.RATE_LIMIT: "connection"}.get(exc.category, "error")  # fmt: skip
+        status = _STATUS_OF.get(exc.category, "error")
         message = exc.message
         entity = getattr(getattr(client, "config", None), "entity_id", None)
         if system == "intacct" and status == "auth" and entity:
             # A multi-entity company refuses the sign-in to an entity it does not have.
             message += (f" — INTACCT_ENTITY_ID is '{entity}': check that the entity exists "
                         "and that the user may sign in to it")  # fmt: skip
-        return SystemCheck(system=system, status=status, message=message)  # type: ignore[arg-type]
+        return SystemCheck(system=system, status=status, message=message)
     return SystemCheck(system=system, status="error", message=f"{type(exc).__name__}: {exc}")
 
 

@@ -13,6 +13,11 @@ from tests.infra.iac import BICEP_DIR, OUTPUTS, ROOT, TERRAFORM_DIR, Terraform
 
 SKIP = re.compile(r"checkov:skip=(?P<id>[A-Z0-9_]+)(?P<sep>:\s?)(?P<reason>.*)$")
 CHECK_ID = re.compile(r"^CKV2?_AZURE_\d+$")
+SECRET_CHECK_ID = re.compile(r"^CKV_SECRET_\d+$")
+# The line a secrets-scan suppression stands above: a Key Vault secret's name or placeholder.
+SECRET_NAME_LINE = re.compile(
+    r"^\s*(var secret\w+|[A-Z_]+|secret_placeholder) = ['\"](?P<value>[\w-]+)['\"]$"
+)
 
 
 def test_azure_yaml_deploys_the_repo_root_as_a_python_function_app() -> None:
@@ -43,6 +48,7 @@ def test_make_test_runs_checkov_on_both_folders_strictly() -> None:
     assert "checkov==$(CHECKOV_VERSION)" in makefile
     assert "-d infra/bicep --framework bicep" in makefile
     assert "-d infra/terraform --framework terraform" in makefile
+    assert "-d infra --framework secrets" in makefile
     assert ".venv-checkov/" in (ROOT / ".gitignore").read_text().split()
 
 
@@ -58,14 +64,22 @@ def _suppressions() -> list[tuple[Path, int, str, re.Match[str]]]:
     return found
 
 
+def _resource_suppressions() -> list[tuple[Path, int, str, re.Match[str]]]:
+    return [s for s in _suppressions() if not SECRET_CHECK_ID.match(s[3]["id"])]
+
+
+def _secret_suppressions() -> list[tuple[Path, int, str, re.Match[str]]]:
+    return [s for s in _suppressions() if SECRET_CHECK_ID.match(s[3]["id"])]
+
+
 def test_there_are_suppressions_to_check() -> None:
-    paths = {path.suffix for path, *_ in _suppressions()}
-    assert paths == {".bicep", ".tf"}
+    for found in (_resource_suppressions(), _secret_suppressions()):
+        assert {path.suffix for path, *_ in found} == {".bicep", ".tf"}
 
 
 @pytest.mark.parametrize(
     ("path", "number", "line", "match"),
-    _suppressions(),
+    _resource_suppressions(),
     ids=lambda v: v.name if isinstance(v, Path) else None,
 )
 def test_every_suppression_is_inline_and_says_why(
@@ -85,6 +99,27 @@ def test_every_suppression_is_inline_and_says_why(
     while "checkov:skip" in lines[above]:
         above -= 1
     assert lines[above].startswith("resource "), f"{match['id']} is not inside a resource body"
+
+
+@pytest.mark.parametrize(
+    ("path", "number", "line", "match"),
+    _secret_suppressions(),
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_secret_scan_suppressions_sit_on_secret_names_only(
+    path: Path, number: int, line: str, match: re.Match[str]
+) -> None:
+    # checkov's secrets scan honours a skip on the line above, of or below a finding; the skip
+    # goes right above the name it concerns, and only names and the placeholder may be skipped.
+    assert len(match["reason"].strip()) >= 30, f"{match['id']}: say why it is skipped"
+    comment = "//" if path.suffix == ".bicep" else "#"
+    assert line.strip().startswith(f"{comment} checkov:skip=") and match["sep"] == ": "
+    below = path.read_text().splitlines()[number + 1]
+    named = SECRET_NAME_LINE.match(below)
+    assert named, f"{path.name}:{number + 2}: a secrets-scan skip above {below!r}"
+    tf = Terraform.load()
+    allowed = {*tf.locals["secret_names"].values(), tf.locals["secret_placeholder"]}
+    assert named["value"] in allowed, f"{named['value']!r} is not a Key Vault secret name"
 
 
 def test_deployment_guide_covers_outputs_secrets_allow_lists_and_skips() -> None:

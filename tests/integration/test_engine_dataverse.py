@@ -114,9 +114,10 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
         "account": [{"accountid": customer, "name": "Northwind Traders", "accountnumber": "NW"}],
         "invoice": [
             {"name": f"Invoice {n}", "invoicenumber": f"INV-{n}", "totalamount": 100.0 * n,
-             "statecode": state, "statuscode": status,
+             "statecode": state, "statuscode": status, "shuttle_amountpaid": paid,
              "_customerid_value": customer, "customerid@target": "account"}
-            for n, state, status in ((1, 2, 100001), (2, 0, 1), (3, 2, 100002))
+            for n, state, status, paid in ((1, 2, 100001, None), (2, 0, 1, None),
+                                           (3, 2, 100002, 120.0), (4, 2, 100002, None))
         ],
     })  # fmt: skip
     for flow in (TO_CREATIO, "creatio-dynamics.invoices-to-creatio"):
@@ -124,8 +125,11 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
         assert done.status is RunStatus.SUCCEEDED, done.errors
 
     payments = await run_flow(services, "creatio-dynamics.payments-to-creatio")
-    assert payments.status is RunStatus.SUCCEEDED, payments.errors
-    assert (payments.counts.read, payments.counts.created) == (2, 2)  # the unpaid one is left
+    # The unpaid one is left; the one paid in part with no amount paid fails, naming it,
+    # rather than claim its total.
+    assert (payments.counts.read, payments.counts.created, payments.counts.failed) == (3, 2, 1)
+    (error,) = payments.errors
+    assert error.field == "UsrAmount" and "shuttle_amountpaid" in error.message
     creatio = await services.connectors.get("creatio")
     (account,) = creatio_emulator.rows("Account")
     invoices = {r.values["Number"]: r.id for r in await creatio.find(
@@ -133,13 +137,14 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
     rows = {r.values["UsrNumber"]: r.values for r in await creatio.find(
         "UsrPayment", {"UsrAccountId": str(account["Id"])}, limit=10)}  # fmt: skip
     assert sorted(rows) == ["INV-1", "INV-3"]
-    assert float(rows["INV-3"]["UsrAmount"]) == 300.0
+    assert float(rows["INV-3"]["UsrAmount"]) == 120.0  # what was paid, not the total
     assert str(rows["INV-3"]["UsrInvoiceId"]) == invoices["INV-3"]
 
     before = writes(creatio_emulator.admin)
     again = await run_flow(services, "creatio-dynamics.payments-to-creatio")
     assert writes(creatio_emulator.admin) == before
-    assert again.counts.created + again.counts.updated + again.counts.failed == 0
+    # Nothing more written; the one without its amount paid fails again until it has one.
+    assert (again.counts.created, again.counts.updated, again.counts.failed) == (0, 0, 1)
 
 
 async def test_cases_and_incidents_both_ways_with_their_account_then_quiet(

@@ -3,9 +3,9 @@ identity) emulators on Azurite: the won opportunity's Creatio order (three lines
 discounted, one taxed, in EUR) becomes a salesorder on the price list whose lines and total
 match to the cent, its number lands on the opportunity; the Creatio invoice becomes a
 Dataverse invoice with its lines, date and currency, its number on the opportunity; marked
-paid in part, then in full, in Dynamics, the Creatio invoice follows with status and amount,
-and the payment record is linked to its invoice and opportunity. Dynamics has no credit memo
-object, so none is synced here (see the Intacct scenario)."""
+paid in part, then in full, in Dynamics, the Creatio invoice follows with status and amount
+(the amount paid in part from the custom column shuttle_amountpaid), and the payment record is
+linked to its invoice and opportunity. Credit notes: tests/e2e/test_finance_dataverse_host.py."""
 
 from __future__ import annotations
 
@@ -163,11 +163,13 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
 
     # -- paid in part, then in full, in Dynamics: the Creatio invoice follows ---------------
     sync = await services.connectors.get("dataverse")
-    await sync.update("invoice", invoice["invoiceid"], {"statecode": 2, "statuscode": 100002})
+    # Dynamics keeps no amount paid: the custom column shuttle_amountpaid holds it.
+    paid_in_part = {"statecode": 2, "statuscode": 100002, "shuttle_amountpaid": "100.00"}
+    await sync.update("invoice", invoice["invoiceid"], paid_in_part)
     await run(services, "invoices-to-creatio")
     partly = one(creatio.rows("Invoice"), Id=crm_invoice)
     assert str(partly["PaymentStatusId"]) == status["Partially paid"]
-    assert partly["PaymentAmount"] == 0  # Dynamics keeps no amount paid until paid in full
+    assert partly["PaymentAmount"] == Decimal("100.00")
     assert (str(partly["CurrencyId"]), partly["Amount"]) == (eur, Decimal("313.78"))
 
     await sync.update("invoice", invoice["invoiceid"], {"statuscode": 100001})

@@ -117,6 +117,7 @@ async def test_a_missing_custom_object_a_short_field_and_an_intacct_field(
     intacct_emulator.admin.http.delete("/metadata/ARPAYMENT").raise_for_status()
     report = await preflight(services).run(NOW)
     assert problems(report) == [
+        ("creatio", "UsrCreditMemo", None, "missing_object"),  # both solutions sync it
         ("creatio", "UsrCreditMemo", None, "missing_object"),
         ("intacct", "ARPAYMENT", None, "missing_object"),
         ("intacct", "CUSTOMER", "STATUS", "missing_field"),
@@ -205,6 +206,10 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
     before = await preflight(services).run(NOW)
     kinds = {(p.object, p.kind) for p in before.solutions[1].problems}
     assert ("account", "missing_field") in kinds and ("salesorderdetail", "missing_field") in kinds
+    # The custom invoice columns (amount paid, credited invoice) are missing too, and named.
+    custom = {p.field: p for p in before.solutions[1].problems if p.object == "invoice"}
+    assert "shuttle provision dataverse" in custom["shuttle_amountpaid"].fix
+    assert "creatio-dynamics.credit-memos-to-creatio" in custom["shuttle_creditedinvoice"].flows
     creatio_emulator.admin.seed({"Account": [{"Name": "Northwind", "Code": "NW1"}]})
     refused = await run_flow(services, ACCOUNTS_TO_DATAVERSE)
     assert refused.status is RunStatus.FAILED  # upserts by the missing key fail
@@ -224,7 +229,10 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
         first = await provision_dataverse(services.catalog, client, sleep=sleep)
         tables = ("account", "contact", "incident", "invoice", "invoicedetail", "opportunity",
                   "product", "salesorder", "salesorderdetail")  # fmt: skip
-        assert first.created == 2 * len(tables) and not first.failed
+        # A binding column and its key per table, and the two custom invoice columns.
+        assert first.created == 2 * len(tables) + 2 and not first.failed
+        assert "invoice: created column shuttle_amountpaid (money)" in first.lines
+        assert "invoice: created column shuttle_creditedinvoice (text, 100)" in first.lines
         assert "account: alternate key index is Active" in first.lines
         assert slept  # it waited for Pending indexes, on the injected sleep
         second = await provision_dataverse(services.catalog, client, sleep=sleep)

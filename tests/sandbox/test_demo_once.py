@@ -143,6 +143,7 @@ def test_demo_once_runs_every_flow_once_and_exits_0_when_only_planned_records_fa
                     "creatio-intacct.credit-memos-to-creatio",
                     "creatio-dynamics.invoices-to-dataverse",
                     "creatio-dynamics.payments-to-creatio",
+                    "creatio-dynamics.credit-memos-to-creatio",
                     "creatio-dynamics.cases-to-creatio"):  # fmt: skip
         assert int(rows[flow_id][3]) + int(rows[flow_id][4]) > 0, rows[flow_id]
     assert f"only the {len(PLANNED_FAILURES)} deliberately bad records failed" in output

@@ -14,7 +14,7 @@ from sandbox.host.schedule import (
     CronSchedule,
     IntervalSchedule,
     ScheduleError,
-    ncrontab_to_croniter,
+    normalize_ncrontab,
     parse_schedule,
 )
 from sandbox.host.settings import (
@@ -57,19 +57,17 @@ def test_format_timespan_round_trips() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ncrontab", "croniter"),
+    ("ncrontab", "normalized"),
     [
-        ("0 */5 * * * *", "*/5 * * * * 0"),  # every five minutes: seconds move to the end
-        ("*/10 * * * * *", "* * * * * */10"),
-        ("30 15 9 * * Mon-Fri", "15 9 * * 1-5 30"),
-        ("0 0 0 1 Jan,Jul *", "0 0 1 1,7 * 0"),
-        ("0 0 12 * * Sunday", "0 12 * * 0 0"),
-        ("0 30 9 * * *", "30 9 * * * 0"),
-        ("5 4 * * *", "5 4 * * * 0"),  # five fields: no seconds, fires at second 0
+        ("0 */5 * * * *", "0 */5 * * * *"),  # seconds stay first (croniter's option)
+        ("30 15 9 * * Mon-Fri", "30 15 9 * * 1-5"),
+        ("0 0 0 1 Jan,Jul *", "0 0 0 1 1,7 *"),
+        ("0 0 12 * * Sunday", "0 0 12 * * 0"),
+        ("5 4 * * *", "0 5 4 * * *"),  # five fields: no seconds, fires at second 0
     ],
 )
-def test_ncrontab_to_croniter(ncrontab: str, croniter: str) -> None:
-    assert ncrontab_to_croniter(ncrontab) == croniter
+def test_normalize_ncrontab(ncrontab: str, normalized: str) -> None:
+    assert normalize_ncrontab(ncrontab) == normalized
 
 
 @pytest.mark.parametrize(
@@ -79,7 +77,7 @@ def test_ncrontab_to_croniter(ncrontab: str, croniter: str) -> None:
 )  # fmt: skip
 def test_ncrontab_rejects(expression: str) -> None:
     with pytest.raises(ScheduleError):
-        ncrontab_to_croniter(expression)
+        normalize_ncrontab(expression)
 
 
 def test_cron_schedule_next_occurrences_are_utc_with_seconds() -> None:
@@ -89,6 +87,16 @@ def test_cron_schedule_next_occurrences_are_utc_with_seconds() -> None:
     first = schedule.next_after(start)
     assert first == datetime(2025, 1, 1, 12, 0, 15, tzinfo=UTC)
     assert schedule.next_after(first) == datetime(2025, 1, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def test_cron_schedule_reads_seconds_first() -> None:
+    # Second 30 of 09:15 on weekdays: read seconds-last, this would be 15:09 on day 30.
+    schedule = parse_schedule("30 15 9 * * Mon-Fri")
+    saturday = datetime(2025, 1, 4, 10, 0, tzinfo=UTC)
+    assert schedule.next_after(saturday) == datetime(2025, 1, 6, 9, 15, 30, tzinfo=UTC)
+    assert parse_schedule("5 4 * * *").next_after(saturday) == datetime(
+        2025, 1, 5, 4, 5, tzinfo=UTC
+    )
 
 
 def test_cron_day_of_month_and_weekday_must_both_match() -> None:

@@ -10,7 +10,7 @@ from shared.errors import DefinitionError
 from shared.flows.catalog import SOLUTIONS_DIR, load_catalog, load_solution_file
 from shared.flows.definitions import FlowKind
 
-# DESIGN §1: every flow each solution must carry, as (source object, target object).
+# Every flow each solution must carry, as (source object, target object).
 INTACCT_FLOWS = {
     ("Account", "CUSTOMER"), ("CUSTOMER", "Account"), ("Contact", "CONTACT"),
     ("CONTACT", "Contact"), ("ITEM", "Product"), ("Opportunity", "SODOCUMENT"),
@@ -22,8 +22,9 @@ DYNAMICS_FLOWS = {
     ("Account", "account"), ("account", "Account"), ("Contact", "contact"),
     ("contact", "Contact"), ("Product", "product"), ("product", "Product"),
     ("Opportunity", "opportunity"), ("Order", "salesorder"), ("Invoice", "invoice"),
-    ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("Case", "incident"),
-    ("incident", "Case"), ("salesorder", "Opportunity"), ("invoice", "Opportunity"),
+    ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("invoice", "UsrCreditMemo"),
+    ("Case", "incident"), ("incident", "Case"), ("salesorder", "Opportunity"),
+    ("invoice", "Opportunity"),
 }  # fmt: skip
 
 

@@ -75,11 +75,11 @@ def test_openapi_document_is_valid_openapi_3_and_lists_every_route() -> None:
     flow = spec["components"]["schemas"]["Flow"]["properties"]
     for field in ("id", "solution", "name", "kind", "source", "target", "state", "interval_ms",
                   "shift_ms", "query_starts", "counter", "next_run_at", "last_run"):  # fmt: skip
-        assert field in flow, f"Flow lacks {field} (DESIGN §3)"
+        assert field in flow, f"Flow lacks {field} (README.md, Control API)"
     run = spec["components"]["schemas"]["Run"]["properties"]
     for field in ("id", "flow_id", "kind", "status", "started_at", "finished_at", "window",
                   "counts", "message", "errors"):  # fmt: skip
-        assert field in run, f"Run lacks {field} (DESIGN §3)"
+        assert field in run, f"Run lacks {field} (README.md, Control API)"
 
 
 # Routes that hold no data and change nothing: the console's static parts and this document.

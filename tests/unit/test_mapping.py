@@ -169,6 +169,10 @@ async def test_filter_on_a_lookup_compares_ids_of_the_named_rows() -> None:
         ({"binding": "account", "fields": [{"to": "A", "from": ["a", "b"]}]}, "concat"),
         ({"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b"}]},
          "mapped twice: A"),
+        # Case by case only when every mapping of the field has its own `when`.
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b",
+                                            "when": {"field": "s", "equals": 1}}]},
+         "mapped twice: A"),
         ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "match": [["B"]]},
          "must name mapped target fields"),
         ({"binding": "Account!", "fields": [{"to": "A", "from": "a"}]}, "binding"),
@@ -184,3 +188,38 @@ def test_broken_mappings_fail_at_load(mapping: dict[str, Any], text: str) -> Non
     with pytest.raises(ValidationError) as caught:
         ObjectMapping.model_validate(mapping)
     assert text in str(caught.value)
+
+
+async def test_a_field_mapped_case_by_case_takes_the_case_that_applies() -> None:
+    mapping = ObjectMapping.model_validate(
+        {
+            "binding": "invoice",
+            "fields": [
+                {"to": "Paid", "from": "total", "when": {"field": "status", "equals": 100001}},
+                {"to": "Paid", "from": "amountpaid", "when": {"field": "status", "equals": 100002}},
+            ],
+        }
+    )
+    record = {"total": Decimal("313.78"), "amountpaid": Decimal("100.00")}
+    full = await run(mapping.fields, {**record, "status": 100001})
+    part = await run(mapping.fields, {**record, "status": 100002})
+    open_ = await run(mapping.fields, {**record, "status": 1})
+    assert (full.values, part.values) == ({"Paid": Decimal("313.78")}, {"Paid": Decimal("100.00")})
+    assert open_.values == {}  # neither case: the target keeps its value
+
+
+@pytest.mark.parametrize(
+    ("empty", "value", "passes_"),
+    [
+        (True, None, True),
+        (True, " ", True),
+        (True, "INV-1", False),
+        (False, None, False),
+        (False, "INV-1", True),
+    ],
+)
+async def test_a_condition_on_whether_a_field_is_empty(
+    empty: bool, value: Any, passes_: bool
+) -> None:
+    condition = Condition.model_validate({"field": "credits", "empty": empty})
+    assert await passes([condition], {"credits": value}) is passes_

@@ -78,3 +78,13 @@ def test_local_only_files_are_not_deployed() -> None:
     for path in ("sandbox", "tests", "bench", "local.settings.json", "node_modules", ".venv"):
         assert path in ignored, f".funcignore must exclude {path}"
     assert "local.settings.json" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_make_test_and_lint_run_the_type_checker() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("test", "lint"):
+        body = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+        assert body and "$(BIN)/mypy" in body.group(1), f"make {target} does not run mypy"
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert mypy["strict"] is True
+    assert set(mypy["files"]) == {"shared", "functions", "function_app.py"}

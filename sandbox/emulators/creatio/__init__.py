@@ -5,8 +5,8 @@ Run it: `python -m sandbox.emulators.creatio --port 8201`. It accepts the sandbo
 of local.settings.example.json: user Supervisor / Supervisor, OAuth client
 shuttle-sandbox / sandbox-client-secret, identity service on the same host.
 
-Wire behaviour follows /work/shared/reference/api-facts.md §1 and §6. Where that marks a
-behaviour UNCONFIRMED, this emulator chose the following (change it here if a real site
+Wire behaviour follows docs/wire-notes.md (C1-C8). Where the vendor leaves a behaviour
+open, this emulator chose the following (change it here if a real site
 shows otherwise):
 
 - **Create** (`POST {base}Object`) answers 201 with the entity (Id included) and a

@@ -91,7 +91,7 @@ class Identity:
         expected = self.options.users.get(user)
         if expected is None or not secrets.compare_digest(expected, password):
             self.failed_logins += 1
-            # Failures are HTTP 200 too: only `Code` tells (api-facts §1.1).
+            # Failures are HTTP 200 too: only `Code` tells (docs/wire-notes.md C1).
             return JSONResponse(_login_body(1, "Either the username or the password is wrong."))
         self.logins += 1
         auth = secrets.token_hex(64).upper()

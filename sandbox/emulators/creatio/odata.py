@@ -332,7 +332,7 @@ class ODataService:
                 answer["body"] = result.body
             responses.append(answer)
             if result.status >= 400 and not continue_on_error:
-                break  # the rest are not executed (api-facts §1.6)
+                break  # the rest are not executed (docs/wire-notes.md C6)
         return Result(200, {"responses": responses})
 
     def _sub_request(self, item: Any, index: int, call: Call, principal: Principal) -> Result:

@@ -1,4 +1,5 @@
-"""The objects the Creatio emulator hosts, with column types (api-facts §1.8, DESIGN §1).
+"""The objects the Creatio emulator hosts, with column types (docs/wire-notes.md C8;
+Shuttle's Usr columns: docs/deploy.md).
 
 Kept apart from the connector's own object list on purpose: a column misspelt on one side
 shows up as a failing test instead of agreeing with itself.

@@ -3,10 +3,10 @@
 
 `/api/data/v9.2/` hosts accounts, contacts, products, opportunities, salesorders,
 salesorderdetails, invoices, invoicedetails, incidents, transactioncurrencies and pricelevels,
-each with the alternate key
-`shuttle_creatio<table>id` (DESIGN §2). Calls need a bearer token from the identity emulator
-(`sandbox/emulators/identity`, JWKS fetched over HTTPS) whose `aud` is this server's URL.
-Wire behaviour follows /work/shared/reference/api-facts.md §3; where that leaves something
+each with the alternate key `shuttle_creatio<table>id` (docs/deploy.md, binding columns).
+Calls need a bearer token from the identity emulator (`sandbox/emulators/identity`, JWKS
+fetched over HTTPS) whose `aud` is this server's URL.
+Wire behaviour follows docs/wire-notes.md (D1-D6); where the vendor leaves something
 open, this emulator chose (change it here if a real environment shows otherwise):
 
 - **401** (missing, invalid, foreign-audience or expired token): empty body and
@@ -34,7 +34,7 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   time part sent to a Date Only column (unconfirmed: send plain dates); dates before
   1753-01-01 and numbers out of range 400 `0x80040278`. Read-only columns (createdon,
   modifiedon, versionnumber, contact.fullname) sent by a client are ignored.
-- **Documents and money** (our choices where api-facts is silent): `transactioncurrencies`
+- **Documents and money** (our choices where the vendor docs are silent): `transactioncurrencies`
   holds USD and EUR from the start (an org always has its base currency); price lists
   (`pricelevels`) are seeded by tests. A salesorderdetail/invoicedetail naming a catalogue
   product (`productid`) on a document without `pricelevelid` answers 400 `0x80040265` (the

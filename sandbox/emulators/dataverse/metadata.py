@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.emulators.dataverse.schema import TABLES, Column, Table
+from sandbox.emulators.dataverse.schema import CUSTOM_COLUMNS, TABLES, Column, Table
 from sandbox.emulators.dataverse.wire import ODATA_ERROR, EmulatedError, bad_request
 from sandbox.emulators.knobs import ADMIN_PREFIX
 
@@ -130,7 +130,7 @@ class Customisation:
     def unprovision(self) -> None:
         """A fresh environment: no Shuttle binding column, no alternate key."""
         for name, table in TABLES.items():
-            self.absent[name] = {table.alternate_key}
+            self.absent[name] = {table.alternate_key, *CUSTOM_COLUMNS.get(name, ())}
             self.extra[name] = {}
             self.keys[name] = {}
 
@@ -544,10 +544,14 @@ class MetadataApi:
         logical = schema.lower()
         entity_id = metadata_id("entity", table.logical)
         if nav == "Attributes":
-            if body.get("@odata.type", "").lstrip("#") != f"{CRM}StringAttributeMetadata":
+            kind = body.get("@odata.type", "").lstrip("#")
+            known = table.columns.get(logical)
+            money = known is not None and known.type == "money"
+            if kind != f"{CRM}{'Money' if money else 'String'}AttributeMetadata":
                 raise bad_request(
-                    "The emulator creates string columns only "
-                    "(@odata.type Microsoft.Dynamics.CRM.StringAttributeMetadata)."
+                    "The emulator creates string columns, and the money columns its schema "
+                    "knows (@odata.type Microsoft.Dynamics.CRM.StringAttributeMetadata or "
+                    "MoneyAttributeMetadata)."
                 )
             exists = (logical in table.columns and not self.state.column_absent(table, logical)
                       ) or logical in self.state.extra[table.logical]  # fmt: skip

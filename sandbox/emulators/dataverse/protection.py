@@ -1,4 +1,4 @@
-"""Service protection (api-facts §3.9), per user over a sliding window: number of requests,
+"""Service protection (docs/wire-notes.md D6), per user over a sliding window: number of requests,
 combined execution time and concurrent requests; a call over a limit answers 429 with
 Retry-After and the documented error code, and is not run.
 

@@ -108,6 +108,12 @@ _PRICING = (
     Lookup("transactioncurrencyid", {"transactioncurrencyid": "transactioncurrency"}),
 )
 
+# Shuttle's custom invoice columns (`shuttle provision dataverse` creates them; docs/deploy.md):
+# the amount paid so far (Dataverse keeps none) and, on a credit note, the number of the
+# invoice it credits (Dataverse has no credit memo table).
+_INVOICE_CUSTOM = (_money("shuttle_amountpaid"), _s("shuttle_creditedinvoice", 100))
+CUSTOM_COLUMNS: dict[str, tuple[str, ...]] = {"invoice": tuple(c.name for c in _INVOICE_CUSTOM)}
+
 SYSTEM_COLUMNS = (
     Column("createdon", "datetime", read_only=True),
     Column("modifiedon", "datetime", read_only=True),
@@ -202,7 +208,7 @@ TABLES: dict[str, Table] = {
             "invoice", "invoices", "name",
             [_s("name", 300), _s("invoicenumber", 100), _money("totalamount"),
              Column("duedate", "date"), Column("description", "memo", max_length=2000),
-             Column("datedelivered", "date"), *_TOTALS],
+             Column("datedelivered", "date"), *_TOTALS, *_INVOICE_CUSTOM],
             [_customer("customerid"), _simple("salesorderid", "salesorder"), *_PRICING],
             states=(0, 1, 2, 3), statuses=(1, 2, 3, 4, 5, 6, 7, 100001, 100002, 100003),
         ),

@@ -1,4 +1,4 @@
-"""Change tracking (api-facts §3.7): `Prefer: odata.track-changes` on a collection read, and
+"""Change tracking (docs/wire-notes.md D4): `Prefer: odata.track-changes` on a collection read, and
 the `@odata.deltaLink` it ends with.
 
 Every write stamps a row with the store's next version and every delete leaves a tombstone

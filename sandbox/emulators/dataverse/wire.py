@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.emulators.dataverse.schema import Column, Table
 
-# Error codes (api-facts §3.4-3.6, 3.9).
+# Error codes (docs/wire-notes.md D1-D3, D6).
 ODATA_ERROR = "0x80060888"
 NOT_FOUND = "0x80040217"
 DUPLICATE = "0x80040237"

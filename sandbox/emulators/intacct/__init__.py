@@ -5,14 +5,14 @@ Run it: `python -m sandbox.emulators.intacct --port 8202`. It accepts the sandbo
 local.settings.example.json: sender SHUTTLE_SANDBOX / sandbox-sender-password, company
 SANDBOX, user ws_shuttle / sandbox-user-password.
 
-Wire behaviour follows /work/shared/reference/api-facts.md §2 and §6: the request and
+Wire behaviour follows docs/wire-notes.md (I1-I7): the request and
 response envelopes, three error levels (control, authentication, function), `<login>` and
 `<sessionid>` authentication, `getAPISession` (answers this emulator's own URL as
 `<endpoint>`), `create`/`update`/`delete`/`read`/`readByName`/`readByQuery`/`readMore`/
 `query` on CUSTOMER, CONTACT, ITEM, SODOCUMENT, ARINVOICE, ARPAYMENT, ARADJUSTMENT with
 server-maintained RECORDNO, WHENCREATED (master data) and WHENMODIFIED, the legacy document
 functions (legacy.py), `get_araging` (aging.py), `transaction="true"` (all or nothing; the
-others answer `aborted` with XL03000009). Where api-facts marks a behaviour UNCONFIRMED,
+others answer `aborted` with XL03000009). Where the vendor leaves a behaviour open,
 this emulator chose the following (change it here if a real company shows otherwise):
 
 - **HTTP status** is 200 for every control, authentication and function failure, including
@@ -23,7 +23,7 @@ this emulator chose the following (change it here if a real company shows otherw
   "Sign-in information is incorrect" under `operation/errormessage`; no function runs.
 - **Expired or unknown session id**: authentication failure XL03000006 with description2
   "Invalid session". Sessions last `session_timeout_s` (default 3600 s) and every call
-  extends them; `sessiontimestamp`/`sessiontimeout` are written in UTC as `+00:00` (§6).
+  extends them; `sessiontimestamp`/`sessiontimeout` are written in UTC as `+00:00` (I2).
 - **Concurrency limit** (GW-0010): more than `max_concurrent` (default 2, the base tier)
   requests in flight get HTTP 429 at once with a body `<response><errormessage><error>
   <errorno>GW-0010</errorno>...` (no control block: the gateway answers before the XML
@@ -49,7 +49,7 @@ this emulator chose the following (change it here if a real company shows otherw
 - **Records**: unknown fields are stored and returned as given (no field list per object);
   nested blocks (DISPLAYCONTACT/MAILADDRESS) stay nested. `read`/`readByName`/`readByQuery`/
   `readMore`/`create`/`update` list rows under the lower-case object name, `query` under the
-  upper-case one (§6). A dotted field in `select`/`fields` (DISPLAYCONTACT.EMAIL1) is one
+  upper-case one (I4). A dotted field in `select`/`fields` (DISPLAYCONTACT.EMAIL1) is one
   element of that name. `read` of a RECORDNO that does not exist returns no row (success);
   `read` without keys returns the first 100 rows.
 - **Documents** (SODOCUMENT, ARINVOICE, ARADJUSTMENT, ARPAYMENT) are written only by the
@@ -65,7 +65,7 @@ this emulator chose the following (change it here if a real company shows otherw
   0-based LINE_NO; a seeded line element is matched whatever its case (ARINVOICEITEM too).
   Totals: SODOCUMENT TOTAL (each line PRICE x QUANTITY less its DISCOUNTPERCENT, rounded
   half-up to the cent: our choice), ARINVOICE/ARADJUSTMENT TOTALENTERED from the lines, and
-  their TOTALDUE = TOTALENTERED - TOTALPAID. **Payments are applied** (api-facts §2.6):
+  their TOTALDUE = TOTALENTERED - TOTALPAID. **Payments are applied** (I5):
   create_arpayment takes 0..N `arpaymentitem` (invoicekey = the invoice's RECORDNO, amount)
   right inside it, after its header elements; each raises that invoice's TOTALPAID, lowers
   TOTALDUE, sets STATE `Partially Paid` then `Paid` and stamps the invoice's WHENMODIFIED

@@ -1,5 +1,5 @@
 """The XML gateway's request processing: control block, authentication, then each function,
-answered in the response envelope (api-facts §2.2-§2.6)."""
+answered in the response envelope (docs/wire-notes.md I1-I4)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 its XML API writes these documents: developer.intacct.com lists just "Create ... (Legacy)"
 for order-entry transactions, AR invoices and AR adjustments, and the official SDK builds
 create_sotransaction / create_invoice / create_aradjustment / create_arpayment
-(api-facts §2.6). Elements are lower case, in the DTD's fixed order (a missing, unknown or
+(docs/wire-notes.md I5). Elements are lower case, in the DTD's fixed order (a missing, unknown or
 misplaced element is a schema error, as a DTD check would make it), dates are
 `<year><month><day>`. Each document is translated into the generic vocabulary the store
 keeps, so `read`/`query` list it as the generic functions name it.
@@ -137,7 +137,7 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             (),
             required=("customerid", "paymentamount", "datereceived", "paymentmethod"),
             # 0..N arpaymentitem right inside create_arpayment (no container): the invoices
-            # (RECORDNO) it pays and how much of each (api-facts §2.6).
+            # (RECORDNO) it pays and how much of each (docs/wire-notes.md I5).
             lines=LineSpec("", "arpaymentitem", "", "",
                            _elements("invoicekey", "amount"), required=("invoicekey", "amount")),
         ),

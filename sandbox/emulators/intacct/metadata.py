@@ -1,5 +1,5 @@
-"""The object definitions the emulator answers `lookup` and `inspect` with (api-facts §2.6;
-docs/wire-notes.md): every field of the objects it hosts, with Intacct's data types.
+"""The object definitions the emulator answers `lookup` and `inspect` with (docs/wire-notes.md:
+I4 and "Object definitions"): every field of the objects it hosts, with Intacct's data types.
 
 `lookup` lists an object's fields as `<Type Name="CUSTOMER"><Fields><Field>` with `ID`,
 `LABEL`, `DESCRIPTION`, `REQUIRED`, `READONLY`, `DATATYPE`, `ISCUSTOM` (and `VALIDVALUES` for

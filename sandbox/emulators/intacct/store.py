@@ -228,8 +228,8 @@ class Store:
 
     def _apply_payment(self, payment: Row, stamp: str) -> None:
         """A payment's arpaymentitem lines pay invoices: each raises the invoice's TOTALPAID,
-        lowers its TOTALDUE and moves its STATE to Partially Paid, then Paid (api-facts
-        §2.6), and stamps its WHENMODIFIED. All items are checked before any is applied."""
+        lowers its TOTALDUE and moves its STATE to Partially Paid, then Paid (docs/wire-notes.md
+        I5), and stamps its WHENMODIFIED. All items are checked before any is applied."""
         schema = OBJECTS["ARINVOICE"]
         items = _line_list(payment, OBJECTS["ARPAYMENT"])
         total = decimal_of(payment.get("PAYMENTAMOUNT"))
@@ -378,7 +378,7 @@ class Store:
             return
         lines = _line_list(row, schema)
         for number, line in enumerate(lines):
-            line["LINE_NO"] = str(number)  # 0-based on generic reads (api-facts §2.6)
+            line["LINE_NO"] = str(number)  # 0-based on generic reads (docs/wire-notes.md I5)
         row[schema.lines.container] = {schema.lines.element: lines}
 
     def _totals(self, schema: ObjectSchema, row: Row) -> None:
@@ -431,7 +431,7 @@ def _line_list(row: Row, schema: ObjectSchema) -> list[Row]:
     container = row.get(schema.lines.container)
     if not isinstance(container, dict):
         return []
-    # The line element's case is unconfirmed (api-facts §2.6/§2.7: ARINVOICEITEM in write
+    # The line element's case is unconfirmed (docs/wire-notes.md I6: ARINVOICEITEM in write
     # examples, arinvoiceitem on reads): either is accepted; reads answer lower case.
     name = next((k for k in container if k.lower() == schema.lines.element), None)
     lines = container.get(name, []) if name else []

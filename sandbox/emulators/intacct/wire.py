@@ -1,5 +1,5 @@
 """XML in and out: requests are parsed with defusedxml, answers built with ElementTree (which
-escapes every value), both in the envelope shapes of api-facts §2.2 and §2.4."""
+escapes every value), both in the envelope shapes of docs/wire-notes.md I1 and I3."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ class FormsAuth:
                 200,
             ) from None
         if code != 0:
-            # Failures come back as HTTP 200 with Code 1 (api-facts §1.1).
+            # Failures come back as HTTP 200 with Code 1 (docs/wire-notes.md C1).
             message = str(answer.get("Message") or "login refused").strip()
             if answer.get("PasswordChangeUrl"):
                 message += " (the password has expired: change it in Creatio)"

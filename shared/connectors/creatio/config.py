@@ -12,8 +12,8 @@ from shared.errors import ErrorCategory
 from shared.settings import Settings
 
 SYSTEM = "creatio"
-MAX_BATCH = 100  # Creatio's limit per $batch (api-facts §1.6)
-MAX_ROWS = 20000  # Creatio's limit per OData answer (api-facts §1.7)
+MAX_BATCH = 100  # Creatio's limit per $batch (docs/wire-notes.md C6)
+MAX_ROWS = 20000  # Creatio's limit per OData answer (docs/wire-notes.md C7)
 
 
 class CreatioConfig(BaseModel):
@@ -26,7 +26,8 @@ class CreatioConfig(BaseModel):
     identity_url: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
-    # "0/odata" on .NET Framework hosts, "odata" on .NET Core / .NET 6+ hosts (api-facts §1.3).
+    # "0/odata" on .NET Framework hosts, "odata" on .NET Core / .NET 6+ hosts
+    # (docs/wire-notes.md C3).
     odata_path: str = "0/odata"
     max_in_flight: int = Field(default=8, ge=1, le=64)
     timeout_s: float = Field(default=30.0, gt=0)

@@ -1,6 +1,6 @@
 """Creatio's error answers -> ConnectorError with a category and an operator's message.
 
-Shapes (api-facts §1.5): the OData 4 error `{"error": {"code", "message", "innererror"}}`;
+Shapes (docs/wire-notes.md C5): the OData 4 error `{"error": {"code", "message", "innererror"}}`;
 ASP.NET Web API HttpError `{"Message", "ExceptionMessage", "ExceptionType"}`; the routing
 error `{"Message", "MessageDetail"}`; IIS's HTML 404 page for an unknown object; empty or
 HTML bodies for 401/5xx. The category comes from the text first (a duplicate key is a 500

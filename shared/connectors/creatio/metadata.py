@@ -1,4 +1,4 @@
-"""Creatio's `$metadata` (the OData 4 EDMX, api-facts §1.3) as ObjectInfo per entity set:
+"""Creatio's `$metadata` (the OData 4 EDMX, docs/wire-notes.md C3) as ObjectInfo per entity set:
 every property with its Edm type and MaxLength."""
 
 from __future__ import annotations

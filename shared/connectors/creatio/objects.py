@@ -1,7 +1,7 @@
-"""The Creatio objects Shuttle reads and writes, with their columns (api-facts §1.8 and the
-custom columns of DESIGN §1).
+"""The Creatio objects Shuttle reads and writes, with their columns (docs/wire-notes.md C8 and the
+custom columns of docs/deploy.md).
 
-Creatio silently ignores columns it does not know in a write (api-facts §1.4, clio PR #1227),
+Creatio silently ignores columns it does not know in a write (docs/wire-notes.md C4),
 so a misspelt mapping would lose data without an error. The client checks writes to these
 objects against the lists below and refuses unknown columns with a validation error.
 Objects not listed here are passed through unchecked.

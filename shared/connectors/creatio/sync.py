@@ -251,7 +251,7 @@ class CreatioSync:
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
         if LINES_FIELD in values:
             raise _no_lines(object, "update")
-        # Creatio answers a PATCH with 204 and no body (api-facts §1.4): ModifiedOn would
+        # Creatio answers a PATCH with 204 and no body (docs/wire-notes.md C4): ModifiedOn would
         # cost a second call, so `modified` stays None.
         await self.client.update(object, _key(id), render(values))
         return WriteOutcome(id=id, created=False, modified=None)

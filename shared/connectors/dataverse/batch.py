@@ -1,4 +1,4 @@
-"""$batch wire format (api-facts §3.8): multipart/mixed requests with change sets, and the
+"""$batch wire format (docs/wire-notes.md D5): multipart/mixed requests with change sets, and the
 multipart answer split back into one result per operation."""
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from shared.settings import Settings
 
 SYSTEM = "dataverse"
 API_PATH = "api/data/v9.2"
-MAX_PAGE = 5000  # Dataverse's maximum odata.maxpagesize (api-facts §3.7)
-MAX_BATCH = 1000  # operations per $batch (api-facts §3.8)
-MAX_CONCURRENCY = 52  # service protection's concurrent-request limit (api-facts §3.9)
+MAX_PAGE = 5000  # Dataverse's maximum odata.maxpagesize (docs/wire-notes.md D4)
+MAX_BATCH = 1000  # operations per $batch (docs/wire-notes.md D5)
+MAX_CONCURRENCY = 52  # service protection's concurrent-request limit (docs/wire-notes.md D6)
 
 
 class DataverseConfig(BaseModel):

@@ -30,7 +30,7 @@ class Entity:
 
     @property
     def alternate_key(self) -> str:
-        """Shuttle's binding column, an alternate key (DESIGN §2): holds the Creatio Id."""
+        """Shuttle's binding column, an alternate key (docs/deploy.md): holds the Creatio Id."""
         return f"shuttle_creatio{self.logical}id"
 
 

@@ -72,7 +72,12 @@ def _label(text: str) -> dict[str, Any]:
 
 
 async def create_string_column(
-    client: DataverseClient, logical: str, schema_name: str, max_length: int, label: str
+    client: DataverseClient,
+    logical: str,
+    schema_name: str,
+    max_length: int,
+    label: str,
+    description: str | None = None,
 ) -> None:
     body = {
         "@odata.type": f"{CRM}StringAttributeMetadata",
@@ -84,13 +89,45 @@ async def create_string_column(
         "RequiredLevel": {"Value": "None", "CanBeChanged": True,
                           "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings"},
         "DisplayName": _label(label),
-        "Description": _label(f"{label} (written by Shuttle; an alternate key)"),
+        "Description": _label(description or f"{label} (written by Shuttle; an alternate key)"),
     }  # fmt: skip
     resource = f"{_definition(logical)}/Attributes"
     await client._request(
         "POST", client.url(resource), action=f"create column {schema_name} on {logical}",
         body=body, ok=(204, 201), idempotent=False,
     )  # fmt: skip
+
+
+async def create_money_column(
+    client: DataverseClient, logical: str, schema_name: str, label: str, description: str
+) -> None:
+    """A currency column (Dataverse adds its `<name>_base` twin in the base currency); its
+    precision is the record's currency's (PrecisionSource 2), as the standard totals."""
+    body = {
+        "@odata.type": f"{CRM}MoneyAttributeMetadata",
+        "AttributeType": "Money",
+        "AttributeTypeName": {"Value": "MoneyType"},
+        "SchemaName": schema_name,
+        "PrecisionSource": 2,
+        "MinValue": -922337203685477.0,
+        "MaxValue": 922337203685477.0,
+        "RequiredLevel": {
+            "Value": "None",
+            "CanBeChanged": True,
+            "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings",
+        },
+        "DisplayName": _label(label),
+        "Description": _label(description),
+    }
+    resource = f"{_definition(logical)}/Attributes"
+    await client._request(
+        "POST",
+        client.url(resource),
+        action=f"create column {schema_name} on {logical}",
+        body=body,
+        ok=(204, 201),
+        idempotent=False,
+    )
 
 
 async def create_key(

@@ -1,4 +1,4 @@
-"""Staying inside Dataverse's service protection limits (api-facts §3.9).
+"""Staying inside Dataverse's service protection limits (docs/wire-notes.md D6).
 
 - at most `max_concurrency` calls in flight (52 by default, the server's limit);
 - a 429's Retry-After pauses *every* new call of this connection, not just the one that

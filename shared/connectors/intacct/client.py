@@ -236,7 +236,8 @@ class IntacctClient:
             )
 
     async def _login(self) -> Grant:
-        """Log in with the company user and open an API session (sent alone, §2.3)."""
+        """Log in with the company user and open an API session (sent alone,
+        docs/wire-notes.md I2)."""
         config = self.config
         action = "log in to Intacct"
         auth = Login(

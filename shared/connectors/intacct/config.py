@@ -13,7 +13,7 @@ from shared.settings import Settings
 from shared.zones import iana_zone
 
 SYSTEM = "intacct"
-QUERY_MAX_PAGE = 2000  # the `query` function's page limit (api-facts §2.6)
+QUERY_MAX_PAGE = 2000  # the `query` function's page limit (docs/wire-notes.md I4)
 READ_BY_QUERY_MAX_PAGE = 1000
 READ_MAX_KEYS = 100
 
@@ -28,7 +28,7 @@ class IntacctConfig(BaseModel):
     entity_id: str | None = None
     user_id: str
     user_password: SecretStr
-    # WHENMODIFIED is written in the API user's / company's zone (api-facts §2.8).
+    # WHENMODIFIED is written in the API user's / company's zone (docs/wire-notes.md I7).
     timezone: str = "America/Los_Angeles"
     max_in_flight: int = Field(default=2, ge=1, le=50)
     # Short: a hung request holds one of the company's few slots until it is given up.

@@ -1,7 +1,7 @@
 """Intacct's failures -> ConnectorError with a category and an operator's message.
 
 The gateway answers most failures with HTTP 200 and the failure inside the XML, on one of
-three levels (api-facts §2.4): control (nothing ran), authentication (no function ran),
+three levels (docs/wire-notes.md I3): control (nothing ran), authentication (no function ran),
 function (only that function failed). Gateway throttling is HTTP 429 with GW-0010.
 """
 

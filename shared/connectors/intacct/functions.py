@@ -1,4 +1,4 @@
-"""Function bodies of the generic 3.0 API (api-facts §2.6) and the `query` filter, as
+"""Function bodies of the generic 3.0 API (docs/wire-notes.md I4) and the `query` filter, as
 ElementTree elements: values become element text, so no value is ever parsed as markup or
 as query syntax."""
 

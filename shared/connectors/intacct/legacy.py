@@ -1,7 +1,7 @@
 """Writing documents. Intacct's XML API creates sales orders, AR invoices, AR adjustments and
 AR payments only through its legacy functions (developer.intacct.com lists just "Create ...
 (Legacy)" for them; the official SDK builds create_sotransaction, create_invoice,
-create_aradjustment, create_arpayment; api-facts §2.6), and updates sales orders and invoices
+create_aradjustment, create_arpayment; docs/wire-notes.md I5), and updates sales orders and invoices
 through update_sotransaction / update_invoice. Shuttle names fields in the generic vocabulary
 that reads return (CUSTOMERID, WHENCREATED, lines with ITEMID...), so this module translates
 a document's flat values into the legacy elements: lower case, in the DTD's fixed order,
@@ -144,7 +144,7 @@ WRITERS: dict[str, Writer] = {
             (),
             required=("CUSTOMERID", "PAYMENTAMOUNT", "PAYMENTDATE", "PAYMENTMETHOD"),
             # 0..N arpaymentitem right inside create_arpayment, last: the invoices (their
-            # RECORDNO) it pays and how much of each (api-facts §2.6).
+            # RECORDNO) it pays and how much of each (docs/wire-notes.md I5).
             lines=Lines("", "arpaymentitem", "", "", _elements("invoicekey", "amount"),
                         required=("INVOICEKEY", "AMOUNT")),
         ),

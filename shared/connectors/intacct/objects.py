@@ -141,7 +141,8 @@ def from_wire(obj: IntacctObject, row: Mapping[str, Any]) -> dict[str, Any]:
     if obj.lines is not None and obj.lines[0] in body:
         container = body.pop(obj.lines[0])
         items: Any = []
-        if isinstance(container, Mapping):  # the line element's case is unconfirmed (§2.6)
+        # The line element's case is unconfirmed (docs/wire-notes.md I6).
+        if isinstance(container, Mapping):
             name = next((k for k in container if k.lower() == obj.lines[1].lower()), None)
             items = container.get(name, []) if name else []
         if isinstance(items, Mapping):

@@ -72,7 +72,7 @@ class Sessions:
             return self._session
 
     def extend(self, session: Session, lifetime_s: float | None) -> None:
-        """Every call slides the session's expiry (api-facts §2.3)."""
+        """Every call slides the session's expiry (docs/wire-notes.md I2)."""
         if self._session is not None and session.generation == self._generation:
             self._set_lifetime(lifetime_s)
 

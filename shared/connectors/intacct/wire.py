@@ -1,5 +1,5 @@
 """The XML envelope: requests built with ElementTree (every value escaped by the library,
-never pasted into text), answers parsed with defusedxml (api-facts §2.2, §2.4)."""
+never pasted into text), answers parsed with defusedxml (docs/wire-notes.md I1, I3)."""
 
 from __future__ import annotations
 

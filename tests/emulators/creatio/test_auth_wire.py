@@ -1,4 +1,4 @@
-"""The emulator's authentication on the wire (api-facts §1.1, §1.2)."""
+"""The emulator's authentication on the wire (docs/wire-notes.md C1, C2)."""
 
 from __future__ import annotations
 

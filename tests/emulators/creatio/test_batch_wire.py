@@ -1,4 +1,4 @@
-"""JSON `$batch` on the wire (api-facts §1.6)."""
+"""JSON `$batch` on the wire (docs/wire-notes.md C6)."""
 
 from __future__ import annotations
 

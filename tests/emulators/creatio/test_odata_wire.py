@@ -1,4 +1,4 @@
-"""The emulator's OData 4 service on the wire (api-facts §1.3, §1.4, §1.7, §6)."""
+"""The emulator's OData 4 service on the wire (docs/wire-notes.md C3, C4, C7)."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_guids_order_as_sql_server_uniqueidentifiers(
 def test_answers_are_capped_at_max_rows_without_a_next_link(
     creatio: RunningCreatio, session: httpx.Client
 ) -> None:
-    assert creatio.admin.options()["max_rows"] == 20000  # api-facts §1.7
+    assert creatio.admin.options()["max_rows"] == 20000  # docs/wire-notes.md C7
     creatio.admin.options(max_rows=5)
     creatio.admin.seed({"Product": [{"Name": f"p{i}"} for i in range(8)]})
     body = session.get("/0/odata/Product").json()

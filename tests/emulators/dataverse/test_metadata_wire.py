@@ -159,3 +159,39 @@ def test_choice_options_only_when_expanded_on_the_choice_type(dataverse: Running
     assert [o["Value"] for o in category["OptionSet"]["Options"]] == [1, 2]
     assert category["OptionSet"]["OptionSetType"] == "Picklist"
     assert base.status_code == 400
+
+
+def test_a_money_column_is_created_as_the_invoice_custom_column(
+    dataverse: RunningDataverse,
+) -> None:
+    dataverse.admin.http.post("/metadata/unprovision").raise_for_status()
+    with dataverse.http() as http:
+        refused = http.post("invoices", json={"name": "I", "shuttle_amountpaid": 5})
+        assert refused.status_code == 400  # not there before it is created
+        as_text = http.post(
+            "EntityDefinitions(LogicalName='invoice')/Attributes",
+            json={
+                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                "SchemaName": "shuttle_AmountPaid",
+                "MaxLength": 100,
+            },
+        )
+        assert as_text.status_code == 400  # the emulator knows it as a currency column
+        column = http.post(
+            "EntityDefinitions(LogicalName='invoice')/Attributes",
+            json={
+                "@odata.type": "Microsoft.Dynamics.CRM.MoneyAttributeMetadata",
+                "SchemaName": "shuttle_AmountPaid",
+                "PrecisionSource": 2,
+            },
+        )
+        assert column.status_code == 204
+        attributes = http.get(
+            "EntityDefinitions(LogicalName='invoice')/Attributes",
+            params={"$select": "LogicalName,AttributeType"},
+        ).json()["value"]
+        types = {a["LogicalName"]: a["AttributeType"] for a in attributes}
+        assert types["shuttle_amountpaid"] == "Money"
+        assert "shuttle_creditedinvoice" not in types  # still to be created
+        made = http.post("invoices", json={"name": "I", "shuttle_amountpaid": 5})
+        assert made.status_code == 204

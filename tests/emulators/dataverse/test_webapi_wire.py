@@ -1,4 +1,4 @@
-"""The Dataverse emulator's wire behaviour, pinned to api-facts §3."""
+"""The Dataverse emulator's wire behaviour, pinned to docs/wire-notes.md D1-D6."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ def test_adjustment_and_payment_have_their_legacy_creates(company: RunningIntacc
 
 
 def test_line_elements_are_matched_whatever_their_case(company: RunningIntacct) -> None:
-    # api-facts §2.7 writes ARINVOICEITEMS/ARINVOICEITEM; reads list arinvoiceitem.
+    # docs/wire-notes.md I6: written ARINVOICEITEMS/ARINVOICEITEM, read arinvoiceitem.
     company.admin.seed({"ARINVOICE": [{"CUSTOMERID": "C1", "ARINVOICEITEMS": {
         "ARINVOICEITEM": [{"TRX_AMOUNT": "3"}, {"TRX_AMOUNT": "4"}]}}]})  # fmt: skip
     (row,) = company.admin.rows("ARINVOICE")

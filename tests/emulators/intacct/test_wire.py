@@ -1,4 +1,4 @@
-"""The emulator's envelopes, error levels and sessions, pinned to api-facts §2 and §6."""
+"""The emulator's envelopes, error levels and sessions, pinned to docs/wire-notes.md I1-I4."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def test_get_api_session_returns_session_and_own_endpoint(intacct: RunningIntacc
     assert answer.findtext("control/status") == "success"
     auth = answer.find("operation/authentication")
     assert auth is not None and auth.findtext("status") == "success"
-    assert (auth.findtext("sessiontimeout") or "").endswith("+00:00")  # §6: UTC, +00:00
+    # docs/wire-notes.md I2: the session times are UTC, spelled +00:00.
+    assert (auth.findtext("sessiontimeout") or "").endswith("+00:00")
     (result,) = results(answer)
     assert result.findtext("status") == "success"
     assert result.findtext("function") == "getAPISession"
