@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,14 @@ def test_only_the_app_and_its_library_are_deployed() -> None:
     assert not outside, f"deployed modules outside {LIBRARY}: {sorted(outside)}"
     assert {"shared.engine.sync_engine", "functions.flow_runs"} <= set(modules)
     assert not any(m.startswith(("tests", "sandbox", "bench")) for m in modules)
+
+
+def test_the_wheel_ships_the_library_and_the_cli_never_the_tests() -> None:
+    """The wheel (pip install .) carries the same library plus the local tooling behind the
+    `shuttle` command (sandbox/); tests/support/ never ships."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    included = set(setuptools["packages"]["find"]["include"])
+    assert included == {f"{name}*" for name in LIBRARY} | {"sandbox*"}
 
 
 def test_every_deployed_module_is_imported_by_the_product() -> None:
