@@ -9,7 +9,6 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
-from shared.engine import get_engine
 from shared.flows.models import utcnow
 from shared.messages import FLOW_RUNS_POISON_QUEUE, FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runner import handle_flow_run, handle_flow_run_poison
@@ -34,8 +33,7 @@ async def flow_runs_worker(msg: func.QueueMessage) -> None:
     message = _parse(msg)
     if message is not None:
         services = await get_services()
-        engine = get_engine() or services.engine
-        await handle_flow_run(services.flows, engine, message, utcnow())
+        await handle_flow_run(services.flows, services.engine, message, utcnow())
 
 
 @bp.queue_trigger(

@@ -13,10 +13,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.provision import provision_dataverse
 from shared.engine.connections import ConnectorPool
 from shared.flows.catalog import load_catalog
 from shared.preflight.model import PreflightReport
-from shared.preflight.provision import provision_dataverse
 from shared.preflight.service import PreflightService
 from shared.preflight.store import PreflightStore
 from shared.settings import Settings, get_settings

@@ -39,9 +39,6 @@ QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE,
           RECORD_UPSERTS_POISON_QUEUE)  # fmt: skip
 TABLES = ("flows", "runs", "outcomes", "bindings", "limits")
 
-# Tests swap how connectors are built (e.g. in-memory ones); None builds them from settings.
-connector_factory: ConnectorFactory | None = None
-
 
 @dataclass
 class Services:
@@ -85,7 +82,7 @@ class Services:
             sleep=sleep,
         )
         limits = DeploymentLimits(storage.tables.get_table_client(f"{prefix}limits"))
-        connectors = ConnectorPool(settings, factory or connector_factory, limits)
+        connectors = ConnectorPool(settings, factory, limits)
         outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
         record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
         bindings = BindingStore(storage.tables.get_table_client(f"{prefix}bindings"))
@@ -152,7 +149,8 @@ async def get_services() -> Services:
 
 
 async def reset_services() -> None:
-    """Forget (and close) this loop's services — tests use it after changing settings."""
+    """Forget (and close) this loop's services: the local host does when it stops
+    (sandbox/host/host.py), tests after changing settings."""
     services = _services.pop(asyncio.get_running_loop(), None)
     if services is not None:
         await services.close()

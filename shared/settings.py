@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     )
     run_lease_seconds: int = Field(default=600, alias="SHUTTLE_RUN_LEASE_SECONDS", ge=30)
     egress_ip: str | None = Field(default=None, alias="SHUTTLE_EGRESS_IP")
-    local_key: SecretStr | None = Field(default=None, alias="SHUTTLE_LOCAL_KEY")
     # Access (shared/access/caller.py): `appservice` trusts X-MS-CLIENT-PRINCIPAL (App Service
     # Authentication in front); `keys` trusts the function key the host checked.
     auth_mode: str = Field(default="keys", alias="SHUTTLE_AUTH_MODE", pattern="^(keys|appservice)$")

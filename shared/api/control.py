@@ -158,7 +158,7 @@ class ControlApi:
         self,
         service: FlowService,
         settings: Settings,
-        outcomes: OutcomeStore | None = None,
+        outcomes: OutcomeStore,
         preflight: PreflightService | None = None,
         *,
         notifications: Notifications | None = None,
@@ -269,8 +269,6 @@ class ControlApi:
         if not run.status.is_final:
             raise ConflictError(f"run '{run_id}' is still running; retry it once it has ended",
                                 code="run_in_progress")  # fmt: skip
-        if self.outcomes is None:
-            raise ConflictError("retry needs the sync engine's outcome store", code="no_engine")
         failed = await self.outcomes.failed_ids(run_id)
         if not failed:
             raise ConflictError(f"run '{run_id}' has no failed records to retry",

@@ -1,6 +1,5 @@
-"""The engine: what one flow run does. This package holds its contract (the sync engine in
-`sync_engine` implements it) and a placeholder engine that records an empty successful run,
-for tests of the control plane."""
+"""The engine: what one flow run does. This package holds its contract; the sync engine in
+`sync_engine` implements it (tests/support/engines.py holds the engines tests swap in)."""
 
 from __future__ import annotations
 
@@ -36,27 +35,3 @@ class RunResult(BaseModel):
 
 class Engine(Protocol):
     async def execute(self, ctx: RunContext) -> RunResult: ...
-
-
-class PlaceholderEngine:
-    """Reads nothing, writes nothing: an empty successful run (until the sync engine lands)."""
-
-    async def execute(self, ctx: RunContext) -> RunResult:
-        return RunResult(
-            status=RunStatus.SUCCEEDED,
-            message="placeholder engine: no records read (the sync engine is not installed)",
-        )
-
-
-_engine: Engine | None = None
-
-
-def get_engine() -> Engine | None:
-    """The engine installed with set_engine, or None for the worker's sync engine."""
-    return _engine
-
-
-def set_engine(engine: Engine | None) -> None:
-    """Swap the engine for this process (the sandbox host's --preload uses it in tests)."""
-    global _engine
-    _engine = engine

@@ -415,7 +415,7 @@ def test_roles_in_the_browser_viewer_refused_operator_allowed(
     """App Service Authentication in front (appservice mode): the local host plays its part
     for a person with no header (SHUTTLE_LOCAL_ROLES), a context with a header is another."""
     env = {"SHUTTLE_AUTH_MODE": "appservice", "SHUTTLE_LOCAL_ROLES": "Shuttle.Viewer"}
-    host = start_host(own_azurite, tmp_path, preload=["tests.support.placeholder_engine"], **env)
+    host = start_host(own_azurite, tmp_path, **env)
     viewer = browser.new_context()
     operator = browser.new_context(extra_http_headers=as_role("otto", "Shuttle.Operator"))
     try:

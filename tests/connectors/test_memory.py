@@ -1,4 +1,5 @@
-"""MemoryConnector: the in-memory SyncConnector the engine's unit tests run against."""
+"""MemoryConnector (tests/support/memory_connector.py): the in-memory SyncConnector the
+engine tests run against."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 import pytest
 
 from shared.connectors.errors import ConnectorError
-from shared.connectors.memory import MemoryConnector, TickClock
 from shared.connectors.protocol import LINES_FIELD, Reference, SourceRef, SyncConnector
 from shared.errors import ErrorCategory
+from tests.support.memory_connector import MemoryConnector, TickClock
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 SOURCE = SourceRef(system="crm", object="Account", id="A-1")

@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from sandbox.azurite import Azurite, StoragePorts, free_port
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, intacct_settings
+from tests.support.intacct import RunningIntacct, running_intacct
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUTTLE = Path(sys.executable).parent / "shuttle"
@@ -56,6 +59,25 @@ def _azurite() -> Iterator[Azurite]:
 # Hosts on one storage account compete for the same queues, so every host gets its own.
 e2e_azurite = pytest.fixture(scope="module")(_azurite)
 own_azurite = pytest.fixture(_azurite)
+
+
+@dataclass
+class EmulatedSystems:
+    """A Creatio and an Intacct emulator over HTTP; `env` points a host's connectors at them,
+    so its runs go through the real sync engine."""
+
+    creatio: RunningCreatio
+    intacct: RunningIntacct
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**creatio_settings(self.creatio), **intacct_settings(self.intacct)}
+
+
+@pytest.fixture(scope="module")
+def emulated_systems() -> Iterator[EmulatedSystems]:
+    with running_creatio() as creatio, running_intacct() as intacct:
+        yield EmulatedSystems(creatio, intacct)
 
 
 def start_host(

@@ -13,7 +13,7 @@ import pytest
 from sandbox.azurite import Azurite
 from sandbox.principal import encode_principal
 from shared.access.caller import key_fingerprint
-from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
+from tests.e2e.conftest import EmulatedSystems, RunningHost, start_host, stop_host, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +36,15 @@ ADMIN = as_role("ada@contoso.example", "Shuttle.Admin", ADMIN_OID)
 
 @pytest.fixture(scope="module")
 def appservice_host(
-    e2e_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+    e2e_azurite: Azurite,
+    tmp_path_factory: pytest.TempPathFactory,
+    emulated_systems: EmulatedSystems,
 ) -> Iterator[RunningHost]:
+    # Runs go through the real sync engine, against the emulators.
     running = start_host(
         e2e_azurite,
         tmp_path_factory.mktemp("appservice"),
-        preload=["tests.support.placeholder_engine"],
+        **emulated_systems.env,
         SHUTTLE_AUTH_MODE="appservice",
         # A request naming nobody acts as this (the local host plays App Service's part).
         SHUTTLE_LOCAL_ROLES="Shuttle.Viewer",
@@ -137,8 +140,7 @@ def test_keys_mode_ignores_a_forged_principal_and_names_the_key(
     own_azurite: Azurite, tmp_path: Path
 ) -> None:
     key = "portal-key-do-not-log"
-    host = start_host(own_azurite, tmp_path, preload=["tests.support.placeholder_engine"],
-                      SHUTTLE_LOCAL_KEY=key,
+    host = start_host(own_azurite, tmp_path, SHUTTLE_LOCAL_KEY=key,
                       SHUTTLE_KEY_NAMES=f"portal={key_fingerprint(key)}")  # fmt: skip
     try:
         with host.client(headers={"x-functions-key": key}) as api:

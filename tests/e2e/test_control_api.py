@@ -1,5 +1,6 @@
 """Every control route and error code over real HTTP against the local host; the scheduler
-timer and the flow-runs queue worker running under it."""
+timer and the flow-runs queue worker running under it, with the real sync engine reading and
+writing the Creatio and Intacct emulators."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from openapi_spec_validator import validate
 
 from sandbox.azurite import Azurite
 from shared.api.openapi import ROUTES
-from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
+from tests.e2e.conftest import EmulatedSystems, RunningHost, start_host, stop_host, wait_for
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 CONTACTS = "creatio-intacct.contacts-to-intacct"
@@ -22,10 +23,12 @@ BULK = "creatio-intacct.bulk-accounts-to-intacct"
 
 
 @pytest.fixture(scope="module")
-def host(e2e_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
-    running = start_host(
-        e2e_azurite, tmp_path_factory.mktemp("host"), preload=["tests.support.placeholder_engine"]
-    )
+def host(
+    e2e_azurite: Azurite,
+    tmp_path_factory: pytest.TempPathFactory,
+    emulated_systems: EmulatedSystems,
+) -> Iterator[RunningHost]:
+    running = start_host(e2e_azurite, tmp_path_factory.mktemp("host"), **emulated_systems.env)
     yield running
     stop_host(running)
 
@@ -91,7 +94,10 @@ def test_start_patch_stop_and_rules(api: httpx.Client) -> None:
     assert (ok.json()["interval_ms"], ok.json()["counter"]) == (120000, 3)
 
 
-def test_run_is_queued_worked_and_logged(api: httpx.Client) -> None:
+def test_run_is_queued_worked_and_logged(
+    api: httpx.Client, emulated_systems: EmulatedSystems
+) -> None:
+    emulated_systems.creatio.admin.seed({"Account": [{"Name": "Dry & Co", "Code": "DRY"}]})
     error(api.post(f"/flows/{ACCOUNTS}/run", json={"batch_size": 10}), 422, "validation")
     resp = api.post(f"/flows/{ACCOUNTS}/run", json={"dry_run": True})
     assert resp.status_code == 202
@@ -99,6 +105,11 @@ def test_run_is_queued_worked_and_logged(api: httpx.Client) -> None:
     assert resp.headers["location"] == f"/api/runs/{run_id}"
     run = finished_run(api, run_id)  # the flow-runs queue trigger did it, through Azurite
     assert run["status"] == "succeeded" and run["params"]["dry_run"] is True
+    # The sync engine read the account from Creatio and planned it; a dry run writes nothing.
+    assert run["counts"]["read"] == 1, run["counts"]
+    (item,) = api.get(f"/runs/{run_id}/plan").json()["items"]
+    assert item["action"] == "create"
+    assert emulated_systems.intacct.admin.rows("CUSTOMER") == []
     runs = api.get(f"/flows/{ACCOUNTS}/runs").json()["runs"]
     assert runs[0]["id"] == run_id
     flow = settled_flow(api, ACCOUNTS)
@@ -113,7 +124,8 @@ def test_scheduler_timer_runs_a_started_flow_on_its_own(api: httpx.Client) -> No
 
     def ran() -> dict | None:
         flow = api.get(f"/flows/{CONTACTS}").json()
-        return flow if flow["counter"] >= 1 and flow["state"] == "STARTED" else None
+        ended = flow["last_run"] is not None and flow["last_run"]["status"] != "running"
+        return flow if ended and flow["state"] == "STARTED" else None
 
     flow = wait_for(ran, 60, "the scheduler to run the flow")
     assert flow["last_run"]["kind"] == "scheduled"

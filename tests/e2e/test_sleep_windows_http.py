@@ -19,9 +19,7 @@ ROUTE = "/settings/sleep-windows"
 
 @pytest.fixture(scope="module")
 def host(e2e_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
-    running = start_host(
-        e2e_azurite, tmp_path_factory.mktemp("host"), preload=["tests.support.placeholder_engine"]
-    )
+    running = start_host(e2e_azurite, tmp_path_factory.mktemp("host"))
     yield running
     stop_host(running)
 

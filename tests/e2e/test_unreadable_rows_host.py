@@ -10,14 +10,14 @@ from pathlib import Path
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient
 
 from sandbox.azurite import Azurite
-from tests.e2e.conftest import start_host, stop_host, wait_for
+from tests.e2e.conftest import EmulatedSystems, start_host, stop_host, wait_for
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 CONTACTS = "creatio-intacct.contacts-to-intacct"
 
 
 def test_host_starts_reports_and_schedules_around_an_unreadable_row(
-    own_azurite: Azurite, tmp_path: Path
+    own_azurite: Azurite, tmp_path: Path, emulated_systems: EmulatedSystems
 ) -> None:
     prefix = "u" + uuid.uuid4().hex[:10]
     with TableServiceClient.from_connection_string(own_azurite.connection_string) as service:
@@ -29,8 +29,7 @@ def test_host_starts_reports_and_schedules_around_an_unreadable_row(
             "state_changed_at": EntityProperty("2026-01-01T00:00:00Z", EdmType.DATETIME),
             "query_starts": EntityProperty("1-01-01T00:00:00Z", EdmType.DATETIME),
         })  # fmt: skip
-    host = start_host(own_azurite, tmp_path, preload=["tests.support.placeholder_engine"],
-                      SHUTTLE_TABLE_PREFIX=prefix)  # fmt: skip
+    host = start_host(own_azurite, tmp_path, SHUTTLE_TABLE_PREFIX=prefix, **emulated_systems.env)
     try:
         with host.client() as api:
             listing = api.get("/flows")
@@ -56,9 +55,12 @@ def test_host_starts_reports_and_schedules_around_an_unreadable_row(
             assert api.post(f"/flows/{CONTACTS}/start").status_code == 200
 
             def ran() -> bool:
-                return api.get(f"/flows/{CONTACTS}").json()["counter"] >= 1
+                last = api.get(f"/flows/{CONTACTS}").json()["last_run"]
+                return last is not None and last["status"] != "running"
 
             wait_for(ran, 60, "the scheduler to run the other flow")
+            last_run = api.get(f"/flows/{CONTACTS}").json()["last_run"]
+            assert last_run["status"] == "succeeded", last_run
             assert api.post(f"/flows/{CONTACTS}/stop").status_code == 200
     finally:
         stop_host(host)

@@ -13,11 +13,11 @@ import pytest
 
 from functions import control
 from shared.api.control import ControlApi
-from shared.engine import PlaceholderEngine, set_engine
 from shared.errors import RequestValidationError
 from shared.flows.models import RunStatus, utcnow
 from shared.flows.service import RunEnd
 from shared.runtime import Services, get_services, reset_services
+from tests.support.engines import PlaceholderEngine, engine_swapped
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 BULK = "creatio-intacct.bulk-accounts-to-intacct"
@@ -32,11 +32,10 @@ async def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
     monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
     await reset_services()
-    set_engine(PlaceholderEngine())
     services = await get_services()
     await services.flows.queue.clear_messages()
-    yield services
-    set_engine(None)
+    with engine_swapped(services, PlaceholderEngine()):
+        yield services
     await reset_services()
 
 
@@ -156,7 +155,7 @@ async def test_good_values_at_the_edges_are_stored(app_env: Services) -> None:
 
 async def test_query_starts_range_follows_the_injected_clock(app_env: Services) -> None:
     now = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
-    api = ControlApi(app_env.flows, app_env.settings)
+    api = ControlApi(app_env.flows, app_env.settings, app_env.engine.outcomes)
     latest = (now + timedelta(days=1)).isoformat()
     too_late = (now + timedelta(days=1, seconds=1)).isoformat()
     with pytest.raises(RequestValidationError) as refused:

@@ -16,7 +16,6 @@ from azure.core.exceptions import ResourceNotFoundError
 from sandbox.pump import Pump
 from shared.api.control import ControlApi
 from shared.connectors.errors import ConnectorError
-from shared.connectors.memory import MemoryConnector, TickClock
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
 from shared.flows.models import RunParams, RunRecord, RunStatus
 from shared.flows.service import RunRequest
@@ -26,6 +25,7 @@ from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome
 from tests.support import engine as support
+from tests.support.memory_connector import MemoryConnector, TickClock
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from shared.connectors.errors import ConnectorError
-from shared.engine import PlaceholderEngine
 from shared.errors import ConflictError, ErrorCategory
 from shared.flows.definitions import ErrorPolicy
 from shared.flows.models import FlowState, RunKind, RunStatus, utcnow
@@ -20,7 +19,12 @@ from shared.runtime import Services
 from shared.scheduler import tick
 from shared.storage.entities import StaleWrite
 from tests.integration.conftest import make_settings, queued_runs
-from tests.support.engines import FailingEngine, ReportingEngine, UnreachableSourceEngine
+from tests.support.engines import (
+    FailingEngine,
+    PlaceholderEngine,
+    ReportingEngine,
+    UnreachableSourceEngine,
+)
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"  # scheduled, shift 0
 CUSTOMERS = "creatio-intacct.customers-to-creatio"  # scheduled, shift 30 s

@@ -12,10 +12,10 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 from functions import control, flow_runs, scheduler
-from shared.engine import PlaceholderEngine, set_engine
 from shared.messages import FlowRunMessage
 from shared.runtime import Services, get_services, reset_services
 from tests.integration.conftest import queued_runs
+from tests.support.engines import PlaceholderEngine, engine_swapped
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 
@@ -29,11 +29,10 @@ async def app_env(
     monkeypatch.setenv("SHUTTLE_EGRESS_IP", "203.0.113.7")
     await reset_services()
     # The control plane is under test here, not syncing: runs read nothing.
-    set_engine(PlaceholderEngine())
     services = await get_services()
     await services.flows.queue.clear_messages()
-    yield services
-    set_engine(None)
+    with engine_swapped(services, PlaceholderEngine()):
+        yield services
     await reset_services()
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from sandbox.provision import provision_dataverse
 from shared.api.control import ControlApi
 from shared.connectors.dataverse.client import DataverseClient
 from shared.connectors.dataverse.sync import DataverseSync
 from shared.engine.connections import build_connector
 from shared.errors import ConflictError
 from shared.flows.models import FlowState, RunStatus
-from shared.preflight.provision import provision_dataverse
 from shared.preflight.runtime import preflight_of
 from shared.preflight.service import PreflightService
 from shared.runtime import Services
@@ -65,7 +65,9 @@ def preflight(services: Services) -> PreflightService:
 
 
 def api(services: Services) -> ControlApi:
-    return ControlApi(services.flows, services.settings, None, preflight(services))
+    return ControlApi(
+        services.flows, services.settings, services.engine.outcomes, preflight(services)
+    )
 
 
 def problems(report: Any) -> list[tuple[str, str, str | None, str]]:

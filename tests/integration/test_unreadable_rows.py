@@ -15,13 +15,13 @@ import pytest
 from azure.data.tables import EdmType, EntityProperty, UpdateMode
 
 from functions import control
-from shared.engine import PlaceholderEngine, set_engine
 from shared.flows.models import RunStatus, split_run_id, utcnow
 from shared.flows.service import RunEnd
 from shared.runtime import Services, get_services, reset_services
 from shared.scheduler import tick
 from shared.storage.entities import to_properties
 from tests.integration.conftest import make_settings
+from tests.support.engines import PlaceholderEngine, engine_swapped
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 CONTACTS = "creatio-intacct.contacts-to-intacct"
@@ -46,11 +46,10 @@ async def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
     monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
     await reset_services()
-    set_engine(PlaceholderEngine())
     services = await get_services()
     await services.flows.queue.clear_messages()
-    yield services
-    set_engine(None)
+    with engine_swapped(services, PlaceholderEngine()):
+        yield services
     await reset_services()
 
 

@@ -118,8 +118,13 @@ async def test_smtp_down_is_retried_then_recorded_and_shown_by_status(
 
     assert report.checks["creatio"].status == "failing"
     assert conftest.SLEEPS == [1.0, 3.0]  # three attempts, two waits
-    _, status = await ControlApi(services.flows, services.settings,
-                                 notifications=services.notifications).status(T0)  # fmt: skip
+    api = ControlApi(
+        services.flows,
+        services.settings,
+        services.engine.outcomes,
+        notifications=services.notifications,
+    )
+    _, status = await api.status(T0)
     assert status.notifications is not None
     (failed,) = status.notifications.failed
     assert failed.channel == "email"
@@ -181,8 +186,13 @@ async def test_no_secret_of_the_settings_reaches_a_message_or_the_status(
     error = RunErrorEntry(record="r", category=ErrorCategory.AUTH, message=leak, at=T0)
     await services.flows.finish_run(run.id, RunEnd(RunStatus.FAILED, errors=(error,)), T0)
 
-    _, status = await ControlApi(services.flows, services.settings,
-                                 notifications=services.notifications).status(T0)  # fmt: skip
+    api = ControlApi(
+        services.flows,
+        services.settings,
+        services.engine.outcomes,
+        notifications=services.notifications,
+    )
+    _, status = await api.status(T0)
     texts = [m.data.decode() for m in mail_sink.received]
     texts += [json.dumps(b) for _, b in receiver.posts] + [status.model_dump_json()]
     assert len(mail_sink.received) == 2 and len(receiver.posts) == 2

@@ -37,8 +37,13 @@ def _emulated(creatio: RunningCreatio, intacct_endpoint: str) -> dict[str, str]:
 
 
 async def _status(services: Services) -> dict[str, dict]:
-    _, status = await ControlApi(services.flows, services.settings,
-                                 notifications=services.notifications).status(T0)  # fmt: skip
+    api = ControlApi(
+        services.flows,
+        services.settings,
+        services.engine.outcomes,
+        notifications=services.notifications,
+    )
+    _, status = await api.status(T0)
     found = {c.system: c.model_dump() for c in status.connections}
     assert status.storage_check is not None
     found["storage"] = status.storage_check.model_dump()

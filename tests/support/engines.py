@@ -1,11 +1,35 @@
-"""Engines for tests. `--preload tests.support.failing_engine` installs the failing one in a
-local host process."""
+"""Engines for tests, handed to `handle_flow_run` directly or swapped into a worker's
+services with `engine_swapped`. (A local host process gets a failing engine by patching:
+`--preload tests.support.failing_engine`.) The product has no hook for any of them."""
 
 from __future__ import annotations
 
-from shared.engine import RunContext, RunResult
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shared.engine import Engine, RunContext, RunResult
 from shared.errors import ErrorCategory
 from shared.flows.models import RunErrorEntry, RunStatus
+from shared.runtime import Services
+
+
+class PlaceholderEngine:
+    """Reads nothing, writes nothing: an empty successful run (control-plane tests that run
+    no connector)."""
+
+    async def execute(self, ctx: RunContext) -> RunResult:
+        return RunResult(status=RunStatus.SUCCEEDED, message="placeholder engine: nothing read")
+
+
+@contextmanager
+def engine_swapped(services: Services, engine: Engine) -> Iterator[Engine]:
+    """Inside the block the worker's sync engine (`services.engine`, what functions/flow_runs.py
+    runs) executes every run step with `engine`; its outcome store and the rest stay real."""
+    services.engine.execute = engine.execute  # type: ignore[method-assign]
+    try:
+        yield engine
+    finally:
+        del services.engine.execute
 
 
 class FailingEngine:

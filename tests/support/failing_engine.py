@@ -1,6 +1,15 @@
-"""Preload module: makes every run of this process fail (for poison-queue tests)."""
+"""Preload module (`shuttle host --preload tests.support.failing_engine`): every run of this
+process fails, as a sync engine with a bug would (poison-queue tests). It patches the real
+engine, as tests/support/crashing_records.py patches the record worker: the product has no
+hook for it."""
 
-from shared.engine import set_engine
-from tests.support.engines import FailingEngine
+from typing import Any
 
-set_engine(FailingEngine())
+from shared.engine.sync_engine import SyncEngine
+
+
+async def _exploding(self: SyncEngine, ctx: Any) -> Any:
+    raise RuntimeError(f"engine exploded on {ctx.run.id}")
+
+
+SyncEngine.execute = _exploding  # type: ignore[method-assign]

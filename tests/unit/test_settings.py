@@ -45,7 +45,6 @@ PEM = (
 )
 SECRETS = {
     "AzureWebJobsStorage": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=acct-key-77",
-    "SHUTTLE_LOCAL_KEY": "local-key-66",
     "CREATIO_PASSWORD": "creatio-pw-55",
     "CREATIO_CLIENT_SECRET": "creatio-secret-44",
     "INTACCT_SENDER_PASSWORD": "sender-pw-33",

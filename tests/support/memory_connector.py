@@ -1,6 +1,6 @@
-"""An in-memory `SyncConnector` for fast engine tests: no HTTP, a controllable clock, call
-counters ("zero write calls"), injected failures and lost answers, and per-object
-validators that reject values the way a target system would.
+"""An in-memory `SyncConnector` for fast engine tests (tests only: the product never builds
+one): no HTTP, a controllable clock, call counters ("zero write calls"), injected failures
+and lost answers, and per-object validators that reject values the way a target system would.
 
 conn = MemoryConnector("erp", clock=clock)
 record_id = conn.seed("Customer", {"Name": "Acme"})

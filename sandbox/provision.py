@@ -1,7 +1,10 @@
 """`shuttle provision dataverse`: create the binding columns (`shuttle_creatio<table>id`) and
 their alternate keys the enabled solutions need, through the Web API's metadata endpoints,
 then wait until every key's index is Active. Idempotent: what exists is left alone, so a
-second run changes nothing. Dry run: say what would be created, create nothing."""
+second run changes nothing. Dry run: say what would be created, create nothing.
+
+An operator runs it from their machine (sandbox/onboarding.py), so it lives with the CLI and
+is not deployed with the app."""
 
 from __future__ import annotations
 
