@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from shared.flows.models import utcnow
 from shared.messages import FLOW_RUNS_POISON_QUEUE, FLOW_RUNS_QUEUE, FlowRunMessage
+from shared.queue_names import trigger_queue_name
 from shared.runner import handle_flow_run, handle_flow_run_poison
 from shared.runtime import get_services
 
@@ -28,7 +29,9 @@ def _parse(msg: func.QueueMessage) -> FlowRunMessage | None:
         return None
 
 
-@bp.queue_trigger(arg_name="msg", queue_name=FLOW_RUNS_QUEUE, connection="AzureWebJobsStorage")
+@bp.queue_trigger(
+    arg_name="msg", queue_name=trigger_queue_name(FLOW_RUNS_QUEUE), connection="AzureWebJobsStorage"
+)
 async def flow_runs_worker(msg: func.QueueMessage) -> None:
     message = _parse(msg)
     if message is not None:
@@ -37,7 +40,9 @@ async def flow_runs_worker(msg: func.QueueMessage) -> None:
 
 
 @bp.queue_trigger(
-    arg_name="msg", queue_name=FLOW_RUNS_POISON_QUEUE, connection="AzureWebJobsStorage"
+    arg_name="msg",
+    queue_name=trigger_queue_name(FLOW_RUNS_POISON_QUEUE),
+    connection="AzureWebJobsStorage",
 )
 async def flow_runs_poison(msg: func.QueueMessage) -> None:
     message = _parse(msg)

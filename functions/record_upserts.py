@@ -9,6 +9,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared.messages import RECORD_UPSERTS_POISON_QUEUE, RECORD_UPSERTS_QUEUE, RecordMessage
+from shared.queue_names import trigger_queue_name
 from shared.runtime import get_services
 
 bp = func.Blueprint()
@@ -24,7 +25,11 @@ def _parse(msg: func.QueueMessage, queue: str) -> RecordMessage | None:
         return None
 
 
-@bp.queue_trigger(arg_name="msg", queue_name=RECORD_UPSERTS_QUEUE, connection="AzureWebJobsStorage")
+@bp.queue_trigger(
+    arg_name="msg",
+    queue_name=trigger_queue_name(RECORD_UPSERTS_QUEUE),
+    connection="AzureWebJobsStorage",
+)
 async def record_upserts_worker(msg: func.QueueMessage) -> None:
     message = _parse(msg, RECORD_UPSERTS_QUEUE)
     if message is not None:
@@ -33,7 +38,9 @@ async def record_upserts_worker(msg: func.QueueMessage) -> None:
 
 
 @bp.queue_trigger(
-    arg_name="msg", queue_name=RECORD_UPSERTS_POISON_QUEUE, connection="AzureWebJobsStorage"
+    arg_name="msg",
+    queue_name=trigger_queue_name(RECORD_UPSERTS_POISON_QUEUE),
+    connection="AzureWebJobsStorage",
 )
 async def record_upserts_poison(msg: func.QueueMessage) -> None:
     message = _parse(msg, RECORD_UPSERTS_POISON_QUEUE)

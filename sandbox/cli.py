@@ -57,8 +57,8 @@ def start_azurite(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
         return
     location = AZURITE_LOCATION
     if getattr(args, "once", False):
-        # A one-shot check starts from empty storage: queue names are not prefixed, so the
-        # persisted data of an earlier, interrupted demo could still hold its messages.
+        # A one-shot check starts from empty storage: an earlier, interrupted demo with the
+        # same prefix (so the same tables and queues) could have left its messages behind.
         location = Path(tempfile.mkdtemp(prefix="shuttle-once-azurite-"))
         stack.callback(shutil.rmtree, location, ignore_errors=True)
     azurite = ensure_azurite(connection, location=location)

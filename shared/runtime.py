@@ -67,7 +67,7 @@ class Services:
                 await storage.tables.create_table(name)
         for queue in QUEUES:
             with contextlib.suppress(ResourceExistsError):
-                await storage.queues.create_queue(queue)
+                await storage.queue(queue).create_queue()
         sleep_store = SleepWindowStore(storage.tables.get_table_client(f"{prefix}settings"))
         await sleep_store.ensure()
         sleep = SleepGate(sleep_store)

@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
     solutions: str = Field(default=DEFAULT_SOLUTIONS, alias="SHUTTLE_SOLUTIONS")
     scheduler_schedule: str = Field(default="*/15 * * * * *", alias="SHUTTLE_SCHEDULER_SCHEDULE")
+    # Prefix of table and queue names (shared/queue_names.py): lowercase, as queue names must be.
     table_prefix: str = Field(
-        default="shuttle", alias="SHUTTLE_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{0,29}$"
+        default="shuttle", alias="SHUTTLE_TABLE_PREFIX", pattern=r"^[a-z][a-z0-9]{0,29}$"
     )
     run_lease_seconds: int = Field(default=600, alias="SHUTTLE_RUN_LEASE_SECONDS", ge=30)
     egress_ip: str | None = Field(default=None, alias="SHUTTLE_EGRESS_IP")

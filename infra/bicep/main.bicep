@@ -81,7 +81,7 @@ param solutions string = 'creatio-intacct,creatio-dynamics'
 @description('SHUTTLE_SCHEDULER_SCHEDULE: NCRONTAB (six fields, seconds first) of the scheduler tick.')
 param schedulerSchedule string = '*/15 * * * * *'
 
-@description('SHUTTLE_TABLE_PREFIX: prefix of Shuttle\'s table names.')
+@description('SHUTTLE_TABLE_PREFIX: prefix of Shuttle\'s table and queue names (lowercase letters and digits).')
 param tablePrefix string = 'shuttle'
 
 @description('SHUTTLE_RUN_LEASE_SECONDS: how long a run may go silent before it is recovered.')

@@ -149,7 +149,7 @@ variable "scheduler_schedule" {
 }
 
 variable "table_prefix" {
-  description = "SHUTTLE_TABLE_PREFIX: prefix of Shuttle's table names."
+  description = "SHUTTLE_TABLE_PREFIX: prefix of Shuttle's table and queue names (lowercase letters and digits)."
   type        = string
   default     = "shuttle"
 }

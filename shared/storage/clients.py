@@ -13,6 +13,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
+from shared.queue_names import queue_name
 from shared.settings import Settings
 
 
@@ -21,11 +22,15 @@ class StorageClients:
     tables: TableServiceClient
     queues: QueueServiceClient
     credential: AsyncTokenCredential | None = None
+    # SHUTTLE_TABLE_PREFIX: `queue("flow-runs")` is this deployment's `<prefix>-flow-runs`.
+    queue_prefix: str | None = None
 
     def queue(self, name: str) -> QueueClient:
         # Base64 on the wire: the Functions queue trigger decodes base64 by default, and
         # plain text from the SDK would silently land in the poison queue. The policy must
         # be given here: a QueueServiceClient does not pass its own on to its queue clients.
+        if self.queue_prefix:
+            name = queue_name(self.queue_prefix, name)
         return self.queues.get_queue_client(name, message_encode_policy=TextBase64EncodePolicy())
 
     async def close(self) -> None:
@@ -41,6 +46,7 @@ def build_storage_clients(settings: Settings) -> StorageClients:
         return StorageClients(
             tables=TableServiceClient.from_connection_string(conn),
             queues=QueueServiceClient.from_connection_string(conn),
+            queue_prefix=settings.table_prefix,
         )
     account = settings.storage_account_name
     table_uri = settings.storage_table_uri or (
@@ -61,4 +67,5 @@ def build_storage_clients(settings: Settings) -> StorageClients:
         tables=TableServiceClient(table_uri, credential=credential),
         queues=QueueServiceClient(queue_uri, credential=credential),
         credential=credential,
+        queue_prefix=settings.table_prefix,
     )

@@ -19,6 +19,7 @@ from sandbox.demo.data import TOO_LONG_NAME
 from sandbox.principal import encode_principal
 from tests.browser.conftest import Console, screenshot
 from tests.e2e.conftest import own_azurite, start_host, stop_host, wait_for
+from tests.support.creatio import login
 
 __all__ = ["own_azurite"]
 
@@ -438,3 +439,47 @@ def test_roles_in_the_browser_viewer_refused_operator_allowed(
         viewer.close()
         operator.close()
         stop_host(host)
+
+
+def test_the_run_page_shows_each_records_action_and_changed_fields(
+    page: Page, console: Console
+) -> None:
+    """A dry run's planned action and a real run's actual one, with each changed field's old
+    and new value, on the run page (GET /api/runs/{id}/plan behind it)."""
+    stop_all(console)
+    console.creatio.admin.seed({"Account": [{"Name": "Before & Co", "Code": "CHG-1"}]})
+    account = next(r for r in console.creatio.rows("Account") if r["Code"] == "CHG-1")
+    record = str(account["Id"])
+    with api(console) as client:
+        first = client.post(f"/flows/{SINGLE}/run", json={"record_ids": [record]}).json()
+        assert finished(console, first["run_id"])["counts"]["created"] == 1
+    page.goto(f"{console.url}#run/{first['run_id']}")
+    created = page.locator(f'#plan-items tr[data-record="{record}"]')
+    expect(page.locator("#plan-title")).to_have_text("Records")
+    expect(created.locator("td.action")).to_have_text("create")
+    expect(created.locator('li[data-field="NAME"]')).to_have_text("NAME: (empty) → Before & Co")
+
+    creatio, _ = login(console.creatio.url)  # the edit a CRM user makes
+    try:
+        edited = creatio.patch(f"/0/odata/Account({record})", json={"Name": "After <b>& Co</b>"})
+    finally:
+        creatio.close()
+    assert edited.status_code in (200, 204), edited.text
+    runs = {}
+    with api(console) as client:
+        for dry in (True, False):
+            body = {"record_ids": [record], "dry_run": dry}
+            runs[dry] = client.post(f"/flows/{SINGLE}/run", json=body).json()["run_id"]
+            assert finished(console, runs[dry])["status"] == "succeeded"
+    for dry, title, outcome in ((True, "Dry-run plan", "updated"), (False, "Records", "updated")):
+        page.goto(f"{console.url}#run/{runs[dry]}")
+        expect(page.locator("#plan-title")).to_have_text(title)
+        line = page.locator(f'#plan-items tr[data-record="{record}"]')
+        expect(line.locator("td").nth(1)).to_have_text(outcome)
+        expect(line.locator("td.action")).to_have_text("update")
+        expect(line.locator('li[data-field="NAME"]')).to_have_text(
+            "NAME: Before & Co → After <b>& Co</b>"  # as text: never markup
+        )
+        screenshot(page, "run-record-changes-dry" if dry else "run-record-changes")
+    (customer,) = [c for c in console.intacct.admin.rows("CUSTOMER") if c["CUSTOMERID"] == "CHG-1"]
+    assert customer["NAME"] == "After <b>& Co</b>"

@@ -56,7 +56,8 @@ def _azurite() -> Iterator[Azurite]:
     instance.stop()
 
 
-# Hosts on one storage account compete for the same queues, so every host gets its own.
+# Hosts with one table prefix on one storage account would share queues; a test that starts
+# two hosts after each other gets an Azurite per test.
 e2e_azurite = pytest.fixture(scope="module")(_azurite)
 own_azurite = pytest.fixture(_azurite)
 

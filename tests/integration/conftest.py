@@ -35,7 +35,7 @@ async def services(storage_connection_string: str, table_prefix: str) -> AsyncIt
 
 async def queued_runs(services: Services) -> list[FlowRunMessage]:
     """Every flow-runs message now visible (peeked, so they stay queued)."""
-    client = services.storage.queues.get_queue_client(FLOW_RUNS_QUEUE)
+    client = services.storage.queue(FLOW_RUNS_QUEUE)
     async with client:
         props = await client.get_queue_properties()
         assert props.approximate_message_count <= 32, "peek sees at most 32 messages"

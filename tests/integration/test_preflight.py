@@ -189,7 +189,7 @@ async def test_an_entity_the_company_lacks_is_named_with_the_sign_in_failure(
     for entity, expected in (("E200", "auth"), ("E100", "ok")):
         settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator),
                     "INTACCT_ENTITY_ID": entity}  # fmt: skip
-        async with engine_services(storage_connection_string, f"{table_prefix}{entity}",
+        async with engine_services(storage_connection_string, f"{table_prefix}{entity.lower()}",
                                    "creatio-intacct", settings) as other:  # fmt: skip
             (solution,) = (await preflight(other).run(NOW)).solutions
         intacct = next(c for c in solution.systems if c.system == "intacct")

@@ -44,7 +44,7 @@ async def engine_services(
     values = {"AzureWebJobsStorage": connection, "SHUTTLE_TABLE_PREFIX": prefix,
               "SHUTTLE_SOLUTIONS": solution, **(settings or {})}  # fmt: skip
     built = await Services.create(Settings.model_validate(values), factory=factory)
-    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):  # queues are shared by all tests
+    for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):  # a test's prefix names its queues
         await built.storage.queue(name).clear_messages()
     try:
         yield built

@@ -36,10 +36,13 @@ def test_timer_and_queue_triggers() -> None:
     timer = found["scheduler_tick"]
     assert timer["type"] == "timerTrigger"
     assert timer["schedule"] == "%SHUTTLE_SCHEDULER_SCHEDULE%"
-    assert found["flow_runs_worker"]["queueName"] == FLOW_RUNS_QUEUE
-    assert found["flow_runs_poison"]["queueName"] == FLOW_RUNS_POISON_QUEUE == "flow-runs-poison"
-    assert found["record_upserts_worker"]["queueName"] == RECORD_UPSERTS_QUEUE
-    assert found["record_upserts_poison"]["queueName"] == RECORD_UPSERTS_POISON_QUEUE
+    # Each queue's name starts with the deployment's SHUTTLE_TABLE_PREFIX (shared/queue_names.py).
+    prefixed = "%SHUTTLE_TABLE_PREFIX%-"
+    assert found["flow_runs_worker"]["queueName"] == prefixed + FLOW_RUNS_QUEUE
+    assert found["flow_runs_poison"]["queueName"] == prefixed + FLOW_RUNS_POISON_QUEUE
+    assert FLOW_RUNS_POISON_QUEUE == "flow-runs-poison"
+    assert found["record_upserts_worker"]["queueName"] == prefixed + RECORD_UPSERTS_QUEUE
+    assert found["record_upserts_poison"]["queueName"] == prefixed + RECORD_UPSERTS_POISON_QUEUE
     assert f"{RECORD_UPSERTS_QUEUE}-poison" == RECORD_UPSERTS_POISON_QUEUE
     for name in (
         "flow_runs_worker",

@@ -354,17 +354,45 @@
       el("td", { className: "field", text: e.field || "—" }),
       el("td", { className: "message", text: e.message }),
       el("td", { text: when(e.at) }))));
-    $("plan").hidden = !p.dry_run;
-    if (p.dry_run) {
-      const plan = await api("GET", "/runs/" + encodeURIComponent(run.id) + "/plan");
-      if (plan.ok) {
-        fill($("plan-items").tBodies[0], plan.data.items.map((i) => el("tr", {},
-          el("td", { text: i.record }), el("td", { text: i.outcome }),
-          el("td", { text: i.target_id || "—" }), el("td", { text: i.field || "—" }),
-          el("td", { text: i.message || "" }))));
-      }
-    }
+    // Every run's records: what a dry run would do, what a real run did, field by field.
+    $("plan-title").textContent = p.dry_run ? "Dry-run plan" : "Records";
+    $("plan-outcome").textContent = p.dry_run ? "Would be" : "Outcome";
+    $("plan-items").tBodies[0].replaceChildren();
+    $("plan").hidden = !p.dry_run;  // a dry run's plan shows even when empty
+    await loadPlan(run.id, null);
     stamp();
+  }
+
+  const PLAN_PAGE = 100;
+
+  function shown(value) {
+    if (value === null || value === undefined) return "(empty)";
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  // {"NAME": ["old", "new"], ...} as one line per field; text only, never markup.
+  function changesCell(changes) {
+    const fields = Object.entries(changes || {});
+    if (!fields.length) return el("td", { text: "—" });
+    return el("td", {}, el("ul", { className: "changes" }, ...fields.map(([field, pair]) =>
+      el("li", { "data-field": field }, el("code", { text: field }),
+        el("span", { text: ": " + shown(pair[0]) + " → " + shown(pair[1]) })))));
+  }
+
+  async function loadPlan(runId, after) {
+    const query = "?limit=" + PLAN_PAGE + (after ? "&after=" + encodeURIComponent(after) : "");
+    const plan = await api("GET", "/runs/" + encodeURIComponent(runId) + "/plan" + query);
+    if (!plan.ok || currentRun === null || currentRun.id !== runId) return;
+    const body = $("plan-items").tBodies[0];
+    body.append(...plan.data.items.map((i) => el("tr", { "data-record": i.record },
+      el("td", { text: i.record }), el("td", { text: i.outcome }),
+      el("td", { className: "action", text: i.action || "—" }),
+      el("td", { text: i.target_id || "—" }), el("td", { text: i.field || "—" }),
+      changesCell(i.changes), el("td", { text: i.message || "" }))));
+    if (body.rows.length) $("plan").hidden = false;
+    const more = $("plan-more");
+    more.hidden = !plan.data.truncated;
+    more.onclick = () => loadPlan(runId, plan.data.next);
   }
 
   async function retry() {
