@@ -33,7 +33,7 @@ from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.mapping.apply import passes
-from shared.messages import FlowRunMessage, RunStep
+from shared.messages import CHUNK_SIZE, FlowRunMessage, RunStep, chunk_texts
 from shared.storage.binding_store import BindingStore
 from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
@@ -42,7 +42,7 @@ from shared.storage.run_store import RunStore
 log = logging.getLogger("shuttle.engine")
 
 SEND_CONCURRENCY = 32
-MAX_QUEUED = 1000  # record messages waiting before extraction pauses
+MAX_QUEUED = 20  # record chunks waiting before extraction pauses
 BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
@@ -78,6 +78,7 @@ class SyncEngine:
         page_size: int,
         max_queued: int = MAX_QUEUED,
         bindings: BindingStore | None = None,
+        chunk_size: int = CHUNK_SIZE,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
@@ -89,6 +90,7 @@ class SyncEngine:
         self.page_size = page_size
         self.max_queued = max_queued
         self.bindings = bindings  # None: records sharing a match key are left to the worker
+        self.chunk_size = chunk_size
 
     async def close(self) -> None:
         await self.outcomes.table.close()
@@ -322,10 +324,13 @@ class SyncEngine:
             return 0
         # Rows first: a record on the queue always has its row, so the run counts it.
         await self.outcomes.add_pending(run.id, [(q.record_id, q.modified) for q in queued])
-        # One request per message is the queue API; overlap them, a bounded number at once.
-        for start in range(0, len(queued), SEND_CONCURRENCY):
-            chunk = queued[start : start + SEND_CONCURRENCY]
-            await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
+        # A chunk of records per message (issue 15): the worker matches, writes and settles
+        # them together, each with its own outcome.
+        texts = chunk_texts(run.flow_id, run.id, [q.item for q in queued],
+                            dry_run=run.params.dry_run, size=self.chunk_size)  # fmt: skip
+        for start in range(0, len(texts), SEND_CONCURRENCY):
+            part = texts[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
         return len(queued)
 
     async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:

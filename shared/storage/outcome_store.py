@@ -25,12 +25,13 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import ErrorCategory
 from shared.flows.models import RunCounts, RunErrorEntry
 from shared.storage.keys import decode_key, encode_key
+from shared.storage.rows import rows_by_key
 
 BATCH = 100  # the most operations one Table transaction takes
 
@@ -75,6 +76,19 @@ class Refusal:
     category: ErrorCategory
     field: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One record's outcome as a chunk settles it (settle_many)."""
+
+    record_id: str
+    outcome: Outcome
+    target_id: str | None = None
+    category: ErrorCategory | None = None
+    field: str | None = None
+    message: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -133,6 +147,82 @@ class OutcomeStore:
         except ResourceNotFoundError:
             return None
         return Outcome(row.get("status") or Outcome.PENDING)
+
+    async def statuses(self, run_id: str, record_ids: list[str]) -> dict[str, Outcome]:
+        """`status` of several records at once (those the run never queued are left out)."""
+        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in record_ids),
+                                 select=["status"])  # fmt: skip
+        return {decode_key(k): Outcome(r.get("status") or Outcome.PENDING) for k, r in rows.items()}
+
+    async def settle_many(self, run_id: str, settled: list[Settlement]) -> dict[str, Outcome]:
+        """Settle a chunk's records in transactions of up to 100 rows, each written only if
+        its row is unchanged since read (ETag) and keeping a stronger earlier outcome, as
+        `settle` does; a transaction that meets a concurrent write settles its records one
+        by one. Returns the outcome each row holds afterwards."""
+        held: dict[str, Outcome] = {}
+        latest = {s.record_id: s for s in settled}  # one row, one operation
+        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in latest))
+        ops: list[tuple[Settlement, tuple[Any, ...]]] = []
+        now = datetime.now(UTC)
+        for s in latest.values():
+            key = encode_key(s.record_id)
+            props = self._props(run_id, s, now)
+            row = rows.get(key)
+            if row is None:
+                ops.append((s, ("create", props)))
+                continue
+            current = Outcome(row.get("status") or Outcome.PENDING)
+            if current.is_final and current.strength >= s.outcome.strength:
+                held[s.record_id] = current
+                continue
+            unchanged = {"mode": UpdateMode.MERGE, "etag": row.metadata["etag"],
+                         "match_condition": MatchConditions.IfNotModified}  # fmt: skip
+            ops.append((s, ("update", props, unchanged)))
+        for start in range(0, len(ops), BATCH):
+            part = ops[start : start + BATCH]
+            try:
+                await self.table.submit_transaction([op for _, op in part])
+                held.update({s.record_id: s.outcome for s, _ in part})
+            except TableTransactionError:
+                for s, _ in part:  # another delivery wrote one of them: each on its own
+                    held[s.record_id] = await self.settle(
+                        run_id, s.record_id, s.outcome, target_id=s.target_id,
+                        category=s.category, field_name=s.field, message=s.message, note=s.note,
+                    )  # fmt: skip
+        return held
+
+    @staticmethod
+    def _props(run_id: str, s: Settlement, now: datetime) -> dict[str, Any]:
+        extra = {
+            "target_id": s.target_id,
+            "category": s.category.value if s.category else None,
+            "field": s.field,
+            "message": s.message,
+            "note": s.note,
+        }
+        return {
+            "PartitionKey": run_id,
+            "RowKey": encode_key(s.record_id),
+            "status": s.outcome.value,
+            "at": now,
+            **{k: v if v is not None else "" for k, v in extra.items()},
+        }
+
+    async def note_waits(self, run_id: str, waits: list[tuple[str, ErrorCategory, str]]) -> None:
+        """`note_wait` for several records, in transactions (status untouched)."""
+        rows = {
+            encode_key(rid): {"PartitionKey": run_id, "RowKey": encode_key(rid),
+                              "category": category.value, "message": message}
+            for rid, category, message in waits
+        }  # fmt: skip
+        ordered = list(rows.values())
+        for start in range(0, len(ordered), BATCH):
+            await self.table.submit_transaction(
+                [
+                    ("upsert", row, {"mode": UpdateMode.MERGE})
+                    for row in ordered[start : start + BATCH]
+                ]
+            )
 
     async def settle(
         self,

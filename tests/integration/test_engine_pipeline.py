@@ -193,16 +193,17 @@ async def test_duplicate_deliveries_and_a_kill_between_create_and_bind_make_no_t
     for n in range(12):
         systems.creatio.seed("Account", {"Name": f"Twin {n:02d}"})
     bindings: BindingStore = engine_services.records.bindings
-    real_write = bindings.write
+    real_write = bindings.write_many
     killed: list[str] = []
 
-    async def die_once(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
-        if crm_id not in killed:  # the worker dies after the create, before the binding
-            killed.append(crm_id)
+    async def die_once(pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        # The worker dies after its chunk's creates, before their bindings are written.
+        if any(crm_id not in killed for crm_id, _, _ in writes):
+            killed.extend(crm_id for crm_id, _, _ in writes if crm_id not in killed)
             raise RuntimeError("worker killed")
-        await real_write(pair, crm_id, erp_id, changes)
+        await real_write(pair, writes)
 
-    monkeypatch.setattr(bindings, "write", die_once)
+    monkeypatch.setattr(bindings, "write_many", die_once)
     pump = Pump(engine_services, duplicate_records=True)
     run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
     assert len(killed) == 12 and pump.deliveries >= 24
