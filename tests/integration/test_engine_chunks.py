@@ -1,0 +1,108 @@
+"""The chunked path (issue 15) against the Creatio and Intacct emulators: a page of records
+travels as one record-upserts message, its vendor calls leave in batches, and still every
+record keeps its own outcome, field and retry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.pump import Pump
+from shared.engine.record_worker import SPLIT_AFTER
+from shared.errors import ErrorCategory
+from shared.flows.models import RunStatus
+from shared.messages import parse_record_upserts
+from shared.runtime import Services
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
+from tests.support.intacct import RunningIntacct, running_intacct
+
+ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
+GATEWAY = "/ia/xml/xmlgw.phtml"
+
+
+@pytest.fixture(scope="module")
+def creatio_emulator() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def intacct_emulator() -> Iterator[RunningIntacct]:
+    with running_intacct() as running:
+        yield running
+
+
+@pytest.fixture
+async def services(
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+) -> AsyncIterator[Services]:
+    creatio_emulator.admin.reset()
+    intacct_emulator.admin.reset()
+    settings = {"SHUTTLE_PAGE_SIZE": "100", **creatio_settings(creatio_emulator),
+                **intacct_settings(intacct_emulator)}  # fmt: skip
+    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
+                               settings) as built:  # fmt: skip
+        yield built
+
+
+def gateway_calls(admin: Any) -> int:
+    return sum(n for key, n in admin.stats()["calls"].items() if GATEWAY in key)
+
+
+async def test_a_chunk_of_100_with_3_bad_records_writes_97_and_fails_3_by_name_and_field(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    bad = {7, 42, 99}  # Intacct refuses a NAME over 100 characters, inside the batch
+    creatio_emulator.admin.seed({"Account": [
+        {"Name": ("Too long " * 20 if n in bad else "Fine ") + f"{n:03d}", "Code": f"C{n:03d}"}
+        for n in range(100)
+    ]})  # fmt: skip
+    before = gateway_calls(intacct_emulator.admin)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert run.status is RunStatus.PARTIAL
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (100, 97, 3)
+    customers = intacct_emulator.admin.rows("CUSTOMER")
+    assert sorted(c["CUSTOMERID"] for c in customers) == sorted(
+        f"C{n:03d}" for n in range(100) if n not in bad
+    )
+    accounts = {str(r["Id"]).lower(): r["Code"] for r in creatio_emulator.rows("Account")}
+    failed = {accounts[e.record.lower()]: e for e in run.errors if e.record}
+    assert sorted(failed) == [f"C{n:03d}" for n in sorted(bad)]
+    for error in failed.values():
+        assert error.category is ErrorCategory.VALIDATION and error.field == "NAME"
+    # Coalesced: a login, the matches and the creates of the whole chunk in a handful of
+    # requests, not two or more per record.
+    assert gateway_calls(intacct_emulator.admin) - before <= 12
+
+
+async def test_a_chunk_whose_whole_request_fails_is_retried_whole_then_split(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Split {n:02d}"} for n in range(20)]})
+    queue = services.records.queue
+    real_send = queue.send_message
+    sent: list[int] = []
+
+    async def spy(text: str, **kwargs: Any) -> Any:
+        sent.append(len(parse_record_upserts(text).records))
+        return await real_send(text, **kwargs)
+
+    monkeypatch.setattr(queue, "send_message", spy)
+    # Every request of two whole deliveries (each call tried 5 times by the client) resets
+    # the connection; after that Intacct answers again.
+    intacct_emulator.admin.faults({"fault": "drop", "path": GATEWAY, "times": 5 * SPLIT_AFTER})
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT, Pump(services), limit_s=240)
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (20, 20, 0), run.errors
+    # Queued as one chunk by the page step, put back whole once, then record by record.
+    assert sent == [20, 20] + [1] * 20
+    names = sorted(c["NAME"] for c in intacct_emulator.admin.rows("CUSTOMER"))
+    assert names == [f"Split {n:02d}" for n in range(20)]
