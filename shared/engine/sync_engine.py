@@ -1,4 +1,7 @@
-"""The sync engine's side of a run, one flow-runs message per step:
+"""The sync engine's side of a run, one flow-runs message per step. Each step returns what
+happened and the step to take next; the flow service alone writes run rows and queues
+flow-runs messages (shared/runner.py).
+
 
 START   plan the window (query starts minus the overlap, up to the run's start), refuse a
         scheduled run above the flow's volume limit (pointing at its bulk flow), open the read.
@@ -13,7 +16,6 @@ FINISH  tally the outcome rows; while any record is pending, report progress and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +37,7 @@ from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.mapping.apply import passes
 from shared.messages import CHUNK_SIZE, FlowRunMessage, RunStep, chunk_texts
 from shared.storage.binding_store import BindingStore
-from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
-from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
 
@@ -69,9 +69,7 @@ class SyncEngine:
         self,
         catalog: Catalog,
         connectors: ConnectorPool,
-        runs: RunStore,
         outcomes: OutcomeStore,
-        flow_runs: QueueClient,
         record_upserts: QueueClient,
         *,
         overlap: timedelta,
@@ -82,9 +80,7 @@ class SyncEngine:
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
-        self.runs = runs
         self.outcomes = outcomes
-        self.flow_runs = flow_runs
         self.record_upserts = record_upserts
         self.overlap = overlap
         self.page_size = page_size
@@ -94,7 +90,6 @@ class SyncEngine:
 
     async def close(self) -> None:
         await self.outcomes.table.close()
-        await self.flow_runs.close()
         await self.record_upserts.close()
 
     async def execute(self, ctx: RunContext) -> RunResult:
@@ -155,10 +150,13 @@ class SyncEngine:
             fields=plan.mapping.source_fields or None,
             page_size=size,
         )
-        then = await self._outside(ctx, plan, since, until, size)
-        await self._next(
-            ctx,
-            FlowRunMessage(
+        then, errors = await self._outside(ctx, plan, since, until, size)
+        return RunResult(
+            status=RunStatus.RUNNING,
+            message=f"reading {obj} changed since {since.isoformat()}",
+            errors=errors,
+            progress=bool(errors),
+            next_step=FlowRunMessage(
                 flow_id=run.flow_id,
                 run_id=run.id,
                 step=RunStep.PAGE,
@@ -167,15 +165,13 @@ class SyncEngine:
                 then=then,
             ),
         )
-        return RunResult(
-            status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
-        )
 
     async def _outside(
         self, ctx: RunContext, plan: FlowPlan, since: datetime, until: datetime, size: int
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], list[RunErrorEntry]]:
         """Cursors over the records whose modification time no window reaches (see
-        FUTURE_SKEW): read with this run when there are few, else reported by number."""
+        FUTURE_SKEW): read with this run when there are few, else reported by number (the
+        errors to show on the run)."""
         source = await self.connectors.get(plan.source_system)
         obj = plan.flow.source.object
         windows = [
@@ -205,10 +201,7 @@ class SyncEngine:
                         "their timestamps (or the source's clock or time zone) at the source; "
                         "see docs/operations.md, 'Records outside every window'",
             ))  # fmt: skip
-        if errors:
-            run = await self.runs.get(ctx.run.id)
-            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
-        return cursors
+        return cursors, errors
 
     async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -229,10 +222,8 @@ class SyncEngine:
                 message=f"{plan.source_system} has no {plan.flow.source.object} {record_id}",
             )
         await self._queue_records(ctx.run, plan, found)
-        await self._next(
-            ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
-        )
-        return RunResult(status=RunStatus.RUNNING)
+        step = FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
+        return RunResult(status=RunStatus.RUNNING, next_step=step)
 
     async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -242,8 +233,9 @@ class SyncEngine:
         # operations slow down with depth, stays fast).
         depth = (await self.record_upserts.get_queue_properties()).approximate_message_count
         if depth > self.max_queued:
-            await self._next(ctx, message, delay=BACKPRESSURE_DELAY)
-            return RunResult(status=RunStatus.RUNNING)
+            return RunResult(
+                status=RunStatus.RUNNING, next_step=message, next_delay=BACKPRESSURE_DELAY
+            )
         page = await source.read_changes(message.cursor)
         where = f"page {message.page + 1}"
         rejected = [
@@ -266,7 +258,6 @@ class SyncEngine:
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
             )
-        await self._next(ctx, step)
         log.info(
             "run %s: page %d queued %d records",
             ctx.run.id,
@@ -274,7 +265,7 @@ class SyncEngine:
             queued,
             extra={"flow_id": ctx.run.flow_id, "run_id": ctx.run.id},
         )
-        return RunResult(status=RunStatus.RUNNING)
+        return RunResult(status=RunStatus.RUNNING, next_step=step)
 
     async def _queue_records(
         self,
@@ -399,17 +390,14 @@ class SyncEngine:
         tally = await self.outcomes.tally(run.id)
         counts = tally.counts
         if counts.pending:
-            progress = run.model_copy(
-                update={"counts": counts, "message": f"{counts.pending} records pending"}
+            return RunResult(
+                status=RunStatus.RUNNING,
+                counts=counts,
+                message=f"{counts.pending} records pending",
+                progress=True,
+                next_step=message.model_copy(update={"polls": message.polls + 1}),
+                next_delay=finish_delay(message.polls, counts.pending),
             )
-            with contextlib.suppress(StaleWrite):  # progress only; the next poll rewrites it
-                await self.runs.replace(progress)
-            await self._next(
-                ctx,
-                message.model_copy(update={"polls": message.polls + 1}),
-                delay=finish_delay(message.polls, counts.pending),
-            )
-            return RunResult(status=RunStatus.RUNNING)
         if counts.failed == 0:
             status = RunStatus.SUCCEEDED
         elif counts.failed < counts.read:
@@ -460,9 +448,6 @@ class SyncEngine:
         if run.window.from_ > ctx.flow.query_starts:
             return None  # a gap before this window was not read
         return min(message.until, run.started_at)
-
-    async def _next(self, ctx: RunContext, message: FlowRunMessage, delay: int = 0) -> None:
-        await self.flow_runs.send_message(message.model_dump_json(), visibility_timeout=delay)
 
 
 def _failed(ctx: RunContext, category: ErrorCategory, text: str) -> RunResult:

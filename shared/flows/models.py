@@ -146,6 +146,8 @@ class RunRecord(BaseModel):
     # Set by POST /api/runs/{id}/cancel; the engine stops at its next step (shared/engine).
     cancel_requested_at: AwareDatetime | None = None
     last_error: str | None = None
+    # The category of the last error, kept apart from its text (the poison handler reads it).
+    last_error_category: ErrorCategory | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 

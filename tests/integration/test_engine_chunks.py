@@ -4,7 +4,9 @@ record keeps its own outcome, field and retry."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -106,3 +108,35 @@ async def test_a_chunk_whose_whole_request_fails_is_retried_whole_then_split(
     assert sent == [20, 20] + [1] * 20
     names = sorted(c["NAME"] for c in intacct_emulator.admin.rows("CUSTOMER"))
     assert names == [f"Split {n:02d}" for n in range(20)]
+
+
+async def test_the_engine_never_writes_a_run_row_the_flow_service_does(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.engine import sync_engine
+
+    # A run with progress to show (pending records, records outside every window reported
+    # by their number) and several steps to queue.
+    monkeypatch.setattr(sync_engine, "OUTSIDE_READ_LIMIT", 2)
+    far = datetime(9999, 12, 31, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    creatio_emulator.admin.seed({"Account": [
+        *({"Name": f"Far {n}", "ModifiedOn": far} for n in range(3)),
+        *({"Name": f"Near {n:03d}"} for n in range(150)),
+    ]})  # fmt: skip
+    writers: list[str] = []
+    table = services.flows.runs.table
+    for name in ("create_entity", "update_entity", "upsert_entity", "submit_transaction"):
+        real = getattr(table, name)
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            writers.extend(f.filename for f in inspect.stack()[1:])
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(table, name, spy)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert run.counts.created == 150 and run.errors[0].field == "ModifiedOn"
+    assert any(w.endswith("shared/flows/service.py") for w in writers)
+    assert not [w for w in writers if "/shared/engine/" in w]
