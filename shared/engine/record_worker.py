@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from azure.storage.queue.aio import QueueClient
@@ -35,6 +36,13 @@ SPLIT_AFTER = 2
 
 def wait_delay(waits: int, base: float = 5.0) -> float:
     return min(base * 2**waits, 120.0)
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """A record whose sync raised something no connector classified (a bug)."""
+
+    error: Exception
 
 
 class RecordWorker:
@@ -112,7 +120,7 @@ class RecordWorker:
                  extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id})  # fmt: skip
         return True
 
-    async def _sync(self, chunk: RecordChunk, todo: list[ChunkRecord]) -> list[Result]:
+    async def _sync(self, chunk: RecordChunk, todo: list[ChunkRecord]) -> list[Result | Crashed]:
         try:
             plan = plan_for(self.catalog, chunk.flow_id)
         except (DefinitionError, NotFoundError) as exc:
@@ -147,31 +155,33 @@ class RecordWorker:
         batcher: Batcher,
         chunk: RecordChunk,
         item: ChunkRecord,
-    ) -> Result:
+    ) -> Result | Crashed:
         try:
             sync = RecordSync(plan, source, target, bindings, self.clock)  # type: ignore[arg-type]
             return await sync.sync(chunk.message_of(item))
         except ConnectorError as exc:
             return classify(exc, item.retries, self.max_retries)
-        except Exception as exc:  # a bug met by this record: it alone is retried, then fails
+        except Exception as exc:  # a bug met by this record: see _conclude
             log.exception("record %s: unexpected error", item.record_id,
                           extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id,
                                  "record_id": item.record_id})  # fmt: skip
-            text = f"the worker failed on this record: {type(exc).__name__}: {exc}"[:500]
-            if item.retries < min(self.max_retries, 4):
-                return Retry(delay=min(2.0**item.retries, 60.0), reason=text,
-                             category=ErrorCategory.INTERNAL)  # fmt: skip
-            return Settled(Outcome.FAILED, category=ErrorCategory.INTERNAL,
-                           message=f"gave up after {item.retries} retries: {text}")  # fmt: skip
+            return Crashed(exc)
         finally:
             batcher.finished()
 
     async def _conclude(
-        self, chunk: RecordChunk, todo: list[ChunkRecord], results: list[Result]
+        self, chunk: RecordChunk, todo: list[ChunkRecord], results: list[Result | Crashed]
     ) -> dict[str, Outcome]:
         settled: list[tuple[ChunkRecord, Settled]] = []
         again: list[tuple[ChunkRecord, float, Retry]] = []
+        crashed = [(i, r) for i, r in zip(todo, results, strict=True) if isinstance(r, Crashed)]
+        if crashed and len(todo) == 1:
+            # A record alone that crashes the worker fails the delivery: the queue tries it
+            # again, and after five deliveries its poison handler fails it on the run.
+            raise crashed[0][1].error
         for item, result in zip(todo, results, strict=True):
+            if isinstance(result, Crashed):
+                continue
             if isinstance(result, Settled):
                 settled.append((item, result))
                 continue
@@ -190,6 +200,12 @@ class RecordWorker:
         held = await self._settle(chunk, settled)
         if again:
             await self._put_back(chunk, again)
+        if crashed:
+            # The rest of the chunk is settled; each record that crashed goes on alone.
+            texts = [t for item, _ in crashed
+                     for t in chunk_texts(chunk.flow_id, chunk.run_id, [item],
+                                          dry_run=chunk.dry_run, single=True)]  # fmt: skip
+            await asyncio.gather(*(self.queue.send_message(t) for t in texts))
         return held
 
     async def _settle(
