@@ -181,12 +181,12 @@ def main() -> None:
     one = sub.add_parser("intacct")
     one.add_argument("--records", type=int, default=10_000)
     one.add_argument("--latency-ms", type=float, default=300.0)
-    one.add_argument("--concurrency", type=int, default=16, help="chunks worked at once")
+    one.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
     two = sub.add_parser("dataverse")
     two.add_argument("--records", type=int, default=10_000)
     two.add_argument("--limit", type=int, default=50, help="requests per second")
     two.add_argument("--window", type=float, default=10.0)
-    two.add_argument("--concurrency", type=int, default=16)
+    two.add_argument("--concurrency", type=int, default=4)
     sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
                                           default=[10_000, 100_000])  # fmt: skip
     args = parser.parse_args()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from azure.core.exceptions import AzureError
 from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
@@ -161,6 +162,13 @@ class RecordWorker:
             return await sync.sync(chunk.message_of(item))
         except ConnectorError as exc:
             return classify(exc, item.retries, self.max_retries)
+        except AzureError as exc:  # Table storage unreachable or failing: a transient wait
+            text = f"storage: {type(exc).__name__}: {exc}"[:500]
+            if item.retries < self.max_retries:
+                return Retry(delay=min(2.0**item.retries, 60.0), reason=text,
+                             category=ErrorCategory.CONNECTION)  # fmt: skip
+            return Settled(Outcome.FAILED, category=ErrorCategory.CONNECTION,
+                           message=f"gave up after {item.retries} retries: {text}")  # fmt: skip
         except Exception as exc:  # a bug met by this record: see _conclude
             log.exception("record %s: unexpected error", item.record_id,
                           extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id,
