@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
@@ -37,6 +38,24 @@ SPLIT_AFTER = 2
 
 def wait_delay(waits: int, base: float = 5.0) -> float:
     return min(base * 2**waits, 120.0)
+
+
+T = TypeVar("T")
+STORAGE_ATTEMPTS = 4
+
+
+async def _steadily(step: Callable[[], Awaitable[T]]) -> T:
+    """A chunk's binding writes and settlement, tried again on a transient storage failure:
+    the chunk's vendor writes are done, and a redelivery would find their records already
+    written and count them updated instead of created (issue 15 item 6)."""
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return await step()
+        except (ServiceRequestError, ServiceResponseError):
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -142,7 +161,7 @@ class RecordWorker:
         )
         # Bindings before outcomes: a settled record always has its binding. A failure here
         # fails the delivery; the queue brings the chunk back (creates are idempotent).
-        await bindings.flush()
+        await _steadily(bindings.flush)
         log.debug("run %s: %d records in %d batches", chunk.run_id, len(todo), batcher.batches,
                   extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id})  # fmt: skip
         return list(results)
@@ -222,11 +241,11 @@ class RecordWorker:
         if not settled:
             return {}
         # Each row keeps the first write's outcome when deliveries overlap (outcome_store.py).
-        held = await self.outcomes.settle_many(chunk.run_id, [
+        held = await _steadily(lambda: self.outcomes.settle_many(chunk.run_id, [
             Settlement(item.record_id, r.outcome, target_id=r.target_id, category=r.category,
                        field=r.field, message=r.message, note=r.note)
             for item, r in settled
-        ])  # fmt: skip
+        ]))  # fmt: skip
         for item, result in settled:
             extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id,
                      "record_id": item.record_id}  # fmt: skip
