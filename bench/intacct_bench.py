@@ -7,21 +7,37 @@ latency and with a small one. Prints figures; asserts nothing about timings.
 
 The emulator runs as its own process (`python -m sandbox.emulators.intacct`) so it does not
 share the client's interpreter. The client keeps Intacct's default of 2 requests in flight.
+
+Several workers against one company (the deployment-wide limit, shared/limits):
+
+    .venv/bin/python bench/intacct_bench.py --workers 4 [--records 500] [--per-request 50]
+                                            [--latency-ms 300] [--function-ms 5]
+
+starts Azurite and N worker processes (sandbox/intacct_worker.py), each with its own client
+and 2 callers, against one emulated company limited to 2 requests in flight, once with the
+shared lease rows and once without (each worker's own limiter only), and prints per run
+`workers=<n> requests=<n> gw0010=<n> max_in_flight_seen=<n> records/s=<x>`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from azure.data.tables import TableClient  # noqa: E402
+
 from bench.emulator_process import EmulatorProcess  # noqa: E402
+from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
+from sandbox.intacct_worker import WorkerJob, WorkerReport  # noqa: E402
 from shared.connectors.intacct import Call, IntacctClient, IntacctConfig, IntacctSync  # noqa: E402
 from shared.connectors.intacct import functions as fn  # noqa: E402
 from shared.connectors.retry import RetryPolicy  # noqa: E402
@@ -106,12 +122,86 @@ async def reads(url: str, records: int, page_size: int) -> float:
     return seen / elapsed
 
 
+async def _worker(job: WorkerJob, storage: str) -> WorkerReport | None:
+    """A worker's report; None when it failed (without the shared limit, GW-0010 storms can
+    outlast its retries)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sandbox.intacct_worker", job.model_dump_json(), cwd=ROOT,
+        env={**os.environ, "AzureWebJobsStorage": storage}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,  # each GW-0010 retry is logged: counted below
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        return None
+    return WorkerReport.model_validate_json(out.decode().strip().splitlines()[-1])
+
+
+def workers(args: argparse.Namespace) -> None:
+    """N worker processes against one emulated company limited to 2 requests in flight."""
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    emulator = Emulator()
+    try:
+        latency = args.latency_ms[0]
+        print(f"Intacct, {args.workers} worker processes x {args.records} customers, "
+              f"{args.per_request} functions/request, {latency:.0f} ms/request + "
+              f"{args.function_ms:.0f} ms/function, company limit 2 in flight")  # fmt: skip
+        for shared in (True, False):
+            emulator.reset(latency_ms=latency)
+            emulator.admin.put("/options", json={"function_time_ms": args.function_ms})
+            table = f"bench{uuid.uuid4().hex[:8]}limits"
+            with TableClient.from_connection_string(azurite.connection_string, table) as t:
+                t.create_table()
+            jobs = [
+                WorkerJob(
+                    endpoint=f"{emulator.url}{GATEWAY}",
+                    table=table,
+                    worker=f"W{n}",
+                    records=args.records,
+                    per_request=args.per_request,
+                    tasks=2,
+                    shared=shared,
+                )
+                for n in range(args.workers)
+            ]
+
+            async def run_all(jobs: list[WorkerJob] = jobs) -> list[WorkerReport | None]:
+                return await asyncio.gather(*(_worker(j, azurite.connection_string) for j in jobs))
+
+            results = asyncio.run(run_all())
+            reports = [r for r in results if r is not None]
+            # From the first worker's first request to the last one's end (not the
+            # processes' start-up).
+            elapsed = max(r.ended_at for r in reports) - min(r.started_at for r in reports)
+            stats = emulator.stats()
+            records = sum(r.records for r in reports)
+            print(
+                f"  shared limit {'on ' if shared else 'off'}: workers={args.workers} "
+                f"requests={stats['requests']} gw0010={stats['gateway_rejected']} "
+                f"max_in_flight_seen={stats['gateway_in_flight_max']} "
+                f"records/s={records / elapsed:.1f}"
+                + (
+                    f" failed_workers={len(results) - len(reports)}"
+                    if len(reports) < len(results)
+                    else ""
+                )
+            )
+    finally:
+        emulator.stop()
+        azurite.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--per-request", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 20.0])
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one client)")
+    parser.add_argument("--function-ms", type=float, default=0.0)
     args = parser.parse_args()
+    if args.workers:
+        workers(args)
+        return 0
     emulator = Emulator()
     try:
         print(f"Intacct emulator bench: {args.records} customers, 2 requests in flight")

@@ -165,4 +165,4 @@ async def list_all_runs(req: func.HttpRequest) -> func.HttpResponse:
 async def get_run_plan(req: func.HttpRequest) -> func.HttpResponse:
     services = await get_services()
     monitor = MonitorApi(services.flows, services.engine.outcomes)
-    return await respond(monitor.run_plan(req.route_params["run_id"]))
+    return await respond(monitor.run_plan(req.route_params["run_id"], dict(req.params)))

@@ -1,15 +1,17 @@
 """`shuttle`: run the app locally.
 
 shuttle dev   [--port N] [--app-dir D] [--preload M]...   Azurite (if needed) + the host
-shuttle demo  ...                                          `dev` + demo data, flows started
+shuttle demo  [--once] [--size full|small] ...             `dev` + demo data, one cycle, flows on
 shuttle host  ...                                          the host only, no Azurite
 shuttle check                                              the preflight (exit 0 ready, 1 not)
 shuttle provision dataverse [--dry-run]                    binding columns + alternate keys
 
 `demo` starts what `dev` starts (Azurite, the Creatio, Intacct, identity and Dataverse
-emulators), then seeds demo data into the emulators it started itself and starts every
-mapped scheduled flow of both solutions on a one-minute schedule (sandbox/demo), so the
-host syncs the data within a minute or two of starting.
+emulators), then seeds demo data into the emulators it started itself, runs one full cycle
+of every mapped scheduled flow of both solutions through the host's API with live progress,
+prints a table per flow, and starts the flows on a one-minute schedule (sandbox/demo).
+`demo --once` stops after that first cycle: exit 0 when only the deliberately bad demo
+records failed, 1 otherwise (a flow failed, another record failed, the preflight failed).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +31,7 @@ from types import FrameType
 
 from sandbox.azurite import REPO_ROOT, ensure_azurite, local_ports
 from sandbox.demo import note_started, start_demo
+from sandbox.demo.volume import SIZES
 from sandbox.host import DEFAULT_PORT, HostError, LocalHost
 from sandbox.host.logs import configure_logging
 from sandbox.host.settings import load_and_apply
@@ -50,12 +55,18 @@ def start_azurite(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
     if ports is None:
         log.info("%s points at remote storage; not starting Azurite", STORAGE_SETTING)
         return
-    azurite = ensure_azurite(connection, location=AZURITE_LOCATION)
+    location = AZURITE_LOCATION
+    if getattr(args, "once", False):
+        # A one-shot check starts from empty storage: queue names are not prefixed, so the
+        # persisted data of an earlier, interrupted demo could still hold its messages.
+        location = Path(tempfile.mkdtemp(prefix="shuttle-once-azurite-"))
+        stack.callback(shutil.rmtree, location, ignore_errors=True)
+    azurite = ensure_azurite(connection, location=location)
     if azurite is None:
         log.info("Azurite already listening on %s; using it", ports.as_tuple())
         return
     stack.callback(azurite.stop)
-    log.info("Azurite started on %s (data in %s)", ports.as_tuple(), AZURITE_LOCATION)
+    log.info("Azurite started on %s (data in %s)", ports.as_tuple(), location)
 
 
 def start_creatio(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
@@ -114,13 +125,17 @@ def start_mail_sink(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
 
 
 def run_preflight(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
-    """The demo runs the preflight first and prints it (a failure is shown, not fatal)."""
+    """The demo runs the preflight first and prints it (a failure is shown, not fatal,
+    except for `demo --once`, whose exit code says whether everything worked)."""
     from sandbox.onboarding import check
 
     try:
-        check()
+        code = check()
     except Exception as exc:
         log.warning("preflight could not run: %s", exc)
+        code = 1
+    if code and getattr(args, "once", False):
+        raise HostError("demo --once: the preflight did not pass (see above)")
 
 
 # What each command starts before the host; `host` starts nothing. The demo's own service
@@ -159,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     helps = {
         "dev": "start Azurite if needed, then the local Functions host",
-        "demo": "as dev, plus demo data in the emulators it starts and the mapped flows of "
-        "both solutions started on a one-minute schedule",
+        "demo": "as dev, plus demo data in the emulators it starts, one full cycle of the "
+        "mapped flows of both solutions with live progress, then the flows on a one-minute "
+        "schedule",
         "host": "the local Functions host only (storage must already be reachable)",
     }
     check = commands.add_parser("check", help="the preflight: what the live systems lack")
@@ -197,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME",
             help="serve only these functions (as `func start --functions`)",
         )
+        if name == "demo":
+            sub.add_argument("--once", action="store_true",
+                             help="stop after the first full cycle; exit 0 when only the "
+                             "deliberately bad demo records failed")  # fmt: skip
+            sub.add_argument(
+                "--size",
+                choices=sorted(SIZES),
+                default=None,
+                help="how much demo data (default: full; small with --once)",
+            )
     return parser
 
 
@@ -240,6 +266,18 @@ def run(args: argparse.Namespace) -> int:
             if PORT_SETTING in os.environ
             else settings.host.local_http_port or DEFAULT_PORT
         )
+    if args.command == "demo" and args.size is None:
+        args.size = "small" if args.once else "full"
+    cycle_stop: threading.Event | None = None
+
+    def on_ready(host: LocalHost) -> None:
+        nonlocal cycle_stop
+        _print_ready(host)
+        if args.command == "demo":
+            from sandbox.demo.service import start_first_cycle
+
+            cycle_stop = start_first_cycle(args, host.api_url)
+
     with contextlib.ExitStack() as stack:
         for service in SERVICES[args.command]:
             service(args, stack)
@@ -251,12 +289,19 @@ def run(args: argparse.Namespace) -> int:
             load_settings=False,  # applied above, before the services needed them
         )
         try:
-            code = host.run(on_ready=_print_ready)
+            code = host.run(on_ready=on_ready)
         finally:
+            if cycle_stop is not None:
+                cycle_stop.set()
             # Stopping the services is bounded (Azurite gets SIGKILL after a while); another
             # Ctrl-C must not cut it short and leave a process behind.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.command == "demo" and args.once:
+        from sandbox.demo.service import EXIT_CODE
+
+        # No verdict: stopped (Ctrl-C, SIGTERM) before the first cycle ended.
+        code = vars(args).get(EXIT_CODE, 1)
     return code
 
 

@@ -88,7 +88,7 @@ class SandboxTLS:
             system = paths.cafile or paths.openssl_cafile
             if system and Path(system).is_file():
                 sources.append(Path(system))
-        self.bundle_path.write_bytes(b"\n".join(p.read_bytes().strip() for p in sources) + b"\n")
+        _write(self.bundle_path, b"\n".join(p.read_bytes().strip() for p in sources) + b"\n")
         return self.bundle_path
 
     def trust_env(self, env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
@@ -119,9 +119,13 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
-    path.write_bytes(data)
+    # Whole or not at all: another `shuttle` or test of this checkout may be loading the
+    # file (SSL_CERT_FILE) while this one rewrites it.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
     if secret:
-        path.chmod(0o600)
+        partial.chmod(0o600)
+    os.replace(partial, path)
 
 
 _CA_USAGE = x509.KeyUsage(

@@ -61,7 +61,7 @@ async def handle_flow_run(
                 errors=result.errors,
             )
         if result.next_step is not None:
-            await service.continue_run(result.next_step, result.next_delay)
+            await service.continue_run(result.next_step, result.next_delay, kind=run.kind)
         return
     end = RunEnd(
         status=result.status,

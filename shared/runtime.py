@@ -18,6 +18,7 @@ from shared.engine.sync_engine import SyncEngine
 from shared.flows.catalog import Catalog, load_catalog
 from shared.flows.models import utcnow
 from shared.flows.service import FlowService
+from shared.limits import DeploymentLimits
 from shared.messages import (
     FLOW_RUNS_POISON_QUEUE,
     FLOW_RUNS_QUEUE,
@@ -36,7 +37,7 @@ from shared.storage.run_store import RunStore
 
 QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE,
           RECORD_UPSERTS_POISON_QUEUE)  # fmt: skip
-TABLES = ("flows", "runs", "outcomes", "bindings")
+TABLES = ("flows", "runs", "outcomes", "bindings", "limits")
 
 # Tests swap how connectors are built (e.g. in-memory ones); None builds them from settings.
 connector_factory: ConnectorFactory | None = None
@@ -83,7 +84,8 @@ class Services:
             lease=timedelta(seconds=settings.run_lease_seconds),
             sleep=sleep,
         )
-        connectors = ConnectorPool(settings, factory or connector_factory)
+        limits = DeploymentLimits(storage.tables.get_table_client(f"{prefix}limits"))
+        connectors = ConnectorPool(settings, factory or connector_factory, limits)
         outcomes = OutcomeStore(storage.tables.get_table_client(f"{prefix}outcomes"))
         record_queue = storage.queue(RECORD_UPSERTS_QUEUE)
         bindings = BindingStore(storage.tables.get_table_client(f"{prefix}bindings"))
@@ -117,6 +119,8 @@ class Services:
         await self.flows.runs.table.close()
         await self.flows.queue.close()
         await self.connectors.aclose()
+        if self.connectors.limits is not None:
+            await self.connectors.limits.table.close()
         await self.engine.close()
         await self.records.bindings.table.close()
         await self.sleep.store.table.close()

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     creatio_identity_url: str | None = Field(default=None, alias="CREATIO_IDENTITY_URL")
     creatio_client_id: str | None = Field(default=None, alias="CREATIO_CLIENT_ID")
     creatio_client_secret: SecretStr | None = Field(default=None, alias="CREATIO_CLIENT_SECRET")
+    # How long a call may wait for an answer; then it is given up (its slot freed), retried.
+    creatio_timeout_s: float = Field(default=30.0, alias="CREATIO_TIMEOUT_SECONDS", gt=0, le=900)
 
     intacct_endpoint: str = Field(
         default="https://api.intacct.com/ia/xml/xmlgw.phtml", alias="INTACCT_ENDPOINT"
@@ -81,6 +83,8 @@ class Settings(BaseSettings):
     intacct_timezone: str = Field(default="America/Los_Angeles", alias="INTACCT_TIMEZONE")
     # Requests in flight per worker; Intacct's default per-company limit is 2.
     intacct_max_in_flight: int = Field(default=2, alias="INTACCT_MAX_IN_FLIGHT", ge=1, le=50)
+    # A hung call holds one of those few slots until it is given up: keep this short.
+    intacct_timeout_s: float = Field(default=30.0, alias="INTACCT_TIMEOUT_SECONDS", gt=0, le=900)
 
     dataverse_url: str | None = Field(default=None, alias="DATAVERSE_URL")
     dataverse_tenant_id: str | None = Field(default=None, alias="DATAVERSE_TENANT_ID")
@@ -90,6 +94,9 @@ class Settings(BaseSettings):
     dataverse_client_cert: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
     dataverse_authority_host: str = Field(
         default="https://login.microsoftonline.com", alias="DATAVERSE_AUTHORITY_HOST"
+    )
+    dataverse_timeout_s: float = Field(
+        default=60.0, alias="DATAVERSE_TIMEOUT_SECONDS", gt=0, le=900
     )
     # Service protection allows 52 concurrent requests per user; stay under it.
     dataverse_max_concurrency: int = Field(

@@ -101,10 +101,25 @@ param pageSize int = 500
 @description('INTACCT_TIMEZONE: the Intacct company time zone, in which WHENMODIFIED is reported.')
 param intacctTimezone string = 'America/Los_Angeles'
 
-@description('INTACCT_MAX_IN_FLIGHT: Intacct requests in flight per worker (the Intacct default limit is 2).')
+@description('INTACCT_MAX_IN_FLIGHT: Intacct requests in flight for the company, all workers together (the Intacct default limit is 2).')
 @minValue(1)
 @maxValue(50)
 param intacctMaxInFlight int = 2
+
+@description('CREATIO_TIMEOUT_SECONDS: how long one Creatio request may take before it is given up and retried.')
+@minValue(1)
+@maxValue(900)
+param creatioTimeoutSeconds int = 30
+
+@description('INTACCT_TIMEOUT_SECONDS: how long one Intacct request may take; a hung call holds one of the company\'s few slots until then.')
+@minValue(1)
+@maxValue(900)
+param intacctTimeoutSeconds int = 30
+
+@description('DATAVERSE_TIMEOUT_SECONDS: how long one Dataverse request may take ($batch requests carry up to 100 records).')
+@minValue(1)
+@maxValue(900)
+param dataverseTimeoutSeconds int = 60
 
 @description('DATAVERSE_MAX_CONCURRENCY: Dataverse concurrent requests per worker (service protection allows 52).')
 @minValue(1)
@@ -228,6 +243,9 @@ param connectionMonitorSchedule string = '0 */5 * * * *'
 // ---------------------------------------------------------------------------------------------
 // Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
 // ---------------------------------------------------------------------------------------------
+
+@description('Names of function keys for the audit trail: name=fingerprint pairs, comma-separated; a fingerprint is the first 12 hex digits of the key\'s SHA-256 (the app never sees a key\'s name: README, Access and audit).')
+param keyNames string = ''
 
 @description('Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only.')
 param authClientId string = ''
@@ -1160,6 +1178,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: string(intacctMaxInFlight)
         }
         {
+          name: 'CREATIO_TIMEOUT_SECONDS'
+          value: string(creatioTimeoutSeconds)
+        }
+        {
+          name: 'INTACCT_TIMEOUT_SECONDS'
+          value: string(intacctTimeoutSeconds)
+        }
+        {
+          name: 'DATAVERSE_TIMEOUT_SECONDS'
+          value: string(dataverseTimeoutSeconds)
+        }
+        {
           name: 'DATAVERSE_MAX_CONCURRENCY'
           value: string(dataverseMaxConcurrency)
         }
@@ -1287,6 +1317,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           // The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
           name: 'SHUTTLE_AUTH_MODE'
           value: authEnabled ? 'appservice' : 'keys'
+        }
+        {
+          name: 'SHUTTLE_KEY_NAMES'
+          value: keyNames
         }
         {
           // App Service Authentication proves the app registration with this identity (a

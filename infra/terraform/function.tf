@@ -33,6 +33,9 @@ locals {
     SHUTTLE_PAGE_SIZE                         = tostring(var.page_size)
     INTACCT_TIMEZONE                          = var.intacct_timezone
     INTACCT_MAX_IN_FLIGHT                     = tostring(var.intacct_max_in_flight)
+    CREATIO_TIMEOUT_SECONDS                   = tostring(var.creatio_timeout_seconds)
+    INTACCT_TIMEOUT_SECONDS                   = tostring(var.intacct_timeout_seconds)
+    DATAVERSE_TIMEOUT_SECONDS                 = tostring(var.dataverse_timeout_seconds)
     DATAVERSE_MAX_CONCURRENCY                 = tostring(var.dataverse_max_concurrency)
     SHUTTLE_EGRESS_IP                         = azurerm_public_ip.egress.ip_address
     CREATIO_URL                               = var.creatio_url
@@ -66,6 +69,7 @@ locals {
     SHUTTLE_CONNECTION_MONITOR_SCHEDULE       = var.connection_monitor_schedule
     # The app trusts X-MS-CLIENT-PRINCIPAL only when App Service Authentication is in front.
     SHUTTLE_AUTH_MODE = local.auth_enabled ? "appservice" : "keys"
+    SHUTTLE_KEY_NAMES = var.key_names
     # App Service Authentication proves the app registration with this identity (a federated
     # credential) instead of a client secret: docs/deploy.md, "Operator sign-in".
     OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID = azurerm_user_assigned_identity.app.client_id

@@ -189,13 +189,46 @@ variable "intacct_timezone" {
 }
 
 variable "intacct_max_in_flight" {
-  description = "INTACCT_MAX_IN_FLIGHT: Intacct requests in flight per worker (the Intacct default limit is 2)."
+  description = "INTACCT_MAX_IN_FLIGHT: Intacct requests in flight for the company, all workers together (the Intacct default limit is 2)."
   type        = number
   default     = 2
 
   validation {
     condition     = var.intacct_max_in_flight >= 1 && var.intacct_max_in_flight <= 50
     error_message = "INTACCT_MAX_IN_FLIGHT must be between 1 and 50."
+  }
+}
+
+variable "creatio_timeout_seconds" {
+  description = "CREATIO_TIMEOUT_SECONDS: how long one Creatio request may take before it is given up and retried."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.creatio_timeout_seconds >= 1 && var.creatio_timeout_seconds <= 900
+    error_message = "CREATIO_TIMEOUT_SECONDS must be between 1 and 900."
+  }
+}
+
+variable "intacct_timeout_seconds" {
+  description = "INTACCT_TIMEOUT_SECONDS: how long one Intacct request may take; a hung call holds one of the company's few slots until then."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.intacct_timeout_seconds >= 1 && var.intacct_timeout_seconds <= 900
+    error_message = "INTACCT_TIMEOUT_SECONDS must be between 1 and 900."
+  }
+}
+
+variable "dataverse_timeout_seconds" {
+  description = "DATAVERSE_TIMEOUT_SECONDS: how long one Dataverse request may take ($batch requests carry up to 100 records)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.dataverse_timeout_seconds >= 1 && var.dataverse_timeout_seconds <= 900
+    error_message = "DATAVERSE_TIMEOUT_SECONDS must be between 1 and 900."
   }
 }
 
@@ -430,6 +463,12 @@ variable "connection_monitor_schedule" {
 # -----------------------------------------------------------------------------------------------
 # Sign-in: App Service Authentication with Microsoft Entra ID (docs/deploy.md, "Operator sign-in")
 # -----------------------------------------------------------------------------------------------
+
+variable "key_names" {
+  description = "Names of function keys for the audit trail: name=fingerprint pairs, comma-separated; a fingerprint is the first 12 hex digits of the key's SHA-256 (the app never sees a key's name: README, Access and audit)."
+  type        = string
+  default     = ""
+}
 
 variable "auth_client_id" {
   description = "Client id of the Entra app registration operators sign in to (app roles Shuttle.Viewer, Shuttle.Operator, Shuttle.Admin); empty = no App Service Authentication, function keys only."

@@ -1,11 +1,16 @@
 """The demo's records: a small, believable book of business on each system.
 
-Names carry the characters real data carries (`&`, `<`, quotes, accents), and each solution
-gets ONE record its mapping rejects, so the run log shows a classified `validation` error:
+Names carry the characters real data carries (`&`, `<`, quotes, accents). A few records are
+deliberately bad, each rejected by exactly one flow's mapping with a classified `validation`
+error naming the field (`PLANNED_FAILURES`; `shuttle demo --once` accepts these and no other):
 
-- creatio-intacct: an Account whose name is longer than Intacct's 100-character NAME;
+- creatio-intacct: an Account whose name is longer than Intacct's 100-character NAME, and a
+  Contact whose e-mail is longer than Intacct's 80-character EMAIL1 (Dataverse takes 100);
 - creatio-dynamics: an Account whose web address is longer than Dataverse's 200-character
-  websiteurl (Intacct does not map the web address, so only Dynamics rejects it).
+  websiteurl (Intacct does not map the web address, so only Dynamics rejects it), and a
+  Product whose name is longer than Dataverse's 100-character product name.
+
+The volume (hundreds of records) comes from sandbox/demo/volume.py.
 
 Creatio product codes equal Intacct item ids, so `items-to-creatio` matches and binds them
 instead of creating twins; the opportunity and order lines need those bindings.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 Rows = list[dict[str, Any]]
 
@@ -30,6 +35,57 @@ TOO_LONG_WEB = (
     "north-america/headquarters/contact-information?utm_source=crm&utm_medium=import"
     "&utm_campaign=2019-legacy-migration&utm_content=account-record-web-field-overflow"
 )
+
+TOO_LONG_EMAIL = (
+    "accounts.payable.department.north-america.headquarters@cafe-mueller-und-soehne-gmbh.example"
+)
+TOO_LONG_PRODUCT = (
+    "Industrial Widget Assembly Kit — Extended Edition with Mounting Brackets, Spare Seals "
+    "and Three-Year On-Site Service"
+)
+
+
+class PlannedFailure(NamedTuple):
+    """A deliberately bad record: the flow that must reject it, and why."""
+
+    flow_id: str
+    name: str  # the record's key field (its id is known only once seeded)
+    field: str  # the target field the mapping names in the error
+    why: str
+
+
+PLANNED_FAILURES = (
+    PlannedFailure("creatio-intacct.accounts-to-intacct", TOO_LONG_NAME, "NAME",
+                   "account name longer than Intacct's 100 characters"),
+    PlannedFailure("creatio-intacct.contacts-to-intacct", TOO_LONG_EMAIL, "EMAIL1",
+                   "contact e-mail longer than Intacct's 80 characters"),
+    PlannedFailure("creatio-dynamics.accounts-to-dataverse", TOO_LONG_WEB, "websiteurl",
+                   "web address longer than Dataverse's 200 characters"),
+    PlannedFailure("creatio-dynamics.products-to-dataverse", TOO_LONG_PRODUCT, "name",
+                   "product name longer than Dataverse's 100 characters"),
+)  # fmt: skip
+
+
+def planned_ids(payload: dict[str, Rows]) -> dict[str, set[str]]:
+    """{flow id: lower-case ids of the seeded rows it must reject} (the rows carry the bad
+    value; run errors name records by their source id)."""
+    found: dict[str, set[str]] = {}
+    for bad in PLANNED_FAILURES:
+        for rows in payload.values():
+            for row in rows:
+                if bad.name in row.values() and "Id" in row:
+                    found.setdefault(bad.flow_id, set()).add(str(row["Id"]).lower())
+    return found
+
+
+# The Dataverse price list the creatio-dynamics order and invoice flows name (pricelevelid):
+# an admin creates it in a real org; the demo seeds it where the emulator has price lists.
+PRICE_LIST = {
+    "pricelevel": [
+        {"name": "Shuttle price list", "description": "Prices for orders and invoices from Creatio"}
+    ]
+}
+
 
 # Item ids shared by Intacct (ITEM.ITEMID) and Creatio (Product.Code).
 PRODUCTS = (
@@ -50,7 +106,10 @@ def _us(day: date) -> str:
 def creatio(closed_won: str, today: date) -> dict[str, Rows]:
     """Accounts, contacts, products, a won opportunity with lines and an order with lines.
     `closed_won` is the emulator's OpportunityStage id for "Closed won"."""
-    ids = {key: str(uuid.uuid4()) for key in ("acme", "cafe", "obrien", "quote", "long", "web")}
+    ids = {
+        key: str(uuid.uuid4())
+        for key in ("acme", "cafe", "obrien", "quote", "long", "web", "bad-email", "bad-product")
+    }
     accounts = [
         {"Id": ids["acme"], "Name": "Acme Corporation", "Code": "ACME-001",
          "Phone": "+1 206 555 0100", "Web": "https://acme.example", "UsrActive": True},
@@ -71,13 +130,16 @@ def creatio(closed_won: str, today: date) -> dict[str, Rows]:
          "JobTitle": "Geschäftsführerin", "AccountId": ids["cafe"]},
         {"Name": "Seán O'Brien", "Email": "sean@obrien.example", "MobilePhone": "+353 87 555 0111",
          "AccountId": ids["obrien"]},
+        {"Id": ids["bad-email"], "Name": "Accounts Payable", "Email": TOO_LONG_EMAIL,
+         "AccountId": ids["cafe"]},
     ]  # fmt: skip
     products = [
         {"Id": str(uuid.uuid4()), "Code": code, "Name": name, "Price": price,
          "Description": text, "Active": True}
         for code, name, price, text in PRODUCTS
-    ]  # fmt: skip
-    widget, pro, install = (p["Id"] for p in products)
+    ] + [{"Id": ids["bad-product"], "Code": "KIT-EXT-3Y", "Name": TOO_LONG_PRODUCT,
+          "Price": 1890.0, "Active": True}]  # fmt: skip
+    widget, pro, install = (p["Id"] for p in products[:3])
     opportunity = str(uuid.uuid4())
     order = str(uuid.uuid4())
     return {

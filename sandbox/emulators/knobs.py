@@ -15,7 +15,17 @@ Fault kinds:
 - `drop_after` run the request (it commits), then reset the connection: the client never
                learns the outcome (the "retried create" case);
 - `timeout`    run the request, then hold the connection for `timeout_s` and reset it;
+- `hang`       hold the request without running it for `timeout_s`, then reset: a server
+               that never answers (it is not run, so nothing commits);
 - `429`        answer Too Many Requests with Retry-After (scripted only).
+
+A held call (`timeout`, `hang`) ends early when the client gives up and closes its
+connection, as a web server stops working for a client that has gone: layers outside this
+one (the emulators' concurrency limits) see the call end then, so a client's own timeout is
+what frees the server-side slot. `held` counts the calls being held right now.
+
+Layers outside this one that wrap `send` (as the Dataverse service protection does) call
+`keep_transport` first, so `drop` still finds the connection to reset.
 
 Admin endpoints under `/_emulator` are never counted, throttled or failed:
 GET|PUT /knobs, POST|DELETE /faults, GET|DELETE /calls, GET /requests, POST /reset,
@@ -43,8 +53,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_PREFIX = "/_emulator"
-FaultKind = Literal["5xx", "drop", "drop_after", "timeout", "429"]
-RandomFaultKind = Literal["5xx", "drop", "drop_after", "timeout"]
+FaultKind = Literal["5xx", "drop", "drop_after", "timeout", "hang", "429"]
+RandomFaultKind = Literal["5xx", "drop", "drop_after", "timeout", "hang"]
+TRANSPORT_SCOPE_KEY = "shuttle.transport"
 # status, message, headers -> a response in the emulated system's own error format
 RenderError = Callable[[int, str, dict[str, str]], Response]
 RouteKey = Callable[[str], str]
@@ -117,6 +128,9 @@ class FaultState:
     in_flight: int = 0
     max_in_flight: int = 0
     throttled: int = 0
+    held: int = 0
+    released_early: int = 0
+    injected: int = 0  # calls answered with a fault (scripted or random)
     rng: random.Random = field(default_factory=random.Random)
     bucket: _TokenBucket | None = None
 
@@ -135,6 +149,8 @@ class FaultState:
         self.journal.clear()
         self.max_in_flight = self.in_flight
         self.throttled = 0
+        self.released_early = 0
+        self.injected = 0
 
     def take_scripted(self, method: str, path: str) -> ScriptedFault | None:
         for fault in self.faults:
@@ -182,10 +198,22 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _abort(send: Send) -> None:
+def _transport_of(send: Send) -> Any:
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
+def keep_transport(scope: Scope, send: Send) -> None:
+    """For a layer outside the fault layer that wraps `send`: note uvicorn's transport in the
+    scope, so a `drop` inside still resets the connection instead of answering 500."""
+    transport = _transport_of(send)
+    if transport is not None:
+        scope.setdefault(TRANSPORT_SCOPE_KEY, transport)
+
+
+async def _abort(scope: Scope, send: Send) -> None:
     """Reset the client's connection without an answer (uvicorn's cycle holds the transport;
     under any other server the exception below breaks the connection instead)."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    transport = _transport_of(send) or scope.get(TRANSPORT_SCOPE_KEY)
     if transport is None:
         raise ConnectionResetError("emulated dropped connection")
     transport.abort()
@@ -274,6 +302,8 @@ class FaultLayer:
                 return
         scripted = state.take_scripted(method, path)
         kind: FaultKind | None = scripted.fault if scripted else state.random_fault()
+        if kind is not None:
+            state.injected += 1
         if kind == "429":
             assert scripted is not None
             await self._reply_error(
@@ -288,17 +318,22 @@ class FaultLayer:
             return
         if kind == "drop":
             entry["status"] = "dropped"
-            await _abort(send)
+            await _abort(scope, send)
+            return
+        if kind == "hang":
+            entry["status"] = "hung"
+            await self._hold(receive)
+            await _abort(scope, send)
             return
         await self._latency()
         if kind in ("drop_after", "timeout"):
             await self.app(scope, receive, _discard)  # it commits; the answer is lost
             if kind == "timeout":
                 entry["status"] = "timeout"
-                await self.sleep(state.knobs.timeout_s)
+                await self._hold(receive)
             else:
                 entry["status"] = "dropped_after"
-            await _abort(send)
+            await _abort(scope, send)
             return
 
         async def recording_send(message: Message) -> None:
@@ -307,6 +342,23 @@ class FaultLayer:
             await send(message)
 
         await self.app(scope, receive, recording_send)
+
+    async def _hold(self, receive: Receive) -> None:
+        """Hold the call for `timeout_s`, or until the client closes the connection."""
+        state = self.state
+
+        async def gone() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        state.held += 1
+        try:
+            await asyncio.wait_for(gone(), timeout=state.knobs.timeout_s)
+            state.released_early += 1
+        except TimeoutError:
+            pass
+        finally:
+            state.held -= 1
 
     async def _latency(self) -> None:
         knobs = self.state.knobs
@@ -371,6 +423,9 @@ class FaultLayer:
                     "in_flight": state.in_flight,
                     "max_in_flight": state.max_in_flight,
                     "throttled": state.throttled,
+                    "held": state.held,
+                    "released_early": state.released_early,
+                    "injected": state.injected,
                     **self.stats(),
                 }
             )

@@ -149,7 +149,8 @@ def flow_view(
     )
 
 
-# A run row holds its parameters in one 64 KiB property: retry at most this many at once.
+# A run row holds its parameters in one 64 KiB property: up to this many retried record ids
+# travel in it; beyond, the retry run reads them from the retried run's outcome rows.
 MAX_RETRY_RECORDS = 1000
 
 
@@ -271,11 +272,14 @@ class ControlApi:
                                 code="run_in_progress")  # fmt: skip
         if self.outcomes is None:
             raise ConflictError("retry needs the sync engine's outcome store", code="no_engine")
-        failed = (await self.outcomes.tally(run_id)).failed_ids
+        failed = await self.outcomes.failed_ids(run_id)
         if not failed:
             raise ConflictError(f"run '{run_id}' has no failed records to retry",
                                 code="nothing_to_retry")  # fmt: skip
-        params = RunParams(record_ids=failed[:MAX_RETRY_RECORDS], retry_of=run_id)
+        # More ids than the run row holds: the engine reads them from the retried run's
+        # outcome rows instead (sync_engine.py), so every failed record is retried.
+        ids = failed if len(failed) <= MAX_RETRY_RECORDS else None
+        params = RunParams(record_ids=ids, retry_of=run_id)
         retry = await self.service.run_now(run.flow_id, RunRequest(params=params), now)
         return 202, api.RunAccepted(run_id=retry.id, status_url=f"/api/runs/{retry.id}")
 

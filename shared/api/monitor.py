@@ -4,17 +4,19 @@ record would have become). Handlers return (status, body model) like shared/api/
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.api import models as api
 from shared.api.control import run_view
+from shared.engine.decisions import Action
 from shared.errors import RequestValidationError
 from shared.flows.models import RunStatus
 from shared.flows.service import FlowService
-from shared.storage.keys import decode_key
-from shared.storage.outcome_store import OutcomeStore
+from shared.storage.outcome_store import Outcome, OutcomeStore, PlanRow
+
+MAX_PLAN_ITEMS = 500
 
 
 class RunFilter(BaseModel):
@@ -42,19 +44,51 @@ def parse_filter(params: dict[str, str]) -> RunFilter:
 class PlanItem(BaseModel):
     record: str
     outcome: Literal["pending", "created", "updated", "unchanged", "skipped", "failed"]
+    # What happened, or in a dry run would happen (shared/engine/decisions.py Action).
+    action: str | None = None
     target_id: str | None = None
+    category: str | None = None
     field: str | None = None
     message: str | None = None
+    changes: dict[str, Any] | None = Field(
+        default=None, description="field -> [old value, new value] of a create or update"
+    )
 
 
 class RunPlan(BaseModel):
     run_id: str
     dry_run: bool
     items: list[PlanItem]
-    truncated: bool
+    truncated: bool = Field(description="More items follow: ask again with `after=next`")
+    next: str | None = Field(default=None, description="The record id to continue after")
 
 
-MAX_PLAN_ITEMS = 500
+class PlanQuery(BaseModel):
+    """Query parameters of GET /runs/{id}/plan: pages in record-id order; `outcome=failed`
+    pages through every failed record (the run row keeps only the first errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: str | None = Field(default=None, min_length=1, max_length=1000)
+    limit: int = Field(default=100, ge=1, le=MAX_PLAN_ITEMS)
+    outcome: Outcome | None = None
+
+
+def parse_plan_query(params: dict[str, str]) -> PlanQuery:
+    try:
+        return PlanQuery.model_validate({k: v for k, v in params.items() if v != ""})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise RequestValidationError(f"{field}: {err['msg']}", field=field) from None
+
+
+def _action_of(row: PlanRow) -> str | None:
+    if row.action:
+        return row.action
+    if row.outcome is Outcome.FAILED:
+        return Action.FAILED.value
+    return None
 
 
 class MonitorApi:
@@ -89,28 +123,24 @@ class MonitorApi:
     async def list_runs_query(self, params: dict[str, str]) -> tuple[int, api.RunList]:
         return await self.list_runs(parse_filter(params))
 
-    async def run_plan(self, run_id: str) -> tuple[int, RunPlan]:
-        """Per-record outcomes of a run; for a dry run, what it would have written."""
+    async def run_plan(
+        self, run_id: str, params: dict[str, str] | None = None
+    ) -> tuple[int, RunPlan]:
+        """Per-record outcomes of a run, a page at a time; for a dry run, what it would have
+        written (each update's fields with their old and new values)."""
+        query = parse_plan_query(params or {})
         run = await self.service.runs.get(run_id)
         items: list[PlanItem] = []
-        truncated = False
+        following = None
         if self.outcomes is not None:
-            rows = self.outcomes.table.query_entities(
-                "PartitionKey eq @run", parameters={"run": run_id},
-                select=["RowKey", "status", "target_id", "field", "message", "note"],
-            )  # fmt: skip
-            async for row in rows:
-                if len(items) == MAX_PLAN_ITEMS:
-                    truncated = True
-                    break
-                items.append(
-                    PlanItem(
-                        record=decode_key(row["RowKey"]),
-                        outcome=row.get("status") or "pending",
-                        target_id=row.get("target_id") or None,
-                        field=row.get("field") or None,
-                        message=row.get("message") or row.get("note") or None,
-                    )
-                )
+            rows, following = await self.outcomes.page(
+                run_id, after=query.after, limit=query.limit, outcome=query.outcome
+            )
+            items = [
+                PlanItem(record=r.record, outcome=r.outcome.value, action=_action_of(r),
+                         target_id=r.target_id, category=r.category, field=r.field,
+                         message=r.message, changes=r.changes)
+                for r in rows
+            ]  # fmt: skip
         return 200, RunPlan(run_id=run_id, dry_run=run.params.dry_run, items=items,
-                            truncated=truncated)  # fmt: skip
+                            truncated=following is not None, next=following)  # fmt: skip

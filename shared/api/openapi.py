@@ -12,11 +12,12 @@ from pydantic.json_schema import models_json_schema
 
 from shared.access.audit import AuditPage
 from shared.api import models as api
-from shared.api.monitor import RunPlan
+from shared.api.monitor import MAX_PLAN_ITEMS, RunPlan
 from shared.flows.models import RunStatus
 from shared.notifications.config import NotificationSettings, NotificationSettingsPatch
 from shared.preflight.model import PreflightReport
 from shared.schedule.windows import SleepWindows
+from shared.storage.outcome_store import Outcome
 
 REF = "#/components/schemas/{model}"
 
@@ -84,8 +85,14 @@ ROUTES += (
               ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                "At most this many runs"))),
     Route("GET", "/runs/{run_id}/plan", "getRunPlan",
-          "Per-record outcomes of a run: for a dry run, what it would have written",
-          RunPlan, errors=(404,)),
+          "Per-record outcomes of a run in record-id order, a page at a time: what each record "
+          "became (for a dry run: would become), each update's fields with old and new values",
+          RunPlan, errors=(404, 422), query=(
+              ("after", {"type": "string"}, "The `next` of the previous page"),
+              ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PLAN_ITEMS,
+                         "default": 100}, "Entries per page"),
+              ("outcome", {"type": "string", "enum": [o.value for o in Outcome]},
+               "Only records with this outcome (`failed`: every failed record, paged)"))),
     Route("GET", "/audit", "listAudit",
           "Every state-changing call, allowed or refused, newest first", AuditPage,
           errors=(422,), query=(

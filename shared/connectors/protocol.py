@@ -13,11 +13,13 @@ Every error is a `shared.connectors.errors.ConnectorError` with its category.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.connectors.errors import ConnectorError
 
 LINES_FIELD = "lines"
 
@@ -69,6 +71,37 @@ class RejectedRecord(BaseModel):
     modified: AwareDatetime | None = None
     field: str | None = None
     message: str
+
+
+def unusable(
+    system: str, object: str, field: str, value: Any, *, id: str | None, noun: str = "record"
+) -> RejectedRecord:
+    """A page row whose key or modification time cannot be read: it fails alone, naming the
+    field and (shortened) the value the source gave."""
+    shown = "missing" if value in (None, "") else f"{str(value)[:40]!r}"
+    return RejectedRecord(
+        id=id,
+        field=field,
+        message=f"{system} answered this {object} with an unusable {field} ({shown}); it was "
+        f"not synced: check the {noun} in {system}, then retry the run",
+    )
+
+
+def split_rows(
+    rows: Sequence[Mapping[str, Any]],
+    convert: Callable[[Mapping[str, Any]], SyncRecord],
+    reject: Callable[[Mapping[str, Any]], RejectedRecord],
+) -> tuple[list[SyncRecord], list[RejectedRecord]]:
+    """A change page's rows, each on its own: a row `convert` cannot read is `reject`ed alone
+    and the rest of the page is read."""
+    good: list[SyncRecord] = []
+    bad: list[RejectedRecord] = []
+    for row in rows:
+        try:
+            good.append(convert(row))
+        except (ConnectorError, ValueError, TypeError, OverflowError):
+            bad.append(reject(row))
+    return good, bad
 
 
 class ChangePage(BaseModel):

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
@@ -116,6 +116,13 @@ async def with_retries(
     return await retrying(call)
 
 
+class SharedSlots(Protocol):
+    """Slots shared with other processes (shared/limits/semaphore.py): `slot()` waits for
+    one and gives it back on exit."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[object]: ...
+
+
 class AdaptiveLimiter:
     """Calls in flight and call rate for one connection.
 
@@ -128,6 +135,13 @@ class AdaptiveLimiter:
       second), `increase` after it (about +3 % a second), so the client settles just under
       the server's limit with an occasional 429 (bench: ~90 % of the limit, ~1 call in 400
       answered 429).
+    - a 429 that says when to come back (Retry-After r; one that does not: a window) sets a
+      floor under the cut: every slot may send again after r, so the pace never drops below
+      `max_in_flight / r`. In a
+      storm where nothing gets through there is no accepted rate to go by; halving blindly
+      would drain 200 refusals with Retry-After 1 at the old `min_rate` (one call per 2 s)
+      instead of at the pace the server allows. Such blind cuts do not count as cuts for the
+      probing above, so the rate climbs back fast once the storm is over.
     """
 
     def __init__(
@@ -191,21 +205,42 @@ class AdaptiveLimiter:
         span = max(now - self._successes[0], 0.05)
         return len(self._successes) / span
 
-    def throttled(self) -> None:
-        """The server answered 429: slow down to just under what it accepted."""
+    def floor(self, retry_after: float | None) -> float:
+        """The slowest pace a 429 with this Retry-After justifies (calls per second). A 429
+        that does not say (Intacct's GW-0010: a slot still counted for a call the client
+        gave up on) is read as "after a window": pacing slower than every slot once a
+        window only stretches the refusal into minutes."""
+        wait = retry_after if retry_after is not None and retry_after > 0 else self.window_s
+        return max(self.min_rate, self.max_in_flight / wait)
+
+    def throttled(self, retry_after: float | None = None) -> None:
+        """The server answered 429 (saying when to come back, if it did): slow down to just
+        under what it accepted, never below what its Retry-After allows."""
         self.throttled_count += 1
         now = self._clock()
+        floor = self.floor(retry_after)
         if now - self._last_decrease < self.window_s / 2:
+            if self.rate is not None and self.rate < floor:
+                self.rate = floor
             return
         self._last_decrease = now
-        self._cuts += 1
         accepted = self.accepted_rate()
-        if accepted <= 0:  # nothing got through lately: halve whatever we had
+        if accepted > 0:
+            self._cuts += 1
+        else:  # nothing got through lately: halve whatever we had (a blind cut)
             accepted = (self.rate or float(self.max_in_flight)) / 2 / self.decrease
-        if self.rate is not None:  # a 429 never speeds us up
+        if self.rate is not None:  # a 429 never speeds us up below its floor
             accepted = min(accepted, self.rate)
-        self.rate = max(self.min_rate, accepted * self.decrease)
+        self.rate = max(floor, accepted * self.decrease)
         self._next_start = max(self._next_start, now)
+
+    def refused_concurrency(self) -> None:
+        """The server refused a call for too many in flight without saying when to come
+        back (Intacct's GW-0010): counted, but the rate is left alone. The semaphore already
+        bounds this client's calls; such a refusal means the server still counts a call the
+        client gave up on (a timeout) a moment ago, and the call's own retry with backoff is
+        the answer. Cutting the rate for it turned a few of them into minutes of pacing."""
+        self.throttled_count += 1
 
     def succeeded(self) -> None:
         self._successes.append(self._clock())

@@ -190,15 +190,26 @@ class ChunkBindings:
         return result
 
     async def claim(
-        self, pair: str, side: Side, key: str, source_id: str, now: datetime
+        self,
+        pair: str,
+        side: Side,
+        key: str,
+        source_id: str,
+        now: datetime,
+        *,
+        creating: bool = False,
     ) -> KeyClaim | None:
-        async def flush(items: list[tuple[str, str]]) -> list[KeyClaim | None]:
+        async def flush(items: list[tuple[str, str, bool]]) -> list[KeyClaim | None]:
             held = await self.store.claim_many(pair, side, items, now)
             return [held[i] for i in items]
 
-        result: KeyClaim | None = await self._batcher.call(("claim", pair, side), flush,
-                                                           (key, source_id))  # fmt: skip
+        result: KeyClaim | None = await self._batcher.call(
+            ("claim", pair, side), flush, (key, source_id, creating)
+        )
         return result
+
+    async def created_by(self, pair: str, side: Side, key: str, source_id: str) -> bool:
+        return await self.store.created_by(pair, side, key, source_id)
 
     async def take_over(
         self, pair: str, side: Side, held: KeyClaim, source_id: str, now: datetime

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from shared.connectors.protocol import SyncConnector
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.limits import DeploymentLimits
 
 ConnectorFactory = Callable[[str, Settings], SyncConnector]
 
@@ -30,9 +34,16 @@ def build_connector(system: str, settings: Settings) -> SyncConnector:
 
 
 class ConnectorPool:
-    def __init__(self, settings: Settings, factory: ConnectorFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: ConnectorFactory | None = None,
+        limits: DeploymentLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.factory = factory or build_connector
+        # Deployment-wide limits (shared/limits): None keeps each connector's own.
+        self.limits = limits
         self._made: dict[str, SyncConnector] = {}
         self._lock = asyncio.Lock()
 
@@ -43,6 +54,8 @@ class ConnectorPool:
                 connector = self._made.get(system)
                 if connector is None:
                     connector = self.factory(system, self.settings)
+                    if self.limits is not None:
+                        self.limits.attach(connector)
                     self._made[system] = connector
         return connector
 

@@ -17,6 +17,7 @@ from azure.storage.queue.aio import QueueClient
 from shared.connectors.errors import ConnectorError
 from shared.engine.chunk_calls import Batcher, ChunkBindings, ChunkTarget
 from shared.engine.connections import ConnectorPool
+from shared.engine.decisions import Action
 from shared.engine.plan import FlowPlan, plan_for
 from shared.engine.upsert import RecordSync, Result, Retry, Settled, classify, utcnow
 from shared.errors import DefinitionError, ErrorCategory, NotFoundError
@@ -212,6 +213,14 @@ class RecordWorker:
             if isinstance(result, Settled):
                 settled.append((item, result))
                 continue
+            if result.wait and chunk.dry_run:
+                # A dry run writes no parent, so waiting would only end in a failure: the
+                # plan says what the record waits for, at once.
+                settled.append((item, Settled(
+                    Outcome.SKIPPED, category=ErrorCategory.DEPENDENCY, field=result.field,
+                    note=f"waiting for a dependency: {result.reason}",
+                    action=Action.WAITING_FOR_DEPENDENCY)))  # fmt: skip
+                continue
             if result.wait and item.waits >= self.max_waits:
                 reason = result.reason.removesuffix("; the record waits for it")
                 text = (f"{reason}; gave up after waiting {item.waits} times: sync the "
@@ -243,7 +252,8 @@ class RecordWorker:
         # Each row keeps the first write's outcome when deliveries overlap (outcome_store.py).
         held = await _steadily(lambda: self.outcomes.settle_many(chunk.run_id, [
             Settlement(item.record_id, r.outcome, target_id=r.target_id, category=r.category,
-                       field=r.field, message=r.message, note=r.note)
+                       field=r.field, message=r.message, note=r.note,
+                       action=r.action.value if r.action else None, changes=r.changes)
             for item, r in settled
         ]))  # fmt: skip
         for item, result in settled:

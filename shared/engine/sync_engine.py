@@ -26,6 +26,7 @@ from shared.connectors.errors import ConnectorError
 from shared.connectors.protocol import SyncRecord
 from shared.engine import RunContext, RunResult
 from shared.engine.connections import ConnectorPool
+from shared.engine.decisions import Action
 from shared.engine.filters import names_on
 from shared.engine.intake import Queued, from_rejected, message_for, printable, refused
 from shared.engine.match_keys import MatchKey, source_keys
@@ -34,8 +35,9 @@ from shared.engine.upsert import FUTURE_SKEW, WINDOW_FLOOR, binding_resolver, mo
 from shared.errors import DefinitionError, ErrorCategory
 from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
+from shared.flows.service import BEGINNING
 from shared.mapping.apply import passes
-from shared.messages import CHUNK_SIZE, FlowRunMessage, RunStep, chunk_texts
+from shared.messages import CHUNK_SIZE, ChunkRecord, FlowRunMessage, RunStep, chunk_texts
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
 
@@ -129,6 +131,9 @@ class SyncEngine:
         obj = plan.flow.source.object
         if run.params.record_ids:
             return await self._single(ctx, plan, run.params.record_ids)
+        if run.params.retry_of:  # too many failed ids for the run row (control.py)
+            failed = await self.outcomes.failed_ids(run.params.retry_of)
+            return await self._single(ctx, plan, failed)
         since, until = self._window(run)
         if run.kind is RunKind.SCHEDULED:
             count = await source.count_changes(obj, since=since, until=until)
@@ -258,6 +263,7 @@ class SyncEngine:
             step = FlowRunMessage(
                 flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
             )
+            queued += await self._deletions(ctx, plan)
         log.info(
             "run %s: page %d queued %d records",
             ctx.run.id,
@@ -280,9 +286,12 @@ class SyncEngine:
         names = names_on(source)
         refusals = list(refusals or [])
         candidates: list[tuple[SyncRecord, Queued]] = []
+        filtered: list[tuple[str, datetime]] = []
         for record in records:
             try:
                 if not await passes(plan.mapping.filter, {**record.values}, names):
+                    if run.params.dry_run:
+                        filtered.append((record.id, record.modified))
                     continue
             except ConnectorError:
                 raise  # the source could not answer a lookup: the step is retried
@@ -296,6 +305,8 @@ class SyncEngine:
                 candidates.append((record, item))
             else:
                 refusals.append(item)
+        if filtered:  # a dry run's plan shows them; a real run neither queues nor counts them
+            await self.outcomes.add_skipped(run.id, filtered, Action.SKIPPED_BY_FILTER.value)
         clashing = await self._shared_keys(plan, [r for r, _ in candidates])
         refusals.extend(clashing.values())
         queued = [q for r, q in candidates if r.id not in clashing]
@@ -323,6 +334,49 @@ class SyncEngine:
             part = texts[start : start + SEND_CONCURRENCY]
             await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
         return len(queued)
+
+    async def _deletions(self, ctx: RunContext, plan: FlowPlan) -> int:
+        """Deletion check of a full bulk or binding run (Creatio and Intacct have no delete
+        feed; see docs/engine.md, 'Deletions'): every source id bound in the pair that the
+        run did not read is looked up at the source; each one the source no longer has is
+        queued like a read record, and the worker reports it `deleted at source` with its
+        binding (and deactivates its target if the mapping says `on_delete: deactivate`)."""
+        run = ctx.run
+        full = run.window.from_ is not None and run.window.from_ <= BEGINNING
+        if (
+            self.bindings is None
+            or run.kind not in (RunKind.BULK, RunKind.BINDING)
+            or not full
+            or run.params.record_ids
+        ):
+            return 0  # fmt: skip
+        bound = set(await self.bindings.bound_ids(plan.pair, plan.source_side))
+        unseen = sorted(bound - await self.outcomes.record_ids(run.id))
+        if not unseen:
+            return 0
+        source = await self.connectors.get(plan.source_system)
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def gone(record_id: str) -> bool:
+            async with limit:
+                return await source.get(plan.flow.source.object, record_id) is None
+
+        flags = await asyncio.gather(*(gone(r) for r in unseen))
+        deleted = [r for r, flag in zip(unseen, flags, strict=True) if flag]
+        if not deleted:
+            return 0
+        await self.outcomes.add_pending(run.id, [(r, ctx.now) for r in deleted])
+        # No values: the worker reads each again, finds it gone and reports it (upsert.py).
+        items = [ChunkRecord(record_id=r, modified=ctx.now) for r in deleted]
+        texts = chunk_texts(run.flow_id, run.id, items, dry_run=run.params.dry_run,
+                            size=self.chunk_size)  # fmt: skip
+        for start in range(0, len(texts), SEND_CONCURRENCY):
+            part = texts[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
+        extra = {"flow_id": run.flow_id, "run_id": run.id}
+        log.info("run %s: %d bound %s records deleted at the source", run.id, len(deleted),
+                 plan.flow.source.object, extra=extra)  # fmt: skip
+        return len(deleted)
 
     async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:
         """Records read together that share a match key would be written onto one target

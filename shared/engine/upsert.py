@@ -7,6 +7,7 @@ accounts for every record it read.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.connectors.errors import ConnectorError
-from shared.connectors.protocol import LINES_FIELD, SourceRef, SyncConnector, SyncRecord
+from shared.connectors.protocol import (
+    LINES_FIELD,
+    Reference,
+    SourceRef,
+    SyncConnector,
+    SyncRecord,
+)
+from shared.engine.decisions import Action, conflict_note, field_hashes, plan_fields, shown
 from shared.engine.filters import names_on
+from shared.engine.finders import finder
 from shared.engine.intake import unencodable
 from shared.engine.match_keys import MatchKey, Resolve, keys_of
 from shared.engine.plan import FlowPlan, pair_of
@@ -79,6 +88,8 @@ class Settled:
     field: str | None = None
     message: str | None = None
     note: str | None = None
+    action: Action | None = None  # what the run's plan shows (decisions.py)
+    changes: dict[str, list[Any]] | None = None  # field -> [old, new], for updates
 
 
 Result = Settled | Retry
@@ -131,6 +142,7 @@ class RecordSync:
             values,
             source_side=self.plan.master,
             resolve=self._resolver(self.plan.source_side),
+            find=finder(self.source, self.target),
         )
         if mapping.lines is None or not mapped.ok:
             return mapped
@@ -144,6 +156,7 @@ class RecordSync:
                 line.values,
                 source_side=self.plan.master,
                 resolve=self._resolver(self.plan.source_side),
+                find=finder(self.source, self.target),
             )
             for issue in child.issues:
                 mapped.issues.append(
@@ -168,6 +181,7 @@ class RecordSync:
             after,
             source_side=Master(self.plan.target_side),
             resolve=self._resolver(self.plan.target_side),
+            find=finder(self.target, self.source),
         )
         return values_hash(mapped.values) if mapped.ok else None
 
@@ -210,37 +224,42 @@ class RecordSync:
         if values is None:
             fresh = await self.source.get(plan.flow.source.object, message.record_id)
             if fresh is None:
-                return Settled(
-                    Outcome.SKIPPED, note=None, message=None
-                )  # deleted at the source since it was read
+                return await self._gone(message.record_id)  # deleted since it was read
             values, modified = fresh.values, fresh.modified
         flaw = unencodable(values)  # re-read values never went through a message
         if flaw is not None:
             return _failed(ErrorCategory.VALIDATION, f"{flaw[0]} {flaw[1]}", flaw[0])
         if not await passes(plan.mapping.filter, values, names_on(self.source)):
-            return Settled(Outcome.SKIPPED)
+            return Settled(Outcome.SKIPPED, action=Action.SKIPPED_BY_FILTER)
 
         binding = await self.bindings.get(plan.pair, plan.source_side, message.record_id)
         if binding is not None:
             seen = binding.version_of(plan.source_side)
             if seen is not None and modified < seen:
-                return Settled(
-                    Outcome.SKIPPED, target_id=binding.id_of(plan.target_side), note=None
-                )
+                return Settled(Outcome.SKIPPED, target_id=binding.id_of(plan.target_side),
+                               action=Action.SKIPPED_OLDER)  # fmt: skip
         mapped = await self._map(values, message.record_id, modified)
         if not mapped.ok:
             return _from_issues(mapped.issues)
         digest = values_hash(mapped.values)
 
         if binding is not None and plan.flow.kind is FlowKind.BINDING:
-            return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side))
+            return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
+                           action=Action.UNCHANGED)  # fmt: skip
         if binding is not None:
             if digest in (binding.hash_to(plan.target_side), binding.echo_of(plan.source_side)):
-                await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None)
-                return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side))
+                # Our own write coming back: both sides now hold these values, the new base.
+                echo = digest == binding.echo_of(plan.source_side)
+                base = field_hashes(mapped.values) if echo else None
+                if not self.dry_run:
+                    await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None,
+                                     base=base)  # fmt: skip
+                return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
+                               action=Action.UNCHANGED)  # fmt: skip
             return await self._update(
-                binding.id_of(plan.target_side), mapped, modified, digest, message.record_id
-            )
+                binding.id_of(plan.target_side), mapped, modified, digest, message.record_id,
+                base=binding.base_to(plan.target_side),
+            )  # fmt: skip
 
         if plan.mapping.updates is not None:
             return await self._update_bound(mapped, modified, digest, message.record_id)
@@ -248,25 +267,32 @@ class RecordSync:
         if isinstance(matched, Settled):
             return matched
         if not self.dry_run and (matched is not None or plan.flow.kind is not FlowKind.BINDING):
-            refused = await self._claim(mapped, message.record_id)
+            refused = await self._claim(mapped, message.record_id, creating=matched is None)
             if refused is not None:
                 return refused
         if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
             # Binding flows only link; the scheduled flows compare and write afterwards.
             version = {f"{plan.source_side}_version": self._version(modified)}
             await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id), version)
-            return Settled(Outcome.UPDATED, target_id=matched.id)
+            return Settled(Outcome.UPDATED, target_id=matched.id, action=Action.LINK)
+        if matched is not None and plan.flow.kind is FlowKind.BINDING:
+            return Settled(Outcome.UPDATED, target_id=matched.id, action=Action.LINK)  # dry run
         if matched is not None:
             result = await self._update(
                 matched.id, mapped, modified, digest, message.record_id, current=matched
             )
-            if isinstance(result, Settled) and result.outcome is Outcome.UNCHANGED:
-                return Settled(
-                    Outcome.UPDATED, target_id=matched.id, note=None
-                )  # linking is a change, even with equal values
+            if isinstance(result, Settled) and result.outcome is not Outcome.FAILED:
+                if await self._created_earlier(mapped, message.record_id):
+                    return Settled(Outcome.CREATED, target_id=matched.id, field=result.field,
+                                   note=result.note, action=Action.CREATE,
+                                   changes=result.changes)  # fmt: skip
+                # Linking is a change, even with equal values.
+                return Settled(Outcome.UPDATED, target_id=matched.id, field=result.field,
+                               note=result.note, action=Action.LINK,
+                               changes=result.changes)  # fmt: skip
             return result
         if plan.flow.kind is FlowKind.BINDING:
-            return Settled(Outcome.SKIPPED, message=None)  # binding flows never create
+            return self._not_bound(mapped, message.record_id)  # binding flows never create
         return await self._create(mapped, modified, digest, message.record_id)
 
     async def _update_bound(
@@ -278,6 +304,13 @@ class RecordSync:
         via = plan.mapping.updates
         assert via is not None
         target_id = await self._resolver(plan.source_side)(via.binding, record_id)
+        if target_id is not None and via.take is not None:
+            # The bound record names the one to update (an order's OpportunityId).
+            bound = await self.target.get(via.object, target_id, fields=[via.take])
+            taken = bound.values.get(via.take) if bound is not None else None
+            target_id = str(taken.id if isinstance(taken, Reference) else taken) if taken else None
+        if target_id is None and via.optional:
+            return Settled(Outcome.SKIPPED)  # e.g. an invoice no Creatio order made
         if target_id is None:
             flow = f"; run '{plan.entry.solution.id}.{via.flow}'" if via.flow else ""
             reason = (
@@ -286,8 +319,51 @@ class RecordSync:
             )
             return Retry(delay=0, reason=reason, category=ErrorCategory.DEPENDENCY, wait=True)
         if plan.flow.kind is FlowKind.BINDING:
-            return Settled(Outcome.SKIPPED)
+            return Settled(Outcome.SKIPPED, action=Action.UNCHANGED)
         return await self._update(target_id, mapped, modified, digest, record_id)
+
+    async def _gone(self, record_id: str) -> Settled:
+        """A source record the source no longer has: reported `deleted at source` with its
+        binding. Nothing is deleted in the target; with `on_delete: deactivate` (and outside
+        binding flows, which never write) the bound target record is made inactive."""
+        plan = self.plan
+        binding = await self.bindings.get(plan.pair, plan.source_side, record_id)
+        target_id = binding.id_of(plan.target_side) if binding else None
+        bound = f"; bound to {self._target_names(target_id)}" if target_id else ""
+        text = f"deleted at source: {self._names(record_id)}{bound}"
+        report = Settled(Outcome.SKIPPED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                         note=text, action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        inactive = plan.mapping.inactive
+        if (
+            target_id is None
+            or plan.mapping.on_delete != "deactivate"
+            or plan.flow.kind is FlowKind.BINDING
+        ):
+            return report  # fmt: skip
+        current = await self.target.get(plan.flow.target.object, target_id)
+        if current is None:
+            return report  # gone on both sides
+        changes = {k: v for k, v in inactive.items() if not same(current.values.get(k), v)}
+        shown_changes = {k: [shown(current.values.get(k)), shown(v)] for k, v in changes.items()}
+        if not changes:
+            return Settled(Outcome.UNCHANGED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                           note=f"{text}; already inactive there",
+                           action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        if not self.dry_run:
+            await self.target.update(plan.flow.target.object, target_id, changes)
+        return Settled(Outcome.UPDATED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
+                       note=f"{text}; deactivated there (on_delete: deactivate)",
+                       action=Action.DELETED_AT_SOURCE, changes=shown_changes)  # fmt: skip
+
+    def _not_bound(self, mapped: Mapped, record_id: str) -> Settled:
+        """A binding flow's record that no target record matches: reported, never created."""
+        plan = self.plan
+        keys = [k.shown() for k in keys_of(plan.mapping, plan.flow.target.object, mapped.values)]
+        by = " or ".join(keys) if keys else "any match key (the record has no key values)"
+        return Settled(Outcome.SKIPPED, category=ErrorCategory.NOT_FOUND,
+                       note=f"not bound: no {plan.target_system} {plan.flow.target.object} "
+                            f"matches {self._names(record_id)} by {by}",
+                       action=Action.NOT_BOUND)  # fmt: skip
 
     def _names(self, record_id: str) -> str:
         return f"{self.plan.source_system} {self.plan.flow.source.object} {record_id}"
@@ -335,20 +411,35 @@ class RecordSync:
                 return found[0]
         return None
 
-    async def _claim(self, mapped: Mapped, record_id: str) -> Settled | None:
+    async def _claim(
+        self, mapped: Mapped, record_id: str, *, creating: bool = False
+    ) -> Settled | None:
         """Claim each match key of the record before it creates or links a target record:
         a key another source record holds fails this one as a duplicate (binding_store.py)."""
         plan = self.plan
         for key in keys_of(plan.mapping, plan.flow.target.object, mapped.values):
-            refused = await self._claim_one(key, record_id)
+            refused = await self._claim_one(key, record_id, creating=creating)
             if refused is not None:
                 return refused
         return None
 
-    async def _claim_one(self, key: MatchKey, record_id: str) -> Settled | None:
+    async def _created_earlier(self, mapped: Mapped, record_id: str) -> bool:
+        """A matched, unbound target that an earlier delivery of this record created (its
+        worker died before binding): its outcome is `created`, what happened the first time."""
+        plan = self.plan
+        keys = keys_of(plan.mapping, plan.flow.target.object, mapped.values)
+        return bool(keys) and await self.bindings.created_by(
+            plan.pair, plan.target_side, keys[0].text, record_id
+        )
+
+    async def _claim_one(
+        self, key: MatchKey, record_id: str, *, creating: bool = False
+    ) -> Settled | None:
         plan = self.plan
         now = self.clock()
-        held = await self.bindings.claim(plan.pair, plan.target_side, key.text, record_id, now)
+        held = await self.bindings.claim(
+            plan.pair, plan.target_side, key.text, record_id, now, creating=creating
+        )
         if held is None:
             return None
         binding = await self.bindings.get(plan.pair, plan.source_side, held.source_id)
@@ -380,7 +471,9 @@ class RecordSync:
         values = {k: v for k, v in mapped.values.items() if v not in (None, "")}
         source = SourceRef(system=plan.source_system, object=plan.flow.source.object, id=record_id)
         if self.dry_run:
-            return Settled(Outcome.CREATED)
+            return Settled(Outcome.CREATED, action=Action.CREATE,
+                           changes={k: [None, shown(v)] for k, v in values.items()
+                                    if k != LINES_FIELD})  # fmt: skip
         written = await self.target.create(plan.flow.target.object, values, source=source)
         if not written.created:
             # The target already had a record with this create key: ours from an earlier
@@ -391,8 +484,11 @@ class RecordSync:
         after = plain({k: v for k, v in values.items() if k != LINES_FIELD})
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, written.id)
-        await self._bind(*ids, modified, digest, echo=echo)
-        return Settled(Outcome.CREATED, target_id=written.id)
+        await self._bind(*ids, modified, digest, echo=echo,
+                         base=field_hashes({k: after.get(k) for k in mapped.values}))  # fmt: skip
+        return Settled(Outcome.CREATED, target_id=written.id, action=Action.CREATE,
+                       changes={k: [None, shown(v)] for k, v in values.items()
+                                if k != LINES_FIELD})  # fmt: skip
 
     async def _update(
         self,
@@ -402,6 +498,7 @@ class RecordSync:
         digest: str,
         record_id: str,
         current: SyncRecord | None = None,
+        base: dict[str, str] | None = None,
     ) -> Result:
         plan = self.plan
         if current is None:
@@ -413,38 +510,43 @@ class RecordSync:
                 f"exists (deleted or merged in {plan.target_system}); restore it there, or "
                 "have an administrator remove the binding rows, then retry the run",
             )
-        changes: dict[str, Any] = {}
-        conflicts: list[str] = []
-        for name, value in mapped.values.items():
-            if name == LINES_FIELD or name in mapped.create_only:
-                continue
-            if same(current.values.get(name), value):
-                continue
-            if name in mapped.writable:
-                changes[name] = value
-            else:
-                conflicts.append(name)
-        note = None
-        if conflicts:
-            note = (
-                f"{', '.join(conflicts)}: {plan.target_system} masters "
-                f"{'this field' if len(conflicts) == 1 else 'these fields'}; the "
+        fields = plan_fields(
+            current.values, mapped.values, mapped.writable, mapped.create_only, base,
+            source_system=plan.source_system, target_system=plan.target_system,
+            shared=frozenset(f.to for f in plan.mapping.fields if f.master is Master.BOTH),
+            source_newer=modified >= current.modified,
+        )  # fmt: skip
+        changes = fields.changes
+        notes: list[str] = []
+        if fields.conflicts:
+            notes.append(conflict_note(fields.conflicts, plan.source_system, plan.target_system))
+        if fields.blocked:
+            blocked = fields.blocked
+            notes.append(
+                f"{', '.join(blocked)}: {plan.target_system} masters "
+                f"{'this field' if len(blocked) == 1 else 'these fields'}; the "
                 f"{plan.source_system} value was not written and {plan.target_system}'s stands"
             )
+        note = "; ".join(notes) or None
+        named = fields.conflicts[0].field if fields.conflicts else None
+        named = named or (fields.blocked[0] if fields.blocked else None)
+        outcome = Outcome.UPDATED if changes else Outcome.UNCHANGED
+        if changes:
+            action = Action.UPDATE
+        else:
+            action = Action.BLOCKED_BY_MASTERSHIP if fields.blocked else Action.UNCHANGED
+        settled = Settled(outcome, target_id=target_id, field=named, note=note, action=action,
+                          changes=fields.shown_changes() or None)  # fmt: skip
         if self.dry_run:
-            outcome = Outcome.UPDATED if changes else Outcome.UNCHANGED
-            return Settled(outcome, target_id=target_id, field=conflicts[0] if conflicts else None,
-                           note=note)  # fmt: skip
+            return settled
         after = plain({**current.values, **changes})
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, target_id)
         if changes:
             await self.target.update(plan.flow.target.object, target_id, changes)
-        await self._bind(*ids, modified, digest, echo=echo)
-        outcome = Outcome.UPDATED if changes else Outcome.UNCHANGED
-        return Settled(
-            outcome, target_id=target_id, field=conflicts[0] if conflicts else None, note=note
-        )
+        await self._bind(*ids, modified, digest, echo=echo,
+                         base=field_hashes({k: after.get(k) for k in mapped.values}))  # fmt: skip
+        return settled
 
     def _version(self, modified: datetime) -> datetime:
         cap = self.version_cap
@@ -456,7 +558,13 @@ class RecordSync:
         return target_id, record_id
 
     async def _bind(
-        self, crm_id: str, erp_id: str, modified: datetime, digest: str, echo: str | None
+        self,
+        crm_id: str,
+        erp_id: str,
+        modified: datetime,
+        digest: str,
+        echo: str | None,
+        base: dict[str, str] | None = None,
     ) -> None:
         source, target = self.plan.source_side, self.plan.target_side
         changes: dict[str, Any] = {
@@ -465,6 +573,8 @@ class RecordSync:
         }
         if echo is not None:
             changes[f"echo_{target}"] = echo
+        if base is not None:
+            changes[f"base_to_{target}"] = json.dumps(base, separators=(",", ":"))
         await self.bindings.write(self.plan.pair, crm_id, erp_id, changes)
 
 

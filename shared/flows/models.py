@@ -148,6 +148,10 @@ class RunRecord(BaseModel):
     last_error: str | None = None
     # The category of the last error, kept apart from its text (the poison handler reads it).
     last_error_category: ErrorCategory | None = None
+    # A bulk run's last durably queued step (a FlowRunMessage as JSON): after its worker dies
+    # and its lease expires, the run continues from there (FlowService.recover).
+    resume: str | None = None
+    resumes: int = 0  # how often it did
     etag: str | None = Field(default=None, exclude=True)
 
 

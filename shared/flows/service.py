@@ -6,6 +6,7 @@ rules, and pairs a run row with its flow's state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,8 @@ MAX_ATTEMPTS = 8  # optimistic writes lost in a row before we give up (409 to th
 # A bulk slot claimed by a flow that is still STOPPED belongs to a start in progress for this
 # long; after it, the claimer died before starting and the slot is free again.
 BULK_CLAIM_GRACE = timedelta(seconds=60)
+# A bulk run whose worker keeps dying is resumed this often, then ends failed.
+MAX_RESUMES = 5
 
 
 @dataclass(frozen=True)
@@ -184,10 +187,13 @@ class FlowService:
         return await self._launch(entry, claimed, run_id, now, RunRequest(), manual=False)
 
     async def recover(self, rec: FlowRecord, now: datetime) -> bool:
-        """Finish a RUNNING/COMPLETING flow whose lease expired; True if we did it."""
+        """Finish a RUNNING/COMPLETING flow whose lease expired (a bulk run with a saved step
+        continues from it instead); True if we did either."""
         if not lifecycle.lease_expired(rec, now) or rec.run_id is None:
             return False
         run_id = rec.run_id
+        if await self._resume_bulk(rec, run_id, now):
+            return True
         try:
             await self.flows.replace(lifecycle.finish(rec, run_id, now))
         except StaleWrite:
@@ -202,6 +208,41 @@ class FlowService:
             rec.flow_id, run_id, now, RunEnd(status=RunStatus.FAILED, message=message), rec
         )
         await self._tell(run, stopped=False)
+        return True
+
+    async def _resume_bulk(self, rec: FlowRecord, run_id: str, now: datetime) -> bool:
+        """A bulk run whose worker died continues from its last durably queued step (the
+        engine saves it: shared/engine/sync_engine.py): pages already queued are not read
+        again, and a replayed one re-queues only records whose rows are not settled, so each
+        record is still synced exactly once. At most MAX_RESUMES times per run."""
+        try:
+            run = await self.runs.get(run_id)
+        except (NotFoundError, UnreadableRowError):
+            return False
+        if (
+            run.kind is not RunKind.BULK
+            or not run.resume
+            or run.status.is_final
+            or run.cancel_requested_at is not None
+            or run.resumes >= MAX_RESUMES
+        ):
+            return False  # fmt: skip
+        try:
+            await self.flows.replace(lifecycle.renew(rec, run_id, now, self.lease))
+        except (StaleWrite, ConflictError):
+            return False  # renewed or finished meanwhile
+        step = FlowRunMessage.model_validate_json(run.resume)
+        await self.queue.send_message(step.model_dump_json())
+        text = (
+            f"resumed at {now.isoformat(timespec='seconds')} from its last queued step "
+            f"({step.step.value}, page {step.page + 1}) after its worker stopped answering"
+        )
+        with contextlib.suppress(StaleWrite):  # the count is advisory; the step is queued
+            await self.runs.replace(
+                run.model_copy(update={"resumes": run.resumes + 1, "message": text})
+            )
+        log.warning("flow %s: run %s lost its lease; %s", rec.flow_id, run_id, text,
+                    extra={"flow_id": rec.flow_id, "run_id": run_id})  # fmt: skip
         return True
 
     # ---- runs ----------------------------------------------------------------------------
@@ -275,9 +316,16 @@ class FlowService:
         except StaleWrite:
             return await self.runs.get(run.id)
 
-    async def continue_run(self, step: FlowRunMessage, delay: int = 0) -> None:
-        """Queue a running run's next step (the engine says which)."""
+    async def continue_run(
+        self, step: FlowRunMessage, delay: int = 0, *, kind: RunKind | None = None
+    ) -> None:
+        """Queue a running run's next step (the engine says which). A bulk run keeps it on
+        its row too: if its worker dies, the run continues from there (_resume_bulk). Saved
+        after the step is queued, so it is never ahead of the queue; a step saved late only
+        replays a page."""
         await self.queue.send_message(step.model_dump_json(), visibility_timeout=delay)
+        if kind is RunKind.BULK:
+            await self.runs.save_resume(step.run_id, step.model_dump_json())
 
     async def record_progress(
         self,

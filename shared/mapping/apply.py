@@ -3,11 +3,12 @@ may write (mastership), and every problem found before any call is made."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.connectors.protocol import Reference
+from shared.connectors.protocol import LINES_FIELD, Reference
 from shared.errors import ErrorCategory
 from shared.mapping import model as m
 from shared.mapping.transforms import TransformError, apply, is_empty
@@ -35,6 +36,9 @@ class Mapped:
         return not self.issues
 
 
+# (how, value) -> what `find` names: the row's id or its `take` field; None: no such row.
+Finder = Callable[[m.Find, Any], Awaitable[Any]]
+
 # (lookup object, names) -> the ids of those rows on the source system.
 NameResolver = Callable[[str, tuple[Any, ...]], Awaitable[tuple[Any, ...]]]
 
@@ -55,19 +59,37 @@ async def passes(
     return True
 
 
+_LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(.+)$")
+
+
+def source_value(values: dict[str, Any], name: str) -> Any:
+    """A source field; `lines[0].INVOICEKEY` is a field of the record's first line (the
+    invoice a payment pays)."""
+    line = _LINE_FIELD.match(name)
+    if line is None:
+        return values.get(name)
+    lines = values.get(LINES_FIELD)
+    index = int(line.group(1))
+    if not isinstance(lines, list) or index >= len(lines) or not isinstance(lines[index], dict):
+        return None
+    return lines[index].get(line.group(2))
+
+
 async def map_fields(
     fields: Iterable[m.FieldMapping],
     values: dict[str, Any],
     *,
     source_side: m.Master,
     resolve: Resolver,
+    find: Finder | None = None,
 ) -> Mapped:
     out = Mapped()
     for spec in fields:
-        sources = [values.get(name) for name in spec.sources]
+        sources = [source_value(values, name) for name in spec.sources]
         value: Any = spec.value if not spec.sources else (sources[0] if sources else None)
+        passed = spec.when is None or spec.when.accepts(values)
         try:
-            for op in spec.transforms:
+            for op in spec.transforms if passed else ():
                 value = apply(op, value, sources)
         except TransformError as exc:
             source = ", ".join(spec.sources) or "constant"
@@ -75,9 +97,15 @@ async def map_fields(
                 FieldIssue(spec.to, ErrorCategory.VALIDATION, f"{source} → {spec.to}: {exc}")
             )
             continue
+        if not passed and spec.otherwise is None:
+            continue  # nothing to say for this record: the target keeps its value
+        if not passed:
+            value = spec.otherwise
         if spec.lookup is not None and not is_empty(value):
             bound = await resolve(spec.lookup.binding, str(value))
-            if bound is None:
+            if bound is None and spec.lookup.optional:
+                value = None
+            elif bound is None:
                 via = f" (flow '{spec.lookup.flow}')" if spec.lookup.flow else ""
                 out.issues.append(
                     FieldIssue(
@@ -88,7 +116,14 @@ async def map_fields(
                     )
                 )
                 continue
-            value = Reference(object=spec.lookup.object, id=bound)
+            else:
+                value = Reference(object=spec.lookup.object, id=bound)
+        if spec.find and passed and not is_empty(value):
+            found = await _find(spec, value, find)
+            if isinstance(found, FieldIssue):
+                out.issues.append(found)
+                continue
+            value = found
         problem = _check(spec, value)
         if problem:
             out.issues.append(FieldIssue(spec.to, ErrorCategory.VALIDATION, problem))
@@ -99,6 +134,28 @@ async def map_fields(
         if spec.create_only:
             out.create_only.add(spec.to)
     return out
+
+
+async def _find(spec: m.FieldMapping, value: Any, find: Finder | None) -> Any:
+    """Each look-up of `spec.find` in turn; an empty result ends the chain."""
+    found = value
+    for how in spec.find:
+        if find is None:
+            return FieldIssue(
+                spec.to, ErrorCategory.INTERNAL, f"{spec.to}: cannot look up {how.object}"
+            )
+        key = found.id if isinstance(found, Reference) else found
+        found = await find(how, key)
+        if is_empty(found) and how.optional:
+            return None
+        if is_empty(found):
+            return FieldIssue(
+                spec.to,
+                ErrorCategory.DEPENDENCY,
+                f"{spec.to}: no {how.object} with {how.by} {key!r} on the {how.side} yet; "
+                "the record waits for it (add the row, or fix the value at the source)",
+            )
+    return found
 
 
 def _check(spec: m.FieldMapping, value: Any) -> str | None:

@@ -191,43 +191,33 @@ class Lookup(BaseModel):
     flow: str | None = Field(
         default=None, description="the flow that syncs the parent (named in dependency errors)"
     )
+    # An unbound parent leaves the field empty instead of making the record wait (links
+    # that only some records have, e.g. an invoice to the order it was made from).
+    optional: bool = False
 
 
-class FieldMapping(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class Updates(Lookup):
+    """`updates:` — the target record bound to this record's own id under `binding`; with
+    `take`, the record named by that field of the bound one (an AR invoice -> the Creatio
+    Order it was made from -> that order's OpportunityId)."""
 
-    to: str = Field(min_length=1)
-    from_: str | tuple[str, ...] | None = Field(default=None, alias="from")
-    value: Any = Field(default=None, description="a constant instead of a source field")
-    transforms: tuple[Transform, ...] = ()
-    lookup: Lookup | None = None
-    master: Master = Master.BOTH
-    required: bool = False
-    max_length: int | None = Field(default=None, ge=1)
-    # Sent only on create (e.g. the ERP's own id), never compared or updated afterwards.
-    create_only: bool = False
+    take: str | None = None
 
-    @field_validator("transforms", mode="before")
-    @classmethod
-    def _short_forms(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [_expand(item) for item in value]
-        return value
 
-    @model_validator(mode="after")
-    def _has_a_source(self) -> FieldMapping:
-        if self.from_ is None and self.value is None:
-            raise ValueError(f"field '{self.to}': give `from` or `value`")
-        joined = any(isinstance(t, Concat) for t in self.transforms)
-        if isinstance(self.from_, tuple) and not joined:
-            raise ValueError(f"field '{self.to}': several sources need a `concat` transform")
-        return self
+class Find(BaseModel):
+    """The value is looked up by a field on one side's `object`: the row whose `by` equals
+    it gives its `take` (`@id`: its id). Lookup tables named by name or code (a payment
+    status "Paid", currency "EUR") and links the target already holds (the opportunity of
+    the Creatio invoice numbered X). Found on the target unless `side: source`."""
 
-    @property
-    def sources(self) -> tuple[str, ...]:
-        if self.from_ is None:
-            return ()
-        return (self.from_,) if isinstance(self.from_, str) else self.from_
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    object: str = Field(min_length=1)
+    by: str = Field(default="Name", min_length=1)
+    take: str = "@id"
+    side: Literal["source", "target"] = "target"
+    # Nothing found: the field stays empty instead of the record waiting, then failing.
+    optional: bool = False
 
 
 class Condition(BaseModel):
@@ -255,6 +245,54 @@ def _same_text(a: Any, b: Any) -> bool:
     return str(a if a is not None else "").casefold() == str(b if b is not None else "").casefold()
 
 
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: str = Field(min_length=1)
+    from_: str | tuple[str, ...] | None = Field(default=None, alias="from")
+    value: Any = Field(default=None, description="a constant instead of a source field")
+    transforms: tuple[Transform, ...] = ()
+    lookup: Lookup | None = None
+    # One look-up or several in a row (Creatio currency id -> "EUR" -> Dataverse currency).
+    find: tuple[Find, ...] = ()
+    # Mapped only for records that pass; the others get `otherwise`, or without one the field
+    # is left alone (a Dataverse invoice's amount paid is known only once fully paid).
+    when: Condition | None = None
+    otherwise: Any = None
+    master: Master = Master.BOTH
+    required: bool = False
+    max_length: int | None = Field(default=None, ge=1)
+    # Sent only on create (e.g. the ERP's own id), never compared or updated afterwards.
+    create_only: bool = False
+
+    @field_validator("find", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("transforms", mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [_expand(item) for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldMapping:
+        if self.from_ is None and self.value is None:
+            raise ValueError(f"field '{self.to}': give `from` or `value`")
+        joined = any(isinstance(t, Concat) for t in self.transforms)
+        if isinstance(self.from_, tuple) and not joined:
+            raise ValueError(f"field '{self.to}': several sources need a `concat` transform")
+        return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        if self.from_ is None:
+            return ()
+        return (self.from_,) if isinstance(self.from_, str) else self.from_
+
+
 class LinesMapping(BaseModel):
     """Child records (opportunity products, order products) sent as document lines."""
 
@@ -277,18 +315,32 @@ class ObjectMapping(BaseModel):
     match: tuple[tuple[str, ...], ...] = ()
     filter: tuple[Condition, ...] = ()
     lines: LinesMapping | None = None
-    updates: Lookup | None = Field(
+    updates: Updates | None = Field(
         default=None,
         description=(
             "update only the target record bound to this record's own id under that binding "
             "(e.g. a customer's AR aging onto its bound Account); never match or create one"
         ),
     )
+    on_delete: Literal["report", "deactivate"] = Field(
+        default="report",
+        description=(
+            "a bound source record deleted at the source: `report` it on the run (nothing "
+            "changes in the target), or also `deactivate` its target record with `inactive`"
+        ),
+    )
+    inactive: dict[str, Any] = Field(
+        default_factory=dict,
+        description="target field values that mark a record inactive, e.g. {STATUS: inactive}",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectMapping:
         if self.updates is not None and self.match:
             raise ValueError("a mapping with `updates` finds its target by binding: drop `match`")
+        if self.on_delete == "deactivate" and not self.inactive:
+            raise ValueError("`on_delete: deactivate` needs `inactive`: the target field values "
+                             "that mark a record inactive (e.g. {STATUS: inactive})")  # fmt: skip
         targets = [f.to for f in self.fields]
         twice = {t for t in targets if targets.count(t) > 1}
         if twice:
@@ -304,7 +356,9 @@ class ObjectMapping(BaseModel):
         """The source columns to read ("@id"/"@modified" are the record's own key and
         version, always there)."""
         names: list[str] = []
-        for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in self.filter)]:
-            if name not in names and not name.startswith("@"):
+        conditions = [*self.filter, *(f.when for f in self.fields if f.when is not None)]
+        for name in [*(s for f in self.fields for s in f.sources), *(c.field for c in conditions)]:
+            # "@id"/"@modified" and line fields ("lines[0].X") come with every record read.
+            if name not in names and not name.startswith(("@", "lines[")):
                 names.append(name)
         return tuple(names)

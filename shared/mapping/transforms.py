@@ -80,8 +80,10 @@ def to_number(value: Any) -> Decimal:
     return number
 
 
-def _plain(number: Decimal) -> int | float:
-    return int(number) if number == number.to_integral_value() else float(number)
+def _plain(number: Decimal) -> int | Decimal:
+    """Whole numbers as int (quantities, ids); everything else stays a Decimal, never a float:
+    money must reach the target to the cent (connectors write Decimals as exact JSON/XML)."""
+    return int(number) if number == number.to_integral_value() else number
 
 
 _TRUE = {"true", "1", "yes", "y", "active", "t"}
@@ -126,7 +128,9 @@ def apply(op: Any, value: Any, sources: list[Any] | None = None) -> Any:
             raise TransformError(f"'{value}' is not an allowed value (allowed: {allowed})")
         case m.Round():
             quantum = Decimal(1).scaleb(-op.digits)
-            return _plain(to_number(value).quantize(quantum, rounding=ROUND_HALF_UP))
+            rounded = to_number(value).quantize(quantum, rounding=ROUND_HALF_UP)
+            # Money keeps its cents ("100.00"): a target that shows text shows them too.
+            return int(rounded) if op.digits <= 0 else rounded
         case m.Number():
             return _plain(to_number(value))
         case m.Boolean():

@@ -8,11 +8,12 @@ import re
 from datetime import time
 from enum import StrEnum
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from shared.settings import Settings
+from shared.zones import iana_zone
 
 
 class NotifyMode(StrEnum):
@@ -68,14 +69,6 @@ def _clock_time(value: str) -> str:
     return value
 
 
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)") from None
-    return value
-
-
 def _web_url(value: str) -> str:
     if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value) or len(value) > 2000:
         raise ValueError("a webhook url must be an http(s) URL")
@@ -84,7 +77,7 @@ def _web_url(value: str) -> str:
 
 Address = Annotated[StrictStr, AfterValidator(_address)]
 ClockTime = Annotated[StrictStr, AfterValidator(_clock_time)]
-TimeZone = Annotated[StrictStr, AfterValidator(_zone)]
+TimeZone = Annotated[StrictStr, AfterValidator(iana_zone)]
 
 
 class Webhook(BaseModel):

@@ -117,17 +117,20 @@ class NotifyStore:
 
     async def replace_check(self, check: Check) -> Check:
         """Write by ETag (StaleWrite when another host wrote first); a first row is created."""
-        entity = {"PartitionKey": CHECK, "RowKey": check.system,
-                  "data": check.model_dump_json(exclude={"etag"})}  # fmt: skip
-        if check.etag is None:
-            try:
-                meta = await self.table.create_entity(entity)
-            except ResourceExistsError as exc:
-                raise StaleWrite(f"{CHECK}/{check.system}") from exc
-            etag = str(meta.get("etag"))
-        else:
-            etag = await replace_if_unchanged(self.table, entity, check.etag)
+        etag = await self._put(CHECK, check.system, check.model_dump_json(exclude={"etag"}),
+                               check.etag)  # fmt: skip
         return check.model_copy(update={"etag": etag})
+
+    async def _put(self, partition: str, row: str, data: str, etag: str | None) -> str:
+        """Create the row when `etag` is None, else replace it if unchanged; the new ETag."""
+        entity = {"PartitionKey": partition, "RowKey": row, "data": data}
+        if etag is not None:
+            return await replace_if_unchanged(self.table, entity, etag)
+        try:
+            meta = await self.table.create_entity(entity)
+        except ResourceExistsError as exc:
+            raise StaleWrite(f"{partition}/{row}") from exc
+        return str(meta.get("etag"))
 
     # -- flow episodes -------------------------------------------------------------------------
     async def get_flow(self, flow_id: str) -> FlowHealth:
@@ -138,16 +141,8 @@ class NotifyStore:
         return FlowHealth.model_validate({**json.loads(row["data"]), "etag": row.metadata["etag"]})
 
     async def replace_flow(self, health: FlowHealth) -> FlowHealth:
-        entity = {"PartitionKey": FLOW, "RowKey": _row_key(health.flow_id),
-                  "data": health.model_dump_json(exclude={"etag"})}  # fmt: skip
-        if health.etag is None:
-            try:
-                meta = await self.table.create_entity(entity)
-            except ResourceExistsError as exc:
-                raise StaleWrite(f"{FLOW}/{health.flow_id}") from exc
-            etag = str(meta.get("etag"))
-        else:
-            etag = await replace_if_unchanged(self.table, entity, health.etag)
+        data = health.model_dump_json(exclude={"etag"})
+        etag = await self._put(FLOW, _row_key(health.flow_id), data, health.etag)
         return health.model_copy(update={"etag": etag})
 
     # -- failed notifications ------------------------------------------------------------------

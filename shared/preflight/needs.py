@@ -5,6 +5,7 @@ fields the guides ask for carry their type too (docs/deploy.md lists them)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from shared.connectors.dataverse.entities import ENTITIES as DATAVERSE_TABLES
@@ -16,7 +17,9 @@ from shared.mapping.model import ObjectMapping
 NOT_OBJECTS = {("intacct", "ARAGING")}
 # Intacct document lines as `lookup` knows them.
 INTACCT_LINES = {"SODOCUMENT": "SODOCUMENTENTRY", "ARINVOICE": "ARINVOICEITEM",
-                 "ARADJUSTMENT": "ARADJUSTMENTITEM"}  # fmt: skip
+                 "ARADJUSTMENT": "ARADJUSTMENTITEM", "ARPAYMENT": "ARPAYMENTITEM"}  # fmt: skip
+# A source field of a document's line ("lines[0].INVOICEKEY", shared/mapping/apply.py).
+LINE_FIELD = re.compile(r"^lines\[\d+\]\.(.+)$")
 BINDING_LENGTH = 100
 # Creatio custom fields and objects (DESIGN §1): (object, field) -> (kind, length).
 CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
@@ -30,6 +33,8 @@ CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("Opportunity", "UsrErpLastModified"): ("datetime", None),
     ("Opportunity", "UsrSalesOrderNumber"): ("text", 50),
     ("Opportunity", "UsrInvoiceNumber"): ("text", 50),
+    ("Opportunity", "UsrCurrencyId"): ("lookup", None),
+    ("OpportunityProductInterest", "UsrDiscountPercent"): ("decimal", None),
     ("Product", "UsrErpLastModified"): ("datetime", None),
     ("UsrPayment", "UsrName"): ("text", 250),
     ("UsrPayment", "UsrNumber"): ("text", 50),
@@ -39,6 +44,7 @@ CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("UsrPayment", "UsrAccountId"): ("lookup", None),
     ("UsrPayment", "UsrAmount"): ("decimal", None),
     ("UsrPayment", "UsrDate"): ("datetime", None),
+    ("UsrPayment", "UsrCurrencyId"): ("lookup", None),
     ("UsrCreditMemo", "UsrName"): ("text", 250),
     ("UsrCreditMemo", "UsrRefNumber"): ("text", 50),
     ("UsrCreditMemo", "UsrRemaining"): ("decimal", None),
@@ -46,6 +52,8 @@ CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("UsrCreditMemo", "UsrAccountId"): ("lookup", None),
     ("UsrCreditMemo", "UsrAmount"): ("decimal", None),
     ("UsrCreditMemo", "UsrDate"): ("datetime", None),
+    ("UsrCreditMemo", "UsrInvoiceId"): ("lookup", None),
+    ("UsrCreditMemo", "UsrCurrencyId"): ("lookup", None),
 }
 CREATIO_CUSTOM_OBJECTS = {"UsrPayment", "UsrCreditMemo"}
 
@@ -112,12 +120,24 @@ def solution_needs(solution: SolutionDefinition) -> Needs:
         write = _object(needs, target, flow.target.object, flow_id)
         for item in mapping.fields:
             for name in item.sources:
-                if read is not None:
+                line = LINE_FIELD.match(name)
+                line_object = _line_object(source, flow.source.object) if line else None
+                if line and line_object:
+                    found = _object(needs, source, line_object, flow_id)
+                    if found is not None:
+                        found.need_field(line.group(1), flow_id)
+                elif read is not None:
                     read.need_field(name, flow_id)
             if write is not None:
                 write.need_field(item.to, flow_id, item.max_length)
             if item.lookup is not None:
                 _object(needs, target, item.lookup.object, flow_id)
+            for how in item.find:  # the rows looked up, on their side
+                side = source if how.side == "source" else target
+                looked = _object(needs, side, how.object, flow_id)
+                if looked is not None:
+                    for name in (how.by, how.take):
+                        looked.need_field(name, flow_id)  # "@id" needs nothing
         for condition in mapping.filter:
             if read is not None:
                 read.need_field(condition.field, flow_id)

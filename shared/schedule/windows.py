@@ -21,9 +21,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from shared.zones import iana_zone
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -72,14 +74,7 @@ class SleepWindow(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        # "localtime" would follow whatever the host is set to: only named zones.
-        if value == "localtime":
-            raise ValueError("name an IANA time zone such as Europe/Berlin, not 'localtime'")
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known IANA time zone") from None
-        return value
+        return iana_zone(value)
 
     @field_validator("days")
     @classmethod

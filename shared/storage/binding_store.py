@@ -17,6 +17,7 @@ failed, or its worker died) can be taken over with its ETag after a lease.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -55,6 +56,10 @@ class Binding(BaseModel):
     # Hash that each side's record maps to right after we wrote it (echo suppression).
     echo_crm: str | None = None
     echo_erp: str | None = None
+    # Per-field short hashes of the values both sides held after the last sync towards each
+    # side, as JSON (three-way conflict detection: shared/engine/decisions.py).
+    base_to_crm: str | None = None
+    base_to_erp: str | None = None
     updated_at: AwareDatetime | None = None
 
     def id_of(self, side: Side) -> str:
@@ -68,6 +73,16 @@ class Binding(BaseModel):
 
     def echo_of(self, side: Side) -> str | None:
         return self.echo_crm if side == "crm" else self.echo_erp
+
+    def base_to(self, side: Side) -> dict[str, str] | None:
+        text = self.base_to_crm if side == "crm" else self.base_to_erp
+        if not text:
+            return None
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            return None  # an unreadable base only costs the conflict report, never the sync
+        return loaded if isinstance(loaded, dict) else None
 
 
 class KeyClaim(BaseModel):
@@ -148,27 +163,50 @@ class BindingStore:
             )
 
     async def claim_many(
-        self, pair: str, side: Side, claims: list[tuple[str, str]], now: datetime
-    ) -> dict[tuple[str, str], KeyClaim | None]:
-        """Claim several (key, source id) at once: one transaction when none is held yet (a
-        first sync), else each on its own. The result is `claim`'s for each."""
-        out: dict[tuple[str, str], KeyClaim | None] = {}
+        self,
+        pair: str,
+        side: Side,
+        claims: list[tuple[str, str, bool]],
+        now: datetime,
+    ) -> dict[tuple[str, str, bool], KeyClaim | None]:
+        """Claim several (key, source id, creating) at once: one transaction when none is
+        held yet (a first sync), else each on its own. The result is `claim`'s for each."""
+        out: dict[tuple[str, str, bool], KeyClaim | None] = {}
         unique = list(dict.fromkeys(claims))
-        rows = {_claim_row(side, key) for key, _ in unique}
+        rows = {_claim_row(side, key) for key, _, _ in unique}
         if len(rows) == len(unique) and len(unique) <= TRANSACTION_ROWS and len(unique) > 1:
             entities = [
-                {"PartitionKey": pair, "RowKey": _claim_row(side, key), "source_id": source_id,
-                 "key": key, "at": now.astimezone(UTC)}
-                for key, source_id in unique
-            ]  # fmt: skip
+                {
+                    "PartitionKey": pair,
+                    "RowKey": _claim_row(side, key),
+                    "source_id": source_id,
+                    "key": key,
+                    "at": now.astimezone(UTC),
+                    "creating": creating,
+                }
+                for key, source_id, creating in unique
+            ]
             try:
                 await self.table.submit_transaction([("create", e) for e in entities])
                 return dict.fromkeys(unique)
             except TableTransactionError:
                 pass  # one is held already: each on its own
-        for key, source_id in unique:
-            out[(key, source_id)] = await self.claim(pair, side, key, source_id, now)
+        for key, source_id, creating in unique:
+            out[(key, source_id, creating)] = await self.claim(
+                pair, side, key, source_id, now, creating=creating
+            )
         return out
+
+    async def bound_ids(self, pair: str, side: Side) -> list[str]:
+        """Every record id of `side` bound in the pair (the deletion check of a full bulk or
+        binding run compares them with the source: shared/engine/sync_engine.py)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @pair and RowKey ge @low and RowKey lt @high",
+            # "|" is followed by "}" in ASCII: every RowKey of the side, and no key claim.
+            parameters={"pair": pair, "low": f"{side}|", "high": f"{side}}}"},
+            select=[f"{side}_id"],
+        )
+        return [str(row[f"{side}_id"]) async for row in rows]
 
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""
@@ -191,13 +229,21 @@ class BindingStore:
         )
 
     async def claim(
-        self, pair: str, side: Side, key: str, source_id: str, now: datetime
+        self,
+        pair: str,
+        side: Side,
+        key: str,
+        source_id: str,
+        now: datetime,
+        *,
+        creating: bool = False,
     ) -> KeyClaim | None:
         """Claim `key` on `side` for `source_id`: None when it holds it (now or already),
-        else the other holder's claim."""
+        else the other holder's claim. `creating` marks a claim taken just before a create,
+        so a redelivery that then finds the target can tell its own create from a link."""
         row_key = _claim_row(side, key)
         entity = {"PartitionKey": pair, "RowKey": row_key, "source_id": source_id, "key": key,
-                  "at": now.astimezone(UTC)}  # fmt: skip
+                  "at": now.astimezone(UTC), "creating": creating}  # fmt: skip
         for _ in range(5):
             try:
                 await self.table.create_entity(entity)
@@ -213,6 +259,15 @@ class BindingStore:
             return KeyClaim(source_id=row["source_id"], key=row.get("key") or key,
                             at=row["at"], etag=row.metadata.get("etag"))  # fmt: skip
         raise RuntimeError(f"claim of {key} in {pair}: too many concurrent writes")
+
+    async def created_by(self, pair: str, side: Side, key: str, source_id: str) -> bool:
+        """Whether `source_id` claimed `key` on its way to creating the target record (a
+        worker that created it may have died before the binding was written)."""
+        try:
+            row = await self.table.get_entity(pair, _claim_row(side, key))
+        except ResourceNotFoundError:
+            return False
+        return row.get("source_id") == source_id and bool(row.get("creating"))
 
     async def take_over(
         self, pair: str, side: Side, held: KeyClaim, source_id: str, now: datetime

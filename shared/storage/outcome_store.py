@@ -13,6 +13,7 @@ the row's ETag: a delivery that finds the record another delivery just created (
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,8 @@ class Settlement:
     field: str | None = None
     message: str | None = None
     note: str | None = None
+    action: str | None = None  # a dry run's planned action (shared/engine/decisions.py)
+    changes: dict[str, list[Any]] | None = None
 
 
 @dataclass
@@ -96,6 +99,40 @@ class Tally:
     counts: RunCounts
     errors: list[RunErrorEntry] = field(default_factory=list)
     failed_ids: list[str] = field(default_factory=list)
+
+
+# A plan row's field changes are cut to fit well inside a Table property (64 KiB).
+MAX_CHANGES_CHARS = 16_000
+
+
+def _changes_text(changes: dict[str, list[Any]] | None) -> str | None:
+    if not changes:
+        return None
+    text = json.dumps(changes, default=str, separators=(",", ":"))
+    if len(text) <= MAX_CHANGES_CHARS:
+        return text
+    kept: dict[str, Any] = {}
+    for name, pair in changes.items():
+        kept[name] = pair
+        if len(json.dumps(kept, default=str)) > MAX_CHANGES_CHARS - 200:
+            kept.pop(name)
+            kept["…"] = f"{len(changes) - len(kept)} more fields changed"
+            break
+    return json.dumps(kept, default=str, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One record's row as the plan and paged-errors routes show it."""
+
+    record: str
+    outcome: Outcome
+    action: str | None
+    target_id: str | None
+    category: str | None
+    field: str | None
+    message: str | None
+    changes: dict[str, Any] | None
 
 
 class OutcomeStore:
@@ -134,6 +171,23 @@ class OutcomeStore:
             if r.modified is not None:
                 row["modified"] = r.modified.astimezone(UTC)
             rows.append(row)
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            await self.table.submit_transaction(
+                [("upsert", row, {"mode": UpdateMode.MERGE}) for row in chunk]
+            )
+
+    async def add_skipped(
+        self, run_id: str, records: Iterable[tuple[str, datetime]], action: str
+    ) -> None:
+        """Rows settled skipped at once (a dry run's records outside the flow's filter); the
+        action says why, and no note: they are no run error."""
+        now = datetime.now(UTC)
+        rows = [
+            {"PartitionKey": run_id, "RowKey": encode_key(rid), "modified": mod.astimezone(UTC),
+             "status": Outcome.SKIPPED.value, "action": action, "at": now}
+            for rid, mod in records
+        ]  # fmt: skip
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
             await self.table.submit_transaction(
@@ -188,6 +242,7 @@ class OutcomeStore:
                     held[s.record_id] = await self.settle(
                         run_id, s.record_id, s.outcome, target_id=s.target_id,
                         category=s.category, field_name=s.field, message=s.message, note=s.note,
+                        action=s.action, changes=s.changes,
                     )  # fmt: skip
         return held
 
@@ -199,6 +254,8 @@ class OutcomeStore:
             "field": s.field,
             "message": s.message,
             "note": s.note,
+            "action": s.action,
+            "changes": _changes_text(s.changes),
         }
         return {
             "PartitionKey": run_id,
@@ -235,6 +292,8 @@ class OutcomeStore:
         field_name: str | None = None,
         message: str | None = None,
         note: str | None = None,
+        action: str | None = None,
+        changes: dict[str, list[Any]] | None = None,
     ) -> Outcome:
         """Settle the record's row; returns the outcome the row holds afterwards (an
         earlier, stronger one wins: see the module doc)."""
@@ -250,6 +309,8 @@ class OutcomeStore:
             "field": field_name,
             "message": message,
             "note": note,
+            "action": action,
+            "changes": _changes_text(changes),
         }
         # Blank out what an earlier attempt left (a dependency wait's message, say).
         props.update({k: v if v is not None else "" for k, v in extra.items()})
@@ -300,6 +361,48 @@ class OutcomeStore:
             await self.settle(run_id, record_id, Outcome.SKIPPED, message=message)
         return len(pending)
 
+    async def page(
+        self, run_id: str, *, after: str | None, limit: int, outcome: Outcome | None = None
+    ) -> tuple[list[PlanRow], str | None]:
+        """Rows of a run in record-id order after `after` (a record id), at most `limit`;
+        returns them and the record id to continue after (None at the end)."""
+        query = "PartitionKey eq @run"
+        params: dict[str, Any] = {"run": run_id}
+        if after is not None:
+            query += " and RowKey gt @after"
+            params["after"] = encode_key(after)
+        if outcome is not None:
+            query += " and status eq @status"
+            params["status"] = outcome.value
+        rows = self.table.query_entities(
+            query, parameters=params, results_per_page=min(limit + 1, 1000),
+            select=["RowKey", "status", "action", "target_id", "category", "field", "message",
+                    "note", "changes"],
+        )  # fmt: skip
+        out: list[PlanRow] = []
+        more = False
+        async for row in rows:
+            if len(out) == limit:
+                more = True
+                break
+            out.append(_plan_row(row))
+        return out, (out[-1].record if more and out else None)
+
+    async def record_ids(self, run_id: str) -> set[str]:
+        """Every record the run has a row for (read, refused or re-read)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey"]
+        )
+        return {decode_key(r["RowKey"]) async for r in rows}
+
+    async def failed_ids(self, run_id: str) -> list[str]:
+        """Every failed record of a run (a retry re-reads them all, however many)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @run and status eq @failed",
+            parameters={"run": run_id, "failed": Outcome.FAILED.value}, select=["RowKey"],
+        )  # fmt: skip
+        return [decode_key(r["RowKey"]) async for r in rows]
+
     async def tally(self, run_id: str, max_errors: int = 100) -> Tally:
         counts = RunCounts()
         tally = Tally(counts=counts)
@@ -348,3 +451,22 @@ class OutcomeStore:
                     )
                 )
         return tally
+
+
+def _plan_row(row: dict[str, Any]) -> PlanRow:
+    changes = None
+    if row.get("changes"):
+        try:
+            changes = json.loads(row["changes"])
+        except ValueError:
+            changes = None
+    return PlanRow(
+        record=decode_key(row["RowKey"]),
+        outcome=Outcome(row.get("status") or Outcome.PENDING),
+        action=row.get("action") or None,
+        target_id=row.get("target_id") or None,
+        category=row.get("category") or None,
+        field=row.get("field") or None,
+        message=row.get("message") or row.get("note") or None,
+        changes=changes if isinstance(changes, dict) else None,
+    )

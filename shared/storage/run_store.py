@@ -85,6 +85,14 @@ class RunStore:
         meta = await self.table.upsert_entity(_to_entity(run), mode=UpdateMode.REPLACE)
         return run.model_copy(update={"etag": meta.get("etag")})
 
+    async def save_resume(self, run_id: str, step: str) -> None:
+        """Keep a run's last queued step (RunRecord.resume): one property merged, so it never
+        races the run's other writers over the rest of the row."""
+        flow_id, key = split_run_id(run_id)
+        await self.table.update_entity(
+            {"PartitionKey": flow_id, "RowKey": key, "resume": step}, mode=UpdateMode.MERGE
+        )
+
     async def replace(self, run: RunRecord) -> RunRecord:
         run = run.model_copy(update={"errors": run.errors[:MAX_ERRORS_ON_RUN]})
         etag = await replace_if_unchanged(self.table, _to_entity(run), run.etag)

@@ -361,6 +361,24 @@ def test_monitor_audit_and_status_views(page: Page, console: Console) -> None:
             client.put("/settings/sleep-windows", json={"windows": []}).raise_for_status()
 
 
+def test_a_caller_not_signed_in_is_offered_the_entra_sign_in(page: Page, console: Console) -> None:
+    """Behind App Service Authentication the API answers 401 to a person not signed in (here
+    the answer is replayed by the browser, as the local host never asks for sign-in)."""
+    page.route(
+        re.compile(r".*/api/flows$"),
+        lambda route: route.fulfill(
+            status=401, content_type="application/json",
+            body='{"error": {"code": "unauthorized", "message": "sign in"}}',
+        ),
+    )  # fmt: skip
+    page.goto(f"{console.url}#flows")
+    link = page.locator("#sign-in a")
+    expect(link).to_be_visible()
+    assert link.get_attribute("href") == "/.auth/login/aad?post_login_redirect_uri=/api/console"
+    expect(page.locator("#notice")).to_contain_text("Not signed in")
+    page.unroute(re.compile(r".*/api/flows$"))
+
+
 def test_monitor_redirects_to_the_console(console: Console) -> None:
     with httpx.Client(base_url=console.host.base_url, follow_redirects=False) as client:
         resp = client.get("/monitor")

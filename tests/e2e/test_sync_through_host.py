@@ -76,7 +76,7 @@ def test_an_order_waits_for_its_account_then_becomes_an_invoice(
     (order,) = creatio.rows("Order")
     # Intacct takes no invoice without a line.
     creatio.admin.seed({"OrderProduct": [{"OrderId": str(order["Id"]), "Name": "Setup",
-                                          "Amount": 250.0}]})  # fmt: skip
+                                          "Amount": 250.0, "TotalAmount": 250.0}]})  # fmt: skip
     with host.client() as api:
         order_run = api.post(f"/flows/{ORDERS}/run").json()["run_id"]
 

@@ -10,6 +10,11 @@ import pytest
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runtime import Services
 from shared.settings import Settings
+from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
+    creatio_emulator,
+    dataverse_emulator,
+    intacct_emulator,
+)
 
 
 def make_settings(conn: str, prefix: str, **extra: str) -> Settings:

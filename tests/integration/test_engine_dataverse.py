@@ -5,8 +5,7 @@ service-protection limit far below the offered load."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,25 +17,13 @@ from shared.flows.models import RunStatus
 from shared.runtime import Services
 from shared.settings import Settings
 from tests.support import dataverse as dv
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, engine_services, run_flow
 
 TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
 TO_CREATIO = "creatio-dynamics.accounts-to-creatio"
 CONTACTS_TO_DATAVERSE = "creatio-dynamics.contacts-to-dataverse"
 CONTACTS_TO_CREATIO = "creatio-dynamics.contacts-to-creatio"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
-    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
 
 
 @pytest.fixture
@@ -179,3 +166,22 @@ async def test_cases_and_incidents_both_ways_with_their_account_then_quiet(
     quiet = [await run_flow(services, f) for f in flows]
     assert (writes(creatio_emulator.admin), writes(dataverse_emulator.admin)) == before
     assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in quiet)
+
+
+async def test_a_deactivated_dataverse_account_is_an_inactive_creatio_account(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    dataverse_emulator.admin.seed({"account": [{"name": "Fading Ltd", "accountnumber": "FAD"}]})
+    first = await run_flow(services, TO_CREATIO)
+    assert first.counts.created == 1
+    (account,) = [r for r in creatio_emulator.rows("Account") if r["Code"] == "FAD"]
+    assert account["UsrActive"] is True
+
+    (row,) = dataverse_emulator.admin.rows("account")
+    dataverse = await services.connectors.get("dataverse")
+    await dataverse.update("account", row["accountid"], {"statecode": 1, "statuscode": 2})
+    second = await run_flow(services, TO_CREATIO)
+
+    assert second.counts.updated == 1
+    (account,) = [r for r in creatio_emulator.rows("Account") if r["Code"] == "FAD"]
+    assert account["UsrActive"] is False

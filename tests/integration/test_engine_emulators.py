@@ -4,7 +4,7 @@ the emulators), ties across page boundaries, and changes made during a run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,24 +14,12 @@ from sandbox.pump import Pump
 from shared.flows.models import RunStatus
 from shared.flows.service import RunRequest
 from shared.runtime import Services
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio, login
 from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 @pytest.fixture
@@ -218,7 +206,7 @@ async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_fi
         for n in range(4)
     ]})  # fmt: skip
     creatio_emulator.admin.seed({"OrderProduct": [
-        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0}
+        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0, "TotalAmount": 100.0}
         for r in creatio_emulator.rows("Order")
     ]})  # fmt: skip
     # Intacct refuses the reference as it would a parent not synced yet: the order waits (a
@@ -316,3 +304,75 @@ async def test_ar_aging_fills_the_bound_accounts_balances_from_intacct(
     assert balances == {"UsrCurrBalPymts": 425.5, "UsrArOver30": 250.0, "UsrArOver60": 0.0,
                         "UsrArOver90": 75.5}  # fmt: skip
     assert late.values["Name"] == "Owes LATE"
+
+
+async def test_a_name_changed_in_both_systems_keeps_the_later_change_and_logs_both_values(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": "Both Ways", "Code": "BOTH",
+                                              "UsrActive": True}]})  # fmt: skip
+    await run_flow(services, ACCOUNTS_TO_INTACCT)
+    (account,) = creatio_emulator.rows("Account")
+    intacct = await services.connectors.get("intacct")
+    creatio = await services.connectors.get("creatio")
+    (customer,) = await intacct.find("CUSTOMER", {"CUSTOMERID": "BOTH"}, limit=2)
+    # Finance renames the customer in Intacct, then sales renames the account in Creatio.
+    await intacct.update("CUSTOMER", customer.id, {"NAME": "Both Ways (finance)"})
+    await creatio.update("Account", str(account["Id"]), {"Name": "Both Ways (sales)"})
+
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+
+    (row,) = intacct_emulator.admin.rows("CUSTOMER")
+    assert row["NAME"] == "Both Ways (sales)"  # the later change wins (NAME: master both)
+    (conflict,) = run.errors
+    assert (conflict.category.value, conflict.field, conflict.record) == (
+        "conflict",
+        "NAME",
+        str(account["Id"]),
+    )
+    assert '(creatio: "Both Ways (sales)", intacct: "Both Ways (finance)")' in conflict.message
+    assert "creatio's change is the later, so creatio's value stands" in conflict.message
+
+
+async def test_records_deleted_in_either_system_are_reported_by_the_bulk_loads(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Crm {n}", "Code": f"CRM{n}",
+                                              "UsrActive": True} for n in range(2)]})  # fmt: skip
+    intacct_emulator.admin.seed({"CUSTOMER": [{"CUSTOMERID": f"ERP{n}", "NAME": f"Erp {n}",
+                                               "STATUS": "active"} for n in range(2)]})  # fmt: skip
+    await run_flow(services, ACCOUNTS_TO_INTACCT)
+    await run_flow(services, CUSTOMERS_TO_CREATIO)
+    accounts = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
+    intacct = await services.connectors.get("intacct")
+    customers = {code: (await intacct.find("CUSTOMER", {"CUSTOMERID": code}, limit=2))[0]
+                 for code in accounts}  # fmt: skip
+    assert set(accounts) == {"CRM0", "CRM1", "ERP0", "ERP1"}
+
+    # Sales deletes an account in Creatio; finance deletes a customer in Intacct.
+    client, _ = login(creatio_emulator.url)
+    try:
+        assert client.delete(f"/0/odata/Account({accounts['CRM0']})").status_code == 204
+    finally:
+        client.close()
+    gone = next(r for r in intacct_emulator.admin.rows("CUSTOMER") if r["CUSTOMERID"] == "ERP1")
+    await intacct.client.delete("CUSTOMER", [gone["RECORDNO"]])  # type: ignore[attr-defined]
+    before = writes(creatio_emulator.admin), writes(intacct_emulator.admin)
+
+    to_erp = await run_flow(services, "creatio-intacct.bulk-accounts-to-intacct")
+    to_crm = await run_flow(services, "creatio-intacct.bulk-customers-to-creatio")
+
+    assert (writes(creatio_emulator.admin), writes(intacct_emulator.admin)) == before
+    (crm_gone,) = [e for e in to_erp.errors if e.category.value == "not_found"]
+    assert crm_gone.record == accounts["CRM0"] and crm_gone.message == (
+        f"deleted at source: creatio Account {accounts['CRM0']}; bound to intacct CUSTOMER "
+        f"{customers['CRM0'].id}"
+    )
+    (erp_gone,) = [e for e in to_crm.errors if e.category.value == "not_found"]
+    assert erp_gone.record == customers["ERP1"].id and erp_gone.message == (
+        f"deleted at source: intacct CUSTOMER {customers['ERP1'].id}; bound to creatio Account "
+        f"{accounts['ERP1']}"
+    )
+    # Nothing was deleted on the other side.
+    assert len(intacct_emulator.admin.rows("CUSTOMER")) == 3
+    assert len(creatio_emulator.rows("Account")) == 3

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,9 @@ from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.outcome_store import Outcome
 from tests.support import dataverse as dv
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 LONE = "\ud800"  # what json.loads makes of the escape "\ud800"
 
@@ -44,24 +43,6 @@ def seed(admin: Any, payload: dict[str, Any]) -> None:
     response = admin.http.post("/seed", content=json.dumps(payload),
                                headers={"Content-Type": "application/json"})  # fmt: skip
     response.raise_for_status()
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
-    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ its phase, and every record — also those changed during the window — is sync
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,9 +21,9 @@ from shared.messages import RECORD_UPSERTS_POISON_QUEUE
 from shared.runtime import Services
 from shared.scheduler import tick
 from tests.support.clock import WallClock
-from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, engine_services, intacct_settings
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 FLOW = "creatio-intacct.accounts-to-intacct"
 NIGHT = {"start": "23:00:00", "end": "03:30:00", "time_zone": "Europe/Berlin"}
@@ -31,18 +31,6 @@ OPENS = datetime(2027, 3, 27, 22, 0, tzinfo=UTC)  # 23:00 CET
 ENDS = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 03:30 CEST, after the 02:00 -> 03:00 jump
 CLAIMED = OPENS - timedelta(minutes=10)
 PAGE = 5
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 @pytest.fixture

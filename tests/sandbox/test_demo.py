@@ -155,37 +155,59 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
         contacts = _creatio_rows(demo_env["creatio"], "Contact")
         jane = next(c for c in contacts if c["Email"] == "jane.doe@acme.example")
         assert jane["AccountId"] == accounts["Acme Corporation"]["Id"]
-        (opportunity,) = _creatio_rows(demo_env["creatio"], "Opportunity")
+        # Volume: hundreds of accounts and contacts, opportunities in several stages.
+        assert len(accounts) > 200 and len(contacts) > 300
+        opportunities = _creatio_rows(demo_env["creatio"], "Opportunity")
         stages = httpx.get(f"{demo_env['creatio']}/_emulator/lookups").json()["OpportunityStage"]
-        assert opportunity["StageId"] == stages["Closed won"]
+        assert {o["StageId"] for o in opportunities} >= {stages["Closed won"],
+                                                         stages["Proposal"]}  # fmt: skip
+        acme_deal = next(o for o in opportunities if o["Title"].startswith("Acme — "))
+        assert acme_deal["StageId"] == stages["Closed won"]
         lines = _creatio_rows(demo_env["creatio"], "OpportunityProductInterest")
-        assert len(lines) == 2 and {ln["OpportunityId"] for ln in lines} == {opportunity["Id"]}
-        (order,) = _creatio_rows(demo_env["creatio"], "Order")
-        assert [ln["OrderId"] for ln in _creatio_rows(demo_env["creatio"], "OrderProduct")] == [
-            order["Id"]
-        ]
+        assert len([ln for ln in lines if ln["OpportunityId"] == acme_deal["Id"]]) == 2
+        assert {ln["OpportunityId"] for ln in lines} == {o["Id"] for o in opportunities}
+        # Orders in two currencies, lines with a discount and with tax.
+        orders = _creatio_rows(demo_env["creatio"], "Order")
+        currencies = httpx.get(f"{demo_env['creatio']}/_emulator/lookups").json()["Currency"]
+        assert {o["CurrencyId"] for o in orders} >= set(currencies.values())
+        order_lines = _creatio_rows(demo_env["creatio"], "OrderProduct")
+        assert {ln["OrderId"] for ln in order_lines} == {o["Id"] for o in orders}
+        assert any(float(ln["DiscountAmount"]) > 0 for ln in order_lines)
+        assert any(float(ln["TaxAmount"]) > 0 for ln in order_lines)
         items = {r["ITEMID"]: r for r in _admin_rows(demo_env["intacct"], "ITEM")}
         codes = {r["Code"] for r in _creatio_rows(demo_env["creatio"], "Product")}
-        assert set(items) == codes and all(float(i["BASEPRICE"]) > 0 for i in items.values())
-        (invoice,) = _admin_rows(demo_env["intacct"], "ARINVOICE")
-        assert invoice["CUSTOMERID"] in {r["CUSTOMERID"] for r in
-                                         _admin_rows(demo_env["intacct"], "CUSTOMER")}  # fmt: skip
+        assert set(items) <= codes and all(float(i["BASEPRICE"]) > 0 for i in items.values())
+        invoices = _admin_rows(demo_env["intacct"], "ARINVOICE")
+        customers = {r["CUSTOMERID"] for r in _admin_rows(demo_env["intacct"], "CUSTOMER")}
+        assert {i["CUSTOMERID"] for i in invoices} <= customers
+        # Open, partly paid and paid invoices; payments; credit memos.
+        paid = [(float(i["TOTALPAID"]), float(i["TOTALENTERED"])) for i in invoices]
+        assert any(p == 0 for p, _ in paid) and any(0 < p < t for p, t in paid)
+        assert any(p == t > 0 for p, t in paid)
+        assert len(_admin_rows(demo_env["intacct"], "ARPAYMENT")) > 10
+        assert len(_admin_rows(demo_env["intacct"], "ARADJUSTMENT")) > 10
         dv_accounts = {r["accountid"] for r in _admin_rows(demo_env["dataverse"], "account")}
         dv_contacts = _admin_rows(demo_env["dataverse"], "contact")
-        assert len(dv_accounts) == 2 and {c["_parentcustomerid_value"] for c in dv_contacts} == (
-            dv_accounts
-        )
+        assert len(dv_accounts) > 50
+        assert {c["_parentcustomerid_value"] for c in dv_contacts} <= dv_accounts
+        dv_invoices = _admin_rows(demo_env["dataverse"], "invoice")
+        assert {i["statecode"] for i in dv_invoices} == {0, 2}, "open and paid invoices"
+        # The deliberately bad records are known by id, each for the flow that rejects it.
+        assert set(report.planned) == {p.flow_id for p in data.PLANNED_FAILURES}
+        assert report.planned["creatio-intacct.accounts-to-intacct"] == {
+            accounts[data.TOO_LONG_NAME]["Id"].lower()
+        }
         assert set(report.seeded) == {"creatio", "intacct", "dataverse"}
         assert report.left_alone == []
 
-        # Mapped scheduled flows: started on the short schedule, shift order kept.
+        # Mapped scheduled flows: on the short schedule, shift order kept, still stopped
+        # (the first cycle, once the host is up, runs them; then they are started).
         flows = _flows()
         for flow_id in syncable:
             rec, definition = flows[flow_id], catalog.get(flow_id).flow
-            assert rec.state is FlowState.STARTED, flow_id
+            assert rec.state is FlowState.STOPPED, flow_id
             assert rec.interval_ms == INTERVAL_MS
             assert rec.shift_ms == definition.shift_ms // SHIFT_DIVISOR
-            assert rec.next_run_at is not None
         # Everything else untouched: stopped, with the solution file's values.
         for entry in catalog:
             if entry.flow_id in syncable:
@@ -193,7 +215,8 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
             rec = flows[entry.flow_id]
             assert rec.state is FlowState.STOPPED, entry.flow_id
             assert (rec.interval_ms, rec.shift_ms) == (entry.flow.interval_ms, entry.flow.shift_ms)
-        assert {p.flow_id for p in report.flows if p.action == "started"} == syncable
+        assert {p.flow_id for p in report.flows if p.action == "ready"} == syncable
+        assert set(report.cycle) == syncable
         text = orientation(report, "http://127.0.0.1:7071/api")
         assert "creatio-intacct.accounts-to-intacct" in text
         assert "curl http://127.0.0.1:7071/api/flows" in text
@@ -203,7 +226,7 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
         holdings = _holdings(demo_env)
         again = run_demo(running.args)
         assert again.seeded == {}
-        assert {p.action for p in again.flows} == {"kept"}
+        assert {p.action for p in again.flows} == {"ready"}
         assert _holdings(demo_env) == holdings
         assert {k: r.etag for k, r in _flows().items()} == {k: r.etag for k, r in flows.items()}
 

@@ -15,14 +15,15 @@ INTACCT_FLOWS = {
     ("Account", "CUSTOMER"), ("CUSTOMER", "Account"), ("Contact", "CONTACT"),
     ("CONTACT", "Contact"), ("ITEM", "Product"), ("Opportunity", "SODOCUMENT"),
     ("Order", "ARINVOICE"), ("ARINVOICE", "Invoice"), ("ARPAYMENT", "UsrPayment"),
-    ("ARADJUSTMENT", "UsrCreditMemo"), ("ARAGING", "Account"),
+    ("ARADJUSTMENT", "UsrCreditMemo"), ("ARAGING", "Account"), ("SODOCUMENT", "Opportunity"),
+    ("ARINVOICE", "Opportunity"),
 }  # fmt: skip
 DYNAMICS_FLOWS = {
     ("Account", "account"), ("account", "Account"), ("Contact", "contact"),
     ("contact", "Contact"), ("Product", "product"), ("product", "Product"),
     ("Opportunity", "opportunity"), ("Order", "salesorder"), ("Invoice", "invoice"),
     ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("Case", "incident"),
-    ("incident", "Case"),
+    ("incident", "Case"), ("salesorder", "Opportunity"), ("invoice", "Opportunity"),
 }  # fmt: skip
 
 

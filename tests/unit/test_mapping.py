@@ -3,6 +3,7 @@ classified with the field named, and mastership decides what a direction may wri
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -40,9 +41,12 @@ async def run(specs: tuple[FieldMapping, ...], values: dict[str, Any], **kw: Any
         ([{"datetime": "iso"}], "2026-03-09T10:00:00.1234567+02:00", "2026-03-09T08:00:00Z"),
         ([{"value_map": {"Active": "active", "Inactive": "inactive"}}], "ACTIVE", "active"),
         ([{"value_map": {True: "active", False: "inactive"}}], False, "inactive"),
-        ([{"round": 2}], "10.005", 10.01),
+        ([{"round": 2}], "10.005", Decimal("10.01")),
+        # Money never passes through a float: 0.1 + 0.2 style drift cannot reach a target.
+        ([{"round": 2}], "1234567890123.455", Decimal("1234567890123.46")),
+        ([{"round": 2}], 100, Decimal("100.00")),
         ([{"round": 0}], 2.5, 3),
-        (["number"], "1,250.50", 1250.5),
+        (["number"], "1,250.50", Decimal("1250.50")),
         (["boolean"], "Yes", True),
         ([{"split": {"separator": " ", "index": 0}}], "Ada Lovelace", "Ada"),
         (
@@ -170,6 +174,10 @@ async def test_filter_on_a_lookup_compares_ids_of_the_named_rows() -> None:
         ({"binding": "Account!", "fields": [{"to": "A", "from": "a"}]}, "binding"),
         ({"binding": "aging", "fields": [{"to": "A", "from": "a"}], "match": [["A"]],
           "updates": {"binding": "account", "object": "Account"}}, "drop `match`"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "deactivate"},
+         "needs `inactive`"),
+        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "erase"},
+         "on_delete"),
     ],
 )  # fmt: skip
 def test_broken_mappings_fail_at_load(mapping: dict[str, Any], text: str) -> None:

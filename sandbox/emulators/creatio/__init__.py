@@ -67,6 +67,10 @@ shows otherwise):
 - Not emulated: `$expand` (400), `$search`/`$apply`, multipart batches, NTLM, the .NET Core
   `/odata/` base path, business processes.
 
+Benchmarking, as on the Intacct emulator: the `latency_ms` knob (`PUT /_emulator/knobs`,
+plus `latency_jitter_ms`) is each request's latency, and `/_emulator/calls` reports
+`max_in_flight`, the most requests it saw at once.
+
 Admin API (never counted or failed): the fault layer's `/_emulator/{knobs,faults,calls,
 requests,reset,seed}` plus `/_emulator/options`, `/_emulator/sessions/expire`,
 `/_emulator/tokens/expire` and `/_emulator/lookups`.

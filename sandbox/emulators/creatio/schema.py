@@ -219,6 +219,8 @@ OPPORTUNITY = _entity(
     Column("UsrErpLastModified", "datetime"),
     _text("UsrSalesOrderNumber", 50),
     _text("UsrInvoiceNumber", 50),
+    # Custom (docs/deploy.md): a standard Opportunity has no currency.
+    _lookup("UsrCurrencyId", "Currency"),
     cascade=(("OpportunityProductInterest", "OpportunityId"),),
 )
 
@@ -231,6 +233,8 @@ OPPORTUNITY_PRODUCT = _entity(
     _money("Price"),
     _money("Amount"),
     _text("Comment", None),
+    # Custom (docs/deploy.md): standard opportunity products carry no discount.
+    Column("UsrDiscountPercent", "decimal", scale=2),
 )
 
 ORDER = _entity(
@@ -347,6 +351,10 @@ INVOICE_PRODUCT = _entity(
     _lookup("UnitId"),
     _money("Price"),
     _money("Amount"),
+    Column("DiscountPercent", "decimal", scale=2),
+    _money("DiscountAmount"),
+    _lookup("TaxId"),
+    _money("TaxAmount"),
     _money("TotalAmount"),
 )
 
@@ -360,6 +368,7 @@ USR_PAYMENT = _entity(
     _lookup("UsrAccountId", "Account"),
     _money("UsrAmount"),
     Column("UsrDate", "datetime"),
+    _lookup("UsrCurrencyId", "Currency"),
 )
 
 USR_CREDIT_MEMO = _entity(
@@ -368,9 +377,11 @@ USR_CREDIT_MEMO = _entity(
     _text("UsrRefNumber", 50),
     _money("UsrRemaining"),
     _lookup("UsrOpportunityId", "Opportunity"),
+    _lookup("UsrInvoiceId", "Invoice"),
     _lookup("UsrAccountId", "Account"),
     _money("UsrAmount"),
     Column("UsrDate", "datetime"),
+    _lookup("UsrCurrencyId", "Currency"),
 )
 
 CASE = _entity(

@@ -2,7 +2,8 @@
 127.0.0.1:8203 with the sandbox CA), tests and benchmarks.
 
 `/api/data/v9.2/` hosts accounts, contacts, products, opportunities, salesorders,
-salesorderdetails, invoices, invoicedetails and incidents, each with the alternate key
+salesorderdetails, invoices, invoicedetails, incidents, transactioncurrencies and pricelevels,
+each with the alternate key
 `shuttle_creatio<table>id` (DESIGN §2). Calls need a bearer token from the identity emulator
 (`sandbox/emulators/identity`, JWKS fetched over HTTPS) whose `aud` is this server's URL.
 Wire behaviour follows /work/shared/reference/api-facts.md §3; where that leaves something
@@ -33,6 +34,15 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   time part sent to a Date Only column (unconfirmed: send plain dates); dates before
   1753-01-01 and numbers out of range 400 `0x80040278`. Read-only columns (createdon,
   modifiedon, versionnumber, contact.fullname) sent by a client are ignored.
+- **Documents and money** (our choices where api-facts is silent): `transactioncurrencies`
+  holds USD and EUR from the start (an org always has its base currency); price lists
+  (`pricelevels`) are seeded by tests. A salesorderdetail/invoicedetail naming a catalogue
+  product (`productid`) on a document without `pricelevelid` answers 400 `0x80040265` (the
+  real text is unconfirmed). A line's `baseamount` = priceperunit x quantity (half-up to the
+  cent), `extendedamount` = that less `manualdiscountamount` plus `tax` (both read-only); each
+  line write rolls the document's `totallineitemamount`, `totaltax` and `totalamount` (= their
+  sum; no document discount or freight) up and stamps its modifiedon. Price list items are not
+  emulated: lines carry their own price.
 - **modifiedon** is stamped to the second on every write (so many rows share one);
   versionnumber grows on every write and is the `@odata.etag` `W/"<n>"`.
 - **Reads**: string comparisons are case-insensitive; NULLs sort first; GUIDs order as
@@ -77,6 +87,10 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   reads, single-property PUT/DELETE, `$ref`, duplicate detection, statecode/statuscode
   pairing rules, currencies, error annotations (`Prefer: odata.include-annotations` on
   errors), the `totalrecordcount` annotations of `$count`, 413 payload limits.
+
+Benchmarking, as on the Intacct emulator: the `latency_ms` knob (`PUT /_emulator/knobs`,
+plus `latency_jitter_ms`) is each request's latency, and `/_emulator/calls` reports
+`max_in_flight`, the most requests it saw at once.
 
 Admin API (never counted, throttled or failed): the fault layer's `/_emulator/{knobs,
 faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/tokens/expire` and

@@ -24,7 +24,7 @@ from sandbox.emulators.dataverse.wire import (
     TIME_LIMIT,
     EmulatedError,
 )
-from sandbox.emulators.knobs import ADMIN_PREFIX
+from sandbox.emulators.knobs import ADMIN_PREFIX, keep_transport
 
 API_PREFIX = "/api/data/"
 
@@ -167,6 +167,7 @@ class ServiceProtection:
         user.in_flight += 1
         self.accepted += 1
         extra = self._headers(user)
+        keep_transport(scope, send)  # `with_headers` hides it from the fault layer's `drop`
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

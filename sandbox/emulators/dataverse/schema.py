@@ -90,6 +90,24 @@ def _simple(name: str, target: str) -> Lookup:
     return Lookup(name, {name: target})
 
 
+# Money on documents (store._line_amounts / _roll_up): a line's baseamount is priceperunit x
+# quantity, its extendedamount that less manualdiscountamount plus tax; the document sums
+# them (no document discount or freight here).
+_LINE_AMOUNTS = (
+    Column("baseamount", "money", read_only=True),
+    _money("manualdiscountamount"),
+    _money("tax"),
+    Column("extendedamount", "money", read_only=True),
+)
+_TOTALS = (
+    Column("totallineitemamount", "money", read_only=True),
+    Column("totaltax", "money", read_only=True),
+)
+_PRICING = (
+    Lookup("pricelevelid", {"pricelevelid": "pricelevel"}),
+    Lookup("transactioncurrencyid", {"transactioncurrencyid": "transactioncurrency"}),
+)
+
 SYSTEM_COLUMNS = (
     Column("createdon", "datetime", read_only=True),
     Column("modifiedon", "datetime", read_only=True),
@@ -168,30 +186,43 @@ TABLES: dict[str, Table] = {
         _table(
             "salesorder", "salesorders", "name",
             [_s("name", 300), _s("ordernumber", 100), _money("totalamount"),
-             Column("description", "memo", max_length=2000)],
-            [_customer("customerid"), _simple("opportunityid", "opportunity")],
+             Column("description", "memo", max_length=2000), Column("datedelivered", "date"),
+             *_TOTALS],
+            [_customer("customerid"), _simple("opportunityid", "opportunity"), *_PRICING],
             states=(0, 1, 2, 3, 4), statuses=(1, 2, 3, 4, 100001, 100002, 100003),
         ),
         _table(
             "salesorderdetail", "salesorderdetails", "productdescription",
             [_s("productdescription", 500), Column("quantity", "decimal", minimum=0),
-             _money("priceperunit"), _money("extendedamount"),
-             Column("isproductoverridden", "bool")],
+             _money("priceperunit"), *_LINE_AMOUNTS,
+             Column("isproductoverridden", "bool"), Column("ispriceoverridden", "bool")],
             [_simple("salesorderid", "salesorder"), _simple("productid", "product")],
         ),
         _table(
             "invoice", "invoices", "name",
             [_s("name", 300), _s("invoicenumber", 100), _money("totalamount"),
-             Column("duedate", "date"), Column("description", "memo", max_length=2000)],
-            [_customer("customerid"), _simple("salesorderid", "salesorder")],
+             Column("duedate", "date"), Column("description", "memo", max_length=2000),
+             Column("datedelivered", "date"), *_TOTALS],
+            [_customer("customerid"), _simple("salesorderid", "salesorder"), *_PRICING],
             states=(0, 1, 2, 3), statuses=(1, 2, 3, 4, 5, 6, 7, 100001, 100002, 100003),
         ),
         _table(
             "invoicedetail", "invoicedetails", "productdescription",
             [_s("productdescription", 500), Column("quantity", "decimal", minimum=0),
-             _money("priceperunit"), _money("extendedamount"),
-             Column("isproductoverridden", "bool")],
+             _money("priceperunit"), *_LINE_AMOUNTS,
+             Column("isproductoverridden", "bool"), Column("ispriceoverridden", "bool")],
             [_simple("invoiceid", "invoice"), _simple("productid", "product")],
+        ),
+        _table(
+            "transactioncurrency", "transactioncurrencies", "currencyname",
+            [_s("isocurrencycode", 5), _s("currencyname", 100), _s("currencysymbol", 10),
+             Column("exchangerate", "decimal", minimum=0), Column("currencyprecision", "int")],
+            [],
+        ),
+        _table(
+            "pricelevel", "pricelevels", "name",
+            [_s("name", 100), Column("description", "memo", max_length=2000)],
+            [_simple("transactioncurrencyid", "transactioncurrency")],
         ),
         _table(
             "incident", "incidents", "title",

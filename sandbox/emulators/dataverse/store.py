@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.emulators.dataverse.schema import TABLES, Table
@@ -37,6 +38,13 @@ class Store:
         # Deleted rows per table as (version of the delete, id), oldest first.
         self.tombstones: dict[str, list[tuple[int, str]]] = {name: [] for name in TABLES}
         self._journal: list[tuple[str, str, Row | None]] | None = None
+        # Every org has currencies (its base currency at least); price lists are the admin's.
+        for code, name, symbol in CURRENCIES:
+            self.insert(TABLES["transactioncurrency"], {
+                "isocurrencycode": code, "currencyname": name, "currencysymbol": symbol,
+                "exchangerate": Decimal(1), "currencyprecision": 2,
+            }, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"transactioncurrency:{code}")))  # fmt: skip
+        self.writes.clear()
 
     # -- low level (every change goes through _put, so the undo journal sees it) -------------
     def _put(self, table: Table, id: str, row: Row | None) -> None:
@@ -133,8 +141,10 @@ class Store:
         )  # fmt: skip
         _computed(table, row)
         self._check_key_unique(table, row, id)
+        self._check_price_list(table, row)
         self._put(table, id, row)
         self.writes[f"create {table.logical}"] += 1
+        self._roll_up(table, row)
         return row
 
     def update(self, table: Table, id: str, values: Mapping[str, Any]) -> Row:
@@ -143,9 +153,44 @@ class Store:
         row.update({"modifiedon": self.clock(), "versionnumber": self._next_version()})
         _computed(table, row)
         self._check_key_unique(table, row, id)
+        self._check_price_list(table, row)
         self._put(table, id, row)
         self.writes[f"update {table.logical}"] += 1
+        self._roll_up(table, row)
         return row
+
+    # -- documents: price lists and totals (choices: see schema._LINE_AMOUNTS) ---------------
+    def _check_price_list(self, table: Table, row: Row) -> None:
+        """A catalogue product on a line needs its document's price list (Dataverse prices
+        products from it; the exact error text is UNCONFIRMED, this one is ours)."""
+        parent = DOCUMENT_OF.get(table.logical)
+        if parent is None or row.get("_productid_value") is None:
+            return
+        document = self.rows[parent].get(str(row.get(f"_{parent}id_value") or ""))
+        if document is not None and document.get("_pricelevelid_value") is None:
+            raise EmulatedError(
+                400, "0x80040265",
+                f"The {parent} has no price list (pricelevelid): set one before adding "
+                "existing products to it.",
+            )  # fmt: skip
+
+    def _roll_up(self, table: Table, line: Row) -> None:
+        """The document's totals from its lines, after each line write."""
+        parent = DOCUMENT_OF.get(table.logical)
+        if parent is None:
+            return
+        id = str(line.get(f"_{parent}id_value") or "")
+        document = self.rows[parent].get(id)
+        if document is None:
+            return
+        lines = [r for r in self.rows[table.logical].values()
+                 if str(r.get(f"_{parent}id_value") or "") == id]  # fmt: skip
+        net = sum((_money(r.get("baseamount")) - _money(r.get("manualdiscountamount"))
+                   for r in lines), Decimal(0))  # fmt: skip
+        tax = sum((_money(r.get("tax")) for r in lines), Decimal(0))
+        totals = {"totallineitemamount": net, "totaltax": tax, "totalamount": net + tax}
+        self._put(TABLES[parent], id, {**document, **totals, "modifiedon": self.clock(),
+                                       "versionnumber": self._next_version()})  # fmt: skip
 
     def delete(self, table: Table, id: str) -> None:
         self._put(table, id, None)
@@ -197,6 +242,23 @@ class Store:
             row["createdon"] = row["modifiedon"]
 
 
+CURRENCIES = (("USD", "US Dollar", "$"), ("EUR", "Euro", "€"))
+DOCUMENT_OF = {"salesorderdetail": "salesorder", "invoicedetail": "invoice"}
+CENT = Decimal("0.01")
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
 def _computed(table: Table, row: Row) -> None:
+    if table.logical in DOCUMENT_OF:
+        base = (_money(row.get("priceperunit")) * _money(row.get("quantity"))).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        row["baseamount"] = base
+        row["extendedamount"] = (
+            base - _money(row.get("manualdiscountamount")) + _money(row.get("tax"))
+        )
     if table.logical == "contact":
         row["fullname"] = " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p)

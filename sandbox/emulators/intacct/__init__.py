@@ -63,8 +63,18 @@ this emulator chose the following (change it here if a real company shows otherw
   (1-based) and add lines; they cannot remove one. Reads list lines as SODOCUMENTENTRIES/
   sodocumententry, ARINVOICEITEMS/arinvoiceitem, ARADJUSTMENTITEMS/aradjustmentitem with
   0-based LINE_NO; a seeded line element is matched whatever its case (ARINVOICEITEM too).
-  Totals: SODOCUMENT TOTAL, ARINVOICE/ARADJUSTMENT TOTALENTERED from the lines, and their
-  TOTALDUE = TOTALENTERED - TOTALPAID (seed TOTALPAID; payments are not applied). A sales
+  Totals: SODOCUMENT TOTAL (each line PRICE x QUANTITY less its DISCOUNTPERCENT, rounded
+  half-up to the cent: our choice), ARINVOICE/ARADJUSTMENT TOTALENTERED from the lines, and
+  their TOTALDUE = TOTALENTERED - TOTALPAID. **Payments are applied** (api-facts §2.6):
+  create_arpayment takes 0..N `arpaymentitem` (invoicekey = the invoice's RECORDNO, amount)
+  right inside it, after its header elements; each raises that invoice's TOTALPAID, lowers
+  TOTALDUE, sets STATE `Partially Paid` then `Paid` and stamps the invoice's WHENMODIFIED
+  (our choice: unconfirmed that Intacct stamps it). A new invoice's STATE is `Posted` (our
+  choice). Refused, all items or none, with BL01001973: an unknown invoice key, another
+  customer's invoice, an amount over what is due, items over the payment amount (texts are
+  ours). Reads list a payment's items as ARPAYMENTITEMS/arpaymentitem (INVOICEKEY, AMOUNT):
+  our choice, as the generic ARPYMT lists ARPYMTDETAILS. Seeded payments with items are
+  applied the same way. A sales
   order without a number gets DOCNO "SO00007" (its RECORDNO); DOCPARID is its
   transactiontype. On documents WHENCREATED is the document date the client gives.
   Lenient where the real DTD is not: invoice and adjustment lines need no glaccountno or
@@ -93,7 +103,16 @@ Admin API (never counted or failed): the fault layer's `/_emulator/{knobs,faults
 requests,reset,seed}` plus `/_emulator/options`, `/_emulator/sessions/expire`,
 `/_emulator/results/expire` and `GET /_emulator/rows/{object}`. `/_emulator/calls` adds
 `requests`, `functions` (count per function name), `writes`, `logins`, `sessions`,
-`gateway_in_flight_max` and `gateway_rejected`.
+`gateway_in_flight_max` (the most requests it saw at once, a refused one included: a client
+that keeps to `max_concurrent` leaves it at most that), `gateway_rejected` (GW-0010 answers)
+and `rows_examined` (rows query filters were evaluated on).
+
+Benchmarking: the fault layer's `latency_ms` knob (`PUT /_emulator/knobs`, as on the
+Dataverse and Creatio emulators) is each request's latency; the `function_time_ms` option
+(`PUT /_emulator/options`) adds server time per function of the request, so a request of
+100 functions at 300 ms + 5 ms each takes 0.8 s, in flight all along. Lookups by value do
+not scan: `query` filters that are (or `and` together) an `equalto`/`in` on a non-timestamp
+field, and ID lookups on create, update and readByName, go through hash indexes (index.py).
 """
 
 from sandbox.emulators.intacct.app import GATEWAY_PATH, IntacctEmulator, create_app

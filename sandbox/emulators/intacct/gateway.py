@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import xml.etree.ElementTree as ET  # building only; parsing uses defusedxml
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from sandbox.emulators.intacct import legacy, metadata
 from sandbox.emulators.intacct.aging import get_araging
 from sandbox.emulators.intacct.query import (
+    TIMESTAMP_FIELDS,
     Comparer,
     QueryError,
     field_value,
@@ -79,11 +80,13 @@ class Gateway:
     options: Callable[[], Options]
     functions: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    examined: int = 0  # rows a query's filter was evaluated on (indexes keep it small)
     removals: Removals = field(default_factory=Removals)
 
     def reset(self) -> None:
         self.functions.clear()
         self.requests = 0
+        self.examined = 0
 
     # -- the envelope ---------------------------------------------------------------------
     def handle(self, body: bytes, endpoint: str) -> Response:
@@ -477,7 +480,9 @@ class Gateway:
         insensitive = text(options_block, "caseinsensitive").lower() == "true"
         comparer = self._comparer(insensitive)
         predicate = xml_filter(fn.find("filter"), comparer)
-        rows = [r for r in self.store.table(schema.name).values() if predicate(r)]
+        candidates = list(self._candidates(schema.name, fn.find("filter"), insensitive))
+        self.examined += len(candidates)
+        rows = [r for r in candidates if predicate(r)]
         orderby = fn.find("orderby")
         orders = []
         if orderby is not None:
@@ -503,6 +508,22 @@ class Gateway:
         )
         for row in chunk:
             self._render(data, schema.name, row, fields)
+
+    def _candidates(
+        self, table: str, filter_: ET.Element | None, insensitive: bool
+    ) -> Iterable[Row]:
+        """The rows a filter can match: through an index when the filter is (or is an `and`
+        holding) an `equalto`/`in` on a field that is not a timestamp, else every row."""
+        conditions = list(filter_) if filter_ is not None else []
+        if len(conditions) == 1 and conditions[0].tag == "and":
+            conditions = list(conditions[0])
+        for condition in conditions:
+            field = (condition.findtext("field") or "").strip()
+            indexable = field and field.upper() not in TIMESTAMP_FIELDS
+            if condition.tag in ("equalto", "in") and indexable:
+                values = [v.text or "" for v in condition.findall("value")]
+                return self.store.lookup(table, field, values, insensitive)
+        return self.store.table(table).values()
 
 
 def _sortable(key: Any) -> tuple[int, Any]:

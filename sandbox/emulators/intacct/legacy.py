@@ -136,6 +136,10 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             ),
             (),
             required=("customerid", "paymentamount", "datereceived", "paymentmethod"),
+            # 0..N arpaymentitem right inside create_arpayment (no container): the invoices
+            # (RECORDNO) it pays and how much of each (api-facts §2.6).
+            lines=LineSpec("", "arpaymentitem", "", "",
+                           _elements("invoicekey", "amount"), required=("invoicekey", "amount")),
         ),
     )
 }  # fmt: skip
@@ -210,6 +214,17 @@ def read_create(spec: DocumentSpec, fn: ET.Element) -> tuple[Row, list[Row] | No
     _required(fn, spec.required)
     if spec.one_of and not any(fn.find(name) is not None for name in spec.one_of):
         raise schema_error(f"<{fn.tag}> needs one of <{'>, <'.join(spec.one_of)}>.")
+    if spec.lines is not None and not spec.lines.container:  # items right inside, last
+        header = _values(fn, spec.elements, skip=spec.lines.item)
+        seen_item = False
+        for child in fn:
+            if child.tag == spec.lines.item:
+                seen_item = True
+            elif seen_item:
+                raise schema_error(f"Element <{child.tag}> is out of order in <{fn.tag}>.")
+        return header, [
+            _line(item, spec.lines, creating=True) for item in fn.findall(spec.lines.item)
+        ]
     names = [e.legacy for e in spec.elements] + ([spec.lines.container] if spec.lines else [])
     ordered(fn, names)
     header = _values(fn, spec.elements, skip=spec.lines.container if spec.lines else "")

@@ -68,16 +68,17 @@ OBJECTS: dict[str, tuple[str, tuple[FieldDef, ...]]] = {
     "SODOCUMENT": _object(
         "Order Entry Transaction", "DOCNO", "DOCPARID", "TRANSACTIONTYPE:TEXT!",
         "CUSTOMERID:TEXT!", "MESSAGE", "PONUMBER", "WHENDUE:DATE", "STATE:TEXT*",
-        "TOTAL:CURRENCY*",
+        "TOTAL:CURRENCY*", "CURRENCY",
     ),
     "SODOCUMENTENTRY": _object(
         "Order Entry Transaction Detail", "DOCHDRNO:INTEGER*", "LINE_NO:INTEGER",
-        "ITEMID:TEXT!", "QUANTITY:DECIMAL!", "UNIT", "PRICE:CURRENCY", "MEMO",
+        "ITEMID:TEXT!", "QUANTITY:DECIMAL!", "UNIT", "PRICE:CURRENCY", "DISCOUNTPERCENT:PERCENT",
+        "MEMO",
     ),
     "ARINVOICE": _object(
         "AR Invoice", "RECORDID", "CUSTOMERID:TEXT!", "CUSTOMERNAME:TEXT*", "DOCNUMBER",
         "DESCRIPTION", "TERMNAME", "WHENDUE:DATE", "WHENPOSTED:DATE", "WHENPAID:DATE*",
-        "TOTALENTERED:CURRENCY*", "TOTALPAID:CURRENCY*", "TOTALDUE:CURRENCY*",
+        "TOTALENTERED:CURRENCY*", "TOTALPAID:CURRENCY*", "TOTALDUE:CURRENCY*", "CURRENCY",
         FieldDef("STATE", "ENUM", "State", readonly=True,
                  valid_values=("Draft", "Posted", "Partially Paid", "Paid")),
     ),
@@ -87,11 +88,15 @@ OBJECTS: dict[str, tuple[str, tuple[FieldDef, ...]]] = {
     ),
     "ARPAYMENT": _object(
         "AR Payment", "DOCNUMBER", "CUSTOMERID:TEXT!", "PAYMENTAMOUNT:CURRENCY!",
-        "PAYMENTDATE:DATE", "PAYMENTMETHOD", "FINANCIALENTITY", "STATE:TEXT*",
+        "PAYMENTDATE:DATE", "PAYMENTMETHOD", "FINANCIALENTITY", "STATE:TEXT*", "CURRENCY",
+    ),
+    "ARPAYMENTITEM": _object(
+        "AR Payment Detail", "RECORDKEY:INTEGER*", "INVOICEKEY:INTEGER!", "AMOUNT:CURRENCY!",
     ),
     "ARADJUSTMENT": _object(
         "AR Adjustment", "RECORDID", "CUSTOMERID:TEXT!", "DESCRIPTION", "WHENPOSTED:DATE",
         "TOTALENTERED:CURRENCY*", "TOTALPAID:CURRENCY*", "TOTALDUE:CURRENCY*", "STATE:TEXT*",
+        "CURRENCY", "DOCNUMBER",
     ),
     "ARADJUSTMENTITEM": _object(
         "AR Adjustment Detail", "RECORDKEY:INTEGER*", "LINE_NO:INTEGER", "ACCOUNTNO",

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.emulators.intacct.store import Row
+Row = dict[str, Any]  # as store.Row (not imported: the store's indexes import this module)
 
 Predicate = Callable[[Row], bool]
 TIMESTAMP_FIELDS = frozenset({"WHENMODIFIED", "WHENCREATED"})

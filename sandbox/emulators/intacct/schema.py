@@ -63,6 +63,8 @@ OBJECTS: dict[str, ObjectSchema] = {
                 required=("ITEMID", "QUANTITY"),
                 references={"ITEMID": "ITEM"},
             ),
+            # Each line PRICE*QUANTITY less its DISCOUNTPERCENT, rounded to the cent
+            # (store._line_totals).
             totals={"TOTAL": "PRICE*QUANTITY"},
         ),
         ObjectSchema(
@@ -79,6 +81,8 @@ OBJECTS: dict[str, ObjectSchema] = {
             "DOCNUMBER",
             required=("CUSTOMERID", "PAYMENTAMOUNT"),
             references={"CUSTOMERID": "CUSTOMER"},
+            # The invoices it pays (create_arpayment's arpaymentitem; store._apply_payment).
+            lines=Lines("ARPAYMENTITEMS", "arpaymentitem", required=("INVOICEKEY", "AMOUNT")),
         ),
         ObjectSchema(
             "ARADJUSTMENT",

@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.emulators.intacct.index import Indexes
 from sandbox.emulators.intacct.schema import OBJECTS, SERVER_FIELDS, ObjectSchema, server_fields
 
 TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
@@ -36,6 +37,9 @@ class Options(BaseModel):
     timezone: str = "America/Los_Angeles"
     session_timeout_s: float = Field(default=3600.0, gt=0)
     result_id_ttl_s: float = Field(default=600.0, gt=0)
+    # Server time per function of a request, on top of the fault layer's per-request
+    # `latency_ms` knob (bench: 300 ms per request + 5 ms per function).
+    function_time_ms: float = Field(default=0.0, ge=0)
     # Requests in flight per company before the gateway answers 429 GW-0010 (None: off).
     max_concurrent: int | None = Field(default=2, ge=1)
     max_functions: int = Field(default=100, ge=1)
@@ -96,9 +100,11 @@ class Store:
     next_recordno: int = 1
 
     def __post_init__(self) -> None:
+        self.indexes = Indexes(self.parse_local)
         self.reset()
 
     def reset(self) -> None:
+        self.indexes.clear()
         self.tables = {name: {} for name in OBJECTS}
         self.sessions.clear()
         self.results.clear()
@@ -111,6 +117,7 @@ class Store:
 
     def restore(self, snap: tuple[dict[str, dict[int, Row]], int]) -> None:
         self.tables, self.next_recordno = snap
+        self.indexes.clear()  # other row objects now: rebuilt on next use
 
     # -- time --------------------------------------------------------------------------------
     @property
@@ -170,10 +177,15 @@ class Store:
     def by_id(self, schema: ObjectSchema, value: str) -> Row | None:
         if schema.id_field is None or not value:
             return None
-        for row in self.tables[schema.name].values():
-            if str(row.get(schema.id_field, "")) == value:
-                return row
-        return None
+        rows = self.indexes.lookup(
+            schema.name, self.tables[schema.name], schema.id_field, "raw", [value]
+        )
+        return rows[0] if rows else None
+
+    def lookup(self, name: str, field: str, values: list[Any], case_insensitive: bool) -> list[Row]:
+        """Rows whose `field` may equal one of `values` (as a query compares them)."""
+        mode = "ci" if case_insensitive else "cs"
+        return self.indexes.lookup(name, self.tables[name], field, mode, values)
 
     def create(self, schema: ObjectSchema, values: Row) -> Row:
         row = {k: v for k, v in values.items() if k not in SERVER_FIELDS}
@@ -207,9 +219,47 @@ class Store:
             row["DOCID"] = f"{row['DOCPARID']}-{row['DOCNO']}"
         self._number_lines(schema, row)
         self._totals(schema, row)
+        if schema.name == "ARPAYMENT":
+            self._apply_payment(row, stamp)
         self.tables[schema.name][recordno] = row
+        self.indexes.added(schema.name, row)
         self.writes[f"create {schema.name}"] += 1
         return row
+
+    def _apply_payment(self, payment: Row, stamp: str) -> None:
+        """A payment's arpaymentitem lines pay invoices: each raises the invoice's TOTALPAID,
+        lowers its TOTALDUE and moves its STATE to Partially Paid, then Paid (api-facts
+        §2.6), and stamps its WHENMODIFIED. All items are checked before any is applied."""
+        schema = OBJECTS["ARINVOICE"]
+        items = _line_list(payment, OBJECTS["ARPAYMENT"])
+        total = decimal_of(payment.get("PAYMENTAMOUNT"))
+        applied: list[tuple[Row, Decimal]] = []
+        for number, item in enumerate(items, 1):
+            key = str(item.get("INVOICEKEY") or "")
+            invoice = self.tables["ARINVOICE"].get(int(key)) if key.isdigit() else None
+            if invoice is None:
+                raise business_error(f"Invalid invoice key '{key}' on payment line {number}.")
+            if invoice.get("CUSTOMERID") != payment.get("CUSTOMERID"):
+                raise business_error(
+                    f"Invoice {key} belongs to customer {invoice.get('CUSTOMERID')}, not "
+                    f"{payment.get('CUSTOMERID')}."
+                )
+            amount = decimal_of(item.get("AMOUNT"))
+            due = decimal_of(invoice.get("TOTALDUE")) - sum(
+                (a for i, a in applied if i is invoice), Decimal(0)
+            )
+            if amount <= 0 or amount > due:
+                raise business_error(
+                    f"Cannot apply {amount} to invoice {key}: its amount due is {due}."
+                )
+            applied.append((invoice, amount))
+        if sum((a for _, a in applied), Decimal(0)) > total:
+            raise business_error(f"The amounts applied exceed the payment amount {total}.")
+        for invoice, amount in applied:
+            invoice["TOTALPAID"] = format(decimal_of(invoice.get("TOTALPAID")) + amount, "f")
+            invoice["WHENMODIFIED"] = stamp
+            self._totals(schema, invoice)
+            self.writes["apply ARINVOICE"] += 1
 
     def locate(self, schema: ObjectSchema, values: Row) -> Row:
         recordno = values.get("RECORDNO")
@@ -249,8 +299,10 @@ class Store:
         merged["WHENMODIFIED"] = self.now_local()
         self._number_lines(schema, merged)
         self._totals(schema, merged)
+        self.indexes.removed(schema.name, row)
         row.clear()
         row.update(merged)
+        self.indexes.added(schema.name, row)
         self.writes[f"update {schema.name}"] += 1
         return row
 
@@ -261,7 +313,7 @@ class Store:
             key = -1
         if key not in self.tables[schema.name]:
             raise business_error(f"Cannot find {schema.lower} with key '{recordno}' to delete.")
-        del self.tables[schema.name][key]
+        self.indexes.removed(schema.name, self.tables[schema.name].pop(key))
         self.writes[f"delete {schema.name}"] += 1
 
     def seed(self, payload: dict[str, list[Row]]) -> dict[str, int]:
@@ -336,6 +388,14 @@ class Store:
             entered, paid = decimal_of(row.get("TOTALENTERED")), decimal_of(row.get("TOTALPAID"))
             row["TOTALPAID"] = format(paid.quantize(Decimal("0.01")), "f")
             row["TOTALDUE"] = format((entered - paid).quantize(Decimal("0.01")), "f")
+        if schema.name == "ARINVOICE":
+            # Posted until paid (our choice: the state of a new invoice is UNCONFIRMED).
+            if entered > 0 and paid >= entered:
+                row["STATE"] = "Paid"
+            elif paid > 0:
+                row["STATE"] = "Partially Paid"
+            else:
+                row["STATE"] = row.get("STATE") or "Posted"
 
     def _line_totals(self, schema: ObjectSchema, row: Row) -> None:
         lines = _line_list(row, schema)
@@ -348,6 +408,13 @@ class Store:
                         product *= Decimal(str(line.get(part) or 0))
                     except InvalidOperation:
                         product = Decimal(0)
+                # A sales order line's discount: DISCOUNTPERCENT off PRICE*QUANTITY, each
+                # line rounded half-up to the cent (our choice; Intacct's rounding unconfirmed).
+                discount = decimal_of(line.get("DISCOUNTPERCENT"))
+                if discount:
+                    product = (product * (100 - discount) / 100).quantize(
+                        Decimal("0.01"), rounding=ROUND_HALF_UP
+                    )
                 amount += product
             row[total] = format(amount.quantize(Decimal("0.01")), "f")
 

@@ -274,7 +274,7 @@ class CreatioClient:
                 return response
             error = error_from_response(response, action=action, record=record)
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self.limiter.throttled(error.retry_after)
             raise error
 
         def on_retry(error: ConnectorError, attempt_number: int, delay: float) -> None:
@@ -655,8 +655,9 @@ class CreatioClient:
             )
             if failures >= policy.attempts or self._clock() - started + delay > policy.total_s:
                 return  # their errors stay on the outcomes
-            if any(e.category is ErrorCategory.RATE_LIMIT for e in errors):
-                self.limiter.throttled()
+            limited = [e for e in errors if e.category is ErrorCategory.RATE_LIMIT]
+            if limited:
+                self.limiter.throttled(limited[0].retry_after)
             await self._sleep(delay)
             pending = again
 

@@ -91,6 +91,7 @@ class CreatioConfig(BaseModel):
             "identity_url": settings.creatio_identity_url,
             "client_id": settings.creatio_client_id,
             "client_secret": settings.creatio_client_secret,
+            "timeout_s": settings.creatio_timeout_s,
             **overrides,
         }
         probe = cls.model_construct(**values)  # type: ignore[arg-type]

@@ -77,13 +77,19 @@ OBJECTS: dict[str, CreatioObject] = {
             "Title TypeId StageId DueDate CloseReasonId OwnerId Notes AccountId ContactId "
             "CategoryId MoodId IsPrimary PartnerId Budget Probability Amount SourceId "
             "ResponsibleDepartmentId Weaknesses Strength Tactic CheckDate ProcessId WinnerId "
-            "Completeness Description UsrErpLastModified UsrSalesOrderNumber UsrInvoiceNumber",
-            {"StageId": "OpportunityStage", "AccountId": "Account", "ContactId": "Contact"},
+            "Completeness Description UsrErpLastModified UsrSalesOrderNumber UsrInvoiceNumber "
+            "UsrCurrencyId",
+            {
+                "StageId": "OpportunityStage",
+                "AccountId": "Account",
+                "ContactId": "Contact",
+                "UsrCurrencyId": "Currency",
+            },
             ("Title",),
         ),
         _object(
             "OpportunityProductInterest",
-            "OpportunityId ProductId Quantity UnitId Price Amount Comment",
+            "OpportunityId ProductId Quantity UnitId Price Amount Comment UsrDiscountPercent",
             {"OpportunityId": "Opportunity", "ProductId": "Product"},
         ),
         _object(
@@ -134,24 +140,32 @@ OBJECTS: dict[str, CreatioObject] = {
         ),
         _object(
             "InvoiceProduct",
-            "InvoiceId ProductId Name Quantity UnitId Price Amount TotalAmount",
+            "InvoiceId ProductId Name Quantity UnitId Price Amount DiscountPercent "
+            "DiscountAmount TaxId TaxAmount TotalAmount",
             {"InvoiceId": "Invoice", "ProductId": "Product"},
         ),
         _object(
             "UsrPayment",
             "UsrName UsrNumber UsrRefNumber UsrOpportunityId UsrInvoiceId UsrAccountId "
-            "UsrAmount UsrDate",
+            "UsrAmount UsrDate UsrCurrencyId",
             {
                 "UsrOpportunityId": "Opportunity",
                 "UsrInvoiceId": "Invoice",
                 "UsrAccountId": "Account",
+                "UsrCurrencyId": "Currency",
             },
             ("UsrNumber",),
         ),
         _object(
             "UsrCreditMemo",
-            "UsrName UsrRefNumber UsrRemaining UsrOpportunityId UsrAccountId UsrAmount UsrDate",
-            {"UsrOpportunityId": "Opportunity", "UsrAccountId": "Account"},
+            "UsrName UsrRefNumber UsrRemaining UsrOpportunityId UsrInvoiceId UsrAccountId "
+            "UsrAmount UsrDate UsrCurrencyId",
+            {
+                "UsrOpportunityId": "Opportunity",
+                "UsrInvoiceId": "Invoice",
+                "UsrAccountId": "Account",
+                "UsrCurrencyId": "Currency",
+            },
             ("UsrRefNumber",),
         ),
         _object(

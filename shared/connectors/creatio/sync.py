@@ -34,6 +34,8 @@ from shared.connectors.protocol import (
     SourceRef,
     SyncRecord,
     WriteOutcome,
+    split_rows,
+    unusable,
 )
 from shared.errors import ErrorCategory
 from shared.settings import Settings
@@ -81,26 +83,15 @@ def to_sync_record(record: Record, object: str) -> SyncRecord:
 def read_page(
     records: Sequence[Record], object: str
 ) -> tuple[list[SyncRecord], list[RejectedRecord]]:
-    """A change page's rows, each on its own: a row without a usable Id or ModifiedOn is
-    rejected alone (named by its Id when it has one) and the rest of the page is read."""
-    good: list[SyncRecord] = []
-    bad: list[RejectedRecord] = []
-    for record in records:
-        try:
-            good.append(to_sync_record(record, object))
-            continue
-        except (ConnectorError, ValueError, TypeError, OverflowError):
-            pass
+    """A change page's rows, each on its own (shared/connectors/protocol.py split_rows)."""
+
+    def reject(record: Record) -> RejectedRecord:
         ident = record.get("Id")
         field = "ModifiedOn" if isinstance(ident, str) and ident else "Id"
-        value = record.get(field)
-        shown = "missing" if value in (None, "") else f"{str(value)[:40]!r}"
-        bad.append(RejectedRecord(
-            id=ident if field == "ModifiedOn" else None, field=field,
-            message=f"Creatio answered this {object} with an unusable {field} ({shown}); "
-                    "it was not synced: check the record in Creatio, then retry the run",
-        ))  # fmt: skip
-    return good, bad
+        known = ident if field == "ModifiedOn" else None
+        return unusable("Creatio", object, field, record.get(field), id=known)
+
+    return split_rows(records, lambda r: to_sync_record(r, object), reject)
 
 
 def render(values: Mapping[str, Any]) -> dict[str, Any]:

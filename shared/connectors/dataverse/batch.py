@@ -3,12 +3,12 @@ multipart answer split back into one result per operation."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.connectors.dataverse.exact_json import dumps_exact
 from shared.connectors.dataverse.models import BatchOperation, ChangeSet
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -42,7 +42,7 @@ def _request(operation: BatchOperation, base: str, content_id: int | None) -> st
     if operation.body is not None:
         headers.setdefault("Content-Type", "application/json; type=entry")
     lines += [f"{k}: {v}" for k, v in headers.items()]
-    lines += ["", json.dumps(operation.body) if operation.body is not None else ""]
+    lines += ["", dumps_exact(operation.body) if operation.body is not None else ""]
     return "\r\n".join(lines)
 
 

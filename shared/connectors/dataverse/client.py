@@ -30,6 +30,7 @@ from shared.connectors.dataverse.errors import (
     error_from_transport,
     retry_after,
 )
+from shared.connectors.dataverse.exact_json import dumps_exact
 from shared.connectors.dataverse.models import (
     BatchOperation,
     BatchResult,
@@ -68,13 +69,8 @@ class _Final(Exception):
 
 
 def _dumps(body: Any) -> bytes:
-    def encode(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value)
-        raise InvalidValue(f"cannot send a {type(value).__name__} to Dataverse")
-
     try:
-        return json.dumps(body, default=encode, ensure_ascii=False, allow_nan=False).encode()
+        return dumps_exact(body).encode()
     except ValueError as exc:
         if isinstance(exc, InvalidValue):
             raise

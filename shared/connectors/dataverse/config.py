@@ -99,6 +99,7 @@ class DataverseConfig(BaseModel):
             "client_cert": cert or None,
             "authority_host": settings.dataverse_authority_host,
             "max_concurrency": settings.dataverse_max_concurrency,
+            "timeout_s": settings.dataverse_timeout_s,
             **overrides,
         }
         return cls.model_validate(values)

@@ -38,6 +38,14 @@ def _customer(name: str) -> dict[str, str]:
     return {"account": f"{name}_account", "contact": f"{name}_contact"}
 
 
+# A document's price list and currency: Dataverse prices catalogue products from the price
+# list, so orders and invoices with product lines need one.
+_PRICING = {
+    "pricelevelid": {"pricelevel": "pricelevelid"},
+    "transactioncurrencyid": {"transactioncurrency": "transactioncurrencyid"},
+}
+
+
 ENTITIES: dict[str, Entity] = {
     e.logical: e
     for e in (
@@ -51,19 +59,22 @@ ENTITIES: dict[str, Entity] = {
             "parentcontactid": {"contact": "parentcontactid"}}),
         Entity("salesorder", "salesorders", {
             "customerid": _customer("customerid"),
-            "opportunityid": {"opportunity": "opportunityid"}},
+            "opportunityid": {"opportunity": "opportunityid"}, **_PRICING},
             lines=("salesorderdetail", "salesorderid")),
         Entity("salesorderdetail", "salesorderdetails", {
             "salesorderid": {"salesorder": "salesorderid"},
             "productid": {"product": "productid"}}),
         Entity("invoice", "invoices", {
             "customerid": _customer("customerid"),
-            "salesorderid": {"salesorder": "salesorderid"}},
+            "salesorderid": {"salesorder": "salesorderid"}, **_PRICING},
             lines=("invoicedetail", "invoiceid")),
         Entity("invoicedetail", "invoicedetails", {
             "invoiceid": {"invoice": "invoiceid"},
             "productid": {"product": "productid"}}),
         Entity("incident", "incidents", {"customerid": _customer("customerid")}),
+        Entity("transactioncurrency", "transactioncurrencies"),
+        Entity("pricelevel", "pricelevels",
+               {"transactioncurrencyid": {"transactioncurrency": "transactioncurrencyid"}}),
     )
 }  # fmt: skip
 BY_SET: dict[str, Entity] = {e.entity_set: e for e in ENTITIES.values()}

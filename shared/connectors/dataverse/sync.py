@@ -72,6 +72,8 @@ from shared.connectors.protocol import (
     SourceRef,
     SyncRecord,
     WriteOutcome,
+    split_rows,
+    unusable,
 )
 from shared.errors import ErrorCategory
 from shared.settings import Settings
@@ -109,27 +111,16 @@ def to_sync_record(record: Record, table: Entity) -> SyncRecord:
 def read_page(
     records: Sequence[Record], table: Entity
 ) -> tuple[list[SyncRecord], list[RejectedRecord]]:
-    """A change page's rows, each on its own: a row without a usable id or modifiedon is
-    rejected alone (named by its id when it has one) and the rest of the page is read."""
-    good: list[SyncRecord] = []
-    bad: list[RejectedRecord] = []
-    for record in records:
-        try:
-            good.append(to_sync_record(record, table))
-            continue
-        except (ConnectorError, ValueError, TypeError, OverflowError):
-            pass
+    """A change page's rows, each on its own (shared/connectors/protocol.py split_rows)."""
+
+    def reject(record: Record) -> RejectedRecord:
         ident = record.get(table.primary_key)
         field = "modifiedon" if isinstance(ident, str) and ident else table.primary_key
+        known = ident if field == "modifiedon" else None
         value = record.get(field)
-        shown = "missing" if value in (None, "") else f"{str(value)[:40]!r}"
-        bad.append(RejectedRecord(
-            id=ident if field == "modifiedon" else None, field=field,
-            message=f"Dataverse answered this {table.logical} with an unusable {field} "
-                    f"({shown}); it was not synced: check the row in Dataverse, then retry "
-                    "the run",
-        ))  # fmt: skip
-    return good, bad
+        return unusable("Dataverse", table.logical, field, value, id=known, noun="row")
+
+    return split_rows(records, lambda r: to_sync_record(r, table), reject)
 
 
 def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,11 @@
   Retry-After pause for every call, so probing for freed capacity is slow on purpose. A
   request-count 429 (0x80072322) leaves `limit` alone: the budget above paces those.
 
+Across workers: with `shared` set (shared/limits/cap.py, attached by
+shared/limits/deployment.py), a cut or a regrow is published to a row every worker reads at
+most every `shared.refresh_s`, and a worker adopts the row's cap (ending its slow start): the
+limits are per application user, so what one worker learned holds for all of them.
+
 So the client runs at the server's pace with about one 429 per window instead of a burst of
 refusals. Throttling never fails a record: callers wait and send again (bounded by the
 config's `throttle_max_wait_s`).
@@ -30,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -40,6 +47,14 @@ BUDGET_HEADER = "x-ms-ratelimit-burst-remaining-xrm-requests"
 REQUESTS_LIMIT = "0x80072322"
 TIME_LIMIT = "0x80072321"
 CONCURRENCY_LIMIT = "0x80072326"
+
+
+class CapExchange(Protocol):
+    """A cap shared with other workers (shared/limits/cap.py)."""
+
+    refresh_s: float
+
+    async def exchange(self, local: float, *, publish: bool) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,10 @@ class ServiceProtection:
         self.sent = 0
         self.throttled = 0
         self.cuts = 0
+        self.shared: CapExchange | None = None
+        self._publish = False  # this worker changed `limit` since it last wrote the row
+        self._synced_at = -math.inf
+        self._sharing = False
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[Ticket]:
@@ -100,7 +119,34 @@ class ServiceProtection:
         spent = self.budget is not None and self.budget <= 0
         return spent or self.in_flight >= int(self.limit)
 
+    async def _share(self) -> None:
+        """Publish this worker's change of `limit`, or adopt the deployment's (one exchange
+        at a time; at most every `refresh_s` unless there is a change to publish)."""
+        shared = self.shared
+        if shared is None or self._sharing:
+            return
+        if not self._publish and self._clock() - self._synced_at < shared.refresh_s:
+            return
+        self._sharing = True
+        publish, self._publish = self._publish, False
+        sent = self.limit
+        try:
+            cap = await shared.exchange(sent, publish=publish)
+        finally:
+            self._sharing = False
+            self._synced_at = self._clock()
+        if cap is None or cap == self.limit or self.limit != sent:
+            return  # nothing new, or this worker cut/regrew meanwhile (published next call)
+        cap = min(float(self.max_concurrency), max(1.0, cap))
+        self._slow_start = False
+        self._changed_at = self._clock()  # regrow from here, not at once
+        if cap < self.limit:
+            self.cuts += 1
+            self._epoch += 1
+        self.limit = cap
+
     async def _admit(self) -> Ticket:
+        await self._share()
         while True:
             wait = self.paused_until - self._clock()
             if wait > 0:
@@ -127,6 +173,7 @@ class ServiceProtection:
         if self._clock() - self._changed_at >= self.regrow_s:
             self.limit = min(float(self.max_concurrency), self.limit + 1)
             self._changed_at = self._clock()
+            self._publish = True
 
     def observe(self, response: httpx.Response, ticket: Ticket | None = None) -> None:
         """An answer (inside its slot): learn the server's remaining budget; in slow start,
@@ -178,3 +225,4 @@ class ServiceProtection:
             self.limit = limit
             self.cuts += 1
             self._epoch += 1
+            self._publish = True

@@ -15,7 +15,7 @@ import random
 import time
 import uuid
 import xml.etree.ElementTree as ET  # building only
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,14 @@ from shared.connectors.intacct.wire import (
     parse_response,
     rows,
 )
-from shared.connectors.retry import AdaptiveLimiter, Clock, Random, Sleep, with_retries
+from shared.connectors.retry import (
+    AdaptiveLimiter,
+    Clock,
+    Random,
+    SharedSlots,
+    Sleep,
+    with_retries,
+)
 from shared.errors import ErrorCategory
 from shared.settings import Settings, get_settings
 
@@ -63,6 +70,11 @@ class Call:
     action: str
     record: str | None = None
     controlid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+@contextlib.asynccontextmanager
+async def _no_gate() -> AsyncIterator[None]:
+    yield None
 
 
 @contextlib.contextmanager
@@ -111,6 +123,9 @@ class IntacctClient:
         )
         # Every request (logins included) holds a slot: the gateway counts them all.
         self.limiter = AdaptiveLimiter(config.max_in_flight, clock=clock, sleep=sleep)
+        # The deployment-wide slot (shared/limits/deployment.py attaches it): every worker's
+        # requests together stay within the company's limit. None: this process alone.
+        self.gate: SharedSlots | None = None
         self.sessions = Sessions(clock, config.session_margin_s)
         self._requests = itertools.count(1)
 
@@ -164,7 +179,7 @@ class IntacctClient:
             ) from None
 
     async def _post(self, url: str, body: bytes, action: str, record: str | None) -> Response:
-        async with self.limiter.slot():
+        async with self.limiter.slot(), self.gate.slot() if self.gate else _no_gate():
             try:
                 answer = await self._http.post(
                     url, content=body, headers={"Content-Type": CONTENT_TYPE}
@@ -179,7 +194,7 @@ class IntacctClient:
             details = (parsed.gateway_errors or parsed.control_errors) if parsed else []
             error = from_status(answer, details, action=action, record=record)
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self._throttled(error)
             raise error
         if parsed is None:
             raise bad_answer(
@@ -187,6 +202,14 @@ class IntacctClient:
                 record=record,
             )
         return parsed
+
+    def _throttled(self, error: ConnectorError) -> None:
+        """A 429 GW-0010: with a Retry-After it is a rate limit (pace below it); without one
+        it is the company's concurrency limit (see AdaptiveLimiter.refused_concurrency)."""
+        if error.retry_after is None:
+            self.limiter.refused_concurrency()
+        else:
+            self.limiter.throttled(error.retry_after)
 
     def _check_envelope(
         self, parsed: Response, action: str, record: str | None, session: Session | None
@@ -201,7 +224,7 @@ class IntacctClient:
                 secrets=secrets,
             )
             if error.category is ErrorCategory.RATE_LIMIT:
-                self.limiter.throttled()
+                self._throttled(error)
             raise error
         if parsed.auth_ok is not True:
             raise from_details(

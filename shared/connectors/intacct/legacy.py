@@ -143,6 +143,10 @@ WRITERS: dict[str, Writer] = {
             ),
             (),
             required=("CUSTOMERID", "PAYMENTAMOUNT", "PAYMENTDATE", "PAYMENTMETHOD"),
+            # 0..N arpaymentitem right inside create_arpayment, last: the invoices (their
+            # RECORDNO) it pays and how much of each (api-facts §2.6).
+            lines=Lines("", "arpaymentitem", "", "", _elements("invoicekey", "amount"),
+                        required=("INVOICEKEY", "AMOUNT")),
         ),
     )
 }  # fmt: skip
@@ -228,7 +232,9 @@ def create_body(
             raise InvalidValue(f"field {name} is required to create {writer.object}", name)
     body = ET.Element(writer.create)
     _fill(body, writer.elements, values, writer.create)
-    if writer.lines is not None:
+    if writer.lines is not None and not writer.lines.container:  # optional, no container
+        _lines(body, writer.lines, items or [], writer.create)
+    elif writer.lines is not None:
         if not items:
             raise InvalidValue(
                 f"{writer.object} needs at least one line ({writer.create} requires "

@@ -52,7 +52,10 @@ OBJECTS: dict[str, IntacctObject] = {
         IntacctObject(
             "ARINVOICE", "RECORDNO", "RECORDID", "SHV-", ("ARINVOICEITEMS", "arinvoiceitem")
         ),
-        IntacctObject("ARPAYMENT", "RECORDNO", "DOCNUMBER", "SHY-"),
+        # A payment's lines are the invoices it pays (INVOICEKEY = their RECORDNO, AMOUNT).
+        IntacctObject(
+            "ARPAYMENT", "RECORDNO", "DOCNUMBER", "SHY-", ("ARPAYMENTITEMS", "arpaymentitem")
+        ),
         IntacctObject(
             "ARADJUSTMENT",
             "RECORDNO",

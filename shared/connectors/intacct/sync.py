@@ -62,6 +62,7 @@ from shared.connectors.protocol import (
     SourceRef,
     SyncRecord,
     WriteOutcome,
+    unusable,
 )
 from shared.connectors.retry import with_retries
 from shared.errors import ErrorCategory
@@ -168,14 +169,10 @@ class IntacctSync:
                 return None
             except (ValueError, OverflowError):
                 pass
-        shown = "missing" if not values.get(field) else f"{str(values.get(field))[:40]!r}"
-        return RejectedRecord(
-            id=str(ident) if ident else (f"RECORDNO {row['RECORDNO']}" if row.get("RECORDNO")
-                                         else None),
-            field=field,
-            message=f"Intacct answered this {obj.name} with an unusable {field} ({shown}); it "
-                    "was not synced: check the record in Intacct, then retry the run",
-        )  # fmt: skip
+        named = str(ident) if ident else None
+        if named is None and row.get("RECORDNO"):
+            named = f"RECORDNO {row['RECORDNO']}"
+        return unusable("Intacct", obj.name, field, values.get(field), id=named)
 
     async def _full(
         self, obj: IntacctObject, recordnos: Sequence[str], fields: Sequence[str] | None

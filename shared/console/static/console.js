@@ -40,6 +40,7 @@
     } catch (err) {
       return { ok: false, status: 0, data: { error: { message: "the app does not answer: " + err } } };
     }
+    if (resp.status === 401) $("sign-in").hidden = false;
     let data = null;
     try { data = await resp.json(); } catch (err) { data = null; }
     return { ok: resp.ok, status: resp.status, data };

@@ -1,0 +1,134 @@
+"""A dry run's plan through the local host's HTTP API, against the Creatio and Intacct
+emulators: it writes nothing (the emulators' write counters stay still), records per record
+what would happen (create, update with old and new values, link, unchanged, blocked by
+mastership), pages past its first entries, and matches, record by record, what the real run
+then does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.azurite import Azurite
+from tests.e2e.conftest import RunningHost, start_host, stop_host
+from tests.e2e.test_sync_through_host import finished, systems_env
+from tests.support.creatio import RunningCreatio, login, running_creatio
+from tests.support.intacct import RunningIntacct, running_intacct
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNTS = "creatio-intacct.accounts-to-intacct"
+
+
+@pytest.fixture(scope="module")
+def creatio() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def intacct() -> Iterator[RunningIntacct]:
+    with running_intacct() as running:
+        yield running
+
+
+@pytest.fixture
+def host(
+    own_azurite: Azurite, tmp_path: Path, creatio: RunningCreatio, intacct: RunningIntacct
+) -> Iterator[RunningHost]:
+    creatio.admin.reset()
+    intacct.admin.reset()
+    running = start_host(own_azurite, tmp_path, **systems_env(creatio, intacct))
+    yield running
+    stop_host(running)
+
+
+def writes(admin: Any) -> int:
+    return sum(admin.stats()["writes"].values())
+
+
+def plan(api: httpx.Client, run_id: str, limit: int) -> tuple[dict[str, dict], int]:
+    """Every item of the run's plan, asked for `limit` at a time; and how many pages."""
+    items: dict[str, dict] = {}
+    after: str | None = None
+    pages = 0
+    while True:
+        params = {"limit": str(limit), **({"after": after} if after else {})}
+        page = api.get(f"/runs/{run_id}/plan", params=params)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        pages += 1
+        for item in body["items"]:
+            assert item["record"] not in items
+            items[item["record"]] = item
+        if not body["truncated"]:
+            return items, pages
+        after = body["next"]
+
+
+def edit_account(creatio: RunningCreatio, account_id: str, changes: dict[str, Any]) -> None:
+    client, _ = login(creatio.url)
+    try:
+        response = client.patch(f"/0/odata/Account({account_id})", json=changes)
+        assert response.status_code in (200, 204), response.text
+    finally:
+        client.close()
+
+
+def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
+    host: RunningHost, creatio: RunningCreatio, intacct: RunningIntacct
+) -> None:
+    creatio.admin.seed({"Account": [
+        {"Name": "Renamed Ltd", "Code": "REN", "UsrActive": True},
+        {"Name": "Same Ltd", "Code": "SAME", "UsrActive": True},
+        {"Name": "Finance Decides", "Code": "FIN", "UsrActive": True},
+    ]})  # fmt: skip
+    with host.client() as api:
+        first = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
+        assert first["counts"]["created"] == 3
+        by_code = {r["Code"]: str(r["Id"]) for r in creatio.rows("Account")}
+        edit_account(creatio, by_code["REN"], {"Name": "Renamed Ltd (new)"})
+        edit_account(creatio, by_code["SAME"], {"Name": "Same Ltd"})  # touched, not changed
+        edit_account(creatio, by_code["FIN"], {"UsrActive": False})  # Intacct masters STATUS
+        intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "LNK", "NAME": "Link Ltd",
+                                          "STATUS": "active"}]})  # fmt: skip
+        creatio.admin.seed({"Account": [
+            {"Name": "Link Ltd (CRM)", "Code": "LNK", "UsrActive": True},
+            *({"Name": f"New {n}", "Code": f"NEW{n}", "UsrActive": True} for n in range(3)),
+        ]})  # fmt: skip
+        by_code = {r["Code"]: str(r["Id"]) for r in creatio.rows("Account")}
+
+        before = writes(creatio.admin), writes(intacct.admin)
+        started = api.post(f"/flows/{ACCOUNTS}/run", json={"dry_run": True})
+        assert started.status_code == 202, started.text
+        dry = finished(api, started.json()["run_id"])
+        assert (writes(creatio.admin), writes(intacct.admin)) == before
+        dry_plan, pages = plan(api, dry["id"], limit=3)
+        assert pages == 3  # seven records, three a page
+
+        actions = {code: dry_plan[rid]["action"] for code, rid in by_code.items()}
+        assert actions == {"REN": "update", "SAME": "unchanged", "FIN": "blocked_by_mastership",
+                           "LNK": "link", "NEW0": "create", "NEW1": "create",
+                           "NEW2": "create"}  # fmt: skip
+        assert dry_plan[by_code["REN"]]["changes"] == {
+            "NAME": ["Renamed Ltd", "Renamed Ltd (new)"]}  # fmt: skip
+        assert dry_plan[by_code["LNK"]]["changes"] == {"NAME": ["Link Ltd", "Link Ltd (CRM)"]}
+        assert dry_plan[by_code["FIN"]]["field"] == "STATUS"
+        assert dry_plan[by_code["NEW1"]]["changes"]["NAME"] == [None, "New 1"]
+
+        real = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
+        real_plan, _ = plan(api, real["id"], limit=500)
+
+    def decided(items: dict[str, dict]) -> dict[str, tuple[Any, ...]]:
+        return {rid: (i["outcome"], i["action"], i["changes"], i["field"])
+                for rid, i in items.items()}  # fmt: skip
+
+    assert decided(real_plan) == decided(dry_plan)
+    customers = {r["CUSTOMERID"]: r for r in intacct.admin.rows("CUSTOMER")}
+    assert customers["REN"]["NAME"] == "Renamed Ltd (new)"
+    assert customers["LNK"]["NAME"] == "Link Ltd (CRM)" and customers["FIN"]["STATUS"] == "active"
+    assert {"NEW0", "NEW1", "NEW2"} <= set(customers) and len(customers) == 7

@@ -1,0 +1,193 @@
+"""Finance, Creatio ⇄ Dynamics 365, through the engine against the Creatio and Dataverse (+
+identity) emulators on Azurite: the won opportunity's Creatio order (three lines: one
+discounted, one taxed, in EUR) becomes a salesorder on the price list whose lines and total
+match to the cent, its number lands on the opportunity; the Creatio invoice becomes a
+Dataverse invoice with its lines, date and currency, its number on the opportunity; marked
+paid in part, then in full, in Dynamics, the Creatio invoice follows with status and amount,
+and the payment record is linked to its invoice and opportunity. Dynamics has no credit memo
+object, so none is synced here (see the Intacct scenario)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.sync import DataverseSync
+from shared.engine.connections import build_connector
+from shared.flows.models import RunRecord, RunStatus
+from shared.runtime import Services
+from shared.settings import Settings
+from tests.support import dataverse as dv
+from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import creatio_settings, engine_services, run_flow
+
+SOLUTION = "creatio-dynamics"
+
+
+@pytest.fixture(scope="module")
+def creatio_emulator() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
+    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
+        yield running
+
+
+@pytest.fixture
+async def services(
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    dataverse_emulator: dv.RunningDataverse,
+) -> AsyncIterator[Services]:
+    creatio_emulator.admin.reset()
+    dataverse_emulator.admin.reset()
+
+    def factory(system: str, s: Settings) -> Any:
+        if system == "dataverse":  # the test CA is trusted through the config, not the env
+            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
+        return build_connector(system, s)
+
+    async with engine_services(storage_connection_string, table_prefix, SOLUTION,
+                               creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
+        # A missing link fails in seconds, not after the production waits.
+        built.records.wait_base, built.records.max_waits = 0.2, 2
+        yield built
+
+
+async def run(services: Services, flow: str) -> RunRecord:
+    done = await run_flow(services, f"{SOLUTION}.{flow}")
+    assert done.status is RunStatus.SUCCEEDED, (flow, done.errors)
+    return done
+
+
+def one(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
+    (row,) = [r for r in rows if all(str(r.get(k)) == str(v) for k, v in where.items())]
+    return row
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+LINES = (  # product, quantity, price, amount, discount, tax, total
+    ("LIC", 2, "100.00", "200.00", "0", "0", "200.00"),
+    ("SVC", 3, "33.33", "99.99", "10.00", "0", "89.99"),
+    ("HW", 1, "19.99", "19.99", "0", "3.80", "23.79"),
+)
+
+
+def lines(parent: str, parent_id: str, product: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {parent: parent_id, "ProductId": product[code], "Name": code, "Quantity": quantity,
+         "Price": price, "Amount": amount, "DiscountAmount": discount, "TaxAmount": tax,
+         "TotalAmount": total}
+        for code, quantity, price, amount, discount, tax, total in LINES
+    ]  # fmt: skip
+
+
+async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
+    services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
+) -> None:
+    creatio, dataverse = creatio_emulator, dataverse_emulator
+    lookups = creatio.admin.lookups()
+    eur = lookups["Currency"]["EUR"]
+    status = lookups["InvoicePaymentStatus"]
+    dv_eur = one(dataverse.admin.rows("transactioncurrency"), isocurrencycode="EUR")
+    dataverse.admin.seed({"pricelevel": [{"name": "Shuttle price list"}]})
+    price_list = one(dataverse.admin.rows("pricelevel"))["pricelevelid"]
+    creatio.admin.seed({
+        "Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1"}],
+        "Product": [{"Name": f"Item {c}", "Code": c, "Price": "1.00"}
+                    for c in ("LIC", "SVC", "HW")],
+    })  # fmt: skip
+    await run(services, "accounts-to-dataverse")
+    await run(services, "products-to-dataverse")
+    account = str(one(creatio.rows("Account"), Code="EURO1")["Id"])
+    product = {r["Code"]: str(r["Id"]) for r in creatio.rows("Product")}
+
+    # -- the won deal's order: three lines (10.00 off one, 3.80 tax on another), in EUR -----
+    creatio.admin.seed({"Opportunity": [{
+        "Title": "Euro deal", "AccountId": account, "UsrCurrencyId": eur,
+        "StageId": lookups["OpportunityStage"]["Closed won"],
+    }]})  # fmt: skip
+    opportunity = str(one(creatio.rows("Opportunity"), Title="Euro deal")["Id"])
+    creatio.admin.seed({"Order": [{"Number": "ORD-EUR-1", "AccountId": account,
+                                   "OpportunityId": opportunity, "CurrencyId": eur}]})  # fmt: skip
+    order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
+    creatio.admin.seed({"OrderProduct": lines("OrderId", order, product)})
+    await run(services, "orders-to-sales-orders")
+    salesorder = one(dataverse.admin.rows("salesorder"))
+    assert salesorder["_transactioncurrencyid_value"] == dv_eur["transactioncurrencyid"]
+    assert salesorder["_pricelevelid_value"] == price_list
+    details = dataverse.admin.rows("salesorderdetail")
+    assert sorted(
+        (money(d["priceperunit"]), money(d["manualdiscountamount"] or 0), money(d["tax"] or 0),
+         money(d["extendedamount"])) for d in details
+    ) == sorted(
+        (money(p), money(d), money(t), money(total)) for _, _, p, _, d, t, total in LINES
+    )  # fmt: skip
+    assert (money(salesorder["totalamount"]), money(salesorder["totaltax"])) == (
+        Decimal("313.78"), Decimal("3.80"))  # fmt: skip
+
+    await run(services, "sales-orders-to-opportunities")
+    won = one(creatio.rows("Opportunity"), Id=opportunity)
+    assert won["UsrSalesOrderNumber"] == salesorder["ordernumber"] == "ORD-EUR-1"
+    assert won["UsrErpLastModified"]
+
+    # -- the Creatio invoice becomes a Dataverse invoice with lines, date and currency ------
+    creatio.admin.seed({"Invoice": [{
+        "Number": "INV-EUR-1", "AccountId": account, "OpportunityId": opportunity,
+        "OrderId": order, "CurrencyId": eur, "Amount": "313.78",
+        "StartDate": "2026-11-21T00:00:00Z", "DueDate": "2026-12-21T00:00:00Z",
+    }]})  # fmt: skip
+    crm_invoice = str(one(creatio.rows("Invoice"), Number="INV-EUR-1")["Id"])
+    creatio.admin.seed({"InvoiceProduct": lines("InvoiceId", crm_invoice, product)})
+    await run(services, "invoices-to-dataverse")
+    invoice = one(dataverse.admin.rows("invoice"))
+    assert (invoice["invoicenumber"], str(invoice["datedelivered"])[:10]) == (
+        "INV-EUR-1", "2026-11-21")  # fmt: skip
+    assert invoice["_transactioncurrencyid_value"] == dv_eur["transactioncurrencyid"]
+    assert money(invoice["totalamount"]) == Decimal("313.78")
+    assert len(dataverse.admin.rows("invoicedetail")) == 3
+    await run(services, "invoices-to-opportunities")
+    assert one(creatio.rows("Opportunity"), Id=opportunity)["UsrInvoiceNumber"] == "INV-EUR-1"
+
+    # -- paid in part, then in full, in Dynamics: the Creatio invoice follows ---------------
+    sync = await services.connectors.get("dataverse")
+    await sync.update("invoice", invoice["invoiceid"], {"statecode": 2, "statuscode": 100002})
+    await run(services, "invoices-to-creatio")
+    partly = one(creatio.rows("Invoice"), Id=crm_invoice)
+    assert str(partly["PaymentStatusId"]) == status["Partially paid"]
+    assert partly["PaymentAmount"] == 0  # Dynamics keeps no amount paid until paid in full
+    assert (str(partly["CurrencyId"]), partly["Amount"]) == (eur, Decimal("313.78"))
+
+    await sync.update("invoice", invoice["invoiceid"], {"statuscode": 100001})
+    await run(services, "invoices-to-creatio")
+    paid = one(creatio.rows("Invoice"), Id=crm_invoice)
+    assert str(paid["PaymentStatusId"]) == status["Paid"]
+    assert paid["PaymentAmount"] == Decimal("313.78")
+
+    await run(services, "payments-to-creatio")
+    payment = one(creatio.rows("UsrPayment"), UsrNumber="INV-EUR-1")
+    assert payment["UsrAmount"] == Decimal("313.78")
+    assert (str(payment["UsrInvoiceId"]), str(payment["UsrOpportunityId"])) == (
+        crm_invoice, opportunity)  # fmt: skip
+    assert str(payment["UsrCurrencyId"]) == eur
+
+    # A full cycle more with nothing changed writes nothing anywhere.
+    before = (creatio.admin.stats()["writes"], dataverse.admin.stats()["writes"])
+    for flow in ("orders-to-sales-orders", "sales-orders-to-opportunities",
+                 "invoices-to-dataverse", "invoices-to-opportunities", "invoices-to-creatio",
+                 "payments-to-creatio"):  # fmt: skip
+        again = await run(services, flow)
+        assert again.counts.created + again.counts.updated + again.counts.failed == 0, flow
+    assert (creatio.admin.stats()["writes"], dataverse.admin.stats()["writes"]) == before
