@@ -16,7 +16,13 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.connectors.protocol import Reference, SourceRef, SyncRecord, WriteOutcome
+from shared.connectors.protocol import (
+    Reference,
+    SourceRef,
+    SyncConnector,
+    SyncRecord,
+    WriteOutcome,
+)
 from shared.storage.binding_store import Binding, BindingStore, KeyClaim, Side
 
 Flush = Callable[[list[Any]], Awaitable[Sequence[Any]]]
@@ -87,7 +93,7 @@ class ChunkTarget:
     `create` and `update` go out in batches when the connector has the batch methods
     (`find_many`, `create_many`, `update_many`); everything else passes through."""
 
-    def __init__(self, target: Any, batcher: Batcher) -> None:
+    def __init__(self, target: SyncConnector, batcher: Batcher) -> None:
         self._target = target
         self._batcher = batcher
         self.system = target.system

@@ -38,7 +38,7 @@ SPLIT_AFTER = 2
 
 
 def wait_delay(waits: int, base: float = 5.0) -> float:
-    return min(base * 2**waits, 120.0)
+    return float(min(base * 2**waits, 120.0))
 
 
 T = TypeVar("T")

@@ -236,7 +236,7 @@ class SyncEngine:
         # Backpressure: read the next page only when the workers have caught up, so a bulk
         # window of 500k records never sits in the queue at once (and Azurite, whose queue
         # operations slow down with depth, stays fast).
-        depth = (await self.record_upserts.get_queue_properties()).approximate_message_count
+        depth = (await self.record_upserts.get_queue_properties()).approximate_message_count or 0
         if depth > self.max_queued:
             return RunResult(
                 status=RunStatus.RUNNING, next_step=message, next_delay=BACKPRESSURE_DELAY

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from azure.data.tables import TableEntity
 from azure.data.tables.aio import TableClient
 
 KEYS_PER_QUERY = 14  # + the PartitionKey comparison = 15
@@ -13,10 +14,10 @@ KEYS_PER_QUERY = 14  # + the PartitionKey comparison = 15
 
 async def rows_by_key(
     table: TableClient, partition: str, row_keys: Iterable[str], select: Sequence[str] | None = None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, TableEntity]:
     """The rows of `partition` among `row_keys` that exist, by RowKey."""
     keys = list(dict.fromkeys(row_keys))
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, TableEntity] = {}
     for start in range(0, len(keys), KEYS_PER_QUERY):
         part = keys[start : start + KEYS_PER_QUERY]
         params: dict[str, Any] = {"pk": partition}
