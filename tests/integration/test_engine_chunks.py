@@ -140,3 +140,52 @@ async def test_the_engine_never_writes_a_run_row_the_flow_service_does(
     assert run.counts.created == 150 and run.errors[0].field == "ModifiedOn"
     assert any(w.endswith("shared/flows/service.py") for w in writers)
     assert not [w for w in writers if "/shared/engine/" in w]
+
+
+class WorkerKilled(BaseException):
+    """The process dies: no handler of the engine catches it (BaseException, as a kill)."""
+
+
+async def test_a_worker_killed_halfway_through_a_chunk_leaves_no_twin_and_counts_created(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Half {n:02d}"} for n in range(20)]})
+    intacct = await services.connectors.get("intacct")
+    real_create_many = intacct.create_many  # type: ignore[attr-defined]
+    killed: list[int] = []
+
+    async def die_halfway(object: str, items: list[Any]) -> Any:
+        if killed:
+            return await real_create_many(object, items)
+        # Half of the chunk's creates reach Intacct, then the worker dies: no binding and
+        # no outcome of the chunk is written, and the queue delivers the chunk again.
+        half = len(items) // 2
+        await real_create_many(object, items[:half])
+        killed.append(half)
+        raise WorkerKilled
+
+    monkeypatch.setattr(intacct, "create_many", die_halfway)
+    real_handle = services.records.handle_chunk
+
+    async def handle(chunk: Any) -> Any:
+        try:
+            return await real_handle(chunk)
+        except WorkerKilled:
+            raise RuntimeError("worker killed") from None  # the host redelivers the message
+
+    monkeypatch.setattr(services.records, "handle_chunk", handle)
+    pump = Pump(services)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT, pump)
+    assert killed == [10] and any("worker killed" in f for f in pump.failures)
+    # Every record's outcome is what happened to it the first time: created, also for the
+    # ten whose create the killed delivery made.
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (20, 20, 0), run.errors
+    names = sorted(c["NAME"] for c in intacct_emulator.admin.rows("CUSTOMER"))
+    assert names == [f"Half {n:02d}" for n in range(20)]  # one customer each, no twin
+    bindings = services.records.bindings
+    pair = "creatio-intacct.account"
+    for account in creatio_emulator.rows("Account"):
+        assert await bindings.get(pair, "crm", str(account["Id"])) is not None
