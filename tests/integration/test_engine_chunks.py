@@ -189,3 +189,16 @@ async def test_a_worker_killed_halfway_through_a_chunk_leaves_no_twin_and_counts
     pair = "creatio-intacct.account"
     for account in creatio_emulator.rows("Account"):
         assert await bindings.get(pair, "crm", str(account["Id"])) is not None
+
+
+async def test_a_quiet_cycle_on_the_chunked_path_writes_nothing_and_calls_intacct_not_at_all(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Quiet {n:03d}"} for n in range(150)]})
+    first = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert (first.counts.read, first.counts.created) == (150, 150)
+    before = gateway_calls(intacct_emulator.admin)
+    quiet = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    # Re-read (a full window), recognised by their bindings' hashes: no Intacct request.
+    assert (quiet.counts.read, quiet.counts.unchanged) == (150, 150)
+    assert gateway_calls(intacct_emulator.admin) == before
