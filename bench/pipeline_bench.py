@@ -26,6 +26,7 @@ import asyncio
 import collections
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -49,8 +50,23 @@ from shared.runtime import Services  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 GATEWAY = "/ia/xml/xmlgw.phtml"
+PREFIX_LENGTH = 11  # "b" + 10 hex digits: bench/engine_bench.py, settings
 _storage_requests = 0
+_storage_kinds: collections.Counter[str] = collections.Counter()
 _children: list[subprocess.Popen[str]] = []
+
+
+def _kind(request: Any) -> str:
+    """A storage request's kind for --profile: queue, table point read, table query, batch."""
+    path = str(request.url).split("?", 1)[0]
+    if "/messages" in path:
+        return f"queue {request.method}"
+    if path.endswith("$batch"):
+        return "table transaction"
+    table = path.rsplit("/", 1)[-1].split("(", 1)[0][PREFIX_LENGTH:]
+    if request.method == "GET":
+        return f"{table} point read" if "PartitionKey=" in path else f"{table} query"
+    return f"{table} {request.method}"
 
 
 def count_storage_requests() -> None:
@@ -60,9 +76,24 @@ def count_storage_requests() -> None:
     async def send(self: Any, request: Any, **kwargs: Any) -> Any:
         global _storage_requests
         _storage_requests += 1
+        _storage_kinds[_kind(request)] += 1
         return await real(self, request, **kwargs)
 
     AioHttpTransport.send = send  # type: ignore[method-assign]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(records: int, pids: dict[str, int], before: dict[str, float]) -> None:
+    """Where the time went: CPU seconds per process and storage requests per kind."""
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    print("  cpu s: " + ", ".join(f"{n}={v:.1f}" for n, v in spent.items()), flush=True)
+    kinds = ", ".join(f"{k}={n / records:.3f}" for k, n in sorted(_storage_kinds.items()))
+    print(f"  storage requests per record: {kinds}", flush=True)
 
 
 def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> str:
@@ -77,16 +108,27 @@ def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> 
     )
 
 
-async def intacct(records: int, latency_ms: float, concurrency: int) -> None:
+async def intacct(
+    records: int, latency_ms: float, function_ms: float, concurrency: int, show: bool
+) -> None:
     azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
     azurite.start()
     creatio, target = Emulator("creatio"), Emulator("intacct")
     try:
         target.reset(latency_ms=latency_ms)
+        target.admin.put("/options", json={"function_time_ms": function_ms}).raise_for_status()
         seed_accounts(creatio, records, datetime.now(UTC))
         services = await Services.create(settings(azurite, creatio, target))
         global _storage_requests
         _storage_requests = 0
+        _storage_kinds.clear()
+        pids = {
+            "bench": os.getpid(),
+            "azurite": azurite.process.pid,
+            "creatio": creatio.process.pid,
+            "intacct": target.process.pid,
+        }
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         run = await services.flows.run_now(
             "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
@@ -97,10 +139,13 @@ async def intacct(records: int, latency_ms: float, concurrency: int) -> None:
         stats = target.stats()
         vendor = sum(n for key, n in stats["calls"].items() if GATEWAY in key)
         names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
-        print(f"intacct {records} accounts, {latency_ms:g} ms per request, 2 in flight: "
+        print(f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
+              "per function, 2 in flight: "
               f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
               f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
               f"{figures(records, elapsed, vendor, names)}", flush=True)  # fmt: skip
+        if show:
+            profile(records, pids, cpu_before)
     finally:
         creatio.stop()
         target.stop()
@@ -181,7 +226,11 @@ def main() -> None:
     one = sub.add_parser("intacct")
     one.add_argument("--records", type=int, default=10_000)
     one.add_argument("--latency-ms", type=float, default=300.0)
+    one.add_argument("--function-ms", type=float, default=5.0, help="server time per function")
     one.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
+    one.add_argument(
+        "--profile", action="store_true", help="CPU seconds per process, storage requests by kind"
+    )
     two = sub.add_parser("dataverse")
     two.add_argument("--records", type=int, default=10_000)
     two.add_argument("--limit", type=int, default=50, help="requests per second")
@@ -199,7 +248,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     count_storage_requests()
     if args.what == "intacct":
-        asyncio.run(intacct(args.records, args.latency_ms, args.concurrency))
+        run = intacct(
+            args.records, args.latency_ms, args.function_ms, args.concurrency, args.profile
+        )
+        asyncio.run(run)
     elif args.what == "dataverse":
         asyncio.run(dataverse(args.records, args.limit, args.window, args.concurrency))
     else:
