@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.data.tables import TableEntity
 from azure.storage.queue.aio import QueueClient
 
 from shared.connectors.errors import ConnectorError
@@ -25,7 +26,7 @@ from shared.flows.catalog import Catalog
 from shared.messages import ChunkRecord, RecordChunk, RecordMessage, chunk_texts
 from shared.schedule.gate import SleepGate
 from shared.storage.binding_store import BindingStore
-from shared.storage.outcome_store import Outcome, OutcomeStore, Settlement
+from shared.storage.outcome_store import Outcome, OutcomeStore, Settlement, outcome_of
 
 log = logging.getLogger("shuttle.engine")
 
@@ -112,10 +113,9 @@ class RecordWorker:
             return {}
         extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id}
         ids = [r.record_id for r in chunk.records]
-        statuses = await self.outcomes.statuses(chunk.run_id, ids)
-        todo = [
-            r for r in chunk.records if not (statuses.get(r.record_id) or Outcome.PENDING).is_final
-        ]
+        # The chunk's rows, read once: their ETags also guard the settlement (settle_many).
+        rows = await self.outcomes.rows(chunk.run_id, ids)
+        todo = [r for r in chunk.records if not outcome_of(rows.get(r.record_id)).is_final]
         if len(todo) < len(chunk.records):
             log.info("run %s: %d of %d records already settled; duplicate delivery ignored "
                      "for them", chunk.run_id, len(chunk.records) - len(todo),
@@ -123,7 +123,7 @@ class RecordWorker:
         if not todo:
             return {}
         results = await self._sync(chunk, todo)
-        return await self._conclude(chunk, todo, results)
+        return await self._conclude(chunk, todo, results, rows)
 
     async def _hold(self, chunk: RecordChunk) -> bool:
         """Inside a sleep window the chunk goes back unchanged until it ends (gate.py)."""
@@ -198,7 +198,11 @@ class RecordWorker:
             batcher.finished()
 
     async def _conclude(
-        self, chunk: RecordChunk, todo: list[ChunkRecord], results: list[Result | Crashed]
+        self,
+        chunk: RecordChunk,
+        todo: list[ChunkRecord],
+        results: list[Result | Crashed],
+        rows: Mapping[str, TableEntity],
     ) -> dict[str, Outcome]:
         settled: list[tuple[ChunkRecord, Settled]] = []
         again: list[tuple[ChunkRecord, float, Retry]] = []
@@ -233,7 +237,7 @@ class RecordWorker:
             else:
                 again.append((item.model_copy(update={"retries": item.retries + 1}),
                               result.delay, result))  # fmt: skip
-        held = await self._settle(chunk, settled)
+        held = await self._settle(chunk, settled, rows)
         if again:
             await self._put_back(chunk, again)
         if crashed:
@@ -245,7 +249,10 @@ class RecordWorker:
         return held
 
     async def _settle(
-        self, chunk: RecordChunk, settled: list[tuple[ChunkRecord, Settled]]
+        self,
+        chunk: RecordChunk,
+        settled: list[tuple[ChunkRecord, Settled]],
+        rows: Mapping[str, TableEntity] | None = None,
     ) -> dict[str, Outcome]:
         if not settled:
             return {}
@@ -255,7 +262,7 @@ class RecordWorker:
                        field=r.field, message=r.message, note=r.note,
                        action=r.action.value if r.action else None, changes=r.changes)
             for item, r in settled
-        ]))  # fmt: skip
+        ], known=rows))  # fmt: skip
         for item, result in settled:
             extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id,
                      "record_id": item.record_id}  # fmt: skip

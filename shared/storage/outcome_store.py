@@ -14,7 +14,7 @@ the row's ETag: a delivery that finds the record another delivery just created (
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,7 +26,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import ErrorCategory
@@ -135,6 +135,11 @@ class PlanRow:
     changes: dict[str, Any] | None
 
 
+def outcome_of(row: Mapping[str, Any] | None) -> Outcome:
+    """A row's outcome (no row, or no status yet: pending)."""
+    return Outcome((row or {}).get("status") or Outcome.PENDING)
+
+
 class OutcomeStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
@@ -202,26 +207,40 @@ class OutcomeStore:
             return None
         return Outcome(row.get("status") or Outcome.PENDING)
 
+    async def rows(self, run_id: str, record_ids: list[str]) -> dict[str, TableEntity]:
+        """The rows of several records by record id (with their ETags), those that exist."""
+        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in record_ids),
+                                 select=["status"])  # fmt: skip
+        return {decode_key(k): r for k, r in rows.items()}
+
     async def statuses(self, run_id: str, record_ids: list[str]) -> dict[str, Outcome]:
         """`status` of several records at once (those the run never queued are left out)."""
         rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in record_ids),
                                  select=["status"])  # fmt: skip
         return {decode_key(k): Outcome(r.get("status") or Outcome.PENDING) for k, r in rows.items()}
 
-    async def settle_many(self, run_id: str, settled: list[Settlement]) -> dict[str, Outcome]:
+    async def settle_many(
+        self,
+        run_id: str,
+        settled: list[Settlement],
+        *,
+        known: Mapping[str, TableEntity] | None = None,
+    ) -> dict[str, Outcome]:
         """Settle a chunk's records in transactions of up to 100 rows, each written only if
         its row is unchanged since read (ETag) and keeping a stronger earlier outcome, as
         `settle` does; a transaction that meets a concurrent write settles its records one
-        by one. Returns the outcome each row holds afterwards."""
+        by one. `known`: the rows as the caller read them (`rows`), by record id, so they
+        are not read again; a record without one has no row yet. Returns the outcome each
+        row holds afterwards."""
         held: dict[str, Outcome] = {}
         latest = {s.record_id: s for s in settled}  # one row, one operation
-        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in latest))
+        if known is None:
+            known = await self.rows(run_id, list(latest))
         ops: list[tuple[Settlement, tuple[Any, ...]]] = []
         now = datetime.now(UTC)
         for s in latest.values():
-            key = encode_key(s.record_id)
             props = self._props(run_id, s, now)
-            row = rows.get(key)
+            row = known.get(s.record_id)
             if row is None:
                 ops.append((s, ("create", props)))
                 continue
