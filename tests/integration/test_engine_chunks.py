@@ -14,7 +14,8 @@ import pytest
 from sandbox.pump import Pump
 from shared.engine.record_worker import SPLIT_AFTER
 from shared.errors import ErrorCategory
-from shared.flows.models import RunStatus
+from shared.flows.models import RunParams, RunStatus
+from shared.flows.service import RunRequest
 from shared.messages import parse_record_upserts
 from shared.runtime import Services
 from tests.support.creatio import RunningCreatio, running_creatio
@@ -22,6 +23,7 @@ from tests.support.engine import creatio_settings, engine_services, intacct_sett
 from tests.support.intacct import RunningIntacct, running_intacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
+ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
 GATEWAY = "/ia/xml/xmlgw.phtml"
 
 
@@ -61,10 +63,17 @@ async def test_a_chunk_of_100_with_3_bad_records_writes_97_and_fails_3_by_name_a
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
     bad = {7, 42, 99}  # Intacct refuses a NAME over 100 characters, inside the batch
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": ("Too long " * 20 if n in bad else "Fine ") + f"{n:03d}", "Code": f"C{n:03d}"}
-        for n in range(100)
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {
+                    "Name": ("Too long " * 20 if n in bad else "Fine ") + f"{n:03d}",
+                    "Code": f"C{n:03d}",
+                }
+                for n in range(100)
+            ]
+        }
+    )
     before = gateway_calls(intacct_emulator.admin)
     run = await run_flow(services, ACCOUNTS_TO_INTACCT)
     assert run.status is RunStatus.PARTIAL
@@ -122,10 +131,14 @@ async def test_the_engine_never_writes_a_run_row_the_flow_service_does(
     # by their number) and several steps to queue.
     monkeypatch.setattr(sync_engine, "OUTSIDE_READ_LIMIT", 2)
     far = datetime(9999, 12, 31, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-    creatio_emulator.admin.seed({"Account": [
-        *({"Name": f"Far {n}", "ModifiedOn": far} for n in range(3)),
-        *({"Name": f"Near {n:03d}"} for n in range(150)),
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                *({"Name": f"Far {n}", "ModifiedOn": far} for n in range(3)),
+                *({"Name": f"Near {n:03d}"} for n in range(150)),
+            ]
+        }
+    )
     writers: list[str] = []
     table = services.flows.runs.table
     for name in ("create_entity", "update_entity", "upsert_entity", "submit_transaction"):
@@ -202,3 +215,43 @@ async def test_a_quiet_cycle_on_the_chunked_path_writes_nothing_and_calls_intacc
     # Re-read (a full window), recognised by their bindings' hashes: no Intacct request.
     assert (quiet.counts.read, quiet.counts.unchanged) == (150, 150)
     assert gateway_calls(intacct_emulator.admin) == before
+
+
+async def test_a_dry_runs_records_waiting_for_a_parent_are_planned_at_once_not_put_back(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Orders of accounts never synced: a real run would put them back to wait; a dry run
+    # writes no parent, so it says at once what each order waits for.
+    parents = [{"Name": f"Parent {n}", "Code": f"P{n}"} for n in range(3)]
+    creatio_emulator.admin.seed({"Account": parents})
+    creatio_emulator.admin.seed(
+        {
+            "Order": [
+                {"Number": f"DRY-{n}", "AccountId": str(a["Id"]), "Date": "2026-11-20T00:00:00Z"}
+                for n, a in enumerate(creatio_emulator.rows("Account"))
+            ]
+        }
+    )
+    queue = services.records.queue
+    real_send = queue.send_message
+    put_back: list[int] = []
+
+    async def spy(text: str, **kwargs: Any) -> Any:
+        if kwargs.get("visibility_timeout"):
+            put_back.append(len(parse_record_upserts(text).records))
+        return await real_send(text, **kwargs)
+
+    monkeypatch.setattr(queue, "send_message", spy)
+    before = sum(intacct_emulator.admin.stats()["writes"].values())
+    request = RunRequest(params=RunParams(dry_run=True))
+    run = await services.flows.run_now(ORDERS_TO_INVOICES, request, datetime.now(UTC))
+    done = await Pump(services).run_finished(run.id)
+    assert (done.counts.read, done.counts.skipped, done.counts.failed) == (3, 3, 0)
+    assert put_back == []  # no wait on the queue
+    rows, _ = await services.engine.outcomes.page(run.id, after=None, limit=10)
+    assert [r.action for r in rows] == ["waiting_for_dependency"] * 3
+    assert all(r.category == "dependency" and r.message for r in rows)
+    assert sum(intacct_emulator.admin.stats()["writes"].values()) == before
