@@ -92,6 +92,9 @@ class RecordChunk(BaseModel):
     dry_run: bool = False
     records: list[ChunkRecord]
     single: bool = False
+    # Where the chunk's outcome rows are (shared/storage/outcome_store.py, row_key): read
+    # together with one range query. None: each row under its record id alone.
+    bucket: str | None = None
 
     def message_of(self, item: ChunkRecord) -> RecordMessage:
         return RecordMessage(flow_id=self.flow_id, run_id=self.run_id, record_id=item.record_id,
@@ -126,6 +129,7 @@ def chunk_texts(
     dry_run: bool = False,
     size: int = CHUNK_SIZE,
     single: bool = False,
+    bucket: str | None = None,
 ) -> list[str]:
     """Message texts for `items`, at most `size` records each and each under the queue's
     limit after base64 (a chunk too large is halved until it fits)."""
@@ -133,8 +137,15 @@ def chunk_texts(
     pending = [items[i : i + max(1, size)] for i in range(0, len(items), max(1, size))]
     while pending:
         part = pending.pop(0)
-        text = RecordChunk(flow_id=flow_id, run_id=run_id, dry_run=dry_run, records=part,
-                           single=single or len(part) == 1).model_dump_json()  # fmt: skip
+        chunk = RecordChunk(
+            flow_id=flow_id,
+            run_id=run_id,
+            dry_run=dry_run,
+            records=part,
+            single=single or len(part) == 1,
+            bucket=bucket,
+        )
+        text = chunk.model_dump_json()
         if len(text) > MAX_MESSAGE_TEXT and len(part) > 1:
             half = len(part) // 2
             pending[:0] = [part[:half], part[half:]]

@@ -60,6 +60,18 @@ async def _steadily(step: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+def _texts(chunk: RecordChunk, items: list[ChunkRecord], *, single: bool) -> list[str]:
+    """Messages for some of a chunk's records, in the chunk's outcome bucket still."""
+    return chunk_texts(
+        chunk.flow_id,
+        chunk.run_id,
+        items,
+        dry_run=chunk.dry_run,
+        single=single,
+        bucket=chunk.bucket,
+    )
+
+
 @dataclass(frozen=True)
 class Crashed:
     """A record whose sync raised something no connector classified (a bug)."""
@@ -114,7 +126,7 @@ class RecordWorker:
         extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id}
         ids = [r.record_id for r in chunk.records]
         # The chunk's rows, read once: their ETags also guard the settlement (settle_many).
-        rows = await self.outcomes.rows(chunk.run_id, ids)
+        rows = await self.outcomes.rows(chunk.run_id, ids, bucket=chunk.bucket)
         todo = [r for r in chunk.records if not outcome_of(rows.get(r.record_id)).is_final]
         if len(todo) < len(chunk.records):
             log.info("run %s: %d of %d records already settled; duplicate delivery ignored "
@@ -242,9 +254,7 @@ class RecordWorker:
             await self._put_back(chunk, again)
         if crashed:
             # The rest of the chunk is settled; each record that crashed goes on alone.
-            texts = [t for item, _ in crashed
-                     for t in chunk_texts(chunk.flow_id, chunk.run_id, [item],
-                                          dry_run=chunk.dry_run, single=True)]  # fmt: skip
+            texts = [t for item, _ in crashed for t in _texts(chunk, [item], single=True)]
             await asyncio.gather(*(self.queue.send_message(t) for t in texts))
         return held
 
@@ -257,12 +267,27 @@ class RecordWorker:
         if not settled:
             return {}
         # Each row keeps the first write's outcome when deliveries overlap (outcome_store.py).
-        held = await _steadily(lambda: self.outcomes.settle_many(chunk.run_id, [
-            Settlement(item.record_id, r.outcome, target_id=r.target_id, category=r.category,
-                       field=r.field, message=r.message, note=r.note,
-                       action=r.action.value if r.action else None, changes=r.changes)
-            for item, r in settled
-        ], known=rows))  # fmt: skip
+        held = await _steadily(
+            lambda: self.outcomes.settle_many(
+                chunk.run_id,
+                [
+                    Settlement(
+                        item.record_id,
+                        r.outcome,
+                        target_id=r.target_id,
+                        category=r.category,
+                        field=r.field,
+                        message=r.message,
+                        note=r.note,
+                        action=r.action.value if r.action else None,
+                        changes=r.changes,
+                    )
+                    for item, r in settled
+                ],
+                known=rows,
+                bucket=chunk.bucket,
+            )
+        )
         for item, result in settled:
             extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id,
                      "record_id": item.record_id}  # fmt: skip
@@ -282,7 +307,9 @@ class RecordWorker:
         self, chunk: RecordChunk, again: list[tuple[ChunkRecord, float, Retry]]
     ) -> None:
         await self.outcomes.note_waits(
-            chunk.run_id, [(item.record_id, r.category, r.reason) for item, _, r in again]
+            chunk.run_id,
+            [(item.record_id, r.category, r.reason) for item, _, r in again],
+            bucket=chunk.bucket,
         )
         groups: dict[int, list[ChunkRecord]] = {}
         alone: list[tuple[ChunkRecord, int]] = []
@@ -296,13 +323,16 @@ class RecordWorker:
                      retry.category.value, retry.reason,
                      extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id,
                             "record_id": item.record_id})  # fmt: skip
-        sends = [(text, seconds)
-                 for seconds, items in groups.items()
-                 for text in chunk_texts(chunk.flow_id, chunk.run_id, items,
-                                         dry_run=chunk.dry_run, single=chunk.single)]  # fmt: skip
-        sends += [(text, seconds) for item, seconds in alone
-                  for text in chunk_texts(chunk.flow_id, chunk.run_id, [item],
-                                          dry_run=chunk.dry_run, single=True)]  # fmt: skip
+        sends = [
+            (text, seconds)
+            for seconds, items in groups.items()
+            for text in _texts(chunk, items, single=chunk.single)
+        ]
+        sends += [
+            (text, seconds)
+            for item, seconds in alone
+            for text in _texts(chunk, [item], single=True)
+        ]
         await asyncio.gather(*(self.queue.send_message(t, visibility_timeout=s) for t, s in sends))
 
     async def handle_poison(self, message: RecordMessage | RecordChunk) -> None:
@@ -311,9 +341,7 @@ class RecordWorker:
         neighbours; a record alone fails on its run instead of vanishing."""
         chunk = message if isinstance(message, RecordChunk) else RecordChunk.of(message)
         if not chunk.single and len(chunk.records) > 1:
-            texts = [t for item in chunk.records
-                     for t in chunk_texts(chunk.flow_id, chunk.run_id, [item],
-                                          dry_run=chunk.dry_run, single=True)]  # fmt: skip
+            texts = [t for item in chunk.records for t in _texts(chunk, [item], single=True)]
             await asyncio.gather(*(self.queue.send_message(t) for t in texts))
             log.warning("run %s: a chunk of %d records failed on every delivery; each record "
                         "is retried alone", chunk.run_id, len(chunk.records),
@@ -324,7 +352,7 @@ class RecordWorker:
             "(see the function logs for the record id); retry the run once fixed"
         )
         failed = Settled(Outcome.FAILED, category=ErrorCategory.INTERNAL, message=text)
-        statuses = await self.outcomes.statuses(chunk.run_id, [r.record_id for r in chunk.records])
-        left = [r for r in chunk.records
-                if not (statuses.get(r.record_id) or Outcome.PENDING).is_final]  # fmt: skip
-        await self._settle(chunk, [(r, failed) for r in left])
+        ids = [r.record_id for r in chunk.records]
+        rows = await self.outcomes.rows(chunk.run_id, ids, bucket=chunk.bucket)
+        left = [r for r in chunk.records if not outcome_of(rows.get(r.record_id)).is_final]
+        await self._settle(chunk, [(r, failed) for r in left], rows)

@@ -16,7 +16,9 @@ FINISH  tally the outcome rows; while any record is pending, report progress and
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,7 +249,7 @@ class SyncEngine:
             from_rejected(r, plan.source_system, f"{where}, row {n}")
             for n, r in enumerate(page.rejected, 1)
         ]
-        queued = await self._queue_records(ctx.run, plan, page.records, rejected)
+        queued = await self._queue_records(ctx.run, plan, page.records, rejected, message.page)
         if page.cursor is not None or message.then:
             following = page.cursor if page.cursor is not None else message.then[0]
             step = FlowRunMessage(
@@ -279,6 +281,7 @@ class SyncEngine:
         plan: FlowPlan,
         records: list[SyncRecord],
         refusals: list[Refusal] | None = None,
+        page: int | None = None,
     ) -> int:
         """Queue each record that passes the flow's filter (those outside it are neither
         queued nor counted as read); a record that cannot be queued fails alone."""
@@ -324,16 +327,43 @@ class SyncEngine:
                 )
         if not queued:
             return 0
-        # Rows first: a record on the queue always has its row, so the run counts it.
-        await self.outcomes.add_pending(run.id, [(q.record_id, q.modified) for q in queued])
-        # A chunk of records per message (issue 15): the worker matches, writes and settles
-        # them together, each with its own outcome.
-        texts = chunk_texts(run.flow_id, run.id, [q.item for q in queued],
-                            dry_run=run.params.dry_run, size=self.chunk_size)  # fmt: skip
+        size = run.params.batch_size or self.page_size
+        stem = "s" if page is None else f"p{page:05d}"
+        await self._send_chunks(run, [q.item for q in queued], stem, size)
+        return len(queued)
+
+    async def _send_chunks(
+        self, run: RunRecord, items: list[ChunkRecord], stem: str, expected: int
+    ) -> None:
+        """Queue records a chunk per message (issue 15): the worker matches, writes and
+        settles them together, each with its own outcome. Each record's outcome row is
+        written first (a record on the queue always has its row, so the run counts it), in
+        its chunk's bucket: `stem` (the step) and a hash of the record id, so a replayed
+        step puts each record in the same bucket again (outcome_store.py, row_key).
+        `expected`: how many records such a step holds at most (the page size)."""
+        groups = 1
+        if expected > self.chunk_size:  # ~85 a bucket: few pass the chunk size and split
+            groups = math.ceil(expected * 1.15 / self.chunk_size)
+        buckets: dict[str, list[ChunkRecord]] = {}
+        for item in items:
+            digest = hashlib.blake2b(item.record_id.encode(), digest_size=4).digest()
+            bucket = f"{stem}.{int.from_bytes(digest, 'big') % groups:03d}"
+            buckets.setdefault(bucket, []).append(item)
+        texts: list[str] = []
+        for bucket, members in buckets.items():
+            pending = [(i.record_id, i.modified) for i in members]
+            await self.outcomes.add_pending(run.id, pending, bucket=bucket)
+            texts += chunk_texts(
+                run.flow_id,
+                run.id,
+                members,
+                dry_run=run.params.dry_run,
+                size=self.chunk_size,
+                bucket=bucket,
+            )
         for start in range(0, len(texts), SEND_CONCURRENCY):
             part = texts[start : start + SEND_CONCURRENCY]
             await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
-        return len(queued)
 
     async def _deletions(self, ctx: RunContext, plan: FlowPlan) -> int:
         """Deletion check of a full bulk or binding run (Creatio and Intacct have no delete
@@ -365,14 +395,9 @@ class SyncEngine:
         deleted = [r for r, flag in zip(unseen, flags, strict=True) if flag]
         if not deleted:
             return 0
-        await self.outcomes.add_pending(run.id, [(r, ctx.now) for r in deleted])
         # No values: the worker reads each again, finds it gone and reports it (upsert.py).
         items = [ChunkRecord(record_id=r, modified=ctx.now) for r in deleted]
-        texts = chunk_texts(run.flow_id, run.id, items, dry_run=run.params.dry_run,
-                            size=self.chunk_size)  # fmt: skip
-        for start in range(0, len(texts), SEND_CONCURRENCY):
-            part = texts[start : start + SEND_CONCURRENCY]
-            await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
+        await self._send_chunks(run, items, "d", len(items))
         extra = {"flow_id": run.flow_id, "run_id": run.id}
         log.info("run %s: %d bound %s records deleted at the source", run.id, len(deleted),
                  plan.flow.source.object, extra=extra)  # fmt: skip

@@ -1,4 +1,7 @@
-"""Per-record outcomes of a run: PartitionKey = run id, RowKey = the source record's id.
+"""Per-record outcomes of a run: PartitionKey = run id, RowKey = the source record's id,
+after its chunk's bucket when it has one (`row_key`): the rows a chunk of records settles
+together are then one RowKey range, read with one range query instead of an OR of RowKeys
+(which Table storage answers by scanning the whole partition).
 
 The extractor writes a row (no status: pending) before it queues the record; the upsert
 worker sets its status. A run's counts are the tally of its rows, so every record read is
@@ -135,6 +138,21 @@ class PlanRow:
     changes: dict[str, Any] | None
 
 
+def row_key(record_id: str, bucket: str | None = None) -> str:
+    """A record's RowKey: its id, after its chunk's bucket if any ("|" never occurs in an
+    encoded id: shared/storage/keys.py)."""
+    return f"{bucket}|{encode_key(record_id)}" if bucket else encode_key(record_id)
+
+
+def record_of(key: str) -> str:
+    """The record id a RowKey names (`row_key` reversed)."""
+    return decode_key(key.rsplit("|", 1)[-1])
+
+
+def _bucket_of(key: str) -> str | None:
+    return key.rsplit("|", 1)[0] if "|" in key else None
+
+
 def outcome_of(row: Mapping[str, Any] | None) -> Outcome:
     """A row's outcome (no row, or no status yet: pending)."""
     return Outcome((row or {}).get("status") or Outcome.PENDING)
@@ -144,11 +162,17 @@ class OutcomeStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
 
-    async def add_pending(self, run_id: str, records: Iterable[tuple[str, datetime]]) -> None:
-        """Rows for records about to be queued. MERGE without a status: a replayed page
-        never turns a finished record back into a pending one."""
+    async def add_pending(
+        self, run_id: str, records: Iterable[tuple[str, datetime]], bucket: str | None = None
+    ) -> None:
+        """Rows for records about to be queued (in their chunk's bucket). MERGE without a
+        status: a replayed page never turns a finished record back into a pending one."""
         rows = [
-            {"PartitionKey": run_id, "RowKey": encode_key(rid), "modified": mod.astimezone(UTC)}
+            {
+                "PartitionKey": run_id,
+                "RowKey": row_key(rid, bucket),
+                "modified": mod.astimezone(UTC),
+            }
             for rid, mod in records
         ]
         for start in range(0, len(rows), BATCH):
@@ -204,20 +228,39 @@ class OutcomeStore:
         try:
             row = await self.table.get_entity(run_id, encode_key(record_id), select=["status"])
         except ResourceNotFoundError:
-            return None
+            rows = self.table.query_entities(  # in a chunk's bucket: the run's rows (rare)
+                "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
+            )
+            found = [r async for r in rows if record_of(r["RowKey"]) == record_id]
+            return outcome_of(found[0]) if found else None
         return Outcome(row.get("status") or Outcome.PENDING)
 
-    async def rows(self, run_id: str, record_ids: list[str]) -> dict[str, TableEntity]:
-        """The rows of several records by record id (with their ETags), those that exist."""
-        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in record_ids),
-                                 select=["status"])  # fmt: skip
-        return {decode_key(k): r for k, r in rows.items()}
+    async def rows(
+        self, run_id: str, record_ids: list[str], *, bucket: str | None = None
+    ) -> dict[str, TableEntity]:
+        """The rows of several records by record id (with their ETags), those that exist: a
+        chunk's bucket in one range query, else by their RowKeys."""
+        wanted = set(record_ids)
+        if bucket:
+            found = self.table.query_entities(
+                "PartitionKey eq @run and RowKey gt @low and RowKey lt @high",
+                # "|" is followed by "}" in ASCII: every RowKey of the bucket.
+                parameters={"run": run_id, "low": f"{bucket}|", "high": f"{bucket}}}"},
+                select=["RowKey", "status"],
+            )
+            rows = {record_of(r["RowKey"]): r async for r in found}
+            return {i: r for i, r in rows.items() if i in wanted}
+        keyed = await rows_by_key(
+            self.table, run_id, (encode_key(i) for i in record_ids), select=["status"]
+        )
+        return {decode_key(k): r for k, r in keyed.items()}
 
-    async def statuses(self, run_id: str, record_ids: list[str]) -> dict[str, Outcome]:
+    async def statuses(
+        self, run_id: str, record_ids: list[str], *, bucket: str | None = None
+    ) -> dict[str, Outcome]:
         """`status` of several records at once (those the run never queued are left out)."""
-        rows = await rows_by_key(self.table, run_id, (encode_key(i) for i in record_ids),
-                                 select=["status"])  # fmt: skip
-        return {decode_key(k): Outcome(r.get("status") or Outcome.PENDING) for k, r in rows.items()}
+        rows = await self.rows(run_id, record_ids, bucket=bucket)
+        return {i: outcome_of(r) for i, r in rows.items()}
 
     async def settle_many(
         self,
@@ -225,6 +268,7 @@ class OutcomeStore:
         settled: list[Settlement],
         *,
         known: Mapping[str, TableEntity] | None = None,
+        bucket: str | None = None,
     ) -> dict[str, Outcome]:
         """Settle a chunk's records in transactions of up to 100 rows, each written only if
         its row is unchanged since read (ETag) and keeping a stronger earlier outcome, as
@@ -235,11 +279,11 @@ class OutcomeStore:
         held: dict[str, Outcome] = {}
         latest = {s.record_id: s for s in settled}  # one row, one operation
         if known is None:
-            known = await self.rows(run_id, list(latest))
+            known = await self.rows(run_id, list(latest), bucket=bucket)
         ops: list[tuple[Settlement, tuple[Any, ...]]] = []
         now = datetime.now(UTC)
         for s in latest.values():
-            props = self._props(run_id, s, now)
+            props = self._props(run_id, s, now, bucket)
             row = known.get(s.record_id)
             if row is None:
                 ops.append((s, ("create", props)))
@@ -261,12 +305,12 @@ class OutcomeStore:
                     held[s.record_id] = await self.settle(
                         run_id, s.record_id, s.outcome, target_id=s.target_id,
                         category=s.category, field_name=s.field, message=s.message, note=s.note,
-                        action=s.action, changes=s.changes,
+                        action=s.action, changes=s.changes, bucket=bucket,
                     )  # fmt: skip
         return held
 
     @staticmethod
-    def _props(run_id: str, s: Settlement, now: datetime) -> dict[str, Any]:
+    def _props(run_id: str, s: Settlement, now: datetime, bucket: str | None) -> dict[str, Any]:
         extra = {
             "target_id": s.target_id,
             "category": s.category.value if s.category else None,
@@ -278,17 +322,23 @@ class OutcomeStore:
         }
         return {
             "PartitionKey": run_id,
-            "RowKey": encode_key(s.record_id),
+            "RowKey": row_key(s.record_id, bucket),
             "status": s.outcome.value,
             "at": now,
             **{k: v if v is not None else "" for k, v in extra.items()},
         }
 
-    async def note_waits(self, run_id: str, waits: list[tuple[str, ErrorCategory, str]]) -> None:
+    async def note_waits(
+        self,
+        run_id: str,
+        waits: list[tuple[str, ErrorCategory, str]],
+        *,
+        bucket: str | None = None,
+    ) -> None:
         """`note_wait` for several records, in transactions (status untouched)."""
         rows = {
-            encode_key(rid): {"PartitionKey": run_id, "RowKey": encode_key(rid),
-                              "category": category.value, "message": message}
+            row_key(rid, bucket): {"PartitionKey": run_id, "RowKey": row_key(rid, bucket),
+                                   "category": category.value, "message": message}
             for rid, category, message in waits
         }  # fmt: skip
         ordered = list(rows.values())
@@ -313,12 +363,14 @@ class OutcomeStore:
         note: str | None = None,
         action: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        bucket: str | None = None,
     ) -> Outcome:
-        """Settle the record's row; returns the outcome the row holds afterwards (an
-        earlier, stronger one wins: see the module doc)."""
+        """Settle the record's row (in its chunk's bucket, if any); returns the outcome the
+        row holds afterwards (an earlier, stronger one wins: see the module doc)."""
+        key = row_key(record_id, bucket)
         props: dict[str, Any] = {
             "PartitionKey": run_id,
-            "RowKey": encode_key(record_id),
+            "RowKey": key,
             "status": outcome.value,
             "at": datetime.now(UTC),
         }
@@ -335,7 +387,7 @@ class OutcomeStore:
         props.update({k: v if v is not None else "" for k, v in extra.items()})
         for _ in range(SETTLE_ATTEMPTS):
             try:
-                row = await self.table.get_entity(run_id, encode_key(record_id))
+                row = await self.table.get_entity(run_id, key)
             except ResourceNotFoundError:
                 try:
                     await self.table.create_entity(props)
@@ -375,21 +427,24 @@ class OutcomeStore:
         rows = self.table.query_entities(
             "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
         )
-        pending = [decode_key(r["RowKey"]) async for r in rows if not r.get("status")]
-        for record_id in pending:
-            await self.settle(run_id, record_id, Outcome.SKIPPED, message=message)
+        pending = [str(r["RowKey"]) async for r in rows if not r.get("status")]
+        for key in pending:
+            await self.settle(
+                run_id, record_of(key), Outcome.SKIPPED, message=message, bucket=_bucket_of(key)
+            )
         return len(pending)
 
     async def page(
         self, run_id: str, *, after: str | None, limit: int, outcome: Outcome | None = None
     ) -> tuple[list[PlanRow], str | None]:
-        """Rows of a run in record-id order after `after` (a record id), at most `limit`;
-        returns them and the record id to continue after (None at the end)."""
+        """Rows of a run in RowKey order (chunk by chunk, record ids in order inside each)
+        after `after` (the cursor an earlier page returned), at most `limit`; returns them
+        and the cursor to continue after (None at the end)."""
         query = "PartitionKey eq @run"
         params: dict[str, Any] = {"run": run_id}
         if after is not None:
             query += " and RowKey gt @after"
-            params["after"] = encode_key(after)
+            params["after"] = after
         if outcome is not None:
             query += " and status eq @status"
             params["status"] = outcome.value
@@ -399,20 +454,22 @@ class OutcomeStore:
                     "note", "changes"],
         )  # fmt: skip
         out: list[PlanRow] = []
+        last = ""
         more = False
         async for row in rows:
             if len(out) == limit:
                 more = True
                 break
             out.append(_plan_row(row))
-        return out, (out[-1].record if more and out else None)
+            last = str(row["RowKey"])
+        return out, (last if more and out else None)
 
     async def record_ids(self, run_id: str) -> set[str]:
         """Every record the run has a row for (read, refused or re-read)."""
         rows = self.table.query_entities(
             "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey"]
         )
-        return {decode_key(r["RowKey"]) async for r in rows}
+        return {record_of(r["RowKey"]) async for r in rows}
 
     async def failed_ids(self, run_id: str) -> list[str]:
         """Every failed record of a run (a retry re-reads them all, however many)."""
@@ -420,7 +477,7 @@ class OutcomeStore:
             "PartitionKey eq @run and status eq @failed",
             parameters={"run": run_id, "failed": Outcome.FAILED.value}, select=["RowKey"],
         )  # fmt: skip
-        return [decode_key(r["RowKey"]) async for r in rows]
+        return [record_of(r["RowKey"]) async for r in rows]
 
     async def tally(self, run_id: str, max_errors: int = 100) -> Tally:
         counts = RunCounts()
@@ -434,7 +491,7 @@ class OutcomeStore:
             outcome = Outcome(row.get("status") or Outcome.PENDING)
             counts.read += 1
             setattr(counts, outcome.value, getattr(counts, outcome.value) + 1)
-            record = decode_key(row["RowKey"])
+            record = record_of(row["RowKey"])
             at = row.get("at") or datetime.now(UTC)
             if outcome is Outcome.FAILED:
                 tally.failed_ids.append(record)
@@ -480,7 +537,7 @@ def _plan_row(row: dict[str, Any]) -> PlanRow:
         except ValueError:
             changes = None
     return PlanRow(
-        record=decode_key(row["RowKey"]),
+        record=record_of(row["RowKey"]),
         outcome=Outcome(row.get("status") or Outcome.PENDING),
         action=row.get("action") or None,
         target_id=row.get("target_id") or None,
