@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from azure.core.pipeline.transport import AioHttpTransport  # noqa: E402
 
-from bench.engine_bench import Emulator, seed_accounts, settings  # noqa: E402
+from bench.engine_bench import Emulator, progress, seed_accounts, settings  # noqa: E402
 from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
 from sandbox.pump import Pump  # noqa: E402
 from shared.flows.service import RunRequest  # noqa: E402
@@ -133,7 +133,9 @@ async def intacct(
         run = await services.flows.run_now(
             "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
         )
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
         done = await Pump(services, concurrency=concurrency).run_finished(run.id, limit_s=7200)
+        ticker.cancel()
         elapsed = time.perf_counter() - started
         await services.close()
         stats = target.stats()
