@@ -469,11 +469,11 @@ class DataverseSync:
             results = await self.client.batch([ChangeSet(operations=chunk)])
             for offset, result in enumerate(results):
                 if result.error is not None and not result.rolled_back:
-                    error = result.error
+                    refused = result.error
                     number = start + offset + 1
-                    if error.field and not error.field.startswith(LINES_FIELD):
-                        error.field = f"{LINES_FIELD}[{number}].{error.field}"
-                    raise error
+                    if refused.field and not refused.field.startswith(LINES_FIELD):
+                        refused.field = f"{LINES_FIELD}[{number}].{refused.field}"
+                    raise refused
                 if result.status is None:
                     raise ConnectorError(
                         f"create {table.logical} lines: the $batch stopped before line "

@@ -304,7 +304,8 @@ class IntacctSync:
             return await self.aging.one(id)
         obj = self._object(object)
         if obj.is_document:
-            return (await self._full(obj, [id], fields) or [None])[0] if id.isdigit() else None
+            full = await self._full(obj, [id], fields) if id.isdigit() else []
+            return full[0] if full else None
         found = await self.find(obj.name, {obj.id_field: id}, fields=fields, limit=1)
         return found[0] if found else None
 
