@@ -62,7 +62,7 @@ def gateway_calls(admin: Any) -> int:
 async def test_a_chunk_of_100_with_3_bad_records_writes_97_and_fails_3_by_name_and_field(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    bad = {7, 42, 99}  # Intacct refuses a NAME over 100 characters, inside the batch
+    bad = {7, 42, 99}  # the mapping refuses a NAME over 100 characters (Intacct's limit)
     creatio_emulator.admin.seed(
         {
             "Account": [
@@ -255,3 +255,37 @@ async def test_a_dry_runs_records_waiting_for_a_parent_are_planned_at_once_not_p
     assert [r.action for r in rows] == ["waiting_for_dependency"] * 3
     assert all(r.category == "dependency" and r.message for r in rows)
     assert sum(intacct_emulator.admin.stats()["writes"].values()) == before
+
+
+async def test_three_records_intacct_refuses_inside_a_chunks_request_fail_alone(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox.emulators.intacct.schema import OBJECTS
+
+    # Intacct itself refuses them (here: names over 40 characters, which the mapping lets
+    # through), each in its own function of the one multi-function request.
+    monkeypatch.setitem(OBJECTS["CUSTOMER"].max_lengths, "NAME", 40)
+    bad = {3, 50, 97}
+    accounts = [
+        {
+            "Name": ("Longer than Intacct takes " * 2 if n in bad else "Fine ") + f"{n:03d}",
+            "Code": f"R{n:03d}",
+        }
+        for n in range(100)
+    ]
+    creatio_emulator.admin.seed({"Account": accounts})
+    before = gateway_calls(intacct_emulator.admin)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT)
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (100, 97, 3), run.errors
+    customers = sorted(c["CUSTOMERID"] for c in intacct_emulator.admin.rows("CUSTOMER"))
+    assert customers == [f"R{n:03d}" for n in range(100) if n not in bad]
+    by_code = {str(r["Id"]).lower(): r["Code"] for r in creatio_emulator.rows("Account")}
+    failed = {by_code[e.record.lower()]: e for e in run.errors if e.record}
+    assert sorted(failed) == [f"R{n:03d}" for n in sorted(bad)]
+    for error in failed.values():
+        assert error.category is ErrorCategory.VALIDATION, error
+        assert error.field == "NAME" and "40" in error.message, error
+    assert gateway_calls(intacct_emulator.admin) - before <= 12  # one request, not 100
