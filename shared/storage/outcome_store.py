@@ -1,7 +1,9 @@
-"""Per-record outcomes of a run: PartitionKey = run id, RowKey = the source record's id,
-after its chunk's bucket when it has one (`row_key`): the rows a chunk of records settles
-together are then one RowKey range, read with one range query instead of an OR of RowKeys
-(which Table storage answers by scanning the whole partition).
+"""Per-record outcomes of a run: PartitionKey = the run id, followed by the record's chunk
+bucket when it has one (`partition_of`); RowKey = the source record's id. A chunk's rows
+are then one small partition: read with one query instead of an OR of RowKeys (which Table
+storage answers by scanning the partition) and written in transactions that never touch a
+big partition (Azurite's cost per written row grows with its partition). A run's rows are
+its own partition and the range of its bucket partitions (`_RUN`).
 
 The extractor writes a row (no status: pending) before it queues the record; the upsert
 worker sets its status. A run's counts are the tally of its rows, so every record read is
@@ -138,19 +140,27 @@ class PlanRow:
     changes: dict[str, Any] | None
 
 
-def row_key(record_id: str, bucket: str | None = None) -> str:
-    """A record's RowKey: its id, after its chunk's bucket if any ("|" never occurs in an
-    encoded id: shared/storage/keys.py)."""
-    return f"{bucket}|{encode_key(record_id)}" if bucket else encode_key(record_id)
+def partition_of(run_id: str, bucket: str | None = None) -> str:
+    """The partition of a run's record rows: the run id, then the chunk's bucket if any."""
+    return f"{run_id}|{bucket}" if bucket else run_id
 
 
 def record_of(key: str) -> str:
-    """The record id a RowKey names (`row_key` reversed)."""
-    return decode_key(key.rsplit("|", 1)[-1])
+    """The record id a RowKey names."""
+    return decode_key(key)
 
 
-def _bucket_of(key: str) -> str | None:
-    return key.rsplit("|", 1)[0] if "|" in key else None
+def _bucket_of(run_id: str, partition: str) -> str | None:
+    return partition[len(run_id) + 1 :] or None
+
+
+# Every row of a run: its own partition, and its buckets' ("|" is followed by "}" in ASCII).
+# (The SDK substitutes a parameter only when spaces surround it.)
+_RUN = "( PartitionKey eq @run or ( PartitionKey gt @low and PartitionKey lt @high ) )"
+
+
+def _run_params(run_id: str) -> dict[str, Any]:
+    return {"run": run_id, "low": f"{run_id}|", "high": f"{run_id}}}"}
 
 
 def outcome_of(row: Mapping[str, Any] | None) -> Outcome:
@@ -169,8 +179,8 @@ class OutcomeStore:
         status: a replayed page never turns a finished record back into a pending one."""
         rows = [
             {
-                "PartitionKey": run_id,
-                "RowKey": row_key(rid, bucket),
+                "PartitionKey": partition_of(run_id, bucket),
+                "RowKey": encode_key(rid),
                 "modified": mod.astimezone(UTC),
             }
             for rid, mod in records
@@ -228,10 +238,12 @@ class OutcomeStore:
         try:
             row = await self.table.get_entity(run_id, encode_key(record_id), select=["status"])
         except ResourceNotFoundError:
-            rows = self.table.query_entities(  # in a chunk's bucket: the run's rows (rare)
-                "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
+            rows = self.table.query_entities(  # in a chunk's bucket: look it up (rare)
+                f"{_RUN} and RowKey eq @key",
+                parameters={**_run_params(run_id), "key": encode_key(record_id)},
+                select=["status"],
             )
-            found = [r async for r in rows if record_of(r["RowKey"]) == record_id]
+            found = [r async for r in rows]
             return outcome_of(found[0]) if found else None
         return Outcome(row.get("status") or Outcome.PENDING)
 
@@ -239,13 +251,12 @@ class OutcomeStore:
         self, run_id: str, record_ids: list[str], *, bucket: str | None = None
     ) -> dict[str, TableEntity]:
         """The rows of several records by record id (with their ETags), those that exist: a
-        chunk's bucket in one range query, else by their RowKeys."""
+        chunk's bucket in one query, else by their RowKeys."""
         wanted = set(record_ids)
         if bucket:
             found = self.table.query_entities(
-                "PartitionKey eq @run and RowKey gt @low and RowKey lt @high",
-                # "|" is followed by "}" in ASCII: every RowKey of the bucket.
-                parameters={"run": run_id, "low": f"{bucket}|", "high": f"{bucket}}}"},
+                "PartitionKey eq @part",
+                parameters={"part": partition_of(run_id, bucket)},
                 select=["RowKey", "status"],
             )
             rows = {record_of(r["RowKey"]): r async for r in found}
@@ -321,8 +332,8 @@ class OutcomeStore:
             "changes": _changes_text(s.changes),
         }
         return {
-            "PartitionKey": run_id,
-            "RowKey": row_key(s.record_id, bucket),
+            "PartitionKey": partition_of(run_id, bucket),
+            "RowKey": encode_key(s.record_id),
             "status": s.outcome.value,
             "at": now,
             **{k: v if v is not None else "" for k, v in extra.items()},
@@ -337,8 +348,9 @@ class OutcomeStore:
     ) -> None:
         """`note_wait` for several records, in transactions (status untouched)."""
         rows = {
-            row_key(rid, bucket): {"PartitionKey": run_id, "RowKey": row_key(rid, bucket),
-                                   "category": category.value, "message": message}
+            encode_key(rid): {"PartitionKey": partition_of(run_id, bucket),
+                              "RowKey": encode_key(rid), "category": category.value,
+                              "message": message}
             for rid, category, message in waits
         }  # fmt: skip
         ordered = list(rows.values())
@@ -367,9 +379,9 @@ class OutcomeStore:
     ) -> Outcome:
         """Settle the record's row (in its chunk's bucket, if any); returns the outcome the
         row holds afterwards (an earlier, stronger one wins: see the module doc)."""
-        key = row_key(record_id, bucket)
+        part, key = partition_of(run_id, bucket), encode_key(record_id)
         props: dict[str, Any] = {
-            "PartitionKey": run_id,
+            "PartitionKey": part,
             "RowKey": key,
             "status": outcome.value,
             "at": datetime.now(UTC),
@@ -387,7 +399,7 @@ class OutcomeStore:
         props.update({k: v if v is not None else "" for k, v in extra.items()})
         for _ in range(SETTLE_ATTEMPTS):
             try:
-                row = await self.table.get_entity(run_id, key)
+                row = await self.table.get_entity(part, key)
             except ResourceNotFoundError:
                 try:
                     await self.table.create_entity(props)
@@ -425,33 +437,39 @@ class OutcomeStore:
         """Settle every record still pending as skipped (a cancelled run); a delivery already
         writing one settles it again with what really happened (a stronger outcome wins)."""
         rows = self.table.query_entities(
-            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
+            _RUN, parameters=_run_params(run_id), select=["PartitionKey", "RowKey", "status"]
         )
-        pending = [str(r["RowKey"]) async for r in rows if not r.get("status")]
-        for key in pending:
+        pending = [
+            (str(r["PartitionKey"]), str(r["RowKey"])) async for r in rows if not r.get("status")
+        ]
+        for part, key in pending:
+            bucket = _bucket_of(run_id, part)
             await self.settle(
-                run_id, record_of(key), Outcome.SKIPPED, message=message, bucket=_bucket_of(key)
+                run_id, record_of(key), Outcome.SKIPPED, message=message, bucket=bucket
             )
         return len(pending)
 
     async def page(
         self, run_id: str, *, after: str | None, limit: int, outcome: Outcome | None = None
     ) -> tuple[list[PlanRow], str | None]:
-        """Rows of a run in RowKey order (chunk by chunk, record ids in order inside each)
-        after `after` (the cursor an earlier page returned), at most `limit`; returns them
-        and the cursor to continue after (None at the end)."""
-        query = "PartitionKey eq @run"
-        params: dict[str, Any] = {"run": run_id}
+        """Rows of a run chunk by chunk (record ids in order inside each) after `after` (the
+        cursor an earlier page returned: partition and RowKey), at most `limit`; returns
+        them and the cursor to continue after (None at the end)."""
+        query = _RUN
+        params = _run_params(run_id)
         if after is not None:
-            query += " and RowKey gt @after"
-            params["after"] = after
+            part, _, key = after.rpartition("/")
+            query += (
+                " and ( PartitionKey gt @apart or ( PartitionKey eq @apart and RowKey gt @akey ) )"
+            )
+            params |= {"apart": part, "akey": key}
         if outcome is not None:
             query += " and status eq @status"
             params["status"] = outcome.value
         rows = self.table.query_entities(
             query, parameters=params, results_per_page=min(limit + 1, 1000),
-            select=["RowKey", "status", "action", "target_id", "category", "field", "message",
-                    "note", "changes"],
+            select=["PartitionKey", "RowKey", "status", "action", "target_id", "category",
+                    "field", "message", "note", "changes"],
         )  # fmt: skip
         out: list[PlanRow] = []
         last = ""
@@ -461,21 +479,20 @@ class OutcomeStore:
                 more = True
                 break
             out.append(_plan_row(row))
-            last = str(row["RowKey"])
+            last = f"{row['PartitionKey']}/{row['RowKey']}"
         return out, (last if more and out else None)
 
     async def record_ids(self, run_id: str) -> set[str]:
         """Every record the run has a row for (read, refused or re-read)."""
-        rows = self.table.query_entities(
-            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey"]
-        )
+        rows = self.table.query_entities(_RUN, parameters=_run_params(run_id), select=["RowKey"])
         return {record_of(r["RowKey"]) async for r in rows}
 
     async def failed_ids(self, run_id: str) -> list[str]:
         """Every failed record of a run (a retry re-reads them all, however many)."""
         rows = self.table.query_entities(
-            "PartitionKey eq @run and status eq @failed",
-            parameters={"run": run_id, "failed": Outcome.FAILED.value}, select=["RowKey"],
+            f"{_RUN} and status eq @failed",
+            parameters={**_run_params(run_id), "failed": Outcome.FAILED.value},
+            select=["RowKey"],
         )  # fmt: skip
         return [record_of(r["RowKey"]) async for r in rows]
 
@@ -483,8 +500,8 @@ class OutcomeStore:
         counts = RunCounts()
         tally = Tally(counts=counts)
         rows = self.table.query_entities(
-            "PartitionKey eq @run",
-            parameters={"run": run_id},
+            _RUN,
+            parameters=_run_params(run_id),
             select=["RowKey", "status", "category", "field", "message", "note", "at"],
         )
         async for row in rows:

@@ -23,7 +23,7 @@ from shared.messages import RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
-from shared.storage.outcome_store import Outcome, record_of
+from shared.storage.outcome_store import Outcome, PlanRow
 from tests.support import engine as support
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
@@ -253,25 +253,20 @@ async def test_an_invoice_waits_for_its_customer_and_arrives_after_it(
     invoice_run = await engine_services.flows.run_now(ORDERS_TO_INVOICES, RunRequest(),
                                                       datetime.now(UTC))  # fmt: skip
 
-    async def row_of_order() -> dict[str, Any] | None:
-        # The row sits in its chunk's bucket (outcome_store.py, row_key).
-        rows = outcomes.table.query_entities(
-            "PartitionKey eq @run", parameters={"run": invoice_run.id}
-        )
-        found = [r async for r in rows if record_of(r["RowKey"]) == order]
-        return found[0] if found else None
+    async def row_of_order() -> PlanRow | None:
+        rows, _ = await outcomes.page(invoice_run.id, after=None, limit=100)
+        return next((r for r in rows if r.record == order), None)
 
     async def waiting() -> bool:
         row = await row_of_order()
-        return row is not None and row.get("category") == "dependency"  # None: not read yet
+        return row is not None and row.category == "dependency"  # None: not read yet
 
     await pump.until(waiting)
     assert systems.intacct.calls["create"] == 0
     row = await row_of_order()
-    assert row is not None
-    assert (
-        "AccountId " + account + " is not synced yet (flow 'accounts-to-intacct')"
-        in (row["message"])
+    assert row is not None and row.message is not None
+    assert "AccountId " + account + " is not synced yet (flow 'accounts-to-intacct')" in (
+        row.message
     )
 
     accounts_run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
