@@ -60,6 +60,9 @@ class Binding(BaseModel):
     # side, as JSON (three-way conflict detection: shared/engine/decisions.py).
     base_to_crm: str | None = None
     base_to_erp: str | None = None
+    # The run that created the target record and this binding: a redelivery in that run
+    # that finds it bound (its worker died before settling) still counts it created.
+    created_run: str | None = None
     updated_at: AwareDatetime | None = None
 
     def id_of(self, side: Side) -> str:

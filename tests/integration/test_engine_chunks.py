@@ -289,3 +289,33 @@ async def test_three_records_intacct_refuses_inside_a_chunks_request_fail_alone(
         assert error.category is ErrorCategory.VALIDATION, error
         assert error.field == "NAME" and "40" in error.message, error
     assert gateway_calls(intacct_emulator.admin) - before <= 12  # one request, not 100
+
+
+async def test_a_worker_killed_after_binding_a_chunk_before_settling_it_counts_created(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Bound {n:02d}"} for n in range(20)]})
+    outcomes = services.records.outcomes
+    real_settle_many = outcomes.settle_many
+    killed: list[int] = []
+
+    async def die_once(run_id: str, settled: list[Any], **kwargs: Any) -> Any:
+        # The chunk's creates are done and its bindings written; the worker dies before
+        # the outcomes are settled, and the queue delivers the chunk again.
+        if not killed:
+            killed.append(len(settled))
+            raise RuntimeError("worker killed")
+        return await real_settle_many(run_id, settled, **kwargs)
+
+    monkeypatch.setattr(outcomes, "settle_many", die_once)
+    pump = Pump(services)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT, pump)
+    assert killed == [20] and any("worker killed" in f for f in pump.failures)
+    # What happened to each record the first time: created (not unchanged, as the second
+    # delivery, finding them bound with the same values, would say).
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (20, 20, 0), run.errors
+    names = sorted(c["NAME"] for c in intacct_emulator.admin.rows("CUSTOMER"))
+    assert names == [f"Bound {n:02d}" for n in range(20)]
