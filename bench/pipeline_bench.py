@@ -96,6 +96,12 @@ def profile(records: int, pids: dict[str, int], before: dict[str, float]) -> Non
     print(f"  storage requests per record: {kinds}", flush=True)
 
 
+def failed_deliveries(pump: Pump) -> None:
+    """Deliveries that failed and were redelivered (each record still counts once)."""
+    if pump.failures:
+        print(f"  failed deliveries: {len(pump.failures)}, first: {pump.failures[0][:300]}")
+
+
 def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> str:
     counts = collections.Counter(names)
     expected = {f"Bench account {n:06d}" for n in range(records)}
@@ -134,7 +140,8 @@ async def intacct(
             "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
         )
         ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
-        done = await Pump(services, concurrency=concurrency).run_finished(run.id, limit_s=7200)
+        pump = Pump(services, concurrency=concurrency)
+        done = await pump.run_finished(run.id, limit_s=7200)
         ticker.cancel()
         elapsed = time.perf_counter() - started
         await services.close()
@@ -146,6 +153,7 @@ async def intacct(
               f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
               f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
               f"{figures(records, elapsed, vendor, names)}", flush=True)  # fmt: skip
+        failed_deliveries(pump)
         if show:
             profile(records, pids, cpu_before)
     finally:
@@ -196,6 +204,7 @@ async def dataverse(records: int, limit: int, window: float, concurrency: int) -
               f"{done.counts.model_dump()}, {accepted / elapsed:.1f} requests/s = "
               f"{accepted / elapsed / limit:.0%} of the limit, 429 {share:.1%}: "
               f"{figures(records, elapsed, accepted + throttled, names)}", flush=True)  # fmt: skip
+        failed_deliveries(pump)
     finally:
         creatio.stop()
         azurite.stop()
