@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -283,6 +284,12 @@ def main() -> None:
     limited.add_argument("--limit", type=int, default=50, help="requests per second")
     limited.add_argument("--window", type=float, default=10.0, help="window length, seconds")
     args = parser.parse_args()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds every `finally`: the emulators and Azurite stop
+
+    # bench/pipeline_bench.py stops its memory children with SIGTERM.
+    signal.signal(signal.SIGTERM, stop)
     if args.what == "throughput":
         asyncio.run(throughput(args.records))
     elif args.what == "dataverse":

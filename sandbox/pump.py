@@ -20,7 +20,7 @@ from shared.messages import (
     FLOW_RUNS_QUEUE,
     RECORD_UPSERTS_QUEUE,
     FlowRunMessage,
-    RecordMessage,
+    parse_record_upserts,
 )
 from shared.runner import handle_flow_run, handle_flow_run_poison
 from shared.runtime import Services
@@ -36,7 +36,7 @@ class Pump:
     duplicate_records: bool = False  # deliver every record message twice
     concurrent_duplicates: bool = False  # deliver every record message twice at the same time
     concurrency: int = BATCH  # record messages worked at once
-    deliveries: int = 0
+    deliveries: int = 0  # record deliveries (a chunk of n records counts n)
     failures: list[str] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow  # the `now` handed to the flow-runs handlers
 
@@ -74,24 +74,24 @@ class Pump:
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(msg) -> None:  # type: ignore[no-untyped-def]
-            body = RecordMessage.model_validate_json(base64.b64decode(msg.content))
+            body = parse_record_upserts(base64.b64decode(msg.content))
             async with sem:
                 try:
                     if msg.dequeue_count > MAX_DEQUEUE:
                         await self.services.records.handle_poison(body)
                     else:
-                        self.deliveries += 1
+                        self.deliveries += len(body.records)
                         if self.concurrent_duplicates:
-                            self.deliveries += 1
+                            self.deliveries += len(body.records)
                             await asyncio.gather(
-                                self.services.records.handle(body),
-                                self.services.records.handle(body),
+                                self.services.records.handle_chunk(body),
+                                self.services.records.handle_chunk(body),
                             )
                         else:
-                            await self.services.records.handle(body)
+                            await self.services.records.handle_chunk(body)
                         if self.duplicate_records:
-                            self.deliveries += 1
-                            await self.services.records.handle(body)
+                            self.deliveries += len(body.records)
+                            await self.services.records.handle_chunk(body)
                 except Exception as exc:
                     self.failures.append(f"record-upserts: {exc!r}")
                     # As the host does (visibilityTimeout 0): visible again at once.

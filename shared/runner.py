@@ -47,11 +47,22 @@ async def handle_flow_run(
         result = await engine.execute(ctx)
     except Exception as exc:
         run = await service.runs.get(run.id)
-        await service.record_attempt(run, error=_describe(exc))
+        category = exc.category if isinstance(exc, ConnectorError) else ErrorCategory.INTERNAL
+        await service.record_attempt(run, error=_describe(exc), category=category)
         log.exception("run %s: step %s failed", run.id, message.step.value, extra=extra)
         raise
     if not result.status.is_final:
-        return  # the engine queued the run's next step
+        # The flow service, not the engine, shows progress and queues the next step.
+        if result.progress:
+            await service.record_progress(
+                run.id,
+                counts=result.counts if result.counts.read else None,
+                message=result.message or None,
+                errors=result.errors,
+            )
+        if result.next_step is not None:
+            await service.continue_run(result.next_step, result.next_delay, kind=run.kind)
+        return
     end = RunEnd(
         status=result.status,
         message=result.message,
@@ -76,7 +87,8 @@ async def handle_flow_run_poison(
     tries = (f"after {run.attempts} attempts" if message.step is RunStep.START
              else f"when its {message.step.value} step failed on every delivery")  # fmt: skip
     text = f"gave up {tries}: the flow-runs message moved to flow-runs-poison; last error: {last}"
-    error = RunErrorEntry(category=_category_of(last), message=text, at=now)
+    category = run.last_error_category or _category_of(last)
+    error = RunErrorEntry(category=category, message=text, at=now)
     await service.finish_run(
         run.id, RunEnd(status=RunStatus.FAILED, message=text, errors=(error,)), now
     )
@@ -103,15 +115,16 @@ async def _wait_for_sleep_end(service: FlowService, message: FlowRunMessage, now
 
 
 def _describe(exc: Exception) -> str:
-    """The last error as the run keeps it: a connector failure keeps its category in front
-    (`[connection] …`), so the poison handler can tell a dead connection (which the
-    "stop on connection failure" policy acts on) from a bug."""
+    """The last error as the run shows it; its category travels apart
+    (`RunRecord.last_error_category`), so the poison handler can tell a dead connection
+    (which the "stop on connection failure" policy acts on) from a bug."""
     if isinstance(exc, ConnectorError):
         return f"[{exc.category.value}] {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
 def _category_of(last_error: str) -> ErrorCategory:
+    """The category of a run row written before categories travelled apart."""
     if last_error.startswith("["):
         with contextlib.suppress(ValueError):
             return ErrorCategory(last_error[1 : last_error.index("]")])

@@ -89,13 +89,12 @@ class Services:
         engine = SyncEngine(
             catalog,
             connectors,
-            service.runs,
             outcomes,
-            storage.queue(FLOW_RUNS_QUEUE),
             record_queue,
             overlap=timedelta(seconds=settings.read_overlap_seconds),
             page_size=settings.page_size,
             bindings=bindings,
+            chunk_size=settings.chunk_size,
         )
         records = RecordWorker(
             catalog,

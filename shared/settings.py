@@ -57,6 +57,8 @@ class Settings(BaseSettings):
         default=120, alias="SHUTTLE_READ_OVERLAP_SECONDS", ge=0, le=86_400
     )
     page_size: int = Field(default=500, alias="SHUTTLE_PAGE_SIZE", ge=1, le=5_000)
+    # Records per record-upserts message (issue 15); a chunk too big for 64 KB is halved.
+    chunk_size: int = Field(default=100, alias="SHUTTLE_CHUNK_SIZE", ge=1, le=500)
 
     creatio_url: str | None = Field(default=None, alias="CREATIO_URL")
     creatio_auth: str = Field(default="forms", alias="CREATIO_AUTH", pattern="^(forms|oauth)$")

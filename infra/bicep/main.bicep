@@ -98,6 +98,11 @@ param readOverlapSeconds int = 120
 @maxValue(5000)
 param pageSize int = 500
 
+@description('SHUTTLE_CHUNK_SIZE: records per record-upserts message, matched and written together.')
+@minValue(1)
+@maxValue(500)
+param chunkSize int = 100
+
 @description('INTACCT_TIMEZONE: the Intacct company time zone, in which WHENMODIFIED is reported.')
 param intacctTimezone string = 'America/Los_Angeles'
 
@@ -1176,6 +1181,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'SHUTTLE_PAGE_SIZE'
           value: string(pageSize)
+        }
+        {
+          name: 'SHUTTLE_CHUNK_SIZE'
+          value: string(chunkSize)
         }
         {
           name: 'INTACCT_TIMEZONE'

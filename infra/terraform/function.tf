@@ -31,6 +31,7 @@ locals {
     SHUTTLE_RUN_LEASE_SECONDS                 = tostring(var.run_lease_seconds)
     SHUTTLE_READ_OVERLAP_SECONDS              = tostring(var.read_overlap_seconds)
     SHUTTLE_PAGE_SIZE                         = tostring(var.page_size)
+    SHUTTLE_CHUNK_SIZE                        = tostring(var.chunk_size)
     INTACCT_TIMEZONE                          = var.intacct_timezone
     INTACCT_MAX_IN_FLIGHT                     = tostring(var.intacct_max_in_flight)
     CREATIO_TIMEOUT_SECONDS                   = tostring(var.creatio_timeout_seconds)

@@ -182,6 +182,17 @@ variable "page_size" {
   }
 }
 
+variable "chunk_size" {
+  description = "SHUTTLE_CHUNK_SIZE: records per record-upserts message, matched and written together."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.chunk_size >= 1 && var.chunk_size <= 500
+    error_message = "SHUTTLE_CHUNK_SIZE must be between 1 and 500."
+  }
+}
+
 variable "intacct_timezone" {
   description = "INTACCT_TIMEZONE: the Intacct company time zone, in which WHENMODIFIED is reported."
   type        = string

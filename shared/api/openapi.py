@@ -85,7 +85,7 @@ ROUTES += (
               ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                "At most this many runs"))),
     Route("GET", "/runs/{run_id}/plan", "getRunPlan",
-          "Per-record outcomes of a run in record-id order, a page at a time: what each record "
+          "Per-record outcomes of a run, chunk by chunk, a page at a time: what each record "
           "became (for a dry run: would become), each update's fields with old and new values",
           RunPlan, errors=(404, 422), query=(
               ("after", {"type": "string"}, "The `next` of the previous page"),

@@ -31,6 +31,12 @@ class RunResult(BaseModel):
     errors: list[RunErrorEntry] = Field(default_factory=list)
     # The new watermark, applied only forward and only once the run is finished.
     query_starts: datetime | None = None
+    # While it runs: the step to queue next (and its delay in seconds), and whether counts,
+    # message and errors are progress to show on the run. The flow service writes both
+    # (shared/runner.py): the engine never writes a run row or a flow-runs message itself.
+    next_step: FlowRunMessage | None = None
+    next_delay: int = 0
+    progress: bool = False
 
 
 class Engine(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.connectors.protocol import RejectedRecord, SyncRecord
 from shared.errors import ErrorCategory
-from shared.messages import RecordMessage, record_message_text
+from shared.messages import ChunkRecord, RecordMessage, chunk_record
 from shared.storage.outcome_store import Refusal
 
 
@@ -23,7 +23,7 @@ from shared.storage.outcome_store import Refusal
 class Queued:
     record_id: str
     modified: datetime
-    text: str  # the record-upserts message
+    item: ChunkRecord  # the record as its record-upserts chunk carries it
 
 
 def printable(text: str) -> str:
@@ -98,7 +98,7 @@ def message_for(
         dry_run=dry_run,
     )
     try:
-        text = record_message_text(message)
+        item = chunk_record(message)
     except (ValueError, TypeError) as exc:  # pydantic's serialisation errors are ValueErrors
         return refused(
             record.id,
@@ -107,4 +107,4 @@ def message_for(
             f"{source}: the record cannot be carried in a queue message ({type(exc).__name__}: "
             f"{printable(str(exc))[:300]})",
         )
-    return Queued(record.id, record.modified, text)
+    return Queued(record.id, record.modified, item)

@@ -1,4 +1,7 @@
-"""The sync engine's side of a run, one flow-runs message per step:
+"""The sync engine's side of a run, one flow-runs message per step. Each step returns what
+happened and the step to take next; the flow service alone writes run rows and queues
+flow-runs messages (shared/runner.py).
+
 
 START   plan the window (query starts minus the overlap, up to the run's start), refuse a
         scheduled run above the flow's volume limit (pointing at its bulk flow), open the read.
@@ -13,8 +16,9 @@ FINISH  tally the outcome rows; while any record is pending, report progress and
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,16 +39,14 @@ from shared.flows.catalog import Catalog
 from shared.flows.models import RunErrorEntry, RunKind, RunRecord, RunStatus
 from shared.flows.service import BEGINNING
 from shared.mapping.apply import passes
-from shared.messages import FlowRunMessage, RecordMessage, RunStep, record_message_text
+from shared.messages import CHUNK_SIZE, ChunkRecord, FlowRunMessage, RunStep, chunk_texts
 from shared.storage.binding_store import BindingStore
-from shared.storage.entities import StaleWrite
 from shared.storage.outcome_store import Outcome, OutcomeStore, Refusal
-from shared.storage.run_store import RunStore
 
 log = logging.getLogger("shuttle.engine")
 
 SEND_CONCURRENCY = 32
-MAX_QUEUED = 1000  # record messages waiting before extraction pauses
+MAX_QUEUED = 20  # record chunks waiting before extraction pauses
 BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
@@ -71,30 +73,27 @@ class SyncEngine:
         self,
         catalog: Catalog,
         connectors: ConnectorPool,
-        runs: RunStore,
         outcomes: OutcomeStore,
-        flow_runs: QueueClient,
         record_upserts: QueueClient,
         *,
         overlap: timedelta,
         page_size: int,
         max_queued: int = MAX_QUEUED,
         bindings: BindingStore | None = None,
+        chunk_size: int = CHUNK_SIZE,
     ) -> None:
         self.catalog = catalog
         self.connectors = connectors
-        self.runs = runs
         self.outcomes = outcomes
-        self.flow_runs = flow_runs
         self.record_upserts = record_upserts
         self.overlap = overlap
         self.page_size = page_size
         self.max_queued = max_queued
         self.bindings = bindings  # None: records sharing a match key are left to the worker
+        self.chunk_size = chunk_size
 
     async def close(self) -> None:
         await self.outcomes.table.close()
-        await self.flow_runs.close()
         await self.record_upserts.close()
 
     async def execute(self, ctx: RunContext) -> RunResult:
@@ -158,20 +157,28 @@ class SyncEngine:
             fields=plan.mapping.source_fields or None,
             page_size=size,
         )
-        then = await self._outside(ctx, plan, since, until, size)
-        first = FlowRunMessage(flow_id=run.flow_id, run_id=run.id, step=RunStep.PAGE,
-                               cursor=cursor, until=until, then=then)  # fmt: skip
-        await self._next(ctx, first)
-        await self._checkpoint(ctx, first)
+        then, errors = await self._outside(ctx, plan, since, until, size)
         return RunResult(
-            status=RunStatus.RUNNING, message=f"reading {obj} changed since {since.isoformat()}"
+            status=RunStatus.RUNNING,
+            message=f"reading {obj} changed since {since.isoformat()}",
+            errors=errors,
+            progress=bool(errors),
+            next_step=FlowRunMessage(
+                flow_id=run.flow_id,
+                run_id=run.id,
+                step=RunStep.PAGE,
+                cursor=cursor,
+                until=until,
+                then=then,
+            ),
         )
 
     async def _outside(
         self, ctx: RunContext, plan: FlowPlan, since: datetime, until: datetime, size: int
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], list[RunErrorEntry]]:
         """Cursors over the records whose modification time no window reaches (see
-        FUTURE_SKEW): read with this run when there are few, else reported by number."""
+        FUTURE_SKEW): read with this run when there are few, else reported by number (the
+        errors to show on the run)."""
         source = await self.connectors.get(plan.source_system)
         obj = plan.flow.source.object
         windows = [
@@ -201,10 +208,7 @@ class SyncEngine:
                         "their timestamps (or the source's clock or time zone) at the source; "
                         "see docs/operations.md, 'Records outside every window'",
             ))  # fmt: skip
-        if errors:
-            run = await self.runs.get(ctx.run.id)
-            await self.runs.replace(run.model_copy(update={"errors": [*run.errors, *errors]}))
-        return cursors
+        return cursors, errors
 
     async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -225,10 +229,8 @@ class SyncEngine:
                 message=f"{plan.source_system} has no {plan.flow.source.object} {record_id}",
             )
         await self._queue_records(ctx.run, plan, found)
-        await self._next(
-            ctx, FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
-        )
-        return RunResult(status=RunStatus.RUNNING)
+        step = FlowRunMessage(flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH)
+        return RunResult(status=RunStatus.RUNNING, next_step=step)
 
     async def _page(self, ctx: RunContext, plan: FlowPlan, message: FlowRunMessage) -> RunResult:
         source = await self.connectors.get(plan.source_system)
@@ -236,17 +238,18 @@ class SyncEngine:
         # Backpressure: read the next page only when the workers have caught up, so a bulk
         # window of 500k records never sits in the queue at once (and Azurite, whose queue
         # operations slow down with depth, stays fast).
-        depth = (await self.record_upserts.get_queue_properties()).approximate_message_count
+        depth = (await self.record_upserts.get_queue_properties()).approximate_message_count or 0
         if depth > self.max_queued:
-            await self._next(ctx, message, delay=BACKPRESSURE_DELAY)
-            return RunResult(status=RunStatus.RUNNING)
+            return RunResult(
+                status=RunStatus.RUNNING, next_step=message, next_delay=BACKPRESSURE_DELAY
+            )
         page = await source.read_changes(message.cursor)
         where = f"page {message.page + 1}"
         rejected = [
             from_rejected(r, plan.source_system, f"{where}, row {n}")
             for n, r in enumerate(page.rejected, 1)
         ]
-        queued = await self._queue_records(ctx.run, plan, page.records, rejected)
+        queued = await self._queue_records(ctx.run, plan, page.records, rejected, message.page)
         if page.cursor is not None or message.then:
             following = page.cursor if page.cursor is not None else message.then[0]
             step = FlowRunMessage(
@@ -263,8 +266,6 @@ class SyncEngine:
                 flow_id=ctx.run.flow_id, run_id=ctx.run.id, step=RunStep.FINISH, until=message.until
             )
             queued += await self._deletions(ctx, plan)
-        await self._next(ctx, step)
-        await self._checkpoint(ctx, step)
         log.info(
             "run %s: page %d queued %d records",
             ctx.run.id,
@@ -272,7 +273,7 @@ class SyncEngine:
             queued,
             extra={"flow_id": ctx.run.flow_id, "run_id": ctx.run.id},
         )
-        return RunResult(status=RunStatus.RUNNING)
+        return RunResult(status=RunStatus.RUNNING, next_step=step)
 
     async def _queue_records(
         self,
@@ -280,6 +281,7 @@ class SyncEngine:
         plan: FlowPlan,
         records: list[SyncRecord],
         refusals: list[Refusal] | None = None,
+        page: int | None = None,
     ) -> int:
         """Queue each record that passes the flow's filter (those outside it are neither
         queued nor counted as read); a record that cannot be queued fails alone."""
@@ -325,13 +327,43 @@ class SyncEngine:
                 )
         if not queued:
             return 0
-        # Rows first: a record on the queue always has its row, so the run counts it.
-        await self.outcomes.add_pending(run.id, [(q.record_id, q.modified) for q in queued])
-        # One request per message is the queue API; overlap them, a bounded number at once.
-        for start in range(0, len(queued), SEND_CONCURRENCY):
-            chunk = queued[start : start + SEND_CONCURRENCY]
-            await asyncio.gather(*(self.record_upserts.send_message(q.text) for q in chunk))
+        size = run.params.batch_size or self.page_size
+        stem = "s" if page is None else f"p{page:05d}"
+        await self._send_chunks(run, [q.item for q in queued], stem, size)
         return len(queued)
+
+    async def _send_chunks(
+        self, run: RunRecord, items: list[ChunkRecord], stem: str, expected: int
+    ) -> None:
+        """Queue records a chunk per message (issue 15): the worker matches, writes and
+        settles them together, each with its own outcome. Each record's outcome row is
+        written first (a record on the queue always has its row, so the run counts it), in
+        its chunk's bucket: `stem` (the step) and a hash of the record id, so a replayed
+        step puts each record in the same bucket again (outcome_store.py, row_key).
+        `expected`: how many records such a step holds at most (the page size)."""
+        groups = 1
+        if expected > self.chunk_size:  # ~85 a bucket: few pass the chunk size and split
+            groups = math.ceil(expected * 1.15 / self.chunk_size)
+        buckets: dict[str, list[ChunkRecord]] = {}
+        for item in items:
+            digest = hashlib.blake2b(item.record_id.encode(), digest_size=4).digest()
+            bucket = f"{stem}.{int.from_bytes(digest, 'big') % groups:03d}"
+            buckets.setdefault(bucket, []).append(item)
+        texts: list[str] = []
+        for bucket, members in buckets.items():
+            pending = [(i.record_id, i.modified) for i in members]
+            await self.outcomes.add_pending(run.id, pending, bucket=bucket)
+            texts += chunk_texts(
+                run.flow_id,
+                run.id,
+                members,
+                dry_run=run.params.dry_run,
+                size=self.chunk_size,
+                bucket=bucket,
+            )
+        for start in range(0, len(texts), SEND_CONCURRENCY):
+            part = texts[start : start + SEND_CONCURRENCY]
+            await asyncio.gather(*(self.record_upserts.send_message(t) for t in part))
 
     async def _deletions(self, ctx: RunContext, plan: FlowPlan) -> int:
         """Deletion check of a full bulk or binding run (Creatio and Intacct have no delete
@@ -363,12 +395,9 @@ class SyncEngine:
         deleted = [r for r, flag in zip(unseen, flags, strict=True) if flag]
         if not deleted:
             return 0
-        await self.outcomes.add_pending(run.id, [(r, ctx.now) for r in deleted])
-        for record_id in deleted:
-            message = RecordMessage(flow_id=run.flow_id, run_id=run.id, record_id=record_id,
-                                    modified=ctx.now, values=None,
-                                    dry_run=run.params.dry_run)  # fmt: skip
-            await self.record_upserts.send_message(record_message_text(message))
+        # No values: the worker reads each again, finds it gone and reports it (upsert.py).
+        items = [ChunkRecord(record_id=r, modified=ctx.now) for r in deleted]
+        await self._send_chunks(run, items, "d", len(items))
         extra = {"flow_id": run.flow_id, "run_id": run.id}
         log.info("run %s: %d bound %s records deleted at the source", run.id, len(deleted),
                  plan.flow.source.object, extra=extra)  # fmt: skip
@@ -440,17 +469,14 @@ class SyncEngine:
         tally = await self.outcomes.tally(run.id)
         counts = tally.counts
         if counts.pending:
-            progress = run.model_copy(
-                update={"counts": counts, "message": f"{counts.pending} records pending"}
+            return RunResult(
+                status=RunStatus.RUNNING,
+                counts=counts,
+                message=f"{counts.pending} records pending",
+                progress=True,
+                next_step=message.model_copy(update={"polls": message.polls + 1}),
+                next_delay=finish_delay(message.polls, counts.pending),
             )
-            with contextlib.suppress(StaleWrite):  # progress only; the next poll rewrites it
-                await self.runs.replace(progress)
-            await self._next(
-                ctx,
-                message.model_copy(update={"polls": message.polls + 1}),
-                delay=finish_delay(message.polls, counts.pending),
-            )
-            return RunResult(status=RunStatus.RUNNING)
         if counts.failed == 0:
             status = RunStatus.SUCCEEDED
         elif counts.failed < counts.read:
@@ -501,16 +527,6 @@ class SyncEngine:
         if run.window.from_ > ctx.flow.query_starts:
             return None  # a gap before this window was not read
         return min(message.until, run.started_at)
-
-    async def _checkpoint(self, ctx: RunContext, step: FlowRunMessage) -> None:
-        """A bulk run keeps its last queued step on its row: if its worker dies, the run
-        continues from there (FlowService.recover). Saved after the step is queued, so it
-        is never ahead of the queue; a step saved late only replays a page."""
-        if ctx.run.kind is RunKind.BULK:
-            await self.runs.save_resume(ctx.run.id, step.model_dump_json())
-
-    async def _next(self, ctx: RunContext, message: FlowRunMessage, delay: int = 0) -> None:
-        await self.flow_runs.send_message(message.model_dump_json(), visibility_timeout=delay)
 
 
 def _failed(ctx: RunContext, category: ErrorCategory, text: str) -> RunResult:

@@ -247,6 +247,11 @@ class RecordSync:
             return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
                            action=Action.UNCHANGED)  # fmt: skip
         if binding is not None:
+            if binding.created_run == message.run_id and not self.dry_run:
+                # This run created and bound it, and its worker died before the outcome was
+                # settled: what happened to the record in this run is that it was created.
+                target_id = binding.id_of(plan.target_side)
+                return Settled(Outcome.CREATED, target_id=target_id, action=Action.CREATE)
             if digest in (binding.hash_to(plan.target_side), binding.echo_of(plan.source_side)):
                 # Our own write coming back: both sides now hold these values, the new base.
                 echo = digest == binding.echo_of(plan.source_side)
@@ -293,7 +298,7 @@ class RecordSync:
             return result
         if plan.flow.kind is FlowKind.BINDING:
             return self._not_bound(mapped, message.record_id)  # binding flows never create
-        return await self._create(mapped, modified, digest, message.record_id)
+        return await self._create(mapped, modified, digest, message.record_id, message.run_id)
 
     async def _update_bound(
         self, mapped: Mapped, modified: datetime, digest: str, record_id: str
@@ -464,7 +469,7 @@ class RecordSync:
         )
 
     async def _create(
-        self, mapped: Mapped, modified: datetime, digest: str, record_id: str
+        self, mapped: Mapped, modified: datetime, digest: str, record_id: str, run_id: str
     ) -> Result:
         plan = self.plan
         # A new record has no master value yet: it gets every mapped field that has a value.
@@ -485,7 +490,8 @@ class RecordSync:
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, written.id)
         await self._bind(*ids, modified, digest, echo=echo,
-                         base=field_hashes({k: after.get(k) for k in mapped.values}))  # fmt: skip
+                         base=field_hashes({k: after.get(k) for k in mapped.values}),
+                         created_run=run_id)  # fmt: skip
         return Settled(Outcome.CREATED, target_id=written.id, action=Action.CREATE,
                        changes={k: [None, shown(v)] for k, v in values.items()
                                 if k != LINES_FIELD})  # fmt: skip
@@ -565,12 +571,15 @@ class RecordSync:
         digest: str,
         echo: str | None,
         base: dict[str, str] | None = None,
+        created_run: str | None = None,
     ) -> None:
         source, target = self.plan.source_side, self.plan.target_side
         changes: dict[str, Any] = {
             f"{source}_version": self._version(modified),
             f"hash_to_{target}": digest,
         }
+        if created_run is not None:
+            changes["created_run"] = created_run
         if echo is not None:
             changes[f"echo_{target}"] = echo
         if base is not None:

@@ -71,7 +71,7 @@ def _instant(text: str) -> str | None:
 
 
 def same(a: Any, b: Any) -> bool:
-    return canonical(a) == canonical(b)
+    return bool(canonical(a) == canonical(b))
 
 
 def values_hash(values: Mapping[str, Any]) -> str:

@@ -147,6 +147,8 @@ class RunRecord(BaseModel):
     # Set by POST /api/runs/{id}/cancel; the engine stops at its next step (shared/engine).
     cancel_requested_at: AwareDatetime | None = None
     last_error: str | None = None
+    # The category of the last error, kept apart from its text (the poison handler reads it).
+    last_error_category: ErrorCategory | None = None
     # A bulk run's last durably queued step (a FlowRunMessage as JSON): after its worker dies
     # and its lease expires, the run continues from there (FlowService.recover).
     resume: str | None = None

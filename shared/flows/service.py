@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -307,15 +307,59 @@ class FlowService:
                 continue
         raise ConcurrencyError(f"run {run_id}: too many concurrent updates")
 
-    async def record_attempt(self, run: RunRecord, error: str | None = None) -> RunRecord:
+    async def record_attempt(
+        self, run: RunRecord, error: str | None = None, category: ErrorCategory | None = None
+    ) -> RunRecord:
         """Count one delivery of the run's message (and its error, for the poison handler)."""
         update: dict[str, object] = {"attempts": run.attempts + (0 if error else 1)}
         if error is not None:
             update["last_error"] = error[:2000]
+            update["last_error_category"] = category or ErrorCategory.INTERNAL
         try:
             return await self.runs.replace(run.model_copy(update=update))
         except StaleWrite:
             return await self.runs.get(run.id)
+
+    async def continue_run(
+        self, step: FlowRunMessage, delay: int = 0, *, kind: RunKind | None = None
+    ) -> None:
+        """Queue a running run's next step (the engine says which). A bulk run keeps it on
+        its row too: if its worker dies, the run continues from there (_resume_bulk). Saved
+        after the step is queued, so it is never ahead of the queue; a step saved late only
+        replays a page."""
+        await self.queue.send_message(step.model_dump_json(), visibility_timeout=delay)
+        if kind is RunKind.BULK:
+            await self.runs.save_resume(step.run_id, step.model_dump_json())
+
+    async def record_progress(
+        self,
+        run_id: str,
+        *,
+        counts: RunCounts | None = None,
+        message: str | None = None,
+        errors: Sequence[RunErrorEntry] = (),
+    ) -> None:
+        """Show a running run's progress: counts and message replace, errors add up. A
+        concurrent write wins (the next step reports again), except for errors, which are
+        kept by trying again."""
+        for _ in range(5):
+            run = await self.runs.get(run_id)
+            if run.status.is_final:
+                return
+            update: dict[str, object] = {}
+            if counts is not None:
+                update["counts"] = counts
+            if message is not None:
+                update["message"] = message
+            if errors:
+                update["errors"] = [*run.errors, *errors]
+            try:
+                await self.runs.replace(run.model_copy(update=update))
+                return
+            except StaleWrite:
+                if not errors:
+                    return
+        raise ConcurrencyError(f"run {run_id}: too many concurrent updates")
 
     # ---- internals -----------------------------------------------------------------------
 

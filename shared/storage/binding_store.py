@@ -27,12 +27,15 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import AwareDatetime, BaseModel
 
 from shared.storage.entities import from_properties
-from shared.storage.keys import encode_key
+from shared.storage.keys import decode_key, encode_key
+from shared.storage.rows import rows_by_key
+
+TRANSACTION_ROWS = 100  # the most operations one Table transaction takes
 
 Side = Literal["crm", "erp"]
 
@@ -57,6 +60,9 @@ class Binding(BaseModel):
     # side, as JSON (three-way conflict detection: shared/engine/decisions.py).
     base_to_crm: str | None = None
     base_to_erp: str | None = None
+    # The run that created the target record and this binding: a redelivery in that run
+    # that finds it bound (its worker died before settling) still counts it created.
+    created_run: str | None = None
     updated_at: AwareDatetime | None = None
 
     def id_of(self, side: Side) -> str:
@@ -106,6 +112,93 @@ class BindingStore:
         except ResourceNotFoundError:
             return None
         return Binding.model_validate(from_properties(entity, json_fields=set()))
+
+    async def get_many(self, pair: str, side: Side, record_ids: list[str]) -> dict[str, Binding]:
+        """The bindings of `record_ids` on `side` that exist, by record id (a chunk's read)."""
+        rows = await rows_by_key(self.table, pair, (f"{side}|{encode_key(i)}" for i in record_ids))
+        return {
+            decode_key(key.split("|", 1)[1]): Binding.model_validate(
+                from_properties(row, json_fields=set())
+            )
+            for key, row in rows.items()
+        }
+
+    @staticmethod
+    def _rows(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
+        fields: dict[str, Any] = {
+            "crm_id": crm_id,
+            "erp_id": erp_id,
+            "updated_at": datetime.now(UTC),
+        }
+        for name, value in changes.items():
+            if name not in Binding.model_fields:
+                raise ValueError(f"not a binding field: {name}")
+            if value is not None:
+                fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
+        return [
+            {"PartitionKey": pair, "RowKey": f"crm|{encode_key(crm_id)}", **fields},
+            {"PartitionKey": pair, "RowKey": f"erp|{encode_key(erp_id)}", **fields},
+        ]
+
+    async def write_many(self, pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Several pairs' rows (crm id, erp id, changes) in transactions of up to 100 rows;
+        both rows of a pair always travel in the same one. A later write of the same pair
+        in `writes` wins (its changes are merged over the earlier's)."""
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for crm_id, erp_id, changes in writes:
+            merged.setdefault((crm_id, erp_id), {}).update(changes)
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        batches: list[list[dict[str, Any]]] = []
+        for (crm_id, erp_id), changes in merged.items():
+            pair_rows = self._rows(pair, crm_id, erp_id, changes)
+            clash = any(r["RowKey"] in seen for r in pair_rows)  # one row twice: a new batch
+            if clash or len(rows) + 2 > TRANSACTION_ROWS:
+                batches.append(rows)
+                rows, seen = [], set()
+            rows.extend(pair_rows)
+            seen.update(r["RowKey"] for r in pair_rows)
+        if rows:
+            batches.append(rows)
+        for batch in batches:
+            await self.table.submit_transaction(
+                [("upsert", row, {"mode": UpdateMode.MERGE}) for row in batch]
+            )
+
+    async def claim_many(
+        self,
+        pair: str,
+        side: Side,
+        claims: list[tuple[str, str, bool]],
+        now: datetime,
+    ) -> dict[tuple[str, str, bool], KeyClaim | None]:
+        """Claim several (key, source id, creating) at once: one transaction when none is
+        held yet (a first sync), else each on its own. The result is `claim`'s for each."""
+        out: dict[tuple[str, str, bool], KeyClaim | None] = {}
+        unique = list(dict.fromkeys(claims))
+        rows = {_claim_row(side, key) for key, _, _ in unique}
+        if len(rows) == len(unique) and len(unique) <= TRANSACTION_ROWS and len(unique) > 1:
+            entities = [
+                {
+                    "PartitionKey": pair,
+                    "RowKey": _claim_row(side, key),
+                    "source_id": source_id,
+                    "key": key,
+                    "at": now.astimezone(UTC),
+                    "creating": creating,
+                }
+                for key, source_id, creating in unique
+            ]
+            try:
+                await self.table.submit_transaction([("create", e) for e in entities])
+                return dict.fromkeys(unique)
+            except TableTransactionError:
+                pass  # one is held already: each on its own
+        for key, source_id, creating in unique:
+            out[(key, source_id, creating)] = await self.claim(
+                pair, side, key, source_id, now, creating=creating
+            )
+        return out
 
     async def bound_ids(self, pair: str, side: Side) -> list[str]:
         """Every record id of `side` bound in the pair (the deletion check of a full bulk or

@@ -1,4 +1,9 @@
-"""Per-record outcomes of a run: PartitionKey = run id, RowKey = the source record's id.
+"""Per-record outcomes of a run: PartitionKey = the run id, followed by the record's chunk
+bucket when it has one (`partition_of`); RowKey = the source record's id. A chunk's rows
+are then one small partition: read with one query instead of an OR of RowKeys (which Table
+storage answers by scanning the partition) and written in transactions that never touch a
+big partition (Azurite's cost per written row grows with its partition). A run's rows are
+its own partition and the range of its bucket partitions (`_RUN`).
 
 The extractor writes a row (no status: pending) before it queues the record; the upsert
 worker sets its status. A run's counts are the tally of its rows, so every record read is
@@ -14,7 +19,7 @@ the row's ETag: a delivery that finds the record another delivery just created (
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,12 +31,13 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import ErrorCategory
 from shared.flows.models import RunCounts, RunErrorEntry
 from shared.storage.keys import decode_key, encode_key
+from shared.storage.rows import rows_by_key
 
 BATCH = 100  # the most operations one Table transaction takes
 
@@ -78,6 +84,21 @@ class Refusal:
     message: str
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """One record's outcome as a chunk settles it (settle_many)."""
+
+    record_id: str
+    outcome: Outcome
+    target_id: str | None = None
+    category: ErrorCategory | None = None
+    field: str | None = None
+    message: str | None = None
+    note: str | None = None
+    action: str | None = None  # a dry run's planned action (shared/engine/decisions.py)
+    changes: dict[str, list[Any]] | None = None
+
+
 @dataclass
 class Tally:
     counts: RunCounts
@@ -119,15 +140,49 @@ class PlanRow:
     changes: dict[str, Any] | None
 
 
+def partition_of(run_id: str, bucket: str | None = None) -> str:
+    """The partition of a run's record rows: the run id, then the chunk's bucket if any."""
+    return f"{run_id}|{bucket}" if bucket else run_id
+
+
+def record_of(key: str) -> str:
+    """The record id a RowKey names."""
+    return decode_key(key)
+
+
+def _bucket_of(run_id: str, partition: str) -> str | None:
+    return partition[len(run_id) + 1 :] or None
+
+
+# Every row of a run: its own partition, and its buckets' ("|" is followed by "}" in ASCII).
+# (The SDK substitutes a parameter only when spaces surround it.)
+_RUN = "( PartitionKey eq @run or ( PartitionKey gt @low and PartitionKey lt @high ) )"
+
+
+def _run_params(run_id: str) -> dict[str, Any]:
+    return {"run": run_id, "low": f"{run_id}|", "high": f"{run_id}}}"}
+
+
+def outcome_of(row: Mapping[str, Any] | None) -> Outcome:
+    """A row's outcome (no row, or no status yet: pending)."""
+    return Outcome((row or {}).get("status") or Outcome.PENDING)
+
+
 class OutcomeStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
 
-    async def add_pending(self, run_id: str, records: Iterable[tuple[str, datetime]]) -> None:
-        """Rows for records about to be queued. MERGE without a status: a replayed page
-        never turns a finished record back into a pending one."""
+    async def add_pending(
+        self, run_id: str, records: Iterable[tuple[str, datetime]], bucket: str | None = None
+    ) -> None:
+        """Rows for records about to be queued (in their chunk's bucket). MERGE without a
+        status: a replayed page never turns a finished record back into a pending one."""
         rows = [
-            {"PartitionKey": run_id, "RowKey": encode_key(rid), "modified": mod.astimezone(UTC)}
+            {
+                "PartitionKey": partition_of(run_id, bucket),
+                "RowKey": encode_key(rid),
+                "modified": mod.astimezone(UTC),
+            }
             for rid, mod in records
         ]
         for start in range(0, len(rows), BATCH):
@@ -183,8 +238,129 @@ class OutcomeStore:
         try:
             row = await self.table.get_entity(run_id, encode_key(record_id), select=["status"])
         except ResourceNotFoundError:
-            return None
+            rows = self.table.query_entities(  # in a chunk's bucket: look it up (rare)
+                f"{_RUN} and RowKey eq @key",
+                parameters={**_run_params(run_id), "key": encode_key(record_id)},
+                select=["status"],
+            )
+            found = [r async for r in rows]
+            return outcome_of(found[0]) if found else None
         return Outcome(row.get("status") or Outcome.PENDING)
+
+    async def rows(
+        self, run_id: str, record_ids: list[str], *, bucket: str | None = None
+    ) -> dict[str, TableEntity]:
+        """The rows of several records by record id (with their ETags), those that exist: a
+        chunk's bucket in one query, else by their RowKeys."""
+        wanted = set(record_ids)
+        if bucket:
+            found = self.table.query_entities(
+                "PartitionKey eq @part",
+                parameters={"part": partition_of(run_id, bucket)},
+                select=["RowKey", "status"],
+            )
+            rows = {record_of(r["RowKey"]): r async for r in found}
+            return {i: r for i, r in rows.items() if i in wanted}
+        keyed = await rows_by_key(
+            self.table, run_id, (encode_key(i) for i in record_ids), select=["status"]
+        )
+        return {decode_key(k): r for k, r in keyed.items()}
+
+    async def statuses(
+        self, run_id: str, record_ids: list[str], *, bucket: str | None = None
+    ) -> dict[str, Outcome]:
+        """`status` of several records at once (those the run never queued are left out)."""
+        rows = await self.rows(run_id, record_ids, bucket=bucket)
+        return {i: outcome_of(r) for i, r in rows.items()}
+
+    async def settle_many(
+        self,
+        run_id: str,
+        settled: list[Settlement],
+        *,
+        known: Mapping[str, TableEntity] | None = None,
+        bucket: str | None = None,
+    ) -> dict[str, Outcome]:
+        """Settle a chunk's records in transactions of up to 100 rows, each written only if
+        its row is unchanged since read (ETag) and keeping a stronger earlier outcome, as
+        `settle` does; a transaction that meets a concurrent write settles its records one
+        by one. `known`: the rows as the caller read them (`rows`), by record id, so they
+        are not read again; a record without one has no row yet. Returns the outcome each
+        row holds afterwards."""
+        held: dict[str, Outcome] = {}
+        latest = {s.record_id: s for s in settled}  # one row, one operation
+        if known is None:
+            known = await self.rows(run_id, list(latest), bucket=bucket)
+        ops: list[tuple[Settlement, tuple[Any, ...]]] = []
+        now = datetime.now(UTC)
+        for s in latest.values():
+            props = self._props(run_id, s, now, bucket)
+            row = known.get(s.record_id)
+            if row is None:
+                ops.append((s, ("create", props)))
+                continue
+            current = Outcome(row.get("status") or Outcome.PENDING)
+            if current.is_final and current.strength >= s.outcome.strength:
+                held[s.record_id] = current
+                continue
+            unchanged = {"mode": UpdateMode.MERGE, "etag": row.metadata["etag"],
+                         "match_condition": MatchConditions.IfNotModified}  # fmt: skip
+            ops.append((s, ("update", props, unchanged)))
+        for start in range(0, len(ops), BATCH):
+            part = ops[start : start + BATCH]
+            try:
+                await self.table.submit_transaction([op for _, op in part])
+                held.update({s.record_id: s.outcome for s, _ in part})
+            except TableTransactionError:
+                for s, _ in part:  # another delivery wrote one of them: each on its own
+                    held[s.record_id] = await self.settle(
+                        run_id, s.record_id, s.outcome, target_id=s.target_id,
+                        category=s.category, field_name=s.field, message=s.message, note=s.note,
+                        action=s.action, changes=s.changes, bucket=bucket,
+                    )  # fmt: skip
+        return held
+
+    @staticmethod
+    def _props(run_id: str, s: Settlement, now: datetime, bucket: str | None) -> dict[str, Any]:
+        extra = {
+            "target_id": s.target_id,
+            "category": s.category.value if s.category else None,
+            "field": s.field,
+            "message": s.message,
+            "note": s.note,
+            "action": s.action,
+            "changes": _changes_text(s.changes),
+        }
+        return {
+            "PartitionKey": partition_of(run_id, bucket),
+            "RowKey": encode_key(s.record_id),
+            "status": s.outcome.value,
+            "at": now,
+            **{k: v if v is not None else "" for k, v in extra.items()},
+        }
+
+    async def note_waits(
+        self,
+        run_id: str,
+        waits: list[tuple[str, ErrorCategory, str]],
+        *,
+        bucket: str | None = None,
+    ) -> None:
+        """`note_wait` for several records, in transactions (status untouched)."""
+        rows = {
+            encode_key(rid): {"PartitionKey": partition_of(run_id, bucket),
+                              "RowKey": encode_key(rid), "category": category.value,
+                              "message": message}
+            for rid, category, message in waits
+        }  # fmt: skip
+        ordered = list(rows.values())
+        for start in range(0, len(ordered), BATCH):
+            await self.table.submit_transaction(
+                [
+                    ("upsert", row, {"mode": UpdateMode.MERGE})
+                    for row in ordered[start : start + BATCH]
+                ]
+            )
 
     async def settle(
         self,
@@ -199,12 +375,14 @@ class OutcomeStore:
         note: str | None = None,
         action: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        bucket: str | None = None,
     ) -> Outcome:
-        """Settle the record's row; returns the outcome the row holds afterwards (an
-        earlier, stronger one wins: see the module doc)."""
+        """Settle the record's row (in its chunk's bucket, if any); returns the outcome the
+        row holds afterwards (an earlier, stronger one wins: see the module doc)."""
+        part, key = partition_of(run_id, bucket), encode_key(record_id)
         props: dict[str, Any] = {
-            "PartitionKey": run_id,
-            "RowKey": encode_key(record_id),
+            "PartitionKey": part,
+            "RowKey": key,
             "status": outcome.value,
             "at": datetime.now(UTC),
         }
@@ -221,7 +399,7 @@ class OutcomeStore:
         props.update({k: v if v is not None else "" for k, v in extra.items()})
         for _ in range(SETTLE_ATTEMPTS):
             try:
-                row = await self.table.get_entity(run_id, encode_key(record_id))
+                row = await self.table.get_entity(part, key)
             except ResourceNotFoundError:
                 try:
                     await self.table.create_entity(props)
@@ -259,68 +437,78 @@ class OutcomeStore:
         """Settle every record still pending as skipped (a cancelled run); a delivery already
         writing one settles it again with what really happened (a stronger outcome wins)."""
         rows = self.table.query_entities(
-            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey", "status"]
+            _RUN, parameters=_run_params(run_id), select=["PartitionKey", "RowKey", "status"]
         )
-        pending = [decode_key(r["RowKey"]) async for r in rows if not r.get("status")]
-        for record_id in pending:
-            await self.settle(run_id, record_id, Outcome.SKIPPED, message=message)
+        pending = [
+            (str(r["PartitionKey"]), str(r["RowKey"])) async for r in rows if not r.get("status")
+        ]
+        for part, key in pending:
+            bucket = _bucket_of(run_id, part)
+            await self.settle(
+                run_id, record_of(key), Outcome.SKIPPED, message=message, bucket=bucket
+            )
         return len(pending)
 
     async def page(
         self, run_id: str, *, after: str | None, limit: int, outcome: Outcome | None = None
     ) -> tuple[list[PlanRow], str | None]:
-        """Rows of a run in record-id order after `after` (a record id), at most `limit`;
-        returns them and the record id to continue after (None at the end)."""
-        query = "PartitionKey eq @run"
-        params: dict[str, Any] = {"run": run_id}
+        """Rows of a run chunk by chunk (record ids in order inside each) after `after` (the
+        cursor an earlier page returned: partition and RowKey), at most `limit`; returns
+        them and the cursor to continue after (None at the end)."""
+        query = _RUN
+        params = _run_params(run_id)
         if after is not None:
-            query += " and RowKey gt @after"
-            params["after"] = encode_key(after)
+            part, _, key = after.rpartition("/")
+            query += (
+                " and ( PartitionKey gt @apart or ( PartitionKey eq @apart and RowKey gt @akey ) )"
+            )
+            params |= {"apart": part, "akey": key}
         if outcome is not None:
             query += " and status eq @status"
             params["status"] = outcome.value
         rows = self.table.query_entities(
             query, parameters=params, results_per_page=min(limit + 1, 1000),
-            select=["RowKey", "status", "action", "target_id", "category", "field", "message",
-                    "note", "changes"],
+            select=["PartitionKey", "RowKey", "status", "action", "target_id", "category",
+                    "field", "message", "note", "changes"],
         )  # fmt: skip
         out: list[PlanRow] = []
+        last = ""
         more = False
         async for row in rows:
             if len(out) == limit:
                 more = True
                 break
             out.append(_plan_row(row))
-        return out, (out[-1].record if more and out else None)
+            last = f"{row['PartitionKey']}/{row['RowKey']}"
+        return out, (last if more and out else None)
 
     async def record_ids(self, run_id: str) -> set[str]:
         """Every record the run has a row for (read, refused or re-read)."""
-        rows = self.table.query_entities(
-            "PartitionKey eq @run", parameters={"run": run_id}, select=["RowKey"]
-        )
-        return {decode_key(r["RowKey"]) async for r in rows}
+        rows = self.table.query_entities(_RUN, parameters=_run_params(run_id), select=["RowKey"])
+        return {record_of(r["RowKey"]) async for r in rows}
 
     async def failed_ids(self, run_id: str) -> list[str]:
         """Every failed record of a run (a retry re-reads them all, however many)."""
         rows = self.table.query_entities(
-            "PartitionKey eq @run and status eq @failed",
-            parameters={"run": run_id, "failed": Outcome.FAILED.value}, select=["RowKey"],
+            f"{_RUN} and status eq @failed",
+            parameters={**_run_params(run_id), "failed": Outcome.FAILED.value},
+            select=["RowKey"],
         )  # fmt: skip
-        return [decode_key(r["RowKey"]) async for r in rows]
+        return [record_of(r["RowKey"]) async for r in rows]
 
     async def tally(self, run_id: str, max_errors: int = 100) -> Tally:
         counts = RunCounts()
         tally = Tally(counts=counts)
         rows = self.table.query_entities(
-            "PartitionKey eq @run",
-            parameters={"run": run_id},
+            _RUN,
+            parameters=_run_params(run_id),
             select=["RowKey", "status", "category", "field", "message", "note", "at"],
         )
         async for row in rows:
             outcome = Outcome(row.get("status") or Outcome.PENDING)
             counts.read += 1
             setattr(counts, outcome.value, getattr(counts, outcome.value) + 1)
-            record = decode_key(row["RowKey"])
+            record = record_of(row["RowKey"])
             at = row.get("at") or datetime.now(UTC)
             if outcome is Outcome.FAILED:
                 tally.failed_ids.append(record)
@@ -366,7 +554,7 @@ def _plan_row(row: dict[str, Any]) -> PlanRow:
         except ValueError:
             changes = None
     return PlanRow(
-        record=decode_key(row["RowKey"]),
+        record=record_of(row["RowKey"]),
         outcome=Outcome(row.get("status") or Outcome.PENDING),
         action=row.get("action") or None,
         target_id=row.get("target_id") or None,

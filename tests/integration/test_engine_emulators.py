@@ -126,16 +126,17 @@ async def test_duplicate_deliveries_and_a_kill_before_bind_leave_one_customer_ea
 ) -> None:
     creatio_emulator.admin.seed({"Account": [{"Name": f"Once {n:02d}"} for n in range(15)]})
     bindings = services.records.bindings
-    real_write = bindings.write
+    real_write = bindings.write_many
     killed: set[str] = set()
 
-    async def die_once(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
-        if crm_id not in killed:  # the worker dies after the create, before the binding
-            killed.add(crm_id)
+    async def die_once(pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        # The worker dies after its chunk's creates, before their bindings are written.
+        if any(crm_id not in killed for crm_id, _, _ in writes):
+            killed.update(crm_id for crm_id, _, _ in writes)
             raise RuntimeError("worker killed")
-        await real_write(pair, crm_id, erp_id, changes)
+        await real_write(pair, writes)
 
-    monkeypatch.setattr(bindings, "write", die_once)
+    monkeypatch.setattr(bindings, "write_many", die_once)
     run = await services.flows.run_now(ACCOUNTS_TO_INTACCT, RunRequest(), datetime.now(UTC))
     pump = Pump(services, duplicate_records=True)
     done = await pump.run_finished(run.id, limit_s=180)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
 
 from sandbox.pump import Pump
 from shared.api.control import ControlApi
@@ -23,7 +22,7 @@ from shared.messages import RecordMessage
 from shared.runtime import Services
 from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
-from shared.storage.outcome_store import Outcome
+from shared.storage.outcome_store import Outcome, PlanRow
 from tests.support import engine as support
 from tests.support.memory_connector import MemoryConnector, TickClock
 
@@ -193,16 +192,17 @@ async def test_duplicate_deliveries_and_a_kill_between_create_and_bind_make_no_t
     for n in range(12):
         systems.creatio.seed("Account", {"Name": f"Twin {n:02d}"})
     bindings: BindingStore = engine_services.records.bindings
-    real_write = bindings.write
+    real_write = bindings.write_many
     killed: list[str] = []
 
-    async def die_once(pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
-        if crm_id not in killed:  # the worker dies after the create, before the binding
-            killed.append(crm_id)
+    async def die_once(pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        # The worker dies after its chunk's creates, before their bindings are written.
+        if any(crm_id not in killed for crm_id, _, _ in writes):
+            killed.extend(crm_id for crm_id, _, _ in writes if crm_id not in killed)
             raise RuntimeError("worker killed")
-        await real_write(pair, crm_id, erp_id, changes)
+        await real_write(pair, writes)
 
-    monkeypatch.setattr(bindings, "write", die_once)
+    monkeypatch.setattr(bindings, "write_many", die_once)
     pump = Pump(engine_services, duplicate_records=True)
     run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
     assert len(killed) == 12 and pump.deliveries >= 24
@@ -253,19 +253,20 @@ async def test_an_invoice_waits_for_its_customer_and_arrives_after_it(
     invoice_run = await engine_services.flows.run_now(ORDERS_TO_INVOICES, RunRequest(),
                                                       datetime.now(UTC))  # fmt: skip
 
+    async def row_of_order() -> PlanRow | None:
+        rows, _ = await outcomes.page(invoice_run.id, after=None, limit=100)
+        return next((r for r in rows if r.record == order), None)
+
     async def waiting() -> bool:
-        try:
-            row = await outcomes.table.get_entity(invoice_run.id, order)
-        except ResourceNotFoundError:
-            return False  # not read yet
-        return row.get("category") == "dependency"
+        row = await row_of_order()
+        return row is not None and row.category == "dependency"  # None: not read yet
 
     await pump.until(waiting)
     assert systems.intacct.calls["create"] == 0
-    row = await outcomes.table.get_entity(invoice_run.id, order)
-    assert (
-        "AccountId " + account + " is not synced yet (flow 'accounts-to-intacct')"
-        in (row["message"])
+    row = await row_of_order()
+    assert row is not None and row.message is not None
+    assert "AccountId " + account + " is not synced yet (flow 'accounts-to-intacct')" in (
+        row.message
     )
 
     accounts_run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)

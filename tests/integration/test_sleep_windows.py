@@ -18,7 +18,7 @@ from shared.errors import ConflictError, RequestValidationError
 from shared.flows.definitions import FlowKind
 from shared.flows.models import FlowState, RunStatus
 from shared.flows.service import RunEnd, RunRequest
-from shared.messages import RECORD_UPSERTS_QUEUE, RecordMessage
+from shared.messages import RECORD_UPSERTS_QUEUE, RecordMessage, parse_record_upserts
 from shared.runtime import Services
 from shared.schedule.gate import SleepGate
 from shared.schedule.store import PARTITION, ROW, UnreadableWindows
@@ -253,8 +253,9 @@ async def test_a_held_record_keeps_its_counters_and_a_removed_window_releases_it
 
     async def visible() -> list[RecordMessage]:
         found = [
-            RecordMessage.model_validate_json(base64.b64decode(m.content))
+            chunk.message_of(chunk.records[0])
             async for m in queue.receive_messages(max_messages=32, visibility_timeout=1)
+            for chunk in [parse_record_upserts(base64.b64decode(m.content))]
         ]
         return found  # fmt: skip
 

@@ -43,7 +43,8 @@ twins them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -267,6 +268,145 @@ class DataverseSync:
         )  # fmt: skip
         return [to_sync_record(r, table) for r in page.records]
 
+    # -- chunks (several records per request: shared/engine/chunk_calls.py) ------------------
+    async def find_many(
+        self,
+        object: str,
+        field: str,
+        values: Sequence[Any],
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> dict[str, list[SyncRecord]]:
+        """The records whose `field` equals each of `values`, by the value as text: one
+        query whose `$filter` ORs the values. Dataverse compares text without regard to
+        case, so a record answers every value equal to its own but for case. A value left
+        out of the answer could not be told apart (the caller asks for it alone)."""
+        table = entity(object)
+        if field in table.lookups or field == table.primary_key or field.startswith("_"):
+            return {}  # keys and lookups: one by one (find)
+        wanted = list(dict.fromkeys(str(v.id if isinstance(v, Reference) else v)
+                                    for v in values))  # fmt: skip
+        if not wanted:
+            return {}
+        clauses = " or ".join(f"{field} eq {literal(v)}" for v in wanted)
+        select = _select(table, [*fields, field]) if fields else None
+        top = 2 * len(wanted) + 1
+        page = await self.client.query(table.entity_set, filter=clauses, select=select, top=top)
+        if len(page.records) >= top:
+            return {}
+        out: dict[str, list[SyncRecord]] = {v: [] for v in wanted}
+        by_fold: dict[str, list[str]] = {}
+        for v in wanted:
+            by_fold.setdefault(v.casefold(), []).append(v)
+        for row in page.records:
+            record = to_sync_record(row, table)
+            keys = by_fold.get(str(record.values.get(field)).casefold())
+            if not keys:
+                return {}  # compared some other way: ask one by one
+            for key in keys:
+                out[key].append(record)
+        return out
+
+    async def create_many(
+        self, object: str, items: Sequence[tuple[Mapping[str, Any], SourceRef]]
+    ) -> list[WriteOutcome | ConnectorError]:
+        """Creates of many records in one `$batch` without change sets and with
+        `odata.continue-on-error`, each an upsert by its alternate key that only creates
+        (`If-None-Match: *`), so one refusal stops no other and a repeat finds the first.
+        Documents (lines) and records from other systems go one by one (`create`)."""
+        table = entity(object)
+        if table.lines is not None or any(src.system != CREATIO for _, src in items):
+            return await self._each([self.create(object, v, source=src) for v, src in items])
+        out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
+        ops: list[tuple[int, BatchOperation]] = []
+        select = f"?$select={table.primary_key},modifiedon"
+        for n, (values, source) in enumerate(items):
+            try:
+                body = render(table, values)
+            except ConnectorError as error:
+                out[n] = error
+                continue
+            url = f"{table.entity_set}{key_segment({table.alternate_key: source.id})}{select}"
+            headers = {"If-None-Match": "*", "Prefer": "return=representation"}
+            ops.append((n, BatchOperation(method="PATCH", url=url, body=body, headers=headers)))
+        for start in range(0, len(ops), MAX_BATCH):
+            part = ops[start : start + MAX_BATCH]
+            results = await self.client.batch([op for _, op in part], continue_on_error=True)
+            for (n, _), result in zip(part, results, strict=True):
+                values, source = items[n]
+                if result.error is not None and result.error.category is ErrorCategory.DUPLICATE:
+                    out[n] = await self._one_create(object, values, source)
+                elif result.error is not None:
+                    out[n] = result.error
+                elif result.status is None:
+                    out[n] = await self._one_create(object, values, source)
+                else:
+                    body = result.body or {}
+                    stamp = body.get("modifiedon")
+                    out[n] = WriteOutcome(
+                        id=str(result.id or body.get(table.primary_key)), created=True,
+                        modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
+                    )  # fmt: skip
+        return [o for o in out if o is not None]
+
+    async def update_many(
+        self, object: str, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[WriteOutcome | ConnectorError]:
+        """Updates of many records in one `$batch` without change sets, continuing on error."""
+        table = entity(object)
+        if any(LINES_FIELD in v for _, v in items):
+            return await self._each([self.update(object, i, v) for i, v in items])
+        out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
+        ops: list[tuple[int, BatchOperation]] = []
+        for n, (ident, values) in enumerate(items):
+            try:
+                body = render(table, values)
+                url = f"{table.entity_set}{key_segment(ident)}"
+            except ConnectorError as error:
+                out[n] = error
+                continue
+            ops.append((n, BatchOperation(method="PATCH", url=url, body=body,
+                                          headers={"If-Match": "*"})))  # fmt: skip
+        for start in range(0, len(ops), MAX_BATCH):
+            part = ops[start : start + MAX_BATCH]
+            results = await self.client.batch([op for _, op in part], continue_on_error=True)
+            for (n, _), result in zip(part, results, strict=True):
+                if result.error is not None:
+                    out[n] = result.error
+                elif result.status is None:
+                    out[n] = await self._one_update(object, *items[n])
+                else:
+                    out[n] = WriteOutcome(id=items[n][0], created=False)
+        return [o for o in out if o is not None]
+
+    async def _one_create(
+        self, object: str, values: Mapping[str, Any], source: SourceRef
+    ) -> WriteOutcome | ConnectorError:
+        try:
+            return await self.create(object, values, source=source)
+        except ConnectorError as error:
+            return error
+
+    async def _one_update(
+        self, object: str, ident: str, values: Mapping[str, Any]
+    ) -> WriteOutcome | ConnectorError:
+        try:
+            return await self.update(object, ident, values)
+        except ConnectorError as error:
+            return error
+
+    @staticmethod
+    async def _each(
+        writes: Sequence[Awaitable[WriteOutcome]],
+    ) -> list[WriteOutcome | ConnectorError]:
+        got = await asyncio.gather(*writes, return_exceptions=True)
+        out: list[WriteOutcome | ConnectorError] = []
+        for g in got:
+            if isinstance(g, BaseException) and not isinstance(g, ConnectorError):
+                raise g
+            out.append(g)
+        return out
+
     # -- writes ----------------------------------------------------------------------------
     async def create(
         self, object: str, values: Mapping[str, Any], *, source: SourceRef
@@ -330,11 +470,11 @@ class DataverseSync:
             results = await self.client.batch([ChangeSet(operations=chunk)])
             for offset, result in enumerate(results):
                 if result.error is not None and not result.rolled_back:
-                    error = result.error
+                    refused = result.error
                     number = start + offset + 1
-                    if error.field and not error.field.startswith(LINES_FIELD):
-                        error.field = f"{LINES_FIELD}[{number}].{error.field}"
-                    raise error
+                    if refused.field and not refused.field.startswith(LINES_FIELD):
+                        refused.field = f"{LINES_FIELD}[{number}].{refused.field}"
+                    raise refused
                 if result.status is None:
                     raise ConnectorError(
                         f"create {table.logical} lines: the $batch stopped before line "

@@ -32,7 +32,8 @@ a sales order's customer, type and number cannot change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -52,6 +53,7 @@ from shared.connectors.intacct.objects import (
     render,
     to_wire,
 )
+from shared.connectors.intacct.wire import rows
 from shared.connectors.protocol import (
     LINES_FIELD,
     ChangePage,
@@ -301,7 +303,8 @@ class IntacctSync:
             return await self.aging.one(id)
         obj = self._object(object)
         if obj.is_document:
-            return (await self._full(obj, [id], fields) or [None])[0] if id.isdigit() else None
+            full = await self._full(obj, [id], fields) if id.isdigit() else []
+            return full[0] if full else None
         found = await self.find(obj.name, {obj.id_field: id}, fields=fields, limit=1)
         return found[0] if found else None
 
@@ -336,6 +339,143 @@ class IntacctSync:
             page_size=max(1, min(limit, QUERY_MAX_PAGE)),
         )
         return await self._full(obj, [str(r.get("RECORDNO")) for r in page.records], fields)
+
+    # -- chunks (several records per request: shared/engine/chunk_calls.py) --------------------
+    async def find_many(
+        self,
+        object: str,
+        field: str,
+        values: Sequence[Any],
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> dict[str, list[SyncRecord]]:
+        """The records whose `field` equals each of `values`, by the value as text: one
+        `query` with an `in` filter and one `read` for all of them. A value left out of the
+        answer could not be told apart (the caller asks for it alone)."""
+        if object.upper() == aging.OBJECT:
+            return {}
+        obj = self._object(object)
+        wanted = list(dict.fromkeys(v.id if isinstance(v, Reference) else v for v in values))
+        if not wanted:
+            return {}
+        with building(f"find {obj.name}"):
+            condition = fn.compare("in", field, *wanted)
+        page = await self.client.query(
+            obj.name,
+            ["RECORDNO", field],
+            filter=condition,
+            order_by=(("RECORDNO", True),),
+            page_size=min(QUERY_MAX_PAGE, 2 * len(wanted)),
+        )
+        if page.remaining > 0:
+            return {}  # more matches than a chunk's check needs: each value on its own
+        found = await self._full(obj, [str(r.get("RECORDNO")) for r in page.records], fields)
+        out: dict[str, list[SyncRecord]] = {str(v): [] for v in wanted}
+        for record in found:
+            key = str(record.values.get(field))
+            if key not in out:
+                return {}  # the company compared differently (case, spaces): ask one by one
+            out[key].append(record)
+        return out
+
+    async def get_many(
+        self, object: str, ids: Sequence[str], *, fields: Sequence[str] | None = None
+    ) -> dict[str, SyncRecord]:
+        obj = self._object(object)
+        if obj.is_document or object.upper() == aging.OBJECT:
+            got = await asyncio.gather(*(self.get(object, i, fields=fields) for i in ids))
+            return {i: r for i, r in zip(ids, got, strict=True) if r is not None}
+        found = await self.find_many(obj.name, obj.id_field, list(ids), fields=fields)
+        if not found:
+            got = await asyncio.gather(*(self.get(object, i, fields=fields) for i in ids))
+            return {i: r for i, r in zip(ids, got, strict=True) if r is not None}
+        return {i: hits[0] for i, hits in found.items() if hits}
+
+    async def create_many(
+        self, object: str, items: Sequence[tuple[Mapping[str, Any], SourceRef]]
+    ) -> list[WriteOutcome | ConnectorError]:
+        """Creates of many records in one request, one `create` function each (controlid =
+        the record's key), outside a transaction so one refusal rolls back no other; each
+        answer (or error) is its own record's. Documents go one by one (`create`)."""
+        obj = self._writable(object)
+        if obj.writer is not None:
+            return await self._each([self.create(object, v, source=src) for v, src in items])
+        out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
+        calls: list[tuple[int, str, Call]] = []
+        used: set[str] = set()
+        for n, (values, source) in enumerate(items):
+            key = str(values.get(obj.key_field) or "") or derived_id(obj, source)
+            try:
+                wire = self._wire(obj, values, {obj.key_field: key}, record=key)
+                with building(f"create {obj.name}", key):
+                    body = fn.create(obj.name, wire)
+            except ConnectorError as error:
+                out[n] = error
+                continue
+            call = Call(body, f"create {obj.name}", key)
+            if key not in used and len(key) <= 100:
+                call = Call(body, f"create {obj.name}", key, controlid=key)
+                used.add(key)
+            calls.append((n, key, call))
+        results = await self.client.execute([c for _, _, c in calls], transaction=False)
+        for (n, key, call), result in zip(calls, results, strict=True):
+            try:
+                self.client.raise_for(result, call)
+            except ConnectorError as error:
+                if error.category is not ErrorCategory.DUPLICATE:
+                    out[n] = error
+                    continue
+                # Made by an earlier attempt whose answer was lost: find it.
+                existing = await self.find(obj.name, {obj.key_field: key}, limit=1)
+                out[n] = (WriteOutcome(id=existing[0].id, created=False,
+                                       modified=existing[0].modified)
+                          if existing else error)  # fmt: skip
+                continue
+            found = rows(result.data)
+            row = found[0] if found else {}
+            out[n] = WriteOutcome(id=str(row.get(obj.id_field) or key), created=True)
+        return [o for o in out if o is not None]
+
+    async def update_many(
+        self, object: str, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[WriteOutcome | ConnectorError]:
+        """Updates of many records in one request, one `update` function each, outside a
+        transaction. Documents go one by one (`update`)."""
+        obj = self._writable(object)
+        if obj.writer is not None:
+            return await self._each([self.update(object, i, v) for i, v in items])
+        out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
+        calls: list[tuple[int, str, Call]] = []
+        for n, (ident, values) in enumerate(items):
+            changes = {k: v for k, v in values.items() if k not in (obj.id_field, "RECORDNO")}
+            try:
+                wire = self._wire(obj, changes, {obj.id_field: ident}, record=ident)
+                with building(f"update {obj.name}", ident):
+                    body = fn.update(obj.name, wire)
+            except ConnectorError as error:
+                out[n] = error
+                continue
+            calls.append((n, ident, Call(body, f"update {obj.name}", ident)))
+        results = await self.client.execute([c for _, _, c in calls], transaction=False)
+        for (n, ident, call), result in zip(calls, results, strict=True):
+            try:
+                self.client.raise_for(result, call)
+                out[n] = WriteOutcome(id=ident, created=False)
+            except ConnectorError as error:
+                out[n] = error
+        return [o for o in out if o is not None]
+
+    @staticmethod
+    async def _each(
+        writes: Sequence[Awaitable[WriteOutcome]],
+    ) -> list[WriteOutcome | ConnectorError]:
+        got = await asyncio.gather(*writes, return_exceptions=True)
+        out: list[WriteOutcome | ConnectorError] = []
+        for g in got:
+            if isinstance(g, BaseException) and not isinstance(g, ConnectorError):
+                raise g
+            out.append(g)
+        return out
 
     # -- writes --------------------------------------------------------------------------------
     async def create(

@@ -1,0 +1,273 @@
+"""The batched pipeline end to end (issue 15): Azurite, the flow-runs and record-upserts
+queues worked as the host would (sandbox/pump.py), the emulators as their own processes.
+One line per run, ending in
+`records/s=<x> vendor_requests_per_record=<y> storage_requests_per_record=<z> lost=<n>
+duplicates=<n>`. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/pipeline_bench.py intacct [--records 10000] [--latency-ms 300]
+    .venv/bin/python bench/pipeline_bench.py dataverse [--records 10000] [--limit 50]
+    .venv/bin/python bench/pipeline_bench.py memory [--sizes 10000 100000]
+
+intacct    Creatio accounts -> Intacct customers; the Intacct emulator answers each request
+           after --latency-ms (its `latency_ms` knob, sandbox/emulators/knobs.py) and lets 2
+           requests in flight (Intacct's default).
+dataverse  Creatio accounts -> Dataverse accounts against the emulator's service-protection
+           limit scaled down to --limit requests/s: the share of the limit used and of 429s.
+memory     peak RSS of one bulk window per size, each in a fresh process (bench/engine_bench.py).
+
+Storage requests are every HTTP request the worker sends to Azurite (tables and queues),
+counted at the Azure SDK's transport. SIGTERM stops every process the bench started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from azure.core.pipeline.transport import AioHttpTransport  # noqa: E402
+
+from bench.engine_bench import Emulator, progress, seed_accounts, settings  # noqa: E402
+from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
+from sandbox.pump import Pump  # noqa: E402
+from shared.flows.service import RunRequest  # noqa: E402
+from shared.runtime import Services  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+
+GATEWAY = "/ia/xml/xmlgw.phtml"
+PREFIX_LENGTH = 11  # "b" + 10 hex digits: bench/engine_bench.py, settings
+_storage_requests = 0
+_storage_kinds: collections.Counter[str] = collections.Counter()
+_children: list[subprocess.Popen[str]] = []
+
+
+def _kind(request: Any) -> str:
+    """A storage request's kind for --profile: queue, table point read, table query, batch."""
+    path = str(request.url).split("?", 1)[0]
+    if "/messages" in path:
+        return f"queue {request.method}"
+    if path.endswith("$batch"):
+        return "table transaction"
+    table = path.rsplit("/", 1)[-1].split("(", 1)[0][PREFIX_LENGTH:]
+    if request.method == "GET":
+        return f"{table} point read" if "PartitionKey=" in path else f"{table} query"
+    return f"{table} {request.method}"
+
+
+def count_storage_requests() -> None:
+    """Count every request the Azure SDK sends (only Azurite is reached through it here)."""
+    real = AioHttpTransport.send
+
+    async def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        global _storage_requests
+        _storage_requests += 1
+        _storage_kinds[_kind(request)] += 1
+        return await real(self, request, **kwargs)
+
+    AioHttpTransport.send = send  # type: ignore[method-assign]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(records: int, pids: dict[str, int], before: dict[str, float]) -> None:
+    """Where the time went: CPU seconds per process and storage requests per kind."""
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    print("  cpu s: " + ", ".join(f"{n}={v:.1f}" for n, v in spent.items()), flush=True)
+    kinds = ", ".join(f"{k}={n / records:.3f}" for k, n in sorted(_storage_kinds.items()))
+    print(f"  storage requests per record: {kinds}", flush=True)
+
+
+def failed_deliveries(pump: Pump) -> None:
+    """Deliveries that failed and were redelivered (each record still counts once)."""
+    if pump.failures:
+        print(f"  failed deliveries: {len(pump.failures)}, first: {pump.failures[0][:300]}")
+
+
+def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> str:
+    counts = collections.Counter(names)
+    expected = {f"Bench account {n:06d}" for n in range(records)}
+    lost = len(expected - set(counts))
+    duplicates = sum(n - 1 for n in counts.values() if n > 1)
+    return (
+        f"records/s={records / seconds:.1f} vendor_requests_per_record={vendor / records:.3f} "
+        f"storage_requests_per_record={_storage_requests / records:.3f} lost={lost} "
+        f"duplicates={duplicates}"
+    )
+
+
+async def intacct(
+    records: int, latency_ms: float, function_ms: float, concurrency: int, show: bool
+) -> None:
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    creatio, target = Emulator("creatio"), Emulator("intacct")
+    try:
+        target.reset(latency_ms=latency_ms)
+        target.admin.put("/options", json={"function_time_ms": function_ms}).raise_for_status()
+        seed_accounts(creatio, records, datetime.now(UTC))
+        services = await Services.create(settings(azurite, creatio, target))
+        global _storage_requests
+        _storage_requests = 0
+        _storage_kinds.clear()
+        pids = {
+            "bench": os.getpid(),
+            "azurite": azurite.process.pid,
+            "creatio": creatio.process.pid,
+            "intacct": target.process.pid,
+        }
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        run = await services.flows.run_now(
+            "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
+        )
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
+        pump = Pump(services, concurrency=concurrency)
+        done = await pump.run_finished(run.id, limit_s=7200)
+        ticker.cancel()
+        elapsed = time.perf_counter() - started
+        await services.close()
+        stats = target.stats()
+        vendor = sum(n for key, n in stats["calls"].items() if GATEWAY in key)
+        names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
+        print(f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
+              "per function, 2 in flight: "
+              f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
+              f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
+              f"{figures(records, elapsed, vendor, names)}", flush=True)  # fmt: skip
+        failed_deliveries(pump)
+        if show:
+            profile(records, pids, cpu_before)
+    finally:
+        creatio.stop()
+        target.stop()
+        azurite.stop()
+
+
+async def dataverse(records: int, limit: int, window: float, concurrency: int) -> None:
+    from shared.connectors.dataverse import DataverseClient
+    from shared.connectors.dataverse.sync import DataverseSync
+    from shared.engine.connections import build_connector
+    from tests.support import dataverse as dv
+
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    creatio = Emulator("creatio")
+    try:
+        with tempfile.TemporaryDirectory() as tls, dv.running_dataverse(Path(tls)) as running:
+            running.admin.limits(window_s=window, max_requests=round(limit * window))
+            seed_accounts(creatio, records, datetime.now(UTC))
+
+            def build(system: str, s: Settings) -> Any:
+                if system == "dataverse":
+                    return DataverseSync(DataverseClient(dv.config(running)))
+                return build_connector(system, s)
+
+            base = settings(azurite, creatio, None).model_dump(by_alias=True)
+            base |= {"SHUTTLE_SOLUTIONS": "creatio-dynamics",
+                     "AzureWebJobsStorage": azurite.connection_string,
+                     "CREATIO_PASSWORD": "Supervisor"}  # fmt: skip
+            services = await Services.create(Settings.model_validate(base), factory=build)
+            global _storage_requests
+            _storage_requests = 0
+            started = time.perf_counter()
+            run = await services.flows.run_now(
+                "creatio-dynamics.accounts-to-dataverse", RunRequest(), datetime.now(UTC)
+            )
+            pump = Pump(services, concurrency=concurrency)
+            done = await pump.run_finished(run.id, limit_s=7200)
+            elapsed = time.perf_counter() - started
+            await services.close()
+            protection = running.admin.stats()["protection"]
+            names = [r.get("name") for r in running.admin.rows("account")]
+        accepted, throttled = protection["accepted"], protection["throttled_total"]
+        share = throttled / max(1, accepted + throttled)
+        print(f"dataverse {records} accounts, limit {limit}/s: {elapsed:.1f} s, counts "
+              f"{done.counts.model_dump()}, {accepted / elapsed:.1f} requests/s = "
+              f"{accepted / elapsed / limit:.0%} of the limit, 429 {share:.1%}: "
+              f"{figures(records, elapsed, accepted + throttled, names)}", flush=True)  # fmt: skip
+        failed_deliveries(pump)
+    finally:
+        creatio.stop()
+        azurite.stop()
+
+
+def memory(sizes: Sequence[int]) -> None:
+    peaks: dict[int, float] = {}
+    for size in sizes:
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "engine_bench.py"), "memory-child",
+             "--size", str(size)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        _children.append(child)
+        out, _ = child.communicate()
+        result = json.loads(out.strip().splitlines()[-1])
+        peaks[size] = result["peak_mib"]
+        print(f"memory: bulk window of {size} accounts ({result['created']} written, "
+              f"{result['seconds']} s = {size / result['seconds']:.1f} records/s): peak RSS "
+              f"{result['peak_mib']:.0f} MiB", flush=True)  # fmt: skip
+    if len(peaks) > 1:
+        small, large = min(peaks), max(peaks)
+        print(f"memory: peak RSS at {large} / at {small} = {peaks[large] / peaks[small]:.2f}x")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    one = sub.add_parser("intacct")
+    one.add_argument("--records", type=int, default=10_000)
+    one.add_argument("--latency-ms", type=float, default=300.0)
+    one.add_argument("--function-ms", type=float, default=5.0, help="server time per function")
+    one.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
+    one.add_argument(
+        "--profile", action="store_true", help="CPU seconds per process, storage requests by kind"
+    )
+    two = sub.add_parser("dataverse")
+    two.add_argument("--records", type=int, default=10_000)
+    two.add_argument("--limit", type=int, default=50, help="requests per second")
+    two.add_argument("--window", type=float, default=10.0)
+    two.add_argument("--concurrency", type=int, default=4)
+    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
+                                          default=[10_000, 100_000])  # fmt: skip
+    args = parser.parse_args()
+
+    def stop(signum: int, frame: Any) -> None:
+        for child in _children:
+            child.terminate()
+        raise KeyboardInterrupt  # unwinds every `finally`: emulators and Azurite stop
+
+    signal.signal(signal.SIGTERM, stop)
+    count_storage_requests()
+    if args.what == "intacct":
+        run = intacct(
+            args.records, args.latency_ms, args.function_ms, args.concurrency, args.profile
+        )
+        asyncio.run(run)
+    elif args.what == "dataverse":
+        asyncio.run(dataverse(args.records, args.limit, args.window, args.concurrency))
+    else:
+        memory(args.sizes)
+
+
+if __name__ == "__main__":
+    main()
