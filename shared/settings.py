@@ -162,6 +162,16 @@ class Settings(BaseSettings):
         """The connectors' settings by env name, as given; their configs check them."""
         return dict(self._connectors)
 
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting: Shuttle's SecretStr fields and the connectors'
+        secret settings (for shared/notifications/compose.py to mask)."""
+        from shared.connectors.configs import secret_settings
+
+        own = [getattr(self, name) for name in type(self).model_fields]
+        values = [v.get_secret_value() for v in own if isinstance(v, SecretStr)]
+        secret = secret_settings()
+        return values + [v for k, v in self._connectors.items() if k in secret]
+
     def connection_configured(self, system: str) -> bool:
         """Whether these settings make a valid config for `system` (its class in
         shared/connectors/*/config.py says what it needs); not whether the system answers."""

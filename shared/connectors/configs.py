@@ -19,3 +19,8 @@ CONFIGS: dict[str, type[ConnectorConfig]] = {
 def connection_configured(settings: Settings, system: str) -> bool:
     config = CONFIGS.get(system)
     return config is not None and config.configured(settings)
+
+
+def secret_settings() -> set[str]:
+    """Env names of the connector settings that hold secrets."""
+    return {name for config in CONFIGS.values() for name in config.secret_names()}

@@ -101,6 +101,15 @@ class ConnectorConfig(BaseSettings):
         return [cls.env_name(name) for name in cls.setting_fields()]
 
     @classmethod
+    def secret_names(cls) -> set[str]:
+        """Env names of the settings that hold secrets (SecretStr fields)."""
+        return {
+            cls.env_name(name)
+            for name in cls.setting_fields()
+            if _secret(cls.model_fields[name].annotation)
+        }
+
+    @classmethod
     def conditional_missing(cls, values: Mapping[str, Any]) -> list[str]:
         """Env names of settings needed only in some cases (an auth mode's credentials)."""
         return []
@@ -156,6 +165,10 @@ class ConnectorConfig(BaseSettings):
         except (ConnectorError, ValidationError):
             return False
         return True
+
+
+def _secret(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
 
 
 def _blank(value: Any) -> bool:
