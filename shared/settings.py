@@ -38,8 +38,9 @@ def _connector_values(data: dict[Any, Any]) -> dict[str, str]:
     for key, value in data.items():
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         name = key.upper() if isinstance(key, str) else ""
-        if name.startswith(CONNECTOR_PREFIXES) and isinstance(text, str) and text:
-            values[name] = text
+        # As the environment would hold them: text (a caller may pass numbers).
+        if name.startswith(CONNECTOR_PREFIXES) and text is not None and str(text) != "":
+            values[name] = str(text)
     return values
 
 

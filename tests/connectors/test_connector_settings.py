@@ -273,3 +273,9 @@ def test_validation_errors_never_echo_a_secret(
         CreatioConfig()
     assert reason in str(caught.value)
     assert "creatio-pw-91" not in str(caught.value) and "creatio-secret-92" not in str(caught.value)
+
+
+def test_numbers_passed_to_settings_reach_the_config_as_the_environment_would() -> None:
+    values = {**EVERY["intacct"], "INTACCT_MAX_IN_FLIGHT": 4, "INTACCT_TIMEOUT_SECONDS": 2.5}
+    config = IntacctConfig.from_settings(Settings.model_validate(values))
+    assert config.max_in_flight == 4 and config.timeout_s == 2.5
