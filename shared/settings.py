@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_SOLUTIONS = "creatio-intacct,creatio-dynamics"
 # What Azure leaves in a setting whose Key Vault reference it could not resolve, and the
 # placeholder the infrastructure puts in a secret nobody has set yet: neither is a value.
 UNRESOLVED = ("@Microsoft.KeyVault(",)
 PLACEHOLDERS = frozenset({"SET-IN-KEY-VAULT"})
+# The env prefixes of the connectors' own settings, declared and checked by each connector's
+# config class (shared/connectors/*/config.py), not here.
+CONNECTOR_PREFIXES = ("CREATIO_", "INTACCT_", "DATAVERSE_")
 
 
 def unresolved(value: object) -> bool:
@@ -21,8 +33,31 @@ def unresolved(value: object) -> bool:
     )
 
 
+def _connector_values(data: dict[Any, Any]) -> dict[str, str]:
+    values = {}
+    for key, value in data.items():
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        name = key.upper() if isinstance(key, str) else ""
+        # As the environment would hold them: text (a caller may pass numbers).
+        if name.startswith(CONNECTOR_PREFIXES) and text is not None and str(text) != "":
+            values[name] = str(text)
+    return values
+
+
+class _ConnectorEnviron(PydanticBaseSettingsSource):
+    """The connectors' settings in the environment, for Settings to carry (see below)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _connector_values(dict(os.environ))
+
+
 class Settings(BaseSettings):
-    """Every setting Shuttle reads. Secrets are SecretStr so they never print."""
+    """Shuttle's own settings, and the connectors' settings as given (the env names and
+    checks are each connector config's: shared/connectors/settings.py). Secrets are
+    SecretStr so they never print; the connectors' values are private, never printed."""
 
     # Empty values count as unset: local.settings.example.json lists every setting, some blank.
     model_config = SettingsConfigDict(
@@ -60,49 +95,6 @@ class Settings(BaseSettings):
     # Records per record-upserts message (issue 15); a chunk too big for 64 KB is halved.
     chunk_size: int = Field(default=100, alias="SHUTTLE_CHUNK_SIZE", ge=1, le=500)
 
-    creatio_url: str | None = Field(default=None, alias="CREATIO_URL")
-    creatio_auth: str = Field(default="forms", alias="CREATIO_AUTH", pattern="^(forms|oauth)$")
-    creatio_username: str | None = Field(default=None, alias="CREATIO_USERNAME")
-    creatio_password: SecretStr | None = Field(default=None, alias="CREATIO_PASSWORD")
-    creatio_identity_url: str | None = Field(default=None, alias="CREATIO_IDENTITY_URL")
-    creatio_client_id: str | None = Field(default=None, alias="CREATIO_CLIENT_ID")
-    creatio_client_secret: SecretStr | None = Field(default=None, alias="CREATIO_CLIENT_SECRET")
-    # How long a call may wait for an answer; then it is given up (its slot freed), retried.
-    creatio_timeout_s: float = Field(default=30.0, alias="CREATIO_TIMEOUT_SECONDS", gt=0, le=900)
-
-    intacct_endpoint: str = Field(
-        default="https://api.intacct.com/ia/xml/xmlgw.phtml", alias="INTACCT_ENDPOINT"
-    )
-    intacct_sender_id: str | None = Field(default=None, alias="INTACCT_SENDER_ID")
-    intacct_sender_password: SecretStr | None = Field(default=None, alias="INTACCT_SENDER_PASSWORD")
-    intacct_company_id: str | None = Field(default=None, alias="INTACCT_COMPANY_ID")
-    intacct_entity_id: str | None = Field(default=None, alias="INTACCT_ENTITY_ID")
-    intacct_user_id: str | None = Field(default=None, alias="INTACCT_USER_ID")
-    intacct_user_password: SecretStr | None = Field(default=None, alias="INTACCT_USER_PASSWORD")
-    # WHENMODIFIED is in the company's time zone (Company > Setup > Company information).
-    intacct_timezone: str = Field(default="America/Los_Angeles", alias="INTACCT_TIMEZONE")
-    # Requests in flight per worker; Intacct's default per-company limit is 2.
-    intacct_max_in_flight: int = Field(default=2, alias="INTACCT_MAX_IN_FLIGHT", ge=1, le=50)
-    # A hung call holds one of those few slots until it is given up: keep this short.
-    intacct_timeout_s: float = Field(default=30.0, alias="INTACCT_TIMEOUT_SECONDS", gt=0, le=900)
-
-    dataverse_url: str | None = Field(default=None, alias="DATAVERSE_URL")
-    dataverse_tenant_id: str | None = Field(default=None, alias="DATAVERSE_TENANT_ID")
-    dataverse_client_id: str | None = Field(default=None, alias="DATAVERSE_CLIENT_ID")
-    dataverse_client_secret: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_SECRET")
-    # The PEM itself (private key + certificate; a Key Vault reference in Azure) or its path.
-    dataverse_client_cert: SecretStr | None = Field(default=None, alias="DATAVERSE_CLIENT_CERT")
-    dataverse_authority_host: str = Field(
-        default="https://login.microsoftonline.com", alias="DATAVERSE_AUTHORITY_HOST"
-    )
-    dataverse_timeout_s: float = Field(
-        default=60.0, alias="DATAVERSE_TIMEOUT_SECONDS", gt=0, le=900
-    )
-    # Service protection allows 52 concurrent requests per user; stay under it.
-    dataverse_max_concurrency: int = Field(
-        default=52, alias="DATAVERSE_MAX_CONCURRENCY", ge=1, le=52
-    )
-
     # Notifications (shared/notifications): the SMTP relay alerts go through, and the
     # defaults of the notification settings an operator changes with the API.
     smtp_host: str | None = Field(default=None, alias="SHUTTLE_SMTP_HOST")
@@ -124,6 +116,32 @@ class Settings(BaseSettings):
         default="0 */5 * * * *", alias="SHUTTLE_CONNECTION_MONITOR_SCHEDULE"
     )
 
+    _connectors: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        connectors = _ConnectorEnviron(settings_cls)
+        return init_settings, env_settings, connectors, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_connector_settings(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        # The environment's CREATIO_*, INTACCT_*, DATAVERSE_* values (or those a caller
+        # passes), kept for the connector configs to validate (`connector_environ`).
+        given = _connector_values(data) if isinstance(data, dict) else {}
+        settings = handler(data)
+        settings._connectors = {k: v for k, v in given.items() if not unresolved(v)}
+        return settings
+
     @model_validator(mode="before")
     @classmethod
     def _drop_unresolved(cls, data: Any) -> Any:
@@ -143,6 +161,20 @@ class Settings(BaseSettings):
     @property
     def solution_ids(self) -> list[str]:
         return [s.strip() for s in self.solutions.split(",") if s.strip()]
+
+    def connector_environ(self) -> dict[str, str]:
+        """The connectors' settings by env name, as given; their configs check them."""
+        return dict(self._connectors)
+
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting: Shuttle's SecretStr fields and the connectors'
+        secret settings (for shared/notifications/compose.py to mask)."""
+        from shared.connectors.configs import secret_settings
+
+        own = [getattr(self, name) for name in type(self).model_fields]
+        values = [v.get_secret_value() for v in own if isinstance(v, SecretStr)]
+        secret = secret_settings()
+        return values + [v for k, v in self._connectors.items() if k in secret]
 
     def connection_configured(self, system: str) -> bool:
         """Whether these settings make a valid config for `system` (its class in

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared.connectors.creatio.config import CreatioConfig
 from shared.connectors.dataverse.config import DataverseConfig
 from shared.connectors.intacct.config import IntacctConfig
-from shared.connectors.settings import ConnectorConfig, configured
+from shared.connectors.settings import ConnectorConfig
 from shared.settings import Settings
 
 CONFIGS: dict[str, type[ConnectorConfig]] = {
@@ -18,4 +18,9 @@ CONFIGS: dict[str, type[ConnectorConfig]] = {
 
 def connection_configured(settings: Settings, system: str) -> bool:
     config = CONFIGS.get(system)
-    return config is not None and configured(config, settings, system)
+    return config is not None and config.configured(settings)
+
+
+def secret_settings() -> set[str]:
+    """Env names of the connector settings that hold secrets."""
+    return {name for config in CONFIGS.values() for name in config.secret_names()}

@@ -9,8 +9,6 @@ import os
 import socket
 from dataclasses import dataclass
 
-from pydantic import SecretStr
-
 from shared.notifications.events import Event
 from shared.settings import Settings
 
@@ -34,11 +32,7 @@ class Redactor:
     """Masks the values of every secret app setting wherever they appear."""
 
     def __init__(self, settings: Settings) -> None:
-        values = []
-        for name in type(settings).model_fields:
-            value = getattr(settings, name)
-            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 4:
-                values.append(value.get_secret_value())
+        values = [value for value in settings.secret_values() if len(value) >= 4]
         # Longest first, so a secret containing another is masked whole.
         self._secrets = sorted(set(values), key=len, reverse=True)
 

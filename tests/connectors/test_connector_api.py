@@ -1,7 +1,7 @@
 """What the connector packages offer, on purpose: each package's `__all__` and each client's
 public methods are the lists below (a method added or dropped changes this test with it),
-one InvalidValue, one Retry-After parser, Creatio's auth as an httpx.Auth, and connector
-configs read from the app settings by one rule ("configured" = "the config validates")."""
+one InvalidValue, one Retry-After parser, Creatio's auth as an httpx.Auth (the configs as
+settings classes: tests/connectors/test_connector_settings.py)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,9 @@ from shared.connectors.dataverse import errors as dataverse_errors
 from shared.connectors.dataverse.exact_json import dumps_exact
 from shared.connectors.errors import InvalidValue
 from shared.connectors.http import ConnectorClient
-from shared.connectors.intacct import IntacctClient, IntacctConfig
+from shared.connectors.intacct import IntacctClient
 from shared.connectors.intacct import errors as intacct_errors
 from shared.connectors.intacct.wire import format_value
-from shared.connectors.settings import settings_values
-from shared.settings import Settings
 
 PACKAGES = {
     "creatio": {
@@ -185,35 +183,6 @@ async def test_creatio_auth_is_an_httpx_auth(auth: str) -> None:
     )
     async with CreatioClient(config) as client:
         assert isinstance(client.auth, httpx.Auth)
-
-
-def _connector_fields(system: str) -> list[str]:
-    return [name for name in Settings.model_fields if name.startswith(f"{system}_")]
-
-
-@pytest.mark.parametrize(
-    ("system", "config"),
-    [("creatio", CreatioConfig), ("intacct", IntacctConfig), ("dataverse", DataverseConfig)],
-)
-def test_every_connector_setting_is_a_field_of_its_config(system: str, config: type) -> None:
-    fields = _connector_fields(system)
-    assert fields
-    assert [f for f in fields if f.removeprefix(f"{system}_") not in config.model_fields] == []
-
-
-def test_configured_means_the_config_validates() -> None:
-    good = {
-        "CREATIO_URL": "https://x.creatio.com",
-        "CREATIO_USERNAME": "u",
-        "CREATIO_PASSWORD": "p",
-    }
-    assert Settings.model_validate(good).connection_configured("creatio")
-    # Every setting present, but the URL is not one: not configured (it used to count).
-    bad = Settings.model_validate({**good, "CREATIO_URL": "ftp://x.creatio.com"})
-    assert not bad.connection_configured("creatio")
-    values = settings_values(Settings.model_validate(good), "creatio", CreatioConfig)
-    assert values["url"] == "https://x.creatio.com" and values["auth"] == "forms"
-    assert not Settings.model_validate({}).connection_configured("nowhere")
 
 
 def test_the_dataverse_certificate_wins_over_a_secret_in_the_config_itself() -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
-from pydantic import SecretStr
 
-from shared.settings import Settings
 from tests.infra.iac import (
     KEY_VAULT_SETTINGS,
     LOCAL_ONLY_SETTINGS,
@@ -15,6 +11,7 @@ from tests.infra.iac import (
     Bicep,
     Terraform,
 )
+from tests.support.app_settings import is_secret, settings_types
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +27,7 @@ def tf() -> Terraform:
 def app_secret_settings() -> set[str]:
     """The settings the app treats as secrets (SecretStr), except the local-only ones and the
     storage connection string (identity-based in Azure)."""
-    secret = {
-        f.alias
-        for f in Settings.model_fields.values()
-        if f.alias and (f.annotation is SecretStr or SecretStr in get_args(f.annotation))
-    }
+    secret = {name for name, annotation in settings_types().items() if is_secret(annotation)}
     return secret - set(LOCAL_ONLY_SETTINGS) - set(REPLACED_IN_AZURE)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import Settings
 from tests.infra.iac import (
     BICEP_ONLY_PARAMETERS,
     EXPECTED_APP_ROLES,
@@ -26,6 +25,7 @@ from tests.infra.iac import (
     ref,
     snake,
 )
+from tests.support.app_settings import setting_names
 
 
 def test_local_settings_example_is_covered_by_the_allow_lists() -> None:
@@ -35,7 +35,7 @@ def test_local_settings_example_is_covered_by_the_allow_lists() -> None:
     assert set(REPLACED_IN_AZURE) <= values
     assert LOCAL_ONLY_SETTINGS.keys() == {"SHUTTLE_LOCAL_KEY"}
     # The identity-based names are the ones the app itself reads (shared/settings.py).
-    aliases = {f.alias for f in Settings.model_fields.values()}
+    aliases = setting_names()
     assert {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__clientId"} <= aliases
     assert expected_azure_settings() >= IDENTITY_STORAGE_SETTINGS
 

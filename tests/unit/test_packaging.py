@@ -10,7 +10,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from sandbox.host.host import LOCAL_KEY_SETTING
-from shared.settings import Settings
+from tests.support.app_settings import setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def test_requirements_txt_pins_exactly_the_runtime_dependencies() -> None:
 def test_local_settings_example_lists_every_setting_and_only_strings() -> None:
     values = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
     assert all(isinstance(v, str) for v in values.values()), "Functions needs string values"
-    aliases = {f.alias for f in Settings.model_fields.values()}
+    aliases = setting_names()
     identity_only = {a for a in aliases if a and a.startswith("AzureWebJobsStorage__")}
     missing = aliases - identity_only - set(values)
     assert not missing, f"local.settings.example.json lacks {sorted(missing)}"
@@ -53,7 +53,7 @@ def test_local_settings_example_lists_every_setting_and_only_strings() -> None:
 
 def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    for alias in {f.alias for f in Settings.model_fields.values()}:
+    for alias in setting_names():
         assert f"`{alias}`" in readme, f"README does not document {alias}"
 
 

@@ -4,9 +4,10 @@ infrastructure's secret placeholder count as unset."""
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
+from shared.connectors.dataverse import DataverseConfig
 from shared.settings import Settings
+from tests.support.app_settings import is_secret, settings_types
 
 INTACCT = {
     "INTACCT_SENDER_ID": "sender",
@@ -35,7 +36,7 @@ def test_unresolved_secrets_count_as_unset(value: str, monkeypatch: pytest.Monke
     for key, item in INTACCT.items():
         monkeypatch.setenv(key, item)
     settings = Settings()
-    assert settings.intacct_sender_password is None
+    assert "INTACCT_SENDER_PASSWORD" not in settings.connector_environ()
     assert not settings.connection_configured("intacct")
 
 
@@ -63,14 +64,16 @@ def test_no_secret_shows_in_repr_str_or_dumps() -> None:
     for value in SECRETS.values():
         assert value not in shown
     assert "secret-key" not in shown and "BEGIN PRIVATE KEY" not in shown
-    assert settings.dataverse_client_cert is not None
-    assert settings.dataverse_client_cert.get_secret_value() == PEM
+    assert settings.connector_environ()["DATAVERSE_CLIENT_CERT"] == PEM
     assert settings.connection_configured("dataverse") is False  # URL etc. missing
     full = Settings.model_validate(
         {"DATAVERSE_URL": "https://org.crm.dynamics.com", "DATAVERSE_TENANT_ID": "t",
          "DATAVERSE_CLIENT_ID": "c", "DATAVERSE_CLIENT_CERT": PEM}
     )  # fmt: skip
     assert full.connection_configured("dataverse")
+    cert = DataverseConfig.from_settings(full).client_cert
+    assert cert is not None and cert.get_secret_value() == PEM
+    assert PEM not in repr(DataverseConfig.from_settings(full))
 
 
 def test_every_secret_like_setting_is_a_secret_str() -> None:
@@ -79,9 +82,9 @@ def test_every_secret_like_setting_is_a_secret_str() -> None:
     # Names of function keys with a fingerprint of each (12 hex digits of its SHA-256,
     # shared/access/caller.py): no key can be recovered from it.
     not_secret = {"SHUTTLE_KEY_NAMES"}
-    for name, info in Settings.model_fields.items():
-        alias = info.alias or name
-        is_secret = any(w.lower() in alias.lower() for w in words) and "__" not in alias
-        is_secret = is_secret and alias not in not_secret
-        if is_secret:
-            assert SecretStr in getattr(info.annotation, "__args__", (info.annotation,)), alias
+    names = settings_types()
+    assert "CREATIO_PASSWORD" in names and "SHUTTLE_SMTP_PASSWORD" in names
+    for alias, annotation in names.items():
+        secret_like = any(w.lower() in alias.lower() for w in words) and "__" not in alias
+        if secret_like and alias not in not_secret:
+            assert is_secret(annotation), alias

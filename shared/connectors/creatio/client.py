@@ -47,7 +47,7 @@ from shared.connectors.errors import ConnectorError, InvalidValue
 from shared.connectors.http import ClientOptions, ConnectorClient
 from shared.connectors.retry import AdaptiveLimiter
 from shared.errors import ErrorCategory
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 log = logging.getLogger("shuttle.connectors.creatio")
 T = TypeVar("T")
@@ -132,7 +132,12 @@ class CreatioClient(ConnectorClient):
     def from_settings(
         cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> CreatioClient:
-        return cls(CreatioConfig.from_settings(settings or get_settings()), **options)
+        return cls(
+            CreatioConfig.from_environ()
+            if settings is None
+            else CreatioConfig.from_settings(settings),
+            **options,
+        )
 
     def _check_columns(self, object: str, values: Mapping[str, Any], record: str | None) -> None:
         known = OBJECTS.get(check_name(object))

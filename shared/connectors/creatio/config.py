@@ -1,15 +1,16 @@
-"""Connection settings of the Creatio connector, validated once at start-up."""
+"""Connection settings of the Creatio connector (app settings CREATIO_*), validated once at
+start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from shared.connectors.retry import RetryPolicy
-from shared.connectors.settings import ConnectorConfig, config_from_settings, env_name
-from shared.settings import Settings
+from shared.connectors.settings import AppSetting, ConnectorConfig
 
 SYSTEM = "creatio"
 MAX_BATCH = 100  # Creatio's limit per $batch (docs/wire-notes.md C6)
@@ -17,20 +18,22 @@ MAX_ROWS = 20000  # Creatio's limit per OData answer (docs/wire-notes.md C7)
 
 
 class CreatioConfig(ConnectorConfig):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = SettingsConfigDict(env_prefix="CREATIO_")
+    TITLE: ClassVar[str] = "Creatio"
 
-    url: str
-    auth: Literal["forms", "oauth"] = "forms"
-    username: str | None = None
-    password: SecretStr | None = None
-    identity_url: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
+    url: Annotated[str, AppSetting()]
+    auth: Annotated[Literal["forms", "oauth"], AppSetting()] = "forms"
+    username: Annotated[str | None, AppSetting()] = None
+    password: Annotated[SecretStr | None, AppSetting()] = None
+    identity_url: Annotated[str | None, AppSetting()] = None
+    client_id: Annotated[str | None, AppSetting()] = None
+    client_secret: Annotated[SecretStr | None, AppSetting()] = None
+    # How long a call may wait for an answer; then it is given up (its slot freed), retried.
+    timeout_s: Annotated[float, AppSetting("TIMEOUT_SECONDS")] = Field(default=30.0, gt=0, le=900)
     # "0/odata" on .NET Framework hosts, "odata" on .NET Core / .NET 6+ hosts
     # (docs/wire-notes.md C3).
     odata_path: str = "0/odata"
     max_in_flight: int = Field(default=8, ge=1, le=64)
-    timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     page_size: int = Field(default=500, ge=1, le=MAX_ROWS)
     batch_size: int = Field(default=MAX_BATCH, ge=1, le=MAX_BATCH)
@@ -52,19 +55,12 @@ class CreatioConfig(ConnectorConfig):
     def _path(cls, value: str) -> str:
         return value.strip("/")
 
-    @model_validator(mode="after")
-    def _credentials(self) -> CreatioConfig:
-        missing = self.conditional_missing(dict(self))
-        if missing:
-            raise ValueError(f"{self.auth} authentication needs {', '.join(missing)}")
-        return self
-
     @classmethod
     def conditional_missing(cls, values: Mapping[str, Any]) -> list[str]:
         needed: tuple[str, ...] = ("username", "password")
         if values.get("auth") == "oauth":
             needed = ("identity_url", "client_id", "client_secret")
-        return [env_name(SYSTEM, name) for name in needed if not values.get(name)]
+        return [cls.env_name(name) for name in needed if not values.get(name)]
 
     @property
     def odata_base(self) -> str:
@@ -74,8 +70,3 @@ class CreatioConfig(ConnectorConfig):
     def token_url(self) -> str:
         base = self.identity_url or self.url
         return base if base.endswith("/connect/token") else f"{base}/connect/token"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> CreatioConfig:
-        """From the app settings; a missing setting is an auth error that names it."""
-        return config_from_settings(cls, settings, SYSTEM, "Creatio", overrides)

@@ -43,7 +43,7 @@ from shared.connectors.errors import ConnectorError, InvalidValue
 from shared.connectors.http import ClientOptions, ConnectorClient, new_http_client
 from shared.connectors.json_body import parse_json, plain
 from shared.errors import ErrorCategory
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 log = logging.getLogger("shuttle.connectors.dataverse")
 T = TypeVar("T")
@@ -113,7 +113,11 @@ class DataverseClient(ConnectorClient):
         auth: httpx.Auth | None = None,
         **options: Unpack[ClientOptions],
     ) -> DataverseClient:
-        config = DataverseConfig.from_settings(settings or get_settings())
+        config = (
+            DataverseConfig.from_environ()
+            if settings is None
+            else DataverseConfig.from_settings(settings)
+        )
         return cls(config, auth=auth, **options)
 
     # -- transport ---------------------------------------------------------------------------

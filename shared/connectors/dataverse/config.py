@@ -1,15 +1,16 @@
-"""Connection settings of the Dataverse connector, validated once at start-up."""
+"""Connection settings of the Dataverse connector (app settings DATAVERSE_*), validated once
+at start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from shared.connectors.retry import RetryPolicy
-from shared.connectors.settings import ConnectorConfig, config_from_settings, env_name
-from shared.settings import Settings
+from shared.connectors.settings import AppSetting, ConnectorConfig
 
 SYSTEM = "dataverse"
 API_PATH = "api/data/v9.2"
@@ -19,21 +20,25 @@ MAX_CONCURRENCY = 52  # service protection's concurrent-request limit (docs/wire
 
 
 class DataverseConfig(ConnectorConfig):
-    model_config = ConfigDict(frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DATAVERSE_")
+    TITLE: ClassVar[str] = "Dataverse"
 
-    url: str
-    tenant_id: str
-    client_id: str
-    client_secret: SecretStr | None = None
+    url: Annotated[str, AppSetting()]
+    tenant_id: Annotated[str, AppSetting()]
+    client_id: Annotated[str, AppSetting()]
+    client_secret: Annotated[SecretStr | None, AppSetting()] = None
     # A PEM (private key + certificate) as a file path or as the PEM text itself (a Key
     # Vault reference in Azure gives the content, not a path).
-    client_cert: SecretStr | None = None
-    authority_host: str = "https://login.microsoftonline.com"
+    client_cert: Annotated[SecretStr | None, AppSetting()] = None
+    authority_host: Annotated[str, AppSetting()] = "https://login.microsoftonline.com"
     # CA bundle for both the Web API and the identity provider; None: the environment's
     # (SSL_CERT_FILE / REQUESTS_CA_BUNDLE) or the system's.
     ca_file: str | None = None
-    max_concurrency: int = Field(default=MAX_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
-    timeout_s: float = Field(default=60.0, gt=0)
+    # Service protection allows 52 concurrent requests per user; stay under it.
+    max_concurrency: Annotated[int, AppSetting()] = Field(
+        default=MAX_CONCURRENCY, ge=1, le=MAX_CONCURRENCY
+    )
+    timeout_s: Annotated[float, AppSetting("TIMEOUT_SECONDS")] = Field(default=60.0, gt=0, le=900)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     page_size: int = Field(default=500, ge=1, le=MAX_PAGE)
     batch_size: int = Field(default=MAX_BATCH, ge=1, le=MAX_BATCH)
@@ -65,14 +70,8 @@ class DataverseConfig(ConnectorConfig):
     def conditional_missing(cls, values: Mapping[str, Any]) -> list[str]:
         if _text(values.get("client_secret")) or _text(values.get("client_cert")):
             return []
-        secret, cert = env_name(SYSTEM, "client_secret"), env_name(SYSTEM, "client_cert")
+        secret, cert = cls.env_name("client_secret"), cls.env_name("client_cert")
         return [f"{secret} or {cert}"]
-
-    @model_validator(mode="after")
-    def _credential(self) -> DataverseConfig:
-        if self.client_secret is None and self.client_cert is None:
-            raise ValueError("needs DATAVERSE_CLIENT_SECRET or DATAVERSE_CLIENT_CERT")
-        return self
 
     @property
     def api_base(self) -> str:
@@ -85,11 +84,6 @@ class DataverseConfig(ConnectorConfig):
     @property
     def scope(self) -> str:
         return f"{self.url}/.default"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> DataverseConfig:
-        """From the app settings; a missing setting is an auth error that names it."""
-        return config_from_settings(cls, settings, SYSTEM, "Dataverse", overrides)
 
 
 def _text(value: Any) -> str:

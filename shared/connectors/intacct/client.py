@@ -36,7 +36,7 @@ from shared.connectors.intacct.wire import (
 )
 from shared.connectors.retry import AdaptiveLimiter, SharedSlots
 from shared.errors import ErrorCategory
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 log = logging.getLogger("shuttle.connectors.intacct")
 T = TypeVar("T")
@@ -107,7 +107,12 @@ class IntacctClient(ConnectorClient):
     def from_settings(
         cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> IntacctClient:
-        return cls(IntacctConfig.from_settings(settings or get_settings()), **options)
+        return cls(
+            IntacctConfig.from_environ()
+            if settings is None
+            else IntacctConfig.from_settings(settings),
+            **options,
+        )
 
     @property
     def logins(self) -> int:

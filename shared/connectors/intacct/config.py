@@ -1,14 +1,16 @@
-"""Connection settings of the Intacct connector, validated once at start-up."""
+"""Connection settings of the Intacct connector (app settings INTACCT_*), validated once at
+start-up."""
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from shared.connectors.retry import RetryPolicy
-from shared.connectors.settings import ConnectorConfig, config_from_settings
-from shared.settings import Settings
+from shared.connectors.settings import AppSetting, ConnectorConfig
 from shared.zones import iana_zone
 
 SYSTEM = "intacct"
@@ -18,20 +20,23 @@ READ_MAX_KEYS = 100
 
 
 class IntacctConfig(ConnectorConfig):
-    model_config = ConfigDict(frozen=True)
+    model_config = SettingsConfigDict(env_prefix="INTACCT_")
+    TITLE: ClassVar[str] = "Intacct"
 
-    endpoint: str
-    sender_id: str
-    sender_password: SecretStr
-    company_id: str
-    entity_id: str | None = None
-    user_id: str
-    user_password: SecretStr
-    # WHENMODIFIED is written in the API user's / company's zone (docs/wire-notes.md I7).
-    timezone: str = "America/Los_Angeles"
-    max_in_flight: int = Field(default=2, ge=1, le=50)
+    endpoint: Annotated[str, AppSetting()] = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+    sender_id: Annotated[str, AppSetting()]
+    sender_password: Annotated[SecretStr, AppSetting()]
+    company_id: Annotated[str, AppSetting()]
+    entity_id: Annotated[str | None, AppSetting()] = None
+    user_id: Annotated[str, AppSetting()]
+    user_password: Annotated[SecretStr, AppSetting()]
+    # WHENMODIFIED is written in the API user's / company's zone (docs/wire-notes.md I7;
+    # Company > Setup > Company information).
+    timezone: Annotated[str, AppSetting()] = "America/Los_Angeles"
+    # Requests in flight per worker; Intacct's default per-company limit is 2.
+    max_in_flight: Annotated[int, AppSetting()] = Field(default=2, ge=1, le=50)
     # Short: a hung request holds one of the company's few slots until it is given up.
-    timeout_s: float = Field(default=30.0, gt=0)
+    timeout_s: Annotated[float, AppSetting("TIMEOUT_SECONDS")] = Field(default=30.0, gt=0, le=900)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     page_size: int = Field(default=1000, ge=1, le=QUERY_MAX_PAGE)
     # A session is renewed this long before the sessiontimeout the gateway announced.
@@ -65,8 +70,3 @@ class IntacctConfig(ConnectorConfig):
 
     def secrets(self) -> list[str]:
         return [self.sender_password.get_secret_value(), self.user_password.get_secret_value()]
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> IntacctConfig:
-        """From the app settings; a missing setting is an auth error that names it."""
-        return config_from_settings(cls, settings, SYSTEM, "Intacct", overrides)
