@@ -33,19 +33,25 @@ class Emulator(EmulatorProcess):
     def seed_accounts(self, count: int) -> None:
         # Ten records share each ModifiedOn, as after a bulk import.
         rows = [
-            {"Id": str(uuid.uuid4()), "Name": f"seed {i}",
-             "ModifiedOn": f"2024-05-01T10:{i // 600 % 60:02d}:{i // 10 % 60:02d}.1234567Z"}
+            {
+                "Id": str(uuid.uuid4()),
+                "Name": f"seed {i}",
+                "ModifiedOn": f"2024-05-01T10:{i // 600 % 60:02d}:{i // 10 % 60:02d}.1234567Z",
+            }
             for i in range(count)
-        ]  # fmt: skip
+        ]
         for start in range(0, count, 5000):
             self.seed({"Account": rows[start : start + 5000]})
 
 
 def _client(url: str, **overrides: object) -> CreatioClient:
     values: dict[str, object] = {
-        "url": url, "username": "Supervisor", "password": "Supervisor",
-        "retry": RetryPolicy(attempts=30, total_s=600), **overrides,
-    }  # fmt: skip
+        "url": url,
+        "username": "Supervisor",
+        "password": "Supervisor",
+        "retry": RetryPolicy(attempts=30, total_s=600),
+        **overrides,
+    }
     return CreatioClient(CreatioConfig(**values))  # type: ignore[arg-type]
 
 
@@ -124,9 +130,11 @@ def main() -> None:
         rate = asyncio.run(bench_rate_limited(emulator.url, count, args.rate_limit))
         stats = emulator.stats()
         label = f"single creates under a {args.rate_limit:.0f}/s limit"
-        print(f"{0:>6.0f}ms  {label:<44} {rate:>10.0f}"
-              f"  ({rate / args.rate_limit:.0%} of the limit, {stats['throttled']} x 429"
-              f" for {count} records)")  # fmt: skip
+        print(
+            f"{0:>6.0f}ms  {label:<44} {rate:>10.0f}"
+            f"  ({rate / args.rate_limit:.0%} of the limit, {stats['throttled']} x 429"
+            f" for {count} records)"
+        )
     finally:
         emulator.stop()
 

@@ -46,9 +46,13 @@ TENANT, CLIENT_ID, SECRET = (
 
 def _config(url: str, authority: str, ca: str) -> DataverseConfig:
     return DataverseConfig(
-        url=url, tenant_id=TENANT, client_id=CLIENT_ID, client_secret=SECRET,
-        authority_host=authority, ca_file=ca,
-    )  # fmt: skip
+        url=url,
+        tenant_id=TENANT,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        authority_host=authority,
+        ca_file=ca,
+    )
 
 
 async def _singles(client: DataverseClient, count: int, prefix: str) -> None:

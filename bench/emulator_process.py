@@ -23,8 +23,9 @@ class EmulatorProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"sandbox.emulators.{name}", "--port", str(self.port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         self.admin = httpx.Client(base_url=f"{self.url}/_emulator", timeout=600)
         deadline = time.monotonic() + 30
         while True:

@@ -102,18 +102,22 @@ def settings(azurite: Azurite, creatio: Emulator, intacct: Emulator | None) -> S
     if intacct is not None:
         values |= {
             "INTACCT_ENDPOINT": f"{intacct.url}/ia/xml/xmlgw.phtml",
-            "INTACCT_SENDER_ID": SENDER, "INTACCT_SENDER_PASSWORD": SENDER_PASSWORD,
-            "INTACCT_COMPANY_ID": COMPANY, "INTACCT_USER_ID": USER,
+            "INTACCT_SENDER_ID": SENDER,
+            "INTACCT_SENDER_PASSWORD": SENDER_PASSWORD,
+            "INTACCT_COMPANY_ID": COMPANY,
+            "INTACCT_USER_ID": USER,
             "INTACCT_USER_PASSWORD": USER_PASSWORD,
-        }  # fmt: skip
+        }
     return Settings.model_validate(values)
 
 
 def seed_accounts(creatio: Emulator, count: int, modified: datetime) -> None:
     stamp = modified.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
     for start in range(0, count, 5000):
-        rows = [{"Name": f"Bench account {n:06d}", "ModifiedOn": stamp}
-                for n in range(start, min(start + 5000, count))]  # fmt: skip
+        rows = [
+            {"Name": f"Bench account {n:06d}", "ModifiedOn": stamp}
+            for n in range(start, min(start + 5000, count))
+        ]
         creatio.seed({"Account": rows})
 
 
@@ -125,8 +129,12 @@ async def progress(services: Services, run_id: str, started: float, out: Any) ->
         counts = (await services.engine.outcomes.tally(run_id)).counts
         settled = counts.read - counts.pending
         elapsed = time.perf_counter() - started
-        print(f"  ... {elapsed:.0f} s: {settled} settled of {counts.read} read "
-              f"({settled / elapsed:.1f} records/s so far)", file=out, flush=True)  # fmt: skip
+        print(
+            f"  ... {elapsed:.0f} s: {settled} settled of {counts.read} read "
+            f"({settled / elapsed:.1f} records/s so far)",
+            file=out,
+            flush=True,
+        )
 
 
 async def throughput(records: int) -> None:
@@ -146,11 +154,15 @@ async def throughput(records: int) -> None:
         elapsed = time.perf_counter() - started
         stats = intacct.stats()
         await services.close()
-        print(f"throughput: {records} accounts in {elapsed:.1f} s = {records / elapsed:.0f} "
-              f"records/s end to end; run counts {done.counts.model_dump()}")  # fmt: skip
-        print(f"  intacct: {stats.get('requests')} requests, functions {stats.get('functions')}, "
-              f"max in flight {stats.get('gateway_in_flight_max')}, "
-              f"GW-0010 {stats.get('gateway_rejected')}")  # fmt: skip
+        print(
+            f"throughput: {records} accounts in {elapsed:.1f} s = {records / elapsed:.0f} "
+            f"records/s end to end; run counts {done.counts.model_dump()}"
+        )
+        print(
+            f"  intacct: {stats.get('requests')} requests, functions {stats.get('functions')}, "
+            f"max in flight {stats.get('gateway_in_flight_max')}, "
+            f"GW-0010 {stats.get('gateway_rejected')}"
+        )
     finally:
         creatio.stop()
         intacct.stop()
@@ -176,8 +188,9 @@ async def memory_child(size: int) -> dict[str, Any]:
         services = await Services.create(settings(azurite, creatio, None), factory=factory)
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
-        request = RunRequest(window_from=since, window_to=datetime.now(UTC),
-                             params=RunParams(batch_size=1000))  # fmt: skip
+        request = RunRequest(
+            window_from=since, window_to=datetime.now(UTC), params=RunParams(batch_size=1000)
+        )
         run = await services.flows.run_now(
             "creatio-intacct.bulk-accounts-to-intacct", request, datetime.now(UTC)
         )
@@ -188,10 +201,12 @@ async def memory_child(size: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         await services.close()
         return {
-            "size": size, "created": done.counts.created, "seconds": round(elapsed, 1),
+            "size": size,
+            "created": done.counts.created,
+            "seconds": round(elapsed, 1),
             "baseline_mib": baseline / 1024,
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }  # fmt: skip
+        }
     finally:
         creatio.stop()
         azurite.stop()
@@ -201,12 +216,17 @@ def memory(sizes: Sequence[int]) -> None:
     for size in sizes:
         out = subprocess.run(
             [sys.executable, __file__, "memory-child", "--size", str(size)],
-            cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"memory: bulk window of {result['size']} accounts ({result['created']} written, "
-              f"{result['seconds']} s): peak RSS {result['peak_mib']:.0f} MiB "
-              f"(after start-up {result['baseline_mib']:.0f} MiB)")  # fmt: skip
+        print(
+            f"memory: bulk window of {result['size']} accounts ({result['created']} written, "
+            f"{result['seconds']} s): peak RSS {result['peak_mib']:.0f} MiB "
+            f"(after start-up {result['baseline_mib']:.0f} MiB)"
+        )
 
 
 async def dataverse_limit(records: int, limit: int, window: float) -> None:
@@ -232,9 +252,11 @@ async def dataverse_limit(records: int, limit: int, window: float) -> None:
                 return build_connector(system, s)
 
             base = settings(azurite, creatio, None).model_dump(by_alias=True)
-            base |= {"SHUTTLE_SOLUTIONS": "creatio-dynamics",
-                     "AzureWebJobsStorage": azurite.connection_string,
-                     "CREATIO_PASSWORD": "Supervisor"}  # fmt: skip
+            base |= {
+                "SHUTTLE_SOLUTIONS": "creatio-dynamics",
+                "AzureWebJobsStorage": azurite.connection_string,
+                "CREATIO_PASSWORD": "Supervisor",
+            }
             services = await Services.create(Settings.model_validate(base), factory=build)
             samples: list[tuple[float, int]] = []
 
@@ -255,17 +277,23 @@ async def dataverse_limit(records: int, limit: int, window: float) -> None:
             await services.close()
             protection = running.admin.stats()["protection"]
         accepted, throttled = protection["accepted"], protection["throttled_total"]
-        print(f"dataverse: {done.counts.created}/{records} created, {done.counts.failed} failed "
-              f"in {elapsed:.1f} s = {records / elapsed:.1f} records/s")  # fmt: skip
+        print(
+            f"dataverse: {done.counts.created}/{records} created, {done.counts.failed} failed "
+            f"in {elapsed:.1f} s = {records / elapsed:.1f} records/s"
+        )
         total = samples[-1][1]
         lo = next(p for p in samples if p[1] >= total * 0.1)
         hi = next(p for p in samples if p[1] >= total * 0.9)
         steady = (hi[1] - lo[1]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
-        print(f"  while writing (10%..90% of requests): {steady:.1f} requests/s = "
-              f"{steady / limit:.0%} of the limit")  # fmt: skip
-        print(f"  end to end (with start and finish): {accepted / elapsed:.1f} requests/s = "
-              f"{accepted / elapsed / limit:.0%} of the {limit}/s limit; 429 answers "
-              f"{throttled} = {throttled / (accepted + throttled):.1%} of all answers")  # fmt: skip
+        print(
+            f"  while writing (10%..90% of requests): {steady:.1f} requests/s = "
+            f"{steady / limit:.0%} of the limit"
+        )
+        print(
+            f"  end to end (with start and finish): {accepted / elapsed:.1f} requests/s = "
+            f"{accepted / elapsed / limit:.0%} of the {limit}/s limit; 429 answers "
+            f"{throttled} = {throttled / (accepted + throttled):.1%} of all answers"
+        )
     finally:
         creatio.stop()
         azurite.stop()
@@ -276,8 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("throughput").add_argument("--records", type=int, default=10_000)
-    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
-                                          default=[10_000, 100_000])  # fmt: skip
+    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     sub.add_parser("memory-child").add_argument("--size", type=int, required=True)
     limited = sub.add_parser("dataverse")
     limited.add_argument("--records", type=int, default=1000)

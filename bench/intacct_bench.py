@@ -126,10 +126,15 @@ async def _worker(job: WorkerJob, storage: str) -> WorkerReport | None:
     """A worker's report; None when it failed (without the shared limit, GW-0010 storms can
     outlast its retries)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sandbox.intacct_worker", job.model_dump_json(), cwd=ROOT,
-        env={**os.environ, "AzureWebJobsStorage": storage}, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "sandbox.intacct_worker",
+        job.model_dump_json(),
+        cwd=ROOT,
+        env={**os.environ, "AzureWebJobsStorage": storage},
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,  # each GW-0010 retry is logged: counted below
-    )  # fmt: skip
+    )
     out, _ = await process.communicate()
     if process.returncode != 0:
         return None
@@ -143,9 +148,11 @@ def workers(args: argparse.Namespace) -> None:
     emulator = Emulator()
     try:
         latency = args.latency_ms[0]
-        print(f"Intacct, {args.workers} worker processes x {args.records} customers, "
-              f"{args.per_request} functions/request, {latency:.0f} ms/request + "
-              f"{args.function_ms:.0f} ms/function, company limit 2 in flight")  # fmt: skip
+        print(
+            f"Intacct, {args.workers} worker processes x {args.records} customers, "
+            f"{args.per_request} functions/request, {latency:.0f} ms/request + "
+            f"{args.function_ms:.0f} ms/function, company limit 2 in flight"
+        )
         for shared in (True, False):
             emulator.reset(latency_ms=latency)
             emulator.admin.put("/options", json={"function_time_ms": args.function_ms})

@@ -148,11 +148,14 @@ async def intacct(
         stats = target.stats()
         vendor = sum(n for key, n in stats["calls"].items() if GATEWAY in key)
         names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
-        print(f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
-              "per function, 2 in flight: "
-              f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
-              f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
-              f"{figures(records, elapsed, vendor, names)}", flush=True)  # fmt: skip
+        print(
+            f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
+            "per function, 2 in flight: "
+            f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
+            f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
+            f"{figures(records, elapsed, vendor, names)}",
+            flush=True,
+        )
         failed_deliveries(pump)
         if show:
             profile(records, pids, cpu_before)
@@ -182,9 +185,11 @@ async def dataverse(records: int, limit: int, window: float, concurrency: int) -
                 return build_connector(system, s)
 
             base = settings(azurite, creatio, None).model_dump(by_alias=True)
-            base |= {"SHUTTLE_SOLUTIONS": "creatio-dynamics",
-                     "AzureWebJobsStorage": azurite.connection_string,
-                     "CREATIO_PASSWORD": "Supervisor"}  # fmt: skip
+            base |= {
+                "SHUTTLE_SOLUTIONS": "creatio-dynamics",
+                "AzureWebJobsStorage": azurite.connection_string,
+                "CREATIO_PASSWORD": "Supervisor",
+            }
             services = await Services.create(Settings.model_validate(base), factory=build)
             global _storage_requests
             _storage_requests = 0
@@ -200,10 +205,13 @@ async def dataverse(records: int, limit: int, window: float, concurrency: int) -
             names = [r.get("name") for r in running.admin.rows("account")]
         accepted, throttled = protection["accepted"], protection["throttled_total"]
         share = throttled / max(1, accepted + throttled)
-        print(f"dataverse {records} accounts, limit {limit}/s: {elapsed:.1f} s, counts "
-              f"{done.counts.model_dump()}, {accepted / elapsed:.1f} requests/s = "
-              f"{accepted / elapsed / limit:.0%} of the limit, 429 {share:.1%}: "
-              f"{figures(records, elapsed, accepted + throttled, names)}", flush=True)  # fmt: skip
+        print(
+            f"dataverse {records} accounts, limit {limit}/s: {elapsed:.1f} s, counts "
+            f"{done.counts.model_dump()}, {accepted / elapsed:.1f} requests/s = "
+            f"{accepted / elapsed / limit:.0%} of the limit, 429 {share:.1%}: "
+            f"{figures(records, elapsed, accepted + throttled, names)}",
+            flush=True,
+        )
         failed_deliveries(pump)
     finally:
         creatio.stop()
@@ -214,17 +222,27 @@ def memory(sizes: Sequence[int]) -> None:
     peaks: dict[int, float] = {}
     for size in sizes:
         child = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "engine_bench.py"), "memory-child",
-             "--size", str(size)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(ROOT / "bench" / "engine_bench.py"),
+                "memory-child",
+                "--size",
+                str(size),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         _children.append(child)
         out, _ = child.communicate()
         result = json.loads(out.strip().splitlines()[-1])
         peaks[size] = result["peak_mib"]
-        print(f"memory: bulk window of {size} accounts ({result['created']} written, "
-              f"{result['seconds']} s = {size / result['seconds']:.1f} records/s): peak RSS "
-              f"{result['peak_mib']:.0f} MiB", flush=True)  # fmt: skip
+        print(
+            f"memory: bulk window of {size} accounts ({result['created']} written, "
+            f"{result['seconds']} s = {size / result['seconds']:.1f} records/s): peak RSS "
+            f"{result['peak_mib']:.0f} MiB",
+            flush=True,
+        )
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
         print(f"memory: peak RSS at {large} / at {small} = {peaks[large] / peaks[small]:.2f}x")
@@ -247,8 +265,7 @@ def main() -> None:
     two.add_argument("--limit", type=int, default=50, help="requests per second")
     two.add_argument("--window", type=float, default=10.0)
     two.add_argument("--concurrency", type=int, default=4)
-    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+",
-                                          default=[10_000, 100_000])  # fmt: skip
+    sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
 
     def stop(signum: int, frame: Any) -> None:

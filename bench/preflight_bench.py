@@ -62,8 +62,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with creatio.running_creatio() as c, intacct.running_intacct() as i, \
-            dv.running_dataverse(Path(tempfile.mkdtemp())) as d:  # fmt: skip
+    with (
+        creatio.running_creatio() as c,
+        intacct.running_intacct() as i,
+        dv.running_dataverse(Path(tempfile.mkdtemp())) as d,
+    ):
         admins = {"creatio": c.admin, "intacct": i.admin, "dataverse": d.admin}
         for admin in admins.values():
             admin.reset()

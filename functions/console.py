@@ -24,8 +24,9 @@ _HEADERS = {
 
 @bp.route(route="console", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def console_page(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(read_asset("console.html"), mimetype="text/html",
-                             charset="utf-8", headers=_HEADERS)  # fmt: skip
+    return func.HttpResponse(
+        read_asset("console.html"), mimetype="text/html", charset="utf-8", headers=_HEADERS
+    )
 
 
 @bp.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -33,8 +34,9 @@ async def console_asset(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params["name"]
     if name not in ASSET_TYPES:
         return error_response(404, "not_found", f"no console asset '{name}'")
-    return func.HttpResponse(read_asset(name), mimetype=ASSET_TYPES[name], charset="utf-8",
-                             headers=_HEADERS)  # fmt: skip
+    return func.HttpResponse(
+        read_asset(name), mimetype=ASSET_TYPES[name], charset="utf-8", headers=_HEADERS
+    )
 
 
 @bp.route(route="monitor", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -53,7 +55,6 @@ async def list_audit(req: func.HttpRequest) -> func.HttpResponse:
         return error_response(422, "validation", "limit: a whole number from 1 to 200", "limit")
     before = req.params.get("before") or None
     if before is not None and (len(before) > 40 or not before.replace("-", "").isalnum()):
-        return error_response(422, "validation", "before: a cursor from a previous page",
-                              "before")  # fmt: skip
+        return error_response(422, "validation", "before: a cursor from a previous page", "before")
     page = await audit_store(await get_services()).page(int(raw), before)
     return json_response(200, page)

@@ -24,8 +24,13 @@ def _parse(msg: func.QueueMessage) -> FlowRunMessage | None:
         return FlowRunMessage.model_validate_json(msg.get_body())
     except ValidationError as exc:
         # Retrying cannot fix a malformed message; log it whole so it can be replayed by hand.
-        log.error("%s: malformed message %s dropped: %s; body: %r",
-                  FLOW_RUNS_QUEUE, msg.id, exc, msg.get_body()[:2000])  # fmt: skip
+        log.error(
+            "%s: malformed message %s dropped: %s; body: %r",
+            FLOW_RUNS_QUEUE,
+            msg.id,
+            exc,
+            msg.get_body()[:2000],
+        )
         return None
 
 

@@ -50,8 +50,12 @@ def audit_store(services: Services) -> AuditStore:
 
 def caller_of(req: func.HttpRequest, services: Services) -> Caller | None:
     settings = services.settings
-    return identify(req.headers, req.params, mode=settings.auth_mode,
-                    key_names=parse_key_names(settings.key_names))  # fmt: skip
+    return identify(
+        req.headers,
+        req.params,
+        mode=settings.auth_mode,
+        key_names=parse_key_names(settings.key_names),
+    )
 
 
 async def _route_snapshot(req: func.HttpRequest, services: Services) -> Any:
@@ -113,8 +117,9 @@ def response_snapshot(read: Handler) -> Snapshot:
     return take
 
 
-def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None = None
-            ) -> Callable[[Handler], Handler]:  # fmt: skip
+def guarded(
+    role: Role, action: str | None = None, *, snapshot: Snapshot | None = None
+) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def guarded_handler(req: func.HttpRequest) -> func.HttpResponse:
@@ -127,11 +132,17 @@ def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None 
                     return
                 try:
                     await audit_store(services).write(
-                        caller=caller, action=action, target=target, method=req.method,
-                        path=urlsplit(req.url).path, status=resp.status_code,
-                        message=_error_message(resp), request=_body(req), before=before,
+                        caller=caller,
+                        action=action,
+                        target=target,
+                        method=req.method,
+                        path=urlsplit(req.url).path,
+                        status=resp.status_code,
+                        message=_error_message(resp),
+                        request=_body(req),
+                        before=before,
                         after=after,
-                    )  # fmt: skip
+                    )
                 except Exception:
                     # The change itself happened (or was refused); losing its audit row must
                     # be loud in the logs but cannot undo it.
@@ -139,18 +150,20 @@ def guarded(role: Role, action: str | None = None, *, snapshot: Snapshot | None 
 
             if caller is None:
                 resp = error_response(
-                    401, "unauthenticated",
+                    401,
+                    "unauthenticated",
                     "sign in first: this deployment accepts callers named by App Service "
                     "Authentication",
-                )  # fmt: skip
+                )
                 await audit(resp)
                 return resp
             if caller.role < role:
                 resp = error_response(
-                    403, "forbidden",
+                    403,
+                    "forbidden",
                     f"{caller.name} has role {caller.role.name.lower()}; this needs "
                     f"{role.app_role} or higher",
-                )  # fmt: skip
+                )
                 await audit(resp)
                 return resp
             take = snapshot or (lambda r: _route_snapshot(r, services))

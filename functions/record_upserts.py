@@ -26,8 +26,13 @@ def _parse(msg: func.QueueMessage, queue: str) -> RecordChunk | None:
     try:
         return parse_record_upserts(msg.get_body())
     except ValidationError as exc:
-        log.error("%s: malformed message %s dropped: %s; body: %r",
-                  queue, msg.id, exc, msg.get_body()[:2000])  # fmt: skip
+        log.error(
+            "%s: malformed message %s dropped: %s; body: %r",
+            queue,
+            msg.id,
+            exc,
+            msg.get_body()[:2000],
+        )
         return None
 
 

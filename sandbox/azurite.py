@@ -101,10 +101,19 @@ class Azurite:
             "--skipApiVersionCheck",
             "--loose",
             "--disableTelemetry",
-            "--blobHost", HOST, "--blobPort", str(self.ports.blob),
-            "--queueHost", HOST, "--queuePort", str(self.ports.queue),
-            "--tableHost", HOST, "--tablePort", str(self.ports.table),
-        ]  # fmt: skip
+            "--blobHost",
+            HOST,
+            "--blobPort",
+            str(self.ports.blob),
+            "--queueHost",
+            HOST,
+            "--queuePort",
+            str(self.ports.queue),
+            "--tableHost",
+            HOST,
+            "--tablePort",
+            str(self.ports.table),
+        ]
         if self.location is None:
             args.append("--inMemoryPersistence")
         else:

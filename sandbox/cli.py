@@ -120,8 +120,11 @@ def start_mail_sink(args: argparse.Namespace, stack: contextlib.ExitStack) -> No
     if sink is not None:
         stack.callback(sink.stop)
         vars(args)["mail_sink"] = f"127.0.0.1:{sink.port} -> {sink.directory}"
-        log.info("mail sink on 127.0.0.1:%d; alerts are saved as .eml files in %s",
-                 sink.port, sink.directory)  # fmt: skip
+        log.info(
+            "mail sink on 127.0.0.1:%d; alerts are saved as .eml files in %s",
+            sink.port,
+            sink.directory,
+        )
 
 
 def run_preflight(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
@@ -214,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="serve only these functions (as `func start --functions`)",
         )
         if name == "demo":
-            sub.add_argument("--once", action="store_true",
-                             help="stop after the first full cycle; exit 0 when only the "
-                             "deliberately bad demo records failed")  # fmt: skip
+            sub.add_argument(
+                "--once",
+                action="store_true",
+                help="stop after the first full cycle; exit 0 when only the "
+                "deliberately bad demo records failed",
+            )
             sub.add_argument(
                 "--size",
                 choices=sorted(SIZES),

@@ -62,8 +62,9 @@ class _Handler:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{n:04d}.eml"
             path.write_bytes(bytes(data))
-            log.info("mail sink: %r to %s saved as %s", item.subject,
-                     ", ".join(item.recipients), path)  # fmt: skip
+            log.info(
+                "mail sink: %r to %s saved as %s", item.subject, ", ".join(item.recipients), path
+            )
         return "250 Message accepted for delivery"
 
 

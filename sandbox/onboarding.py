@@ -53,9 +53,11 @@ async def run_check(settings: Settings, *, cache: bool = True) -> PreflightRepor
             return (await pool.get(system)).client  # type: ignore[attr-defined]
 
         preflight = PreflightService(
-            catalog, client_of, PreflightStore(table) if table is not None else None,
+            catalog,
+            client_of,
+            PreflightStore(table) if table is not None else None,
             configured=settings.connection_configured,
-        )  # fmt: skip
+        )
         return await preflight.run(datetime.now(UTC))
     finally:
         await pool.aclose()

@@ -106,8 +106,9 @@ async def provision_dataverse(
         elif dry_run:
             result.say(f"{logical}: would create column {column} (text, {BINDING_LENGTH})")
         else:
-            await create_string_column(client, logical, column, BINDING_LENGTH,
-                                       f"Creatio {logical} id")  # fmt: skip
+            await create_string_column(
+                client, logical, column, BINDING_LENGTH, f"Creatio {logical} id"
+            )
             result.created += 1
             result.say(f"{logical}: created column {column} (text, {BINDING_LENGTH})")
         keys = [k for k in info.keys if k.attributes == (column,)]
@@ -134,8 +135,10 @@ async def provision_dataverse(
                 result.say(f"{logical}: alternate key index is Active")
                 break
             if "Failed" in statuses:
-                result.say(f"{logical}: alternate key index Failed — remove duplicate values of "
-                           f"{column} and reactivate the key")  # fmt: skip
+                result.say(
+                    f"{logical}: alternate key index Failed — remove duplicate values of "
+                    f"{column} and reactivate the key"
+                )
                 result.failed = True
                 break
             await sleep(poll_s)

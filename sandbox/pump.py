@@ -45,8 +45,9 @@ class Pump:
 
     async def _take(self, queue: QueueClient, visibility: int = 60) -> list:  # type: ignore[type-arg]
         messages = []
-        async for msg in queue.receive_messages(messages_per_page=32, visibility_timeout=visibility,
-                                                max_messages=32):  # fmt: skip
+        async for msg in queue.receive_messages(
+            messages_per_page=32, visibility_timeout=visibility, max_messages=32
+        ):
             messages.append(msg)
         return messages
 
@@ -58,8 +59,9 @@ class Pump:
                 if msg.dequeue_count > MAX_DEQUEUE:
                     await handle_flow_run_poison(self.services.flows, body, self.clock())
                 else:
-                    await handle_flow_run(self.services.flows, self.services.engine, body,
-                                          self.clock())  # fmt: skip
+                    await handle_flow_run(
+                        self.services.flows, self.services.engine, body, self.clock()
+                    )
             except Exception as exc:
                 self.failures.append(f"flow-runs: {exc!r}")
                 await queue.update_message(

@@ -217,6 +217,10 @@ def start_https(
         return app(tls)
 
     return server.start_local(
-        url, default_port=default_port, name=name, app=build,
-        ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path),
-    )  # fmt: skip
+        url,
+        default_port=default_port,
+        name=name,
+        app=build,
+        ssl_certfile=str(tls.cert_path),
+        ssl_keyfile=str(tls.key_path),
+    )

@@ -97,20 +97,36 @@ class RecordChunk(BaseModel):
     bucket: str | None = None
 
     def message_of(self, item: ChunkRecord) -> RecordMessage:
-        return RecordMessage(flow_id=self.flow_id, run_id=self.run_id, record_id=item.record_id,
-                             modified=item.modified, values=item.values, dry_run=self.dry_run,
-                             waits=item.waits, retries=item.retries)  # fmt: skip
+        return RecordMessage(
+            flow_id=self.flow_id,
+            run_id=self.run_id,
+            record_id=item.record_id,
+            modified=item.modified,
+            values=item.values,
+            dry_run=self.dry_run,
+            waits=item.waits,
+            retries=item.retries,
+        )
 
     @classmethod
     def of(cls, message: RecordMessage) -> RecordChunk:
-        return cls(flow_id=message.flow_id, run_id=message.run_id, dry_run=message.dry_run,
-                   records=[_item(message)], single=True)  # fmt: skip
+        return cls(
+            flow_id=message.flow_id,
+            run_id=message.run_id,
+            dry_run=message.dry_run,
+            records=[_item(message)],
+            single=True,
+        )
 
 
 def _item(message: RecordMessage) -> ChunkRecord:
-    return ChunkRecord(record_id=message.record_id, modified=message.modified,
-                       values=message.values, waits=message.waits,
-                       retries=message.retries)  # fmt: skip
+    return ChunkRecord(
+        record_id=message.record_id,
+        modified=message.modified,
+        values=message.values,
+        waits=message.waits,
+        retries=message.retries,
+    )
 
 
 def chunk_record(message: RecordMessage) -> ChunkRecord:

@@ -23,8 +23,11 @@ async def handle_flow_run(
     try:
         run = await service.runs.get(message.run_id)
     except NotFoundError:
-        log.error("flow-runs: run %s of %s does not exist; message dropped",
-                  message.run_id, message.flow_id)  # fmt: skip
+        log.error(
+            "flow-runs: run %s of %s does not exist; message dropped",
+            message.run_id,
+            message.flow_id,
+        )
         return
     extra = {"flow_id": run.flow_id, "run_id": run.id}
     if run.status.is_final:
@@ -34,8 +37,11 @@ async def handle_flow_run(
     try:
         flow = await service.renew(run.id, run.flow_id, now)
     except ConflictError:
-        log.warning("run %s no longer holds its flow (recovered after its lease expired); "
-                    "message dropped", run.id, extra=extra)  # fmt: skip
+        log.warning(
+            "run %s no longer holds its flow (recovered after its lease expired); message dropped",
+            run.id,
+            extra=extra,
+        )
         return
     if await _wait_for_sleep_end(service, message, now):
         return
@@ -84,8 +90,11 @@ async def handle_flow_run_poison(
         log.error("flow-runs-poison: run %s of %s does not exist", message.run_id, message.flow_id)
         return
     last = run.last_error or "no error was recorded"
-    tries = (f"after {run.attempts} attempts" if message.step is RunStep.START
-             else f"when its {message.step.value} step failed on every delivery")  # fmt: skip
+    tries = (
+        f"after {run.attempts} attempts"
+        if message.step is RunStep.START
+        else f"when its {message.step.value} step failed on every delivery"
+    )
     text = f"gave up {tries}: the flow-runs message moved to flow-runs-poison; last error: {last}"
     category = run.last_error_category or _category_of(last)
     error = RunErrorEntry(category=category, message=text, at=now)
@@ -108,9 +117,13 @@ async def _wait_for_sleep_end(service: FlowService, message: FlowRunMessage, now
     await service.queue.send_message(
         message.model_dump_json(), visibility_timeout=gate.hide_for(now, until)
     )
-    log.info("run %s: %s step waits for the sleep window to end at %s", message.run_id,
-             message.step.value, until.isoformat(),
-             extra={"flow_id": message.flow_id, "run_id": message.run_id})  # fmt: skip
+    log.info(
+        "run %s: %s step waits for the sleep window to end at %s",
+        message.run_id,
+        message.step.value,
+        until.isoformat(),
+        extra={"flow_id": message.flow_id, "run_id": message.run_id},
+    )
     return True
 
 

@@ -35,8 +35,12 @@ from shared.storage.flow_store import FlowStore
 from shared.storage.outcome_store import OutcomeStore
 from shared.storage.run_store import RunStore
 
-QUEUES = (FLOW_RUNS_QUEUE, FLOW_RUNS_POISON_QUEUE, RECORD_UPSERTS_QUEUE,
-          RECORD_UPSERTS_POISON_QUEUE)  # fmt: skip
+QUEUES = (
+    FLOW_RUNS_QUEUE,
+    FLOW_RUNS_POISON_QUEUE,
+    RECORD_UPSERTS_QUEUE,
+    RECORD_UPSERTS_POISON_QUEUE,
+)
 TABLES = ("flows", "runs", "outcomes", "bindings", "limits")
 
 
@@ -105,9 +109,17 @@ class Services:
             sleep=sleep,
         )
         notifications = await Notifications.create(settings, catalog, storage.tables, service)
-        return cls(settings=settings, catalog=catalog, storage=storage, flows=service,
-                   connectors=connectors, engine=engine, records=records,
-                   sleep=sleep, notifications=notifications)  # fmt: skip
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            storage=storage,
+            flows=service,
+            connectors=connectors,
+            engine=engine,
+            records=records,
+            sleep=sleep,
+            notifications=notifications,
+        )
 
     async def close(self) -> None:
         if self.notifications is not None:

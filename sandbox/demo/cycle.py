@@ -68,8 +68,11 @@ def judge(result: FlowResult, planned: dict[str, set[str]]) -> None:
     allowed = planned.get(result.flow_id, set())
     if result.status in ("failed", "cancelled", "skipped"):
         result.unexpected.append(f"the run ended {result.status}: {result.message}".rstrip(": "))
-    failing = [e for e in result.errors if e.get("category") != "conflict"
-               and not str(e.get("message", "")).startswith("waiting:")]  # fmt: skip
+    failing = [
+        e
+        for e in result.errors
+        if e.get("category") != "conflict" and not str(e.get("message", "")).startswith("waiting:")
+    ]
     for error in failing:
         record = str(error.get("record") or "")
         if record.lower() in allowed:
@@ -111,8 +114,10 @@ class CycleDriver:
         lanes: dict[str, list[FlowResult]] = {}
         for result in self.results:
             lanes.setdefault(result.flow_id.split(".", 1)[0], []).append(result)
-        threads = [threading.Thread(target=self._lane, args=(lane,), name=f"demo-{name}")
-                   for name, lane in lanes.items()]  # fmt: skip
+        threads = [
+            threading.Thread(target=self._lane, args=(lane,), name=f"demo-{name}")
+            for name, lane in lanes.items()
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

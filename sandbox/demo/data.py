@@ -55,15 +55,31 @@ class PlannedFailure(NamedTuple):
 
 
 PLANNED_FAILURES = (
-    PlannedFailure("creatio-intacct.accounts-to-intacct", TOO_LONG_NAME, "NAME",
-                   "account name longer than Intacct's 100 characters"),
-    PlannedFailure("creatio-intacct.contacts-to-intacct", TOO_LONG_EMAIL, "EMAIL1",
-                   "contact e-mail longer than Intacct's 80 characters"),
-    PlannedFailure("creatio-dynamics.accounts-to-dataverse", TOO_LONG_WEB, "websiteurl",
-                   "web address longer than Dataverse's 200 characters"),
-    PlannedFailure("creatio-dynamics.products-to-dataverse", TOO_LONG_PRODUCT, "name",
-                   "product name longer than Dataverse's 100 characters"),
-)  # fmt: skip
+    PlannedFailure(
+        "creatio-intacct.accounts-to-intacct",
+        TOO_LONG_NAME,
+        "NAME",
+        "account name longer than Intacct's 100 characters",
+    ),
+    PlannedFailure(
+        "creatio-intacct.contacts-to-intacct",
+        TOO_LONG_EMAIL,
+        "EMAIL1",
+        "contact e-mail longer than Intacct's 80 characters",
+    ),
+    PlannedFailure(
+        "creatio-dynamics.accounts-to-dataverse",
+        TOO_LONG_WEB,
+        "websiteurl",
+        "web address longer than Dataverse's 200 characters",
+    ),
+    PlannedFailure(
+        "creatio-dynamics.products-to-dataverse",
+        TOO_LONG_PRODUCT,
+        "name",
+        "product name longer than Dataverse's 100 characters",
+    ),
+)
 
 
 def planned_ids(payload: dict[str, Rows]) -> dict[str, set[str]]:
@@ -111,34 +127,77 @@ def creatio(closed_won: str, today: date) -> dict[str, Rows]:
         for key in ("acme", "cafe", "obrien", "quote", "long", "web", "bad-email", "bad-product")
     }
     accounts = [
-        {"Id": ids["acme"], "Name": "Acme Corporation", "Code": "ACME-001",
-         "Phone": "+1 206 555 0100", "Web": "https://acme.example", "UsrActive": True},
-        {"Id": ids["cafe"], "Name": "Café Müller & Söhne GmbH", "Code": "CAFE-MUE",
-         "Phone": "+49 30 555 0101", "Web": "https://cafe-mueller.example"},
-        {"Id": ids["obrien"], "Name": "O'Brien & Sons <Ireland>",
-         "Phone": "+353 1 555 0102"},
-        {"Id": ids["quote"], "Name": "\"Blue Sky\" Aviation Ltd.", "Code": "BLUESKY",
-         "Web": "https://bluesky.example"},
+        {
+            "Id": ids["acme"],
+            "Name": "Acme Corporation",
+            "Code": "ACME-001",
+            "Phone": "+1 206 555 0100",
+            "Web": "https://acme.example",
+            "UsrActive": True,
+        },
+        {
+            "Id": ids["cafe"],
+            "Name": "Café Müller & Söhne GmbH",
+            "Code": "CAFE-MUE",
+            "Phone": "+49 30 555 0101",
+            "Web": "https://cafe-mueller.example",
+        },
+        {"Id": ids["obrien"], "Name": "O'Brien & Sons <Ireland>", "Phone": "+353 1 555 0102"},
+        {
+            "Id": ids["quote"],
+            "Name": '"Blue Sky" Aviation Ltd.',
+            "Code": "BLUESKY",
+            "Web": "https://bluesky.example",
+        },
         {"Id": ids["long"], "Name": TOO_LONG_NAME, "Phone": "+1 503 555 0199"},
-        {"Id": ids["web"], "Name": "Fabrikam Industries", "Code": "FABRIKAM",
-         "Web": TOO_LONG_WEB},
-    ]  # fmt: skip
+        {"Id": ids["web"], "Name": "Fabrikam Industries", "Code": "FABRIKAM", "Web": TOO_LONG_WEB},
+    ]
     contacts = [
-        {"Name": "Jane Doe", "Email": "jane.doe@acme.example", "Phone": "+1 206 555 0110",
-         "JobTitle": "Purchasing Manager", "AccountId": ids["acme"]},
-        {"Name": "Zoë Müller-Lüdenscheidt", "Email": "zoe.mueller@cafe-mueller.example",
-         "JobTitle": "Geschäftsführerin", "AccountId": ids["cafe"]},
-        {"Name": "Seán O'Brien", "Email": "sean@obrien.example", "MobilePhone": "+353 87 555 0111",
-         "AccountId": ids["obrien"]},
-        {"Id": ids["bad-email"], "Name": "Accounts Payable", "Email": TOO_LONG_EMAIL,
-         "AccountId": ids["cafe"]},
-    ]  # fmt: skip
+        {
+            "Name": "Jane Doe",
+            "Email": "jane.doe@acme.example",
+            "Phone": "+1 206 555 0110",
+            "JobTitle": "Purchasing Manager",
+            "AccountId": ids["acme"],
+        },
+        {
+            "Name": "Zoë Müller-Lüdenscheidt",
+            "Email": "zoe.mueller@cafe-mueller.example",
+            "JobTitle": "Geschäftsführerin",
+            "AccountId": ids["cafe"],
+        },
+        {
+            "Name": "Seán O'Brien",
+            "Email": "sean@obrien.example",
+            "MobilePhone": "+353 87 555 0111",
+            "AccountId": ids["obrien"],
+        },
+        {
+            "Id": ids["bad-email"],
+            "Name": "Accounts Payable",
+            "Email": TOO_LONG_EMAIL,
+            "AccountId": ids["cafe"],
+        },
+    ]
     products = [
-        {"Id": str(uuid.uuid4()), "Code": code, "Name": name, "Price": price,
-         "Description": text, "Active": True}
+        {
+            "Id": str(uuid.uuid4()),
+            "Code": code,
+            "Name": name,
+            "Price": price,
+            "Description": text,
+            "Active": True,
+        }
         for code, name, price, text in PRODUCTS
-    ] + [{"Id": ids["bad-product"], "Code": "KIT-EXT-3Y", "Name": TOO_LONG_PRODUCT,
-          "Price": 1890.0, "Active": True}]  # fmt: skip
+    ] + [
+        {
+            "Id": ids["bad-product"],
+            "Code": "KIT-EXT-3Y",
+            "Name": TOO_LONG_PRODUCT,
+            "Price": 1890.0,
+            "Active": True,
+        }
+    ]
     widget, pro, install = (p["Id"] for p in products[:3])
     opportunity = str(uuid.uuid4())
     order = str(uuid.uuid4())
@@ -147,26 +206,56 @@ def creatio(closed_won: str, today: date) -> dict[str, Rows]:
         "Contact": contacts,
         "Product": products,
         "Opportunity": [
-            {"Id": opportunity, "Title": "Acme — 2 Pro widgets & installation",
-             "AccountId": ids["acme"], "StageId": closed_won, "DueDate": _iso(today),
-             "Amount": 608.0, "Probability": 100, "Description": "Won after the demo <3"},
+            {
+                "Id": opportunity,
+                "Title": "Acme — 2 Pro widgets & installation",
+                "AccountId": ids["acme"],
+                "StageId": closed_won,
+                "DueDate": _iso(today),
+                "Amount": 608.0,
+                "Probability": 100,
+                "Description": "Won after the demo <3",
+            },
         ],
         "OpportunityProductInterest": [
-            {"OpportunityId": opportunity, "ProductId": pro, "Quantity": 2, "Price": 129.0,
-             "Amount": 258.0},
-            {"OpportunityId": opportunity, "ProductId": install, "Quantity": 1, "Price": 350.0,
-             "Amount": 350.0},
+            {
+                "OpportunityId": opportunity,
+                "ProductId": pro,
+                "Quantity": 2,
+                "Price": 129.0,
+                "Amount": 258.0,
+            },
+            {
+                "OpportunityId": opportunity,
+                "ProductId": install,
+                "Quantity": 1,
+                "Price": 350.0,
+                "Amount": 350.0,
+            },
         ],
         "Order": [
-            {"Id": order, "Number": "ORD-DEMO-1001", "AccountId": ids["cafe"],
-             "Date": _iso(today), "DueDate": _iso(today + timedelta(days=30)),
-             "Amount": 247.5, "Comment": "Lieferung bis Freitag — bitte anrufen"},
+            {
+                "Id": order,
+                "Number": "ORD-DEMO-1001",
+                "AccountId": ids["cafe"],
+                "Date": _iso(today),
+                "DueDate": _iso(today + timedelta(days=30)),
+                "Amount": 247.5,
+                "Comment": "Lieferung bis Freitag — bitte anrufen",
+            },
         ],
         "OrderProduct": [
-            {"OrderId": order, "ProductId": widget, "Name": "Widget Standard 100",
-             "Quantity": 5, "Price": 49.5, "Amount": 247.5, "TotalAmount": 247.5},
+            {
+                "OrderId": order,
+                "ProductId": widget,
+                "Name": "Widget Standard 100",
+                "Quantity": 5,
+                "Price": 49.5,
+                "Amount": 247.5,
+                "TotalAmount": 247.5,
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def intacct(today: date) -> dict[str, Rows]:
@@ -175,36 +264,59 @@ def intacct(today: date) -> dict[str, Rows]:
     return {
         "CUSTOMER": [
             {"CUSTOMERID": "C-2001", "NAME": "Contoso Pharmaceuticals", "STATUS": "active"},
-            {"CUSTOMERID": "C-2002", "NAME": "Smith & Wesson Logistics <West>",
-             "STATUS": "active"},
+            {"CUSTOMERID": "C-2002", "NAME": "Smith & Wesson Logistics <West>", "STATUS": "active"},
             {"CUSTOMERID": "C-2003", "NAME": "Brasserie L'Étoile", "STATUS": "inactive"},
         ],
         "CONTACT": [
-            {"CONTACTNAME": "Ana Lima", "PRINTAS": "Ana Lima", "FIRSTNAME": "Ana",
-             "LASTNAME": "Lima", "EMAIL1": "ana.lima@contoso.example", "PHONE1": "+1 425 555 0120"},
+            {
+                "CONTACTNAME": "Ana Lima",
+                "PRINTAS": "Ana Lima",
+                "FIRSTNAME": "Ana",
+                "LASTNAME": "Lima",
+                "EMAIL1": "ana.lima@contoso.example",
+                "PHONE1": "+1 425 555 0120",
+            },
         ],
         "ITEM": [
             {"ITEMID": code, "NAME": name, "BASEPRICE": price, "STATUS": "active"}
             for code, name, price, _ in PRODUCTS
         ],
         "ARINVOICE": [
-            {"CUSTOMERID": "C-2001", "RECORDID": "INV-DEMO-5001",
-             "WHENDUE": _us(today + timedelta(days=30)), "DESCRIPTION": "Q3 widgets",
-             "ARINVOICEITEMS": {"arinvoiceitem": [
-                 {"ITEMID": "WDG-100", "TRX_AMOUNT": 495.0, "MEMO": "10 x Widget Standard 100"},
-                 {"ITEMID": "SVC-INST", "TRX_AMOUNT": 350.0, "MEMO": "Installation & setup"},
-             ]}},
+            {
+                "CUSTOMERID": "C-2001",
+                "RECORDID": "INV-DEMO-5001",
+                "WHENDUE": _us(today + timedelta(days=30)),
+                "DESCRIPTION": "Q3 widgets",
+                "ARINVOICEITEMS": {
+                    "arinvoiceitem": [
+                        {
+                            "ITEMID": "WDG-100",
+                            "TRX_AMOUNT": 495.0,
+                            "MEMO": "10 x Widget Standard 100",
+                        },
+                        {"ITEMID": "SVC-INST", "TRX_AMOUNT": 350.0, "MEMO": "Installation & setup"},
+                    ]
+                },
+            },
         ],
         "ARPAYMENT": [
-            {"CUSTOMERID": "C-2001", "DOCNUMBER": "CHK-88231", "PAYMENTAMOUNT": 500.0,
-             "PAYMENTDATE": _us(today)},
+            {
+                "CUSTOMERID": "C-2001",
+                "DOCNUMBER": "CHK-88231",
+                "PAYMENTAMOUNT": 500.0,
+                "PAYMENTDATE": _us(today),
+            },
         ],
         "ARADJUSTMENT": [
-            {"CUSTOMERID": "C-2002", "RECORDID": "CM-DEMO-7001", "DESCRIPTION": "Damaged pallet",
-             "WHENCREATED": _us(today),
-             "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": -120.0}]}},
+            {
+                "CUSTOMERID": "C-2002",
+                "RECORDID": "CM-DEMO-7001",
+                "DESCRIPTION": "Damaged pallet",
+                "WHENCREATED": _us(today),
+                "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": -120.0}]},
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def dataverse() -> dict[str, Rows]:
@@ -212,19 +324,36 @@ def dataverse() -> dict[str, Rows]:
     tailwind, sgi = str(uuid.uuid4()), str(uuid.uuid4())
     return {
         "account": [
-            {"accountid": tailwind, "name": "Tailwind Toys & Games", "accountnumber": "DYN-3001",
-             "telephone1": "+1 312 555 0130", "websiteurl": "https://tailwind.example"},
-            {"accountid": sgi, "name": "Société Générale d'Import \"SGI\"",
-             "accountnumber": "DYN-3002", "telephone1": "+33 1 55 50 01 31"},
+            {
+                "accountid": tailwind,
+                "name": "Tailwind Toys & Games",
+                "accountnumber": "DYN-3001",
+                "telephone1": "+1 312 555 0130",
+                "websiteurl": "https://tailwind.example",
+            },
+            {
+                "accountid": sgi,
+                "name": 'Société Générale d\'Import "SGI"',
+                "accountnumber": "DYN-3002",
+                "telephone1": "+33 1 55 50 01 31",
+            },
         ],
         "contact": [
-            {"firstname": "Kenji", "lastname": "Watanabe",
-             "emailaddress1": "kenji@tailwind.example", "jobtitle": "CFO",
-             "_parentcustomerid_value": tailwind,
-             "parentcustomerid@target": "account"},
-            {"firstname": "Amélie", "lastname": "Dubois",
-             "emailaddress1": "amelie.dubois@sgi.example", "telephone1": "+33 1 55 50 01 32",
-             "_parentcustomerid_value": sgi,
-             "parentcustomerid@target": "account"},
+            {
+                "firstname": "Kenji",
+                "lastname": "Watanabe",
+                "emailaddress1": "kenji@tailwind.example",
+                "jobtitle": "CFO",
+                "_parentcustomerid_value": tailwind,
+                "parentcustomerid@target": "account",
+            },
+            {
+                "firstname": "Amélie",
+                "lastname": "Dubois",
+                "emailaddress1": "amelie.dubois@sgi.example",
+                "telephone1": "+33 1 55 50 01 32",
+                "_parentcustomerid_value": sgi,
+                "parentcustomerid@target": "account",
+            },
         ],
-    }  # fmt: skip
+    }

@@ -67,14 +67,23 @@ def cycle_order(catalog: Catalog, flow_ids: list[str]) -> list[str]:
     rank: dict[str, int] = {}
     for solution in (*SOLUTION_ORDER, *catalog.solutions):
         rank.setdefault(solution, len(rank))
-    left = sorted((catalog.get(f) for f in flow_ids),
-                  key=lambda e: (rank[e.solution.id], e.flow.shift_ms))  # fmt: skip
+    left = sorted(
+        (catalog.get(f) for f in flow_ids), key=lambda e: (rank[e.solution.id], e.flow.shift_ms)
+    )
     chosen = {e.flow_id for e in left}
     order: list[str] = []
     while left:
-        ready = next((e for e in left
-                      if all(f"{e.solution.id}.{p}" in order or f"{e.solution.id}.{p}" not in chosen
-                             for p in e.flow.depends_on)), left[0])  # fmt: skip
+        ready = next(
+            (
+                e
+                for e in left
+                if all(
+                    f"{e.solution.id}.{p}" in order or f"{e.solution.id}.{p}" not in chosen
+                    for p in e.flow.depends_on
+                )
+            ),
+            left[0],
+        )
         left.remove(ready)  # left[0] only on a cycle, which the catalog refuses anyway
         order.append(ready.flow_id)
     return order

@@ -18,24 +18,35 @@ from sandbox.demo.cycle import Cycle, FlowResult
 
 # read = created + updated + unchanged + skipped (by a filter) + failed (+ still waiting).
 COLUMNS = ("read", "created", "updated", "unchanged", "skipped", "failed")
-STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red", "running": "cyan",
-          "queued": "cyan", "waiting": "dim"}  # fmt: skip
+STYLES = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "bold red",
+    "running": "cyan",
+    "queued": "cyan",
+    "waiting": "dim",
+}
 
 
 def flow_table(results: Sequence[FlowResult], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     # Flow ids stay whole (tests and readers match them); the note wraps instead.
-    table.add_column("flow", no_wrap=True, min_width=max((len(r.flow_id) for r in results),
-                                                         default=4))  # fmt: skip
+    table.add_column(
+        "flow", no_wrap=True, min_width=max((len(r.flow_id) for r in results), default=4)
+    )
     table.add_column("run", no_wrap=True)
     for name in COLUMNS:
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     table.add_column("note")
     for result in results:
         style = STYLES.get(result.status, "")
-        note = ("; ".join(result.unexpected) if result.unexpected
-                else f"{len(result.expected)} planned bad record(s)" if result.expected
-                else "")  # fmt: skip
+        note = (
+            "; ".join(result.unexpected)
+            if result.unexpected
+            else f"{len(result.expected)} planned bad record(s)"
+            if result.expected
+            else ""
+        )
         table.add_row(
             result.flow_id,
             f"[{style}]{result.status}[/]" if style else result.status,
@@ -77,8 +88,11 @@ class Progress:
                 self._said[result.flow_id] = state
                 counts = ", ".join(f"{name} {result.count(name)}" for name in COLUMNS)
                 tail = "" if state == "running" else f": {counts}"
-                self.console.print(f"[{n}/{len(results)}] {result.flow_id} {state}{tail}",
-                                   highlight=False, soft_wrap=True)  # fmt: skip
+                self.console.print(
+                    f"[{n}/{len(results)}] {result.flow_id} {state}{tail}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
 
 def summary(cycle: Cycle, console: Console, api: str, mail: Sequence[str], once: bool) -> None:

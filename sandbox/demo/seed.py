@@ -26,8 +26,9 @@ class SeedError(HostError):
 def _post_seed(client: httpx.Client, system: str, payload: dict[str, Any]) -> dict[str, int]:
     response = client.post("/_emulator/seed", json=payload)
     if response.status_code >= 400:
-        raise SeedError(f"{system} emulator refused the demo data: {response.status_code} "
-                        f"{response.text[:500]}")  # fmt: skip
+        raise SeedError(
+            f"{system} emulator refused the demo data: {response.status_code} {response.text[:500]}"
+        )
     counts: dict[str, int] = response.json()
     return counts
 
@@ -40,8 +41,9 @@ def _merge(*payloads: dict[str, data.Rows]) -> dict[str, data.Rows]:
     return merged
 
 
-def creatio_payload(lookups: dict[str, dict[str, str]], today: date,
-                    book: Book) -> dict[str, data.Rows]:  # fmt: skip
+def creatio_payload(
+    lookups: dict[str, dict[str, str]], today: date, book: Book
+) -> dict[str, data.Rows]:
     """The hand-written records, then the generated book (its products first: its
     opportunity and order lines point at them)."""
     # Standard lookup rows get new ids per emulator instance; find them by name.
@@ -81,7 +83,8 @@ def _post_if_known(client: httpx.Client, system: str, payload: dict[str, Any]) -
         log.info("demo: the %s emulator has no %s; not seeding it", system, ", ".join(payload))
         return {}
     if response.status_code >= 400:
-        raise SeedError(f"{system} emulator refused the demo data: {response.status_code} "
-                        f"{response.text[:500]}")  # fmt: skip
+        raise SeedError(
+            f"{system} emulator refused the demo data: {response.status_code} {response.text[:500]}"
+        )
     counts: dict[str, int] = response.json()
     return counts

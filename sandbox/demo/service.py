@@ -86,11 +86,15 @@ async def _prepare(settings: Settings, started: dict[str, str], report: DemoRepo
                 forgotten = await forget_bindings(services, solution.id)
                 if forgotten:
                     report.bindings_forgotten[solution.id] = forgotten
-                    log.info("demo: %s: forgot %d bindings to records of earlier emulators",
-                             solution.id, forgotten)  # fmt: skip
+                    log.info(
+                        "demo: %s: forgot %d bindings to records of earlier emulators",
+                        solution.id,
+                        forgotten,
+                    )
         report.flows = await prepare_flows(services)
-        report.cycle = cycle_order(services.catalog, [p.flow_id for p in report.flows
-                                                      if p.action != "refused"])  # fmt: skip
+        report.cycle = cycle_order(
+            services.catalog, [p.flow_id for p in report.flows if p.action != "refused"]
+        )
         report.waits = cycle_waits(services.catalog, report.cycle)
     finally:
         await services.close()
@@ -102,9 +106,11 @@ def run_demo(args: argparse.Namespace) -> DemoReport:
     for system in SYSTEMS:
         if system not in started:
             report.left_alone.append(system)
-            log.info("demo: the %s emulator was not started by this process (it is remote, "
-                     "already seeded, or something else listens on its port); not seeding it",
-                     system)  # fmt: skip
+            log.info(
+                "demo: the %s emulator was not started by this process (it is remote, "
+                "already seeded, or something else listens on its port); not seeding it",
+                system,
+            )
     asyncio.run(_prepare(Settings(), started, report))
     return report
 
@@ -124,14 +130,18 @@ def orientation(report: DemoReport, api: str) -> str:
     ready = [p for p in report.flows if p.action in ("ready", "started")]
     kept = [p for p in report.flows if p.action == "kept"]
     if ready:
-        lines.append(f"  {len(ready)} flows: first one full cycle in dependency order (below), "
-                     f"then each every {ready[0].interval_ms // 1000} s, shifted:")  # fmt: skip
+        lines.append(
+            f"  {len(ready)} flows: first one full cycle in dependency order (below), "
+            f"then each every {ready[0].interval_ms // 1000} s, shifted:"
+        )
         rank = {flow_id: n for n, flow_id in enumerate(report.cycle)}
         order = sorted(ready, key=lambda p: rank.get(p.flow_id, len(rank)))
         lines += [f"    +{p.shift_ms / 1000:>3.0f} s  {p.flow_id}" for p in order]
     if kept:
-        lines.append("  already active from an earlier run (left as they are): "
-                     + ", ".join(p.flow_id for p in kept))  # fmt: skip
+        lines.append(
+            "  already active from an earlier run (left as they are): "
+            + ", ".join(p.flow_id for p in kept)
+        )
     bad = sum(len(ids) for ids in report.planned.values())
     lines += [
         "  the scheduler ticks every 15 s; runs show up in the console and the API:",
@@ -152,9 +162,13 @@ def mail_lines(args: argparse.Namespace) -> list[str]:
     sink = vars(args).get("mail_sink")
     if not sink:
         return []
-    return [f"  alert e-mails (mode {os.environ.get('SHUTTLE_NOTIFY_MODE') or 'default'}) go to"
-            f" the SMTP sink {sink}", "  as .eml files (each run that rejects a record sends"
-            f" one); settings: curl {_api_url(args)}/settings/notifications", ""]  # fmt: skip
+    return [
+        f"  alert e-mails (mode {os.environ.get('SHUTTLE_NOTIFY_MODE') or 'default'}) go to"
+        f" the SMTP sink {sink}",
+        "  as .eml files (each run that rejects a record sends"
+        f" one); settings: curl {_api_url(args)}/settings/notifications",
+        "",
+    ]
 
 
 def start_demo(args: argparse.Namespace, stack: object) -> None:
@@ -174,8 +188,9 @@ def first_cycle(args: argparse.Namespace, api_url: str, stop: threading.Event) -
         console = Console(width=WIDE)
     console.print(f"Demo: first full cycle of {len(report.cycle)} flows", highlight=False)
     with Progress(console) as progress:
-        driver = CycleDriver(api_url, report.cycle, report.planned, progress.update, stop,
-                             report.waits)  # fmt: skip
+        driver = CycleDriver(
+            api_url, report.cycle, report.planned, progress.update, stop, report.waits
+        )
         cycle = driver.run()
     summary(cycle, console, api_url, mail_lines(args), once)
     if not once and not cycle.aborted:

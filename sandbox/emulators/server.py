@@ -152,8 +152,9 @@ def start_local(
         log.info("%s: something already listens on %s:%d; using it", name, HOST, port)
         return None
     try:
-        server = EmulatorServer(app(), port=port, name=name, ssl_certfile=ssl_certfile,
-                                ssl_keyfile=ssl_keyfile).start()  # fmt: skip
+        server = EmulatorServer(
+            app(), port=port, name=name, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+        ).start()
     except EmulatorError as exc:  # taken between the check and the bind: run without it
         log.warning("not starting %s: %s", name, exc)
         return None

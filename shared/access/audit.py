@@ -64,8 +64,13 @@ def _dump(value: Any) -> str:
 def actor_of(caller: Caller | None) -> AuditActor:
     if caller is None:
         return AuditActor(kind="anonymous", name="anonymous", role="NONE")
-    return AuditActor(kind=caller.kind, name=caller.name, object_id=caller.object_id,
-                      roles=caller.roles, role=caller.role.name)  # fmt: skip
+    return AuditActor(
+        kind=caller.kind,
+        name=caller.name,
+        object_id=caller.object_id,
+        roles=caller.roles,
+        role=caller.role.name,
+    )
 
 
 class AuditStore:
@@ -97,10 +102,21 @@ class AuditStore:
         now = now or datetime.now(UTC)
         key = f"{_MAX_MS - int(now.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
         outcome: Outcome = "ok" if status < 400 else "refused" if status < 500 else "failed"
-        entry = AuditEntry(id=key, at=now, actor=actor_of(caller), action=action, target=target,
-                           method=method, path=path, status=status, outcome=outcome,
-                           message=message, request=request, before=before,
-                           after=after)  # fmt: skip
+        entry = AuditEntry(
+            id=key,
+            at=now,
+            actor=actor_of(caller),
+            action=action,
+            target=target,
+            method=method,
+            path=path,
+            status=status,
+            outcome=outcome,
+            message=message,
+            request=request,
+            before=before,
+            after=after,
+        )
         await self._ensure()
         await self.table.create_entity(
             {
@@ -129,8 +145,9 @@ class AuditStore:
             query += " and RowKey gt @before"
             params["before"] = before
         entries: list[AuditEntry] = []
-        async for row in self.table.query_entities(query, parameters=params,
-                                                   results_per_page=limit + 1):  # fmt: skip
+        async for row in self.table.query_entities(
+            query, parameters=params, results_per_page=limit + 1
+        ):
             if len(entries) == limit:
                 return AuditPage(entries=entries, next=entries[-1].id)
             entries.append(_from_row(row))

@@ -32,8 +32,11 @@ KEY_QUERY = "code"
 
 # Claim types App Service puts in the principal (Entra ID tokens, v1 and v2).
 _OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
-_NAME_CLAIMS = ("name", "preferred_username",
-                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")  # fmt: skip
+_NAME_CLAIMS = (
+    "name",
+    "preferred_username",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+)
 _ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 
 

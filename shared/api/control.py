@@ -102,14 +102,23 @@ def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> in
 
 
 def broken_flow_view(broken: BrokenFlow) -> api.UnreadableRow:
-    return api.UnreadableRow(flow_id=broken.flow_id, table=broken.row.table,
-                             field=broken.row.field, message=broken.message)  # fmt: skip
+    return api.UnreadableRow(
+        flow_id=broken.flow_id,
+        table=broken.row.table,
+        field=broken.row.field,
+        message=broken.message,
+    )
 
 
 def broken_run_view(flow_id: str, row: BrokenRow) -> api.UnreadableRow:
     run_id = f"{row.partition_key}.{row.row_key}"
-    return api.UnreadableRow(flow_id=flow_id, run_id=run_id, table=row.table, field=row.field,
-                             message=row.describe(f"run '{run_id}'"))  # fmt: skip
+    return api.UnreadableRow(
+        flow_id=flow_id,
+        run_id=run_id,
+        table=row.table,
+        field=row.field,
+        message=row.describe(f"run '{run_id}'"),
+    )
 
 
 def run_view(run: RunRecord) -> api.Run:
@@ -267,12 +276,15 @@ class ControlApi:
         `run_id` (their current version at the source)."""
         run = await self.service.runs.get(run_id)
         if not run.status.is_final:
-            raise ConflictError(f"run '{run_id}' is still running; retry it once it has ended",
-                                code="run_in_progress")  # fmt: skip
+            raise ConflictError(
+                f"run '{run_id}' is still running; retry it once it has ended",
+                code="run_in_progress",
+            )
         failed = await self.outcomes.failed_ids(run_id)
         if not failed:
-            raise ConflictError(f"run '{run_id}' has no failed records to retry",
-                                code="nothing_to_retry")  # fmt: skip
+            raise ConflictError(
+                f"run '{run_id}' has no failed records to retry", code="nothing_to_retry"
+            )
         # More ids than the run row holds: the engine reads them from the retried run's
         # outcome rows instead (sync_engine.py), so every failed record is retried.
         ids = failed if len(failed) <= MAX_RETRY_RECORDS else None

@@ -91,9 +91,10 @@ class Run(BaseModel):
         default=None, description="When a cancel was asked; the run stops at its next step"
     )
     resumes: int = Field(
-        default=0, description="Times a bulk run went on from its last queued page after its "
+        default=0,
+        description="Times a bulk run went on from its last queued page after its "
         "worker stopped answering",
-    )  # fmt: skip
+    )
 
 
 class Flow(BaseModel):

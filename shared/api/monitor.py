@@ -90,23 +90,32 @@ class MonitorApi:
         """Newest first across every flow the filter keeps (each flow's partition is already
         newest first, so `limit` rows of each are enough)."""
         entries = [
-            e for e in self.service.catalog
+            e
+            for e in self.service.catalog
             if (query.solution is None or e.solution.id == query.solution)
             and (query.flow is None or e.flow_id == query.flow)
-        ]  # fmt: skip
+        ]
         if query.flow is not None and not entries:
             self.service.catalog.get(query.flow)  # 404 naming the flow
         per_flow = await asyncio.gather(
-            *(self.service.runs.list(e.flow_id, query.limit if query.status is None and
-                                     query.since is None and query.until is None else 500)
-              for e in entries)
-        )  # fmt: skip
+            *(
+                self.service.runs.list(
+                    e.flow_id,
+                    query.limit
+                    if query.status is None and query.since is None and query.until is None
+                    else 500,
+                )
+                for e in entries
+            )
+        )
         runs = [
-            r for runs in per_flow for r in runs
+            r
+            for runs in per_flow
+            for r in runs
             if (query.status is None or r.status is query.status)
             and (query.since is None or r.started_at >= query.since)
             and (query.until is None or r.started_at < query.until)
-        ]  # fmt: skip
+        ]
         runs.sort(key=lambda r: (r.started_at, r.id), reverse=True)
         return 200, api.RunList(runs=[run_view(r) for r in runs[: query.limit]])
 
@@ -127,10 +136,22 @@ class MonitorApi:
                 run_id, after=query.after, limit=query.limit, outcome=query.outcome
             )
             items = [
-                PlanItem(record=r.record, outcome=r.outcome.value, action=_action_of(r),
-                         target_id=r.target_id, category=r.category, field=r.field,
-                         message=r.message, changes=r.changes)
+                PlanItem(
+                    record=r.record,
+                    outcome=r.outcome.value,
+                    action=_action_of(r),
+                    target_id=r.target_id,
+                    category=r.category,
+                    field=r.field,
+                    message=r.message,
+                    changes=r.changes,
+                )
                 for r in rows
-            ]  # fmt: skip
-        return 200, RunPlan(run_id=run_id, dry_run=run.params.dry_run, items=items,
-                            truncated=following is not None, next=following)  # fmt: skip
+            ]
+        return 200, RunPlan(
+            run_id=run_id,
+            dry_run=run.params.dry_run,
+            items=items,
+            truncated=following is not None,
+            next=following,
+        )

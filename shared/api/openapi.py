@@ -40,72 +40,204 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/flows", "listFlows", "All flows with their state and last run", api.FlowList),
     Route("GET", "/flows/{flow_id}", "getFlow", "One flow", api.Flow, errors=(404,)),
-    Route("POST", "/flows/{flow_id}/start", "startFlow",
-          "Start a flow (first run after shift_ms)", api.Flow, errors=(404, 409)),
-    Route("POST", "/flows/{flow_id}/stop", "stopFlow",
-          "Stop a flow (COMPLETING while a run finishes)", api.Flow, errors=(404,)),
-    Route("PATCH", "/flows/{flow_id}", "patchFlow", "Change properties of a STOPPED flow",
-          api.Flow, body=api.FlowPatch, body_required=True, errors=(404, 409, 422)),
-    Route("POST", "/flows/{flow_id}/run", "runFlow", "Run a flow once now (queued)",
-          api.RunAccepted, status=202, body=api.RunBody, errors=(404, 409, 422)),
-    Route("GET", "/flows/{flow_id}/runs", "listRuns", "The flow's runs, newest first",
-          api.RunList, errors=(404,)),
+    Route(
+        "POST",
+        "/flows/{flow_id}/start",
+        "startFlow",
+        "Start a flow (first run after shift_ms)",
+        api.Flow,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        "/flows/{flow_id}/stop",
+        "stopFlow",
+        "Stop a flow (COMPLETING while a run finishes)",
+        api.Flow,
+        errors=(404,),
+    ),
+    Route(
+        "PATCH",
+        "/flows/{flow_id}",
+        "patchFlow",
+        "Change properties of a STOPPED flow",
+        api.Flow,
+        body=api.FlowPatch,
+        body_required=True,
+        errors=(404, 409, 422),
+    ),
+    Route(
+        "POST",
+        "/flows/{flow_id}/run",
+        "runFlow",
+        "Run a flow once now (queued)",
+        api.RunAccepted,
+        status=202,
+        body=api.RunBody,
+        errors=(404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/flows/{flow_id}/runs",
+        "listRuns",
+        "The flow's runs, newest first",
+        api.RunList,
+        errors=(404,),
+    ),
     Route("GET", "/runs/{run_id}", "getRun", "One run with its errors", api.Run, errors=(404,)),
-    Route("POST", "/runs/{run_id}/retry", "retryRun",
-          "Re-sync the run's failed records in a new run (queued)", api.RunAccepted, status=202,
-          errors=(404, 409)),
-    Route("POST", "/runs/{run_id}/cancel", "cancelRun",
-          "Stop a run at its next step (status `cancelled`, query starts unmoved)", api.Run,
-          errors=(404, 409)),
+    Route(
+        "POST",
+        "/runs/{run_id}/retry",
+        "retryRun",
+        "Re-sync the run's failed records in a new run (queued)",
+        api.RunAccepted,
+        status=202,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        "/runs/{run_id}/cancel",
+        "cancelRun",
+        "Stop a run at its next step (status `cancelled`, query starts unmoved)",
+        api.Run,
+        errors=(404, 409),
+    ),
     Route("GET", "/status", "getStatus", "Flows summary, connections, egress IP", api.Status),
-    Route("GET", "/preflight", "getPreflight",
-          "Per solution, what each live system lacks that the flows need", PreflightReport),
+    Route(
+        "GET",
+        "/preflight",
+        "getPreflight",
+        "Per solution, what each live system lacks that the flows need",
+        PreflightReport,
+    ),
     Route("GET", "/openapi.json", "getOpenApi", "This document", None),
-    Route("GET", "/settings/sleep-windows", "getSleepWindows",
-          "The sleep windows, inside which every flow pauses", SleepWindows),
-    Route("PUT", "/settings/sleep-windows", "putSleepWindows", "Replace the sleep windows",
-          SleepWindows, body=SleepWindows, body_required=True, errors=(409, 422)),
-    Route("GET", "/settings/notifications", "getNotificationSettings",
-          "The deployment's notification settings", NotificationSettings),
-    Route("PATCH", "/settings/notifications", "patchNotificationSettings",
-          "Change notification settings (any subset of the fields)", NotificationSettings,
-          body=NotificationSettingsPatch, body_required=True, errors=(422,)),
-)  # fmt: skip
+    Route(
+        "GET",
+        "/settings/sleep-windows",
+        "getSleepWindows",
+        "The sleep windows, inside which every flow pauses",
+        SleepWindows,
+    ),
+    Route(
+        "PUT",
+        "/settings/sleep-windows",
+        "putSleepWindows",
+        "Replace the sleep windows",
+        SleepWindows,
+        body=SleepWindows,
+        body_required=True,
+        errors=(409, 422),
+    ),
+    Route(
+        "GET",
+        "/settings/notifications",
+        "getNotificationSettings",
+        "The deployment's notification settings",
+        NotificationSettings,
+    ),
+    Route(
+        "PATCH",
+        "/settings/notifications",
+        "patchNotificationSettings",
+        "Change notification settings (any subset of the fields)",
+        NotificationSettings,
+        body=NotificationSettingsPatch,
+        body_required=True,
+        errors=(422,),
+    ),
+)
 
 # The operator console and its audit trail (functions/console.py), and the IW Monitor's reads.
 ROUTES += (
-    Route("GET", "/runs", "listAllRuns", "Runs across flows, newest first, filtered",
-          api.RunList, errors=(404, 422), query=(
-              ("solution", {"type": "string"}, "Only this solution's runs"),
-              ("flow", {"type": "string"}, "Only this flow's runs (a flow id)"),
-              ("status", {"type": "string", "enum": [s.value for s in RunStatus]},
-               "Only runs with this status"),
-              ("since", {"type": "string", "format": "date-time"}, "Started at or after"),
-              ("until", {"type": "string", "format": "date-time"}, "Started before"),
-              ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-               "At most this many runs"))),
-    Route("GET", "/runs/{run_id}/plan", "getRunPlan",
-          "Per-record outcomes of a run, chunk by chunk, a page at a time: what each record "
-          "became (for a dry run: would become), each update's fields with old and new values",
-          RunPlan, errors=(404, 422), query=(
-              ("after", {"type": "string"}, "The `next` of the previous page"),
-              ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PLAN_ITEMS,
-                         "default": 100}, "Entries per page"),
-              ("outcome", {"type": "string", "enum": [o.value for o in Outcome]},
-               "Only records with this outcome (`failed`: every failed record, paged)"))),
-    Route("GET", "/audit", "listAudit",
-          "Every state-changing call, allowed or refused, newest first", AuditPage,
-          errors=(422,), query=(
-              ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-               "Entries per page"),
-              ("before", {"type": "string"}, "The `next` of the previous page"))),
-    Route("GET", "/console", "getConsole", "The operator console (HTML)", None,
-          content_type="text/html"),
-    Route("GET", "/console/assets/{name}", "getConsoleAsset",
-          "The console's style sheet and script", None, errors=(404,), content_type="text/css"),
-    Route("GET", "/monitor", "getMonitor", "Redirects to the console's IW Monitor view", None,
-          status=302, content_type="text/html"),
-)  # fmt: skip
+    Route(
+        "GET",
+        "/runs",
+        "listAllRuns",
+        "Runs across flows, newest first, filtered",
+        api.RunList,
+        errors=(404, 422),
+        query=(
+            ("solution", {"type": "string"}, "Only this solution's runs"),
+            ("flow", {"type": "string"}, "Only this flow's runs (a flow id)"),
+            (
+                "status",
+                {"type": "string", "enum": [s.value for s in RunStatus]},
+                "Only runs with this status",
+            ),
+            ("since", {"type": "string", "format": "date-time"}, "Started at or after"),
+            ("until", {"type": "string", "format": "date-time"}, "Started before"),
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                "At most this many runs",
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        "/runs/{run_id}/plan",
+        "getRunPlan",
+        "Per-record outcomes of a run, chunk by chunk, a page at a time: what each record "
+        "became (for a dry run: would become), each update's fields with old and new values",
+        RunPlan,
+        errors=(404, 422),
+        query=(
+            ("after", {"type": "string"}, "The `next` of the previous page"),
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PLAN_ITEMS, "default": 100},
+                "Entries per page",
+            ),
+            (
+                "outcome",
+                {"type": "string", "enum": [o.value for o in Outcome]},
+                "Only records with this outcome (`failed`: every failed record, paged)",
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        "/audit",
+        "listAudit",
+        "Every state-changing call, allowed or refused, newest first",
+        AuditPage,
+        errors=(422,),
+        query=(
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                "Entries per page",
+            ),
+            ("before", {"type": "string"}, "The `next` of the previous page"),
+        ),
+    ),
+    Route(
+        "GET",
+        "/console",
+        "getConsole",
+        "The operator console (HTML)",
+        None,
+        content_type="text/html",
+    ),
+    Route(
+        "GET",
+        "/console/assets/{name}",
+        "getConsoleAsset",
+        "The console's style sheet and script",
+        None,
+        errors=(404,),
+        content_type="text/css",
+    ),
+    Route(
+        "GET",
+        "/monitor",
+        "getMonitor",
+        "Redirects to the console's IW Monitor view",
+        None,
+        status=302,
+        content_type="text/html",
+    ),
+)
 
 _PARAMS = {
     "name": "console.css or console.js",
@@ -115,12 +247,16 @@ _PARAMS = {
 
 
 def _error_response(status: int) -> dict[str, Any]:
-    meaning = {404: "Unknown flow or run", 409: "The flow's state or a solution rule forbids it",
-               422: "A bad value; error.field names it", 401: "Missing or wrong function key",
-               403: "The caller's role does not allow it (Shuttle.Viewer reads; "
-                    "Shuttle.Operator starts, stops, runs, retries; Shuttle.Admin also changes "
-                    "properties and settings)",
-               500: "Unexpected failure"}[status]  # fmt: skip
+    meaning = {
+        404: "Unknown flow or run",
+        409: "The flow's state or a solution rule forbids it",
+        422: "A bad value; error.field names it",
+        401: "Missing or wrong function key",
+        403: "The caller's role does not allow it (Shuttle.Viewer reads; "
+        "Shuttle.Operator starts, stops, runs, retries; Shuttle.Admin also changes "
+        "properties and settings)",
+        500: "Unexpected failure",
+    }[status]
     return {
         "description": meaning,
         "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
@@ -137,15 +273,20 @@ def build_openapi(server_url: str = "/api") -> dict[str, Any]:
     for route in ROUTES:
         op: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-             "description": _PARAMS[name]}
-            for name in _PARAMS if "{" + name + "}" in route.path
-        ]  # fmt: skip
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": _PARAMS[name],
+            }
+            for name in _PARAMS
+            if "{" + name + "}" in route.path
+        ]
         params += [
-            {"name": name, "in": "query", "required": False, "schema": schema,
-             "description": text}
+            {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
             for name, schema, text in route.query
-        ]  # fmt: skip
+        ]
         if params:
             op["parameters"] = params
         if route.body is not None:

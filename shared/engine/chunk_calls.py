@@ -112,7 +112,7 @@ class ChunkTarget:
         many = getattr(self._target, "find_many", None)
         if many is None or len(criteria) != 1:
             return await self._target.find(object, criteria, fields=fields, limit=limit)
-        (field, value), = criteria.items()  # fmt: skip
+        ((field, value),) = criteria.items()
         if value is None or isinstance(value, dict | list):
             return await self._target.find(object, criteria, fields=fields, limit=limit)
         kind = ("find", object, field, tuple(fields) if fields else None)
@@ -155,8 +155,7 @@ class ChunkTarget:
         async def flush(items: list[tuple[Mapping[str, Any], SourceRef]]) -> list[Any]:
             return list(await many(object, items))
 
-        result: WriteOutcome = await self._batcher.call(("create", object), flush,
-                                                        (values, source))  # fmt: skip
+        result: WriteOutcome = await self._batcher.call(("create", object), flush, (values, source))
         return result
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:

@@ -23,8 +23,12 @@ def names_on(source: SyncConnector) -> NameResolver:
                 found = tuple(r.id for r in await source.find(lookup, {"Name": name}, limit=5))
                 if not found:
                     # Not kept: the row may be added (or the name fixed) later.
-                    log.warning("flow filter: %s has no %s named %r; no record passes it",
-                                source.system, lookup, name)  # fmt: skip
+                    log.warning(
+                        "flow filter: %s has no %s named %r; no record passes it",
+                        source.system,
+                        lookup,
+                        name,
+                    )
                     continue
                 keep(source, key, found)
             ids.extend(found)  # type: ignore[arg-type]

@@ -67,8 +67,13 @@ def unencodable(values: Mapping[str, Any], prefix: str = "") -> tuple[str, str] 
     return None
 
 
-def refused(record_id: str, modified: datetime | None, field: str | None, text: str,
-            category: ErrorCategory = ErrorCategory.VALIDATION) -> Refusal:  # fmt: skip
+def refused(
+    record_id: str,
+    modified: datetime | None,
+    field: str | None,
+    text: str,
+    category: ErrorCategory = ErrorCategory.VALIDATION,
+) -> Refusal:
     return Refusal(printable(record_id), modified, category, field, text)
 
 

@@ -129,9 +129,13 @@ class RecordWorker:
         rows = await self.outcomes.rows(chunk.run_id, ids, bucket=chunk.bucket)
         todo = [r for r in chunk.records if not outcome_of(rows.get(r.record_id)).is_final]
         if len(todo) < len(chunk.records):
-            log.info("run %s: %d of %d records already settled; duplicate delivery ignored "
-                     "for them", chunk.run_id, len(chunk.records) - len(todo),
-                     len(chunk.records), extra=extra)  # fmt: skip
+            log.info(
+                "run %s: %d of %d records already settled; duplicate delivery ignored for them",
+                chunk.run_id,
+                len(chunk.records) - len(todo),
+                len(chunk.records),
+                extra=extra,
+            )
         if not todo:
             return {}
         results = await self._sync(chunk, todo)
@@ -146,11 +150,16 @@ class RecordWorker:
         until = await gate.sleeping_until(now)
         if until is None:
             return False
-        await self.queue.send_message(chunk.model_dump_json(),
-                                      visibility_timeout=gate.hide_for(now, until))  # fmt: skip
-        log.info("run %s: %d records wait for the sleep window to end at %s", chunk.run_id,
-                 len(chunk.records), until.isoformat(),
-                 extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id})  # fmt: skip
+        await self.queue.send_message(
+            chunk.model_dump_json(), visibility_timeout=gate.hide_for(now, until)
+        )
+        log.info(
+            "run %s: %d records wait for the sleep window to end at %s",
+            chunk.run_id,
+            len(chunk.records),
+            until.isoformat(),
+            extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id},
+        )
         return True
 
     async def _sync(self, chunk: RecordChunk, todo: list[ChunkRecord]) -> list[Result | Crashed]:
@@ -175,8 +184,13 @@ class RecordWorker:
         # Bindings before outcomes: a settled record always has its binding. A failure here
         # fails the delivery; the queue brings the chunk back (creates are idempotent).
         await _steadily(bindings.flush)
-        log.debug("run %s: %d records in %d batches", chunk.run_id, len(todo), batcher.batches,
-                  extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id})  # fmt: skip
+        log.debug(
+            "run %s: %d records in %d batches",
+            chunk.run_id,
+            len(todo),
+            batcher.batches,
+            extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id},
+        )
         return list(results)
 
     async def _one(
@@ -197,14 +211,26 @@ class RecordWorker:
         except AzureError as exc:  # Table storage unreachable or failing: a transient wait
             text = f"storage: {type(exc).__name__}: {exc}"[:500]
             if item.retries < self.max_retries:
-                return Retry(delay=min(2.0**item.retries, 60.0), reason=text,
-                             category=ErrorCategory.CONNECTION)  # fmt: skip
-            return Settled(Outcome.FAILED, category=ErrorCategory.CONNECTION,
-                           message=f"gave up after {item.retries} retries: {text}")  # fmt: skip
+                return Retry(
+                    delay=min(2.0**item.retries, 60.0),
+                    reason=text,
+                    category=ErrorCategory.CONNECTION,
+                )
+            return Settled(
+                Outcome.FAILED,
+                category=ErrorCategory.CONNECTION,
+                message=f"gave up after {item.retries} retries: {text}",
+            )
         except Exception as exc:  # a bug met by this record: see _conclude
-            log.exception("record %s: unexpected error", item.record_id,
-                          extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id,
-                                 "record_id": item.record_id})  # fmt: skip
+            log.exception(
+                "record %s: unexpected error",
+                item.record_id,
+                extra={
+                    "flow_id": chunk.flow_id,
+                    "run_id": chunk.run_id,
+                    "record_id": item.record_id,
+                },
+            )
             return Crashed(exc)
         finally:
             batcher.finished()
@@ -232,23 +258,48 @@ class RecordWorker:
             if result.wait and chunk.dry_run:
                 # A dry run writes no parent, so waiting would only end in a failure: the
                 # plan says what the record waits for, at once.
-                settled.append((item, Settled(
-                    Outcome.SKIPPED, category=ErrorCategory.DEPENDENCY, field=result.field,
-                    note=f"waiting for a dependency: {result.reason}",
-                    action=Action.WAITING_FOR_DEPENDENCY)))  # fmt: skip
+                settled.append(
+                    (
+                        item,
+                        Settled(
+                            Outcome.SKIPPED,
+                            category=ErrorCategory.DEPENDENCY,
+                            field=result.field,
+                            note=f"waiting for a dependency: {result.reason}",
+                            action=Action.WAITING_FOR_DEPENDENCY,
+                        ),
+                    )
+                )
                 continue
             if result.wait and item.waits >= self.max_waits:
                 reason = result.reason.removesuffix("; the record waits for it")
-                text = (f"{reason}; gave up after waiting {item.waits} times: sync the "
-                        "parent, then retry the run")  # fmt: skip
-                settled.append((item, Settled(Outcome.FAILED, category=ErrorCategory.DEPENDENCY,
-                                              field=result.field, message=text)))  # fmt: skip
+                text = (
+                    f"{reason}; gave up after waiting {item.waits} times: sync the "
+                    "parent, then retry the run"
+                )
+                settled.append(
+                    (
+                        item,
+                        Settled(
+                            Outcome.FAILED,
+                            category=ErrorCategory.DEPENDENCY,
+                            field=result.field,
+                            message=text,
+                        ),
+                    )
+                )
             elif result.wait:
-                again.append((item.model_copy(update={"waits": item.waits + 1}),
-                              wait_delay(item.waits, self.wait_base), result))  # fmt: skip
+                again.append(
+                    (
+                        item.model_copy(update={"waits": item.waits + 1}),
+                        wait_delay(item.waits, self.wait_base),
+                        result,
+                    )
+                )
             else:
-                again.append((item.model_copy(update={"retries": item.retries + 1}),
-                              result.delay, result))  # fmt: skip
+                again.append(
+                    (item.model_copy(update={"retries": item.retries + 1}), result.delay, result)
+                )
         held = await self._settle(chunk, settled, rows)
         if again:
             await self._put_back(chunk, again)
@@ -289,18 +340,26 @@ class RecordWorker:
             )
         )
         for item, result in settled:
-            extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id,
-                     "record_id": item.record_id}  # fmt: skip
+            extra = {"flow_id": chunk.flow_id, "run_id": chunk.run_id, "record_id": item.record_id}
             now = held.get(item.record_id, result.outcome)
             if now is not result.outcome:
-                log.info("record %s: %s by this delivery, but another delivery already "
-                         "settled it %s", item.record_id, result.outcome.value, now.value,
-                         extra=extra)  # fmt: skip
+                log.info(
+                    "record %s: %s by this delivery, but another delivery already settled it %s",
+                    item.record_id,
+                    result.outcome.value,
+                    now.value,
+                    extra=extra,
+                )
                 continue
             level = logging.WARNING if result.outcome is Outcome.FAILED else logging.DEBUG
-            log.log(level, "record %s: %s%s", item.record_id, result.outcome.value,
-                    f" ({result.category}: {result.message})" if result.message else "",
-                    extra=extra)  # fmt: skip
+            log.log(
+                level,
+                "record %s: %s%s",
+                item.record_id,
+                result.outcome.value,
+                f" ({result.category}: {result.message})" if result.message else "",
+                extra=extra,
+            )
         return held
 
     async def _put_back(
@@ -319,10 +378,18 @@ class RecordWorker:
                 alone.append((item, seconds))
             else:
                 groups.setdefault(seconds, []).append(item)
-            log.info("record %s waits %.0f s (%s): %s", item.record_id, delay,
-                     retry.category.value, retry.reason,
-                     extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id,
-                            "record_id": item.record_id})  # fmt: skip
+            log.info(
+                "record %s waits %.0f s (%s): %s",
+                item.record_id,
+                delay,
+                retry.category.value,
+                retry.reason,
+                extra={
+                    "flow_id": chunk.flow_id,
+                    "run_id": chunk.run_id,
+                    "record_id": item.record_id,
+                },
+            )
         sends = [
             (text, seconds)
             for seconds, items in groups.items()
@@ -343,9 +410,13 @@ class RecordWorker:
         if not chunk.single and len(chunk.records) > 1:
             texts = [t for item in chunk.records for t in _texts(chunk, [item], single=True)]
             await asyncio.gather(*(self.queue.send_message(t) for t in texts))
-            log.warning("run %s: a chunk of %d records failed on every delivery; each record "
-                        "is retried alone", chunk.run_id, len(chunk.records),
-                        extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id})  # fmt: skip
+            log.warning(
+                "run %s: a chunk of %d records failed on every delivery; each record "
+                "is retried alone",
+                chunk.run_id,
+                len(chunk.records),
+                extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id},
+            )
             return
         text = (
             "gave up after 5 deliveries: the worker failed on this record each time "

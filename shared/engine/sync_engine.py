@@ -182,11 +182,17 @@ class SyncEngine:
         source = await self.connectors.get(plan.source_system)
         obj = plan.flow.source.object
         windows = [
-            ("in the future", max(ctx.now + FUTURE_SKEW, until + timedelta(microseconds=1)),
-             FAR_FUTURE),
-            (f"before {WINDOW_FLOOR.date().isoformat()}", FAR_PAST,
-             min(WINDOW_FLOOR, since) - timedelta(microseconds=1)),
-        ]  # fmt: skip
+            (
+                "in the future",
+                max(ctx.now + FUTURE_SKEW, until + timedelta(microseconds=1)),
+                FAR_FUTURE,
+            ),
+            (
+                f"before {WINDOW_FLOOR.date().isoformat()}",
+                FAR_PAST,
+                min(WINDOW_FLOOR, since) - timedelta(microseconds=1),
+            ),
+        ]
         cursors: list[dict[str, Any]] = []
         errors: list[RunErrorEntry] = []
         for label, lower, upper in windows:
@@ -196,18 +202,27 @@ class SyncEngine:
             if not count:
                 continue  # none, or the system cannot tell cheaply (a report object)
             if count <= OUTSIDE_READ_LIMIT:
-                cursors.append(await source.open_changes(
-                    obj, since=lower, until=upper, fields=plan.mapping.source_fields or None,
-                    page_size=size))  # fmt: skip
+                cursors.append(
+                    await source.open_changes(
+                        obj,
+                        since=lower,
+                        until=upper,
+                        fields=plan.mapping.source_fields or None,
+                        page_size=size,
+                    )
+                )
                 continue
-            errors.append(RunErrorEntry(
-                category=ErrorCategory.VALIDATION, field=modified_field(plan.source_system),
-                at=ctx.now,
-                message=f"{count} {plan.source_system} {obj} records have a modification time "
-                        f"{label}, which no run's window reaches: they are not synced. Correct "
-                        "their timestamps (or the source's clock or time zone) at the source; "
-                        "see docs/operations.md, 'Records outside every window'",
-            ))  # fmt: skip
+            errors.append(
+                RunErrorEntry(
+                    category=ErrorCategory.VALIDATION,
+                    field=modified_field(plan.source_system),
+                    at=ctx.now,
+                    message=f"{count} {plan.source_system} {obj} records have a modification time "
+                    f"{label}, which no run's window reaches: they are not synced. Correct "
+                    "their timestamps (or the source's clock or time zone) at the source; "
+                    "see docs/operations.md, 'Records outside every window'",
+                )
+            )
         return cursors, errors
 
     async def _single(self, ctx: RunContext, plan: FlowPlan, ids: list[str]) -> RunResult:
@@ -302,8 +317,13 @@ class SyncEngine:
                 text = f"the flow's filter could not be applied: {printable(str(exc))[:300]}"
                 refusals.append(refused(record.id, record.modified, None, text))
                 continue
-            item = message_for(record, flow_id=run.flow_id, run_id=run.id,
-                               dry_run=run.params.dry_run, source=plan.source_system)  # fmt: skip
+            item = message_for(
+                record,
+                flow_id=run.flow_id,
+                run_id=run.id,
+                dry_run=run.params.dry_run,
+                source=plan.source_system,
+            )
             if isinstance(item, Queued):
                 candidates.append((record, item))
             else:
@@ -379,7 +399,7 @@ class SyncEngine:
             or not full
             or run.params.record_ids
         ):
-            return 0  # fmt: skip
+            return 0
         bound = set(await self.bindings.bound_ids(plan.pair, plan.source_side))
         unseen = sorted(bound - await self.outcomes.record_ids(run.id))
         if not unseen:
@@ -399,8 +419,13 @@ class SyncEngine:
         items = [ChunkRecord(record_id=r, modified=ctx.now) for r in deleted]
         await self._send_chunks(run, items, "d", len(items))
         extra = {"flow_id": run.flow_id, "run_id": run.id}
-        log.info("run %s: %d bound %s records deleted at the source", run.id, len(deleted),
-                 plan.flow.source.object, extra=extra)  # fmt: skip
+        log.info(
+            "run %s: %d bound %s records deleted at the source",
+            run.id,
+            len(deleted),
+            plan.flow.source.object,
+            extra=extra,
+        )
         return len(deleted)
 
     async def _shared_keys(self, plan: FlowPlan, records: list[SyncRecord]) -> dict[str, Refusal]:
@@ -414,9 +439,15 @@ class SyncEngine:
         resolve = binding_resolver(self.bindings, plan.entry.solution.id, plan.source_side)
         groups: dict[str, list[tuple[SyncRecord, MatchKey]]] = {}
         for record in records:
-            keys = await source_keys(mapping, plan.flow.target.object, record.values,
-                                     record_id=record.id, modified=record.modified,
-                                     master=plan.master, resolve=resolve)  # fmt: skip
+            keys = await source_keys(
+                mapping,
+                plan.flow.target.object,
+                record.values,
+                record_id=record.id,
+                modified=record.modified,
+                master=plan.master,
+                resolve=resolve,
+            )
             for key in keys:
                 groups.setdefault(key.text, []).append((record, key))
         refusals: dict[str, Refusal] = {}
@@ -446,8 +477,9 @@ class SyncEngine:
                     f"Merge them in {plan.source_system}, or give each its own key values, then "
                     "retry the run"
                 )
-                refusals[record.id] = refused(record.id, record.modified, key.fields[0], text,
-                                              ErrorCategory.DUPLICATE)  # fmt: skip
+                refusals[record.id] = refused(
+                    record.id, record.modified, key.fields[0], text, ErrorCategory.DUPLICATE
+                )
         return refusals
 
     async def _key_target(self, plan: FlowPlan, key: MatchKey, bound: dict[str, str]) -> str:
@@ -490,8 +522,13 @@ class SyncEngine:
         )
         if run.params.dry_run:
             summary = f"dry run, nothing written: {summary}"
-        return RunResult(status=status, counts=counts, message=summary, errors=tally.errors,
-                         query_starts=self._watermark(ctx, message))  # fmt: skip
+        return RunResult(
+            status=status,
+            counts=counts,
+            message=summary,
+            errors=tally.errors,
+            query_starts=self._watermark(ctx, message),
+        )
 
     async def _cancelled(self, ctx: RunContext) -> RunResult:
         """An operator cancelled the run: read no further page, skip every record not yet
@@ -503,16 +540,25 @@ class SyncEngine:
         )
         tally = await self.outcomes.tally(run.id)
         counts = tally.counts
-        log.info("run %s cancelled; %d queued records skipped", run.id, skipped,
-                 extra={"flow_id": run.flow_id, "run_id": run.id})  # fmt: skip
+        log.info(
+            "run %s cancelled; %d queued records skipped",
+            run.id,
+            skipped,
+            extra={"flow_id": run.flow_id, "run_id": run.id},
+        )
         summary = (
             f"cancelled at {run.cancel_requested_at.isoformat()}: read {counts.read}: "
             f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged, "
             f"{counts.skipped} skipped ({skipped} not written because of the cancel), "
             f"{counts.failed} failed; query starts was not moved"
         )
-        return RunResult(status=RunStatus.CANCELLED, counts=counts, message=summary,
-                         errors=tally.errors, query_starts=None)  # fmt: skip
+        return RunResult(
+            status=RunStatus.CANCELLED,
+            counts=counts,
+            message=summary,
+            errors=tally.errors,
+            query_starts=None,
+        )
 
     @staticmethod
     def _watermark(ctx: RunContext, message: FlowRunMessage) -> datetime | None:

@@ -212,9 +212,14 @@ class RecordSync:
             "docs/operations.md, 'Records outside every window'"
         )
         note = f"{text}; {result.note}" if result.note else text
-        return Settled(result.outcome, target_id=result.target_id,
-                       category=ErrorCategory.VALIDATION, field=field, message=result.message,
-                       note=note)  # fmt: skip
+        return Settled(
+            result.outcome,
+            target_id=result.target_id,
+            category=ErrorCategory.VALIDATION,
+            field=field,
+            message=result.message,
+            note=note,
+        )
 
     async def _sync(self, message: RecordMessage) -> Result:
         plan = self.plan
@@ -236,16 +241,22 @@ class RecordSync:
         if binding is not None:
             seen = binding.version_of(plan.source_side)
             if seen is not None and modified < seen:
-                return Settled(Outcome.SKIPPED, target_id=binding.id_of(plan.target_side),
-                               action=Action.SKIPPED_OLDER)  # fmt: skip
+                return Settled(
+                    Outcome.SKIPPED,
+                    target_id=binding.id_of(plan.target_side),
+                    action=Action.SKIPPED_OLDER,
+                )
         mapped = await self._map(values, message.record_id, modified)
         if not mapped.ok:
             return _from_issues(mapped.issues)
         digest = values_hash(mapped.values)
 
         if binding is not None and plan.flow.kind is FlowKind.BINDING:
-            return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
-                           action=Action.UNCHANGED)  # fmt: skip
+            return Settled(
+                Outcome.UNCHANGED,
+                target_id=binding.id_of(plan.target_side),
+                action=Action.UNCHANGED,
+            )
         if binding is not None:
             if binding.created_run == message.run_id and not self.dry_run:
                 # This run created and bound it, and its worker died before the outcome was
@@ -257,14 +268,22 @@ class RecordSync:
                 echo = digest == binding.echo_of(plan.source_side)
                 base = field_hashes(mapped.values) if echo else None
                 if not self.dry_run:
-                    await self._bind(binding.crm_id, binding.erp_id, modified, digest, echo=None,
-                                     base=base)  # fmt: skip
-                return Settled(Outcome.UNCHANGED, target_id=binding.id_of(plan.target_side),
-                               action=Action.UNCHANGED)  # fmt: skip
+                    await self._bind(
+                        binding.crm_id, binding.erp_id, modified, digest, echo=None, base=base
+                    )
+                return Settled(
+                    Outcome.UNCHANGED,
+                    target_id=binding.id_of(plan.target_side),
+                    action=Action.UNCHANGED,
+                )
             return await self._update(
-                binding.id_of(plan.target_side), mapped, modified, digest, message.record_id,
+                binding.id_of(plan.target_side),
+                mapped,
+                modified,
+                digest,
+                message.record_id,
                 base=binding.base_to(plan.target_side),
-            )  # fmt: skip
+            )
 
         if plan.mapping.updates is not None:
             return await self._update_bound(mapped, modified, digest, message.record_id)
@@ -288,13 +307,23 @@ class RecordSync:
             )
             if isinstance(result, Settled) and result.outcome is not Outcome.FAILED:
                 if await self._created_earlier(mapped, message.record_id):
-                    return Settled(Outcome.CREATED, target_id=matched.id, field=result.field,
-                                   note=result.note, action=Action.CREATE,
-                                   changes=result.changes)  # fmt: skip
+                    return Settled(
+                        Outcome.CREATED,
+                        target_id=matched.id,
+                        field=result.field,
+                        note=result.note,
+                        action=Action.CREATE,
+                        changes=result.changes,
+                    )
                 # Linking is a change, even with equal values.
-                return Settled(Outcome.UPDATED, target_id=matched.id, field=result.field,
-                               note=result.note, action=Action.LINK,
-                               changes=result.changes)  # fmt: skip
+                return Settled(
+                    Outcome.UPDATED,
+                    target_id=matched.id,
+                    field=result.field,
+                    note=result.note,
+                    action=Action.LINK,
+                    changes=result.changes,
+                )
             return result
         if plan.flow.kind is FlowKind.BINDING:
             return self._not_bound(mapped, message.record_id)  # binding flows never create
@@ -336,39 +365,56 @@ class RecordSync:
         target_id = binding.id_of(plan.target_side) if binding else None
         bound = f"; bound to {self._target_names(target_id)}" if target_id else ""
         text = f"deleted at source: {self._names(record_id)}{bound}"
-        report = Settled(Outcome.SKIPPED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
-                         note=text, action=Action.DELETED_AT_SOURCE)  # fmt: skip
+        report = Settled(
+            Outcome.SKIPPED,
+            target_id=target_id,
+            category=ErrorCategory.NOT_FOUND,
+            note=text,
+            action=Action.DELETED_AT_SOURCE,
+        )
         inactive = plan.mapping.inactive
         if (
             target_id is None
             or plan.mapping.on_delete != "deactivate"
             or plan.flow.kind is FlowKind.BINDING
         ):
-            return report  # fmt: skip
+            return report
         current = await self.target.get(plan.flow.target.object, target_id)
         if current is None:
             return report  # gone on both sides
         changes = {k: v for k, v in inactive.items() if not same(current.values.get(k), v)}
         shown_changes = {k: [shown(current.values.get(k)), shown(v)] for k, v in changes.items()}
         if not changes:
-            return Settled(Outcome.UNCHANGED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
-                           note=f"{text}; already inactive there",
-                           action=Action.DELETED_AT_SOURCE)  # fmt: skip
+            return Settled(
+                Outcome.UNCHANGED,
+                target_id=target_id,
+                category=ErrorCategory.NOT_FOUND,
+                note=f"{text}; already inactive there",
+                action=Action.DELETED_AT_SOURCE,
+            )
         if not self.dry_run:
             await self.target.update(plan.flow.target.object, target_id, changes)
-        return Settled(Outcome.UPDATED, target_id=target_id, category=ErrorCategory.NOT_FOUND,
-                       note=f"{text}; deactivated there (on_delete: deactivate)",
-                       action=Action.DELETED_AT_SOURCE, changes=shown_changes)  # fmt: skip
+        return Settled(
+            Outcome.UPDATED,
+            target_id=target_id,
+            category=ErrorCategory.NOT_FOUND,
+            note=f"{text}; deactivated there (on_delete: deactivate)",
+            action=Action.DELETED_AT_SOURCE,
+            changes=shown_changes,
+        )
 
     def _not_bound(self, mapped: Mapped, record_id: str) -> Settled:
         """A binding flow's record that no target record matches: reported, never created."""
         plan = self.plan
         keys = [k.shown() for k in keys_of(plan.mapping, plan.flow.target.object, mapped.values)]
         by = " or ".join(keys) if keys else "any match key (the record has no key values)"
-        return Settled(Outcome.SKIPPED, category=ErrorCategory.NOT_FOUND,
-                       note=f"not bound: no {plan.target_system} {plan.flow.target.object} "
-                            f"matches {self._names(record_id)} by {by}",
-                       action=Action.NOT_BOUND)  # fmt: skip
+        return Settled(
+            Outcome.SKIPPED,
+            category=ErrorCategory.NOT_FOUND,
+            note=f"not bound: no {plan.target_system} {plan.flow.target.object} "
+            f"matches {self._names(record_id)} by {by}",
+            action=Action.NOT_BOUND,
+        )
 
     def _names(self, record_id: str) -> str:
         return f"{self.plan.source_system} {self.plan.flow.source.object} {record_id}"
@@ -411,8 +457,12 @@ class RecordSync:
                 other = await self._bound_elsewhere(found[0].id, record_id)
                 if other is not None:
                     taken = self._taken(record_id, found[0].id, other, key.shown())
-                    return Settled(taken.outcome, category=taken.category, field=key.fields[0],
-                                   message=taken.message)  # fmt: skip
+                    return Settled(
+                        taken.outcome,
+                        category=taken.category,
+                        field=key.fields[0],
+                        message=taken.message,
+                    )
                 return found[0]
         return None
 
@@ -457,8 +507,7 @@ class RecordSync:
         if binding is not None:
             where = f"it is bound to {self._target_names(binding.id_of(plan.target_side))}"
         else:
-            where = (f"it has no {plan.target_system} record yet (being synced now, or it "
-                     "failed)")  # fmt: skip
+            where = f"it has no {plan.target_system} record yet (being synced now, or it failed)"
         return _failed(
             ErrorCategory.DUPLICATE,
             f"{self._names(record_id)} and {plan.flow.source.object} {held.source_id} share the "
@@ -476,9 +525,11 @@ class RecordSync:
         values = {k: v for k, v in mapped.values.items() if v not in (None, "")}
         source = SourceRef(system=plan.source_system, object=plan.flow.source.object, id=record_id)
         if self.dry_run:
-            return Settled(Outcome.CREATED, action=Action.CREATE,
-                           changes={k: [None, shown(v)] for k, v in values.items()
-                                    if k != LINES_FIELD})  # fmt: skip
+            return Settled(
+                Outcome.CREATED,
+                action=Action.CREATE,
+                changes={k: [None, shown(v)] for k, v in values.items() if k != LINES_FIELD},
+            )
         written = await self.target.create(plan.flow.target.object, values, source=source)
         if not written.created:
             # The target already had a record with this create key: ours from an earlier
@@ -489,12 +540,20 @@ class RecordSync:
         after = plain({k: v for k, v in values.items() if k != LINES_FIELD})
         echo = await self._echo_hash(after)
         ids = self._ids(record_id, written.id)
-        await self._bind(*ids, modified, digest, echo=echo,
-                         base=field_hashes({k: after.get(k) for k in mapped.values}),
-                         created_run=run_id)  # fmt: skip
-        return Settled(Outcome.CREATED, target_id=written.id, action=Action.CREATE,
-                       changes={k: [None, shown(v)] for k, v in values.items()
-                                if k != LINES_FIELD})  # fmt: skip
+        await self._bind(
+            *ids,
+            modified,
+            digest,
+            echo=echo,
+            base=field_hashes({k: after.get(k) for k in mapped.values}),
+            created_run=run_id,
+        )
+        return Settled(
+            Outcome.CREATED,
+            target_id=written.id,
+            action=Action.CREATE,
+            changes={k: [None, shown(v)] for k, v in values.items() if k != LINES_FIELD},
+        )
 
     async def _update(
         self,
@@ -517,11 +576,16 @@ class RecordSync:
                 "have an administrator remove the binding rows, then retry the run",
             )
         fields = plan_fields(
-            current.values, mapped.values, mapped.writable, mapped.create_only, base,
-            source_system=plan.source_system, target_system=plan.target_system,
+            current.values,
+            mapped.values,
+            mapped.writable,
+            mapped.create_only,
+            base,
+            source_system=plan.source_system,
+            target_system=plan.target_system,
             shared=frozenset(f.to for f in plan.mapping.fields if f.master is Master.BOTH),
             source_newer=modified >= current.modified,
-        )  # fmt: skip
+        )
         changes = fields.changes
         notes: list[str] = []
         if fields.conflicts:
@@ -541,8 +605,14 @@ class RecordSync:
             action = Action.UPDATE
         else:
             action = Action.BLOCKED_BY_MASTERSHIP if fields.blocked else Action.UNCHANGED
-        settled = Settled(outcome, target_id=target_id, field=named, note=note, action=action,
-                          changes=fields.shown_changes() or None)  # fmt: skip
+        settled = Settled(
+            outcome,
+            target_id=target_id,
+            field=named,
+            note=note,
+            action=action,
+            changes=fields.shown_changes() or None,
+        )
         if self.dry_run:
             return settled
         after = plain({**current.values, **changes})
@@ -550,8 +620,13 @@ class RecordSync:
         ids = self._ids(record_id, target_id)
         if changes:
             await self.target.update(plan.flow.target.object, target_id, changes)
-        await self._bind(*ids, modified, digest, echo=echo,
-                         base=field_hashes({k: after.get(k) for k in mapped.values}))  # fmt: skip
+        await self._bind(
+            *ids,
+            modified,
+            digest,
+            echo=echo,
+            base=field_hashes({k: after.get(k) for k in mapped.values}),
+        )
         return settled
 
     def _version(self, modified: datetime) -> datetime:

@@ -230,7 +230,7 @@ class FlowService:
             or run.cancel_requested_at is not None
             or run.resumes >= MAX_RESUMES
         ):
-            return False  # fmt: skip
+            return False
         try:
             await self.flows.replace(lifecycle.renew(rec, run_id, now, self.lease))
         except (StaleWrite, ConflictError):
@@ -245,8 +245,13 @@ class FlowService:
             await self.runs.replace(
                 run.model_copy(update={"resumes": run.resumes + 1, "message": text})
             )
-        log.warning("flow %s: run %s lost its lease; %s", rec.flow_id, run_id, text,
-                    extra={"flow_id": rec.flow_id, "run_id": run_id})  # fmt: skip
+        log.warning(
+            "flow %s: run %s lost its lease; %s",
+            rec.flow_id,
+            run_id,
+            text,
+            extra={"flow_id": rec.flow_id, "run_id": run_id},
+        )
         return True
 
     # ---- runs ----------------------------------------------------------------------------
@@ -274,8 +279,12 @@ class FlowService:
             log.info("run %s: flow %s had already moved on", run_id, run.flow_id)
         # Stopped by the policy only when the run would otherwise have left it STARTED.
         resumes = before.resume_state or FlowState.STARTED
-        by_policy = (stop and before.run_id == run_id and before.state is FlowState.RUNNING
-                     and resumes is FlowState.STARTED)  # fmt: skip
+        by_policy = (
+            stop
+            and before.run_id == run_id
+            and before.state is FlowState.RUNNING
+            and resumes is FlowState.STARTED
+        )
         await self._tell(run, stopped=by_policy)
         return run
 
@@ -286,8 +295,11 @@ class FlowService:
             try:
                 await listener(run, stopped)
             except Exception:
-                log.exception("run %s: a run-end listener failed", run.id,
-                              extra={"flow_id": run.flow_id, "run_id": run.id})  # fmt: skip
+                log.exception(
+                    "run %s: a run-end listener failed",
+                    run.id,
+                    extra={"flow_id": run.flow_id, "run_id": run.id},
+                )
 
     async def cancel(self, run_id: str, now: datetime) -> RunRecord:
         """Ask a running run to stop; the engine ends it `cancelled` at its next step (between
@@ -417,21 +429,27 @@ class FlowService:
                     # Claimed but never recorded (the claimer died): record it now.
                     run = await self.runs.create(
                         RunRecord(
-                            id=run_id, flow_id=flow_id, number=(rec.counter + 1) if rec else 0,
-                            kind=RunKind.SCHEDULED, started_at=now,
+                            id=run_id,
+                            flow_id=flow_id,
+                            number=(rec.counter + 1) if rec else 0,
+                            kind=RunKind.SCHEDULED,
+                            started_at=now,
                         )
-                    )  # fmt: skip
+                    )
                 except UnreadableRowError as exc:
                     # Its row cannot be read: end it on a fresh row that says why, so the
                     # flow is not held RUNNING for ever.
                     log.error("run %s: %s", run_id, exc.message)
                     run = await self.runs.overwrite(
                         RunRecord(
-                            id=run_id, flow_id=flow_id, number=(rec.counter + 1) if rec else 0,
-                            kind=RunKind.SCHEDULED, started_at=now,
+                            id=run_id,
+                            flow_id=flow_id,
+                            number=(rec.counter + 1) if rec else 0,
+                            kind=RunKind.SCHEDULED,
+                            started_at=now,
                             message=f"replaced an unreadable run row: {exc.message}",
                         )
-                    )  # fmt: skip
+                    )
                     end = replace(end, message=f"{end.message} ({run.message})")
             if run.status.is_final:
                 return run

@@ -62,8 +62,11 @@ class SharedCap:
                 row = await self._read_row()  # a newer change won: adopt it
                 return None if row is None else float(row["cap"])
         except AzureError as exc:
-            log.warning("shared cap %s unavailable (%s); keeping this worker's own",
-                        self.key, type(exc).__name__)  # fmt: skip
+            log.warning(
+                "shared cap %s unavailable (%s); keeping this worker's own",
+                self.key,
+                type(exc).__name__,
+            )
             return None
 
     async def _read_row(self) -> dict[str, Any] | None:

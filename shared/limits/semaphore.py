@@ -135,8 +135,11 @@ class LeaseSemaphore:
                     lease = await self._try_acquire()
                 except AzureError as exc:
                     self.unavailable += 1
-                    log.warning("deployment-wide limit %s unavailable (%s); going on without "
-                                "it", self.key, type(exc).__name__)  # fmt: skip
+                    log.warning(
+                        "deployment-wide limit %s unavailable (%s); going on without it",
+                        self.key,
+                        type(exc).__name__,
+                    )
                     return None
                 if lease is not None:
                     self.acquired += 1
@@ -182,8 +185,12 @@ class LeaseSemaphore:
         offset = int(self._rng() * len(free)) if free else 0
         for name, row in free[offset:] + free[:offset]:
             expires = now + self.lease_s
-            entity = {"PartitionKey": self.key, "RowKey": name, "holder": self.holder,
-                      "expires": expires}  # fmt: skip
+            entity = {
+                "PartitionKey": self.key,
+                "RowKey": name,
+                "holder": self.holder,
+                "expires": expires,
+            }
             try:
                 if row is None:
                     meta = await self.table.create_entity(entity)
@@ -197,8 +204,9 @@ class LeaseSemaphore:
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 continue  # somebody else took it first
             if row is not None:
-                log.info("took over the expired lease %s/%s of %s", self.key, name,
-                         row.get("holder"))  # fmt: skip
+                log.info(
+                    "took over the expired lease %s/%s of %s", self.key, name, row.get("holder")
+                )
             return Lease(self.key, name, str(meta["etag"]), expires)
         return None
 
@@ -228,14 +236,22 @@ class LeaseSemaphore:
         except (ResourceModifiedError, ResourceNotFoundError):
             pass  # it expired and somebody took it over: theirs now
         except AzureError as exc:
-            log.warning("could not give back lease %s/%s (%s); it frees itself on expiry",
-                        lease.key, lease.slot, type(exc).__name__)  # fmt: skip
+            log.warning(
+                "could not give back lease %s/%s (%s); it frees itself on expiry",
+                lease.key,
+                lease.slot,
+                type(exc).__name__,
+            )
 
     async def _renew(self, lease: Lease) -> Lease | None:
         """The same slot for a new holder in this process, its lease starting now."""
         expires = self._clock() + self.lease_s
-        entity = {"PartitionKey": lease.key, "RowKey": lease.slot, "holder": self.holder,
-                  "expires": expires}  # fmt: skip
+        entity = {
+            "PartitionKey": lease.key,
+            "RowKey": lease.slot,
+            "holder": self.holder,
+            "expires": expires,
+        }
         try:
             meta = await self.table.update_entity(
                 entity,
@@ -246,7 +262,11 @@ class LeaseSemaphore:
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
         except AzureError as exc:
-            log.warning("could not hand on lease %s/%s (%s); it frees itself on expiry",
-                        lease.key, lease.slot, type(exc).__name__)  # fmt: skip
+            log.warning(
+                "could not hand on lease %s/%s (%s); it frees itself on expiry",
+                lease.key,
+                lease.slot,
+                type(exc).__name__,
+            )
             return None
         return Lease(lease.key, lease.slot, str(meta["etag"]), expires, lease.handoffs + 1)

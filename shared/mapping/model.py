@@ -75,8 +75,9 @@ class ValueMap(_Op):
     def _text_keys(cls, value: Any) -> Any:
         # YAML reads `true:` as a boolean key; picklist keys compare as text anyway.
         if isinstance(value, dict):
-            return {(str(k).lower() if isinstance(k, bool) else str(k)): v
-                    for k, v in value.items()}  # fmt: skip
+            return {
+                (str(k).lower() if isinstance(k, bool) else str(k)): v for k, v in value.items()
+            }
         return value
 
 
@@ -347,8 +348,10 @@ class ObjectMapping(BaseModel):
         if self.updates is not None and self.match:
             raise ValueError("a mapping with `updates` finds its target by binding: drop `match`")
         if self.on_delete == "deactivate" and not self.inactive:
-            raise ValueError("`on_delete: deactivate` needs `inactive`: the target field values "
-                             "that mark a record inactive (e.g. {STATUS: inactive})")  # fmt: skip
+            raise ValueError(
+                "`on_delete: deactivate` needs `inactive`: the target field values "
+                "that mark a record inactive (e.g. {STATUS: inactive})"
+            )
         targets = [f.to for f in self.fields]
         # A field may be mapped case by case: every mapping of it with its own `when`, the
         # cases exclusive (a Dataverse invoice's amount paid, by status reason).

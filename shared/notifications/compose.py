@@ -56,8 +56,12 @@ def subject(event: Event, deployment: str) -> str:
 def compose(event: Event, deployment: str, redact: Redactor) -> Message:
     subj = redact(subject(event, deployment))
     facts = [("deployment", deployment)]
-    for label, value in (("solution", event.solution), ("flow", event.flow_id),
-                         ("run", event.run_id), ("system", event.system)):  # fmt: skip
+    for label, value in (
+        ("solution", event.solution),
+        ("flow", event.flow_id),
+        ("run", event.run_id),
+        ("system", event.system),
+    ):
         if value:
             facts.append((label, value))
     facts += event.facts
@@ -69,11 +73,17 @@ def compose(event: Event, deployment: str, redact: Redactor) -> Message:
     if event.errors:
         shown = len(event.errors)
         more = event.errors_total - shown
-        text += ["", f"Failed records ({event.errors_total}"
-                 + (f", first {shown} listed" if more > 0 else "") + "):"]  # fmt: skip
+        text += [
+            "",
+            f"Failed records ({event.errors_total}"
+            + (f", first {shown} listed" if more > 0 else "")
+            + "):",
+        ]
         for e in event.errors:
-            text.append(f"- {e.record or '(run)'} [{e.category.value}] "
-                        f"{e.field + ': ' if e.field else ''}{_one_line(e.message)}")  # fmt: skip
+            text.append(
+                f"- {e.record or '(run)'} [{e.category.value}] "
+                f"{e.field + ': ' if e.field else ''}{_one_line(e.message)}"
+            )
             rows.append(e)
         if more > 0:
             text.append(f"... and {more} more: GET /api/runs/{event.run_id}")
@@ -97,8 +107,10 @@ def compose(event: Event, deployment: str, redact: Redactor) -> Message:
             parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
         if event.errors_total > len(rows):
-            parts.append(f"<p>... and {event.errors_total - len(rows)} more: "
-                         f"<code>GET /api/runs/{esc(event.run_id or '')}</code></p>")  # fmt: skip
+            parts.append(
+                f"<p>... and {event.errors_total - len(rows)} more: "
+                f"<code>GET /api/runs/{esc(event.run_id or '')}</code></p>"
+            )
     if event.details:
         parts.append(f"<pre>{esc(event.details)}</pre>")
     if event.todo:

@@ -29,9 +29,12 @@ class NotifyMode(StrEnum):
 
     @property
     def connection_alerts(self) -> bool:
-        return self in (NotifyMode.CONNECTION_FAILURES, NotifyMode.EVERY_ERROR,
-                        NotifyMode.CONNECTION_FAILURES_AND_FULL_DAILY,
-                        NotifyMode.CONNECTION_FAILURES_AND_ERROR_DAILY)  # fmt: skip
+        return self in (
+            NotifyMode.CONNECTION_FAILURES,
+            NotifyMode.EVERY_ERROR,
+            NotifyMode.CONNECTION_FAILURES_AND_FULL_DAILY,
+            NotifyMode.CONNECTION_FAILURES_AND_ERROR_DAILY,
+        )
 
     @property
     def daily_report(self) -> str | None:

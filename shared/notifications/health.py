@@ -10,10 +10,15 @@ from shared.notifications.store import Check
 
 def _view(check: Check, configured: bool) -> api.ConnectionStatus:
     return api.ConnectionStatus(
-        system=check.system, configured=configured, status=check.status,
-        checked_at=check.checked_at, message=check.message, latency_ms=check.latency_ms,
-        since=check.since, budget_remaining=check.budget,
-    )  # fmt: skip
+        system=check.system,
+        configured=configured,
+        status=check.status,
+        checked_at=check.checked_at,
+        message=check.message,
+        latency_ms=check.latency_ms,
+        since=check.since,
+        budget_remaining=check.budget,
+    )
 
 
 async def health_status(status: api.Status, notifications: Notifications) -> api.Status:
@@ -31,14 +36,17 @@ async def health_status(status: api.Status, notifications: Notifications) -> api
         email = "no_recipients"
     else:
         email = "configured"
-    failed = [api.FailedNotificationView(**f.model_dump())
-              for f in await notifications.store.failures()]  # fmt: skip
-    return status.model_copy(update={
-        "connections": connections,
-        "storage_check": _view(storage, True) if storage else api.ConnectionStatus(
-            system=STORAGE, configured=True
-        ),
-        "notifications": api.NotificationsStatus(
-            mode=config.mode.value, email=email, webhooks=len(config.webhooks), failed=failed
-        ),
-    })  # fmt: skip
+    failed = [
+        api.FailedNotificationView(**f.model_dump()) for f in await notifications.store.failures()
+    ]
+    return status.model_copy(
+        update={
+            "connections": connections,
+            "storage_check": _view(storage, True)
+            if storage
+            else api.ConnectionStatus(system=STORAGE, configured=True),
+            "notifications": api.NotificationsStatus(
+                mode=config.mode.value, email=email, webhooks=len(config.webhooks), failed=failed
+            ),
+        }
+    )

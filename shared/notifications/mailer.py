@@ -98,9 +98,15 @@ class Mailer:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 # aiosmtplib's messages carry the server's reply, never our password.
                 last = f"{type(exc).__name__}: {exc}"
-                log.warning("mail to %s via %s:%s failed (attempt %d of %d): %s",
-                            len(envelope.recipients), s.smtp_host, s.smtp_port, attempt,
-                            self.attempts, last)  # fmt: skip
+                log.warning(
+                    "mail to %s via %s:%s failed (attempt %d of %d): %s",
+                    len(envelope.recipients),
+                    s.smtp_host,
+                    s.smtp_port,
+                    attempt,
+                    self.attempts,
+                    last,
+                )
                 if attempt < self.attempts:
                     await self.sleep(self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)])
         raise DeliveryError(

@@ -146,16 +146,26 @@ class ConnectionMonitor:
         return ("ok" if probe.ok else "failing"), message, probe.budget, latency
 
     async def _record(
-        self, system: str, status: Health, message: str | None, budget: int | None,
-        latency: int | None, now: datetime,
-    ) -> tuple[Check, Event | None]:  # fmt: skip
+        self,
+        system: str,
+        status: Health,
+        message: str | None,
+        budget: int | None,
+        latency: int | None,
+        now: datetime,
+    ) -> tuple[Check, Event | None]:
         store = self.notifier.store
         for _ in range(5):
             last = await store.get_check(system)
-            new = last.model_copy(update={
-                "status": status, "checked_at": now, "latency_ms": latency,
-                "message": message, "budget": budget,
-            })  # fmt: skip
+            new = last.model_copy(
+                update={
+                    "status": status,
+                    "checked_at": now,
+                    "latency_ms": latency,
+                    "message": message,
+                    "budget": budget,
+                }
+            )
             kind = None
             if status != last.status:
                 new.since = now
@@ -173,27 +183,39 @@ class ConnectionMonitor:
 
     def _event(self, kind: EventKind, check: Check) -> Event:
         name = NAMES.get(check.system, check.system)
-        solutions = sorted(s.id for s in self.catalog.solutions.values()
-                           if check.system in (s.crm.value, s.erp.value))  # fmt: skip
-        facts = [("status", check.status), ("since", f"{check.since:%Y-%m-%d %H:%M:%S} UTC"),
-                 ("used by", ", ".join(solutions) or "Shuttle's own state")]  # fmt: skip
+        solutions = sorted(
+            s.id
+            for s in self.catalog.solutions.values()
+            if check.system in (s.crm.value, s.erp.value)
+        )
+        facts = [
+            ("status", check.status),
+            ("since", f"{check.since:%Y-%m-%d %H:%M:%S} UTC"),
+            ("used by", ", ".join(solutions) or "Shuttle's own state"),
+        ]
         if check.message:
             facts.append(("message", check.message))
         if kind is EventKind.CONNECTION_FAILED:
             return Event(
-                kind=kind, key=f"connection|{check.system}|{check.episode}|failed",
-                at=check.checked_at or check.since, what=f"{name} connection failing",
-                system=check.system, facts=facts,
+                kind=kind,
+                key=f"connection|{check.system}|{check.episode}|failed",
+                at=check.checked_at or check.since,
+                what=f"{name} connection failing",
+                system=check.system,
+                facts=facts,
                 todo=f"check {name}'s status page, the URL and credential settings and that "
-                     "the egress IP is allowed; runs that read or write it fail or wait until "
-                     "it answers. You get one message when it recovers",
+                "the egress IP is allowed; runs that read or write it fail or wait until "
+                "it answers. You get one message when it recovers",
                 runbook="§5.3 The connection monitor, and §2 `connection` / `auth`",
-            )  # fmt: skip
+            )
         return Event(
-            kind=kind, key=f"connection|{check.system}|{check.episode}|recovered",
-            at=check.checked_at or check.since, what=f"{name} connection recovered",
-            system=check.system, facts=facts,
+            kind=kind,
+            key=f"connection|{check.system}|{check.episode}|recovered",
+            at=check.checked_at or check.since,
+            what=f"{name} connection recovered",
+            system=check.system,
+            facts=facts,
             todo="retry the failed runs of the outage (POST /api/runs/<run>/retry) and start "
-                 "flows their error policy stopped",
+            "flows their error policy stopped",
             runbook="§5.3 The connection monitor",
-        )  # fmt: skip
+        )

@@ -67,12 +67,19 @@ class Notifier:
         """The event with every secret of the app settings masked, before any channel sees
         it (the JSON webhook carries the errors as they are)."""
         r = self.redact
-        errors = [e.model_copy(update={"message": r(e.message),
-                                       "record": r(e.record) if e.record else e.record})
-                  for e in event.errors]  # fmt: skip
+        errors = [
+            e.model_copy(
+                update={"message": r(e.message), "record": r(e.record) if e.record else e.record}
+            )
+            for e in event.errors
+        ]
         facts = [(k, r(v)) for k, v in event.facts]
-        update = {"errors": errors, "facts": facts, "details": r(event.details),
-                  "what": r(event.what)}  # fmt: skip
+        update = {
+            "errors": errors,
+            "facts": facts,
+            "details": r(event.details),
+            "what": r(event.what),
+        }
         return event.model_copy(update=update)
 
     async def deliver(self, event: Event, config: NotificationSettings) -> None:
@@ -83,23 +90,34 @@ class Notifier:
         if envelope.recipients and self.mailer.configured:
             try:
                 await self.mailer.send(message, envelope)
-                log.info("alert %s mailed to %d recipients", event.key, len(envelope.recipients),
-                         extra=_ids(event))  # fmt: skip
+                log.info(
+                    "alert %s mailed to %d recipients",
+                    event.key,
+                    len(envelope.recipients),
+                    extra=_ids(event),
+                )
             except DeliveryError as exc:
                 await self._failed(event, "email", str(exc))
         elif envelope.recipients:
-            log.warning("alert %s not mailed: SHUTTLE_SMTP_HOST is not set", event.key,
-                        extra=_ids(event))  # fmt: skip
+            log.warning(
+                "alert %s not mailed: SHUTTLE_SMTP_HOST is not set", event.key, extra=_ids(event)
+            )
         for hook in config.webhooks:
             try:
-                await self.webhooks.send(hook, payload(hook.format, event, message,
-                                                       self.deployment))  # fmt: skip
+                await self.webhooks.send(
+                    hook, payload(hook.format, event, message, self.deployment)
+                )
             except DeliveryError as exc:
                 await self._failed(event, f"webhook {hook.host}", str(exc))
 
     async def _failed(self, event: Event, channel: str, error: str) -> None:
-        log.error("alert %s could not be delivered by %s: %s", event.key, channel, error,
-                  extra=_ids(event))  # fmt: skip
+        log.error(
+            "alert %s could not be delivered by %s: %s",
+            event.key,
+            channel,
+            error,
+            extra=_ids(event),
+        )
         try:
             await self.store.record_failure(
                 FailedNotification(

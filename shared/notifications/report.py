@@ -63,8 +63,11 @@ class DailyReport:
         problems = 0
         flow_lines: list[str] = []
         for entry, rec in await self.flows.list():
-            runs = [r for r in await self.flows.runs.list(entry.flow_id, RUNS_PER_FLOW)
-                    if r.started_at >= since]  # fmt: skip
+            runs = [
+                r
+                for r in await self.flows.runs.list(entry.flow_id, RUNS_PER_FLOW)
+                if r.started_at >= since
+            ]
             bad = [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.PARTIAL)]
             failed = sum(r.counts.failed for r in runs)
             total_failed_records += failed
@@ -93,22 +96,32 @@ class DailyReport:
         lines += [f"  {line}" for line in flow_lines] or ["  no flow had errors"]
         what = "daily report" if kind == "full" else "daily error report"
         return Event(
-            kind=EventKind.DAILY_REPORT, key=f"report|{day}", at=now, what=f"{what} {day}",
-            facts=[("period", f"{since:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"),
-                   ("failed or partial runs", str(problems)),
-                   ("failed records", str(total_failed_records)),
-                   ("failing connections", str(len(failing)))],
-            details="\n".join(lines), errors=errors[:MAX_LISTED_ERRORS],
+            kind=EventKind.DAILY_REPORT,
+            key=f"report|{day}",
+            at=now,
+            what=f"{what} {day}",
+            facts=[
+                ("period", f"{since:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"),
+                ("failed or partial runs", str(problems)),
+                ("failed records", str(total_failed_records)),
+                ("failing connections", str(len(failing))),
+            ],
+            details="\n".join(lines),
+            errors=errors[:MAX_LISTED_ERRORS],
             errors_total=len(errors),
             todo="for each failed record, fix its cause and retry its run "
-                 "(POST /api/runs/<run>/retry)" if errors or failing else "",
+            "(POST /api/runs/<run>/retry)"
+            if errors or failing
+            else "",
             runbook="§2 Run errors" if errors else "",
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _errors(run: RunRecord) -> list[RunErrorEntry]:
-        return [e.model_copy(update={"record": f"{run.flow_id} {run.id}: {e.record or '(run)'}"})
-                for e in run.errors]  # fmt: skip
+        return [
+            e.model_copy(update={"record": f"{run.flow_id} {run.id}: {e.record or '(run)'}"})
+            for e in run.errors
+        ]
 
     @staticmethod
     def _check_line(check: Check) -> str:

@@ -52,8 +52,13 @@ class Notifications:
                 break
 
         monitor = ConnectionMonitor(settings, catalog, notifier, checker, storage_probe)
-        return cls(store=store, notifier=notifier, monitor=monitor,
-                   report=DailyReport(notifier, flows), checker=checker)  # fmt: skip
+        return cls(
+            store=store,
+            notifier=notifier,
+            monitor=monitor,
+            report=DailyReport(notifier, flows),
+            checker=checker,
+        )
 
     async def close(self) -> None:
         closer = getattr(self.checker, "aclose", None)

@@ -117,8 +117,9 @@ class NotifyStore:
 
     async def replace_check(self, check: Check) -> Check:
         """Write by ETag (StaleWrite when another host wrote first); a first row is created."""
-        etag = await self._put(CHECK, check.system, check.model_dump_json(exclude={"etag"}),
-                               check.etag)  # fmt: skip
+        etag = await self._put(
+            CHECK, check.system, check.model_dump_json(exclude={"etag"}), check.etag
+        )
         return check.model_copy(update={"etag": etag})
 
     async def _put(self, partition: str, row: str, data: str, etag: str | None) -> str:
@@ -153,8 +154,12 @@ class NotifyStore:
         await self.table.upsert_entity(
             {"PartitionKey": FAILURE, "RowKey": key, "data": failure.model_dump_json()}
         )
-        rows = [r async for r in self.table.query_entities(f"PartitionKey eq '{FAILURE}'",
-                                                           select=["RowKey"])]  # fmt: skip
+        rows = [
+            r
+            async for r in self.table.query_entities(
+                f"PartitionKey eq '{FAILURE}'", select=["RowKey"]
+            )
+        ]
         for row in rows[KEEP_FAILURES:]:
             with contextlib.suppress(ResourceNotFoundError):
                 await self.table.delete_entity(FAILURE, row["RowKey"])

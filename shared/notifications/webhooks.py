@@ -27,31 +27,39 @@ def payload(fmt: WebhookFormat, event: Event, message: Message, deployment: str)
         return {
             "text": message.subject,
             "blocks": [
-                {"type": "header",
-                 "text": {"type": "plain_text", "text": message.subject[:150]}},
-                {"type": "section",
-                 "text": {"type": "mrkdwn", "text": f"```{message.text[:SLACK_TEXT_LIMIT]}```"}},
+                {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": f"```{message.text[:SLACK_TEXT_LIMIT]}```"},
+                },
             ],
-        }  # fmt: skip
+        }
     if fmt is WebhookFormat.TEAMS:
         card = {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
             "version": "1.4",
             "body": [
-                {"type": "TextBlock", "text": message.subject, "weight": "Bolder",
-                 "size": "Medium", "wrap": True},
-                {"type": "TextBlock", "text": message.text, "wrap": True,
-                 "fontType": "Monospace"},
+                {
+                    "type": "TextBlock",
+                    "text": message.subject,
+                    "weight": "Bolder",
+                    "size": "Medium",
+                    "wrap": True,
+                },
+                {"type": "TextBlock", "text": message.text, "wrap": True, "fontType": "Monospace"},
             ],
-        }  # fmt: skip
+        }
         return {
             "type": "message",
             "attachments": [
-                {"contentType": "application/vnd.microsoft.card.adaptive",
-                 "contentUrl": None, "content": card},
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": None,
+                    "content": card,
+                },
             ],
-        }  # fmt: skip
+        }
     return {
         "event": event.kind.value,
         "deployment": deployment,
@@ -97,8 +105,9 @@ class WebhookSender:
                     break  # the receiver refuses this payload: retrying cannot help
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
-            log.warning("webhook %s failed (attempt %d of %d): %s",
-                        hook.host, attempt, self.attempts, last)  # fmt: skip
+            log.warning(
+                "webhook %s failed (attempt %d of %d): %s", hook.host, attempt, self.attempts, last
+            )
             if attempt < self.attempts:
                 await self.sleep(self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)])
         raise DeliveryError(f"webhook {hook.host} ({hook.format.value}) failed: {last}")

@@ -14,8 +14,13 @@ from shared.preflight.needs import (
     ObjectNeed,
 )
 
-EDM = {"text": "Edm.String", "datetime": "Edm.DateTimeOffset", "boolean": "Edm.Boolean",
-       "decimal": "Edm.Decimal", "lookup": "Edm.Guid"}  # fmt: skip
+EDM = {
+    "text": "Edm.String",
+    "datetime": "Edm.DateTimeOffset",
+    "boolean": "Edm.Boolean",
+    "decimal": "Edm.Decimal",
+    "lookup": "Edm.Guid",
+}
 GUIDE = "docs/deploy.md, 'What the solutions need in each system'"
 PROVISION = "run `shuttle provision dataverse` (or create it as docs/deploy.md shows)"
 
@@ -31,78 +36,122 @@ def _field_fix(need: ObjectNeed, name: str, wanted: FieldNeed) -> str:
         return f"add the {kind} field {name}{size} to {need.object} in Creatio ({GUIDE})"
     if need.system == "dataverse" and (name == need.key or (need.object, name) in DATAVERSE_CUSTOM):
         return PROVISION
-    return (f"the solution maps {need.object}.{name}: check that the field exists under this "
-            "name and that the integration user may read and write it")  # fmt: skip
+    return (
+        f"the solution maps {need.object}.{name}: check that the field exists under this "
+        "name and that the integration user may read and write it"
+    )
 
 
 def _object_fix(need: ObjectNeed) -> str:
     if need.system == "creatio" and need.object in CREATIO_CUSTOM_OBJECTS:
         return f"create the custom object {need.object} in Creatio ({GUIDE})"
-    return (f"check that {need.object} exists in {need.system} and that the integration user "
-            "may read it (its module or licence may be missing)")  # fmt: skip
+    return (
+        f"check that {need.object} exists in {need.system} and that the integration user "
+        "may read it (its module or licence may be missing)"
+    )
 
 
 def compare(need: ObjectNeed, info: ObjectInfo | None) -> list[Problem]:
     where = f"{need.system} {need.object}"
     if info is None:
-        return [Problem(system=need.system, object=need.object, kind="missing_object",
-                        flows=_flows(need.flows), message=f"{where} does not exist",
-                        fix=_object_fix(need))]  # fmt: skip
+        return [
+            Problem(
+                system=need.system,
+                object=need.object,
+                kind="missing_object",
+                flows=_flows(need.flows),
+                message=f"{where} does not exist",
+                fix=_object_fix(need),
+            )
+        ]
     problems: list[Problem] = []
     if need.system == "dataverse":
         table = DATAVERSE_TABLES.get(need.object)
         if table is not None and info.entity_set and info.entity_set != table.entity_set:
-            problems.append(Problem(
-                system=need.system, object=need.object, field="EntitySetName",
-                kind="wrong_type", flows=_flows(need.flows),
-                message=f"{where}: entity set is {info.entity_set}, Shuttle uses "
-                        f"{table.entity_set}",
-                fix="tell the Shuttle maintainers: the table's entity set differs",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field="EntitySetName",
+                    kind="wrong_type",
+                    flows=_flows(need.flows),
+                    message=f"{where}: entity set is {info.entity_set}, Shuttle uses "
+                    f"{table.entity_set}",
+                    fix="tell the Shuttle maintainers: the table's entity set differs",
+                )
+            )
     for name, wanted in sorted(need.fields.items()):
         found = info.fields.get(name)
         if found is None:
-            problems.append(Problem(
-                system=need.system, object=need.object, field=name, kind="missing_field",
-                flows=_flows(wanted.flows), message=f"{where} has no field {name}",
-                fix=_field_fix(need, name, wanted),
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field=name,
+                    kind="missing_field",
+                    flows=_flows(wanted.flows),
+                    message=f"{where} has no field {name}",
+                    fix=_field_fix(need, name, wanted),
+                )
+            )
             continue
         expected = EDM.get(wanted.kind or "") if need.system == "creatio" else None
         if expected is not None and found.type != expected:
-            problems.append(Problem(
-                system=need.system, object=need.object, field=name, kind="wrong_type",
-                flows=_flows(wanted.flows),
-                message=f"{where}.{name} is {found.type}, the solution needs {expected}",
-                fix=_field_fix(need, name, wanted),
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field=name,
+                    kind="wrong_type",
+                    flows=_flows(wanted.flows),
+                    message=f"{where}.{name} is {found.type}, the solution needs {expected}",
+                    fix=_field_fix(need, name, wanted),
+                )
+            )
             continue
         custom = CREATIO_CUSTOM.get((need.object, name)) if need.system == "creatio" else None
         longest = max(wanted.max_length or 0, (custom[1] or 0) if custom else 0)
         if found.max_length is not None and longest > found.max_length:
-            problems.append(Problem(
-                system=need.system, object=need.object, field=name, kind="too_short",
-                flows=_flows(wanted.flows),
-                message=f"{where}.{name} holds {found.max_length} characters, the solution "
-                        f"writes up to {longest}",
-                fix=f"make {need.object}.{name} at least {longest} characters long",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field=name,
+                    kind="too_short",
+                    flows=_flows(wanted.flows),
+                    message=f"{where}.{name} holds {found.max_length} characters, the solution "
+                    f"writes up to {longest}",
+                    fix=f"make {need.object}.{name} at least {longest} characters long",
+                )
+            )
     if need.key is not None and need.key in info.fields:
         keys = [k for k in info.keys if k.attributes == (need.key,)]
         if not keys:
-            problems.append(Problem(
-                system=need.system, object=need.object, field=need.key, kind="missing_key",
-                flows=_flows(need.key_flows),
-                message=f"{where}: {need.key} is not an alternate key (upserts by it fail)",
-                fix=PROVISION,
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field=need.key,
+                    kind="missing_key",
+                    flows=_flows(need.key_flows),
+                    message=f"{where}: {need.key} is not an alternate key (upserts by it fail)",
+                    fix=PROVISION,
+                )
+            )
         elif not any(k.status == "Active" for k in keys):
             status = keys[0].status or "unknown"
-            problems.append(Problem(
-                system=need.system, object=need.object, field=need.key,
-                kind="key_not_active", flows=_flows(need.key_flows),
-                message=f"{where}: the index of alternate key {keys[0].name} is {status}",
-                fix=("wait until Dataverse has built the index (Pending/InProgress), or, when "
-                     "Failed, remove duplicate values of the column and reactivate the key"),
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    system=need.system,
+                    object=need.object,
+                    field=need.key,
+                    kind="key_not_active",
+                    flows=_flows(need.key_flows),
+                    message=f"{where}: the index of alternate key {keys[0].name} is {status}",
+                    fix=(
+                        "wait until Dataverse has built the index (Pending/InProgress), or, when "
+                        "Failed, remove duplicate values of the column and reactivate the key"
+                    ),
+                )
+            )
     return problems

@@ -9,9 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 ProblemKind = Literal[
-    "missing_object", "missing_field", "wrong_type", "too_short", "missing_key",
+    "missing_object",
+    "missing_field",
+    "wrong_type",
+    "too_short",
+    "missing_key",
     "key_not_active",
-]  # fmt: skip
+]
 SystemStatus = Literal["ok", "problems", "auth", "connection", "error", "not_configured"]
 
 

@@ -16,8 +16,12 @@ from shared.mapping.model import ObjectMapping
 # Sources that are reports, not objects with metadata (connectors/intacct/aging.py).
 NOT_OBJECTS = {("intacct", "ARAGING")}
 # Intacct document lines as `lookup` knows them.
-INTACCT_LINES = {"SODOCUMENT": "SODOCUMENTENTRY", "ARINVOICE": "ARINVOICEITEM",
-                 "ARADJUSTMENT": "ARADJUSTMENTITEM", "ARPAYMENT": "ARPAYMENTITEM"}  # fmt: skip
+INTACCT_LINES = {
+    "SODOCUMENT": "SODOCUMENTENTRY",
+    "ARINVOICE": "ARINVOICEITEM",
+    "ARADJUSTMENT": "ARADJUSTMENTITEM",
+    "ARPAYMENT": "ARPAYMENTITEM",
+}
 # A source field of a document's line ("lines[0].INVOICEKEY", shared/mapping/apply.py).
 LINE_FIELD = re.compile(r"^lines\[\d+\]\.(.+)$")
 BINDING_LENGTH = 100
@@ -104,8 +108,12 @@ def mapping_of(solution: SolutionDefinition, flow: FlowDefinition) -> ObjectMapp
     if flow.mapping is not None:
         return flow.mapping
     for twin in solution.flows:
-        if (twin.kind is FlowKind.SCHEDULED and twin.mapping is not None
-                and twin.source == flow.source and twin.target == flow.target):  # fmt: skip
+        if (
+            twin.kind is FlowKind.SCHEDULED
+            and twin.mapping is not None
+            and twin.source == flow.source
+            and twin.target == flow.target
+        ):
             return twin.mapping
     return None
 

@@ -66,8 +66,10 @@ def _failure(system: str, exc: Exception, client: Any = None) -> SystemCheck:
         entity = getattr(getattr(client, "config", None), "entity_id", None)
         if system == "intacct" and status == "auth" and entity:
             # A multi-entity company refuses the sign-in to an entity it does not have.
-            message += (f" — INTACCT_ENTITY_ID is '{entity}': check that the entity exists "
-                        "and that the user may sign in to it")  # fmt: skip
+            message += (
+                f" — INTACCT_ENTITY_ID is '{entity}': check that the entity exists "
+                "and that the user may sign in to it"
+            )
         return SystemCheck(system=system, status=status, message=message)
     return SystemCheck(system=system, status="error", message=f"{type(exc).__name__}: {exc}")
 
@@ -89,8 +91,11 @@ class PreflightService:
         self, system: str, needs: list[ObjectNeed], seen: dict[str, Any]
     ) -> tuple[SystemCheck, list[Problem]]:
         if not self.configured(system):
-            return SystemCheck(system=system, status="not_configured",
-                               message=f"{system} has no connection settings"), []  # fmt: skip
+            return SystemCheck(
+                system=system,
+                status="not_configured",
+                message=f"{system} has no connection settings",
+            ), []
         names = sorted({n.object for n in needs})
         # Creatio's $metadata is read once per run; the others once per set of objects.
         key = system if system == "creatio" else f"{system}:{','.join(names)}"
@@ -124,8 +129,10 @@ class PreflightService:
 
     async def run(self, now: datetime, solutions: list[str] | None = None) -> PreflightReport:
         seen: dict[str, Any] = {}
-        checks = [await self.check_solution(sid, seen)
-                  for sid in (solutions or list(self.catalog.solutions))]  # fmt: skip
+        checks = [
+            await self.check_solution(sid, seen)
+            for sid in (solutions or list(self.catalog.solutions))
+        ]
         if self.store is not None:
             try:
                 await self.store.save(checks)
@@ -149,8 +156,9 @@ class PreflightService:
             p for p in _blocking(cached, flow_id) if p.system in unreachable
         ]
         if problems:
-            log.warning("flow %s: start refused by the preflight (%d items missing)",
-                        flow_id, len(problems))  # fmt: skip
+            log.warning(
+                "flow %s: start refused by the preflight (%d items missing)", flow_id, len(problems)
+            )
             listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
             raise ConflictError(
                 f"flow '{flow_id}' cannot start: the live systems lack what it needs: {listed}. "

@@ -23,10 +23,13 @@ class PreflightStore:
             await self.table.create_table()
         for check in checks:
             await self.table.upsert_entity(
-                {"PartitionKey": PARTITION, "RowKey": check.solution,
-                 "result": check.model_dump_json()},
+                {
+                    "PartitionKey": PARTITION,
+                    "RowKey": check.solution,
+                    "result": check.model_dump_json(),
+                },
                 mode=UpdateMode.REPLACE,
-            )  # fmt: skip
+            )
 
     async def load(self, solution: str) -> SolutionCheck | None:
         try:

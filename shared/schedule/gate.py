@@ -128,7 +128,10 @@ class SleepGate:
             "record %s waits for the sleep window to end at %s",
             message.record_id,
             until.isoformat(),
-            extra={"flow_id": message.flow_id, "run_id": message.run_id,
-                   "record_id": message.record_id},
-        )  # fmt: skip
+            extra={
+                "flow_id": message.flow_id,
+                "run_id": message.run_id,
+                "record_id": message.record_id,
+            },
+        )
         return True

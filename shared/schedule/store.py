@@ -59,9 +59,10 @@ class SleepWindowStore:
         entity = {
             "PartitionKey": PARTITION,
             "RowKey": ROW,
-            "windows": json.dumps([w.model_dump(mode="json", exclude_none=True)
-                                   for w in windows.windows]),
-        }  # fmt: skip
+            "windows": json.dumps(
+                [w.model_dump(mode="json", exclude_none=True) for w in windows.windows]
+            ),
+        }
         for _ in range(MAX_ATTEMPTS):
             try:
                 etag = (await self._read())[1]

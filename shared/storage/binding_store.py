@@ -245,8 +245,14 @@ class BindingStore:
         else the other holder's claim. `creating` marks a claim taken just before a create,
         so a redelivery that then finds the target can tell its own create from a link."""
         row_key = _claim_row(side, key)
-        entity = {"PartitionKey": pair, "RowKey": row_key, "source_id": source_id, "key": key,
-                  "at": now.astimezone(UTC), "creating": creating}  # fmt: skip
+        entity = {
+            "PartitionKey": pair,
+            "RowKey": row_key,
+            "source_id": source_id,
+            "key": key,
+            "at": now.astimezone(UTC),
+            "creating": creating,
+        }
         for _ in range(5):
             try:
                 await self.table.create_entity(entity)
@@ -259,8 +265,12 @@ class BindingStore:
                 continue  # released in between: try again
             if row["source_id"] == source_id:
                 return None
-            return KeyClaim(source_id=row["source_id"], key=row.get("key") or key,
-                            at=row["at"], etag=row.metadata.get("etag"))  # fmt: skip
+            return KeyClaim(
+                source_id=row["source_id"],
+                key=row.get("key") or key,
+                at=row["at"],
+                etag=row.metadata.get("etag"),
+            )
         raise RuntimeError(f"claim of {key} in {pair}: too many concurrent writes")
 
     async def created_by(self, pair: str, side: Side, key: str, source_id: str) -> bool:
@@ -277,8 +287,13 @@ class BindingStore:
     ) -> bool:
         """Replace `held` (a stale claim) with one of `source_id`, only if nobody changed it
         since it was read."""
-        entity = {"PartitionKey": pair, "RowKey": _claim_row(side, held.key),
-                  "source_id": source_id, "key": held.key, "at": now.astimezone(UTC)}  # fmt: skip
+        entity = {
+            "PartitionKey": pair,
+            "RowKey": _claim_row(side, held.key),
+            "source_id": source_id,
+            "key": held.key,
+            "at": now.astimezone(UTC),
+        }
         try:
             await self.table.update_entity(
                 entity,

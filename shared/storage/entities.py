@@ -91,16 +91,20 @@ def to_properties(model: BaseModel, *, exclude: set[str] | None = None) -> dict[
             props[name] = value.model_dump_json(by_alias=True)
         elif isinstance(value, list):
             props[name] = json.dumps(
-                [v.model_dump(mode="json", by_alias=True) if isinstance(v, BaseModel) else v
-                 for v in value]
-            )  # fmt: skip
+                [
+                    v.model_dump(mode="json", by_alias=True) if isinstance(v, BaseModel) else v
+                    for v in value
+                ]
+            )
         elif isinstance(value, Enum):
             props[name] = value.value
         elif isinstance(value, datetime):
             value = value.astimezone(UTC)
             if value < EARLIEST_STORABLE:
-                raise ValueError(f"{name}: {value.isoformat()} is before 1601-01-01, the "
-                                 "earliest date Table storage keeps")  # fmt: skip
+                raise ValueError(
+                    f"{name}: {value.isoformat()} is before 1601-01-01, the "
+                    "earliest date Table storage keeps"
+                )
             props[name] = value
         elif (
             isinstance(value, int)
@@ -186,9 +190,12 @@ async def decode_row(
 
 
 async def read_row(
-    table: TableClient, pk: str, rk: str, build: Callable[[dict[str, Any]], M],
+    table: TableClient,
+    pk: str,
+    rk: str,
+    build: Callable[[dict[str, Any]], M],
     properties: Iterable[str],
-) -> M | BrokenRow:  # fmt: skip
+) -> M | BrokenRow:
     """One row by key (ResourceNotFoundError if absent), or BrokenRow if unreadable."""
     return await decode_row(table, (pk, rk), build, properties)
 

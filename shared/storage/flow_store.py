@@ -149,8 +149,9 @@ class FlowStore:
         for row in rows:
             if isinstance(row, BrokenRow):
                 broken = BrokenFlow(f"{row.partition_key}.{row.row_key}", row)
-                log.error("flow %s: %s", broken.flow_id, broken.message,
-                          extra={"flow_id": broken.flow_id})  # fmt: skip
+                log.error(
+                    "flow %s: %s", broken.flow_id, broken.message, extra={"flow_id": broken.flow_id}
+                )
                 scan.broken.append(broken)
             else:
                 scan.records.append(row)
@@ -172,13 +173,25 @@ class FlowStore:
     async def replace_guarded(self, rec: FlowRecord, guard: SolutionGuard) -> FlowRecord:
         """Write rec and bump the solution guard atomically, both conditional on their ETags."""
         ops: Iterable[tuple[str, dict[str, object], dict[str, object]]] = [
-            ("update", _to_entity(rec), {"mode": UpdateMode.REPLACE, "etag": rec.etag,
-                                         "match_condition": MatchConditions.IfNotModified}),
-            ("update", {"PartitionKey": guard.solution, "RowKey": GUARD_KEY,
-                        "version": guard.version + 1},
-             {"mode": UpdateMode.REPLACE, "etag": guard.etag,
-              "match_condition": MatchConditions.IfNotModified}),
-        ]  # fmt: skip
+            (
+                "update",
+                _to_entity(rec),
+                {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": rec.etag,
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            ),
+            (
+                "update",
+                {"PartitionKey": guard.solution, "RowKey": GUARD_KEY, "version": guard.version + 1},
+                {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": guard.etag,
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            ),
+        ]
         try:
             results = await self.table.submit_transaction(list(ops))
         except (TableTransactionError, ResourceModifiedError) as exc:

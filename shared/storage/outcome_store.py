@@ -223,10 +223,16 @@ class OutcomeStore:
         action says why, and no note: they are no run error."""
         now = datetime.now(UTC)
         rows = [
-            {"PartitionKey": run_id, "RowKey": encode_key(rid), "modified": mod.astimezone(UTC),
-             "status": Outcome.SKIPPED.value, "action": action, "at": now}
+            {
+                "PartitionKey": run_id,
+                "RowKey": encode_key(rid),
+                "modified": mod.astimezone(UTC),
+                "status": Outcome.SKIPPED.value,
+                "action": action,
+                "at": now,
+            }
             for rid, mod in records
-        ]  # fmt: skip
+        ]
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
             await self.table.submit_transaction(
@@ -303,8 +309,11 @@ class OutcomeStore:
             if current.is_final and current.strength >= s.outcome.strength:
                 held[s.record_id] = current
                 continue
-            unchanged = {"mode": UpdateMode.MERGE, "etag": row.metadata["etag"],
-                         "match_condition": MatchConditions.IfNotModified}  # fmt: skip
+            unchanged = {
+                "mode": UpdateMode.MERGE,
+                "etag": row.metadata["etag"],
+                "match_condition": MatchConditions.IfNotModified,
+            }
             ops.append((s, ("update", props, unchanged)))
         for start in range(0, len(ops), BATCH):
             part = ops[start : start + BATCH]
@@ -314,10 +323,18 @@ class OutcomeStore:
             except TableTransactionError:
                 for s, _ in part:  # another delivery wrote one of them: each on its own
                     held[s.record_id] = await self.settle(
-                        run_id, s.record_id, s.outcome, target_id=s.target_id,
-                        category=s.category, field_name=s.field, message=s.message, note=s.note,
-                        action=s.action, changes=s.changes, bucket=bucket,
-                    )  # fmt: skip
+                        run_id,
+                        s.record_id,
+                        s.outcome,
+                        target_id=s.target_id,
+                        category=s.category,
+                        field_name=s.field,
+                        message=s.message,
+                        note=s.note,
+                        action=s.action,
+                        changes=s.changes,
+                        bucket=bucket,
+                    )
         return held
 
     @staticmethod
@@ -348,11 +365,14 @@ class OutcomeStore:
     ) -> None:
         """`note_wait` for several records, in transactions (status untouched)."""
         rows = {
-            encode_key(rid): {"PartitionKey": partition_of(run_id, bucket),
-                              "RowKey": encode_key(rid), "category": category.value,
-                              "message": message}
+            encode_key(rid): {
+                "PartitionKey": partition_of(run_id, bucket),
+                "RowKey": encode_key(rid),
+                "category": category.value,
+                "message": message,
+            }
             for rid, category, message in waits
-        }  # fmt: skip
+        }
         ordered = list(rows.values())
         for start in range(0, len(ordered), BATCH):
             await self.table.submit_transaction(
@@ -467,10 +487,22 @@ class OutcomeStore:
             query += " and status eq @status"
             params["status"] = outcome.value
         rows = self.table.query_entities(
-            query, parameters=params, results_per_page=min(limit + 1, 1000),
-            select=["PartitionKey", "RowKey", "status", "action", "target_id", "category",
-                    "field", "message", "note", "changes"],
-        )  # fmt: skip
+            query,
+            parameters=params,
+            results_per_page=min(limit + 1, 1000),
+            select=[
+                "PartitionKey",
+                "RowKey",
+                "status",
+                "action",
+                "target_id",
+                "category",
+                "field",
+                "message",
+                "note",
+                "changes",
+            ],
+        )
         out: list[PlanRow] = []
         last = ""
         more = False
@@ -493,7 +525,7 @@ class OutcomeStore:
             f"{_RUN} and status eq @failed",
             parameters={**_run_params(run_id), "failed": Outcome.FAILED.value},
             select=["RowKey"],
-        )  # fmt: skip
+        )
         return [record_of(r["RowKey"]) async for r in rows]
 
     async def tally(self, run_id: str, max_errors: int = 100) -> Tally:

@@ -66,15 +66,23 @@ class RunStore:
     async def scan(self, flow_id: str, limit: int = 50) -> tuple[list[RunRecord], list[BrokenRow]]:
         """The flow's newest runs, the unreadable rows apart (and logged)."""
         rows = await read_rows(
-            self.table, _from_entity, _PROPERTIES,
-            query_filter="PartitionKey eq @pk", parameters={"pk": flow_id}, limit=limit,
-        )  # fmt: skip
+            self.table,
+            _from_entity,
+            _PROPERTIES,
+            query_filter="PartitionKey eq @pk",
+            parameters={"pk": flow_id},
+            limit=limit,
+        )
         runs = [r for r in rows if isinstance(r, RunRecord)]
         broken = [r for r in rows if isinstance(r, BrokenRow)]
         for row in broken:
             run_id = f"{row.partition_key}.{row.row_key}"
-            log.error("run %s: %s", run_id, row.describe(f"run '{run_id}'"),
-                      extra={"flow_id": flow_id, "run_id": run_id})  # fmt: skip
+            log.error(
+                "run %s: %s",
+                run_id,
+                row.describe(f"run '{run_id}'"),
+                extra={"flow_id": flow_id, "run_id": run_id},
+            )
         return runs, broken
 
     async def list(self, flow_id: str, limit: int = 50) -> list[RunRecord]:

@@ -60,8 +60,9 @@ def stop_all(console: Console) -> None:
         for f in client.get("/flows").json()["flows"]:
             if f["state"] in ("STARTED", "RUNNING"):
                 client.post(f"/flows/{f['id']}/stop")
-    wait_for(lambda: all(f["state"] == "STOPPED" for f in _flows(console)), 120,
-             "every flow to stop")  # fmt: skip
+    wait_for(
+        lambda: all(f["state"] == "STOPPED" for f in _flows(console)), 120, "every flow to stop"
+    )
 
 
 def _flows(console: Console) -> list[dict[str, Any]]:
@@ -113,8 +114,11 @@ def test_every_flow_is_listed_with_its_state_as_text_and_colour(
             assert client.post(f"/flows/{ACCOUNTS}/run").status_code == 202
             expect(row(page, ACCOUNTS).locator(".state")).to_have_text("RUNNING", timeout=15000)
             screenshot(page, "flows-manager-running", full_page=False)
-            colours = {"RUNNING": _colour(page, ACCOUNTS), "STARTED": _colour(page, CONTACTS),
-                       "STOPPED": _colour(page, CUSTOMERS)}  # fmt: skip
+            colours = {
+                "RUNNING": _colour(page, ACCOUNTS),
+                "STARTED": _colour(page, CONTACTS),
+                "STOPPED": _colour(page, CUSTOMERS),
+            }
             assert client.post(f"/flows/{ACCOUNTS}/stop").json()["state"] == "COMPLETING"
             expect(row(page, ACCOUNTS).locator(".state")).to_have_text("COMPLETING", timeout=15000)
             colours["COMPLETING"] = _colour(page, ACCOUNTS)
@@ -208,8 +212,9 @@ def test_failed_record_on_the_run_page_and_retry(page: Page, console: Console) -
     console.creatio.admin.seed({"Account": [{"Name": TOO_LONG_NAME, "Code": "LONG-1"}]})
     bad = next(r for r in console.creatio.rows("Account") if r["Name"] == TOO_LONG_NAME)
     with api(console) as client:
-        run_id = client.post(f"/flows/{SINGLE}/run",
-                             json={"record_ids": [str(bad["Id"])]}).json()["run_id"]  # fmt: skip
+        run_id = client.post(f"/flows/{SINGLE}/run", json={"record_ids": [str(bad["Id"])]}).json()[
+            "run_id"
+        ]
     run = finished(console, run_id)
     assert run["counts"]["failed"] == 1
     page.goto(f"{console.url}#run/{run_id}")
@@ -269,10 +274,16 @@ def test_injected_markup_renders_as_text_and_never_runs(page: Page, console: Con
     # Code in the message, reach the run log.
     # Names differ (each carries the script): customers sharing a name would fail as
     # duplicates of each other before any Creatio match (shared/engine/match_keys.py).
-    console.intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": cid, "NAME": f"{SCRIPT} {n}"}
-                                             for n, cid in enumerate(MARKUP_IDS)]})  # fmt: skip
-    console.creatio.admin.seed({"Account": [{"Name": f"{IMG} {n}", "Code": cid}
-                                            for cid in MARKUP_IDS for n in (1, 2)]})  # fmt: skip
+    console.intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": cid, "NAME": f"{SCRIPT} {n}"} for n, cid in enumerate(MARKUP_IDS)
+            ]
+        }
+    )
+    console.creatio.admin.seed(
+        {"Account": [{"Name": f"{IMG} {n}", "Code": cid} for cid in MARKUP_IDS for n in (1, 2)]}
+    )
     with api(console) as client:
         resp = client.post(f"/flows/{BULK_CUSTOMERS}/run", json={"from": "2000-01-01T00:00:00Z"})
         assert "default-src 'none'" in resp.headers["content-security-policy"]
@@ -368,10 +379,11 @@ def test_a_caller_not_signed_in_is_offered_the_entra_sign_in(page: Page, console
     page.route(
         re.compile(r".*/api/flows$"),
         lambda route: route.fulfill(
-            status=401, content_type="application/json",
+            status=401,
+            content_type="application/json",
             body='{"error": {"code": "unauthorized", "message": "sign in"}}',
         ),
-    )  # fmt: skip
+    )
     page.goto(f"{console.url}#flows")
     link = page.locator("#sign-in a")
     expect(link).to_be_visible()

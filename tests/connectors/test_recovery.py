@@ -143,15 +143,31 @@ async def test_a_dataverse_storm_drains_at_one_probe_per_retry_after() -> None:
             return httpx.Response(
                 429,
                 headers={"Retry-After": "1"},
-                json={"error": {"code": REQUESTS_LIMIT, "message": "Number of requests "
-                                "exceeded the limit of 6000 over time window of 300 seconds."}},
-            )  # fmt: skip
+                json={
+                    "error": {
+                        "code": REQUESTS_LIMIT,
+                        "message": "Number of requests "
+                        "exceeded the limit of 6000 over time window of 300 seconds.",
+                    }
+                },
+            )
         return httpx.Response(200, json={"UserId": "u", "BusinessUnitId": "b"})
 
-    config = DataverseConfig(url="https://org.example.test", tenant_id="t", client_id="c",
-                             client_secret="s", retry=PATIENT)  # fmt: skip
-    client = DataverseClient(config, transport=httpx.MockTransport(answer), auth=httpx.Auth(),
-                             clock=time.clock, sleep=time.sleep, rng=lambda: 0.5)  # fmt: skip
+    config = DataverseConfig(
+        url="https://org.example.test",
+        tenant_id="t",
+        client_id="c",
+        client_secret="s",
+        retry=PATIENT,
+    )
+    client = DataverseClient(
+        config,
+        transport=httpx.MockTransport(answer),
+        auth=httpx.Auth(),
+        clock=time.clock,
+        sleep=time.sleep,
+        rng=lambda: 0.5,
+    )
 
     async def everyone() -> float:
         started = time.now

@@ -47,9 +47,12 @@ async def test_jitter_spreads_the_waits_within_the_step() -> None:
     fake = VirtualTime()
     call = Flaky(_error(ErrorCategory.CONNECTION))
     await with_retries(
-        call, policy=RetryPolicy(base_delay_s=2.0), sleep=fake.sleep, clock=fake.clock,
+        call,
+        policy=RetryPolicy(base_delay_s=2.0),
+        sleep=fake.sleep,
+        clock=fake.clock,
         rng=lambda: 1.0,
-    )  # fmt: skip
+    )
     assert fake.sleeps == [2.0]  # the top of the first step (2/2 + 1 * 2/2)
 
 
@@ -110,9 +113,12 @@ async def test_on_retry_reports_each_retry() -> None:
     seen: list[tuple[str, int, float]] = []
     call = Flaky(_error(ErrorCategory.CONNECTION), _error(ErrorCategory.RATE_LIMIT, 2))
     await with_retries(
-        call, sleep=fake.sleep, clock=fake.clock, rng=lambda: 0.0,
+        call,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        rng=lambda: 0.0,
         on_retry=lambda e, n, d: seen.append((e.code, n, d)),
-    )  # fmt: skip
+    )
     assert seen == [("connection", 1, 0.25), ("rate_limit", 2, 2.0)]
 
 

@@ -101,8 +101,15 @@ def start_host(
     for module in preload or []:
         args += ["--preload", module]
     log_file = log_path.open("w")
-    process = subprocess.Popen(args, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
-                               text=True, cwd=ROOT, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        args,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     host = RunningHost(process, f"http://127.0.0.1:{port}/api", full_env, log_path)
 
     def ready() -> bool:

@@ -74,8 +74,12 @@ def test_each_role_may_do_what_it_should_and_every_change_is_audited(
         # Operators start and stop, but may not change properties.
         started = api.post(f"/flows/{ACCOUNTS}/start", headers=OPERATOR)
         assert started.status_code == 200 and started.json()["state"] == "STARTED"
-        assert api.patch(f"/flows/{CONTACTS}", headers=OPERATOR,
-                         json={"interval_ms": 120000}).status_code == 403  # fmt: skip
+        assert (
+            api.patch(
+                f"/flows/{CONTACTS}", headers=OPERATOR, json={"interval_ms": 120000}
+            ).status_code
+            == 403
+        )
         # Admins change properties, within the flow rules (409 while STARTED).
         busy = api.patch(f"/flows/{ACCOUNTS}", headers=ADMIN, json={"interval_ms": 120000})
         assert busy.status_code == 409
@@ -113,8 +117,9 @@ def test_audit_pages_newest_first_without_gaps(appservice_host: RunningHost) -> 
         everything = audit(api, limit="200")
         assert len(everything) >= 3
         first = api.get("/audit", headers=VIEWER, params={"limit": "2"}).json()
-        second = api.get("/audit", headers=VIEWER,
-                         params={"limit": "2", "before": first["next"]}).json()  # fmt: skip
+        second = api.get(
+            "/audit", headers=VIEWER, params={"limit": "2", "before": first["next"]}
+        ).json()
         ids = [e["id"] for e in first["entries"] + second["entries"]]
         assert ids == [e["id"] for e in everything[:4]]
         assert api.get("/audit", headers=VIEWER, params={"limit": "0"}).status_code == 422
@@ -140,8 +145,12 @@ def test_keys_mode_ignores_a_forged_principal_and_names_the_key(
     own_azurite: Azurite, tmp_path: Path
 ) -> None:
     key = "portal-key-do-not-log"
-    host = start_host(own_azurite, tmp_path, SHUTTLE_LOCAL_KEY=key,
-                      SHUTTLE_KEY_NAMES=f"portal={key_fingerprint(key)}")  # fmt: skip
+    host = start_host(
+        own_azurite,
+        tmp_path,
+        SHUTTLE_LOCAL_KEY=key,
+        SHUTTLE_KEY_NAMES=f"portal={key_fingerprint(key)}",
+    )
     try:
         with host.client(headers={"x-functions-key": key}) as api:
             # Without App Service Authentication in front anybody can send this header: a

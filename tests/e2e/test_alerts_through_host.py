@@ -43,13 +43,18 @@ def host(
 ) -> Iterator[RunningHost]:
     creatio, intacct = systems
     running = start_host(
-        own_azurite, tmp_path, SHUTTLE_SOLUTIONS="creatio-intacct",
-        **creatio_settings(creatio), **intacct_settings(intacct),
-        SHUTTLE_SMTP_HOST="127.0.0.1", SHUTTLE_SMTP_PORT=str(sink.port),
-        SHUTTLE_SMTP_SECURITY="none", SHUTTLE_NOTIFY_MODE="none",
+        own_azurite,
+        tmp_path,
+        SHUTTLE_SOLUTIONS="creatio-intacct",
+        **creatio_settings(creatio),
+        **intacct_settings(intacct),
+        SHUTTLE_SMTP_HOST="127.0.0.1",
+        SHUTTLE_SMTP_PORT=str(sink.port),
+        SHUTTLE_SMTP_SECURITY="none",
+        SHUTTLE_NOTIFY_MODE="none",
         SHUTTLE_ADMIN_EMAIL="ops@example.com",
         SHUTTLE_CONNECTION_MONITOR_SCHEDULE="*/2 * * * * *",  # every 2 s: tests don't wait
-    )  # fmt: skip
+    )
     yield running
     stop_host(running)
 
@@ -66,15 +71,20 @@ def test_a_rejected_record_is_mailed_and_the_monitor_follows_creatio(
         assert api.get("/settings/notifications").json()["mode"] == "none"
         bad = api.patch("/settings/notifications", json={"mode": "every_error", "cc": ["x"]})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "cc.0"
-        ok = api.patch("/settings/notifications", json={"mode": "every_error",
-                                                        "bcc": ["audit@example.com"]})  # fmt: skip
+        ok = api.patch(
+            "/settings/notifications", json={"mode": "every_error", "bcc": ["audit@example.com"]}
+        )
         assert ok.status_code == 200 and ok.json()["bcc"] == ["audit@example.com"]
 
-        creatio.admin.seed({"Account": [{"Name": "Fine Ltd", "Code": "FINE"},
-                                        {"Name": "N" * 120, "Code": "LONG"}]})  # fmt: skip
+        creatio.admin.seed(
+            {"Account": [{"Name": "Fine Ltd", "Code": "FINE"}, {"Name": "N" * 120, "Code": "LONG"}]}
+        )
         run_id = api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"]
-        run = wait_for(lambda: (r := api.get(f"/runs/{run_id}").json())["status"] != "running"
-                       and r, 120, "the run to end")  # fmt: skip
+        run = wait_for(
+            lambda: (r := api.get(f"/runs/{run_id}").json())["status"] != "running" and r,
+            120,
+            "the run to end",
+        )
         assert run["status"] == "partial" and run["counts"]["failed"] == 1  # type: ignore[index]
         wait_for(lambda: "1 record failed" in _whats(sink), 30, "the record-errors mail")
         (mail,) = sink.received
@@ -93,6 +103,9 @@ def test_a_rejected_record_is_mailed_and_the_monitor_follows_creatio(
         creatio.admin.knobs(fail_rate=0.0)
         wait_for(lambda: connection("ok"), 30, "Creatio to recover")
         wait_for(lambda: "Creatio connection recovered" in _whats(sink), 30, "the recovery")
-        assert _whats(sink) == ["1 record failed", "Creatio connection failing",
-                                "Creatio connection recovered"]  # fmt: skip
+        assert _whats(sink) == [
+            "1 record failed",
+            "Creatio connection failing",
+            "Creatio connection recovered",
+        ]
         assert api.get("/status").json()["notifications"]["failed"] == []

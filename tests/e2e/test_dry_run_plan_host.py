@@ -83,11 +83,15 @@ def edit_account(creatio: RunningCreatio, account_id: str, changes: dict[str, An
 def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
     host: RunningHost, creatio: RunningCreatio, intacct: RunningIntacct
 ) -> None:
-    creatio.admin.seed({"Account": [
-        {"Name": "Renamed Ltd", "Code": "REN", "UsrActive": True},
-        {"Name": "Same Ltd", "Code": "SAME", "UsrActive": True},
-        {"Name": "Finance Decides", "Code": "FIN", "UsrActive": True},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Account": [
+                {"Name": "Renamed Ltd", "Code": "REN", "UsrActive": True},
+                {"Name": "Same Ltd", "Code": "SAME", "UsrActive": True},
+                {"Name": "Finance Decides", "Code": "FIN", "UsrActive": True},
+            ]
+        }
+    )
     with host.client() as api:
         first = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
         assert first["counts"]["created"] == 3
@@ -95,12 +99,17 @@ def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
         edit_account(creatio, by_code["REN"], {"Name": "Renamed Ltd (new)"})
         edit_account(creatio, by_code["SAME"], {"Name": "Same Ltd"})  # touched, not changed
         edit_account(creatio, by_code["FIN"], {"UsrActive": False})  # Intacct masters STATUS
-        intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "LNK", "NAME": "Link Ltd",
-                                          "STATUS": "active"}]})  # fmt: skip
-        creatio.admin.seed({"Account": [
-            {"Name": "Link Ltd (CRM)", "Code": "LNK", "UsrActive": True},
-            *({"Name": f"New {n}", "Code": f"NEW{n}", "UsrActive": True} for n in range(3)),
-        ]})  # fmt: skip
+        intacct.admin.seed(
+            {"CUSTOMER": [{"CUSTOMERID": "LNK", "NAME": "Link Ltd", "STATUS": "active"}]}
+        )
+        creatio.admin.seed(
+            {
+                "Account": [
+                    {"Name": "Link Ltd (CRM)", "Code": "LNK", "UsrActive": True},
+                    *({"Name": f"New {n}", "Code": f"NEW{n}", "UsrActive": True} for n in range(3)),
+                ]
+            }
+        )
         by_code = {r["Code"]: str(r["Id"]) for r in creatio.rows("Account")}
 
         before = writes(creatio.admin), writes(intacct.admin)
@@ -112,11 +121,16 @@ def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
         assert pages == 3  # seven records, three a page
 
         actions = {code: dry_plan[rid]["action"] for code, rid in by_code.items()}
-        assert actions == {"REN": "update", "SAME": "unchanged", "FIN": "blocked_by_mastership",
-                           "LNK": "link", "NEW0": "create", "NEW1": "create",
-                           "NEW2": "create"}  # fmt: skip
-        assert dry_plan[by_code["REN"]]["changes"] == {
-            "NAME": ["Renamed Ltd", "Renamed Ltd (new)"]}  # fmt: skip
+        assert actions == {
+            "REN": "update",
+            "SAME": "unchanged",
+            "FIN": "blocked_by_mastership",
+            "LNK": "link",
+            "NEW0": "create",
+            "NEW1": "create",
+            "NEW2": "create",
+        }
+        assert dry_plan[by_code["REN"]]["changes"] == {"NAME": ["Renamed Ltd", "Renamed Ltd (new)"]}
         assert dry_plan[by_code["LNK"]]["changes"] == {"NAME": ["Link Ltd", "Link Ltd (CRM)"]}
         assert dry_plan[by_code["FIN"]]["field"] == "STATUS"
         assert dry_plan[by_code["NEW1"]]["changes"]["NAME"] == [None, "New 1"]
@@ -125,8 +139,9 @@ def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
         real_plan, _ = plan(api, real["id"], limit=500)
 
     def decided(items: dict[str, dict]) -> dict[str, tuple[Any, ...]]:
-        return {rid: (i["outcome"], i["action"], i["changes"], i["field"])
-                for rid, i in items.items()}  # fmt: skip
+        return {
+            rid: (i["outcome"], i["action"], i["changes"], i["field"]) for rid, i in items.items()
+        }
 
     assert decided(real_plan) == decided(dry_plan)
     customers = {r["CUSTOMERID"]: r for r in intacct.admin.rows("CUSTOMER")}

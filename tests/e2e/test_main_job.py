@@ -41,9 +41,15 @@ def test_make_demo_serves_the_api_and_ctrl_c_leaves_nothing_behind() -> None:
         "SHUTTLE_HOST_PORT": str(api_port),
         "SHUTTLE_TABLE_PREFIX": "demo" + uuid.uuid4().hex[:8],
     }
-    make = subprocess.Popen(["make", "-s", "demo"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    make = subprocess.Popen(
+        ["make", "-s", "demo"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(make.stdout.readline, "")))
     reader.start()
@@ -66,8 +72,11 @@ def test_make_demo_serves_the_api_and_ctrl_c_leaves_nothing_behind() -> None:
         assert all(is_listening(p) for p in ports.as_tuple()), "Azurite runs"
         with httpx.Client(base_url=f"http://127.0.0.1:{api_port}/api", timeout=10) as api:
             for flow_id in FIRST_FLOWS:
-                run = wait_for(lambda f=flow_id: _created_run(api, f), SYNC_TIMEOUT_S,
-                               f"a run of {flow_id} that created records")  # fmt: skip
+                run = wait_for(
+                    lambda f=flow_id: _created_run(api, f),
+                    SYNC_TIMEOUT_S,
+                    f"a run of {flow_id} that created records",
+                )
                 # One demo account is rejected by each solution's mapping, classified.
                 errors = run["errors"]  # type: ignore[index]
                 assert any(e["category"] == "validation" and e["field"] for e in errors), run

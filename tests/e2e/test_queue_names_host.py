@@ -40,9 +40,10 @@ def intacct() -> Iterator[RunningIntacct]:
 
 def other_queue(azurite: Azurite, queue: str) -> QueueClient:
     return QueueClient.from_connection_string(
-        azurite.connection_string, queue_name(THEIRS, queue),
+        azurite.connection_string,
+        queue_name(THEIRS, queue),
         message_encode_policy=TextBase64EncodePolicy(),
-    )  # fmt: skip
+    )
 
 
 def test_two_prefixes_on_one_storage_account_never_see_each_others_messages(
@@ -51,9 +52,13 @@ def test_two_prefixes_on_one_storage_account_never_see_each_others_messages(
     # The other deployment's work, waiting in its own queues (its host is down).
     theirs = {
         FLOW_RUNS_QUEUE: FlowRunMessage(flow_id=ACCOUNTS, run_id=f"{ACCOUNTS}.theirs-1"),
-        RECORD_UPSERTS_QUEUE: RecordMessage(flow_id=ACCOUNTS, run_id=f"{ACCOUNTS}.theirs-1",
-                                            record_id="their-record", modified=datetime.now(UTC)),
-    }  # fmt: skip
+        RECORD_UPSERTS_QUEUE: RecordMessage(
+            flow_id=ACCOUNTS,
+            run_id=f"{ACCOUNTS}.theirs-1",
+            record_id="their-record",
+            modified=datetime.now(UTC),
+        ),
+    }
     for queue, message in theirs.items():
         with other_queue(own_azurite, queue) as client:
             client.create_queue()
@@ -62,8 +67,9 @@ def test_two_prefixes_on_one_storage_account_never_see_each_others_messages(
     creatio.admin.reset()
     intacct.admin.reset()
     creatio.admin.seed({"Account": [{"Name": "Ours Ltd", "Code": "OURS"}]})
-    host = start_host(own_azurite, tmp_path, SHUTTLE_TABLE_PREFIX=OURS,
-                      **systems_env(creatio, intacct))  # fmt: skip
+    host = start_host(
+        own_azurite, tmp_path, SHUTTLE_TABLE_PREFIX=OURS, **systems_env(creatio, intacct)
+    )
     try:
         with host.client() as api:
             run = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
@@ -83,6 +89,10 @@ def test_two_prefixes_on_one_storage_account_never_see_each_others_messages(
     service = QueueServiceClient.from_connection_string(own_azurite.connection_string)
     with service:
         names = {q.name for q in service.list_queues()}
-    assert {f"{OURS}-flow-runs", f"{OURS}-record-upserts", f"{OURS}-flow-runs-poison",
-            f"{OURS}-record-upserts-poison"} <= names  # fmt: skip
+    assert {
+        f"{OURS}-flow-runs",
+        f"{OURS}-record-upserts",
+        f"{OURS}-flow-runs-poison",
+        f"{OURS}-record-upserts-poison",
+    } <= names
     assert not {"flow-runs", "record-upserts"} & names

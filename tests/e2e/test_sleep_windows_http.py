@@ -33,8 +33,11 @@ def api(host: RunningHost) -> Iterator[httpx.Client]:
 def around_now() -> dict[str, str]:
     """A UTC window from an hour ago to an hour ahead (crossing midnight when it must)."""
     now = datetime.now(UTC)
-    return {"start": (now - timedelta(hours=1)).strftime("%H:%M:%S"),
-            "end": (now + timedelta(hours=1)).strftime("%H:%M:%S"), "time_zone": "UTC"}  # fmt: skip
+    return {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M:%S"),
+        "end": (now + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "time_zone": "UTC",
+    }
 
 
 def test_sleep_windows_over_http(api: httpx.Client) -> None:

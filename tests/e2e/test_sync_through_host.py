@@ -35,8 +35,11 @@ def intacct() -> Iterator[RunningIntacct]:
 
 
 def systems_env(creatio: RunningCreatio, intacct: RunningIntacct) -> dict[str, str]:
-    return {"SHUTTLE_SOLUTIONS": "creatio-intacct", **creatio_settings(creatio),
-            **intacct_settings(intacct)}  # fmt: skip
+    return {
+        "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        **creatio_settings(creatio),
+        **intacct_settings(intacct),
+    }
 
 
 @pytest.fixture
@@ -45,8 +48,12 @@ def host(
 ) -> Iterator[RunningHost]:
     creatio.admin.reset()
     intacct.admin.reset()
-    running = start_host(own_azurite, tmp_path, preload=["tests.support.crashing_records"],
-                         **systems_env(creatio, intacct))  # fmt: skip
+    running = start_host(
+        own_azurite,
+        tmp_path,
+        preload=["tests.support.crashing_records"],
+        **systems_env(creatio, intacct),
+    )
     yield running
     stop_host(running)
     # The host closes the app's storage and connector sessions when it stops.
@@ -60,8 +67,9 @@ def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
 
     run = wait_for(done, timeout, f"run {run_id} to finish")
     counts = run["counts"]  # type: ignore[index]
-    assert counts["read"] == sum(counts[k] for k in ("created", "updated", "unchanged",
-                                                       "skipped", "failed", "pending"))  # fmt: skip
+    assert counts["read"] == sum(
+        counts[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "pending")
+    )
     return run  # type: ignore[return-value]
 
 
@@ -71,12 +79,31 @@ def test_an_order_waits_for_its_account_then_becomes_an_invoice(
     seeded = creatio.admin.seed({"Account": [{"Name": "Waiting & Sons", "Code": "WAIT"}]})
     assert seeded == {"Account": 1}
     (account,) = creatio.rows("Account")
-    creatio.admin.seed({"Order": [{"Number": "ORD-77", "AccountId": str(account["Id"]),
-                                   "Date": "2026-11-20T00:00:00Z"}]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Order": [
+                {
+                    "Number": "ORD-77",
+                    "AccountId": str(account["Id"]),
+                    "Date": "2026-11-20T00:00:00Z",
+                }
+            ]
+        }
+    )
     (order,) = creatio.rows("Order")
     # Intacct takes no invoice without a line.
-    creatio.admin.seed({"OrderProduct": [{"OrderId": str(order["Id"]), "Name": "Setup",
-                                          "Amount": 250.0, "TotalAmount": 250.0}]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "OrderProduct": [
+                {
+                    "OrderId": str(order["Id"]),
+                    "Name": "Setup",
+                    "Amount": 250.0,
+                    "TotalAmount": 250.0,
+                }
+            ]
+        }
+    )
     with host.client() as api:
         order_run = api.post(f"/flows/{ORDERS}/run").json()["run_id"]
 

@@ -22,13 +22,20 @@ def test_host_starts_reports_and_schedules_around_an_unreadable_row(
     prefix = "u" + uuid.uuid4().hex[:10]
     with TableServiceClient.from_connection_string(own_azurite.connection_string) as service:
         table = service.create_table(f"{prefix}flows")
-        table.create_entity({
-            "PartitionKey": "creatio-intacct", "RowKey": "accounts-to-intacct",
-            "state": "STOPPED", "interval_ms": 600000, "shift_ms": 0, "counter": 0,
-            "volume_limit": 5000, "error_policy": "never_stop",
-            "state_changed_at": EntityProperty("2026-01-01T00:00:00Z", EdmType.DATETIME),
-            "query_starts": EntityProperty("1-01-01T00:00:00Z", EdmType.DATETIME),
-        })  # fmt: skip
+        table.create_entity(
+            {
+                "PartitionKey": "creatio-intacct",
+                "RowKey": "accounts-to-intacct",
+                "state": "STOPPED",
+                "interval_ms": 600000,
+                "shift_ms": 0,
+                "counter": 0,
+                "volume_limit": 5000,
+                "error_policy": "never_stop",
+                "state_changed_at": EntityProperty("2026-01-01T00:00:00Z", EdmType.DATETIME),
+                "query_starts": EntityProperty("1-01-01T00:00:00Z", EdmType.DATETIME),
+            }
+        )
     host = start_host(own_azurite, tmp_path, SHUTTLE_TABLE_PREFIX=prefix, **emulated_systems.env)
     try:
         with host.client() as api:

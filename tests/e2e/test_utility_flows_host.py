@@ -85,10 +85,14 @@ def host(
 ) -> Iterator[RunningHost]:
     """One host serving both solutions: the tests use distinct records, so they share it."""
     running = start_host(
-        e2e_azurite, tmp_path_factory.mktemp("host"),
-        SHUTTLE_SOLUTIONS=f"{INTACCT},{DYNAMICS}", SHUTTLE_PAGE_SIZE=str(PAGE),
-        **creatio_settings(creatio), **intacct_settings(intacct), **dataverse_settings(dataverse),
-    )  # fmt: skip
+        e2e_azurite,
+        tmp_path_factory.mktemp("host"),
+        SHUTTLE_SOLUTIONS=f"{INTACCT},{DYNAMICS}",
+        SHUTTLE_PAGE_SIZE=str(PAGE),
+        **creatio_settings(creatio),
+        **intacct_settings(intacct),
+        **dataverse_settings(dataverse),
+    )
     yield running
     stop_host(running)
 
@@ -112,8 +116,9 @@ def no_latency(
 
 
 def run_flow(api: httpx.Client, flow_id: str, body: dict[str, Any] | None = None) -> str:
-    started = api.post(f"/flows/{flow_id}/run", json=body) if body else api.post(
-        f"/flows/{flow_id}/run")  # fmt: skip
+    started = (
+        api.post(f"/flows/{flow_id}/run", json=body) if body else api.post(f"/flows/{flow_id}/run")
+    )
     assert started.status_code == 202, started.text
     return str(started.json()["run_id"])
 
@@ -157,9 +162,11 @@ def tag() -> str:
 
 @pytest.mark.parametrize(
     ("scheduled", "target"),
-    [(f"{INTACCT}.accounts-to-intacct", "intacct"), (f"{DYNAMICS}.accounts-to-dataverse",
-                                                     "dataverse")],
-)  # fmt: skip
+    [
+        (f"{INTACCT}.accounts-to-intacct", "intacct"),
+        (f"{DYNAMICS}.accounts-to-dataverse", "dataverse"),
+    ],
+)
 def test_the_volume_guard_names_a_bulk_flow_that_exists_and_runs(
     api: httpx.Client,
     creatio: RunningCreatio,
@@ -169,8 +176,9 @@ def test_the_volume_guard_names_a_bulk_flow_that_exists_and_runs(
     target: str,
 ) -> None:
     mark = tag()
-    creatio.admin.seed({"Account": [{"Name": f"Volume {mark} {n}", "Code": f"V{mark}{n}"}
-                                    for n in range(8)]})  # fmt: skip
+    creatio.admin.seed(
+        {"Account": [{"Name": f"Volume {mark} {n}", "Code": f"V{mark}{n}"} for n in range(8)]}
+    )
     patched = api.patch(f"/flows/{scheduled}", json={"volume_limit": 5})
     assert patched.status_code == 200, patched.text
     before = flow_view(api, scheduled)["query_starts"]
@@ -235,9 +243,11 @@ def test_one_bulk_load_at_a_time_across_both_solutions(
 
 @pytest.mark.parametrize(
     ("single", "target"),
-    [(f"{INTACCT}.single-account-to-intacct", "intacct"),
-     (f"{DYNAMICS}.single-account-to-dataverse", "dataverse")],
-)  # fmt: skip
+    [
+        (f"{INTACCT}.single-account-to-intacct", "intacct"),
+        (f"{DYNAMICS}.single-account-to-dataverse", "dataverse"),
+    ],
+)
 def test_a_single_run_for_a_missing_id_is_partial_or_failed_naming_it(
     api: httpx.Client,
     creatio: RunningCreatio,
@@ -254,7 +264,10 @@ def test_a_single_run_for_a_missing_id_is_partial_or_failed_naming_it(
     both = finished(api, run_flow(api, single, {"record_ids": [real, ghost]}))
     assert both["status"] == "partial", both
     assert (both["counts"]["read"], both["counts"]["created"], both["counts"]["failed"]) == (
-        2, 1, 1)  # fmt: skip
+        2,
+        1,
+        1,
+    )
     (error,) = both["errors"]
     assert (error["record"], error["category"]) == (ghost, "not_found")
     assert ghost in error["message"]
@@ -308,8 +321,7 @@ def test_cancel_stops_a_dataverse_run_between_pages_with_true_counts(
 ) -> None:
     flow = f"{DYNAMICS}.accounts-to-creatio"
     mark = tag()
-    dataverse.admin.seed({"account": [{"name": f"Cancel {mark} {n:02d}"}
-                                      for n in range(6 * PAGE)]})  # fmt: skip
+    dataverse.admin.seed({"account": [{"name": f"Cancel {mark} {n:02d}"} for n in range(6 * PAGE)]})
     before = flow_view(api, flow)["query_starts"]
     existing = {str(r["Id"]) for r in creatio.rows("Account")}
     dataverse.admin.knobs(latency_ms=400)
@@ -351,14 +363,24 @@ def test_intacct_bind_accounts_reports_no_match_and_two_candidates_with_their_id
     api: httpx.Client, creatio: RunningCreatio, intacct: RunningIntacct
 ) -> None:
     mark = tag()
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": f"L{mark}", "NAME": f"Linked {mark}", "STATUS": "active"},
-        {"CUSTOMERID": f"TA{mark}", "NAME": f"Twin {mark}", "STATUS": "active"},
-        {"CUSTOMERID": f"TB{mark}", "NAME": f"Twin {mark}", "STATUS": "active"},
-    ]})  # fmt: skip
-    creatio.admin.seed({"Account": [{"Name": f"Linked {mark}", "Code": f"L{mark}"},
-                                    {"Name": f"Nobody {mark}", "Code": f"N{mark}"},
-                                    {"Name": f"Twin {mark}"}]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": f"L{mark}", "NAME": f"Linked {mark}", "STATUS": "active"},
+                {"CUSTOMERID": f"TA{mark}", "NAME": f"Twin {mark}", "STATUS": "active"},
+                {"CUSTOMERID": f"TB{mark}", "NAME": f"Twin {mark}", "STATUS": "active"},
+            ]
+        }
+    )
+    creatio.admin.seed(
+        {
+            "Account": [
+                {"Name": f"Linked {mark}", "Code": f"L{mark}"},
+                {"Name": f"Nobody {mark}", "Code": f"N{mark}"},
+                {"Name": f"Twin {mark}"},
+            ]
+        }
+    )
     ids = {r["Name"]: str(r["Id"]) for r in creatio.rows("Account") if mark in r["Name"]}
     twins = [r for r in intacct.admin.rows("CUSTOMER") if r["NAME"] == f"Twin {mark}"]
     writes = sum(intacct.admin.stats()["writes"].values())
@@ -373,22 +395,31 @@ def test_intacct_bind_accounts_reports_no_match_and_two_candidates_with_their_id
     assert all(candidate_id(t, "intacct") in twin["message"] for t in twins), twin
     assert ids[f"Linked {mark}"] not in errors
     actions = plan_actions(api, run["id"])
-    assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == (
-        "link", "not_bound")  # fmt: skip
+    assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == ("link", "not_bound")
 
 
 def test_dataverse_bind_accounts_reports_no_match_and_two_candidates_with_their_ids(
     api: httpx.Client, creatio: RunningCreatio, dataverse: RunningDataverse
 ) -> None:
     mark = tag()
-    dataverse.admin.seed({"account": [
-        {"name": f"Linked {mark}", "accountnumber": f"L{mark}"},
-        {"name": f"Twin {mark}"},
-        {"name": f"Twin {mark}"},
-    ]})  # fmt: skip
-    creatio.admin.seed({"Account": [{"Name": f"Linked {mark}", "Code": f"L{mark}"},
-                                    {"Name": f"Nobody {mark}", "Code": f"N{mark}"},
-                                    {"Name": f"Twin {mark}"}]})  # fmt: skip
+    dataverse.admin.seed(
+        {
+            "account": [
+                {"name": f"Linked {mark}", "accountnumber": f"L{mark}"},
+                {"name": f"Twin {mark}"},
+                {"name": f"Twin {mark}"},
+            ]
+        }
+    )
+    creatio.admin.seed(
+        {
+            "Account": [
+                {"Name": f"Linked {mark}", "Code": f"L{mark}"},
+                {"Name": f"Nobody {mark}", "Code": f"N{mark}"},
+                {"Name": f"Twin {mark}"},
+            ]
+        }
+    )
     ids = {r["Name"]: str(r["Id"]) for r in creatio.rows("Account") if mark in r["Name"]}
     twins = [r for r in dataverse.admin.rows("account") if r["name"] == f"Twin {mark}"]
     writes = sum(dataverse.admin.stats()["writes"].values())
@@ -403,8 +434,7 @@ def test_dataverse_bind_accounts_reports_no_match_and_two_candidates_with_their_
     assert all(candidate_id(t, "dataverse") in twin["message"] for t in twins), twin
     assert ids[f"Linked {mark}"] not in errors
     actions = plan_actions(api, run["id"])
-    assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == (
-        "link", "not_bound")  # fmt: skip
+    assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == ("link", "not_bound")
 
 
 def candidate_id(row: dict[str, Any], system: str) -> str:
@@ -446,11 +476,15 @@ def test_a_bulk_load_whose_host_is_killed_resumes_on_a_new_host_each_record_once
         def names() -> list[str]:
             return sorted(r["name"] for r in dataverse.admin.rows("account"))
 
-    env = {"SHUTTLE_SOLUTIONS": solution, "SHUTTLE_PAGE_SIZE": str(PAGE),
-           "SHUTTLE_TABLE_PREFIX": "resume" + uuid.uuid4().hex[:8],
-           # The shortest lease the settings allow: the new host recovers the run soon.
-           "SHUTTLE_RUN_LEASE_SECONDS": "30",
-           **creatio_settings(creatio), **systems}  # fmt: skip
+    env = {
+        "SHUTTLE_SOLUTIONS": solution,
+        "SHUTTLE_PAGE_SIZE": str(PAGE),
+        "SHUTTLE_TABLE_PREFIX": "resume" + uuid.uuid4().hex[:8],
+        # The shortest lease the settings allow: the new host recovers the run soon.
+        "SHUTTLE_RUN_LEASE_SECONDS": "30",
+        **creatio_settings(creatio),
+        **systems,
+    }
     creatio.admin.knobs(latency_ms=700)  # a page read takes a while; the records' writes don't
 
     first = start_host(own_azurite, tmp_path, **env)
@@ -462,8 +496,11 @@ def test_a_bulk_load_whose_host_is_killed_resumes_on_a_new_host_each_record_once
                 # Two pages read, every queued record settled, the next page being read from
                 # Creatio: only that page's step is in the worker's hands when it dies.
                 items = plan_items(api, run_id)
-                return (len(items) >= 2 * PAGE and all(i["outcome"] != "pending" for i in items)
-                        and creatio.admin.stats()["in_flight"] > 0)  # fmt: skip
+                return (
+                    len(items) >= 2 * PAGE
+                    and all(i["outcome"] != "pending" for i in items)
+                    and creatio.admin.stats()["in_flight"] > 0
+                )
 
             wait_for(between_pages, 60, "two pages synced")
             os.killpg(first.process.pid, signal.SIGKILL)

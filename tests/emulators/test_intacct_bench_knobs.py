@@ -49,8 +49,10 @@ async def test_server_time_per_function(emulator: RunningIntacct, sleep: Recorde
     emulator.admin.knobs(latency_ms=300)
     async with IntacctClient(config(emulator.endpoint)) as client:
         await client.check()  # the login: one function
-        creates = [Call(fn.create("CUSTOMER", {"CUSTOMERID": f"C{i}", "NAME": "n"}), "create")
-                   for i in range(10)]  # fmt: skip
+        creates = [
+            Call(fn.create("CUSTOMER", {"CUSTOMERID": f"C{i}", "NAME": "n"}), "create")
+            for i in range(10)
+        ]
         await client.execute(creates)
     # Per request: the latency, then the server time of its functions (login: 1, check: 1,
     # then 10 creates in one request).
@@ -80,8 +82,10 @@ def _names(page: object) -> list[str]:
 
 
 async def test_lookups_by_value_use_an_index_and_match_a_scan(emulator: RunningIntacct) -> None:
-    customers = [{"CUSTOMERID": f"C{i:05}", "NAME": f"Name {i % 5000}", "STATUS": "active"}
-                 for i in range(10_000)]  # fmt: skip
+    customers = [
+        {"CUSTOMERID": f"C{i:05}", "NAME": f"Name {i % 5000}", "STATUS": "active"}
+        for i in range(10_000)
+    ]
     emulator.admin.seed({"CUSTOMER": customers})
     async with IntacctClient(config(emulator.endpoint)) as client:
         await client.check()

@@ -45,8 +45,9 @@ def test_rate_limit_answers_429_with_retry_after(
 def test_scripted_faults_hit_only_matching_calls_the_given_number_of_times(
     creatio: RunningCreatio, session: httpx.Client
 ) -> None:
-    creatio.admin.faults({"fault": "5xx", "method": "GET", "path": "/0/odata/Account*",
-                          "times": 2, "status": 502})  # fmt: skip
+    creatio.admin.faults(
+        {"fault": "5xx", "method": "GET", "path": "/0/odata/Account*", "times": 2, "status": 502}
+    )
     assert session.get("/0/odata/Contact").status_code == 200  # does not match
     first, second, third = (session.get("/0/odata/Account") for _ in range(3))
     assert (first.status_code, second.status_code, third.status_code) == (502, 502, 200)
@@ -153,10 +154,18 @@ def test_bulk_seed_keeps_given_ids_and_timestamps(
 ) -> None:
     stamp = "2023-01-02T03:04:05.1234567Z"
     counts = creatio.admin.seed(
-        {"Account": [{"Id": "44444444-4444-4444-8444-444444444444", "Name": "S",
-                      "ModifiedOn": stamp, "CreatedOn": "2020-01-01T00:00:00Z"}],
-         "Product": [{"Name": f"p{i}"} for i in range(50)]}
-    )  # fmt: skip
+        {
+            "Account": [
+                {
+                    "Id": "44444444-4444-4444-8444-444444444444",
+                    "Name": "S",
+                    "ModifiedOn": stamp,
+                    "CreatedOn": "2020-01-01T00:00:00Z",
+                }
+            ],
+            "Product": [{"Name": f"p{i}"} for i in range(50)],
+        }
+    )
     assert counts == {"Account": 1, "Product": 50}
     row = session.get("/0/odata/Account(44444444-4444-4444-8444-444444444444)").json()
     assert (row["ModifiedOn"], row["CreatedOn"]) == (stamp, "2020-01-01T00:00:00Z")

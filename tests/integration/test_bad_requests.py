@@ -39,8 +39,9 @@ async def app_env(
     await reset_services()
 
 
-def request(method: str, body: object = None, params: dict[str, str] | None = None,
-            **route: str) -> func.HttpRequest:  # fmt: skip
+def request(
+    method: str, body: object = None, params: dict[str, str] | None = None, **route: str
+) -> func.HttpRequest:
     raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
     return func.HttpRequest(method, "/api/x", body=raw, route_params=route, params=params or {})
 
@@ -86,8 +87,9 @@ PATCH_CASES: list[tuple[object, str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "code", "field"), PATCH_CASES,
-                         ids=[f"patch-{i}" for i in range(len(PATCH_CASES))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "code", "field"), PATCH_CASES, ids=[f"patch-{i}" for i in range(len(PATCH_CASES))]
+)
 async def test_bad_patch_is_422_naming_the_field_and_stores_nothing(
     app_env: Services, body: object, code: str, field: str | None
 ) -> None:
@@ -119,8 +121,9 @@ RUN_CASES: list[tuple[str, object, str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("flow_id", "body", "code", "field"), RUN_CASES,
-                         ids=[f"run-{i}" for i in range(len(RUN_CASES))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flow_id", "body", "code", "field"), RUN_CASES, ids=[f"run-{i}" for i in range(len(RUN_CASES))]
+)
 async def test_bad_run_body_is_422_naming_the_field(
     app_env: Services, flow_id: str, body: object, code: str, field: str | None
 ) -> None:
@@ -161,13 +164,15 @@ async def test_query_starts_range_follows_the_injected_clock(app_env: Services) 
     with pytest.raises(RequestValidationError) as refused:
         await api.patch_flow(ACCOUNTS, json.dumps({"query_starts": too_late}).encode(), now)
     assert refused.value.field == "query_starts" and "2031-05-02T12:00:00" in refused.value.message
-    status, flow = await api.patch_flow(ACCOUNTS, json.dumps({"query_starts": latest}).encode(),
-                                        now)  # fmt: skip
+    status, flow = await api.patch_flow(
+        ACCOUNTS, json.dumps({"query_starts": latest}).encode(), now
+    )
     assert status == 200 and flow.query_starts == now + timedelta(days=1)
     # The same instant is refused by a clock two days earlier.
     with pytest.raises(RequestValidationError):
-        await api.patch_flow(ACCOUNTS, json.dumps({"query_starts": latest}).encode(),
-                             now - timedelta(days=2))  # fmt: skip
+        await api.patch_flow(
+            ACCOUNTS, json.dumps({"query_starts": latest}).encode(), now - timedelta(days=2)
+        )
 
 
 async def test_start_while_a_one_off_run_runs_is_409_until_it_ends(app_env: Services) -> None:

@@ -33,9 +33,12 @@ async def services(
     storage_connection_string: str, table_prefix: str, systems: Systems
 ) -> AsyncIterator[Services]:
     async with support.engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", {"SHUTTLE_PAGE_SIZE": "5"},
+        storage_connection_string,
+        table_prefix,
+        "creatio-intacct",
+        {"SHUTTLE_PAGE_SIZE": "5"},
         systems.factory,
-    ) as built:  # fmt: skip
+    ) as built:
         yield built
 
 

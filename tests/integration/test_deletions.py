@@ -37,8 +37,13 @@ def systems() -> Systems:
 
 
 async def built(conn: str, prefix: str, systems: Systems, directory: Path) -> Services:
-    settings = Settings.model_validate({"AzureWebJobsStorage": conn, "SHUTTLE_TABLE_PREFIX": prefix,
-                                        "SHUTTLE_SOLUTIONS": "creatio-intacct"})  # fmt: skip
+    settings = Settings.model_validate(
+        {
+            "AzureWebJobsStorage": conn,
+            "SHUTTLE_TABLE_PREFIX": prefix,
+            "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        }
+    )
     catalog = load_catalog(["creatio-intacct"], directory)
     services = await Services.create(settings, factory=systems.factory, catalog=catalog)
     for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):
@@ -70,8 +75,9 @@ async def deactivating(
 
 
 async def run(services: Services, flow_id: str, params: RunParams | None = None) -> RunRecord:
-    started = await services.flows.run_now(flow_id, RunRequest(params=params or RunParams()),
-                                           datetime.now(UTC))  # fmt: skip
+    started = await services.flows.run_now(
+        flow_id, RunRequest(params=params or RunParams()), datetime.now(UTC)
+    )
     done = await Pump(services).run_finished(started.id, limit_s=120)
     assert_balanced(done)
     return done
@@ -83,9 +89,10 @@ async def seed_and_sync(services: Services, systems: Systems) -> tuple[str, str]
     assert (await run(services, ACCOUNTS_TO_INTACCT)).counts.created == 2
     assert kept
     return gone, next(
-        cid for cid, c in systems.intacct.records["CUSTOMER"].items()
+        cid
+        for cid, c in systems.intacct.records["CUSTOMER"].items()
         if c.values["CUSTOMERID"] == "GONE"
-    )  # fmt: skip
+    )
 
 
 async def test_a_bound_record_deleted_at_the_source_is_reported_and_nothing_is_deleted(
@@ -102,8 +109,9 @@ async def test_a_bound_record_deleted_at_the_source_is_reported_and_nothing_is_d
     assert bulk.status is RunStatus.SUCCEEDED
     (deleted,) = [e for e in bulk.errors if e.category is ErrorCategory.NOT_FOUND]
     assert deleted.record == gone
-    assert deleted.message == (f"deleted at source: creatio Account {gone}; bound to intacct "
-                               f"CUSTOMER {customer}")  # fmt: skip
+    assert deleted.message == (
+        f"deleted at source: creatio Account {gone}; bound to intacct CUSTOMER {customer}"
+    )
     _, plan = await MonitorApi(services.flows, services.engine.outcomes).run_plan(bulk.id)
     assert {i.record: i.action for i in plan.items}[gone] == "deleted_at_source"
 
@@ -134,8 +142,7 @@ async def test_on_delete_deactivate_makes_the_bound_target_record_inactive(
 async def test_a_customer_deactivated_in_intacct_is_an_inactive_account_in_creatio(
     services: Services, systems: Systems
 ) -> None:
-    account = systems.creatio.seed("Account", {"Name": "Active", "Code": "ACT",
-                                               "UsrActive": True})  # fmt: skip
+    account = systems.creatio.seed("Account", {"Name": "Active", "Code": "ACT", "UsrActive": True})
     await run(services, ACCOUNTS_TO_INTACCT)
     await run(services, CUSTOMERS_TO_CREATIO)
     (customer,) = systems.intacct.records["CUSTOMER"]

@@ -48,10 +48,14 @@ async def services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
-    settings = {"SHUTTLE_PAGE_SIZE": "100", **creatio_settings(creatio_emulator),
-                **intacct_settings(intacct_emulator)}  # fmt: skip
-    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
-                               settings) as built:  # fmt: skip
+    settings = {
+        "SHUTTLE_PAGE_SIZE": "100",
+        **creatio_settings(creatio_emulator),
+        **intacct_settings(intacct_emulator),
+    }
+    async with engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", settings
+    ) as built:
         yield built
 
 

@@ -41,8 +41,13 @@ async def services(
             return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
         return build_connector(system, s)
 
-    async with engine_services(storage_connection_string, table_prefix, "creatio-dynamics",
-                               creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
+    async with engine_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-dynamics",
+        creatio_settings(creatio_emulator),
+        factory,
+    ) as built:
         yield built
 
 
@@ -53,21 +58,35 @@ def writes(admin: Any) -> int:
 async def test_accounts_and_contacts_both_ways_then_a_quiet_cycle_writes_nothing(
     services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": f"Contoso & Fabrikam {n:02d}", "Code": f"C{n:02d}", "Phone": "+1 555 0100"}
-        for n in range(12)
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {"Name": f"Contoso & Fabrikam {n:02d}", "Code": f"C{n:02d}", "Phone": "+1 555 0100"}
+                for n in range(12)
+            ]
+        }
+    )
     account = next(r for r in creatio_emulator.rows("Account") if r["Code"] == "C03")
-    creatio_emulator.admin.seed({"Contact": [
-        {"Name": "Ada Lovelace", "Email": "ADA@example.test", "AccountId": str(account["Id"])}
-    ]})  # fmt: skip
-    dataverse_emulator.admin.seed({"account": [{"name": "Dynamics Only Ltd",
-                                                "accountnumber": "D01"}]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Contact": [
+                {
+                    "Name": "Ada Lovelace",
+                    "Email": "ADA@example.test",
+                    "AccountId": str(account["Id"]),
+                }
+            ]
+        }
+    )
+    dataverse_emulator.admin.seed(
+        {"account": [{"name": "Dynamics Only Ltd", "accountnumber": "D01"}]}
+    )
 
     flows = (TO_DATAVERSE, TO_CREATIO, CONTACTS_TO_DATAVERSE, CONTACTS_TO_CREATIO)
     first = {f: await run_flow(services, f) for f in flows}
     assert all(r.status is RunStatus.SUCCEEDED for r in first.values()), {
-        f: r.errors for f, r in first.items()}  # fmt: skip
+        f: r.errors for f, r in first.items()
+    }
     assert first[TO_DATAVERSE].counts.created == 12
     assert first[TO_CREATIO].counts.created == 1  # the 12 echoes are not created again
     # Ada, and the contact every Creatio has for its Supervisor user.
@@ -110,16 +129,31 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
     services: Services, creatio_emulator: RunningCreatio, dataverse_emulator: dv.RunningDataverse
 ) -> None:
     customer = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    dataverse_emulator.admin.seed({
-        "account": [{"accountid": customer, "name": "Northwind Traders", "accountnumber": "NW"}],
-        "invoice": [
-            {"name": f"Invoice {n}", "invoicenumber": f"INV-{n}", "totalamount": 100.0 * n,
-             "statecode": state, "statuscode": status, "shuttle_amountpaid": paid,
-             "_customerid_value": customer, "customerid@target": "account"}
-            for n, state, status, paid in ((1, 2, 100001, None), (2, 0, 1, None),
-                                           (3, 2, 100002, 120.0), (4, 2, 100002, None))
-        ],
-    })  # fmt: skip
+    dataverse_emulator.admin.seed(
+        {
+            "account": [
+                {"accountid": customer, "name": "Northwind Traders", "accountnumber": "NW"}
+            ],
+            "invoice": [
+                {
+                    "name": f"Invoice {n}",
+                    "invoicenumber": f"INV-{n}",
+                    "totalamount": 100.0 * n,
+                    "statecode": state,
+                    "statuscode": status,
+                    "shuttle_amountpaid": paid,
+                    "_customerid_value": customer,
+                    "customerid@target": "account",
+                }
+                for n, state, status, paid in (
+                    (1, 2, 100001, None),
+                    (2, 0, 1, None),
+                    (3, 2, 100002, 120.0),
+                    (4, 2, 100002, None),
+                )
+            ],
+        }
+    )
     for flow in (TO_CREATIO, "creatio-dynamics.invoices-to-creatio"):
         done = await run_flow(services, flow)
         assert done.status is RunStatus.SUCCEEDED, done.errors
@@ -132,10 +166,14 @@ async def test_only_paid_invoices_become_creatio_payments_linked_to_their_invoic
     assert error.field == "UsrAmount" and "shuttle_amountpaid" in error.message
     creatio = await services.connectors.get("creatio")
     (account,) = creatio_emulator.rows("Account")
-    invoices = {r.values["Number"]: r.id for r in await creatio.find(
-        "Invoice", {"AccountId": str(account["Id"])}, limit=10)}  # fmt: skip
-    rows = {r.values["UsrNumber"]: r.values for r in await creatio.find(
-        "UsrPayment", {"UsrAccountId": str(account["Id"])}, limit=10)}  # fmt: skip
+    invoices = {
+        r.values["Number"]: r.id
+        for r in await creatio.find("Invoice", {"AccountId": str(account["Id"])}, limit=10)
+    }
+    rows = {
+        r.values["UsrNumber"]: r.values
+        for r in await creatio.find("UsrPayment", {"UsrAccountId": str(account["Id"])}, limit=10)
+    }
     assert sorted(rows) == ["INV-1", "INV-3"]
     assert float(rows["INV-3"]["UsrAmount"]) == 120.0  # what was paid, not the total
     assert str(rows["INV-3"]["UsrInvoiceId"]) == invoices["INV-3"]
@@ -152,15 +190,27 @@ async def test_cases_and_incidents_both_ways_with_their_account_then_quiet(
 ) -> None:
     creatio_emulator.admin.seed({"Account": [{"Name": "Fabrikam", "Code": "FAB"}]})
     (account,) = creatio_emulator.rows("Account")
-    creatio_emulator.admin.seed({"Case": [
-        {"Subject": "Printer on fire", "Symptoms": "Smoke & <sparks>",
-         "AccountId": str(account["Id"])},
-    ]})  # fmt: skip
-    flows = (TO_DATAVERSE, TO_CREATIO, "creatio-dynamics.cases-to-dataverse",
-             "creatio-dynamics.cases-to-creatio")  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Case": [
+                {
+                    "Subject": "Printer on fire",
+                    "Symptoms": "Smoke & <sparks>",
+                    "AccountId": str(account["Id"]),
+                },
+            ]
+        }
+    )
+    flows = (
+        TO_DATAVERSE,
+        TO_CREATIO,
+        "creatio-dynamics.cases-to-dataverse",
+        "creatio-dynamics.cases-to-creatio",
+    )
     first = {f: await run_flow(services, f) for f in flows}
     assert all(r.status is RunStatus.SUCCEEDED for r in first.values()), {
-        f: r.errors for f, r in first.items()}  # fmt: skip
+        f: r.errors for f, r in first.items()
+    }
     (incident,) = dataverse_emulator.admin.rows("incident")
     (dv_account,) = dataverse_emulator.admin.rows("account")
     assert (incident["title"], incident["description"]) == ("Printer on fire", "Smoke & <sparks>")

@@ -31,10 +31,14 @@ async def services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
-    settings = {"SHUTTLE_PAGE_SIZE": "100", **creatio_settings(creatio_emulator),
-                **intacct_settings(intacct_emulator)}  # fmt: skip
-    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
-                               settings) as built:  # fmt: skip
+    settings = {
+        "SHUTTLE_PAGE_SIZE": "100",
+        **creatio_settings(creatio_emulator),
+        **intacct_settings(intacct_emulator),
+    }
+    async with engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", settings
+    ) as built:
         yield built
 
 
@@ -49,13 +53,22 @@ def creatio_stamp(moment: datetime) -> str:
 async def test_account_customer_round_trip_and_a_quiet_cycle_writes_nothing(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": f"Creatio & Co {n:02d} <\"quoted\">", "Code": f"CR{n:02d}"} for n in range(30)
-    ]})  # fmt: skip
-    intacct_emulator.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": f"IA{n:02d}", "NAME": f"Intacct O'Brien {n:02d}", "STATUS": "active"}
-        for n in range(5)
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {"Name": f'Creatio & Co {n:02d} <"quoted">', "Code": f"CR{n:02d}"}
+                for n in range(30)
+            ]
+        }
+    )
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": f"IA{n:02d}", "NAME": f"Intacct O'Brien {n:02d}", "STATUS": "active"}
+                for n in range(5)
+            ]
+        }
+    )
 
     to_erp = await run_flow(services, ACCOUNTS_TO_INTACCT)
     assert to_erp.status is RunStatus.SUCCEEDED, to_erp.errors
@@ -74,8 +87,10 @@ async def test_account_customer_round_trip_and_a_quiet_cycle_writes_nothing(
     # The next full cycle, with no user change, makes no write call at either emulator (the
     # reverse flow's own stamps in Creatio are recognised as its echo).
     before = writes(creatio_emulator.admin), writes(intacct_emulator.admin)
-    quiet = [await run_flow(services, ACCOUNTS_TO_INTACCT),
-             await run_flow(services, CUSTOMERS_TO_CREATIO)]  # fmt: skip
+    quiet = [
+        await run_flow(services, ACCOUNTS_TO_INTACCT),
+        await run_flow(services, CUSTOMERS_TO_CREATIO),
+    ]
     assert (writes(creatio_emulator.admin), writes(intacct_emulator.admin)) == before
     assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in quiet)
 
@@ -84,9 +99,9 @@ async def test_identical_modified_on_across_pages_arrive_exactly_once(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
     stamp = creatio_stamp(datetime.now(UTC) - timedelta(seconds=3))
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": f"Tie {n:04d}", "ModifiedOn": stamp} for n in range(1000)
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {"Account": [{"Name": f"Tie {n:04d}", "ModifiedOn": stamp} for n in range(1000)]}
+    )
     run = await run_flow(services, ACCOUNTS_TO_INTACCT)
     assert (run.counts.read, run.counts.created, run.counts.failed) == (1000, 1000, 0)
     names = sorted(r["NAME"] for r in intacct_emulator.admin.rows("CUSTOMER"))
@@ -149,8 +164,9 @@ async def test_duplicate_deliveries_and_a_kill_before_bind_leave_one_customer_ea
 async def test_an_erp_mastered_status_changed_in_creatio_is_not_written_and_is_logged(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [{"Name": "Mastered", "Code": "MST",
-                                              "UsrActive": True}]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {"Account": [{"Name": "Mastered", "Code": "MST", "UsrActive": True}]}
+    )
     await run_flow(services, ACCOUNTS_TO_INTACCT)
     await run_flow(services, CUSTOMERS_TO_CREATIO)
     (account,) = creatio_emulator.rows("Account")
@@ -172,13 +188,17 @@ async def test_an_erp_mastered_status_changed_in_creatio_is_not_written_and_is_l
 async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_field(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [
-        *({"Name": f"Good {n}", "Code": f"G{n}"} for n in range(4)),
-        {"Name": "N" * 101, "Code": "LONG"},
-        {"Name": "   ", "Code": "BLANK"},
-        {"Name": "Hash Inc", "Code": "A#1"},
-        {"Name": "Bell\x07 Ltd", "Code": "BELL"},
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                *({"Name": f"Good {n}", "Code": f"G{n}"} for n in range(4)),
+                {"Name": "N" * 101, "Code": "LONG"},
+                {"Name": "   ", "Code": "BLANK"},
+                {"Name": "Hash Inc", "Code": "A#1"},
+                {"Name": "Bell\x07 Ltd", "Code": "BELL"},
+            ]
+        }
+    )
     by_code = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
     accounts = await run_flow(services, ACCOUNTS_TO_INTACCT)
     assert accounts.status is RunStatus.PARTIAL
@@ -187,28 +207,50 @@ async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_fi
     assert set(errors) == {by_code[c] for c in ("LONG", "BLANK", "A#1", "BELL")}
     assert all(e.category.value == "validation" for e in errors.values())
     assert errors[by_code["LONG"]].field == "NAME" and "allows 100" in (
-        errors[by_code["LONG"]].message)  # fmt: skip
+        errors[by_code["LONG"]].message
+    )
     assert errors[by_code["BLANK"]].field == "NAME"
     assert errors[by_code["A#1"]].field == "CUSTOMERID"
     assert errors[by_code["A#1"]].message and "'#'" in errors[by_code["A#1"]].message
     assert errors[by_code["BELL"]].field == "NAME"
     # Refused before any call: Intacct saw only the four good customers.
     assert sorted(r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")) == [
-        "G0", "G1", "G2", "G3"]  # fmt: skip
+        "G0",
+        "G1",
+        "G2",
+        "G3",
+    ]
 
     # What only the ERP can know: a bound customer deleted in Intacct. Its order fails alone
     # with Intacct's own message naming the field; the other orders become invoices.
     intacct = await services.connectors.get("intacct")
     (g3,) = [r for r in intacct_emulator.admin.rows("CUSTOMER") if r["CUSTOMERID"] == "G3"]
     await intacct.client.delete("CUSTOMER", [g3["RECORDNO"]])  # type: ignore[attr-defined]
-    creatio_emulator.admin.seed({"Order": [
-        {"Number": f"ORD-{n}", "AccountId": by_code[f"G{n}"], "Date": "2026-11-20T00:00:00Z"}
-        for n in range(4)
-    ]})  # fmt: skip
-    creatio_emulator.admin.seed({"OrderProduct": [
-        {"OrderId": str(r["Id"]), "Name": "Consulting", "Amount": 100.0, "TotalAmount": 100.0}
-        for r in creatio_emulator.rows("Order")
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Order": [
+                {
+                    "Number": f"ORD-{n}",
+                    "AccountId": by_code[f"G{n}"],
+                    "Date": "2026-11-20T00:00:00Z",
+                }
+                for n in range(4)
+            ]
+        }
+    )
+    creatio_emulator.admin.seed(
+        {
+            "OrderProduct": [
+                {
+                    "OrderId": str(r["Id"]),
+                    "Name": "Consulting",
+                    "Amount": 100.0,
+                    "TotalAmount": 100.0,
+                }
+                for r in creatio_emulator.rows("Order")
+            ]
+        }
+    )
     # Intacct refuses the reference as it would a parent not synced yet: the order waits (a
     # few short waits here), then fails alone as a dependency.
     services.records.wait_base, services.records.max_waits = 0.2, 2
@@ -219,23 +261,38 @@ async def test_bad_records_fail_alone_against_the_emulators_naming_record_and_fi
     assert error.record == order_g3 and error.field == "CUSTOMERID"
     assert error.category.value == "dependency" and "G3" in error.message
     assert sorted(r["RECORDID"] for r in intacct_emulator.admin.rows("ARINVOICE")) == [
-        "ORD-0", "ORD-1", "ORD-2"]  # fmt: skip
+        "ORD-0",
+        "ORD-1",
+        "ORD-2",
+    ]
 
 
 async def test_payments_and_credit_memos_reach_creatio_once_with_the_erps_amounts(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    intacct_emulator.admin.seed({
-        "CUSTOMER": [{"CUSTOMERID": "PAYER", "NAME": "Payer & Co", "STATUS": "active"}],
-        "ARPAYMENT": [
-            {"CUSTOMERID": "PAYER", "DOCNUMBER": f"CHK-{n}", "PAYMENTAMOUNT": f"{n}00.505",
-             "PAYMENTDATE": f"11/2{n}/2026"}
-            for n in range(1, 4)
-        ],
-        "ARADJUSTMENT": [{"CUSTOMERID": "PAYER", "RECORDID": "CM-1",
-                          "DESCRIPTION": "Returned goods", "WHENCREATED": "11/25/2026",
-                          "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": "-40.00"}]}}],
-    })  # fmt: skip
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [{"CUSTOMERID": "PAYER", "NAME": "Payer & Co", "STATUS": "active"}],
+            "ARPAYMENT": [
+                {
+                    "CUSTOMERID": "PAYER",
+                    "DOCNUMBER": f"CHK-{n}",
+                    "PAYMENTAMOUNT": f"{n}00.505",
+                    "PAYMENTDATE": f"11/2{n}/2026",
+                }
+                for n in range(1, 4)
+            ],
+            "ARADJUSTMENT": [
+                {
+                    "CUSTOMERID": "PAYER",
+                    "RECORDID": "CM-1",
+                    "DESCRIPTION": "Returned goods",
+                    "WHENCREATED": "11/25/2026",
+                    "ARADJUSTMENTITEMS": {"aradjustmentitem": [{"TRX_AMOUNT": "-40.00"}]},
+                }
+            ],
+        }
+    )
     # A payment before its customer is synced waits for it; here the customer comes first.
     await run_flow(services, CUSTOMERS_TO_CREATIO)
     (account,) = creatio_emulator.rows("Account")
@@ -267,8 +324,10 @@ async def test_payments_and_credit_memos_reach_creatio_once_with_the_erps_amount
 
     # Nothing changed in Intacct: the next runs write nothing to Creatio.
     before = writes(creatio_emulator.admin)
-    again = [await run_flow(services, "creatio-intacct.payments-to-creatio"),
-             await run_flow(services, "creatio-intacct.credit-memos-to-creatio")]  # fmt: skip
+    again = [
+        await run_flow(services, "creatio-intacct.payments-to-creatio"),
+        await run_flow(services, "creatio-intacct.credit-memos-to-creatio"),
+    ]
     assert writes(creatio_emulator.admin) == before
     assert all(r.counts.created + r.counts.updated + r.counts.failed == 0 for r in again)
 
@@ -280,15 +339,25 @@ async def test_ar_aging_fills_the_bound_accounts_balances_from_intacct(
         return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%m/%d/%Y")
 
     def invoice(customer: str, number: str, amount: str, days_overdue: int) -> dict[str, Any]:
-        return {"CUSTOMERID": customer, "RECORDID": number, "WHENDUE": due(days_overdue),
-                "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": amount}]}}  # fmt: skip
+        return {
+            "CUSTOMERID": customer,
+            "RECORDID": number,
+            "WHENDUE": due(days_overdue),
+            "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": amount}]},
+        }
 
-    intacct_emulator.admin.seed({
-        "CUSTOMER": [{"CUSTOMERID": c, "NAME": f"Owes {c}", "STATUS": "active"}
-                     for c in ("LATE", "PAID")],
-        "ARINVOICE": [invoice("LATE", "A-1", "100.00", 5), invoice("LATE", "A-2", "250.00", 45),
-                      invoice("LATE", "A-3", "75.50", 120)],
-    })  # fmt: skip
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": c, "NAME": f"Owes {c}", "STATUS": "active"} for c in ("LATE", "PAID")
+            ],
+            "ARINVOICE": [
+                invoice("LATE", "A-1", "100.00", 5),
+                invoice("LATE", "A-2", "250.00", 45),
+                invoice("LATE", "A-3", "75.50", 120),
+            ],
+        }
+    )
     await run_flow(services, CUSTOMERS_TO_CREATIO)
     accounts = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
     creates = creatio_emulator.admin.stats()["writes"].get("create Account", 0)
@@ -299,18 +368,25 @@ async def test_ar_aging_fills_the_bound_accounts_balances_from_intacct(
     creatio = await services.connectors.get("creatio")
     late = await creatio.get("Account", accounts["LATE"])
     assert late is not None
-    balances = {k: float(late.values[k]) for k in ("UsrCurrBalPymts", "UsrArOver30",
-                                                   "UsrArOver60", "UsrArOver90")}  # fmt: skip
-    assert balances == {"UsrCurrBalPymts": 425.5, "UsrArOver30": 250.0, "UsrArOver60": 0.0,
-                        "UsrArOver90": 75.5}  # fmt: skip
+    balances = {
+        k: float(late.values[k])
+        for k in ("UsrCurrBalPymts", "UsrArOver30", "UsrArOver60", "UsrArOver90")
+    }
+    assert balances == {
+        "UsrCurrBalPymts": 425.5,
+        "UsrArOver30": 250.0,
+        "UsrArOver60": 0.0,
+        "UsrArOver90": 75.5,
+    }
     assert late.values["Name"] == "Owes LATE"
 
 
 async def test_a_name_changed_in_both_systems_keeps_the_later_change_and_logs_both_values(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [{"Name": "Both Ways", "Code": "BOTH",
-                                              "UsrActive": True}]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {"Account": [{"Name": "Both Ways", "Code": "BOTH", "UsrActive": True}]}
+    )
     await run_flow(services, ACCOUNTS_TO_INTACCT)
     (account,) = creatio_emulator.rows("Account")
     intacct = await services.connectors.get("intacct")
@@ -337,16 +413,24 @@ async def test_a_name_changed_in_both_systems_keeps_the_later_change_and_logs_bo
 async def test_records_deleted_in_either_system_are_reported_by_the_bulk_loads(
     services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [{"Name": f"Crm {n}", "Code": f"CRM{n}",
-                                              "UsrActive": True} for n in range(2)]})  # fmt: skip
-    intacct_emulator.admin.seed({"CUSTOMER": [{"CUSTOMERID": f"ERP{n}", "NAME": f"Erp {n}",
-                                               "STATUS": "active"} for n in range(2)]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {"Account": [{"Name": f"Crm {n}", "Code": f"CRM{n}", "UsrActive": True} for n in range(2)]}
+    )
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": f"ERP{n}", "NAME": f"Erp {n}", "STATUS": "active"} for n in range(2)
+            ]
+        }
+    )
     await run_flow(services, ACCOUNTS_TO_INTACCT)
     await run_flow(services, CUSTOMERS_TO_CREATIO)
     accounts = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
     intacct = await services.connectors.get("intacct")
-    customers = {code: (await intacct.find("CUSTOMER", {"CUSTOMERID": code}, limit=2))[0]
-                 for code in accounts}  # fmt: skip
+    customers = {
+        code: (await intacct.find("CUSTOMER", {"CUSTOMERID": code}, limit=2))[0]
+        for code in accounts
+    }
     assert set(accounts) == {"CRM0", "CRM1", "ERP0", "ERP1"}
 
     # Sales deletes an account in Creatio; finance deletes a customer in Intacct.

@@ -40,8 +40,9 @@ LONE = "\ud800"  # what json.loads makes of the escape "\ud800"
 def seed(admin: Any, payload: dict[str, Any]) -> None:
     """Seed through the admin API as JSON text with escapes (httpx's own encoder refuses a
     lone surrogate; a UTF-16 service writes it as the escape `\\ud800`)."""
-    response = admin.http.post("/seed", content=json.dumps(payload),
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+    response = admin.http.post(
+        "/seed", content=json.dumps(payload), headers={"Content-Type": "application/json"}
+    )
     response.raise_for_status()
 
 
@@ -54,10 +55,14 @@ async def intacct_services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
-    settings = {"SHUTTLE_PAGE_SIZE": "100", **creatio_settings(creatio_emulator),
-                **intacct_settings(intacct_emulator)}  # fmt: skip
-    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
-                               settings) as built:  # fmt: skip
+    settings = {
+        "SHUTTLE_PAGE_SIZE": "100",
+        **creatio_settings(creatio_emulator),
+        **intacct_settings(intacct_emulator),
+    }
+    async with engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", settings
+    ) as built:
         yield built
 
 
@@ -76,8 +81,13 @@ async def dynamics_services(
             return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
         return build_connector(system, s)
 
-    async with engine_services(storage_connection_string, table_prefix, "creatio-dynamics",
-                               creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
+    async with engine_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-dynamics",
+        creatio_settings(creatio_emulator),
+        factory,
+    ) as built:
         yield built
 
 
@@ -85,10 +95,15 @@ async def test_a_creatio_name_with_half_a_surrogate_pair_fails_alone_and_the_pag
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
     flow_id = "creatio-intacct.accounts-to-intacct"
-    seed(creatio_emulator.admin, {"Account": [
-        *({"Name": f"Whole {n}", "Code": f"W{n}"} for n in range(6)),
-        {"Name": f"Cut emoji {LONE} Ltd", "Code": "CUT"},
-    ]})  # fmt: skip
+    seed(
+        creatio_emulator.admin,
+        {
+            "Account": [
+                *({"Name": f"Whole {n}", "Code": f"W{n}"} for n in range(6)),
+                {"Name": f"Cut emoji {LONE} Ltd", "Code": "CUT"},
+            ]
+        },
+    )
     cut = next(str(r["Id"]) for r in creatio_emulator.rows("Account") if r["Code"] == "CUT")
     run = await run_flow(intacct_services, flow_id)
     assert run.status is RunStatus.PARTIAL
@@ -98,7 +113,8 @@ async def test_a_creatio_name_with_half_a_surrogate_pair_fails_alone_and_the_pag
     assert (error.record, error.category.value, error.field) == (cut, "validation", "Name")
     assert "surrogate" in error.message and "U+D800" in error.message
     assert sorted(r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")) == [
-        f"W{n}" for n in range(6)]  # fmt: skip
+        f"W{n}" for n in range(6)
+    ]
     flow = await intacct_services.flows.flows.get(flow_id)
     assert flow.query_starts == run.window.to  # the window is done: the watermark moved
 
@@ -114,14 +130,25 @@ async def test_a_dataverse_name_with_half_a_surrogate_pair_fails_alone(
     creatio_emulator: RunningCreatio,
     dataverse_emulator: dv.RunningDataverse,
 ) -> None:
-    ids = {"BRK": "0f8fad5b-d9cb-469f-a165-70867728950e",
-           "NOTE": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}  # fmt: skip
-    seed(dataverse_emulator.admin, {"account": [
-        *({"name": f"Fine {n}", "accountnumber": f"F{n}"} for n in range(4)),
-        {"accountid": ids["BRK"], "name": f"{LONE}Broken", "accountnumber": "BRK"},
-        {"accountid": ids["NOTE"], "name": "Note broken", "accountnumber": "NOTE",
-         "telephone1": f"+1 555{LONE}"},
-    ]})  # fmt: skip
+    ids = {
+        "BRK": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "NOTE": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    }
+    seed(
+        dataverse_emulator.admin,
+        {
+            "account": [
+                *({"name": f"Fine {n}", "accountnumber": f"F{n}"} for n in range(4)),
+                {"accountid": ids["BRK"], "name": f"{LONE}Broken", "accountnumber": "BRK"},
+                {
+                    "accountid": ids["NOTE"],
+                    "name": "Note broken",
+                    "accountnumber": "NOTE",
+                    "telephone1": f"+1 555{LONE}",
+                },
+            ]
+        },
+    )
     run = await run_flow(dynamics_services, "creatio-dynamics.accounts-to-creatio")
     assert run.status is RunStatus.PARTIAL
     assert (run.counts.read, run.counts.created, run.counts.failed) == (6, 4, 2)
@@ -129,7 +156,8 @@ async def test_a_dataverse_name_with_half_a_surrogate_pair_fails_alone(
     assert errors[ids["BRK"]].field == "name" and errors[ids["NOTE"]].field == "telephone1"
     assert all(e.category.value == "validation" for e in errors.values())
     assert sorted(r["Code"] for r in creatio_emulator.rows("Account")) == [
-        f"F{n}" for n in range(4)]  # fmt: skip
+        f"F{n}" for n in range(4)
+    ]
 
 
 async def test_counts_stay_true_when_every_message_is_delivered_twice_at_once(
@@ -159,13 +187,21 @@ def account_ids(creatio: RunningCreatio) -> dict[str, str]:
 async def test_accounts_sharing_a_code_or_a_name_are_never_merged_in_one_run(
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": "Acme East", "Code": "ACME"}, {"Name": "Acme West", "Code": "acme "},
-        {"Name": "Nameless Twin"}, {"Name": "Nameless Twin "},
-        {"Name": "Alone", "Code": "ALONE"},
-    ]})  # fmt: skip
-    ids = {r["Name"].strip() + ("" if r["Name"] == r["Name"].strip() else " (2)"): str(r["Id"])
-           for r in creatio_emulator.rows("Account")}  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {"Name": "Acme East", "Code": "ACME"},
+                {"Name": "Acme West", "Code": "acme "},
+                {"Name": "Nameless Twin"},
+                {"Name": "Nameless Twin "},
+                {"Name": "Alone", "Code": "ALONE"},
+            ]
+        }
+    )
+    ids = {
+        r["Name"].strip() + ("" if r["Name"] == r["Name"].strip() else " (2)"): str(r["Id"])
+        for r in creatio_emulator.rows("Account")
+    }
     run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
     assert (run.counts.read, run.counts.created, run.counts.failed) == (5, 1, 4)
     errors = {e.record: e for e in run.errors}
@@ -196,16 +232,22 @@ async def test_a_target_bound_to_one_account_is_never_matched_by_another(
     first = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
     newcomer = account_ids(creatio_emulator)["Newcomer One"]
     (error,) = first.errors
-    assert (error.record, error.category.value, error.field) == (newcomer, "duplicate",
-                                                                 "CUSTOMERID")  # fmt: skip
+    assert (error.record, error.category.value, error.field) == (
+        newcomer,
+        "duplicate",
+        "CUSTOMERID",
+    )
     assert bound in error.message and customer["CUSTOMERID"] in error.message
     assert first.counts.failed == 1 and first.counts.read - first.counts.failed >= 1
 
     # Read alone (a single-record run), another newcomer matches the bound customer by its
     # name: the worker refuses it, naming the account the customer is bound to.
     creatio_emulator.admin.seed({"Account": [{"Name": "Bound Ltd"}]})
-    (second_id,) = [str(r["Id"]) for r in creatio_emulator.rows("Account")
-                    if r["Name"] == "Bound Ltd" and str(r["Id"]) != bound]  # fmt: skip
+    (second_id,) = [
+        str(r["Id"])
+        for r in creatio_emulator.rows("Account")
+        if r["Name"] == "Bound Ltd" and str(r["Id"]) != bound
+    ]
     request = RunRequest(params=RunParams(record_ids=[second_id]))
     single = await intacct_services.flows.run_now(ACCOUNTS_TO_INTACCT, request, datetime.now(UTC))
     second = await Pump(intacct_services).run_finished(single.id)
@@ -215,17 +257,22 @@ async def test_a_target_bound_to_one_account_is_never_matched_by_another(
     (still,) = intacct_emulator.admin.rows("CUSTOMER")
     assert still["NAME"] == "Bound Ltd"
     binding = await intacct_services.records.bindings.get(
-        "creatio-intacct.account", "erp", customer["CUSTOMERID"])  # fmt: skip
+        "creatio-intacct.account", "erp", customer["CUSTOMERID"]
+    )
     assert binding is not None and binding.crm_id == bound
 
 
 async def test_two_existing_candidates_for_one_key_fail_as_a_duplicate_naming_both(
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    intacct_emulator.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "DUP1", "NAME": "Double Ltd", "STATUS": "active"},
-        {"CUSTOMERID": "DUP2", "NAME": "Double Ltd", "STATUS": "active"},
-    ]})  # fmt: skip
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "DUP1", "NAME": "Double Ltd", "STATUS": "active"},
+                {"CUSTOMERID": "DUP2", "NAME": "Double Ltd", "STATUS": "active"},
+            ]
+        }
+    )
     creatio_emulator.admin.seed({"Account": [{"Name": "Double Ltd"}]})
     run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
     (error,) = run.errors
@@ -241,22 +288,31 @@ async def racing_messages(services: Services, flow_id: str, creatio: RunningCrea
     for row in creatio.rows("Account"):
         record = await source.get("Account", str(row["Id"]))
         assert record is not None
-        messages.append(RecordMessage(flow_id=flow_id, run_id=f"{flow_id}.0000000000001-race00",
-                                      record_id=record.id, modified=record.modified,
-                                      values=record.values))  # fmt: skip
+        messages.append(
+            RecordMessage(
+                flow_id=flow_id,
+                run_id=f"{flow_id}.0000000000001-race00",
+                record_id=record.id,
+                modified=record.modified,
+                values=record.values,
+            )
+        )
     return messages
 
 
 async def race(services: Services, flow_id: str, creatio: RunningCreatio) -> list[str]:
     """Ten pairs of accounts, each pair sharing its code (and its name), every message worked
     at once as twenty workers would. Returns the target ids the accounts got bound to."""
-    creatio.admin.seed({"Account": [
-        {"Name": f"Racer {n}", "Code": f"RACE{n}"} for n in range(10) for _ in range(2)
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Account": [
+                {"Name": f"Racer {n}", "Code": f"RACE{n}"} for n in range(10) for _ in range(2)
+            ]
+        }
+    )
     messages = await racing_messages(services, flow_id, creatio)
     outcomes = await asyncio.gather(*(services.records.handle(m) for m in messages))
-    assert sorted(o.value for o in outcomes if o is not None) == ["created"] * 10 + [
-        "failed"] * 10  # fmt: skip
+    assert sorted(o.value for o in outcomes if o is not None) == ["created"] * 10 + ["failed"] * 10
     tally = await services.engine.outcomes.tally(messages[0].run_id)
     assert all(e.category.value == "duplicate" for e in tally.errors) and len(tally.errors) == 10
     codes = {m.record_id: m.values["Code"] for m in messages}
@@ -295,14 +351,18 @@ async def test_workers_racing_accounts_that_share_a_code_never_twin_them_in_data
 async def test_an_account_duplicating_a_customer_bound_the_other_way_is_refused(
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    intacct_emulator.admin.seed({"CUSTOMER": [{"CUSTOMERID": "FROMERP", "NAME": "Erp First",
-                                               "STATUS": "active"}]})  # fmt: skip
+    intacct_emulator.admin.seed(
+        {"CUSTOMER": [{"CUSTOMERID": "FROMERP", "NAME": "Erp First", "STATUS": "active"}]}
+    )
     await run_flow(intacct_services, "creatio-intacct.customers-to-creatio")
     (synced,) = creatio_emulator.rows("Account")
     # Someone keys the same customer into Creatio again, under another name.
     creatio_emulator.admin.seed({"Account": [{"Name": "Erp First Again", "Code": "FROMERP"}]})
-    (again,) = [str(r["Id"]) for r in creatio_emulator.rows("Account") if r["Code"] == "FROMERP"
-                and str(r["Id"]) != str(synced["Id"])]  # fmt: skip
+    (again,) = [
+        str(r["Id"])
+        for r in creatio_emulator.rows("Account")
+        if r["Code"] == "FROMERP" and str(r["Id"]) != str(synced["Id"])
+    ]
     request = RunRequest(params=RunParams(record_ids=[again]))  # read alone: the worker decides
     single = await intacct_services.flows.run_now(ACCOUNTS_TO_INTACCT, request, datetime.now(UTC))
     run = await Pump(intacct_services).run_finished(single.id)
@@ -321,24 +381,36 @@ def stamp(moment: str) -> str:
 async def test_records_stamped_in_the_future_or_before_1900_are_synced_and_reported(
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": "Present", "Code": "NOW"},
-        {"Name": "From 9999", "Code": "FUTURE", "ModifiedOn": stamp("9999-12-31T00:00:00")},
-        {"Name": "From 1753", "Code": "ANCIENT", "ModifiedOn": stamp("1753-01-01T00:00:00")},
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {"Name": "Present", "Code": "NOW"},
+                {"Name": "From 9999", "Code": "FUTURE", "ModifiedOn": stamp("9999-12-31T00:00:00")},
+                {
+                    "Name": "From 1753",
+                    "Code": "ANCIENT",
+                    "ModifiedOn": stamp("1753-01-01T00:00:00"),
+                },
+            ]
+        }
+    )
     ids = {r["Code"]: str(r["Id"]) for r in creatio_emulator.rows("Account")}
     run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
     assert run.status is RunStatus.SUCCEEDED
     assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 3, 0), run.errors
     errors = {e.record: e for e in run.errors}
     assert set(errors) == {ids["FUTURE"], ids["ANCIENT"]}
-    assert all(e.category.value == "validation" and e.field == "ModifiedOn"
-               for e in errors.values())  # fmt: skip
+    assert all(
+        e.category.value == "validation" and e.field == "ModifiedOn" for e in errors.values()
+    )
     assert "9999-12-31" in errors[ids["FUTURE"]].message
     assert "in the future" in errors[ids["FUTURE"]].message
     assert "before 1900-01-01" in errors[ids["ANCIENT"]].message
     assert sorted(r["CUSTOMERID"] for r in intacct_emulator.admin.rows("CUSTOMER")) == [
-        "ANCIENT", "FUTURE", "NOW"]  # fmt: skip
+        "ANCIENT",
+        "FUTURE",
+        "NOW",
+    ]
 
     # The next run reads and reports them again (nothing written), and a real edit of the
     # future-stamped record is not mistaken for an older version.
@@ -362,30 +434,46 @@ async def test_many_records_outside_every_window_are_reported_by_their_number(
     from shared.engine import sync_engine
 
     monkeypatch.setattr(sync_engine, "OUTSIDE_READ_LIMIT", 2)
-    creatio_emulator.admin.seed({"Account": [
-        {"Name": f"Far {n}", "ModifiedOn": stamp("9999-12-31T00:00:00")} for n in range(3)
-    ]})  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Account": [
+                {"Name": f"Far {n}", "ModifiedOn": stamp("9999-12-31T00:00:00")} for n in range(3)
+            ]
+        }
+    )
     run = await run_flow(intacct_services, ACCOUNTS_TO_INTACCT)
     (error,) = run.errors
     assert (error.record, error.category.value, error.field) == (None, "validation", "ModifiedOn")
-    assert error.message.startswith("3 creatio Account records have a modification time in the "
-                                    "future")  # fmt: skip
+    assert error.message.startswith(
+        "3 creatio Account records have a modification time in the future"
+    )
     assert run.counts.read == 0 and not intacct_emulator.admin.rows("CUSTOMER")
 
 
 async def test_an_intacct_customer_stamped_in_the_future_is_synced_and_reported(
     intacct_services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
 ) -> None:
-    intacct_emulator.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "TODAY", "NAME": "Today Inc", "STATUS": "active"},
-        {"CUSTOMERID": "LATER", "NAME": "Later Inc", "STATUS": "active",
-         "WHENMODIFIED": "12/31/9999 00:00:00"},
-    ]})  # fmt: skip
+    intacct_emulator.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "TODAY", "NAME": "Today Inc", "STATUS": "active"},
+                {
+                    "CUSTOMERID": "LATER",
+                    "NAME": "Later Inc",
+                    "STATUS": "active",
+                    "WHENMODIFIED": "12/31/9999 00:00:00",
+                },
+            ]
+        }
+    )
     run = await run_flow(intacct_services, "creatio-intacct.customers-to-creatio")
     assert (run.counts.read, run.counts.created, run.counts.failed) == (2, 2, 0), run.errors
     (error,) = run.errors
-    assert (error.record, error.category.value, error.field) == ("LATER", "validation",
-                                                                 "WHENMODIFIED")  # fmt: skip
+    assert (error.record, error.category.value, error.field) == (
+        "LATER",
+        "validation",
+        "WHENMODIFIED",
+    )
     assert "in the future" in error.message
     assert sorted(r["Code"] for r in creatio_emulator.rows("Account")) == ["LATER", "TODAY"]
 
@@ -400,8 +488,9 @@ async def test_a_claim_whose_holder_never_got_bound_lapses_after_its_lease(
     # Another account claimed the key, then failed (or its worker died) before any write.
     bindings = intacct_services.records.bindings
     start = datetime.now(UTC)
-    await bindings.claim("creatio-intacct.account", "erp", 'CUSTOMER:CUSTOMERID="HEIR"',
-                         "gone-account", start)  # fmt: skip
+    await bindings.claim(
+        "creatio-intacct.account", "erp", 'CUSTOMER:CUSTOMERID="HEIR"', "gone-account", start
+    )
     assert await intacct_services.records.handle(message) is Outcome.FAILED
     assert not intacct_emulator.admin.rows("CUSTOMER")
 

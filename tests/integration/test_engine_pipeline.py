@@ -87,8 +87,9 @@ async def test_accounts_round_trip_then_a_quiet_cycle_writes_nothing(
     engine_services: Services, systems: Systems
 ) -> None:
     for n in range(20):
-        systems.creatio.seed("Account", {"Name": f"Acme {n:02d}", "Code": f"AC{n:02d}",
-                                         "UsrActive": True})  # fmt: skip
+        systems.creatio.seed(
+            "Account", {"Name": f"Acme {n:02d}", "Code": f"AC{n:02d}", "UsrActive": True}
+        )
     first = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
     assert first.status is RunStatus.SUCCEEDED
     assert (first.counts.read, first.counts.created) == (20, 20)
@@ -163,15 +164,20 @@ async def test_bad_records_fail_alone_with_category_field_and_message(
 
     # An invalid date fails its order alone, naming the field.
     account = good[0]
-    bad_date = systems.creatio.seed("Order", {"Number": "O-1", "AccountId": account,
-                                              "Date": "2026-02-31"})  # fmt: skip
-    fine = systems.creatio.seed("Order", {"Number": "O-2", "AccountId": account,
-                                          "Date": "2026-02-28"})  # fmt: skip
+    bad_date = systems.creatio.seed(
+        "Order", {"Number": "O-1", "AccountId": account, "Date": "2026-02-31"}
+    )
+    fine = systems.creatio.seed(
+        "Order", {"Number": "O-2", "AccountId": account, "Date": "2026-02-28"}
+    )
     orders = await run_flow(engine_services, ORDERS_TO_INVOICES)
     assert (orders.counts.created, orders.counts.failed) == (1, 1)
     (error,) = orders.errors
     assert (error.record, error.field, error.category) == (
-        bad_date, "WHENCREATED", ErrorCategory.VALIDATION)  # fmt: skip
+        bad_date,
+        "WHENCREATED",
+        ErrorCategory.VALIDATION,
+    )
     assert "'2026-02-31' is not a date" in error.message
     (invoice,) = systems.all(systems.intacct, "ARINVOICE")
     assert invoice["RECORDID"] == "O-2" and fine != bad_date
@@ -180,8 +186,12 @@ async def test_bad_records_fail_alone_with_category_field_and_message(
 def _refuse(name: str):  # type: ignore[no-untyped-def]
     def check(values: dict[str, Any]) -> None:
         if values.get("NAME") == name:
-            raise ConnectorError("the name is refused by a business rule", system="intacct",
-                                 category=ErrorCategory.VALIDATION, field="NAME")  # fmt: skip
+            raise ConnectorError(
+                "the name is refused by a business rule",
+                system="intacct",
+                category=ErrorCategory.VALIDATION,
+                field="NAME",
+            )
 
     return check
 
@@ -246,12 +256,14 @@ async def test_an_invoice_waits_for_its_customer_and_arrives_after_it(
     engine_services: Services, systems: Systems
 ) -> None:
     account = systems.creatio.seed("Account", {"Name": "Late Customer", "Code": "LATE"})
-    order = systems.creatio.seed("Order", {"Number": "ORD-1", "AccountId": account,
-                                           "Date": "2026-11-02T00:00:00Z"})  # fmt: skip
+    order = systems.creatio.seed(
+        "Order", {"Number": "ORD-1", "AccountId": account, "Date": "2026-11-02T00:00:00Z"}
+    )
     pump = Pump(engine_services)
     outcomes = engine_services.records.outcomes
-    invoice_run = await engine_services.flows.run_now(ORDERS_TO_INVOICES, RunRequest(),
-                                                      datetime.now(UTC))  # fmt: skip
+    invoice_run = await engine_services.flows.run_now(
+        ORDERS_TO_INVOICES, RunRequest(), datetime.now(UTC)
+    )
 
     async def row_of_order() -> PlanRow | None:
         rows, _ = await outcomes.page(invoice_run.id, after=None, limit=100)
@@ -290,19 +302,25 @@ async def test_only_won_opportunities_become_sales_orders_with_their_lines(
     await run_flow(engine_services, "creatio-intacct.items-to-creatio")
     (product,) = systems.creatio.records["Product"]
 
-    deal = systems.creatio.seed("Opportunity", {"Title": "Big deal", "StageId": won,
-                                                "AccountId": account})  # fmt: skip
-    systems.creatio.seed("Opportunity", {"Title": "Maybe", "StageId": open_stage,
-                                         "AccountId": account})  # fmt: skip
+    deal = systems.creatio.seed(
+        "Opportunity", {"Title": "Big deal", "StageId": won, "AccountId": account}
+    )
+    systems.creatio.seed(
+        "Opportunity", {"Title": "Maybe", "StageId": open_stage, "AccountId": account}
+    )
     for qty in (2, 3):
-        systems.creatio.seed("OpportunityProductInterest", {"OpportunityId": deal,
-                             "ProductId": product, "Quantity": qty, "Price": "9.50"})  # fmt: skip
+        systems.creatio.seed(
+            "OpportunityProductInterest",
+            {"OpportunityId": deal, "ProductId": product, "Quantity": qty, "Price": "9.50"},
+        )
     run = await run_flow(engine_services, OPPORTUNITIES)
     assert (run.counts.read, run.counts.created) == (1, 1)  # the open deal is not read
     (order,) = systems.all(systems.intacct, "SODOCUMENT")
     assert order["TRANSACTIONTYPE"] == "Sales Order" and order["MESSAGE"] == "Big deal"
     assert sorted((line["ITEMID"], line["QUANTITY"], line["PRICE"]) for line in order["lines"]) == [
-        (widget, 2, 9.5), (widget, 3, 9.5)]  # fmt: skip
+        (widget, 2, 9.5),
+        (widget, 3, 9.5),
+    ]
 
 
 async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
@@ -311,8 +329,9 @@ async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
     for n in range(4):
         systems.creatio.seed("Account", {"Name": f"Fine {n}"})
     broken = systems.creatio.seed("Account", {"Name": "Too long " + "x" * 120})
-    api = ControlApi(engine_services.flows, engine_services.settings,
-                     engine_services.engine.outcomes)  # fmt: skip
+    api = ControlApi(
+        engine_services.flows, engine_services.settings, engine_services.engine.outcomes
+    )
     first = await run_flow(engine_services, ACCOUNTS_TO_INTACCT)
     assert (first.counts.created, first.counts.failed) == (4, 1)
 
@@ -329,8 +348,9 @@ async def test_retry_re_syncs_only_the_failed_records_in_a_new_run(
     with pytest.raises(ConflictError, match="no failed records"):
         await api.retry_run(retry.id, datetime.now(UTC))
     with pytest.raises(NotFoundError):
-        await api.retry_run("creatio-intacct.accounts-to-intacct.0000000000000-abcdef",
-                            datetime.now(UTC))  # fmt: skip
+        await api.retry_run(
+            "creatio-intacct.accounts-to-intacct.0000000000000-abcdef", datetime.now(UTC)
+        )
 
 
 async def test_a_single_run_for_an_id_the_source_lacks_is_not_a_success(
@@ -399,8 +419,9 @@ async def test_a_429_puts_the_record_back_with_its_retry_after_instead_of_failin
     engine_services: Services, systems: Systems
 ) -> None:
     systems.creatio.seed("Account", {"Name": "Throttled"})
-    busy = ConnectorError("slow down", category=ErrorCategory.RATE_LIMIT, system="intacct",
-                          status=429, retry_after=1)  # fmt: skip
+    busy = ConnectorError(
+        "slow down", category=ErrorCategory.RATE_LIMIT, system="intacct", status=429, retry_after=1
+    )
     systems.intacct.fail_next("create", busy, times=2)
     pump = Pump(engine_services)
     run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
@@ -420,9 +441,13 @@ async def test_an_older_version_never_overwrites_a_newer_one_and_query_starts_mo
     assert flow.query_starts == run.window.to  # the window's end, once it was all settled
 
     # A stale message (an older run's, redelivered late) carries version 1.
-    stale = RecordMessage(flow_id=ACCOUNTS_TO_INTACCT, run_id="creatio-intacct.accounts-to-"
-                          "intacct.0000000000001-000000", record_id=acme, modified=old.modified,
-                          values=old.values)  # fmt: skip
+    stale = RecordMessage(
+        flow_id=ACCOUNTS_TO_INTACCT,
+        run_id="creatio-intacct.accounts-to-intacct.0000000000001-000000",
+        record_id=acme,
+        modified=old.modified,
+        values=old.values,
+    )
     outcome = await engine_services.records.handle(stale)
     assert outcome is Outcome.SKIPPED
     (customer,) = systems.all(systems.intacct, "CUSTOMER")
@@ -433,8 +458,9 @@ async def test_a_binding_flow_links_existing_records_of_any_age_and_creates_noth
     engine_services: Services, systems: Systems
 ) -> None:
     long_ago = datetime(2021, 3, 1, tzinfo=UTC)
-    both = systems.creatio.seed("Account", {"Name": "Old Partner", "Code": "OLD"},
-                                modified=long_ago)  # fmt: skip
+    both = systems.creatio.seed(
+        "Account", {"Name": "Old Partner", "Code": "OLD"}, modified=long_ago
+    )
     systems.creatio.seed("Account", {"Name": "Only In Creatio"}, modified=long_ago)
     customer = systems.intacct.seed(
         "CUSTOMER",
@@ -481,8 +507,12 @@ async def test_a_target_refusing_a_missing_parent_makes_the_record_wait_not_fail
     engine_services: Services, systems: Systems
 ) -> None:
     systems.creatio.seed("Account", {"Name": "Child"})
-    missing = ConnectorError("the referenced customer does not exist", system="intacct",
-                             category=ErrorCategory.DEPENDENCY, field="PARENTID")  # fmt: skip
+    missing = ConnectorError(
+        "the referenced customer does not exist",
+        system="intacct",
+        category=ErrorCategory.DEPENDENCY,
+        field="PARENTID",
+    )
     systems.intacct.fail_next("create", missing)
     pump = Pump(engine_services)
     run = await run_flow(engine_services, ACCOUNTS_TO_INTACCT, pump)
@@ -495,9 +525,11 @@ async def test_a_system_without_its_settings_fails_each_record_as_auth_naming_th
     def factory(system: str, settings: Settings) -> MemoryConnector:
         if system == "intacct":
             raise ConnectorError(
-                "INTACCT_SENDER_ID is not set", system="intacct",
-                category=ErrorCategory.AUTH, field="INTACCT_SENDER_ID",
-            )  # fmt: skip
+                "INTACCT_SENDER_ID is not set",
+                system="intacct",
+                category=ErrorCategory.AUTH,
+                field="INTACCT_SENDER_ID",
+            )
         return systems.creatio
 
     systems.creatio.seed("Account", {"Name": "Nowhere to go"})
@@ -515,8 +547,9 @@ async def test_query_starts_never_skips_a_gap_nor_jumps_into_the_future(
 ) -> None:
     flow = await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)
     now = datetime.now(UTC)
-    later = RunRequest(window_from=flow.query_starts + timedelta(seconds=30),
-                       window_to=now + timedelta(hours=1))  # fmt: skip
+    later = RunRequest(
+        window_from=flow.query_starts + timedelta(seconds=30), window_to=now + timedelta(hours=1)
+    )
     run = await engine_services.flows.run_now(ACCOUNTS_TO_INTACCT, later, now)
     await Pump(engine_services).run_finished(run.id)
     assert (await engine_services.flows.flows.get(ACCOUNTS_TO_INTACCT)).query_starts == (
@@ -533,15 +566,26 @@ async def test_ar_aging_updates_only_bound_accounts_and_never_creates_one(
     engine_services: Services, systems: Systems
 ) -> None:
     for code in ("C1", "C2"):
-        systems.intacct.seed("CUSTOMER", {"CUSTOMERID": code, "NAME": f"Customer {code}",
-                                          "STATUS": "active"}, id=code)  # fmt: skip
+        systems.intacct.seed(
+            "CUSTOMER",
+            {"CUSTOMERID": code, "NAME": f"Customer {code}", "STATUS": "active"},
+            id=code,
+        )
     await run_flow(engine_services, CUSTOMERS_TO_CREATIO)
     accounts = {r.values["Code"]: r.id for r in systems.creatio.records["Account"].values()}
     for code, due in (("C1", "1200.50"), ("C2", "0.00"), ("GHOST", "99.00")):
-        systems.intacct.seed("ARAGING", {"CUSTOMERID": code, "AGING_0_30": "200.00",
-                                         "AGING_31_60": "1000.50", "AGING_61_90": "0.00",
-                                         "AGING_OVER_90": "0.00", "TOTALDUE": due},
-                             id=code)  # fmt: skip
+        systems.intacct.seed(
+            "ARAGING",
+            {
+                "CUSTOMERID": code,
+                "AGING_0_30": "200.00",
+                "AGING_31_60": "1000.50",
+                "AGING_61_90": "0.00",
+                "AGING_OVER_90": "0.00",
+                "TOTALDUE": due,
+            },
+            id=code,
+        )
     engine_services.records.max_waits = 1  # GHOST has no Account: one short wait, then fail
     creates = systems.creatio.calls["create"]
 

@@ -37,9 +37,12 @@ async def services(
     storage_connection_string: str, table_prefix: str, systems: Systems
 ) -> AsyncIterator[Services]:
     async with support.engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", {"SHUTTLE_PAGE_SIZE": "7"},
+        storage_connection_string,
+        table_prefix,
+        "creatio-intacct",
+        {"SHUTTLE_PAGE_SIZE": "7"},
         systems.factory,
-    ) as built:  # fmt: skip
+    ) as built:
         built.records.wait_base = 0.5
         yield built
 
@@ -56,8 +59,10 @@ async def test_a_field_changed_on_both_sides_keeps_the_masters_value_and_is_logg
     services: Services, systems: Systems
 ) -> None:
     codes = ("LATE", "EARLY", "ONE", "ERPONLY", "STAT")
-    ids = {c: systems.creatio.seed("Account", {"Name": c.title(), "Code": c, "UsrActive": True})
-           for c in codes}  # fmt: skip
+    ids = {
+        c: systems.creatio.seed("Account", {"Name": c.title(), "Code": c, "UsrActive": True})
+        for c in codes
+    }
     await run(services, ACCOUNTS_TO_INTACCT)
     customers = {
         c.values["CUSTOMERID"]: cid for cid, c in systems.intacct.records["CUSTOMER"].items()
@@ -65,8 +70,12 @@ async def test_a_field_changed_on_both_sides_keeps_the_masters_value_and_is_logg
     now = datetime.now(UTC)
 
     def edit(system: Any, obj: str, rid: str, changes: dict[str, Any], ago: int) -> None:
-        system.seed(obj, {**system.values(obj, rid), **changes}, id=rid,
-                    modified=now - timedelta(seconds=ago))  # fmt: skip
+        system.seed(
+            obj,
+            {**system.values(obj, rid), **changes},
+            id=rid,
+            modified=now - timedelta(seconds=ago),
+        )
 
     # NAME is mastered by both sides (last change wins); Intacct masters STATUS.
     edit(systems.intacct, "CUSTOMER", customers["LATE"], {"NAME": "Late (finance)"}, 20)
@@ -142,8 +151,9 @@ async def test_a_dry_run_records_a_dependency_wait_instead_of_waiting(
     services: Services, systems: Systems
 ) -> None:
     account = systems.creatio.seed("Account", {"Name": "Parent not synced", "Code": "LATE"})
-    order = systems.creatio.seed("Order", {"Number": "ORD-1", "AccountId": account,
-                                           "Date": "2026-11-02T00:00:00Z"})  # fmt: skip
+    order = systems.creatio.seed(
+        "Order", {"Number": "ORD-1", "AccountId": account, "Date": "2026-11-02T00:00:00Z"}
+    )
     dry = await run(services, ORDERS_TO_INVOICES, RunParams(dry_run=True))
 
     assert writes(systems.intacct) == 0
@@ -162,8 +172,7 @@ async def test_every_failed_record_is_paged_and_retried_past_the_run_row_cap(
     services: Services, systems: Systems, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(control, "MAX_RETRY_RECORDS", 3)
-    broken = [systems.creatio.seed("Account", {"Name": f"Long {n} " + "x" * 120})
-              for n in range(7)]  # fmt: skip
+    broken = [systems.creatio.seed("Account", {"Name": f"Long {n} " + "x" * 120}) for n in range(7)]
     for n in range(3):
         systems.creatio.seed("Account", {"Name": f"Fine {n}"})
     first = await run(services, ACCOUNTS_TO_INTACCT)
@@ -201,10 +210,12 @@ async def test_a_dry_runs_plan_shows_records_outside_the_filter_as_skipped_by_it
     open_stage = systems.creatio.seed("OpportunityStage", {"Name": "Proposal"})
     account = systems.creatio.seed("Account", {"Name": "Buyer", "Code": "BUY"})
     await run(services, ACCOUNTS_TO_INTACCT)
-    deal = systems.creatio.seed("Opportunity", {"Title": "Big deal", "StageId": won,
-                                                "AccountId": account})  # fmt: skip
-    maybe = systems.creatio.seed("Opportunity", {"Title": "Maybe", "StageId": open_stage,
-                                                 "AccountId": account})  # fmt: skip
+    deal = systems.creatio.seed(
+        "Opportunity", {"Title": "Big deal", "StageId": won, "AccountId": account}
+    )
+    maybe = systems.creatio.seed(
+        "Opportunity", {"Title": "Maybe", "StageId": open_stage, "AccountId": account}
+    )
 
     dry = await run(services, OPPORTUNITIES, RunParams(dry_run=True))
     assert writes(systems.intacct) == 1  # the account only

@@ -56,8 +56,13 @@ async def services(
             return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
         return build_connector(system, s)
 
-    async with engine_services(storage_connection_string, table_prefix, SOLUTION,
-                               creatio_settings(creatio_emulator), factory) as built:  # fmt: skip
+    async with engine_services(
+        storage_connection_string,
+        table_prefix,
+        SOLUTION,
+        creatio_settings(creatio_emulator),
+        factory,
+    ) as built:
         # A missing link fails in seconds, not after the production waits.
         built.records.wait_base, built.records.max_waits = 0.2, 2
         yield built
@@ -87,11 +92,19 @@ LINES = (  # product, quantity, price, amount, discount, tax, total
 
 def lines(parent: str, parent_id: str, product: dict[str, str]) -> list[dict[str, Any]]:
     return [
-        {parent: parent_id, "ProductId": product[code], "Name": code, "Quantity": quantity,
-         "Price": price, "Amount": amount, "DiscountAmount": discount, "TaxAmount": tax,
-         "TotalAmount": total}
+        {
+            parent: parent_id,
+            "ProductId": product[code],
+            "Name": code,
+            "Quantity": quantity,
+            "Price": price,
+            "Amount": amount,
+            "DiscountAmount": discount,
+            "TaxAmount": tax,
+            "TotalAmount": total,
+        }
         for code, quantity, price, amount, discount, tax, total in LINES
-    ]  # fmt: skip
+    ]
 
 
 async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
@@ -104,24 +117,45 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
     dv_eur = one(dataverse.admin.rows("transactioncurrency"), isocurrencycode="EUR")
     dataverse.admin.seed({"pricelevel": [{"name": "Shuttle price list"}]})
     price_list = one(dataverse.admin.rows("pricelevel"))["pricelevelid"]
-    creatio.admin.seed({
-        "Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1"}],
-        "Product": [{"Name": f"Item {c}", "Code": c, "Price": "1.00"}
-                    for c in ("LIC", "SVC", "HW")],
-    })  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1"}],
+            "Product": [
+                {"Name": f"Item {c}", "Code": c, "Price": "1.00"} for c in ("LIC", "SVC", "HW")
+            ],
+        }
+    )
     await run(services, "accounts-to-dataverse")
     await run(services, "products-to-dataverse")
     account = str(one(creatio.rows("Account"), Code="EURO1")["Id"])
     product = {r["Code"]: str(r["Id"]) for r in creatio.rows("Product")}
 
     # -- the won deal's order: three lines (10.00 off one, 3.80 tax on another), in EUR -----
-    creatio.admin.seed({"Opportunity": [{
-        "Title": "Euro deal", "AccountId": account, "UsrCurrencyId": eur,
-        "StageId": lookups["OpportunityStage"]["Closed won"],
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Opportunity": [
+                {
+                    "Title": "Euro deal",
+                    "AccountId": account,
+                    "UsrCurrencyId": eur,
+                    "StageId": lookups["OpportunityStage"]["Closed won"],
+                }
+            ]
+        }
+    )
     opportunity = str(one(creatio.rows("Opportunity"), Title="Euro deal")["Id"])
-    creatio.admin.seed({"Order": [{"Number": "ORD-EUR-1", "AccountId": account,
-                                   "OpportunityId": opportunity, "CurrencyId": eur}]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Order": [
+                {
+                    "Number": "ORD-EUR-1",
+                    "AccountId": account,
+                    "OpportunityId": opportunity,
+                    "CurrencyId": eur,
+                }
+            ]
+        }
+    )
     order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
     creatio.admin.seed({"OrderProduct": lines("OrderId", order, product)})
     await run(services, "orders-to-sales-orders")
@@ -130,13 +164,18 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
     assert salesorder["_pricelevelid_value"] == price_list
     details = dataverse.admin.rows("salesorderdetail")
     assert sorted(
-        (money(d["priceperunit"]), money(d["manualdiscountamount"] or 0), money(d["tax"] or 0),
-         money(d["extendedamount"])) for d in details
-    ) == sorted(
-        (money(p), money(d), money(t), money(total)) for _, _, p, _, d, t, total in LINES
-    )  # fmt: skip
+        (
+            money(d["priceperunit"]),
+            money(d["manualdiscountamount"] or 0),
+            money(d["tax"] or 0),
+            money(d["extendedamount"]),
+        )
+        for d in details
+    ) == sorted((money(p), money(d), money(t), money(total)) for _, _, p, _, d, t, total in LINES)
     assert (money(salesorder["totalamount"]), money(salesorder["totaltax"])) == (
-        Decimal("313.78"), Decimal("3.80"))  # fmt: skip
+        Decimal("313.78"),
+        Decimal("3.80"),
+    )
 
     await run(services, "sales-orders-to-opportunities")
     won = one(creatio.rows("Opportunity"), Id=opportunity)
@@ -144,17 +183,30 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
     assert won["UsrErpLastModified"]
 
     # -- the Creatio invoice becomes a Dataverse invoice with lines, date and currency ------
-    creatio.admin.seed({"Invoice": [{
-        "Number": "INV-EUR-1", "AccountId": account, "OpportunityId": opportunity,
-        "OrderId": order, "CurrencyId": eur, "Amount": "313.78",
-        "StartDate": "2026-11-21T00:00:00Z", "DueDate": "2026-12-21T00:00:00Z",
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Invoice": [
+                {
+                    "Number": "INV-EUR-1",
+                    "AccountId": account,
+                    "OpportunityId": opportunity,
+                    "OrderId": order,
+                    "CurrencyId": eur,
+                    "Amount": "313.78",
+                    "StartDate": "2026-11-21T00:00:00Z",
+                    "DueDate": "2026-12-21T00:00:00Z",
+                }
+            ]
+        }
+    )
     crm_invoice = str(one(creatio.rows("Invoice"), Number="INV-EUR-1")["Id"])
     creatio.admin.seed({"InvoiceProduct": lines("InvoiceId", crm_invoice, product)})
     await run(services, "invoices-to-dataverse")
     invoice = one(dataverse.admin.rows("invoice"))
     assert (invoice["invoicenumber"], str(invoice["datedelivered"])[:10]) == (
-        "INV-EUR-1", "2026-11-21")  # fmt: skip
+        "INV-EUR-1",
+        "2026-11-21",
+    )
     assert invoice["_transactioncurrencyid_value"] == dv_eur["transactioncurrencyid"]
     assert money(invoice["totalamount"]) == Decimal("313.78")
     assert len(dataverse.admin.rows("invoicedetail")) == 3
@@ -182,14 +234,21 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
     payment = one(creatio.rows("UsrPayment"), UsrNumber="INV-EUR-1")
     assert payment["UsrAmount"] == Decimal("313.78")
     assert (str(payment["UsrInvoiceId"]), str(payment["UsrOpportunityId"])) == (
-        crm_invoice, opportunity)  # fmt: skip
+        crm_invoice,
+        opportunity,
+    )
     assert str(payment["UsrCurrencyId"]) == eur
 
     # A full cycle more with nothing changed writes nothing anywhere.
     before = (creatio.admin.stats()["writes"], dataverse.admin.stats()["writes"])
-    for flow in ("orders-to-sales-orders", "sales-orders-to-opportunities",
-                 "invoices-to-dataverse", "invoices-to-opportunities", "invoices-to-creatio",
-                 "payments-to-creatio"):  # fmt: skip
+    for flow in (
+        "orders-to-sales-orders",
+        "sales-orders-to-opportunities",
+        "invoices-to-dataverse",
+        "invoices-to-opportunities",
+        "invoices-to-creatio",
+        "payments-to-creatio",
+    ):
         again = await run(services, flow)
         assert again.counts.created + again.counts.updated + again.counts.failed == 0, flow
     assert (creatio.admin.stats()["writes"], dataverse.admin.stats()["writes"]) == before

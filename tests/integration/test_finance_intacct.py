@@ -45,8 +45,9 @@ async def services(
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
     settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator)}
-    async with engine_services(storage_connection_string, table_prefix, SOLUTION,
-                               settings) as built:  # fmt: skip
+    async with engine_services(
+        storage_connection_string, table_prefix, SOLUTION, settings
+    ) as built:
         # A missing link fails in seconds, not after the production waits.
         built.records.wait_base, built.records.max_waits = 0.2, 2
         yield built
@@ -70,10 +71,14 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     lookups = creatio.admin.lookups()
     eur = lookups["Currency"]["EUR"]
     status = lookups["InvoicePaymentStatus"]
-    intacct.admin.seed({"ITEM": [
-        {"ITEMID": code, "NAME": f"Item {code}", "STATUS": "active", "BASEPRICE": "1"}
-        for code in ("LIC", "SVC", "HW")
-    ]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "ITEM": [
+                {"ITEMID": code, "NAME": f"Item {code}", "STATUS": "active", "BASEPRICE": "1"}
+                for code in ("LIC", "SVC", "HW")
+            ]
+        }
+    )
     creatio.admin.seed({"Account": [{"Name": "Euro Buyer GmbH", "Code": "EURO1"}]})
     await run(services, "accounts-to-intacct")
     await run(services, "customers-to-creatio")  # binds the echo; no twin
@@ -82,26 +87,57 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     product = {r["Code"]: str(r["Id"]) for r in creatio.rows("Product")}
 
     # -- an opportunity won, three lines, in EUR: one line 10 % off -------------------------
-    creatio.admin.seed({"Opportunity": [{
-        "Title": "Euro deal", "AccountId": str(account), "DueDate": "2026-11-20T00:00:00Z",
-        "StageId": lookups["OpportunityStage"]["Closed won"], "UsrCurrencyId": eur,
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Opportunity": [
+                {
+                    "Title": "Euro deal",
+                    "AccountId": str(account),
+                    "DueDate": "2026-11-20T00:00:00Z",
+                    "StageId": lookups["OpportunityStage"]["Closed won"],
+                    "UsrCurrencyId": eur,
+                }
+            ]
+        }
+    )
     opportunity = str(one(creatio.rows("Opportunity"), Title="Euro deal")["Id"])
-    creatio.admin.seed({"OpportunityProductInterest": [
-        {"OpportunityId": opportunity, "ProductId": product["LIC"], "Quantity": 2,
-         "Price": "100.00", "Amount": "200.00"},
-        {"OpportunityId": opportunity, "ProductId": product["SVC"], "Quantity": 3,
-         "Price": "33.33", "Amount": "99.99", "UsrDiscountPercent": "10"},
-        {"OpportunityId": opportunity, "ProductId": product["HW"], "Quantity": 1,
-         "Price": "19.99", "Amount": "19.99"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "OpportunityProductInterest": [
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["LIC"],
+                    "Quantity": 2,
+                    "Price": "100.00",
+                    "Amount": "200.00",
+                },
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["SVC"],
+                    "Quantity": 3,
+                    "Price": "33.33",
+                    "Amount": "99.99",
+                    "UsrDiscountPercent": "10",
+                },
+                {
+                    "OpportunityId": opportunity,
+                    "ProductId": product["HW"],
+                    "Quantity": 1,
+                    "Price": "19.99",
+                    "Amount": "19.99",
+                },
+            ]
+        }
+    )
     await run(services, "opportunities-to-sales-orders")
     order = one(intacct.admin.rows("SODOCUMENT"))
     assert (order["CUSTOMERID"], order["CURRENCY"]) == ("EURO1", "EUR")
     lines = {line["ITEMID"]: line for line in order["SODOCUMENTENTRIES"]["sodocumententry"]}
     assert {k: (v["QUANTITY"], v["PRICE"], v.get("DISCOUNTPERCENT")) for k, v in lines.items()} == {
-        "LIC": ("2", "100.00", "0"), "SVC": ("3", "33.33", "10"), "HW": ("1", "19.99", "0"),
-    }  # fmt: skip
+        "LIC": ("2", "100.00", "0"),
+        "SVC": ("3", "33.33", "10"),
+        "HW": ("1", "19.99", "0"),
+    }
     # 200.00 + 99.99 less 10 % (89.99) + 19.99: the opportunity's net amount to the cent.
     assert order["TOTAL"] == "309.98"
 
@@ -111,35 +147,85 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     assert won["UsrErpLastModified"]
 
     # -- the Creatio order (one line discounted, one taxed) becomes the AR invoice ----------
-    creatio.admin.seed({"Order": [{
-        "Number": "ORD-EUR-1", "AccountId": str(account), "OpportunityId": opportunity,
-        "Date": "2026-11-21T00:00:00Z", "DueDate": "2026-12-21T00:00:00Z", "CurrencyId": eur,
-    }]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Order": [
+                {
+                    "Number": "ORD-EUR-1",
+                    "AccountId": str(account),
+                    "OpportunityId": opportunity,
+                    "Date": "2026-11-21T00:00:00Z",
+                    "DueDate": "2026-12-21T00:00:00Z",
+                    "CurrencyId": eur,
+                }
+            ]
+        }
+    )
     creatio_order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
-    creatio.admin.seed({"OrderProduct": [
-        {"OrderId": creatio_order, "ProductId": product["LIC"], "Name": "Licence",
-         "Quantity": 2, "Price": "100.00", "Amount": "200.00", "TotalAmount": "200.00"},
-        {"OrderId": creatio_order, "ProductId": product["SVC"], "Name": "Service",
-         "Quantity": 3, "Price": "33.33", "Amount": "99.99", "DiscountPercent": "10",
-         "DiscountAmount": "10.00", "TotalAmount": "89.99"},
-        {"OrderId": creatio_order, "ProductId": product["HW"], "Name": "Hardware",
-         "Quantity": 1, "Price": "19.99", "Amount": "19.99", "TaxAmount": "3.80",
-         "TotalAmount": "23.79"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "OrderProduct": [
+                {
+                    "OrderId": creatio_order,
+                    "ProductId": product["LIC"],
+                    "Name": "Licence",
+                    "Quantity": 2,
+                    "Price": "100.00",
+                    "Amount": "200.00",
+                    "TotalAmount": "200.00",
+                },
+                {
+                    "OrderId": creatio_order,
+                    "ProductId": product["SVC"],
+                    "Name": "Service",
+                    "Quantity": 3,
+                    "Price": "33.33",
+                    "Amount": "99.99",
+                    "DiscountPercent": "10",
+                    "DiscountAmount": "10.00",
+                    "TotalAmount": "89.99",
+                },
+                {
+                    "OrderId": creatio_order,
+                    "ProductId": product["HW"],
+                    "Name": "Hardware",
+                    "Quantity": 1,
+                    "Price": "19.99",
+                    "Amount": "19.99",
+                    "TaxAmount": "3.80",
+                    "TotalAmount": "23.79",
+                },
+            ]
+        }
+    )
     await run(services, "orders-to-invoices")
     invoice = one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")
     assert invoice["CURRENCY"] == "EUR"
     assert sorted(i["TRX_AMOUNT"] for i in invoice["ARINVOICEITEMS"]["arinvoiceitem"]) == [
-        "200.00", "23.79", "89.99"]  # fmt: skip
+        "200.00",
+        "23.79",
+        "89.99",
+    ]
     assert (invoice["TOTALENTERED"], invoice["TOTALDUE"], invoice["STATE"]) == (
-        "313.78", "313.78", "Posted")  # fmt: skip
+        "313.78",
+        "313.78",
+        "Posted",
+    )
 
     # An invoice entered in Intacct itself has no Creatio order: it links to none and its
     # number goes onto no opportunity (skipped, never waiting or failing).
-    intacct.admin.seed({"ARINVOICE": [{
-        "CUSTOMERID": "EURO1", "RECORDID": "IA-ONLY", "WHENDUE": "12/31/2026",
-        "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": "50.00"}]},
-    }]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "ARINVOICE": [
+                {
+                    "CUSTOMERID": "EURO1",
+                    "RECORDID": "IA-ONLY",
+                    "WHENDUE": "12/31/2026",
+                    "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": "50.00"}]},
+                }
+            ]
+        }
+    )
     await run(services, "invoices-to-creatio")
     numbers = await run(services, "invoices-to-opportunities")
     assert (numbers.counts.updated, numbers.counts.skipped) == (1, 1)
@@ -150,23 +236,32 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     assert str(crm_invoice["PaymentStatusId"]) == status["Planned"]
     assert str(crm_invoice["CurrencyId"]) == eur
     assert (str(crm_invoice["OrderId"]), str(crm_invoice["OpportunityId"])) == (
-        creatio_order, opportunity)  # fmt: skip
+        creatio_order,
+        opportunity,
+    )
     assert one(creatio.rows("Opportunity"), Id=opportunity)["UsrInvoiceNumber"] == "ORD-EUR-1"
 
     # -- a partial, then the full payment, applied to the invoice in Intacct ----------------
     sync = await services.connectors.get("intacct")
 
     async def pay(reference: str, amount: str) -> None:
-        await sync.create("ARPAYMENT", {
-            "CUSTOMERID": "EURO1", "PAYMENTAMOUNT": Decimal(amount), "FINANCIALENTITY": "BNK1",
-            "DOCNUMBER": reference, "PAYMENTDATE": "11/30/2026", "PAYMENTMETHOD": "EFT",
-            "CURRENCY": "EUR",
-            LINES_FIELD: [{"INVOICEKEY": invoice["RECORDNO"], "AMOUNT": Decimal(amount)}],
-        }, source=SourceRef(system="test", object="payment", id=reference))  # fmt: skip
+        await sync.create(
+            "ARPAYMENT",
+            {
+                "CUSTOMERID": "EURO1",
+                "PAYMENTAMOUNT": Decimal(amount),
+                "FINANCIALENTITY": "BNK1",
+                "DOCNUMBER": reference,
+                "PAYMENTDATE": "11/30/2026",
+                "PAYMENTMETHOD": "EFT",
+                "CURRENCY": "EUR",
+                LINES_FIELD: [{"INVOICEKEY": invoice["RECORDNO"], "AMOUNT": Decimal(amount)}],
+            },
+            source=SourceRef(system="test", object="payment", id=reference),
+        )
 
     await pay("CHK-1", "100.01")
-    assert one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")["STATE"] == (
-        "Partially Paid")  # fmt: skip
+    assert one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")["STATE"] == ("Partially Paid")
     await run(services, "invoices-to-creatio")
     partly = one(creatio.rows("Invoice"), Number="ORD-EUR-1")
     assert partly["PaymentAmount"] == Decimal("100.01")
@@ -184,30 +279,48 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     assert payments.counts.created == 2
     by_ref = {r["UsrRefNumber"]: r for r in creatio.rows("UsrPayment")}
     assert {k: v["UsrAmount"] for k, v in by_ref.items()} == {
-        "CHK-1": Decimal("100.01"), "CHK-2": Decimal("213.77")}  # fmt: skip
+        "CHK-1": Decimal("100.01"),
+        "CHK-2": Decimal("213.77"),
+    }
     for payment in by_ref.values():
         assert str(payment["UsrInvoiceId"]) == str(paid["Id"])
         assert str(payment["UsrOpportunityId"]) == opportunity
         assert str(payment["UsrCurrencyId"]) == eur
 
     # -- a credit memo against the invoice reaches Creatio linked to it and the deal --------
-    await sync.create("ARADJUSTMENT", {
-        "CUSTOMERID": "EURO1", "WHENCREATED": "12/01/2026", "RECORDID": "CM-EUR-1",
-        "DOCNUMBER": "ORD-EUR-1", "DESCRIPTION": "Goodwill", "CURRENCY": "EUR",
-        LINES_FIELD: [{"ACCOUNTNO": "4000", "TRX_AMOUNT": Decimal("-20.50")}],
-    }, source=SourceRef(system="test", object="memo", id="CM-EUR-1"))  # fmt: skip
+    await sync.create(
+        "ARADJUSTMENT",
+        {
+            "CUSTOMERID": "EURO1",
+            "WHENCREATED": "12/01/2026",
+            "RECORDID": "CM-EUR-1",
+            "DOCNUMBER": "ORD-EUR-1",
+            "DESCRIPTION": "Goodwill",
+            "CURRENCY": "EUR",
+            LINES_FIELD: [{"ACCOUNTNO": "4000", "TRX_AMOUNT": Decimal("-20.50")}],
+        },
+        source=SourceRef(system="test", object="memo", id="CM-EUR-1"),
+    )
     await run(services, "credit-memos-to-creatio")
     memo = one(creatio.rows("UsrCreditMemo"), UsrRefNumber="CM-EUR-1")
     assert memo["UsrAmount"] == Decimal("-20.50")
     assert (str(memo["UsrInvoiceId"]), str(memo["UsrOpportunityId"])) == (
-        str(paid["Id"]), opportunity)  # fmt: skip
+        str(paid["Id"]),
+        opportunity,
+    )
     assert str(memo["UsrCurrencyId"]) == eur
 
     # A full cycle more with nothing changed writes nothing anywhere.
     before = (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"])
-    for flow in ("opportunities-to-sales-orders", "sales-orders-to-opportunities",
-                 "orders-to-invoices", "invoices-to-creatio", "invoices-to-opportunities",
-                 "payments-to-creatio", "credit-memos-to-creatio"):  # fmt: skip
+    for flow in (
+        "opportunities-to-sales-orders",
+        "sales-orders-to-opportunities",
+        "orders-to-invoices",
+        "invoices-to-creatio",
+        "invoices-to-opportunities",
+        "payments-to-creatio",
+        "credit-memos-to-creatio",
+    ):
         again = await run(services, flow)
         assert again.counts.created + again.counts.updated + again.counts.failed == 0, flow
     assert (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"]) == before

@@ -52,8 +52,14 @@ def call(method: str, role: str | None, body: object = None) -> func.HttpRequest
     if role is not None:
         headers["X-MS-CLIENT-PRINCIPAL"] = encode_principal(f"{role}-user", [role], "oid-" + role)
     raw = b"" if body is None else json.dumps(body).encode()
-    return func.HttpRequest(method, "http://h/api/settings/demo?x=1", body=raw, headers=headers,
-                            params={}, route_params={})  # fmt: skip
+    return func.HttpRequest(
+        method,
+        "http://h/api/settings/demo?x=1",
+        body=raw,
+        headers=headers,
+        params={},
+        route_params={},
+    )
 
 
 async def test_a_settings_route_adopts_the_guard_in_one_line(appservice: Services) -> None:

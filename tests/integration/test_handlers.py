@@ -88,9 +88,10 @@ async def test_flow_routes(app_env: Services) -> None:
     )
     assert_error(resp, 422, "validation", "query_starts")  # no time zone: ambiguous
     resp = await control.patch_flow(
-        request("PATCH", "/", {"interval_ms": 60000, "error_policy": "stop_on_error"},
-                flow_id=ACCOUNTS)
-    )  # fmt: skip
+        request(
+            "PATCH", "/", {"interval_ms": 60000, "error_policy": "stop_on_error"}, flow_id=ACCOUNTS
+        )
+    )
     assert resp.status_code == 200
     assert (payload(resp)["interval_ms"], payload(resp)["error_policy"]) == (60000, "stop_on_error")
 
@@ -99,17 +100,22 @@ async def test_run_routes_and_workers(app_env: Services) -> None:
     resp = await control.run_flow(request("POST", "/", {"record_ids": ["a"]}, flow_id=ACCOUNTS))
     assert_error(resp, 422, "validation", "record_ids")
     resp = await control.run_flow(
-        request("POST", "/", {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
-                flow_id=ACCOUNTS)
-    )  # fmt: skip
+        request(
+            "POST",
+            "/",
+            {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+            flow_id=ACCOUNTS,
+        )
+    )
     assert_error(resp, 422, "validation")
 
     resp = await control.run_flow(request("POST", "/", flow_id=ACCOUNTS))
     assert resp.status_code == 202
     run_id = payload(resp)["run_id"]
     assert resp.headers["Location"] == f"/api/runs/{run_id}"
-    assert_error(await control.run_flow(request("POST", "/", flow_id=ACCOUNTS)), 409,
-                 "run_in_progress")  # fmt: skip
+    assert_error(
+        await control.run_flow(request("POST", "/", flow_id=ACCOUNTS)), 409, "run_in_progress"
+    )
 
     (message,) = await queued_runs(app_env)
     assert message.run_id == run_id
@@ -117,18 +123,27 @@ async def test_run_routes_and_workers(app_env: Services) -> None:
     assert cancel.status_code == 200
     asked = payload(cancel)
     assert asked["status"] == "running" and asked["cancel_requested_at"]
-    assert_error(await control.cancel_run(request("POST", "/", run_id="nope")), 404,
-                 "run_not_found")  # fmt: skip
+    assert_error(
+        await control.cancel_run(request("POST", "/", run_id="nope")), 404, "run_not_found"
+    )
     # This test's placeholder engine ignores the request (the sync engine's own handling is
     # tests/integration/test_engine_pipeline.py::test_a_cancelled_run_stops_between_pages…).
-    await flow_runs.flow_runs_worker(QueueMessage(body=message.model_dump_json().encode(),
-                                                  dequeue_count=1))  # fmt: skip
+    await flow_runs.flow_runs_worker(
+        QueueMessage(body=message.model_dump_json().encode(), dequeue_count=1)
+    )
     assert_error(await control.cancel_run(request("POST", "/", run_id=run_id)), 409, "run_final")
 
     run = payload(await control.get_run(request("GET", "/", run_id=run_id)))
     assert run["status"] == "succeeded" and run["kind"] == "manual"
-    assert set(run["counts"]) == {"read", "created", "updated", "unchanged", "skipped",
-                                  "failed", "pending"}  # fmt: skip
+    assert set(run["counts"]) == {
+        "read",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "failed",
+        "pending",
+    }
     runs = payload(await control.list_runs(request("GET", "/", flow_id=ACCOUNTS)))["runs"]
     assert [r["id"] for r in runs] == [run_id]
     flow = payload(await control.get_flow(request("GET", "/", flow_id=ACCOUNTS)))
@@ -136,8 +151,9 @@ async def test_run_routes_and_workers(app_env: Services) -> None:
 
     assert_error(await control.get_run(request("GET", "/", run_id="nope")), 404, "run_not_found")
     assert_error(await control.list_runs(request("GET", "/", flow_id="x.y")), 404, "flow_not_found")
-    bad_limit = func.HttpRequest("GET", "/", body=b"", route_params={"flow_id": ACCOUNTS},
-                                 params={"limit": "0"})  # fmt: skip
+    bad_limit = func.HttpRequest(
+        "GET", "/", body=b"", route_params={"flow_id": ACCOUNTS}, params={"limit": "0"}
+    )
     assert_error(await control.list_runs(bad_limit), 422, "validation", "limit")
 
 

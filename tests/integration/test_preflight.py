@@ -82,9 +82,11 @@ async def test_passes_on_systems_that_have_everything(services: Services) -> Non
     assert report.ok
     statuses = {(s.solution, c.system): c.status for s in report.solutions for c in s.systems}
     assert statuses == {
-        ("creatio-intacct", "creatio"): "ok", ("creatio-intacct", "intacct"): "ok",
-        ("creatio-dynamics", "creatio"): "ok", ("creatio-dynamics", "dataverse"): "ok",
-    }  # fmt: skip
+        ("creatio-intacct", "creatio"): "ok",
+        ("creatio-intacct", "intacct"): "ok",
+        ("creatio-dynamics", "creatio"): "ok",
+        ("creatio-dynamics", "dataverse"): "ok",
+    }
 
 
 async def test_a_missing_creatio_field_is_named_and_blocks_its_flow_until_back(
@@ -129,10 +131,15 @@ async def test_a_missing_custom_object_a_short_field_and_an_intacct_field(
     ]
     assert by_object["CUSTOMER"].flows == [
         f"creatio-intacct.{flow}"
-        for flow in ("accounts-to-intacct", "bind-accounts", "bulk-accounts-to-intacct",
-                     "bulk-customers-to-creatio", "customers-to-creatio",
-                     "single-account-to-intacct")
-    ]  # fmt: skip
+        for flow in (
+            "accounts-to-intacct",
+            "bind-accounts",
+            "bulk-accounts-to-intacct",
+            "bulk-customers-to-creatio",
+            "customers-to-creatio",
+            "single-account-to-intacct",
+        )
+    ]
 
 
 async def test_a_missing_or_pending_alternate_key_blocks_upserting_flows(
@@ -150,9 +157,13 @@ async def test_a_missing_or_pending_alternate_key_blocks_upserting_flows(
         await api(services).start_flow(ACCOUNTS_TO_DATAVERSE, NOW)
     admin.put("/metadata/options", json={"key_activation_reads": 100}).raise_for_status()
     with dataverse_emulator.http() as http:
-        http.post("EntityDefinitions(LogicalName='account')/Keys", json={
-            "SchemaName": "shuttle_creatioaccountid_key",
-            "KeyAttributes": ["shuttle_creatioaccountid"]}).raise_for_status()  # fmt: skip
+        http.post(
+            "EntityDefinitions(LogicalName='account')/Keys",
+            json={
+                "SchemaName": "shuttle_creatioaccountid_key",
+                "KeyAttributes": ["shuttle_creatioaccountid"],
+            },
+        ).raise_for_status()
     pending = await preflight(services).run(NOW)
     assert problems(pending) == [
         ("dataverse", "account", "shuttle_creatioaccountid", "key_not_active")
@@ -163,17 +174,26 @@ async def test_a_missing_or_pending_alternate_key_blocks_upserting_flows(
 
 
 async def test_bad_credentials_are_auth_not_missing_fields(
-    services: Services, storage_connection_string: str, table_prefix: str,
-    creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct,
-) -> None:  # fmt: skip
+    services: Services,
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+) -> None:
     secret = "Bad-Secret-42"
-    cases = (({"INTACCT_USER_PASSWORD": secret}, {"creatio": "ok", "intacct": "auth"}),
-             ({"CREATIO_PASSWORD": secret}, {"creatio": "auth", "intacct": "ok"}))  # fmt: skip
+    cases = (
+        ({"INTACCT_USER_PASSWORD": secret}, {"creatio": "ok", "intacct": "auth"}),
+        ({"CREATIO_PASSWORD": secret}, {"creatio": "auth", "intacct": "ok"}),
+    )
     for n, (wrong, expected) in enumerate(cases):
-        settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator),
-                    **wrong}  # fmt: skip
-        async with engine_services(storage_connection_string, f"{table_prefix}x{n}",
-                                   "creatio-intacct", settings) as other:  # fmt: skip
+        settings = {
+            **creatio_settings(creatio_emulator),
+            **intacct_settings(intacct_emulator),
+            **wrong,
+        }
+        async with engine_services(
+            storage_connection_string, f"{table_prefix}x{n}", "creatio-intacct", settings
+        ) as other:
             report = await preflight(other).run(NOW)
         (solution,) = report.solutions
         assert {c.system: c.status for c in solution.systems} == expected
@@ -182,15 +202,25 @@ async def test_bad_credentials_are_auth_not_missing_fields(
 
 
 async def test_an_entity_the_company_lacks_is_named_with_the_sign_in_failure(
-    services: Services, storage_connection_string: str, table_prefix: str,
-    creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct,
-) -> None:  # fmt: skip
+    services: Services,
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+) -> None:
     intacct_emulator.admin.options(entities=["E100"])  # a multi-entity company
     for entity, expected in (("E200", "auth"), ("E100", "ok")):
-        settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator),
-                    "INTACCT_ENTITY_ID": entity}  # fmt: skip
-        async with engine_services(storage_connection_string, f"{table_prefix}{entity.lower()}",
-                                   "creatio-intacct", settings) as other:  # fmt: skip
+        settings = {
+            **creatio_settings(creatio_emulator),
+            **intacct_settings(intacct_emulator),
+            "INTACCT_ENTITY_ID": entity,
+        }
+        async with engine_services(
+            storage_connection_string,
+            f"{table_prefix}{entity.lower()}",
+            "creatio-intacct",
+            settings,
+        ) as other:
             (solution,) = (await preflight(other).run(NOW)).solutions
         intacct = next(c for c in solution.systems if c.system == "intacct")
         assert intacct.status == expected, intacct.message
@@ -223,12 +253,23 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
     try:
         dry = await provision_dataverse(services.catalog, client, dry_run=True, sleep=sleep)
         assert dry.created == 0
-        assert "account: would create alternate key shuttle_creatioaccountid_key on "\
-               "shuttle_creatioaccountid" in dry.lines  # fmt: skip
+        assert (
+            "account: would create alternate key shuttle_creatioaccountid_key on "
+            "shuttle_creatioaccountid" in dry.lines
+        )
         assert not (await preflight(services).run(NOW)).ok  # a dry run created nothing
         first = await provision_dataverse(services.catalog, client, sleep=sleep)
-        tables = ("account", "contact", "incident", "invoice", "invoicedetail", "opportunity",
-                  "product", "salesorder", "salesorderdetail")  # fmt: skip
+        tables = (
+            "account",
+            "contact",
+            "incident",
+            "invoice",
+            "invoicedetail",
+            "opportunity",
+            "product",
+            "salesorder",
+            "salesorderdetail",
+        )
         # A binding column and its key per table, and the two custom invoice columns.
         assert first.created == 2 * len(tables) + 2 and not first.failed
         assert "invoice: created column shuttle_amountpaid (money)" in first.lines
@@ -246,11 +287,18 @@ async def test_provisioning_from_a_bare_dataverse_makes_upserts_work_and_is_idem
     assert [r["shuttle_creatioaccountid"] for r in dataverse_emulator.admin.rows("account")]
     # Every table the solution upserts into takes its key: contacts and products too.
     account = creatio_emulator.rows("Account")[0]
-    creatio_emulator.admin.seed({
-        "Contact": [{"Name": "Ada Lovelace", "Email": "ada@example.test",
-                     "AccountId": str(account["Id"])}],
-        "Product": [{"Name": "Widget", "Code": "W-1", "Price": 5}],
-    })  # fmt: skip
+    creatio_emulator.admin.seed(
+        {
+            "Contact": [
+                {
+                    "Name": "Ada Lovelace",
+                    "Email": "ada@example.test",
+                    "AccountId": str(account["Id"]),
+                }
+            ],
+            "Product": [{"Name": "Widget", "Code": "W-1", "Price": 5}],
+        }
+    )
     for flow, table in (("contacts-to-dataverse", "contact"), ("products-to-dataverse", "product")):
         run = await run_flow(services, f"creatio-dynamics.{flow}")
         assert run.status is RunStatus.SUCCEEDED, run.errors

@@ -26,15 +26,21 @@ def emulators() -> Iterator[tuple[RunningCreatio, RunningIntacct]]:
 
 @pytest.fixture
 async def app_env(
-    monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    storage_connection_string: str,
+    table_prefix: str,
     emulators: tuple[RunningCreatio, RunningIntacct],
-) -> AsyncIterator[Services]:  # fmt: skip
+) -> AsyncIterator[Services]:
     creatio, intacct = emulators
     creatio.admin.reset()
     intacct.admin.reset()
-    values = {"AzureWebJobsStorage": storage_connection_string,
-              "SHUTTLE_TABLE_PREFIX": table_prefix, "SHUTTLE_SOLUTIONS": "creatio-intacct",
-              **creatio_settings(creatio), **intacct_settings(intacct)}  # fmt: skip
+    values = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "SHUTTLE_TABLE_PREFIX": table_prefix,
+        "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        **creatio_settings(creatio),
+        **intacct_settings(intacct),
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     await reset_services()
@@ -57,7 +63,11 @@ async def test_preflight_route_and_the_start_it_refuses(
     assert report["ok"] is False
     (problem,) = report["solutions"][0]["problems"]
     assert (problem["system"], problem["object"], problem["field"], problem["kind"]) == (
-        "intacct", "CONTACT", "EMAIL1", "missing_field")  # fmt: skip
+        "intacct",
+        "CONTACT",
+        "EMAIL1",
+        "missing_field",
+    )
     assert FLOW in problem["flows"]
 
     refused = await control.start_flow(call("POST", "/api/flows/x/start", flow_id=FLOW))

@@ -56,10 +56,13 @@ async def test_concurrent_ticks_on_two_hosts_claim_each_due_flow_once(
     barrier = ctx.Barrier(2 * THREADS_PER_HOST)
     out = ctx.Queue()
     hosts = [
-        ctx.Process(target=_host, args=(storage_connection_string, table_prefix, now, barrier, out),
-                    name=f"host-{name}")
+        ctx.Process(
+            target=_host,
+            args=(storage_connection_string, table_prefix, now, barrier, out),
+            name=f"host-{name}",
+        )
         for name in ("a", "b")
-    ]  # fmt: skip
+    ]
     for p in hosts:
         p.start()
     claimed = [run for _ in hosts for run in out.get(timeout=120)]

@@ -42,10 +42,14 @@ async def services(
 ) -> AsyncIterator[Services]:
     creatio_emulator.admin.reset()
     intacct_emulator.admin.reset()
-    settings = {"SHUTTLE_PAGE_SIZE": str(PAGE), **creatio_settings(creatio_emulator),
-                **intacct_settings(intacct_emulator)}  # fmt: skip
-    async with engine_services(storage_connection_string, table_prefix, "creatio-intacct",
-                               settings) as built:  # fmt: skip
+    settings = {
+        "SHUTTLE_PAGE_SIZE": str(PAGE),
+        **creatio_settings(creatio_emulator),
+        **intacct_settings(intacct_emulator),
+    }
+    async with engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", settings
+    ) as built:
         yield built
 
 
@@ -55,10 +59,13 @@ def stamp(moment: datetime) -> str:
 
 def accounts(prefix: str, count: int, modified: datetime) -> list[dict[str, Any]]:
     return [
-        {"Name": f"{prefix} {n:02d}", "Code": f"{prefix}{n:02d}",
-         "ModifiedOn": stamp(modified + timedelta(seconds=n))}
+        {
+            "Name": f"{prefix} {n:02d}",
+            "Code": f"{prefix}{n:02d}",
+            "ModifiedOn": stamp(modified + timedelta(seconds=n)),
+        }
         for n in range(count)
-    ]  # fmt: skip
+    ]
 
 
 async def test_a_window_opening_mid_run_holds_the_run_and_loses_nothing(
@@ -71,8 +78,9 @@ async def test_a_window_opening_mid_run_holds_the_run_and_loses_nothing(
     await api.put_sleep_windows(json.dumps({"windows": [NIGHT]}).encode(), clock())
 
     creatio_emulator.admin.seed({"Account": accounts("BEFORE", 12, CLAIMED - timedelta(hours=1))})
-    await services.flows.patch(FLOW, {"query_starts": CLAIMED - timedelta(hours=2),
-                                      "shift_ms": 0, "interval_ms": 600_000})  # fmt: skip
+    await services.flows.patch(
+        FLOW, {"query_starts": CLAIMED - timedelta(hours=2), "shift_ms": 0, "interval_ms": 600_000}
+    )
     await services.flows.start(FLOW, clock())
     (run_id,) = (await tick(services.flows, clock())).claimed
 

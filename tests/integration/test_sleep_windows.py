@@ -83,9 +83,14 @@ async def test_bad_windows_are_422_naming_the_field_and_change_nothing(api: Cont
         (b'{"windows": "23:00:00"}', "windows"),
         (b"not json", None),
         # Every hour of the week inside a window: flows would never run again.
-        (body({**NIGHT, "end": "23:00:00", "start": "00:00:00"},
-              {**NIGHT, "start": "23:00:00", "end": "00:00:00"}), "windows"),
-    ]  # fmt: skip
+        (
+            body(
+                {**NIGHT, "end": "23:00:00", "start": "00:00:00"},
+                {**NIGHT, "start": "23:00:00", "end": "00:00:00"},
+            ),
+            "windows",
+        ),
+    ]
     for raw, field in cases:
         with pytest.raises(RequestValidationError) as raised:
             await api.put_sleep_windows(raw, OPENS)
@@ -95,10 +100,12 @@ async def test_bad_windows_are_422_naming_the_field_and_change_nothing(api: Cont
 
 async def test_racing_puts_each_land_whole(api: ControlApi, services: Services) -> None:
     variants = [
-        [{**NIGHT, "start": f"2{n}:00:00"}, {"start": "10:00:00", "end": f"1{n}:30:00",
-                                             "time_zone": "UTC"}]
+        [
+            {**NIGHT, "start": f"2{n}:00:00"},
+            {"start": "10:00:00", "end": f"1{n}:30:00", "time_zone": "UTC"},
+        ]
         for n in range(1, 4)
-    ]  # fmt: skip
+    ]
     results = await asyncio.gather(*(api.put_sleep_windows(body(*v), OPENS) for v in variants))
     assert all(status == 200 for status, _ in results)
     stored = (await services.sleep.store.get()).model_dump(mode="json", exclude_none=True)
@@ -127,26 +134,39 @@ async def test_a_broken_row_keeps_flows_awake_and_a_put_repairs_it(
 # (case, window, opens, ends, moments inside): a window across midnight on Berlin's spring-
 # forward night, and one on New York's fall-back night, where 01:00-02:00 happens twice.
 NIGHTS = [
-    ("berlin-spring-forward", NIGHT, OPENS, ENDS, [
-        datetime(2027, 3, 27, 23, 0, 1, tzinfo=UTC),  # 00:00:01 CET, after midnight
-        datetime(2027, 3, 28, 0, 59, 59, tzinfo=UTC),  # 01:59:59 CET, the second before the jump
-        datetime(2027, 3, 28, 1, 0, 0, tzinfo=UTC),  # 03:00:00 CEST, right after it
-    ]),
-    ("new-york-fall-back",
-     {"start": "22:00:00", "end": "01:30:00", "time_zone": "America/New_York"},
-     datetime(2027, 11, 7, 2, 0, tzinfo=UTC),  # 22:00 EDT on Nov 6
-     datetime(2027, 11, 7, 6, 30, tzinfo=UTC),  # the second 01:30, in EST: 4.5 h later
-     [
-        datetime(2027, 11, 7, 4, 0, 1, tzinfo=UTC),  # 00:00:01 EDT, after midnight
-        datetime(2027, 11, 7, 5, 30, 0, tzinfo=UTC),  # the first 01:30 (EDT)
-        datetime(2027, 11, 7, 5, 59, 59, tzinfo=UTC),  # 01:59:59 EDT, before the clock goes back
-        datetime(2027, 11, 7, 6, 0, 0, tzinfo=UTC),  # 01:00:00 EST, the repeated hour
-     ]),
-]  # fmt: skip
+    (
+        "berlin-spring-forward",
+        NIGHT,
+        OPENS,
+        ENDS,
+        [
+            datetime(2027, 3, 27, 23, 0, 1, tzinfo=UTC),  # 00:00:01 CET, after midnight
+            datetime(
+                2027, 3, 28, 0, 59, 59, tzinfo=UTC
+            ),  # 01:59:59 CET, the second before the jump
+            datetime(2027, 3, 28, 1, 0, 0, tzinfo=UTC),  # 03:00:00 CEST, right after it
+        ],
+    ),
+    (
+        "new-york-fall-back",
+        {"start": "22:00:00", "end": "01:30:00", "time_zone": "America/New_York"},
+        datetime(2027, 11, 7, 2, 0, tzinfo=UTC),  # 22:00 EDT on Nov 6
+        datetime(2027, 11, 7, 6, 30, tzinfo=UTC),  # the second 01:30, in EST: 4.5 h later
+        [
+            datetime(2027, 11, 7, 4, 0, 1, tzinfo=UTC),  # 00:00:01 EDT, after midnight
+            datetime(2027, 11, 7, 5, 30, 0, tzinfo=UTC),  # the first 01:30 (EDT)
+            datetime(
+                2027, 11, 7, 5, 59, 59, tzinfo=UTC
+            ),  # 01:59:59 EDT, before the clock goes back
+            datetime(2027, 11, 7, 6, 0, 0, tzinfo=UTC),  # 01:00:00 EST, the repeated hour
+        ],
+    ),
+]
 
 
-@pytest.mark.parametrize(("case", "window", "opens", "ends", "moments"), NIGHTS,
-                         ids=[n[0] for n in NIGHTS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("case", "window", "opens", "ends", "moments"), NIGHTS, ids=[n[0] for n in NIGHTS]
+)
 async def test_nothing_is_claimed_inside_the_window_across_midnight_and_a_dst_change(
     api: ControlApi,
     services: Services,
@@ -243,9 +263,15 @@ async def test_a_held_record_keeps_its_counters_and_a_removed_window_releases_it
     services.sleep.recheck_seconds = 1
     await api.put_sleep_windows(body(NIGHT), clock())
     clock.set(OPENS + timedelta(hours=1))
-    message = RecordMessage(flow_id="creatio-intacct.accounts-to-intacct", run_id="r-held",
-                            record_id="acct-1", modified=OPENS, values={"Name": "Held"},
-                            waits=2, retries=3)  # fmt: skip
+    message = RecordMessage(
+        flow_id="creatio-intacct.accounts-to-intacct",
+        run_id="r-held",
+        record_id="acct-1",
+        modified=OPENS,
+        values={"Name": "Held"},
+        waits=2,
+        retries=3,
+    )
     assert await services.records.handle(message) is None
     assert await services.engine.outcomes.status("r-held", "acct-1") is None  # not settled
 
@@ -257,7 +283,7 @@ async def test_a_held_record_keeps_its_counters_and_a_removed_window_releases_it
             async for m in queue.receive_messages(max_messages=32, visibility_timeout=1)
             for chunk in [parse_record_upserts(base64.b64decode(m.content))]
         ]
-        return found  # fmt: skip
+        return found
 
     (back,) = await eventually(visible, what="the held record to come back", timeout=30)
     assert back == message  # the same record, its wait and retry counters untouched

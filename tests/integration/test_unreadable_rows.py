@@ -95,14 +95,16 @@ async def test_unreadable_flow_row_is_reported_and_the_rest_keeps_working(
     assert status["flows"]["total"] == len(app_env.catalog) - 1
 
     subject = f"flow '{ACCOUNTS}'"
-    assert_unreadable_error(await control.get_flow(request("GET", flow_id=ACCOUNTS)), subject,
-                            field)  # fmt: skip
+    assert_unreadable_error(
+        await control.get_flow(request("GET", flow_id=ACCOUNTS)), subject, field
+    )
     for handler in (control.start_flow, control.stop_flow, control.run_flow):
         assert_unreadable_error(await handler(request("POST", flow_id=ACCOUNTS)), subject, field)
     assert_unreadable_error(
         await control.patch_flow(request("PATCH", {"shift_ms": 0}, flow_id=ACCOUNTS)),
-        subject, field,
-    )  # fmt: skip
+        subject,
+        field,
+    )
 
     # Other flows, of the same solution and of the other one, start and are ticked.
     for flow_id in (CONTACTS, DYNAMICS):
@@ -131,8 +133,9 @@ async def test_unreadable_run_row_is_reported_and_its_flow_recovers(app_env: Ser
     bad_start = EntityProperty("12-03-04T00:00:00Z", EdmType.DATETIME)
     await break_row(app_env.flows.runs.table, pk, rk, {"started_at": bad_start})
 
-    assert_unreadable_error(await control.get_run(request("GET", run_id=run_id)),
-                            f"run '{run_id}'", "started_at")  # fmt: skip
+    assert_unreadable_error(
+        await control.get_run(request("GET", run_id=run_id)), f"run '{run_id}'", "started_at"
+    )
     runs = answer(await control.list_runs(request("GET", flow_id=ACCOUNTS)), 200)
     assert [r["id"] for r in runs["runs"]] == [first]
     assert [(u["run_id"], u["field"]) for u in runs["unreadable"]] == [(run_id, "started_at")]

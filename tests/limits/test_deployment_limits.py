@@ -22,10 +22,15 @@ WORKERS, RECORDS = 4, 12
 
 async def _worker(job: WorkerJob, storage: str) -> WorkerReport:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sandbox.intacct_worker", job.model_dump_json(), cwd=ROOT,
+        sys.executable,
+        "-m",
+        "sandbox.intacct_worker",
+        job.model_dump_json(),
+        cwd=ROOT,
         env={**os.environ, "AzureWebJobsStorage": storage},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 240)
     assert process.returncode == 0, err.decode()[-2000:]
     return WorkerReport.model_validate_json(out.decode().strip().splitlines()[-1])

@@ -72,10 +72,15 @@ async def test_the_workers_connector_pool_attaches_the_deployment_limits(
 ) -> None:
     """What shared/runtime.py builds: the pool's Intacct connector gets the shared gate."""
     settings = Settings(
-        INTACCT_SENDER_ID="S", INTACCT_SENDER_PASSWORD="p", INTACCT_COMPANY_ID="ACME/EU",
-        INTACCT_ENTITY_ID="E1", INTACCT_USER_ID="u", INTACCT_USER_PASSWORD="p",
-        INTACCT_MAX_IN_FLIGHT=3, INTACCT_TIMEOUT_SECONDS=20,
-    )  # fmt: skip
+        INTACCT_SENDER_ID="S",
+        INTACCT_SENDER_PASSWORD="p",
+        INTACCT_COMPANY_ID="ACME/EU",
+        INTACCT_ENTITY_ID="E1",
+        INTACCT_USER_ID="u",
+        INTACCT_USER_PASSWORD="p",
+        INTACCT_MAX_IN_FLIGHT=3,
+        INTACCT_TIMEOUT_SECONDS=20,
+    )
     pool = ConnectorPool(settings, limits=DeploymentLimits(limits_table))
     try:
         connector = await pool.get("intacct")

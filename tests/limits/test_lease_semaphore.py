@@ -29,10 +29,12 @@ class WallClock:
         await asyncio.sleep(0)
 
 
-def semaphore(table: TableClient, clock: WallClock, holder: str, capacity: int = 2,
-              lease_s: float = 60.0) -> LeaseSemaphore:  # fmt: skip
-    return LeaseSemaphore(table, KEY, capacity, lease_s=lease_s, clock=clock,
-                          sleep=clock.sleep, holder=holder)  # fmt: skip
+def semaphore(
+    table: TableClient, clock: WallClock, holder: str, capacity: int = 2, lease_s: float = 60.0
+) -> LeaseSemaphore:
+    return LeaseSemaphore(
+        table, KEY, capacity, lease_s=lease_s, clock=clock, sleep=clock.sleep, holder=holder
+    )
 
 
 async def holders(table: TableClient) -> dict[str, str]:

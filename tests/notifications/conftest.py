@@ -31,11 +31,15 @@ T0 = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)
 # Every system configured (the monitor checks only configured ones); the scripted checker or
 # the emulators answer instead of real systems.
 SYSTEMS = {
-    "CREATIO_URL": "http://127.0.0.1:9", "CREATIO_USERNAME": "Supervisor",
+    "CREATIO_URL": "http://127.0.0.1:9",
+    "CREATIO_USERNAME": "Supervisor",
     "CREATIO_PASSWORD": "creatio-Pa55word",
-    "INTACCT_SENDER_ID": "S", "INTACCT_SENDER_PASSWORD": "intacct-sender-Pa55",
-    "INTACCT_COMPANY_ID": "C", "INTACCT_USER_ID": "U", "INTACCT_USER_PASSWORD": "intacct-user-Pa55",
-}  # fmt: skip
+    "INTACCT_SENDER_ID": "S",
+    "INTACCT_SENDER_PASSWORD": "intacct-sender-Pa55",
+    "INTACCT_COMPANY_ID": "C",
+    "INTACCT_USER_ID": "U",
+    "INTACCT_USER_PASSWORD": "intacct-user-Pa55",
+}
 
 
 @pytest.fixture
@@ -48,13 +52,18 @@ def notify_settings(
     conn: str, prefix: str, smtp_port: int, drop: tuple[str, ...] = (), **extra: str
 ) -> Settings:
     values = {
-        "AzureWebJobsStorage": conn, "SHUTTLE_TABLE_PREFIX": prefix,
+        "AzureWebJobsStorage": conn,
+        "SHUTTLE_TABLE_PREFIX": prefix,
         "SHUTTLE_SOLUTIONS": "creatio-intacct",
-        "SHUTTLE_SMTP_HOST": "127.0.0.1", "SHUTTLE_SMTP_PORT": str(smtp_port),
-        "SHUTTLE_SMTP_SECURITY": "none", "SHUTTLE_MAIL_FROM": "shuttle@example.com",
-        "SHUTTLE_NOTIFY_MODE": "none", "SHUTTLE_ADMIN_EMAIL": ADMIN,
-        **SYSTEMS, **extra,
-    }  # fmt: skip
+        "SHUTTLE_SMTP_HOST": "127.0.0.1",
+        "SHUTTLE_SMTP_PORT": str(smtp_port),
+        "SHUTTLE_SMTP_SECURITY": "none",
+        "SHUTTLE_MAIL_FROM": "shuttle@example.com",
+        "SHUTTLE_NOTIFY_MODE": "none",
+        "SHUTTLE_ADMIN_EMAIL": ADMIN,
+        **SYSTEMS,
+        **extra,
+    }
     return Settings.model_validate({k: v for k, v in values.items() if k not in drop})
 
 
@@ -70,8 +79,9 @@ async def make_services(
     built: list[Services] = []
 
     async def make(drop: tuple[str, ...] = (), **extra: str) -> Services:
-        settings = notify_settings(storage_connection_string, table_prefix, mail_sink.port,
-                                   drop, **extra)  # fmt: skip
+        settings = notify_settings(
+            storage_connection_string, table_prefix, mail_sink.port, drop, **extra
+        )
         services = await Services.create(settings)
         assert services.notifications is not None
         services.notifications.notifier.mailer.sleep = _no_wait

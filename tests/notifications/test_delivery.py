@@ -47,10 +47,18 @@ async def test_the_same_event_from_two_hosts_is_sent_once(
     a, b = await make_services(), await make_services()
     assert a.notifications and b.notifications
     await a.notifications.patch_settings(b'{"mode": "every_error"}')
-    event = Event(kind=EventKind.FLOW_STOPPED, key="run|r1|stopped", at=T0, what="flow stopped",
-                  solution="creatio-intacct", flow_id="creatio-intacct.x", run_id="r1")  # fmt: skip
-    sent = await asyncio.gather(*(n.notifier.emit(event) for n in (a.notifications,
-                                                                 b.notifications) * 3))  # fmt: skip
+    event = Event(
+        kind=EventKind.FLOW_STOPPED,
+        key="run|r1|stopped",
+        at=T0,
+        what="flow stopped",
+        solution="creatio-intacct",
+        flow_id="creatio-intacct.x",
+        run_id="r1",
+    )
+    sent = await asyncio.gather(
+        *(n.notifier.emit(event) for n in (a.notifications, b.notifications) * 3)
+    )
     assert sorted(sent) == [False] * 5 + [True]
     assert len(mail_sink.received) == 1
 
@@ -61,8 +69,11 @@ async def test_a_redelivered_run_end_sends_nothing_new(
     services = await make_services()
     assert services.notifications
     await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    flow = next(e.flow_id for e in services.catalog.in_solution("creatio-intacct")
-                if e.flow.kind is FlowKind.SCHEDULED)  # fmt: skip
+    flow = next(
+        e.flow_id
+        for e in services.catalog.in_solution("creatio-intacct")
+        if e.flow.kind is FlowKind.SCHEDULED
+    )
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.VALIDATION, message="bad", at=T0)
     end = RunEnd(RunStatus.FAILED, counts=RunCounts(read=1, failed=1), errors=(error,))
@@ -79,16 +90,21 @@ async def test_webhooks_get_slack_teams_and_json_payloads(
     receiver, url = webhook_receiver
     services = await make_services()
     assert services.notifications
-    hooks = [{"url": f"{url}/slack/T000/B000/XXXX", "format": "slack"},
-             {"url": f"{url}/teams/workflow", "format": "teams"},
-             {"url": f"{url}/json", "format": "json"}]  # fmt: skip
+    hooks = [
+        {"url": f"{url}/slack/T000/B000/XXXX", "format": "slack"},
+        {"url": f"{url}/teams/workflow", "format": "teams"},
+        {"url": f"{url}/json", "format": "json"},
+    ]
     body = {"mode": "connection_failures", "webhooks": hooks}
     await services.notifications.patch_settings(json.dumps(body).encode())
     services.notifications.monitor.checker = Scripted(creatio=[DOWN])
     await services.notifications.monitor.tick(T0)
 
-    assert [path for path, _ in receiver.posts] == ["/slack/T000/B000/XXXX", "/teams/workflow",
-                                                    "/json"]  # fmt: skip
+    assert [path for path, _ in receiver.posts] == [
+        "/slack/T000/B000/XXXX",
+        "/teams/workflow",
+        "/json",
+    ]
     slack, teams, plain = (body for _, body in receiver.posts)
     assert slack["text"].endswith("Creatio connection failing")
     assert [b["type"] for b in slack["blocks"]] == ["header", "section"]
@@ -138,12 +154,14 @@ async def test_a_run_ends_even_when_its_alert_cannot_be_sent(make_services: Make
     services = await make_services(SHUTTLE_SMTP_PORT=str(free_port()))
     assert services.notifications
     await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    flow = next(e.flow_id for e in services.catalog.in_solution("creatio-intacct")
-                if e.flow.kind is FlowKind.SCHEDULED)  # fmt: skip
+    flow = next(
+        e.flow_id
+        for e in services.catalog.in_solution("creatio-intacct")
+        if e.flow.kind is FlowKind.SCHEDULED
+    )
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.VALIDATION, message="bad", at=T0)
-    end = RunEnd(RunStatus.PARTIAL, counts=RunCounts(read=2, created=1, failed=1),
-                 errors=(error,))  # fmt: skip
+    end = RunEnd(RunStatus.PARTIAL, counts=RunCounts(read=2, created=1, failed=1), errors=(error,))
     finished = await services.flows.finish_run(run.id, end, T0)
     assert finished.status is RunStatus.PARTIAL
     assert (await services.flows.flows.get(flow)).state.value == "STOPPED"
@@ -180,8 +198,11 @@ async def test_no_secret_of_the_settings_reaches_a_message_or_the_status(
     leak = "login failed for Supervisor/creatio-Pa55word (sender intacct-sender-Pa55)"
     services.notifications.monitor.checker = Scripted(creatio=[Probe(ok=False, message=leak)])
     await services.notifications.monitor.tick(T0)
-    flow = next(e.flow_id for e in services.catalog.in_solution("creatio-intacct")
-                if e.flow.kind is FlowKind.SCHEDULED)  # fmt: skip
+    flow = next(
+        e.flow_id
+        for e in services.catalog.in_solution("creatio-intacct")
+        if e.flow.kind is FlowKind.SCHEDULED
+    )
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.AUTH, message=leak, at=T0)
     await services.flows.finish_run(run.id, RunEnd(RunStatus.FAILED, errors=(error,)), T0)

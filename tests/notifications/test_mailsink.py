@@ -21,10 +21,14 @@ from shared.settings import Settings
 
 async def test_the_sink_saves_what_shuttle_sends_as_eml(tmp_path: Path) -> None:
     with MailSink(free_port(), directory=tmp_path) as sink:
-        settings = Settings.model_validate({
-            "SHUTTLE_SMTP_HOST": "127.0.0.1", "SHUTTLE_SMTP_PORT": str(sink.port),
-            "SHUTTLE_SMTP_SECURITY": "none", "SHUTTLE_MAIL_FROM": "shuttle@example.com",
-        })  # fmt: skip
+        settings = Settings.model_validate(
+            {
+                "SHUTTLE_SMTP_HOST": "127.0.0.1",
+                "SHUTTLE_SMTP_PORT": str(sink.port),
+                "SHUTTLE_SMTP_SECURITY": "none",
+                "SHUTTLE_MAIL_FROM": "shuttle@example.com",
+            }
+        )
         message = Message(subject="[Shuttle t] hello", text="plain ü\n", html="<p>html</p>")
         await Mailer(settings).send(message, Envelope(["a@example.com"], [], ["b@example.com"]))
     (saved,) = tmp_path.glob("*.eml")
@@ -65,8 +69,11 @@ def test_the_example_settings_point_at_the_sink() -> None:
     import json
 
     values = json.loads(Path("local.settings.example.json").read_text())["Values"]
-    assert (values["SHUTTLE_SMTP_HOST"], values["SHUTTLE_SMTP_PORT"],
-            values["SHUTTLE_SMTP_SECURITY"]) == ("127.0.0.1", "8025", "none")  # fmt: skip
+    assert (
+        values["SHUTTLE_SMTP_HOST"],
+        values["SHUTTLE_SMTP_PORT"],
+        values["SHUTTLE_SMTP_SECURITY"],
+    ) == ("127.0.0.1", "8025", "none")
 
 
 def test_the_message_itself_never_names_bcc() -> None:

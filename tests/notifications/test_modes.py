@@ -44,21 +44,33 @@ def _what(mail: Received) -> str:
 
 def _errors(n: int, at: object) -> tuple[RunErrorEntry, ...]:
     return tuple(
-        RunErrorEntry(record=f"rec-{i}", category=ErrorCategory.VALIDATION, field="Name",
-                      message=f"record {i}: name too long", at=at)  # type: ignore[arg-type]
+        RunErrorEntry(
+            record=f"rec-{i}",
+            category=ErrorCategory.VALIDATION,
+            field="Name",
+            message=f"record {i}: name too long",
+            at=at,
+        )  # type: ignore[arg-type]
         for i in range(n)
-    )  # fmt: skip
+    )
 
 
 async def scenario(services: Services, sink: MailSink) -> None:
     notifications = services.notifications
     assert notifications is not None
     monitor = notifications.monitor
-    monitor.checker = Scripted(creatio=[Probe(ok=False, message="could not connect to Creatio"),
-                                        Probe(ok=False, message="could not connect to Creatio"),
-                                        Probe(ok=True)])  # fmt: skip
-    flows = [e.flow_id for e in services.catalog.in_solution("creatio-intacct")
-             if e.flow.kind is FlowKind.SCHEDULED][:2]  # fmt: skip
+    monitor.checker = Scripted(
+        creatio=[
+            Probe(ok=False, message="could not connect to Creatio"),
+            Probe(ok=False, message="could not connect to Creatio"),
+            Probe(ok=True),
+        ]
+    )
+    flows = [
+        e.flow_id
+        for e in services.catalog.in_solution("creatio-intacct")
+        if e.flow.kind is FlowKind.SCHEDULED
+    ][:2]
     now = T0
     # 1. a connection failure episode: ok, failing, failing, ok
     for _ in range(4):
@@ -91,9 +103,15 @@ async def test_each_mode_sends_exactly_its_messages(
 ) -> None:
     services = await make_services()
     assert services.notifications is not None
-    body = {"mode": mode, "admin_email": ADMIN, "cc": [CC], "bcc": [BCC],
-            "hosting_provider": [HOSTING], "daily_report_at": "07:00:00",
-            "time_zone": "Europe/Berlin"}  # fmt: skip
+    body = {
+        "mode": mode,
+        "admin_email": ADMIN,
+        "cc": [CC],
+        "bcc": [BCC],
+        "hosting_provider": [HOSTING],
+        "daily_report_at": "07:00:00",
+        "time_zone": "Europe/Berlin",
+    }
     await services.notifications.patch_settings(json.dumps(body).encode())
 
     await scenario(services, mail_sink)
@@ -154,8 +172,9 @@ async def test_only_one_message_per_episode_then_one_recovery(
     await services.notifications.patch_settings(b'{"mode": "connection_failures"}')
     monitor = services.notifications.monitor
     down = [Probe(ok=False, message="could not connect to Creatio")] * 5
-    monitor.checker = Scripted(creatio=[*down, Probe(ok=True), Probe(ok=True),
-                                        Probe(ok=False, message="again")])  # fmt: skip
+    monitor.checker = Scripted(
+        creatio=[*down, Probe(ok=True), Probe(ok=True), Probe(ok=False, message="again")]
+    )
     now = T0
     for _ in range(8):
         await monitor.tick(now)

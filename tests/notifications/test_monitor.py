@@ -29,11 +29,16 @@ from tests.support.intacct import USER as INTACCT_USER
 
 def _emulated(creatio: RunningCreatio, intacct_endpoint: str) -> dict[str, str]:
     return {
-        "CREATIO_URL": creatio.url, "CREATIO_USERNAME": USER, "CREATIO_PASSWORD": PASSWORD,
-        "INTACCT_ENDPOINT": intacct_endpoint, "INTACCT_SENDER_ID": SENDER,
-        "INTACCT_SENDER_PASSWORD": SENDER_PASSWORD, "INTACCT_COMPANY_ID": COMPANY,
-        "INTACCT_USER_ID": INTACCT_USER, "INTACCT_USER_PASSWORD": USER_PASSWORD,
-    }  # fmt: skip
+        "CREATIO_URL": creatio.url,
+        "CREATIO_USERNAME": USER,
+        "CREATIO_PASSWORD": PASSWORD,
+        "INTACCT_ENDPOINT": intacct_endpoint,
+        "INTACCT_SENDER_ID": SENDER,
+        "INTACCT_SENDER_PASSWORD": SENDER_PASSWORD,
+        "INTACCT_COMPANY_ID": COMPANY,
+        "INTACCT_USER_ID": INTACCT_USER,
+        "INTACCT_USER_PASSWORD": USER_PASSWORD,
+    }
 
 
 async def _status(services: Services) -> dict[str, dict]:
@@ -64,11 +69,17 @@ async def test_a_failing_system_alerts_once_and_recovers_once(
 
     before = await _status(services)
     assert {s: c["status"] for s, c in before.items()} == {
-        "creatio": "unchecked", "intacct": "unchecked", "storage": "unchecked"}  # fmt: skip
+        "creatio": "unchecked",
+        "intacct": "unchecked",
+        "storage": "unchecked",
+    }
     await monitor.tick(T0)
     healthy = await _status(services)
     assert {s: c["status"] for s, c in healthy.items()} == {
-        "creatio": "ok", "intacct": "ok", "storage": "ok"}  # fmt: skip
+        "creatio": "ok",
+        "intacct": "ok",
+        "storage": "ok",
+    }
     assert healthy["creatio"]["checked_at"] == T0 and healthy["creatio"]["latency_ms"] >= 0
     assert mail_sink.received == []  # unchecked -> ok is no news
 
@@ -83,7 +94,8 @@ async def test_a_failing_system_alerts_once_and_recovers_once(
     await monitor.tick(failing_at + timedelta(minutes=5))  # still failing: no second alert
     assert (await _status(services))["creatio"]["since"] == failing_at
     assert [m.subject.rsplit("] ", 1)[-1] for m in mail_sink.received] == [
-        "Creatio connection failing"]  # fmt: skip
+        "Creatio connection failing"
+    ]
 
     creatio.admin.knobs(fail_rate=0.0)
     back_at = failing_at + timedelta(minutes=10)
@@ -92,7 +104,9 @@ async def test_a_failing_system_alerts_once_and_recovers_once(
     assert status["creatio"]["status"] == "ok" and status["creatio"]["since"] == back_at
     assert status["creatio"]["message"] is None
     assert [m.subject.rsplit("] ", 1)[-1] for m in mail_sink.received] == [
-        "Creatio connection failing", "Creatio connection recovered"]  # fmt: skip
+        "Creatio connection failing",
+        "Creatio connection recovered",
+    ]
 
 
 async def test_a_system_at_a_closed_port_is_failing_after_one_check(
@@ -144,12 +158,15 @@ async def test_dataverse_shows_its_remaining_service_protection_budget(
     for name in TRUST_VARIABLES:  # the sandbox CA, as the sandbox points its processes at it
         monkeypatch.setenv(name, dataverse.ca)
     services = await make_services(
-        SHUTTLE_SOLUTIONS="creatio-dynamics", CREATIO_URL=creatio.url, CREATIO_PASSWORD=PASSWORD,
-        DATAVERSE_URL=dataverse.url, DATAVERSE_AUTHORITY_HOST=dataverse.authority,
+        SHUTTLE_SOLUTIONS="creatio-dynamics",
+        CREATIO_URL=creatio.url,
+        CREATIO_PASSWORD=PASSWORD,
+        DATAVERSE_URL=dataverse.url,
+        DATAVERSE_AUTHORITY_HOST=dataverse.authority,
         DATAVERSE_TENANT_ID="shuttle-sandbox",
         DATAVERSE_CLIENT_ID="00000000-0000-0000-0000-00000000a11c",
         DATAVERSE_CLIENT_SECRET="sandbox-client-secret",
-    )  # fmt: skip
+    )
     assert services.notifications
     report = await services.notifications.monitor.tick(T0)
     check = report.checks["dataverse"]

@@ -19,16 +19,25 @@ from tests.notifications.conftest import MakeServices, Scripted
 
 
 def _flows(services: Services, kind: FlowKind = FlowKind.SCHEDULED) -> list[str]:
-    return [e.flow_id for e in services.catalog.in_solution("creatio-intacct")
-            if e.flow.kind is kind]  # fmt: skip
+    return [
+        e.flow_id for e in services.catalog.in_solution("creatio-intacct") if e.flow.kind is kind
+    ]
 
 
-async def _run(services: Services, flow: str, at: datetime, status: RunStatus,
-               failed: int = 0) -> str:  # fmt: skip
+async def _run(
+    services: Services, flow: str, at: datetime, status: RunStatus, failed: int = 0
+) -> str:
     run = await services.flows.run_now(flow, RunRequest(), at)
-    errors = tuple(RunErrorEntry(record=f"r{i}", category=ErrorCategory.DUPLICATE,
-                                 field="CUSTOMERID", message=f"duplicate {i}", at=at)
-                   for i in range(failed))  # fmt: skip
+    errors = tuple(
+        RunErrorEntry(
+            record=f"r{i}",
+            category=ErrorCategory.DUPLICATE,
+            field="CUSTOMERID",
+            message=f"duplicate {i}",
+            at=at,
+        )
+        for i in range(failed)
+    )
     counts = RunCounts(read=failed + 1, created=1, failed=failed)
     await services.flows.finish_run(run.id, RunEnd(status, counts=counts, errors=errors), at)
     return run.id
@@ -64,9 +73,12 @@ async def test_two_hosts_send_one_report_a_day(
     await a.notifications.patch_settings(b'{"mode": "full_daily", "daily_report_at": "06:00:00"}')
     at = datetime(2026, 12, 5, 6, 0, 30, tzinfo=UTC)
     sent = await asyncio.gather(
-        *(n.report.tick(at + timedelta(seconds=i)) for i in range(3)
-          for n in (a.notifications, b.notifications))
-    )  # fmt: skip
+        *(
+            n.report.tick(at + timedelta(seconds=i))
+            for i in range(3)
+            for n in (a.notifications, b.notifications)
+        )
+    )
     assert sum(sent) == 1 and len(mail_sink.received) == 1
 
 
@@ -88,8 +100,10 @@ async def test_full_report_lists_flows_runs_failed_records_connections_and_lag(
     (mail,) = mail_sink.received
     text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert mail.subject.endswith("daily report 2026-12-05")
-    assert f"{flows[0]}: STARTED; 1 runs (1 failed or partial); read 3, written 1, " \
-           "failed records 2" in text  # fmt: skip
+    assert (
+        f"{flows[0]}: STARTED; 1 runs (1 failed or partial); read 3, written 1, "
+        "failed records 2" in text
+    )
     assert "(lag " in text and f"{flows[1]}: STOPPED; 0 runs" in text
     assert "intacct: failing since 2026-12-04 12:00 UTC" in text and "creatio: ok" in text
     assert f"{flows[0]} {run_id}: r1 [duplicate] CUSTOMERID: duplicate 1" in text
@@ -128,7 +142,9 @@ async def test_a_flow_failure_episode_sends_one_alert_and_one_recovery(
     await _run(services, flow, at + timedelta(minutes=5), RunStatus.SUCCEEDED)
     await _run(services, flow, at + timedelta(minutes=6), RunStatus.SUCCEEDED)
     assert [m.subject.rsplit(": ", 1)[-1] for m in mail_sink.received] == [
-        "run failed", "runs succeed again"]  # fmt: skip
+        "run failed",
+        "runs succeed again",
+    ]
 
 
 async def test_connection_modes_hear_of_runs_failing_on_a_dead_connection_only(
@@ -183,8 +199,13 @@ async def test_a_run_with_many_failed_records_lists_the_first_fifty(
     services = await make_services()
     assert services.notifications
     await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    run_id = await _run(services, _flows(services)[0], datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
-                        RunStatus.PARTIAL, failed=60)  # fmt: skip
+    run_id = await _run(
+        services,
+        _flows(services)[0],
+        datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
+        RunStatus.PARTIAL,
+        failed=60,
+    )
     (mail,) = mail_sink.received
     assert mail.subject.endswith("60 records failed")
     text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -40,17 +40,26 @@ async def test_defaults_come_from_the_app_settings(app_env: Services) -> None:
     )
     assert resp.status_code == 200
     assert json.loads(resp.get_body()) == {
-        "mode": "error_daily", "use_admin_email": True, "admin_email": "admin@example.com",
-        "cc": [], "bcc": [], "hosting_provider": [], "daily_report_at": "07:00:00",
-        "time_zone": "UTC", "webhooks": [],
-    }  # fmt: skip
+        "mode": "error_daily",
+        "use_admin_email": True,
+        "admin_email": "admin@example.com",
+        "cc": [],
+        "bcc": [],
+        "hosting_provider": [],
+        "daily_report_at": "07:00:00",
+        "time_zone": "UTC",
+        "webhooks": [],
+    }
 
 
 async def test_patch_changes_only_the_given_fields_and_is_stored(app_env: Services) -> None:
-    body = {"mode": "every_error", "cc": ["a@example.com", "b@example.org"],
-            "daily_report_at": "23:59:59", "time_zone": "America/New_York",
-            "webhooks": [{"url": "https://hooks.slack.com/services/T/B/X",
-                          "format": "slack"}]}  # fmt: skip
+    body = {
+        "mode": "every_error",
+        "cc": ["a@example.com", "b@example.org"],
+        "daily_report_at": "23:59:59",
+        "time_zone": "America/New_York",
+        "webhooks": [{"url": "https://hooks.slack.com/services/T/B/X", "format": "slack"}],
+    }
     resp = await control.patch_notification_settings(patch(body))
     assert resp.status_code == 200, resp.get_body()
     await reset_services()  # another worker reads what was stored
@@ -79,11 +88,13 @@ async def test_patch_changes_only_the_given_fields_and_is_stored(app_env: Servic
         ({"use_admin_email": "yes"}, "use_admin_email"),
         ({"cc": "a@example.com"}, "cc"),
         ({"webhooks": [{"url": "ftp://example.com/x", "format": "slack"}]}, "webhooks.0.url"),
-        ({"webhooks": [{"url": "https://example.com/x", "format": "discord"}]},
-         "webhooks.0.format"),
+        (
+            {"webhooks": [{"url": "https://example.com/x", "format": "discord"}]},
+            "webhooks.0.format",
+        ),
         ({"colour": "blue"}, "colour"),
     ],
-)  # fmt: skip
+)
 async def test_bad_values_are_422_naming_the_field(
     app_env: Services, body: dict, field: str
 ) -> None:

@@ -75,8 +75,12 @@ def started_like_shuttle_demo(urls: dict[str, str]) -> Iterator[Stack]:
     """The emulators through `shuttle`'s own starters (they note what they started)."""
     args = argparse.Namespace(command="demo", port=None)
     with contextlib.ExitStack() as stack:
-        for starter in (cli.start_creatio, cli.start_intacct, cli.start_identity,
-                        cli.start_dataverse):  # fmt: skip
+        for starter in (
+            cli.start_creatio,
+            cli.start_intacct,
+            cli.start_identity,
+            cli.start_dataverse,
+        ):
             starter(args, stack)
         yield Stack(args, urls)
 
@@ -126,13 +130,25 @@ def _admin_rows(url: str, path: str) -> list[dict[str, Any]]:
 
 
 def _holdings(urls: dict[str, str]) -> dict[str, int]:
-    counts = {f"creatio.{e}": len(_creatio_rows(urls["creatio"], e))
-              for e in ("Account", "Contact", "Product", "Opportunity", "Order", "OrderProduct",
-                        "OpportunityProductInterest")}  # fmt: skip
-    counts |= {f"intacct.{o}": len(_admin_rows(urls["intacct"], o))
-               for o in ("CUSTOMER", "CONTACT", "ITEM", "ARINVOICE")}  # fmt: skip
-    counts |= {f"dataverse.{t}": len(_admin_rows(urls["dataverse"], t))
-               for t in ("account", "contact")}  # fmt: skip
+    counts = {
+        f"creatio.{e}": len(_creatio_rows(urls["creatio"], e))
+        for e in (
+            "Account",
+            "Contact",
+            "Product",
+            "Opportunity",
+            "Order",
+            "OrderProduct",
+            "OpportunityProductInterest",
+        )
+    }
+    counts |= {
+        f"intacct.{o}": len(_admin_rows(urls["intacct"], o))
+        for o in ("CUSTOMER", "CONTACT", "ITEM", "ARINVOICE")
+    }
+    counts |= {
+        f"dataverse.{t}": len(_admin_rows(urls["dataverse"], t)) for t in ("account", "contact")
+    }
     return counts
 
 
@@ -141,16 +157,23 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
 ) -> None:
     catalog = _catalog()
     syncable = _syncable(catalog)
-    assert {"creatio-intacct.accounts-to-intacct",
-            "creatio-dynamics.accounts-to-dataverse"} <= syncable  # fmt: skip
+    assert {
+        "creatio-intacct.accounts-to-intacct",
+        "creatio-dynamics.accounts-to-dataverse",
+    } <= syncable
     with started_like_shuttle_demo(demo_env) as running:
         assert set(vars(running.args)[STARTED_EMULATORS]) == {"creatio", "intacct", "dataverse"}
         report = run_demo(running.args)
 
         # The emulators hold the demo data, special characters and bad records included.
         accounts = {r["Name"]: r for r in _creatio_rows(demo_env["creatio"], "Account")}
-        assert {"Acme Corporation", "Café Müller & Söhne GmbH", "O'Brien & Sons <Ireland>",
-                "\"Blue Sky\" Aviation Ltd.", data.TOO_LONG_NAME} <= set(accounts)  # fmt: skip
+        assert {
+            "Acme Corporation",
+            "Café Müller & Söhne GmbH",
+            "O'Brien & Sons <Ireland>",
+            '"Blue Sky" Aviation Ltd.',
+            data.TOO_LONG_NAME,
+        } <= set(accounts)
         assert accounts["Fabrikam Industries"]["Web"] == data.TOO_LONG_WEB
         contacts = _creatio_rows(demo_env["creatio"], "Contact")
         jane = next(c for c in contacts if c["Email"] == "jane.doe@acme.example")
@@ -159,8 +182,7 @@ def test_demo_seeds_its_emulators_and_starts_the_mapped_flows_once(
         assert len(accounts) > 200 and len(contacts) > 300
         opportunities = _creatio_rows(demo_env["creatio"], "Opportunity")
         stages = httpx.get(f"{demo_env['creatio']}/_emulator/lookups").json()["OpportunityStage"]
-        assert {o["StageId"] for o in opportunities} >= {stages["Closed won"],
-                                                         stages["Proposal"]}  # fmt: skip
+        assert {o["StageId"] for o in opportunities} >= {stages["Closed won"], stages["Proposal"]}
         acme_deal = next(o for o in opportunities if o["Title"].startswith("Acme — "))
         assert acme_deal["StageId"] == stages["Closed won"]
         lines = _creatio_rows(demo_env["creatio"], "OpportunityProductInterest")
@@ -270,5 +292,7 @@ def test_bindings_from_earlier_emulators_are_forgotten_only_where_both_sides_are
             report = run_demo(args)
         left = {(e["PartitionKey"], e["RowKey"]) for e in table.list_entities()}
     assert report.bindings_forgotten == {"creatio-intacct": 2}
-    assert left == {("creatio-dynamics.account", "crm|old-1"),
-                    ("creatio-dynamics.account", "erp|old-1")}  # fmt: skip
+    assert left == {
+        ("creatio-dynamics.account", "crm|old-1"),
+        ("creatio-dynamics.account", "erp|old-1"),
+    }

@@ -70,9 +70,15 @@ def _env(ports: dict[str, int]) -> dict[str, str]:
 @contextlib.contextmanager
 def demo_once(ports: dict[str, int] | None = None) -> Iterator[Demo]:
     ports = ports or _ports()
-    process = subprocess.Popen([str(SHUTTLE), "demo", "--once"], cwd=ROOT, env=_env(ports),
-                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [str(SHUTTLE), "demo", "--once"],
+        cwd=ROOT,
+        env=_env(ports),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     demo = Demo(process, ports)
     assert process.stdout is not None
     stdout = process.stdout
@@ -81,8 +87,11 @@ def demo_once(ports: dict[str, int] | None = None) -> Iterator[Demo]:
     tree: list[psutil.Process] = []
     try:
         # Taken while it runs: what must be gone afterwards (Azurite is a child process).
-        wait_for(lambda: "Shuttle API: " in demo.output or process.poll() is not None, 120,
-                 "the demo to start its host")  # fmt: skip
+        wait_for(
+            lambda: "Shuttle API: " in demo.output or process.poll() is not None,
+            120,
+            "the demo to start its host",
+        )
         tree = demo.tree()
         yield demo
     finally:
@@ -94,8 +103,7 @@ def demo_once(ports: dict[str, int] | None = None) -> Iterator[Demo]:
 
 
 def _ports() -> dict[str, int]:
-    names = ("blob", "queue", "table", "api", "smtp", "creatio", "intacct", "dataverse",
-             "identity")  # fmt: skip
+    names = ("blob", "queue", "table", "api", "smtp", "creatio", "intacct", "dataverse", "identity")
     return {name: free_port() for name in names}
 
 
@@ -138,13 +146,16 @@ def test_demo_once_runs_every_flow_once_and_exits_0_when_only_planned_records_fa
         assert int(failed) == (1 if flow_id in planned else 0), cells
         assert status == ("partial" if flow_id in planned else "succeeded"), cells
     # The documents made it across (created, or updated where a flow only updates).
-    for flow_id in ("creatio-intacct.opportunities-to-sales-orders",
-                    "creatio-intacct.orders-to-invoices", "creatio-intacct.payments-to-creatio",
-                    "creatio-intacct.credit-memos-to-creatio",
-                    "creatio-dynamics.invoices-to-dataverse",
-                    "creatio-dynamics.payments-to-creatio",
-                    "creatio-dynamics.credit-memos-to-creatio",
-                    "creatio-dynamics.cases-to-creatio"):  # fmt: skip
+    for flow_id in (
+        "creatio-intacct.opportunities-to-sales-orders",
+        "creatio-intacct.orders-to-invoices",
+        "creatio-intacct.payments-to-creatio",
+        "creatio-intacct.credit-memos-to-creatio",
+        "creatio-dynamics.invoices-to-dataverse",
+        "creatio-dynamics.payments-to-creatio",
+        "creatio-dynamics.credit-memos-to-creatio",
+        "creatio-dynamics.cases-to-creatio",
+    ):
         assert int(rows[flow_id][3]) + int(rows[flow_id][4]) > 0, rows[flow_id]
     assert f"only the {len(PLANNED_FAILURES)} deliberately bad records failed" in output
     assert f"console: http://127.0.0.1:{ports['api']}/api/console" in output
@@ -160,8 +171,10 @@ def test_demo_once_exits_1_when_a_record_beyond_the_planned_ones_fails() -> None
     assert theirs is not None
     bad_id = str(uuid.uuid4())
     try:
-        extra = [{"Id": bad_id, "Name": TOO_LONG_NAME + " (a second one)", "Code": "EXTRA-1"},
-                 {"Name": "Extra Good Company", "Code": "EXTRA-2"}]  # fmt: skip
+        extra = [
+            {"Id": bad_id, "Name": TOO_LONG_NAME + " (a second one)", "Code": "EXTRA-1"},
+            {"Name": "Extra Good Company", "Code": "EXTRA-2"},
+        ]
         seeded = httpx.post(f"{theirs.url}/_emulator/seed", json={"Account": extra}, timeout=10)
         assert seeded.status_code == 200, seeded.text
         with demo_once(ports) as demo:
@@ -184,8 +197,11 @@ def test_demo_once_exits_1_when_a_record_beyond_the_planned_ones_fails() -> None
 
 def test_sigterm_during_the_cycle_stops_everything_and_exits_1() -> None:
     with demo_once() as demo:
-        wait_for(lambda: "[1/" in demo.output or demo.process.poll() is not None, 60,
-                 "the first cycle to start")  # fmt: skip
+        wait_for(
+            lambda: "[1/" in demo.output or demo.process.poll() is not None,
+            60,
+            "the first cycle to start",
+        )
         os.killpg(demo.process.pid, signal.SIGTERM)
         code = demo.process.wait(timeout=60)
         ports = demo.ports

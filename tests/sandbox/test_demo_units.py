@@ -20,23 +20,39 @@ from tests.sandbox.test_demo import _catalog, _syncable
 
 TODAY = date(2026, 3, 14)
 LOOKUPS = {
-    "OpportunityStage": {name: f"stage-{n}" for n, name in enumerate(
-        ("Qualification", "Presentation", "Proposal", "Negotiation", "Closed won",
-         "Closed lost"))},
+    "OpportunityStage": {
+        name: f"stage-{n}"
+        for n, name in enumerate(
+            (
+                "Qualification",
+                "Presentation",
+                "Proposal",
+                "Negotiation",
+                "Closed won",
+                "Closed lost",
+            )
+        )
+    },
     "Currency": {"USD": "cur-usd", "EUR": "cur-eur"},
-}  # fmt: skip
+}
 
 
 def _book(size: str = "full") -> dict[str, Any]:
     book = Book(SIZES[size], TODAY)
-    return {"creatio": creatio_payload(LOOKUPS, TODAY, book), "intacct": book.intacct(),
-            "dataverse": book.dataverse()}  # fmt: skip
+    return {
+        "creatio": creatio_payload(LOOKUPS, TODAY, book),
+        "intacct": book.intacct(),
+        "dataverse": book.dataverse(),
+    }
 
 
 def _without_hand_written_ids(payload: dict[str, Any]) -> dict[str, Any]:
     # data.py's hand-written records get fresh uuid4 ids; the generated ones are seeded.
-    return {k: [r for r in rows if "CR-" in str(r.get("Code", "")) or k != "Account"]
-            for k, rows in payload["creatio"].items() if k == "Account"}  # fmt: skip
+    return {
+        k: [r for r in rows if "CR-" in str(r.get("Code", "")) or k != "Account"]
+        for k, rows in payload["creatio"].items()
+        if k == "Account"
+    }
 
 
 def test_the_book_is_the_same_on_every_run_and_has_hundreds_of_records() -> None:
@@ -63,9 +79,18 @@ def test_the_book_is_the_same_on_every_run_and_has_hundreds_of_records() -> None
             net = gross - Decimal(ln["DiscountAmount"]) + Decimal(ln["TaxAmount"])
             assert Decimal(ln["TotalAmount"]) == net
     invoices = first["intacct"]["ARINVOICE"]
-    states = {("paid" if i.get("TOTALPAID") and Decimal(i["TOTALPAID"]) == sum(
-        Decimal(ln["TRX_AMOUNT"]) for ln in i["ARINVOICEITEMS"]["arinvoiceitem"])
-        else "partly" if i.get("TOTALPAID") else "open") for i in invoices}  # fmt: skip
+    states = {
+        (
+            "paid"
+            if i.get("TOTALPAID")
+            and Decimal(i["TOTALPAID"])
+            == sum(Decimal(ln["TRX_AMOUNT"]) for ln in i["ARINVOICEITEMS"]["arinvoiceitem"])
+            else "partly"
+            if i.get("TOTALPAID")
+            else "open"
+        )
+        for i in invoices
+    }
     assert states == {"open", "partly", "paid"}
     assert len(first["intacct"]["ARPAYMENT"]) == sum(1 for i in invoices if i.get("TOTALPAID"))
 
@@ -77,16 +102,22 @@ def test_every_planned_bad_record_is_found_in_the_seeded_rows() -> None:
     assert all(len(ids) == 1 for ids in found.values())
 
 
-def _result(flow_id: str, status: str, failed: int, errors: list[dict[str, Any]],
-            pending: int = 0) -> FlowResult:  # fmt: skip
+def _result(
+    flow_id: str, status: str, failed: int, errors: list[dict[str, Any]], pending: int = 0
+) -> FlowResult:
     read = 10 + failed + pending
     counts = {"read": read, "created": 10, "failed": failed, "pending": pending}
     return FlowResult(flow_id, status=status, counts=counts, errors=errors)
 
 
 def _error(record: str, **extra: Any) -> dict[str, Any]:
-    return {"record": record, "category": "validation", "field": "NAME",
-            "message": "too long", **extra}  # fmt: skip
+    return {
+        "record": record,
+        "category": "validation",
+        "field": "NAME",
+        "message": "too long",
+        **extra,
+    }
 
 
 PLANNED = {"s.accounts": {"bad-1"}}
@@ -112,9 +143,13 @@ def test_a_failed_run_waiting_records_or_unlisted_failures_are_unexpected() -> N
     judge(failed, PLANNED)
     assert failed.unexpected == ["the run ended failed: Intacct refused the session"]
 
-    waiting = _result("s.accounts", "partial", 0,
-                      [_error("x", category="dependency", message="waiting: parent")],
-                      pending=2)  # fmt: skip
+    waiting = _result(
+        "s.accounts",
+        "partial",
+        0,
+        [_error("x", category="dependency", message="waiting: parent")],
+        pending=2,
+    )
     judge(waiting, PLANNED)
     assert waiting.unexpected == ["2 records still wait"]
 

@@ -72,9 +72,19 @@ def test_normalize_ncrontab(ncrontab: str, normalized: str) -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["* * * *", "* * * * * * *", "60 * * * * *", "* * 24 * * *", "* * * * * 7", "* * * ? * *",
-     "*/0 * * * * *", "0 0 0 L * *", "0 0 0 * * 1#2", "0 0 0 5-1 * *"],
-)  # fmt: skip
+    [
+        "* * * *",
+        "* * * * * * *",
+        "60 * * * * *",
+        "* * 24 * * *",
+        "* * * * * 7",
+        "* * * ? * *",
+        "*/0 * * * * *",
+        "0 0 0 L * *",
+        "0 0 0 * * 1#2",
+        "0 0 0 5-1 * *",
+    ],
+)
 def test_ncrontab_rejects(expression: str) -> None:
     with pytest.raises(ScheduleError):
         normalize_ncrontab(expression)

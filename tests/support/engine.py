@@ -18,8 +18,11 @@ from tests.support import creatio, intacct
 
 
 def creatio_settings(running: creatio.RunningCreatio) -> dict[str, str]:
-    return {"CREATIO_URL": running.url, "CREATIO_USERNAME": creatio.USER,
-            "CREATIO_PASSWORD": creatio.PASSWORD}  # fmt: skip
+    return {
+        "CREATIO_URL": running.url,
+        "CREATIO_USERNAME": creatio.USER,
+        "CREATIO_PASSWORD": creatio.PASSWORD,
+    }
 
 
 def intacct_settings(running: intacct.RunningIntacct) -> dict[str, str]:
@@ -41,8 +44,12 @@ async def engine_services(
     settings: dict[str, str] | None = None,
     factory: ConnectorFactory | None = None,
 ) -> AsyncIterator[Services]:
-    values = {"AzureWebJobsStorage": connection, "SHUTTLE_TABLE_PREFIX": prefix,
-              "SHUTTLE_SOLUTIONS": solution, **(settings or {})}  # fmt: skip
+    values = {
+        "AzureWebJobsStorage": connection,
+        "SHUTTLE_TABLE_PREFIX": prefix,
+        "SHUTTLE_SOLUTIONS": solution,
+        **(settings or {}),
+    }
     built = await Services.create(Settings.model_validate(values), factory=factory)
     for name in (FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE):  # a test's prefix names its queues
         await built.storage.queue(name).clear_messages()

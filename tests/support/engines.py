@@ -53,8 +53,15 @@ class ReportingEngine:
     async def execute(self, ctx: RunContext) -> RunResult:
         errors = []
         if self.category is not None:
-            errors.append(RunErrorEntry(record="r-1", category=self.category, field="Name",
-                                        message="rejected", at=ctx.now))  # fmt: skip
+            errors.append(
+                RunErrorEntry(
+                    record="r-1",
+                    category=self.category,
+                    field="Name",
+                    message="rejected",
+                    at=ctx.now,
+                )
+            )
         return RunResult(status=self.status, errors=errors, query_starts=ctx.run.window.to)
 
 
@@ -64,5 +71,6 @@ class UnreachableSourceEngine:
     async def execute(self, ctx: RunContext) -> RunResult:
         from shared.connectors.errors import ConnectorError
 
-        raise ConnectorError("connection refused by 127.0.0.1:9", system="creatio",
-                             category=ErrorCategory.CONNECTION)  # fmt: skip
+        raise ConnectorError(
+            "connection refused by 127.0.0.1:9", system="creatio", category=ErrorCategory.CONNECTION
+        )

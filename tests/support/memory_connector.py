@@ -187,8 +187,12 @@ class MemoryConnector:
         data = stored(dict(values))
         record_id = self._new_id(object, data)
         if record_id in self.records[object]:
-            raise self._error(f"create {object}: {record_id} exists", ErrorCategory.DUPLICATE,
-                              record_id, self.id_fields.get(object))  # fmt: skip
+            raise self._error(
+                f"create {object}: {record_id} exists",
+                ErrorCategory.DUPLICATE,
+                record_id,
+                self.id_fields.get(object),
+            )
         self._validate(object, data)
         record = self._store(object, record_id, data, self.clock())
         self.sources[source.key] = record_id

@@ -22,20 +22,27 @@ def test_appservice_principal_names_the_caller_and_its_highest_role() -> None:
     value = encode_principal("ada@contoso.example", ["Shuttle.Viewer", "Shuttle.Admin"], "oid-1")
     caller = identify({"X-MS-CLIENT-PRINCIPAL": value}, {}, mode="appservice", key_names={})
     assert caller is not None
-    assert (caller.kind, caller.name, caller.object_id) == ("principal", "ada@contoso.example",
-                                                             "oid-1")  # fmt: skip
+    assert (caller.kind, caller.name, caller.object_id) == (
+        "principal",
+        "ada@contoso.example",
+        "oid-1",
+    )
     assert caller.role is Role.ADMIN
     assert caller.roles == ["Shuttle.Admin", "Shuttle.Viewer"]
 
 
 def test_entra_v2_claim_types_and_unknown_roles() -> None:
     value = principal(
-        [{"typ": "preferred_username", "val": "otto@contoso.example"},
-         {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "o2"},
-         {"typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
-          "val": "Shuttle.Operator"},
-         {"typ": "roles", "val": "Some.Other.App"}],
-    )  # fmt: skip
+        [
+            {"typ": "preferred_username", "val": "otto@contoso.example"},
+            {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "o2"},
+            {
+                "typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+                "val": "Shuttle.Operator",
+            },
+            {"typ": "roles", "val": "Some.Other.App"},
+        ],
+    )
     caller = decode_principal(value)
     assert caller is not None and caller.role is Role.OPERATOR
     assert (caller.name, caller.object_id) == ("otto@contoso.example", "o2")
@@ -50,14 +57,19 @@ def test_unreadable_principal_is_no_principal() -> None:
 
 
 def test_appservice_mode_needs_a_principal_and_ignores_keys() -> None:
-    assert identify({"x-functions-key": "k"}, {"code": "k"}, mode="appservice",
-                    key_names={}) is None  # fmt: skip
+    assert (
+        identify({"x-functions-key": "k"}, {"code": "k"}, mode="appservice", key_names={}) is None
+    )
 
 
 def test_keys_mode_ignores_principals_and_names_keys_by_fingerprint() -> None:
     forged = encode_principal("mallory", ["Shuttle.Viewer"])
-    caller = identify({"X-MS-CLIENT-PRINCIPAL": forged, "x-functions-key": "s3cret"}, {},
-                      mode="keys", key_names={})  # fmt: skip
+    caller = identify(
+        {"X-MS-CLIENT-PRINCIPAL": forged, "x-functions-key": "s3cret"},
+        {},
+        mode="keys",
+        key_names={},
+    )
     assert caller is not None and caller.role is Role.ADMIN and caller.kind == "key"
     assert caller.name == f"key {key_fingerprint('s3cret')}"
     assert "s3cret" not in caller.model_dump_json()
@@ -65,8 +77,11 @@ def test_keys_mode_ignores_principals_and_names_keys_by_fingerprint() -> None:
     named = identify({}, {"code": "s3cret"}, mode="keys", key_names=names)
     assert named is not None and named.name == f"key portal ({key_fingerprint('s3cret')})"
     local = identify({"X-MS-CLIENT-PRINCIPAL": forged}, {}, mode="keys", key_names={})
-    assert local is not None and (local.kind, local.name, local.role) == ("local", "local",
-                                                                           Role.ADMIN)  # fmt: skip
+    assert local is not None and (local.kind, local.name, local.role) == (
+        "local",
+        "local",
+        Role.ADMIN,
+    )
 
 
 def test_routes_are_anonymous_to_the_host_only_behind_app_service_auth(

@@ -12,20 +12,38 @@ from shared.flows.definitions import FlowKind
 
 # Every flow each solution must carry, as (source object, target object).
 INTACCT_FLOWS = {
-    ("Account", "CUSTOMER"), ("CUSTOMER", "Account"), ("Contact", "CONTACT"),
-    ("CONTACT", "Contact"), ("ITEM", "Product"), ("Opportunity", "SODOCUMENT"),
-    ("Order", "ARINVOICE"), ("ARINVOICE", "Invoice"), ("ARPAYMENT", "UsrPayment"),
-    ("ARADJUSTMENT", "UsrCreditMemo"), ("ARAGING", "Account"), ("SODOCUMENT", "Opportunity"),
+    ("Account", "CUSTOMER"),
+    ("CUSTOMER", "Account"),
+    ("Contact", "CONTACT"),
+    ("CONTACT", "Contact"),
+    ("ITEM", "Product"),
+    ("Opportunity", "SODOCUMENT"),
+    ("Order", "ARINVOICE"),
+    ("ARINVOICE", "Invoice"),
+    ("ARPAYMENT", "UsrPayment"),
+    ("ARADJUSTMENT", "UsrCreditMemo"),
+    ("ARAGING", "Account"),
+    ("SODOCUMENT", "Opportunity"),
     ("ARINVOICE", "Opportunity"),
-}  # fmt: skip
+}
 DYNAMICS_FLOWS = {
-    ("Account", "account"), ("account", "Account"), ("Contact", "contact"),
-    ("contact", "Contact"), ("Product", "product"), ("product", "Product"),
-    ("Opportunity", "opportunity"), ("Order", "salesorder"), ("Invoice", "invoice"),
-    ("invoice", "Invoice"), ("invoice", "UsrPayment"), ("invoice", "UsrCreditMemo"),
-    ("Case", "incident"), ("incident", "Case"), ("salesorder", "Opportunity"),
+    ("Account", "account"),
+    ("account", "Account"),
+    ("Contact", "contact"),
+    ("contact", "Contact"),
+    ("Product", "product"),
+    ("product", "Product"),
+    ("Opportunity", "opportunity"),
+    ("Order", "salesorder"),
+    ("Invoice", "invoice"),
+    ("invoice", "Invoice"),
+    ("invoice", "UsrPayment"),
+    ("invoice", "UsrCreditMemo"),
+    ("Case", "incident"),
+    ("incident", "Case"),
+    ("salesorder", "Opportunity"),
     ("invoice", "Opportunity"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -70,13 +88,18 @@ HEADER = "id: demo\nname: Demo\ncrm: creatio\nerp: intacct\nflows:\n"
 
 
 def test_bad_field_names_file_flow_and_field(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + GOOD_FLOW + """
+    path = write(
+        tmp_path,
+        HEADER
+        + GOOD_FLOW
+        + """
   - id: contacts
     name: C
     interval_ms: 5
     source: {system: creatio, object: Contact}
     target: {system: intacct, object: CONTACT}
-""")  # fmt: skip
+""",
+    )
     with pytest.raises(DefinitionError) as exc:
         load_solution_file(path)
     message = str(exc.value)
@@ -87,13 +110,17 @@ def test_bad_field_names_file_flow_and_field(tmp_path: Path) -> None:
 
 
 def test_nested_field_and_unknown_key_are_named(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + """
+    path = write(
+        tmp_path,
+        HEADER
+        + """
   - id: accounts
     name: A
     colour: blue
     source: {system: hubspot, object: Account}
     target: {system: intacct, object: CUSTOMER}
-""")  # fmt: skip
+""",
+    )
     message = refusal(path)
     assert "flow 'accounts': field 'source.system'" in message
     assert "flow 'accounts': field 'colour': Extra inputs are not permitted" in message
@@ -113,13 +140,18 @@ def test_references_are_checked(tmp_path: Path, extra: str, needle: str) -> None
 
 
 def test_a_bulk_flow_must_move_what_its_scheduled_flow_moves(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + GOOD_FLOW + """    bulk_flow: bulk-contacts
+    path = write(
+        tmp_path,
+        HEADER
+        + GOOD_FLOW
+        + """    bulk_flow: bulk-contacts
   - id: bulk-contacts
     name: B
     kind: bulk
     source: {system: creatio, object: Contact}
     target: {system: intacct, object: CONTACT}
-""")  # fmt: skip
+""",
+    )
     assert "moves Contact → CONTACT, not Account → CUSTOMER" in refusal(path)
 
 

@@ -76,12 +76,35 @@ def test_openapi_document_is_valid_openapi_3_and_lists_every_route() -> None:
     listed = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
     assert listed == {(r.method, r.path) for r in ROUTES}
     flow = spec["components"]["schemas"]["Flow"]["properties"]
-    for field in ("id", "solution", "name", "kind", "source", "target", "state", "interval_ms",
-                  "shift_ms", "query_starts", "counter", "next_run_at", "last_run"):  # fmt: skip
+    for field in (
+        "id",
+        "solution",
+        "name",
+        "kind",
+        "source",
+        "target",
+        "state",
+        "interval_ms",
+        "shift_ms",
+        "query_starts",
+        "counter",
+        "next_run_at",
+        "last_run",
+    ):
         assert field in flow, f"Flow lacks {field} (README.md, Control API)"
     run = spec["components"]["schemas"]["Run"]["properties"]
-    for field in ("id", "flow_id", "kind", "status", "started_at", "finished_at", "window",
-                  "counts", "message", "errors"):  # fmt: skip
+    for field in (
+        "id",
+        "flow_id",
+        "kind",
+        "status",
+        "started_at",
+        "finished_at",
+        "window",
+        "counts",
+        "message",
+        "errors",
+    ):
         assert field in run, f"Run lacks {field} (README.md, Control API)"
 
 

@@ -131,6 +131,12 @@ def test_function_app_start_up_installs_it() -> None:
         "logging.getLogger('httpcore.http11').debug("
         "\"return_value=[(b'set-cookie', b'.ASPXAUTH=start-up-secret; Path=/')]\")\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     assert "set-cookie" in out and "start-up-secret" not in out and REDACTED in out

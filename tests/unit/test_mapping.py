@@ -67,8 +67,9 @@ async def test_transforms(transforms: list[Any], value: Any, expected: Any) -> N
 
 
 async def test_concat_joins_several_sources_skipping_empty_ones() -> None:
-    spec = fields({"to": "FullName", "from": ["First", "Middle", "Last"],
-                   "transforms": [{"concat": " "}]})  # fmt: skip
+    spec = fields(
+        {"to": "FullName", "from": ["First", "Middle", "Last"], "transforms": [{"concat": " "}]}
+    )
     mapped = await run(spec, {"First": "Ada", "Middle": "", "Last": "Lovelace"})
     assert mapped.values == {"FullName": "Ada Lovelace"}
 
@@ -103,9 +104,13 @@ async def test_bad_values_are_validation_issues_naming_the_field(
 
 
 async def test_lookup_resolves_through_bindings_or_reports_a_dependency() -> None:
-    spec = fields({"to": "CUSTOMERID", "from": "AccountId",
-                   "lookup": {"binding": "account", "object": "CUSTOMER",
-                              "flow": "accounts-to-intacct"}})  # fmt: skip
+    spec = fields(
+        {
+            "to": "CUSTOMERID",
+            "from": "AccountId",
+            "lookup": {"binding": "account", "object": "CUSTOMER", "flow": "accounts-to-intacct"},
+        }
+    )
     asked: list[tuple[str, str]] = []
 
     async def resolve(binding: str, source_id: str) -> str | None:
@@ -163,27 +168,51 @@ async def test_filter_on_a_lookup_compares_ids_of_the_named_rows() -> None:
 @pytest.mark.parametrize(
     ("mapping", "text"),
     [
-        ({"binding": "account", "fields": [{"to": "A", "from": "a", "transforms": ["squash"]}]},
-         "squash"),
+        (
+            {"binding": "account", "fields": [{"to": "A", "from": "a", "transforms": ["squash"]}]},
+            "squash",
+        ),
         ({"binding": "account", "fields": [{"to": "A"}]}, "give `from` or `value`"),
         ({"binding": "account", "fields": [{"to": "A", "from": ["a", "b"]}]}, "concat"),
-        ({"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b"}]},
-         "mapped twice: A"),
+        (
+            {"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b"}]},
+            "mapped twice: A",
+        ),
         # Case by case only when every mapping of the field has its own `when`.
-        ({"binding": "account", "fields": [{"to": "A", "from": "a"}, {"to": "A", "from": "b",
-                                            "when": {"field": "s", "equals": 1}}]},
-         "mapped twice: A"),
-        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "match": [["B"]]},
-         "must name mapped target fields"),
+        (
+            {
+                "binding": "account",
+                "fields": [
+                    {"to": "A", "from": "a"},
+                    {"to": "A", "from": "b", "when": {"field": "s", "equals": 1}},
+                ],
+            },
+            "mapped twice: A",
+        ),
+        (
+            {"binding": "account", "fields": [{"to": "A", "from": "a"}], "match": [["B"]]},
+            "must name mapped target fields",
+        ),
         ({"binding": "Account!", "fields": [{"to": "A", "from": "a"}]}, "binding"),
-        ({"binding": "aging", "fields": [{"to": "A", "from": "a"}], "match": [["A"]],
-          "updates": {"binding": "account", "object": "Account"}}, "drop `match`"),
-        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "deactivate"},
-         "needs `inactive`"),
-        ({"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "erase"},
-         "on_delete"),
+        (
+            {
+                "binding": "aging",
+                "fields": [{"to": "A", "from": "a"}],
+                "match": [["A"]],
+                "updates": {"binding": "account", "object": "Account"},
+            },
+            "drop `match`",
+        ),
+        (
+            {"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "deactivate"},
+            "needs `inactive`",
+        ),
+        (
+            {"binding": "account", "fields": [{"to": "A", "from": "a"}], "on_delete": "erase"},
+            "on_delete",
+        ),
     ],
-)  # fmt: skip
+)
 def test_broken_mappings_fail_at_load(mapping: dict[str, Any], text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         ObjectMapping.model_validate(mapping)

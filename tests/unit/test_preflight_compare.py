@@ -41,9 +41,11 @@ def test_needs_follow_the_mappings() -> None:
     assert salesorder.key == "shuttle_creatiosalesorderid"
     assert DYNAMICS[("dataverse", "salesorderdetail")].key == "shuttle_creatiosalesorderdetailid"
     assert DYNAMICS[("dataverse", "account")].key_flows == {
-        "creatio-dynamics.accounts-to-dataverse", "creatio-dynamics.bind-accounts",
+        "creatio-dynamics.accounts-to-dataverse",
+        "creatio-dynamics.bind-accounts",
         "creatio-dynamics.bulk-accounts-to-dataverse",
-        "creatio-dynamics.single-account-to-dataverse"}  # fmt: skip
+        "creatio-dynamics.single-account-to-dataverse",
+    }
 
 
 def test_a_complete_object_passes() -> None:
@@ -51,12 +53,17 @@ def test_a_complete_object_passes() -> None:
 
 
 def test_wrong_type_and_too_short_custom_fields() -> None:
-    found = compare(INTACCT[("creatio", "Account")], creatio_account(
-        UsrActive=FieldInfo("UsrActive", "Edm.String", 10),
-        UsrErpFullName=FieldInfo("UsrErpFullName", "Edm.String", 100),
-    ))  # fmt: skip
+    found = compare(
+        INTACCT[("creatio", "Account")],
+        creatio_account(
+            UsrActive=FieldInfo("UsrActive", "Edm.String", 10),
+            UsrErpFullName=FieldInfo("UsrErpFullName", "Edm.String", 100),
+        ),
+    )
     assert [(p.field, p.kind) for p in found] == [
-        ("UsrActive", "wrong_type"), ("UsrErpFullName", "too_short")]  # fmt: skip
+        ("UsrActive", "wrong_type"),
+        ("UsrErpFullName", "too_short"),
+    ]
     assert "needs Edm.Boolean" in found[0].message
     assert "at least 210" in found[1].fix
 
@@ -64,8 +71,12 @@ def test_wrong_type_and_too_short_custom_fields() -> None:
 def test_a_failed_key_index_and_another_entity_set() -> None:
     need = DYNAMICS[("dataverse", "account")]
     fields = {n: FieldInfo(n, "String", 200) for n in need.fields}
-    info = ObjectInfo("account", fields, entity_set="accountset",
-                      keys=[KeyInfo("k", ("shuttle_creatioaccountid",), "Failed")])  # fmt: skip
+    info = ObjectInfo(
+        "account",
+        fields,
+        entity_set="accountset",
+        keys=[KeyInfo("k", ("shuttle_creatioaccountid",), "Failed")],
+    )
     found = compare(need, info)
     assert [(p.field, p.kind) for p in found] == [
         ("EntitySetName", "wrong_type"),

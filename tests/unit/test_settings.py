@@ -58,18 +58,27 @@ SECRETS = {
 def test_no_secret_shows_in_repr_str_or_dumps() -> None:
     settings = Settings.model_validate(SECRETS)
     shown = "\n".join(
-        (repr(settings), str(settings), str(settings.model_dump()),
-         settings.model_dump_json(), str(settings.model_dump(mode="json")))
-    )  # fmt: skip
+        (
+            repr(settings),
+            str(settings),
+            str(settings.model_dump()),
+            settings.model_dump_json(),
+            str(settings.model_dump(mode="json")),
+        )
+    )
     for value in SECRETS.values():
         assert value not in shown
     assert "secret-key" not in shown and "BEGIN PRIVATE KEY" not in shown
     assert settings.connector_environ()["DATAVERSE_CLIENT_CERT"] == PEM
     assert settings.connection_configured("dataverse") is False  # URL etc. missing
     full = Settings.model_validate(
-        {"DATAVERSE_URL": "https://org.crm.dynamics.com", "DATAVERSE_TENANT_ID": "t",
-         "DATAVERSE_CLIENT_ID": "c", "DATAVERSE_CLIENT_CERT": PEM}
-    )  # fmt: skip
+        {
+            "DATAVERSE_URL": "https://org.crm.dynamics.com",
+            "DATAVERSE_TENANT_ID": "t",
+            "DATAVERSE_CLIENT_ID": "c",
+            "DATAVERSE_CLIENT_CERT": PEM,
+        }
+    )
     assert full.connection_configured("dataverse")
     cert = DataverseConfig.from_settings(full).client_cert
     assert cert is not None and cert.get_secret_value() == PEM

@@ -30,9 +30,16 @@ def test_same_value_spelled_differently(a: object, b: object) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("100.01", 100), ("Acme", "acme"), (None, 0), ("2026-05-01T00:00:01Z", "2026-05-01T00:00:00Z"),
-     (True, False), ("007", "7 "), ("0123", "123")],
-)  # fmt: skip
+    [
+        ("100.01", 100),
+        ("Acme", "acme"),
+        (None, 0),
+        ("2026-05-01T00:00:01Z", "2026-05-01T00:00:00Z"),
+        (True, False),
+        ("007", "7 "),
+        ("0123", "123"),
+    ],
+)
 def test_different_values_differ(a: object, b: object) -> None:
     assert not same(a, b)
     assert values_hash({"x": a}) != values_hash({"x": b})

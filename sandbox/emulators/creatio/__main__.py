@@ -20,9 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--session-timeout", type=float, default=3600.0, metavar="SECONDS")
     parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
     parser.add_argument(
-        "--expired-session", choices=["401", "redirect"], default="401",
+        "--expired-session",
+        choices=["401", "redirect"],
+        default="401",
         help="answer to an expired cookie session",
-    )  # fmt: skip
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (lookup GUIDs)")
     args = parser.parse_args(argv)
     options = Options(

@@ -52,8 +52,12 @@ def render_fault(status: int, message: str, headers: dict[str, str]) -> Response
             "System.Data.SqlClient.SqlException",
         ).response()
     page = _GATEWAY_PAGES.get(status, f"{status} - Server Error")
-    return Response(f"<html><body><h1>{page}</h1></body></html>", status, headers=headers,
-                    media_type="text/html")  # fmt: skip
+    return Response(
+        f"<html><body><h1>{page}</h1></body></html>",
+        status,
+        headers=headers,
+        media_type="text/html",
+    )
 
 
 class CreatioEmulator:

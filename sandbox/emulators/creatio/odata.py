@@ -130,8 +130,11 @@ class ODataService:
                     raise _method_not_allowed(call.method)
                 return self._count(entity, call)
             if prop or raw:
-                raise routing_error(404, f"No HTTP resource was found that matches the request "
-                                    f"URI '{call.base}{resource}'.")  # fmt: skip
+                raise routing_error(
+                    404,
+                    f"No HTTP resource was found that matches the request "
+                    f"URI '{call.base}{resource}'.",
+                )
             if call.method == "GET":
                 return self._collection(entity, call)
             if call.method == "POST":
@@ -167,8 +170,11 @@ class ODataService:
             if name not in QUERY_OPTIONS:
                 raise odata_error(400, f"The query parameter '{name}' is not supported.")
             if name in seen:
-                raise odata_error(400, f"Query option '{name}' was specified more than once, "
-                                  "but it must be specified at most once.")  # fmt: skip
+                raise odata_error(
+                    400,
+                    f"Query option '{name}' was specified more than once, "
+                    "but it must be specified at most once.",
+                )
             seen[name] = value
         return seen
 
@@ -307,8 +313,9 @@ class ODataService:
     def _batch(self, call: Call, principal: Principal) -> Result:
         content_type = call.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
-            raise odata_error(400, "The emulator accepts JSON batches only "
-                              "(Content-Type: application/json).")  # fmt: skip
+            raise odata_error(
+                400, "The emulator accepts JSON batches only (Content-Type: application/json)."
+            )
         payload = _json_body(call)
         requests = payload.get("requests")
         if not isinstance(requests, list):

@@ -241,9 +241,12 @@ class _Parser:
         if fn == "length":
             _signature(fn, args, 1, "length(Edm.String Nullable=true)")
             return Call("Edm.Int32", fn, args)
-        raise odata_error(400, f"An unknown function with name '{fn}' was found. This may also "
-                          "be a function import or a key lookup on a navigation property, which "
-                          "is not allowed.")  # fmt: skip
+        raise odata_error(
+            400,
+            f"An unknown function with name '{fn}' was found. This may also "
+            "be a function import or a key lookup on a navigation property, which "
+            "is not allowed.",
+        )
 
     def _path(self, first: Token) -> Node:
         names = [first.text]

@@ -12,5 +12,9 @@ from sandbox.emulators.server import EmulatorServer
 def start_local(creatio_url: str | None) -> EmulatorServer | None:
     """The started emulator (stop it with `.stop()`), or None when CREATIO_URL names a
     remote service or something already listens on its port."""
-    return server.start_local(creatio_url, default_port=DEFAULT_PORT, name="creatio-emulator",
-                              app=lambda: create_app().asgi)  # fmt: skip
+    return server.start_local(
+        creatio_url,
+        default_port=DEFAULT_PORT,
+        name="creatio-emulator",
+        app=lambda: create_app().asgi,
+    )

@@ -102,9 +102,12 @@ class Store:
                 self._put(table, row_id, {"Name": name}, now, self.supervisor_id)
         for (name, code), row_id in zip(CURRENCIES, self.currency_ids.values(), strict=True):
             self._put(
-                "Currency", row_id, {"Name": name, "Code": code, "ShortName": code}, now,
+                "Currency",
+                row_id,
+                {"Name": name, "Code": code, "ShortName": code},
+                now,
                 self.supervisor_id,
-            )  # fmt: skip
+            )
 
     @property
     def options(self) -> Options:
@@ -233,8 +236,9 @@ class Store:
             for column in other.columns:
                 if column.target != entity_name or column.name in system:
                     continue
-                referencing = [r for r in self.tables[other.name].values()
-                               if r[column.name] == row_id]  # fmt: skip
+                referencing = [
+                    r for r in self.tables[other.name].values() if r[column.name] == row_id
+                ]
                 if not referencing:
                     continue
                 if (other.name, column.name) in cascades:

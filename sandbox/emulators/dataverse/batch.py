@@ -16,11 +16,20 @@ MAX_OPERATIONS = 1000
 API_PREFIX = "/api/data/v9.2/"
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    412: "Precondition Failed", 413: "Payload Too Large", 429: "Too Many Requests",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
     500: "Internal Server Error",
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -43,8 +52,9 @@ Item = Operation | ChangeSet
 def boundary_of(content_type: str) -> str:
     match = _BOUNDARY.search(content_type)
     if match is None or not content_type.lower().startswith("multipart/mixed"):
-        raise bad_request("The batch request must have a multipart/mixed content type with a "
-                          "boundary.")  # fmt: skip
+        raise bad_request(
+            "The batch request must have a multipart/mixed content type with a boundary."
+        )
     return match.group(1)
 
 

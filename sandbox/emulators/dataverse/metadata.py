@@ -45,21 +45,53 @@ _LOGICAL_KEY = re.compile(r"^\s*LogicalName\s*=\s*'(?P<name>[^']*)'\s*$")
 _CONDITION = re.compile(r"^\s*(?P<name>\w+)\s+eq\s+(?P<value>'[^']*'|true|false|\d+)\s*$")
 CHOICE_TYPES = ("PicklistAttributeMetadata", "StateAttributeMetadata", "StatusAttributeMetadata")
 TYPE_CODES = {
-    "account": 1, "contact": 2, "opportunity": 3, "incident": 112, "product": 1024,
-    "salesorder": 1088, "salesorderdetail": 1089, "invoice": 1090, "invoicedetail": 1091,
-}  # fmt: skip
-SCHEMA_NAMES = {"salesorder": "SalesOrder", "salesorderdetail": "SalesOrderDetail",
-                "invoicedetail": "InvoiceDetail"}  # fmt: skip
+    "account": 1,
+    "contact": 2,
+    "opportunity": 3,
+    "incident": 112,
+    "product": 1024,
+    "salesorder": 1088,
+    "salesorderdetail": 1089,
+    "invoice": 1090,
+    "invoicedetail": 1091,
+}
+SCHEMA_NAMES = {
+    "salesorder": "SalesOrder",
+    "salesorderdetail": "SalesOrderDetail",
+    "invoicedetail": "InvoiceDetail",
+}
 ENTITY_PROPERTIES = (
-    "MetadataId", "LogicalName", "SchemaName", "EntitySetName", "LogicalCollectionName",
-    "CollectionSchemaName", "PrimaryIdAttribute", "PrimaryNameAttribute", "ObjectTypeCode",
-    "IsCustomEntity", "OwnershipType", "DisplayName", "DisplayCollectionName",
-)  # fmt: skip
+    "MetadataId",
+    "LogicalName",
+    "SchemaName",
+    "EntitySetName",
+    "LogicalCollectionName",
+    "CollectionSchemaName",
+    "PrimaryIdAttribute",
+    "PrimaryNameAttribute",
+    "ObjectTypeCode",
+    "IsCustomEntity",
+    "OwnershipType",
+    "DisplayName",
+    "DisplayCollectionName",
+)
 ATTRIBUTE_PROPERTIES = (
-    "MetadataId", "LogicalName", "SchemaName", "EntityLogicalName", "AttributeType",
-    "AttributeTypeName", "IsCustomAttribute", "IsPrimaryId", "IsPrimaryName", "IsValidForRead",
-    "IsValidForCreate", "IsValidForUpdate", "RequiredLevel", "DisplayName", "AttributeOf",
-)  # fmt: skip
+    "MetadataId",
+    "LogicalName",
+    "SchemaName",
+    "EntityLogicalName",
+    "AttributeType",
+    "AttributeTypeName",
+    "IsCustomAttribute",
+    "IsPrimaryId",
+    "IsPrimaryName",
+    "IsValidForRead",
+    "IsValidForCreate",
+    "IsValidForUpdate",
+    "RequiredLevel",
+    "DisplayName",
+    "AttributeOf",
+)
 # Column type -> (AttributeType, its metadata type, AttributeTypeName)
 KINDS = {
     "string": ("String", "StringAttributeMetadata", "StringType"),
@@ -247,12 +279,14 @@ def _attribute(table: Table, name: str, kind: str, custom: bool) -> dict[str, An
         "IsValidForRead": True,
         "IsValidForCreate": name not in ("createdon", "modifiedon", "versionnumber"),
         "IsValidForUpdate": name not in (table.primary_key, "createdon", "modifiedon"),
-        "RequiredLevel": {"Value": "SystemRequired" if name == table.primary_key else "None",
-                          "CanBeChanged": True,
-                          "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings"},
+        "RequiredLevel": {
+            "Value": "SystemRequired" if name == table.primary_key else "None",
+            "CanBeChanged": True,
+            "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings",
+        },
         "DisplayName": label(name),
         "AttributeOf": None,
-    }  # fmt: skip
+    }
 
 
 def column_json(table: Table, column: Column) -> dict[str, Any]:
@@ -341,8 +375,12 @@ def many_to_one(table: Table) -> list[dict[str, Any]]:
 
 
 def one_to_many(table: Table) -> list[dict[str, Any]]:
-    return [r for other in TABLES.values() for r in many_to_one(other)
-            if r["ReferencedEntity"] == table.logical]  # fmt: skip
+    return [
+        r
+        for other in TABLES.values()
+        for r in many_to_one(other)
+        if r["ReferencedEntity"] == table.logical
+    ]
 
 
 NAVIGATIONS = {
@@ -410,8 +448,9 @@ def _expand(text: str | None) -> dict[str, dict[str, str]]:
     for part in parts:
         name, _, inner = part.strip().partition("(")
         if name not in NAVIGATIONS:
-            raise bad_request(f"Could not find a property named '{name}' on type "
-                              f"'{CRM}EntityMetadata'.")  # fmt: skip
+            raise bad_request(
+                f"Could not find a property named '{name}' on type '{CRM}EntityMetadata'."
+            )
         options = {}
         for option in inner.rstrip(")").split(";") if inner else []:
             key, _, value = option.partition("=")
@@ -438,10 +477,11 @@ class MetadataApi:
             name = key
         if table is None:
             raise EmulatedError(
-                404, NOT_FOUND,
+                404,
+                NOT_FOUND,
                 f"Could not find an entity with name {name} and id "
                 "00000000-0000-0000-0000-000000000000",
-            )  # fmt: skip
+            )
         return table
 
     def execute(self, call: Call) -> Result:
@@ -465,30 +505,42 @@ class MetadataApi:
             select = _select(params.get("$select"), ENTITY_PROPERTIES, f"{CRM}EntityMetadata")
             groups = _filter(params.get("$filter"))
             expand = _expand(params.get("$expand"))
-            items = [self._entity(t, select, expand) for t in TABLES.values()
-                     if _passes(entity_json(t), groups)]  # fmt: skip
+            items = [
+                self._entity(t, select, expand)
+                for t in TABLES.values()
+                if _passes(entity_json(t), groups)
+            ]
             suffix = f"({','.join(select)})" if select else ""
-            return Result(200, {"@odata.context": f"{context}EntityDefinitions{suffix}",
-                                "value": items})  # fmt: skip
+            return Result(
+                200, {"@odata.context": f"{context}EntityDefinitions{suffix}", "value": items}
+            )
         table = self._table(match["key"])
         nav = match["nav"]
         if nav is None:
             select = _select(params.get("$select"), ENTITY_PROPERTIES, f"{CRM}EntityMetadata")
             body = self._entity(table, select, _expand(params.get("$expand")))
             suffix = f"({','.join(select)})" if select else ""
-            return Result(200, {"@odata.context": f"{context}EntityDefinitions{suffix}/$entity",
-                                **body})  # fmt: skip
+            return Result(
+                200, {"@odata.context": f"{context}EntityDefinitions{suffix}/$entity", **body}
+            )
         items = self._collection(table, nav, match["cast"], params)
         where = f"{context}EntityDefinitions({match['key']})/{nav}"
         if match["cast"]:
             where += f"/{match['cast']}"
         if match["sub"] is not None:
             wanted = _LOGICAL_KEY.match(match["sub"])
-            found = [i for i in items if (wanted and i.get("LogicalName") == wanted["name"])
-                     or i["MetadataId"] == match["sub"].strip().lower()]  # fmt: skip
+            found = [
+                i
+                for i in items
+                if (wanted and i.get("LogicalName") == wanted["name"])
+                or i["MetadataId"] == match["sub"].strip().lower()
+            ]
             if not found:
-                raise EmulatedError(404, NOT_FOUND, f"Could not find {nav[:-1].lower()} "
-                                    f"{match['sub']} on entity {table.logical}.")  # fmt: skip
+                raise EmulatedError(
+                    404,
+                    NOT_FOUND,
+                    f"Could not find {nav[:-1].lower()} {match['sub']} on entity {table.logical}.",
+                )
             return Result(200, {"@odata.context": f"{where}/$entity", **found[0]})
         return Result(200, {"@odata.context": where, "value": items})
 
@@ -539,8 +591,9 @@ class MetadataApi:
             raise bad_request("The request body is not valid JSON.") from None
         schema = body.get("SchemaName") if isinstance(body, dict) else None
         if not isinstance(schema, str) or not re.fullmatch(r"[A-Za-z]\w*_\w+", schema):
-            raise bad_request("SchemaName is required and needs a customization prefix "
-                              "(prefix_Name).")  # fmt: skip
+            raise bad_request(
+                "SchemaName is required and needs a customization prefix (prefix_Name)."
+            )
         logical = schema.lower()
         entity_id = metadata_id("entity", table.logical)
         if nav == "Attributes":
@@ -553,31 +606,39 @@ class MetadataApi:
                     "knows (@odata.type Microsoft.Dynamics.CRM.StringAttributeMetadata or "
                     "MoneyAttributeMetadata)."
                 )
-            exists = (logical in table.columns and not self.state.column_absent(table, logical)
-                      ) or logical in self.state.extra[table.logical]  # fmt: skip
+            exists = (
+                logical in table.columns and not self.state.column_absent(table, logical)
+            ) or logical in self.state.extra[table.logical]
             if exists:
-                raise bad_request(f"An attribute with the name {logical} already exists on "
-                                  f"entity {table.logical}.")  # fmt: skip
+                raise bad_request(
+                    f"An attribute with the name {logical} already exists on "
+                    f"entity {table.logical}."
+                )
             length = body.get("MaxLength", 100)
             if logical in table.columns:
                 self.state.absent[table.logical].discard(logical)
             else:
                 self.state.extra[table.logical][logical] = int(length)
-            url = (f"{call.base}EntityDefinitions({entity_id})/Attributes("
-                   f"{metadata_id('attribute', table.logical, logical)})")  # fmt: skip
+            url = (
+                f"{call.base}EntityDefinitions({entity_id})/Attributes("
+                f"{metadata_id('attribute', table.logical, logical)})"
+            )
             return Result(204, None, {"OData-EntityId": url})
         names = body.get("KeyAttributes")
         if not isinstance(names, list) or not names:
             raise bad_request("KeyAttributes must list the key's columns.")
         for name in names:
-            present = (name in table.columns and not self.state.column_absent(table, name)
-                       ) or name in self.state.extra[table.logical]  # fmt: skip
+            present = (
+                name in table.columns and not self.state.column_absent(table, name)
+            ) or name in self.state.extra[table.logical]
             if not present:
                 raise bad_request(f"Attribute {name} does not exist on entity {table.logical}.")
         existing = self.state.keys[table.logical]
         if logical in existing or any(k.attributes == tuple(names) for k in existing.values()):
-            raise bad_request(f"An entity key with the same name or columns already exists on "
-                              f"entity {table.logical}.")  # fmt: skip
+            raise bad_request(
+                f"An entity key with the same name or columns already exists on "
+                f"entity {table.logical}."
+            )
         key = KeyState(logical, tuple(names), reads_left=self.state.key_activation_reads)
         existing[logical] = key
         url = f"{call.base}EntityDefinitions({entity_id})/Keys({key.id})"

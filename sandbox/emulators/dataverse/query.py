@@ -31,9 +31,13 @@ _TOKEN = re.compile(
 )
 _OPERATORS = {"eq", "ne", "gt", "ge", "lt", "le"}
 _OPERATOR_KIND = {
-    "eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan", "ge": "GreaterThanOrEqual",
-    "lt": "LessThan", "le": "LessThanOrEqual",
-}  # fmt: skip
+    "eq": "Equal",
+    "ne": "NotEqual",
+    "gt": "GreaterThan",
+    "ge": "GreaterThanOrEqual",
+    "lt": "LessThan",
+    "le": "LessThanOrEqual",
+}
 _FUNCTIONS = {"contains", "startswith", "endswith"}
 
 
@@ -221,9 +225,13 @@ _ACCEPTS = {
     "Edm.Boolean": {"bool"},
 }
 _LITERAL_EDM = {
-    "string": "Edm.String", "guid": "Edm.Guid", "datetime": "Edm.DateTimeOffset",
-    "date": "Edm.Date", "number": "Edm.Int32", "bool": "Edm.Boolean",
-}  # fmt: skip
+    "string": "Edm.String",
+    "guid": "Edm.Guid",
+    "datetime": "Edm.DateTimeOffset",
+    "date": "Edm.Date",
+    "number": "Edm.Int32",
+    "bool": "Edm.Boolean",
+}
 
 
 def _coerce(edm: str, literal: Literal, operator: str) -> Any:

@@ -40,10 +40,17 @@ class Store:
         self._journal: list[tuple[str, str, Row | None]] | None = None
         # Every org has currencies (its base currency at least); price lists are the admin's.
         for code, name, symbol in CURRENCIES:
-            self.insert(TABLES["transactioncurrency"], {
-                "isocurrencycode": code, "currencyname": name, "currencysymbol": symbol,
-                "exchangerate": Decimal(1), "currencyprecision": 2,
-            }, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"transactioncurrency:{code}")))  # fmt: skip
+            self.insert(
+                TABLES["transactioncurrency"],
+                {
+                    "isocurrencycode": code,
+                    "currencyname": name,
+                    "currencysymbol": symbol,
+                    "exchangerate": Decimal(1),
+                    "currencyprecision": 2,
+                },
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"transactioncurrency:{code}")),
+            )
         self.writes.clear()
 
     # -- low level (every change goes through _put, so the undo journal sees it) -------------
@@ -127,8 +134,9 @@ class Store:
     def insert(self, table: Table, values: Mapping[str, Any], id: str | None = None) -> Row:
         id = (id or str(uuid.uuid4())).lower()
         if id in self.rows[table.logical]:
-            raise EmulatedError(412, "0x80040237", "A record with matching key values already "
-                                "exists.")  # fmt: skip
+            raise EmulatedError(
+                412, "0x80040237", "A record with matching key values already exists."
+            )
         now = self.clock()
         row: Row = {c: None for c in table.columns}
         for lookup in table.lookups.values():
@@ -136,9 +144,13 @@ class Store:
         row.update({"statecode": 0, "statuscode": 1})
         row.update(values)
         row.update(
-            {table.primary_key: id, "createdon": now, "modifiedon": now,
-             "versionnumber": self._next_version()}
-        )  # fmt: skip
+            {
+                table.primary_key: id,
+                "createdon": now,
+                "modifiedon": now,
+                "versionnumber": self._next_version(),
+            }
+        )
         _computed(table, row)
         self._check_key_unique(table, row, id)
         self._check_price_list(table, row)
@@ -169,10 +181,11 @@ class Store:
         document = self.rows[parent].get(str(row.get(f"_{parent}id_value") or ""))
         if document is not None and document.get("_pricelevelid_value") is None:
             raise EmulatedError(
-                400, "0x80040265",
+                400,
+                "0x80040265",
                 f"The {parent} has no price list (pricelevelid): set one before adding "
                 "existing products to it.",
-            )  # fmt: skip
+            )
 
     def _roll_up(self, table: Table, line: Row) -> None:
         """The document's totals from its lines, after each line write."""
@@ -183,14 +196,27 @@ class Store:
         document = self.rows[parent].get(id)
         if document is None:
             return
-        lines = [r for r in self.rows[table.logical].values()
-                 if str(r.get(f"_{parent}id_value") or "") == id]  # fmt: skip
-        net = sum((_money(r.get("baseamount")) - _money(r.get("manualdiscountamount"))
-                   for r in lines), Decimal(0))  # fmt: skip
+        lines = [
+            r
+            for r in self.rows[table.logical].values()
+            if str(r.get(f"_{parent}id_value") or "") == id
+        ]
+        net = sum(
+            (_money(r.get("baseamount")) - _money(r.get("manualdiscountamount")) for r in lines),
+            Decimal(0),
+        )
         tax = sum((_money(r.get("tax")) for r in lines), Decimal(0))
         totals = {"totallineitemamount": net, "totaltax": tax, "totalamount": net + tax}
-        self._put(TABLES[parent], id, {**document, **totals, "modifiedon": self.clock(),
-                                       "versionnumber": self._next_version()})  # fmt: skip
+        self._put(
+            TABLES[parent],
+            id,
+            {
+                **document,
+                **totals,
+                "modifiedon": self.clock(),
+                "versionnumber": self._next_version(),
+            },
+        )
 
     def delete(self, table: Table, id: str) -> None:
         self._put(table, id, None)

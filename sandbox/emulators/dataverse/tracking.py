@@ -64,8 +64,10 @@ def _read_token(text: str, now: dt.datetime) -> int:
 
 
 def _write_cookie(page_number: int, last_version: int) -> str:
-    inner = quote(f'<cookie page="{page_number - 1}"><versionnumber last="{last_version}" />'
-                  "</cookie>", safe="")  # fmt: skip
+    inner = quote(
+        f'<cookie page="{page_number - 1}"><versionnumber last="{last_version}" /></cookie>',
+        safe="",
+    )
     return f'<cookie pagenumber="{page_number}" pagingcookie="{inner}" istracking="True" />'
 
 
@@ -100,11 +102,13 @@ def read(api: WebApi, table: Table, call: Call, page_size: int) -> Result:
     value: list[dict[str, Any]] = []
     for _, item in page:
         if isinstance(item, str):
-            value.append({
-                "@odata.context": f"{call.base}$metadata#{table.entity_set}/$deletedEntity",
-                "id": item,
-                "reason": "deleted",
-            })  # fmt: skip
+            value.append(
+                {
+                    "@odata.context": f"{call.base}$metadata#{table.entity_set}/$deletedEntity",
+                    "id": item,
+                    "reason": "deleted",
+                }
+            )
         else:
             value.append(api.render(table, item, select, call.headers))
     columns = f"({','.join(select)})" if select else ""

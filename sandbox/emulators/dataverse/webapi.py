@@ -281,8 +281,10 @@ class WebApi:
         """A column not created in this environment (metadata.py) cannot be selected."""
         for name in select or ():
             if self.customisation.column_absent(table, name):
-                raise bad_request(f"Could not find a property named '{name}' on type "
-                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")  # fmt: skip
+                raise bad_request(
+                    f"Could not find a property named '{name}' on type "
+                    f"'Microsoft.Dynamics.CRM.{table.logical}'."
+                )
         return select
 
     def render(
@@ -290,9 +292,14 @@ class WebApi:
     ) -> dict[str, Any]:
         annotations = "odata.include-annotations" in preferences(headers)
         out: dict[str, Any] = {"@odata.etag": f'W/"{row["versionnumber"]}"'}
-        names = select if select is not None else [*(
-            c for c in table.columns if not self.customisation.column_absent(table, c)), *(
-            lk.value_property for lk in table.lookups.values())]  # fmt: skip
+        names = (
+            select
+            if select is not None
+            else [
+                *(c for c in table.columns if not self.customisation.column_absent(table, c)),
+                *(lk.value_property for lk in table.lookups.values()),
+            ]
+        )
         for name in names:
             out[name] = to_json(row.get(name))
             lookup = table.lookup_by_value_property(name)

@@ -90,8 +90,9 @@ def literal_text(value: Any) -> str:
 
 
 def _cannot_convert(value: Any, column: Column) -> EmulatedError:
-    return bad_request(f"Cannot convert the literal '{literal_text(value)}' to the expected "
-                       f"type '{column.edm}'.")  # fmt: skip
+    return bad_request(
+        f"Cannot convert the literal '{literal_text(value)}' to the expected type '{column.edm}'."
+    )
 
 
 def convert(table: Table, column: Column, value: Any) -> Any:

@@ -243,8 +243,11 @@ class IdentityEmulator:
             return _Rejected(aad_error(401, "invalid_client", code, text))
 
         if client.certificate_pem is None:
-            raise bad(700027, "Client assertion failed signature validation. No certificate is "
-                      f"registered for app '{client.client_id}'.")  # fmt: skip
+            raise bad(
+                700027,
+                "Client assertion failed signature validation. No certificate is "
+                f"registered for app '{client.client_id}'.",
+            )
         try:
             header = jwt.get_unverified_header(assertion)
         except jwt.PyJWTError:
@@ -253,9 +256,12 @@ class IdentityEmulator:
         # Thumbprints are compared without base64 padding (MSAL sends it, others do not).
         sent256 = str(header.get("x5t#S256", x5t256)).rstrip("=")
         if sent256 != x5t256 or str(header.get("x5t", x5t)).rstrip("=") != x5t:
-            raise bad(700027, "Client assertion failed signature validation. The key was not "
-                      f"found: the thumbprint does not match a certificate of app "
-                      f"'{client.client_id}'.")  # fmt: skip
+            raise bad(
+                700027,
+                "Client assertion failed signature validation. The key was not "
+                f"found: the thumbprint does not match a certificate of app "
+                f"'{client.client_id}'.",
+            )
         key = x509.load_pem_x509_certificate(client.certificate_pem.encode()).public_key()
         try:
             claims = jwt.decode(
@@ -269,15 +275,19 @@ class IdentityEmulator:
         except jwt.ExpiredSignatureError:
             raise bad(700024, "Client assertion is not within its valid time range.") from None
         except jwt.InvalidAudienceError:
-            raise bad(700212, "No matching federated identity record found for presented "
-                      "assertion audience.") from None  # fmt: skip
+            raise bad(
+                700212,
+                "No matching federated identity record found for presented assertion audience.",
+            ) from None
         except jwt.InvalidSignatureError:
             raise bad(700027, "Client assertion failed signature validation.") from None
         except jwt.PyJWTError:
             raise bad(50027, "JWT token is invalid or malformed.") from None
         if claims.get("iss") != client.client_id or claims.get("sub") != client.client_id:
-            raise bad(700021, "Client assertion application identifier doesn't match "
-                      "'client_id' parameter.")  # fmt: skip
+            raise bad(
+                700021,
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            )
 
     def _resource(self, scope: str) -> str:
         scopes = scope.split()

@@ -13,6 +13,8 @@ def start_local(authority_url: str | None) -> EmulatorServer | None:
     """The started emulator (stop it with `.stop()`), or None when the URL names a remote
     host or something already listens on its port."""
     return start_https(
-        authority_url, default_port=DEFAULT_PORT, name="identity-emulator",
+        authority_url,
+        default_port=DEFAULT_PORT,
+        name="identity-emulator",
         app=lambda tls: create_app().asgi,
-    )  # fmt: skip
+    )

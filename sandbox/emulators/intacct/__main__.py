@@ -20,9 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--session-timeout", type=float, default=3600.0, metavar="SECONDS")
     parser.add_argument("--timezone", default="America/Los_Angeles")
     parser.add_argument(
-        "--max-concurrent", type=int, default=2,
+        "--max-concurrent",
+        type=int,
+        default=2,
         help="requests in flight before 429 GW-0010 (0: no limit)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     options = Options(
         session_timeout_s=args.session_timeout,

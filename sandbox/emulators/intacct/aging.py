@@ -24,8 +24,18 @@ from sandbox.emulators.intacct.legacy import ordered, parse_date
 from sandbox.emulators.intacct.store import Row, Store, business_error, decimal_of
 
 DEFAULT_PERIODS = "0-30,31-60,61-90,91-120,121-"
-_ORDER = ("agingperiods", "customerid", "invoiceno", "locationid", "departmentid", "asofdate",
-          "useduedate", "showdetails", "useglpostdate", "showzerowithactivity")  # fmt: skip
+_ORDER = (
+    "agingperiods",
+    "customerid",
+    "invoiceno",
+    "locationid",
+    "departmentid",
+    "asofdate",
+    "useduedate",
+    "showdetails",
+    "useglpostdate",
+    "showzerowithactivity",
+)
 
 
 def _periods(text: str) -> list[tuple[str, int, int | None]]:
@@ -84,8 +94,9 @@ def get_araging(store: Store, fn: ET.Element, result: ET.Element) -> None:
         active.add(who)
         basis = (_day(invoice.get("WHENDUE", "")) if by_due else None) or created
         days = max(0, (asof - basis).days)  # not yet due: the first period
-        label = next((p[0] for p in periods if p[1] <= days and (p[2] is None or days <= p[2])),
-                     None)  # fmt: skip
+        label = next(
+            (p[0] for p in periods if p[1] <= days and (p[2] is None or days <= p[2])), None
+        )
         if label is not None and decimal_of(invoice.get("TOTALDUE")) != 0:
             owed[who][label].append(invoice)
     data = ET.SubElement(result, "data")

@@ -32,8 +32,12 @@ def render_fault(status: int, message: str, headers: dict[str, str]) -> Response
         response.headers.update(headers)
         return response
     page = _PAGES.get(status, "Internal Server Error")
-    return Response(f"<html><head><title>{status} {page}</title></head><body><h1>{page}</h1>"
-                    "</body></html>", status, headers=headers, media_type="text/html")  # fmt: skip
+    return Response(
+        f"<html><head><title>{status} {page}</title></head><body><h1>{page}</h1></body></html>",
+        status,
+        headers=headers,
+        media_type="text/html",
+    )
 
 
 class ConcurrencyGate:
@@ -137,8 +141,9 @@ class IntacctEmulator:
             return response
 
         async def not_found(request: Request) -> Response:
-            return Response("<html><body><h1>404 Not Found</h1></body></html>", 404,
-                            media_type="text/html")  # fmt: skip
+            return Response(
+                "<html><body><h1>404 Not Found</h1></body></html>", 404, media_type="text/html"
+            )
 
         return [
             Route(GATEWAY_PATH, xmlgw, methods=["POST"]),

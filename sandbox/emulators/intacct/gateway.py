@@ -147,8 +147,9 @@ class Gateway:
         if block.find("sessionid") is not None:
             session = self.store.session(session_id)
             if session is None:
-                return [("XL03000006", "", "Invalid session",
-                         "Get a new session with getAPISession.")]  # fmt: skip
+                return [
+                    ("XL03000006", "", "Invalid session", "Get a new session with getAPISession.")
+                ]
             self.store.touch(session)
             return Principal(session.user, session.location, session, session.id)
         login = block.find("login")
@@ -162,14 +163,25 @@ class Gateway:
             or options.users.get(user) != password
         ):
             self.store.failed_logins += 1
-            return [("XL03000006", "Sign-in information is incorrect", "",
-                     "Check the company, user and password.")]  # fmt: skip
+            return [
+                (
+                    "XL03000006",
+                    "Sign-in information is incorrect",
+                    "",
+                    "Check the company, user and password.",
+                )
+            ]
         entity = text(login, "locationid")
         if entity and options.entities is not None and entity not in options.entities:
             self.store.failed_logins += 1
-            return [("XL03000006", "Sign-in information is incorrect",
-                     f"The entity {entity} does not exist or the user may not sign in to it.",
-                     "Check the entity id.")]  # fmt: skip
+            return [
+                (
+                    "XL03000006",
+                    "Sign-in information is incorrect",
+                    f"The entity {entity} does not exist or the user may not sign in to it.",
+                    "Check the entity id.",
+                )
+            ]
         self.store.logins += 1
         return Principal(user, text(login, "locationid"), None, f"login:{user}")
 
@@ -211,9 +223,18 @@ class Gateway:
                     status = ET.Element("status")
                     status.text = "aborted"
                     result.insert(0, status)
-                    errors_element(result, [("XL03000009", "", "The entire transaction in this "
-                                             "operation has been rolled back due to an error.",
-                                             "")])  # fmt: skip
+                    errors_element(
+                        result,
+                        [
+                            (
+                                "XL03000009",
+                                "",
+                                "The entire transaction in this "
+                                "operation has been rolled back due to an error.",
+                                "",
+                            )
+                        ],
+                    )
 
     def _function(
         self, result: ET.Element, call: ET.Element, principal: Principal, endpoint: str
@@ -316,32 +337,37 @@ class Gateway:
         self._written(result, changed)
 
     # legacy document functions (see legacy.py): the answer is <key>, not <data>
-    def _fn_create_sotransaction(self, result: ET.Element, fn: ET.Element, p: Principal,
-                                 url: str) -> None:  # fmt: skip
+    def _fn_create_sotransaction(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.create(self.store, fn, result)
 
-    def _fn_update_sotransaction(self, result: ET.Element, fn: ET.Element, p: Principal,
-                                 url: str) -> None:  # fmt: skip
+    def _fn_update_sotransaction(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.update(self.store, fn, result)
 
-    def _fn_create_invoice(self, result: ET.Element, fn: ET.Element, p: Principal,
-                           url: str) -> None:  # fmt: skip
+    def _fn_create_invoice(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.create(self.store, fn, result)
 
-    def _fn_update_invoice(self, result: ET.Element, fn: ET.Element, p: Principal,
-                           url: str) -> None:  # fmt: skip
+    def _fn_update_invoice(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.update(self.store, fn, result)
 
-    def _fn_create_aradjustment(self, result: ET.Element, fn: ET.Element, p: Principal,
-                                url: str) -> None:  # fmt: skip
+    def _fn_create_aradjustment(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.create(self.store, fn, result)
 
-    def _fn_create_arpayment(self, result: ET.Element, fn: ET.Element, p: Principal,
-                             url: str) -> None:  # fmt: skip
+    def _fn_create_arpayment(
+        self, result: ET.Element, fn: ET.Element, p: Principal, url: str
+    ) -> None:
         legacy.create(self.store, fn, result)
 
-    def _fn_get_araging(self, result: ET.Element, fn: ET.Element, p: Principal,
-                        url: str) -> None:  # fmt: skip
+    def _fn_get_araging(self, result: ET.Element, fn: ET.Element, p: Principal, url: str) -> None:
         get_araging(self.store, fn, result)
 
     # object definitions (metadata.py)
@@ -397,8 +423,12 @@ class Gateway:
         if len(keys) > MAX_READ_KEYS:
             raise business_error(f"readByName accepts at most {MAX_READ_KEYS} keys.")
         found = [self.store.by_id(schema, k) for k in keys]
-        self._list(result, schema, [r for r in found if r is not None],
-                   self._fields(text(fn, "fields", "*")))  # fmt: skip
+        self._list(
+            result,
+            schema,
+            [r for r in found if r is not None],
+            self._fields(text(fn, "fields", "*")),
+        )
 
     def _list(self, result: ET.Element, schema: ObjectSchema, rows: list[Row], fields: Any) -> None:
         data = ET.SubElement(result, "data", listtype=schema.lower, count=str(len(rows)))
@@ -431,8 +461,11 @@ class Gateway:
             page = self.store.results.get(result_id)
         elif text(fn, "object"):
             object_name = text(fn, "object").strip().upper()
-            candidates = [r for r in self.store.results.values()
-                          if r.session == p.key and r.object == object_name]  # fmt: skip
+            candidates = [
+                r
+                for r in self.store.results.values()
+                if r.session == p.key and r.object == object_name
+            ]
             page = candidates[-1] if candidates else None
         if page is None or page.expires <= now or page.session != p.key:
             if page is not None:
@@ -491,8 +524,10 @@ class Gateway:
                 orders.append((name, order.find("descending") is not None))
         rows.sort(key=lambda r: r["RECORDNO"])
         for name, descending in reversed(orders):
-            rows.sort(key=lambda r, n=name: _sortable(comparer.key(n, field_value(r, n))),
-                      reverse=descending)  # fmt: skip
+            rows.sort(
+                key=lambda r, n=name: _sortable(comparer.key(n, field_value(r, n))),
+                reverse=descending,
+            )
         size = _int(text(fn, "pagesize", "100"), "pagesize")
         size = max(1, min(size, self.options().query_max_page))
         offset = max(0, _int(text(fn, "offset", "0"), "offset"))

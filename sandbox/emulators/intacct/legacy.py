@@ -63,9 +63,15 @@ class DocumentSpec:
 # the connector's own (shared/connectors/intacct/legacy.py) on purpose: an emulator that
 # imported the client's table would accept whatever the client got wrong.
 _INVOICE_LINE = _elements(
-    ("glaccountno", "ACCOUNTNO"), ("accountlabel", "ACCOUNTLABEL"), "offsetglaccountno",
-    ("amount", "TRX_AMOUNT"), "memo", "locationid", "departmentid", "itemid",
-)  # fmt: skip
+    ("glaccountno", "ACCOUNTNO"),
+    ("accountlabel", "ACCOUNTLABEL"),
+    "offsetglaccountno",
+    ("amount", "TRX_AMOUNT"),
+    "memo",
+    "locationid",
+    "departmentid",
+    "itemid",
+)
 
 DOCUMENTS: dict[str, DocumentSpec] = {
     spec.object: spec
@@ -76,18 +82,51 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             "update_sotransaction",
             "DOCID",
             _elements(
-                "transactiontype", ("datecreated", "WHENCREATED", True),
-                ("dateposted", "WHENPOSTED", True), "customerid", ("documentno", "DOCNO"),
-                ("referenceno", "PONUMBER"), "termname", ("datedue", "WHENDUE", True),
-                "message", ("shippingmethod", "SHIPVIA"), "basecurr", "currency", "state",
+                "transactiontype",
+                ("datecreated", "WHENCREATED", True),
+                ("dateposted", "WHENPOSTED", True),
+                "customerid",
+                ("documentno", "DOCNO"),
+                ("referenceno", "PONUMBER"),
+                "termname",
+                ("datedue", "WHENDUE", True),
+                "message",
+                ("shippingmethod", "SHIPVIA"),
+                "basecurr",
+                "currency",
+                "state",
             ),
-            ("datecreated", "dateposted", "referenceno", "termname", "datedue", "message",
-             "shippingmethod", "basecurr", "currency", "state"),
+            (
+                "datecreated",
+                "dateposted",
+                "referenceno",
+                "termname",
+                "datedue",
+                "message",
+                "shippingmethod",
+                "basecurr",
+                "currency",
+                "state",
+            ),
             required=("transactiontype", "datecreated", "customerid"),
             lines=LineSpec(
-                "sotransitems", "sotransitem", "updatesotransitems", "updatesotransitem",
-                _elements("itemid", "itemdesc", "taxable", "warehouseid", "quantity", "unit",
-                          "discountpercent", "price", "locationid", "departmentid", "memo"),
+                "sotransitems",
+                "sotransitem",
+                "updatesotransitems",
+                "updatesotransitem",
+                _elements(
+                    "itemid",
+                    "itemdesc",
+                    "taxable",
+                    "warehouseid",
+                    "quantity",
+                    "unit",
+                    "discountpercent",
+                    "price",
+                    "locationid",
+                    "departmentid",
+                    "memo",
+                ),
                 required=("itemid", "quantity"),
             ),
         ),
@@ -97,17 +136,41 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             "update_invoice",
             "RECORDNO",
             _elements(
-                "customerid", ("datecreated", "WHENCREATED", True),
-                ("dateposted", "WHENPOSTED", True), ("datedue", "WHENDUE", True), "termname",
-                ("invoiceno", "RECORDID"), ("ponumber", "DOCNUMBER"), "description",
-                "basecurr", "currency", "supdocid",
+                "customerid",
+                ("datecreated", "WHENCREATED", True),
+                ("dateposted", "WHENPOSTED", True),
+                ("datedue", "WHENDUE", True),
+                "termname",
+                ("invoiceno", "RECORDID"),
+                ("ponumber", "DOCNUMBER"),
+                "description",
+                "basecurr",
+                "currency",
+                "supdocid",
             ),
-            ("customerid", "datecreated", "dateposted", "datedue", "termname", "invoiceno",
-             "ponumber", "description", "basecurr", "currency", "supdocid"),
+            (
+                "customerid",
+                "datecreated",
+                "dateposted",
+                "datedue",
+                "termname",
+                "invoiceno",
+                "ponumber",
+                "description",
+                "basecurr",
+                "currency",
+                "supdocid",
+            ),
             required=("customerid", "datecreated"),
             one_of=("datedue", "termname"),
-            lines=LineSpec("invoiceitems", "lineitem", "updateinvoiceitems", "updatelineitem",
-                           _INVOICE_LINE, required=("amount",)),
+            lines=LineSpec(
+                "invoiceitems",
+                "lineitem",
+                "updateinvoiceitems",
+                "updatelineitem",
+                _INVOICE_LINE,
+                required=("amount",),
+            ),
         ),
         DocumentSpec(
             "ARADJUSTMENT",
@@ -115,14 +178,20 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             None,
             "RECORDNO",
             _elements(
-                "customerid", ("datecreated", "WHENCREATED", True),
-                ("dateposted", "WHENPOSTED", True), ("adjustmentno", "RECORDID"),
-                ("invoiceno", "DOCNUMBER"), "description", "basecurr", "currency",
+                "customerid",
+                ("datecreated", "WHENCREATED", True),
+                ("dateposted", "WHENPOSTED", True),
+                ("adjustmentno", "RECORDID"),
+                ("invoiceno", "DOCNUMBER"),
+                "description",
+                "basecurr",
+                "currency",
             ),
             (),
             required=("customerid", "datecreated"),
-            lines=LineSpec("aradjustmentitems", "lineitem", "", "", _INVOICE_LINE,
-                           required=("amount",)),
+            lines=LineSpec(
+                "aradjustmentitems", "lineitem", "", "", _INVOICE_LINE, required=("amount",)
+            ),
         ),
         DocumentSpec(
             "ARPAYMENT",
@@ -130,19 +199,30 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             None,
             "RECORDNO",
             _elements(
-                "customerid", "paymentamount", ("bankaccountid", "FINANCIALENTITY"),
-                ("refid", "DOCNUMBER"), ("datereceived", "PAYMENTDATE", True), "paymentmethod",
-                "basecurr", "currency",
+                "customerid",
+                "paymentamount",
+                ("bankaccountid", "FINANCIALENTITY"),
+                ("refid", "DOCNUMBER"),
+                ("datereceived", "PAYMENTDATE", True),
+                "paymentmethod",
+                "basecurr",
+                "currency",
             ),
             (),
             required=("customerid", "paymentamount", "datereceived", "paymentmethod"),
             # 0..N arpaymentitem right inside create_arpayment (no container): the invoices
             # (RECORDNO) it pays and how much of each (docs/wire-notes.md I5).
-            lines=LineSpec("", "arpaymentitem", "", "",
-                           _elements("invoicekey", "amount"), required=("invoicekey", "amount")),
+            lines=LineSpec(
+                "",
+                "arpaymentitem",
+                "",
+                "",
+                _elements("invoicekey", "amount"),
+                required=("invoicekey", "amount"),
+            ),
         ),
     )
-}  # fmt: skip
+}
 BY_FUNCTION = {spec.create: spec for spec in DOCUMENTS.values()} | {
     spec.update: spec for spec in DOCUMENTS.values() if spec.update
 }
@@ -287,8 +367,7 @@ def update(store: Store, fn: ET.Element, result: ET.Element) -> None:
     key = (fn.get("key") or "").strip()
     if not key:
         raise schema_error(f"<{fn.tag}> needs a key attribute.")
-    row = next((r for r in store.table(schema.name).values() if str(r.get(spec.key)) == key),
-               None)  # fmt: skip
+    row = next((r for r in store.table(schema.name).values() if str(r.get(spec.key)) == key), None)
     if row is None:
         raise business_error(f"Cannot update non-existing {schema.name} with key {key}.")
     current = [dict(line) for line in store.lines(schema, row)] if schema.lines else []

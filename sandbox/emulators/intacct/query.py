@@ -93,9 +93,20 @@ def _like(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
 
 # -- the query function's XML filter ----------------------------------------------------------
 _OPS = {
-    "equalto", "notequalto", "lessthan", "lessthanorequalto", "greaterthan",
-    "greaterthanorequalto", "between", "in", "notin", "like", "notlike", "isnull", "isnotnull",
-}  # fmt: skip
+    "equalto",
+    "notequalto",
+    "lessthan",
+    "lessthanorequalto",
+    "greaterthan",
+    "greaterthanorequalto",
+    "between",
+    "in",
+    "notin",
+    "like",
+    "notlike",
+    "isnull",
+    "isnotnull",
+}
 
 
 def xml_filter(element: ET.Element | None, comparer: Comparer) -> Predicate:
@@ -144,9 +155,14 @@ _TOKEN = re.compile(
 )
 _WORD_OPS = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL"}
 _SYMBOL_OPS = {
-    "=": "equalto", "<>": "notequalto", "!=": "notequalto", "<": "lessthan",
-    "<=": "lessthanorequalto", ">": "greaterthan", ">=": "greaterthanorequalto",
-}  # fmt: skip
+    "=": "equalto",
+    "<>": "notequalto",
+    "!=": "notequalto",
+    "<": "lessthan",
+    "<=": "lessthanorequalto",
+    ">": "greaterthan",
+    ">=": "greaterthanorequalto",
+}
 
 
 _ESCAPE = re.compile(r"\\(.)|''", re.DOTALL)
@@ -196,8 +212,10 @@ class _Parser:
     def take(self, kind: str | None = None, value: str | None = None) -> tuple[str, str]:
         token = self.peek()
         if token is None or (kind and token[0] != kind) or (value and token[1] != value):
-            raise QueryError(f"Invalid query: expected {value or kind}, found "
-                             f"{token[1] if token else 'end of query'}")  # fmt: skip
+            raise QueryError(
+                f"Invalid query: expected {value or kind}, found "
+                f"{token[1] if token else 'end of query'}"
+            )
         self.pos += 1
         return token
 

@@ -12,5 +12,9 @@ from sandbox.emulators.server import EmulatorServer
 def start_local(intacct_endpoint: str | None) -> EmulatorServer | None:
     """The started emulator (stop it with `.stop()`), or None when INTACCT_ENDPOINT names a
     remote service or something already listens on its port."""
-    return server.start_local(intacct_endpoint, default_port=DEFAULT_PORT, name="intacct-emulator",
-                              app=lambda: create_app().asgi)  # fmt: skip
+    return server.start_local(
+        intacct_endpoint,
+        default_port=DEFAULT_PORT,
+        name="intacct-emulator",
+        app=lambda: create_app().asgi,
+    )

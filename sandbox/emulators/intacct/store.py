@@ -339,17 +339,25 @@ class Store:
         for name in schema.required:
             if row.get(name) in (None, ""):
                 raise EmulatedFailure(
-                    ("BL03000018", "", f"Required field {name} is missing.",
-                     f"Provide a value for {name}."),
+                    (
+                        "BL03000018",
+                        "",
+                        f"Required field {name} is missing.",
+                        f"Provide a value for {name}.",
+                    ),
                     ("BL01001973", "", f"Could not create {schema.lower} record!", ""),
-                )  # fmt: skip
+                )
         for name, limit in schema.max_lengths.items():
             value = row.get(name)
             if isinstance(value, str) and len(value) > limit:
                 raise EmulatedFailure(
-                    ("BL03000021", "", f"The value of field {name} is longer than {limit} "
-                     "characters.", f"Shorten {name}."),
-                )  # fmt: skip
+                    (
+                        "BL03000021",
+                        "",
+                        f"The value of field {name} is longer than {limit} characters.",
+                        f"Shorten {name}.",
+                    ),
+                )
         for name, target in schema.references.items():
             self._check_reference(target, row.get(name), name)
         if schema.lines is not None:
@@ -358,9 +366,13 @@ class Store:
                 for name in schema.lines.required:
                     if line.get(name) in (None, ""):
                         raise EmulatedFailure(
-                            ("BL03000018", "", f"Required field {name} is missing on line "
-                             f"{number}.", f"Provide a value for {name}."),
-                        )  # fmt: skip
+                            (
+                                "BL03000018",
+                                "",
+                                f"Required field {name} is missing on line {number}.",
+                                f"Provide a value for {name}.",
+                            ),
+                        )
                 for name, target in schema.lines.references.items():
                     self._check_reference(target, line.get(name), name)
 
@@ -369,9 +381,13 @@ class Store:
             return
         if self.by_id(OBJECTS[target], str(value)) is None:
             raise EmulatedFailure(
-                ("BL03000113", "", f"Invalid {target.capitalize()} '{value}' specified in "
-                 f"field {name}.", f"Create the {target.lower()} first."),
-            )  # fmt: skip
+                (
+                    "BL03000113",
+                    "",
+                    f"Invalid {target.capitalize()} '{value}' specified in field {name}.",
+                    f"Create the {target.lower()} first.",
+                ),
+            )
 
     def _number_lines(self, schema: ObjectSchema, row: Row) -> None:
         if schema.lines is None or schema.lines.container not in row:

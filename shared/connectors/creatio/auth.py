@@ -166,8 +166,9 @@ class FormsAuth(CreatioAuth):
             )
         cookies = _set_cookies(response)
         if AUTH_COOKIE not in cookies and "BPMSESSIONID" not in cookies:
-            raise _auth_error(f"{action}: the login succeeded but set no session cookie",
-                              "login_no_session", 200)  # fmt: skip
+            raise _auth_error(
+                f"{action}: the login succeeded but set no session cookie", "login_no_session", 200
+            )
         return cookies
 
 
@@ -242,8 +243,9 @@ class OAuthAuth(CreatioAuth):
             token = str(answer["access_token"])
             lifetime = float(answer.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError):
-            raise _auth_error(f"{action}: the token answer has no access_token",
-                              "token_unreadable", 200) from None  # fmt: skip
+            raise _auth_error(
+                f"{action}: the token answer has no access_token", "token_unreadable", 200
+            ) from None
         return token, lifetime
 
 

@@ -280,8 +280,14 @@ class CreatioClient(ConnectorClient):
                 top=1,
             )
             until_text = _timestamp(newest[0].get("ModifiedOn"), object) if newest else None
-        return CreatioChangeCursor(object=object, since=lower, until=until_text, select=columns,
-                            where=where, page_size=size)  # fmt: skip
+        return CreatioChangeCursor(
+            object=object,
+            since=lower,
+            until=until_text,
+            select=columns,
+            where=where,
+            page_size=size,
+        )
 
     def _window(self, cursor: CreatioChangeCursor) -> str:
         after = None

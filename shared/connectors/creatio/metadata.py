@@ -21,8 +21,10 @@ def parse_metadata(document: bytes) -> dict[str, ObjectInfo]:
     except ElementTree.ParseError as exc:
         raise ConnectorError(
             f"read $metadata: Creatio answered a document that is not XML ({exc})",
-            category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer",
-        ) from None  # fmt: skip
+            category=ErrorCategory.INTERNAL,
+            system=SYSTEM,
+            code="bad_answer",
+        ) from None
     types: dict[str, dict[str, FieldInfo]] = {}
     for schema in root.iter(f"{EDM}Schema"):
         namespace = schema.get("Namespace", "")

@@ -223,9 +223,14 @@ class DataverseClient(ConnectorClient):
         params = {"$select": ",".join(check_name(s) for s in select)} if select else None
         record = str(key) if isinstance(key, str) else None
         response = await self._request(
-            "GET", self.url(resource), action=f"read {resource}", params=params,
-            headers={"If-None-Match": "null"}, record=record, missing_ok=True,
-        )  # fmt: skip
+            "GET",
+            self.url(resource),
+            action=f"read {resource}",
+            params=params,
+            headers={"If-None-Match": "null"},
+            record=record,
+            missing_ok=True,
+        )
         return None if response is None else _plain(_json(response, f"read {resource}"))
 
     async def query(
@@ -269,8 +274,10 @@ class DataverseClient(ConnectorClient):
             # Never send the token anywhere but the configured environment.
             raise ConnectorError(
                 f"{action}: the link does not point at DATAVERSE_URL",
-                category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_next_link",
-            )  # fmt: skip
+                category=ErrorCategory.INTERNAL,
+                system=SYSTEM,
+                code="bad_next_link",
+            )
 
     async def track_changes(
         self,
@@ -312,9 +319,11 @@ class DataverseClient(ConnectorClient):
             else:
                 records.append(_plain(item))
         return DataverseChangesPage(
-            records=records, deleted=deleted, next_link=data.get("@odata.nextLink"),
+            records=records,
+            deleted=deleted,
+            next_link=data.get("@odata.nextLink"),
             delta_link=data.get("@odata.deltaLink"),
-        )  # fmt: skip
+        )
 
     async def _page(
         self,
@@ -330,9 +339,12 @@ class DataverseClient(ConnectorClient):
             'odata.include-annotations="*"' if annotations else None,
         )
         response = await self._request(
-            "GET", url, action=f"read {what}", params=params,
+            "GET",
+            url,
+            action=f"read {what}",
+            params=params,
             headers={**prefer, "If-None-Match": "null"},
-        )  # fmt: skip
+        )
         assert response is not None
         data = _json(response, f"read {what}")
         return Page(
@@ -357,16 +369,22 @@ class DataverseClient(ConnectorClient):
         prefer `upsert(..., mode="create")` with an alternate key."""
         action = f"create {entity_set}"
         response = await self._request(
-            "POST", self.url(check_name(entity_set)), action=action, body=dict(values),
-            ok=(201, 204), idempotent=False,
-        )  # fmt: skip
+            "POST",
+            self.url(check_name(entity_set)),
+            action=action,
+            body=dict(values),
+            ok=(201, 204),
+            idempotent=False,
+        )
         assert response is not None
         new_id = entity_id(response.headers.get("OData-EntityId"))
         if new_id is None:
             raise ConnectorError(
                 f"{action}: Dataverse answered without an OData-EntityId",
-                category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer",
-            )  # fmt: skip
+                category=ErrorCategory.INTERNAL,
+                system=SYSTEM,
+                code="bad_answer",
+            )
         return new_id
 
     async def upsert(
@@ -391,10 +409,16 @@ class DataverseClient(ConnectorClient):
         params = {"$select": ",".join(check_name(s) for s in select)} if select else None
         record = str(key) if isinstance(key, str) else str(next(iter(key.values()), ""))
         response = await self._request(
-            "PATCH", self.url(resource), action=f"{mode} {resource}", params=params,
-            body=dict(values), headers=headers, record=record, ok=(200, 201, 204),
+            "PATCH",
+            self.url(resource),
+            action=f"{mode} {resource}",
+            params=params,
+            body=dict(values),
+            headers=headers,
+            record=record,
+            ok=(200, 201, 204),
             create_only=mode == "create",
-        )  # fmt: skip
+        )
         assert response is not None
         if response.status_code == 204:
             new_id = entity_id(response.headers.get("OData-EntityId"))
@@ -407,8 +431,10 @@ class DataverseClient(ConnectorClient):
         if not new_id:
             raise ConnectorError(
                 f"{mode} {resource}: Dataverse answered without the record id",
-                category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer",
-            )  # fmt: skip
+                category=ErrorCategory.INTERNAL,
+                system=SYSTEM,
+                code="bad_answer",
+            )
         return WriteResult(id=str(new_id), created=response.status_code == 201, record=data)
 
     async def update(
@@ -425,9 +451,12 @@ class DataverseClient(ConnectorClient):
         """Delete; False when it did not exist (a repeat after a lost answer)."""
         resource = f"{check_name(entity_set)}{key_segment(key)}"
         response = await self._request(
-            "DELETE", self.url(resource), action=f"delete {resource}", ok=(204,),
+            "DELETE",
+            self.url(resource),
+            action=f"delete {resource}",
+            ok=(204,),
             missing_ok=True,
-        )  # fmt: skip
+        )
         return response is not None
 
     # -- $batch ----------------------------------------------------------------------------
@@ -440,25 +469,31 @@ class DataverseClient(ConnectorClient):
         """Run `items` in one $batch (at most 1000 operations); one result per operation,
         in order. A $batch counts as one request toward service protection."""
         operations = [
-            op for item in items for op in (item.operations if isinstance(item, ChangeSet)
-                                              else [item])
-        ]  # fmt: skip
+            op
+            for item in items
+            for op in (item.operations if isinstance(item, ChangeSet) else [item])
+        ]
         if len(operations) > MAX_BATCH:
-            raise InvalidValue(f"a $batch holds at most {MAX_BATCH} operations, not "
-                               f"{len(operations)}", system=SYSTEM)  # fmt: skip
+            raise InvalidValue(
+                f"a $batch holds at most {MAX_BATCH} operations, not {len(operations)}",
+                system=SYSTEM,
+            )
         if not operations:
             return []
         content_type, content = batch_wire.build(items, self.config.api_base)
         idempotent = all(op.method in ("GET", "PATCH", "DELETE") for op in operations)
         response = await self._request(
-            "POST", self.url("$batch"), action=f"$batch of {len(operations)}",
+            "POST",
+            self.url("$batch"),
+            action=f"$batch of {len(operations)}",
             content=content,
             headers={
                 "Content-Type": content_type,
                 **_prefer("odata.continue-on-error" if continue_on_error else None),
             },
-            ok=(200, 400), idempotent=idempotent,
-        )  # fmt: skip
+            ok=(200, 400),
+            idempotent=idempotent,
+        )
         assert response is not None
         try:
             answers = batch_wire.parse(response.headers.get("Content-Type", ""), response.content)
@@ -507,12 +542,16 @@ class DataverseClient(ConnectorClient):
         if answer.status < 400:
             return BatchResult(status=answer.status, id=new_id, body=body)
         fake = httpx.Response(
-            answer.status, headers=answer.headers, content=answer.body,
-        )  # fmt: skip
+            answer.status,
+            headers=answer.headers,
+            content=answer.body,
+        )
         error = error_from_response(
-            fake, action=f"{operation.method} {operation.url} in a $batch", body=operation.body,
+            fake,
+            action=f"{operation.method} {operation.url} in a $batch",
+            body=operation.body,
             create_only=operation.headers.get("If-None-Match") == "*",
-        )  # fmt: skip
+        )
         if answer.status == 429:
             error.retry_after = retry_after(fake)
         return BatchResult(status=answer.status, id=new_id, body=body, error=error)

@@ -49,34 +49,64 @@ _PRICING = {
 ENTITIES: dict[str, Entity] = {
     e.logical: e
     for e in (
-        Entity("account", "accounts", {"parentaccountid": {"account": "parentaccountid"},
-               "primarycontactid": {"contact": "primarycontactid"}}),
+        Entity(
+            "account",
+            "accounts",
+            {
+                "parentaccountid": {"account": "parentaccountid"},
+                "primarycontactid": {"contact": "primarycontactid"},
+            },
+        ),
         Entity("contact", "contacts", {"parentcustomerid": _customer("parentcustomerid")}),
         Entity("product", "products"),
-        Entity("opportunity", "opportunities", {
-            "customerid": _customer("customerid"),
-            "parentaccountid": {"account": "parentaccountid"},
-            "parentcontactid": {"contact": "parentcontactid"}}),
-        Entity("salesorder", "salesorders", {
-            "customerid": _customer("customerid"),
-            "opportunityid": {"opportunity": "opportunityid"}, **_PRICING},
-            lines=("salesorderdetail", "salesorderid")),
-        Entity("salesorderdetail", "salesorderdetails", {
-            "salesorderid": {"salesorder": "salesorderid"},
-            "productid": {"product": "productid"}}),
-        Entity("invoice", "invoices", {
-            "customerid": _customer("customerid"),
-            "salesorderid": {"salesorder": "salesorderid"}, **_PRICING},
-            lines=("invoicedetail", "invoiceid")),
-        Entity("invoicedetail", "invoicedetails", {
-            "invoiceid": {"invoice": "invoiceid"},
-            "productid": {"product": "productid"}}),
+        Entity(
+            "opportunity",
+            "opportunities",
+            {
+                "customerid": _customer("customerid"),
+                "parentaccountid": {"account": "parentaccountid"},
+                "parentcontactid": {"contact": "parentcontactid"},
+            },
+        ),
+        Entity(
+            "salesorder",
+            "salesorders",
+            {
+                "customerid": _customer("customerid"),
+                "opportunityid": {"opportunity": "opportunityid"},
+                **_PRICING,
+            },
+            lines=("salesorderdetail", "salesorderid"),
+        ),
+        Entity(
+            "salesorderdetail",
+            "salesorderdetails",
+            {"salesorderid": {"salesorder": "salesorderid"}, "productid": {"product": "productid"}},
+        ),
+        Entity(
+            "invoice",
+            "invoices",
+            {
+                "customerid": _customer("customerid"),
+                "salesorderid": {"salesorder": "salesorderid"},
+                **_PRICING,
+            },
+            lines=("invoicedetail", "invoiceid"),
+        ),
+        Entity(
+            "invoicedetail",
+            "invoicedetails",
+            {"invoiceid": {"invoice": "invoiceid"}, "productid": {"product": "productid"}},
+        ),
         Entity("incident", "incidents", {"customerid": _customer("customerid")}),
         Entity("transactioncurrency", "transactioncurrencies"),
-        Entity("pricelevel", "pricelevels",
-               {"transactioncurrencyid": {"transactioncurrency": "transactioncurrencyid"}}),
+        Entity(
+            "pricelevel",
+            "pricelevels",
+            {"transactioncurrencyid": {"transactioncurrency": "transactioncurrencyid"}},
+        ),
     )
-}  # fmt: skip
+}
 BY_SET: dict[str, Entity] = {e.entity_set: e for e in ENTITIES.values()}
 
 
@@ -86,6 +116,8 @@ def entity(object: str) -> Entity:
         raise ConnectorError(
             f"Shuttle does not sync the Dataverse table {object!r} (known: "
             f"{', '.join(ENTITIES)}) — fix the flow definition",
-            category=ErrorCategory.VALIDATION, system=SYSTEM, code="unknown_object",
-        )  # fmt: skip
+            category=ErrorCategory.VALIDATION,
+            system=SYSTEM,
+            code="unknown_object",
+        )
     return found

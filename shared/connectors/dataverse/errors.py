@@ -100,17 +100,25 @@ def error_from_response(
 
     def error(category: ErrorCategory, **extra: Any) -> ConnectorError:
         return ConnectorError(
-            where, category=category, system=SYSTEM, status=status, code=code or category.value,
-            record=record, **extra,
-        )  # fmt: skip
+            where,
+            category=category,
+            system=SYSTEM,
+            status=status,
+            code=code or category.value,
+            record=record,
+            **extra,
+        )
 
     if status == 401:
         return ConnectorError(
             f"{action}: Dataverse rejected the access token (HTTP 401) — check that the app "
             "registration is an application user of this environment",
-            category=ErrorCategory.AUTH, system=SYSTEM, status=401, code="unauthorized",
+            category=ErrorCategory.AUTH,
+            system=SYSTEM,
+            status=401,
+            code="unauthorized",
             record=record,
-        )  # fmt: skip
+        )
     if status == 403:
         return error(ErrorCategory.AUTH)
     if status == 404:
@@ -141,5 +149,8 @@ def error_from_transport(
     kind = type(exc).__name__
     return ConnectorError(
         f"{action}: no answer from Dataverse ({kind}) — check DATAVERSE_URL and the network",
-        category=ErrorCategory.CONNECTION, system=SYSTEM, code="connection", record=record,
-    )  # fmt: skip
+        category=ErrorCategory.CONNECTION,
+        system=SYSTEM,
+        code="connection",
+        record=record,
+    )

@@ -21,9 +21,12 @@ def _definition(logical: str) -> str:
 
 async def _get(client: DataverseClient, resource: str, params: dict[str, str]) -> Any:
     response = await client._request(
-        "GET", client.url(resource), action=f"read {resource}", params=params,
+        "GET",
+        client.url(resource),
+        action=f"read {resource}",
+        params=params,
         missing_ok=True,
-    )  # fmt: skip
+    )
     return None if response is None else _json(response, f"read {resource}")
 
 
@@ -31,26 +34,36 @@ async def read_table(client: DataverseClient, logical: str) -> ObjectInfo | None
     """The table's set name, primary id, attributes (strings with MaxLength) and keys, or
     None when the environment has no such table (404)."""
     base = _definition(logical)
-    entity = await _get(client, base, {
-        "$select": "LogicalName,EntitySetName,PrimaryIdAttribute",
-        "$expand": "Attributes($select=LogicalName,AttributeType,IsCustomAttribute),"
-                   "Keys($select=LogicalName,KeyAttributes,EntityKeyIndexStatus)",
-    })  # fmt: skip
+    entity = await _get(
+        client,
+        base,
+        {
+            "$select": "LogicalName,EntitySetName,PrimaryIdAttribute",
+            "$expand": "Attributes($select=LogicalName,AttributeType,IsCustomAttribute),"
+            "Keys($select=LogicalName,KeyAttributes,EntityKeyIndexStatus)",
+        },
+    )
     if entity is None:
         return None
     lengths: dict[str, int] = {}
     for cast in ("StringAttributeMetadata", "MemoAttributeMetadata"):
-        answer = await _get(client, f"{base}/Attributes/{CRM}{cast}",
-                            {"$select": "LogicalName,MaxLength"})  # fmt: skip
+        answer = await _get(
+            client, f"{base}/Attributes/{CRM}{cast}", {"$select": "LogicalName,MaxLength"}
+        )
         for item in (answer or {}).get("value", []):
             if isinstance(item.get("MaxLength"), int):
                 lengths[item["LogicalName"]] = item["MaxLength"]
-    info = ObjectInfo(logical, entity_set=entity.get("EntitySetName"),
-                      primary_id=entity.get("PrimaryIdAttribute"))  # fmt: skip
+    info = ObjectInfo(
+        logical, entity_set=entity.get("EntitySetName"), primary_id=entity.get("PrimaryIdAttribute")
+    )
     for item in entity.get("Attributes", []):
         name = item.get("LogicalName", "")
-        info.fields[name] = FieldInfo(name, item.get("AttributeType") or "", lengths.get(name),
-                                      custom=bool(item.get("IsCustomAttribute")))  # fmt: skip
+        info.fields[name] = FieldInfo(
+            name,
+            item.get("AttributeType") or "",
+            lengths.get(name),
+            custom=bool(item.get("IsCustomAttribute")),
+        )
     info.keys = [
         KeyInfo(
             k.get("LogicalName", ""),
@@ -86,16 +99,23 @@ async def create_string_column(
         "SchemaName": schema_name,
         "MaxLength": max_length,
         "FormatName": {"Value": "Text"},
-        "RequiredLevel": {"Value": "None", "CanBeChanged": True,
-                          "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings"},
+        "RequiredLevel": {
+            "Value": "None",
+            "CanBeChanged": True,
+            "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings",
+        },
         "DisplayName": _label(label),
         "Description": _label(description or f"{label} (written by Shuttle; an alternate key)"),
-    }  # fmt: skip
+    }
     resource = f"{_definition(logical)}/Attributes"
     await client._request(
-        "POST", client.url(resource), action=f"create column {schema_name} on {logical}",
-        body=body, ok=(204, 201), idempotent=False,
-    )  # fmt: skip
+        "POST",
+        client.url(resource),
+        action=f"create column {schema_name} on {logical}",
+        body=body,
+        ok=(204, 201),
+        idempotent=False,
+    )
 
 
 async def create_money_column(
@@ -136,6 +156,10 @@ async def create_key(
     body = {"SchemaName": schema_name, "DisplayName": _label(label), "KeyAttributes": columns}
     resource = f"{_definition(logical)}/Keys"
     await client._request(
-        "POST", client.url(resource), action=f"create alternate key {schema_name} on {logical}",
-        body=body, ok=(204, 201), idempotent=False,
-    )  # fmt: skip
+        "POST",
+        client.url(resource),
+        action=f"create alternate key {schema_name} on {logical}",
+        body=body,
+        ok=(204, 201),
+        idempotent=False,
+    )

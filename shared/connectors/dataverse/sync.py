@@ -95,8 +95,11 @@ def to_sync_record(record: Record, table: Entity) -> SyncRecord:
     if not isinstance(id, str) or not isinstance(stamp, str):
         raise ConnectorError(
             f"read {table.logical}: a record without {table.primary_key} or modifiedon",
-            category=ErrorCategory.INTERNAL, system=SYSTEM, code="bad_answer", record=str(id),
-        )  # fmt: skip
+            category=ErrorCategory.INTERNAL,
+            system=SYSTEM,
+            code="bad_answer",
+            record=str(id),
+        )
     values = {k: v for k, v in record.items() if not k.startswith("@")}
     # Lookups also under their own name (what mappings write), so a mapping reads and
     # compares `parentcustomerid`, never the read-only `_parentcustomerid_value`.
@@ -138,8 +141,11 @@ def render(table: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
                     system=SYSTEM,
                 )
             if not GUID.fullmatch(value.id):
-                raise InvalidValue(f"write {table.logical}: {name} must be a Dataverse id, not "
-                                   f"{value.id!r}", field=name, system=SYSTEM)  # fmt: skip
+                raise InvalidValue(
+                    f"write {table.logical}: {name} must be a Dataverse id, not {value.id!r}",
+                    field=name,
+                    system=SYSTEM,
+                )
             body[f"{navprop}@odata.bind"] = f"/{target.entity_set}({value.id.lower()})"
         elif navigation is not None and value is None:
             body[f"{next(iter(navigation.values()))}@odata.bind"] = None
@@ -187,8 +193,9 @@ class DataverseSync:
         window = all_of(
             f"modifiedon ge {format_datetime(since)}", f"modifiedon le {format_datetime(until)}"
         )
-        page = await self.client.query(table.entity_set, filter=window,
-                                       select=[table.primary_key], top=1, count=True)  # fmt: skip
+        page = await self.client.query(
+            table.entity_set, filter=window, select=[table.primary_key], top=1, count=True
+        )
         return page.count
 
     async def open_changes(
@@ -202,9 +209,12 @@ class DataverseSync:
     ) -> dict[str, Any]:
         entity(object)
         cursor = DataverseChangeCursor(
-            object=object, since=since, until=until, fields=list(fields) if fields else None,
+            object=object,
+            since=since,
+            until=until,
+            fields=list(fields) if fields else None,
             page_size=min(page_size, 5000),
-        )  # fmt: skip
+        )
         return cursor.model_dump(mode="json")
 
     async def read_changes(self, cursor: Mapping[str, Any]) -> ChangePage:
@@ -264,8 +274,11 @@ class DataverseSync:
                 )
                 clauses.append(f"{name} eq {literal(value, guid=is_key and value is not None)}")
         page = await self.client.query(
-            table.entity_set, filter=all_of(*clauses), select=_select(table, fields), top=limit,
-        )  # fmt: skip
+            table.entity_set,
+            filter=all_of(*clauses),
+            select=_select(table, fields),
+            top=limit,
+        )
         return [to_sync_record(r, table) for r in page.records]
 
     # -- chunks (several records per request: shared/engine/chunk_calls.py) ------------------
@@ -284,8 +297,7 @@ class DataverseSync:
         table = entity(object)
         if field in table.lookups or field == table.primary_key or field.startswith("_"):
             return {}  # keys and lookups: one by one (find)
-        wanted = list(dict.fromkeys(str(v.id if isinstance(v, Reference) else v)
-                                    for v in values))  # fmt: skip
+        wanted = list(dict.fromkeys(str(v.id if isinstance(v, Reference) else v) for v in values))
         if not wanted:
             return {}
         clauses = " or ".join(f"{field} eq {literal(v)}" for v in wanted)
@@ -344,9 +356,10 @@ class DataverseSync:
                     body = result.body or {}
                     stamp = body.get("modifiedon")
                     out[n] = WriteOutcome(
-                        id=str(result.id or body.get(table.primary_key)), created=True,
+                        id=str(result.id or body.get(table.primary_key)),
+                        created=True,
                         modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
-                    )  # fmt: skip
+                    )
         return [o for o in out if o is not None]
 
     async def update_many(
@@ -365,8 +378,9 @@ class DataverseSync:
             except ConnectorError as error:
                 out[n] = error
                 continue
-            ops.append((n, BatchOperation(method="PATCH", url=url, body=body,
-                                          headers={"If-Match": "*"})))  # fmt: skip
+            ops.append(
+                (n, BatchOperation(method="PATCH", url=url, body=body, headers={"If-Match": "*"}))
+            )
         for start in range(0, len(ops), MAX_BATCH):
             part = ops[start : start + MAX_BATCH]
             results = await self.client.batch([op for _, op in part], continue_on_error=True)
@@ -414,13 +428,19 @@ class DataverseSync:
         table = entity(object)
         lines = values.get(LINES_FIELD)
         if lines is not None and table.lines is None:
-            raise InvalidValue(f"create {object}: only salesorder and invoice carry lines",
-                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
+            raise InvalidValue(
+                f"create {object}: only salesorder and invoice carry lines",
+                field=LINES_FIELD,
+                system=SYSTEM,
+            )
         if lines is not None and not (
             isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
         ):
-            raise InvalidValue(f"create {object}: lines must be a list of objects",
-                               field=LINES_FIELD, system=SYSTEM)  # fmt: skip
+            raise InvalidValue(
+                f"create {object}: lines must be a list of objects",
+                field=LINES_FIELD,
+                system=SYSTEM,
+            )
         body = render(table, {k: v for k, v in values.items() if k != LINES_FIELD})
         select = [table.primary_key, "modifiedon"]
         if source.system != CREATIO:
@@ -434,9 +454,10 @@ class DataverseSync:
                 )
                 stamp = (result.record or {}).get("modifiedon")
                 outcome = WriteOutcome(
-                    id=result.id, created=True,
+                    id=result.id,
+                    created=True,
                     modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
-                )  # fmt: skip
+                )
             except ConnectorError as error:
                 if error.category is not ErrorCategory.DUPLICATE:
                     raise
@@ -479,19 +500,25 @@ class DataverseSync:
                     raise ConnectorError(
                         f"create {table.logical} lines: the $batch stopped before line "
                         f"{start + offset + 1}",
-                        category=ErrorCategory.CONNECTION, system=SYSTEM, code="batch_incomplete",
-                    )  # fmt: skip
+                        category=ErrorCategory.CONNECTION,
+                        system=SYSTEM,
+                        code="batch_incomplete",
+                    )
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
         table = entity(object)
         if LINES_FIELD in values:
-            raise InvalidValue(f"update {object}: Shuttle writes lines only with a new "
-                               f"{object}", field=LINES_FIELD, system=SYSTEM)  # fmt: skip
+            raise InvalidValue(
+                f"update {object}: Shuttle writes lines only with a new {object}",
+                field=LINES_FIELD,
+                system=SYSTEM,
+            )
         result = await self.client.update(
             table.entity_set, id, render(table, values), select=[table.primary_key, "modifiedon"]
         )
         stamp = (result.record or {}).get("modifiedon")
         return WriteOutcome(
-            id=result.id, created=False,
+            id=result.id,
+            created=False,
             modified=parse_datetime(stamp) if isinstance(stamp, str) else None,
-        )  # fmt: skip
+        )

@@ -28,8 +28,12 @@ from shared.connectors.protocol import ChangePage, SyncRecord
 from shared.errors import ErrorCategory
 
 OBJECT = "ARAGING"
-PERIODS = {"0-30": "AGING_0_30", "31-60": "AGING_31_60", "61-90": "AGING_61_90",
-           "91-": "AGING_OVER_90"}  # fmt: skip
+PERIODS = {
+    "0-30": "AGING_0_30",
+    "31-60": "AGING_31_60",
+    "61-90": "AGING_61_90",
+    "91-": "AGING_OVER_90",
+}
 FIELDS = ("CUSTOMERID", *PERIODS.values(), "TOTALDUE")
 
 
@@ -63,8 +67,10 @@ def _amount(text: str | None, customer: str) -> Decimal:
     try:
         return Decimal((text or "0").strip() or "0")
     except InvalidOperation:
-        raise bad_answer(f"read AR aging: amount {text!r} of customer {customer} is not a number",
-                         record=customer) from None  # fmt: skip
+        raise bad_answer(
+            f"read AR aging: amount {text!r} of customer {customer} is not a number",
+            record=customer,
+        ) from None
 
 
 def balances(data: ET.Element | None) -> list[dict[str, Any]]:
@@ -78,8 +84,9 @@ def balances(data: ET.Element | None) -> list[dict[str, Any]]:
         for aging in block.findall("aging"):
             period = (aging.findtext("agingperiod") or "").strip()
             if period not in PERIODS:
-                raise bad_answer(f"read AR aging: unexpected aging period {period!r}",
-                                 record=customer)  # fmt: skip
+                raise bad_answer(
+                    f"read AR aging: unexpected aging period {period!r}", record=customer
+                )
             sums[PERIODS[period]] += _amount(aging.findtext("totalamount"), customer)
         row: dict[str, Any] = {"CUSTOMERID": customer}
         row |= {name: _money(value) for name, value in sums.items()}

@@ -27,8 +27,9 @@ def parse_lookup(object: str, data: ET.Element | None) -> ObjectInfo:
         name = (field.findtext("ID") or "").strip()
         if name:
             custom = (field.findtext("ISCUSTOM") or "").strip().lower() == "true"
-            info.fields[name] = FieldInfo(name, (field.findtext("DATATYPE") or "").strip(),
-                                          custom=custom)  # fmt: skip
+            info.fields[name] = FieldInfo(
+                name, (field.findtext("DATATYPE") or "").strip(), custom=custom
+            )
     return info
 
 

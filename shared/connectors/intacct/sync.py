@@ -427,9 +427,11 @@ class IntacctSync:
                     continue
                 # Made by an earlier attempt whose answer was lost: find it.
                 existing = await self.find(obj.name, {obj.key_field: key}, limit=1)
-                out[n] = (WriteOutcome(id=existing[0].id, created=False,
-                                       modified=existing[0].modified)
-                          if existing else error)  # fmt: skip
+                out[n] = (
+                    WriteOutcome(id=existing[0].id, created=False, modified=existing[0].modified)
+                    if existing
+                    else error
+                )
                 continue
             found = rows(result.data)
             row = found[0] if found else {}

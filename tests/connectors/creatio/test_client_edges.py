@@ -19,8 +19,13 @@ from tests.support.creatio import config
 
 URL = "http://creatio.test"
 LOGIN = f"{URL}/ServiceModel/AuthService.svc/Login"
-OK_LOGIN = {"Code": 0, "Message": "", "Exception": None, "PasswordChangeUrl": None,
-            "RedirectUrl": None}  # fmt: skip
+OK_LOGIN = {
+    "Code": 0,
+    "Message": "",
+    "Exception": None,
+    "PasswordChangeUrl": None,
+    "RedirectUrl": None,
+}
 SESSION = [("set-cookie", ".ASPXAUTH=abc; path=/; HttpOnly"), ("set-cookie", "BPMCSRF=tok; path=/")]
 QUICK = RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.01)
 
@@ -68,10 +73,20 @@ def _logged_in(data: Handler) -> Handler:
         (httpx.Response(200, json=OK_LOGIN), "login_no_session"),
         (httpx.Response(404, text="<html>not found</html>"), "login_not_found"),
         (httpx.Response(403, text=""), "forbidden"),
-        (httpx.Response(200, json={**OK_LOGIN, "Code": 1, "Message": "Password expired",
-                                   "PasswordChangeUrl": "/pwd"}), "login_failed"),
+        (
+            httpx.Response(
+                200,
+                json={
+                    **OK_LOGIN,
+                    "Code": 1,
+                    "Message": "Password expired",
+                    "PasswordChangeUrl": "/pwd",
+                },
+            ),
+            "login_failed",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_odd_login_answers_are_auth_errors(answer: httpx.Response, code: str) -> None:
     client, recorder = _client(lambda request: answer)
     async with client:
@@ -113,8 +128,9 @@ async def test_renewed_session_cookies_are_kept() -> None:
 
     def data(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers["Cookie"])
-        return httpx.Response(200, json={"value": []},
-                              headers=[("set-cookie", ".ASPXAUTH=renewed; path=/")])  # fmt: skip
+        return httpx.Response(
+            200, json={"value": []}, headers=[("set-cookie", ".ASPXAUTH=renewed; path=/")]
+        )
 
     client, _ = _client(_logged_in(data))
     async with client:
@@ -137,8 +153,9 @@ async def test_token_refresh_margin_is_at_most_a_tenth_of_a_short_lifetime() -> 
 
     recorder = Recorder(handler)
     cfg = config(URL, "oauth", retry=QUICK)
-    async with CreatioClient(cfg, transport=httpx.MockTransport(recorder),
-                             clock=lambda: now[0]) as client:  # fmt: skip
+    async with CreatioClient(
+        cfg, transport=httpx.MockTransport(recorder), clock=lambda: now[0]
+    ) as client:
         await client.query("Account")
         now[0] = 89.0
         await client.query("Account")
@@ -162,11 +179,17 @@ async def test_a_next_link_to_another_site_is_never_followed() -> None:
     def data(request: httpx.Request) -> httpx.Response:
         if "$orderby=ModifiedOn%20desc" in str(request.url):
             return _odata({"value": [{"ModifiedOn": "2024-05-01T00:00:00Z"}]})
-        return _odata({
-            "value": [{"Id": "11111111-1111-4111-8111-111111111111",
-                       "ModifiedOn": "2024-05-01T00:00:00Z"}],
-            "@odata.nextLink": "http://evil.test/0/odata/Account?$skiptoken=x",
-        })  # fmt: skip
+        return _odata(
+            {
+                "value": [
+                    {
+                        "Id": "11111111-1111-4111-8111-111111111111",
+                        "ModifiedOn": "2024-05-01T00:00:00Z",
+                    }
+                ],
+                "@odata.nextLink": "http://evil.test/0/odata/Account?$skiptoken=x",
+            }
+        )
 
     client, recorder = _client(_logged_in(data))
     async with client:
@@ -179,8 +202,9 @@ async def test_a_next_link_to_another_site_is_never_followed() -> None:
 
 async def test_a_modified_on_that_is_not_a_timestamp_never_reaches_a_filter() -> None:
     def data(request: httpx.Request) -> httpx.Response:
-        return _odata({"value": [{"Id": "11111111-1111-4111-8111-111111111111",
-                                  "ModifiedOn": "x or 1 eq 1"}]})  # fmt: skip
+        return _odata(
+            {"value": [{"Id": "11111111-1111-4111-8111-111111111111", "ModifiedOn": "x or 1 eq 1"}]}
+        )
 
     client, _ = _client(_logged_in(data))
     async with client:
@@ -225,8 +249,7 @@ async def test_batch_requests_not_executed_are_sent_again() -> None:
         assert request.headers["Prefer"] == "continue-on-error"
         if len(calls) == 1:  # the server stopped after the first request
             return _odata({"responses": [{"id": "1", "status": 201, "body": {"Id": "x"}}]})
-        return _odata({"responses": [{"id": r["id"], "status": 201, "body": {}}
-                                     for r in requests]})  # fmt: skip
+        return _odata({"responses": [{"id": r["id"], "status": 201, "body": {}} for r in requests]})
 
     client, _ = _client(_logged_in(data))
     async with client:

@@ -58,10 +58,16 @@ async def test_from_settings_builds_a_client_with_an_injected_transport() -> Non
     [
         ({}, "CREATIO_URL"),
         ({"CREATIO_URL": "https://x.creatio.com"}, "CREATIO_USERNAME, CREATIO_PASSWORD"),
-        ({"CREATIO_URL": "https://x.creatio.com", "CREATIO_AUTH": "oauth",
-          "CREATIO_CLIENT_ID": "id"}, "CREATIO_IDENTITY_URL, CREATIO_CLIENT_SECRET"),
+        (
+            {
+                "CREATIO_URL": "https://x.creatio.com",
+                "CREATIO_AUTH": "oauth",
+                "CREATIO_CLIENT_ID": "id",
+            },
+            "CREATIO_IDENTITY_URL, CREATIO_CLIENT_SECRET",
+        ),
     ],
-)  # fmt: skip
+)
 def test_missing_settings_are_named(values: dict[str, str], missing: str) -> None:
     with pytest.raises(ConnectorError) as raised:
         CreatioConfig.from_settings(_settings(**values))
@@ -111,11 +117,28 @@ def test_changed_columns_compares_as_creatio_does() -> None:
 
 
 def test_the_objects_of_the_issue_and_design_are_declared() -> None:
-    for name in ("Account", "Contact", "Opportunity", "OpportunityProductInterest", "Order",
-                 "OrderProduct", "Product", "Invoice", "UsrPayment", "UsrCreditMemo"):  # fmt: skip
+    for name in (
+        "Account",
+        "Contact",
+        "Opportunity",
+        "OpportunityProductInterest",
+        "Order",
+        "OrderProduct",
+        "Product",
+        "Invoice",
+        "UsrPayment",
+        "UsrCreditMemo",
+    ):
         assert name in OBJECTS
-    assert {"UsrErpFullName", "UsrErpLastModified", "UsrActive", "UsrCurrBalPymts",
-            "UsrArOver30", "UsrArOver60", "UsrArOver90"} <= OBJECTS["Account"].columns  # fmt: skip
+    assert {
+        "UsrErpFullName",
+        "UsrErpLastModified",
+        "UsrActive",
+        "UsrCurrBalPymts",
+        "UsrArOver30",
+        "UsrArOver60",
+        "UsrArOver90",
+    } <= OBJECTS["Account"].columns
     assert {"UsrErpLastModified", "UsrSalesOrderNumber", "UsrInvoiceNumber"} <= (
         OBJECTS["Opportunity"].columns
     )

@@ -41,36 +41,75 @@ def _fault(status: int) -> Answer:
 
 CASES: list[tuple[str, Answer, C, str, str | None]] = [
     ("HttpError: duplicate key", _duplicate, C.DUPLICATE, "duplicate_key", None),
-    ("HttpError: foreign key",
-     lambda s, c: s.post("/0/odata/Contact", json={"Name": "x", "AccountId": str(uuid.uuid4())}),
-     C.DEPENDENCY, "foreign_key", "AccountId"),
-    ("HttpError: truncation",
-     lambda s, c: s.post("/0/odata/Account", json={"Name": "n" * 251}),
-     C.VALIDATION, "value_too_long", "Name"),
+    (
+        "HttpError: foreign key",
+        lambda s, c: s.post("/0/odata/Contact", json={"Name": "x", "AccountId": str(uuid.uuid4())}),
+        C.DEPENDENCY,
+        "foreign_key",
+        "AccountId",
+    ),
+    (
+        "HttpError: truncation",
+        lambda s, c: s.post("/0/odata/Account", json={"Name": "n" * 251}),
+        C.VALIDATION,
+        "value_too_long",
+        "Name",
+    ),
     ("HttpError: deadlock victim", _fault(500), C.CONNECTION, "server_error", None),
-    ("OData error: required column",
-     lambda s, c: s.post("/0/odata/Account", json={"Code": "x"}),
-     C.VALIDATION, "invalid_request", "Name"),
-    ("OData error: unknown column",
-     lambda s, c: s.get("/0/odata/Account", params={"$select": "Nope"}),
-     C.VALIDATION, "invalid_request", "Nope"),
-    ("OData error: bad filter",
-     lambda s, c: s.get("/0/odata/Account", params={"$filter": "Name eq"}),
-     C.VALIDATION, "invalid_request", None),
-    ("OData error: missing key",
-     lambda s, c: s.get(f"/0/odata/Account({uuid.uuid4()})"),
-     C.NOT_FOUND, "not_found", None),
-    ("IIS HTML 404: unknown object",
-     lambda s, c: s.get("/0/odata/Acount"), C.NOT_FOUND, "unknown_resource", None),
+    (
+        "OData error: required column",
+        lambda s, c: s.post("/0/odata/Account", json={"Code": "x"}),
+        C.VALIDATION,
+        "invalid_request",
+        "Name",
+    ),
+    (
+        "OData error: unknown column",
+        lambda s, c: s.get("/0/odata/Account", params={"$select": "Nope"}),
+        C.VALIDATION,
+        "invalid_request",
+        "Nope",
+    ),
+    (
+        "OData error: bad filter",
+        lambda s, c: s.get("/0/odata/Account", params={"$filter": "Name eq"}),
+        C.VALIDATION,
+        "invalid_request",
+        None,
+    ),
+    (
+        "OData error: missing key",
+        lambda s, c: s.get(f"/0/odata/Account({uuid.uuid4()})"),
+        C.NOT_FOUND,
+        "not_found",
+        None,
+    ),
+    (
+        "IIS HTML 404: unknown object",
+        lambda s, c: s.get("/0/odata/Acount"),
+        C.NOT_FOUND,
+        "unknown_resource",
+        None,
+    ),
     ("routing 404", lambda s, c: s.get("/0/rest/Nothing"), C.NOT_FOUND, "unknown_resource", None),
-    ("routing 405", lambda s, c: s.put(f"/0/odata/Account({uuid.uuid4()})", json={}),
-     C.INTERNAL, "http_405", None),
-    ("401 without a session",
-     lambda s, c: httpx.get(c.url + "/0/odata/Account"), C.AUTH, "unauthorized", None),
+    (
+        "routing 405",
+        lambda s, c: s.put(f"/0/odata/Account({uuid.uuid4()})", json={}),
+        C.INTERNAL,
+        "http_405",
+        None,
+    ),
+    (
+        "401 without a session",
+        lambda s, c: httpx.get(c.url + "/0/odata/Account"),
+        C.AUTH,
+        "unauthorized",
+        None,
+    ),
     ("429 with Retry-After", _throttled, C.RATE_LIMIT, "rate_limited", None),
     ("503 HTML page", _fault(503), C.CONNECTION, "server_error", None),
     ("502 HTML page", _fault(502), C.CONNECTION, "server_error", None),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -109,8 +148,10 @@ async def test_a_too_long_value_is_a_validation_error_on_its_field(client: Creat
         await client.update("Account", created.id, {"UsrErpFullName": "x" * 211})
     error = raised.value
     assert (error.category, error.field, error.record) == (
-        C.VALIDATION, "UsrErpFullName", str(created.id)
-    )  # fmt: skip
+        C.VALIDATION,
+        "UsrErpFullName",
+        str(created.id),
+    )
     assert "UsrErpFullName" in str(error) and str(created.id) in str(error)
 
 

@@ -56,8 +56,9 @@ async def test_hundreds_sharing_one_modified_on_come_back_exactly_once(
     # repeats records, because ties come back in a different order on every call.
     naive: list[dict] = []
     for skip in range(0, 380, 40):
-        naive += await client.query("Product", filter=f"ModifiedOn ge {SHARED}",
-                                    orderby="ModifiedOn", top=40, skip=skip)  # fmt: skip
+        naive += await client.query(
+            "Product", filter=f"ModifiedOn ge {SHARED}", orderby="ModifiedOn", top=40, skip=skip
+        )
     assert len({r["Id"] for r in naive}) < len(ties) + len(after)
 
 
@@ -120,11 +121,15 @@ async def test_the_lower_bound_is_inclusive_at_full_precision(
     creatio: RunningCreatio, client: CreatioClient
 ) -> None:
     since = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
-    creatio.admin.seed({"Product": [
-        {"Name": "at", "ModifiedOn": "2024-05-01T10:00:00.123456Z"},
-        {"Name": "just after", "ModifiedOn": "2024-05-01T10:00:00.1234561Z"},
-        {"Name": "just before", "ModifiedOn": "2024-05-01T10:00:00.1234559Z"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Product": [
+                {"Name": "at", "ModifiedOn": "2024-05-01T10:00:00.123456Z"},
+                {"Name": "just after", "ModifiedOn": "2024-05-01T10:00:00.1234561Z"},
+                {"Name": "just before", "ModifiedOn": "2024-05-01T10:00:00.1234559Z"},
+            ]
+        }
+    )
     names = [r["Name"] async for r in client.read_changes("Product", since)]
     assert names == ["at", "just after"]
 
@@ -134,8 +139,9 @@ async def test_timestamps_differing_in_the_seventh_digit_are_paged_exactly(
 ) -> None:
     # Python datetimes hold 6 digits; a cursor rounded to them would repeat or lose these.
     stamps = [f"2024-05-01T10:00:00.123456{d}Z" for d in range(10)]
-    creatio.admin.seed({"Product": [{"Name": f"n{i}", "ModifiedOn": s}
-                                    for i, s in enumerate(stamps)]})  # fmt: skip
+    creatio.admin.seed(
+        {"Product": [{"Name": f"n{i}", "ModifiedOn": s} for i, s in enumerate(stamps)]}
+    )
     records = [r async for r in client.read_changes("Product", SINCE, page_size=1)]
     assert [r["ModifiedOn"] for r in records] == [s.replace("1234560Z", "123456Z") for s in stamps]
 
@@ -143,11 +149,15 @@ async def test_timestamps_differing_in_the_seventh_digit_are_paged_exactly(
 async def test_an_explicit_until_bounds_the_window_inclusively(
     creatio: RunningCreatio, client: CreatioClient
 ) -> None:
-    creatio.admin.seed({"Product": [
-        {"Name": "in", "ModifiedOn": "2024-05-01T12:00:00Z"},
-        {"Name": "edge", "ModifiedOn": "2024-05-02T00:00:00Z"},
-        {"Name": "out", "ModifiedOn": "2024-05-02T00:00:00.0000001Z"},
-    ]})  # fmt: skip
+    creatio.admin.seed(
+        {
+            "Product": [
+                {"Name": "in", "ModifiedOn": "2024-05-01T12:00:00Z"},
+                {"Name": "edge", "ModifiedOn": "2024-05-02T00:00:00Z"},
+                {"Name": "out", "ModifiedOn": "2024-05-02T00:00:00.0000001Z"},
+            ]
+        }
+    )
     cursor = await client.open_changes("Product", SINCE, until=datetime(2024, 5, 2, tzinfo=UTC))
     assert [r["Name"] for r in await _read_all(client, cursor)] == ["in", "edge"]
 
@@ -206,11 +216,14 @@ async def test_where_and_select_narrow_the_read(
         await client.create("Opportunity", {"Title": title, "StageId": stage, "Amount": "10.5"})
     since = datetime.now(UTC) - timedelta(hours=1)
     records = [
-        r async for r in client.read_changes(
-            "Opportunity", since, where=eq("Stage/Name", "Closed won"),
+        r
+        async for r in client.read_changes(
+            "Opportunity",
+            since,
+            where=eq("Stage/Name", "Closed won"),
             select=["Title", "Amount", "StageId"],
         )
-    ]  # fmt: skip
+    ]
     assert sorted(r["Title"] for r in records) == ["w1", "w2"]
     assert set(records[0]) == {"Id", "ModifiedOn", "Title", "Amount", "StageId"}
     assert records[0]["Amount"] == Decimal("10.50")

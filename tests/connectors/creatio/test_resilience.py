@@ -18,9 +18,13 @@ async def test_a_429_storm_slows_the_client_down_without_failing_a_record(
     creatio.admin.knobs(rate_limit_per_s=60, rate_limit_burst=5)
     async with CreatioClient(config(creatio.url, retry=PATIENT, max_in_flight=8)) as client:
         results = await asyncio.gather(
-            *(client.create("Account", {"Name": f"storm {i}"},
-                            id=deterministic_id("storm", str(i))) for i in range(150))
-        )  # fmt: skip
+            *(
+                client.create(
+                    "Account", {"Name": f"storm {i}"}, id=deterministic_id("storm", str(i))
+                )
+                for i in range(150)
+            )
+        )
         paced = client.limiter.rate
     assert len(results) == 150 and all(r.record is not None for r in results)
     stats = creatio.admin.stats()
@@ -43,9 +47,11 @@ async def test_every_record_arrives_once_through_random_faults(creatio: RunningC
     creatio.admin.faults({"fault": "drop_after", "method": "POST", "path": "/0/odata/Contact"})
     async with CreatioClient(config(creatio.url, retry=PATIENT, timeout_s=0.4)) as client:
         single = await asyncio.gather(
-            *(client.create("Contact", {"Name": f"single {i}"},
-                            id=deterministic_id("f", str(i))) for i in range(60))
-        )  # fmt: skip
+            *(
+                client.create("Contact", {"Name": f"single {i}"}, id=deterministic_id("f", str(i)))
+                for i in range(60)
+            )
+        )
         batched = await client.create_many(
             "Product", [(deterministic_id("p", str(i)), {"Name": f"p{i}"}) for i in range(150)]
         )

@@ -98,8 +98,10 @@ async def test_unknown_columns_are_refused_before_any_call(
         await client.create("Account", {"Name": "A", "UsrErpFullNam": "typo"})
     error = raised.value
     assert (error.category, error.field, error.code) == (
-        ErrorCategory.VALIDATION, "UsrErpFullNam", "unknown_column"
-    )  # fmt: skip
+        ErrorCategory.VALIDATION,
+        "UsrErpFullNam",
+        "unknown_column",
+    )
     assert creatio.admin.stats()["calls"] == {}
 
 
@@ -107,9 +109,13 @@ async def test_values_keep_their_types_and_precision(client: CreatioClient) -> N
     stamp = datetime(2024, 5, 2, 10, 0, 0, 123456, tzinfo=UTC)
     created = await client.create(
         "Account",
-        {"Name": "Typed", "UsrCurrBalPymts": Decimal("12345678901234.56"),
-         "UsrErpLastModified": stamp, "UsrActive": True},
-    )  # fmt: skip
+        {
+            "Name": "Typed",
+            "UsrCurrBalPymts": Decimal("12345678901234.56"),
+            "UsrErpLastModified": stamp,
+            "UsrActive": True,
+        },
+    )
     record = await client.get("Account", created.id)
     assert record is not None
     assert record["UsrCurrBalPymts"] == Decimal("12345678901234.56")
@@ -173,14 +179,16 @@ async def test_mixed_operations_in_one_batch(
     keep = await client.create("Product", {"Name": "keep"})
     gone = await client.create("Product", {"Name": "gone"})
     ghost = uuid.uuid4()
-    outcomes = await client.batch([
-        BatchOperation.create("Product", {"Name": "new"}),
-        BatchOperation.update("Product", keep.id, {"Price": Decimal("9.99")}),
-        BatchOperation.delete("Product", gone.id),
-        BatchOperation.delete("Product", ghost),  # already gone: fine
-        BatchOperation.update("Product", ghost, {"Name": "x"}),
-        BatchOperation.update("Product", keep.id, {"Prise": 1}),  # refused before sending
-    ])  # fmt: skip
+    outcomes = await client.batch(
+        [
+            BatchOperation.create("Product", {"Name": "new"}),
+            BatchOperation.update("Product", keep.id, {"Price": Decimal("9.99")}),
+            BatchOperation.delete("Product", gone.id),
+            BatchOperation.delete("Product", ghost),  # already gone: fine
+            BatchOperation.update("Product", ghost, {"Name": "x"}),
+            BatchOperation.update("Product", keep.id, {"Prise": 1}),  # refused before sending
+        ]
+    )
     assert [o.ok for o in outcomes] == [True, True, True, True, False, False]
     assert outcomes[4].error is not None and outcomes[4].error.category is ErrorCategory.NOT_FOUND
     assert outcomes[5].error is not None and outcomes[5].error.field == "Prise"

@@ -91,9 +91,11 @@ async def test_a_token_is_renewed_before_it_expires(
     dataverse.identity_admin.options(token_lifetime_s=4)
     assert isinstance(client.auth, MsalAuth)
     await eventually(
-        client.who_am_i, until=lambda _: client.auth.acquired == 2,  # type: ignore[union-attr]
-        timeout=15, what="a second token",
-    )  # fmt: skip
+        client.who_am_i,
+        until=lambda _: client.auth.acquired == 2,  # type: ignore[union-attr]
+        timeout=15,
+        what="a second token",
+    )
     assert dataverse.identity_admin.stats()["tokens_issued"] == 2
     assert dataverse.admin.stats()["unauthorized"] == 0
     assert client.auth.refreshed == 0

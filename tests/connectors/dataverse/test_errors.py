@@ -35,8 +35,11 @@ async def test_validation_errors_name_the_field(
 ) -> None:
     error = await _error(client.create("accounts", values))
     assert (error.category, error.field, error.code, error.status) == (
-        ErrorCategory.VALIDATION, field, code, 400,
-    )  # fmt: skip
+        ErrorCategory.VALIDATION,
+        field,
+        code,
+        400,
+    )
 
 
 async def test_a_bad_date_is_a_validation_error_on_that_field(client: DataverseClient) -> None:

@@ -15,8 +15,12 @@ from shared.connectors.errors import InvalidValue
 
 
 def test_decimals_are_written_digit_for_digit() -> None:
-    body = {"totalamount": Decimal("1234567890123.46"), "lines": [{"tax": Decimal("-0.10")}],
-            "name": 'x "\u0000decimal:1"', "quantity": 2}  # fmt: skip
+    body = {
+        "totalamount": Decimal("1234567890123.46"),
+        "lines": [{"tax": Decimal("-0.10")}],
+        "name": 'x "\u0000decimal:1"',
+        "quantity": 2,
+    }
     text = dumps_exact(body)
     assert '"totalamount": 1234567890123.46' in text and '"tax": -0.10' in text
     parsed = json.loads(text, parse_float=Decimal)
@@ -27,7 +31,10 @@ def test_decimals_are_written_digit_for_digit() -> None:
 
 
 def test_batch_bodies_carry_exact_decimals() -> None:
-    operation = BatchOperation(method="PATCH", url="invoicedetails(x)",
-                               body={"priceperunit": Decimal("9007199254740993.01")})  # fmt: skip
+    operation = BatchOperation(
+        method="PATCH",
+        url="invoicedetails(x)",
+        body={"priceperunit": Decimal("9007199254740993.01")},
+    )
     _, payload = build([operation], "https://org.example/api/data/v9.2/")
     assert b'"priceperunit": 9007199254740993.01' in payload

@@ -18,10 +18,12 @@ async def test_paging_returns_every_record_exactly_once(
     ids = [
         r["accountid"]
         async for r in client.iter_records(
-            "accounts", select=["accountid", "modifiedon"], orderby="modifiedon asc",
+            "accounts",
+            select=["accountid", "modifiedon"],
+            orderby="modifiedon asc",
             page_size=300,
         )
-    ]  # fmt: skip
+    ]
     assert len(ids) == 1000 and len(set(ids)) == 1000
     gets = dataverse.admin.stats()["calls"]["GET /api/data/v9.2/accounts"]
     assert gets == 4  # 300 + 300 + 300 + 100

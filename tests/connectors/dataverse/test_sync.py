@@ -49,11 +49,15 @@ async def test_changes_deliver_every_record_once_across_processes(
         }
     )
     dataverse.admin.seed(
-        {"account": [{"name": "late", "modifiedon": "2024-05-01T11:00:01Z"},
-                     {"name": "edge", "modifiedon": "2024-05-01T11:00:00Z"},
-                     {"name": "first", "modifiedon": "2024-05-01T09:00:00Z"},
-                     {"name": "early", "modifiedon": "2024-05-01T08:59:59Z"}]}
-    )  # fmt: skip
+        {
+            "account": [
+                {"name": "late", "modifiedon": "2024-05-01T11:00:01Z"},
+                {"name": "edge", "modifiedon": "2024-05-01T11:00:00Z"},
+                {"name": "first", "modifiedon": "2024-05-01T09:00:00Z"},
+                {"name": "early", "modifiedon": "2024-05-01T08:59:59Z"},
+            ]
+        }
+    )
     cursor: dict[str, object] | None = await sync.open_changes(
         "account", since=SINCE, until=UNTIL, fields=["name"], page_size=300
     )

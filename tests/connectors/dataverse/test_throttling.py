@@ -81,9 +81,12 @@ async def test_retry_after_pauses_every_call_of_the_client(
     transport = Stamping(dataverse.ca, time)
     dataverse.admin.faults({"fault": "429", "path": "*/WhoAmI", "retry_after": 7, "times": 1})
     async with DataverseClient(
-        config(dataverse), transport=transport, clock=time.clock, sleep=time.sleep,
+        config(dataverse),
+        transport=transport,
+        clock=time.clock,
+        sleep=time.sleep,
         rng=lambda: 0.0,
-    ) as client:  # fmt: skip
+    ) as client:
         results = await asyncio.gather(*(client.who_am_i() for _ in range(5)))
         assert client.protection.throttled == 1
     assert len(results) == 5 and all(r["UserId"] for r in results)

@@ -20,8 +20,12 @@ TODAY = date(2024, 2, 29)
 
 @pytest.fixture
 async def docs(intacct: RunningIntacct) -> AsyncIterator[IntacctSync]:
-    intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": c, "NAME": c} for c in ("C1", "C2")],
-                        "ITEM": [{"ITEMID": "I1", "NAME": "Bolt"}]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [{"CUSTOMERID": c, "NAME": c} for c in ("C1", "C2")],
+            "ITEM": [{"ITEMID": "I1", "NAME": "Bolt"}],
+        }
+    )
     connector = IntacctSync(IntacctClient(config(intacct.endpoint)), today=lambda: TODAY)
     try:
         yield connector
@@ -56,8 +60,11 @@ async def test_sales_order_is_created_with_create_sotransaction(
     assert made.created and made.id == str(row["RECORDNO"])
     number = derived_id(OBJECTS["SODOCUMENT"], _source("o-1"))
     assert (row["DOCNO"], row["DOCID"]) == (number, f"Sales Order-{number}")
-    assert (row["WHENCREATED"], row["MESSAGE"], row["TOTAL"]) == ("02/29/2024", "Big & <urgent>",
-                                                                 "7.00")  # fmt: skip
+    assert (row["WHENCREATED"], row["MESSAGE"], row["TOTAL"]) == (
+        "02/29/2024",
+        "Big & <urgent>",
+        "7.00",
+    )
     assert any("<create_sotransaction>" in b for b in _bodies(intacct))
     assert not any("<create>" in b for b in _bodies(intacct))
     again = await docs.create("SODOCUMENT", ORDER, source=_source("o-1"))
@@ -94,8 +101,9 @@ async def test_sales_order_update_changes_lines_by_number_and_adds_lines(
         {"ITEMID": "I1", "QUANTITY": 3, "PRICE": "1"},
     ]
     same_customer = Reference(object="CUSTOMER", id="C1")
-    await docs.update("SODOCUMENT", made.id,
-                      {"MESSAGE": "Now", "CUSTOMERID": same_customer, "lines": lines})  # fmt: skip
+    await docs.update(
+        "SODOCUMENT", made.id, {"MESSAGE": "Now", "CUSTOMERID": same_customer, "lines": lines}
+    )
     (row,) = intacct.admin.rows("SODOCUMENT")
     got = [(x["QUANTITY"], x["PRICE"]) for x in row["SODOCUMENTENTRIES"]["sodocumententry"]]
     assert got == [("5", "1.50"), ("1", "4"), ("3", "1")]
@@ -140,9 +148,12 @@ async def test_a_create_with_a_field_the_function_lacks_names_it_and_sends_nothi
 ) -> None:
     intacct.admin.clear_calls()
     bad_line = {**ORDER, "lines": [{"ITEMID": "I1", "QUANTITY": 1, "COLOUR": "red"}]}
-    for values, field in (({**ORDER, "FOO": 1}, "FOO"), (bad_line, "COLOUR"),
-                          ({**ORDER, "lines": [{"ITEMID": "I1"}]}, "QUANTITY"),
-                          ({**ORDER, "lines": []}, "lines")):  # fmt: skip
+    for values, field in (
+        ({**ORDER, "FOO": 1}, "FOO"),
+        (bad_line, "COLOUR"),
+        ({**ORDER, "lines": [{"ITEMID": "I1"}]}, "QUANTITY"),
+        ({**ORDER, "lines": []}, "lines"),
+    ):
         with pytest.raises(ConnectorError) as raised:
             await docs.create("SODOCUMENT", values, source=_source("o-9"))
         assert raised.value.category is ErrorCategory.VALIDATION
@@ -156,11 +167,17 @@ async def test_invoice_update_uses_update_invoice(
 ) -> None:
     values = {"CUSTOMERID": "C1", "lines": [{"TRX_AMOUNT": "10", "ACCOUNTNO": "4000"}]}
     made = await docs.create("ARINVOICE", values, source=_source("o", "Order"))
-    await docs.update("ARINVOICE", made.id, {"DESCRIPTION": "Q3 & more", "WHENDUE": "04/30/2024",
-                                             "lines": [{"TRX_AMOUNT": "12.5"}]})  # fmt: skip
+    await docs.update(
+        "ARINVOICE",
+        made.id,
+        {"DESCRIPTION": "Q3 & more", "WHENDUE": "04/30/2024", "lines": [{"TRX_AMOUNT": "12.5"}]},
+    )
     (row,) = intacct.admin.rows("ARINVOICE")
-    assert (row["DESCRIPTION"], row["WHENDUE"], row["TOTALDUE"]) == ("Q3 & more", "04/30/2024",
-                                                                     "12.50")  # fmt: skip
+    assert (row["DESCRIPTION"], row["WHENDUE"], row["TOTALDUE"]) == (
+        "Q3 & more",
+        "04/30/2024",
+        "12.50",
+    )
     assert row["ARINVOICEITEMS"]["arinvoiceitem"][0]["ACCOUNTNO"] == "4000"  # kept
     with pytest.raises(ConnectorError) as raised:
         await docs.update("ARINVOICE", "999", {"DESCRIPTION": "x"})
@@ -185,24 +202,31 @@ async def test_credit_memo_and_payment_creates_are_idempotent(
 # -- AR aging --------------------------------------------------------------------------------
 def _invoice(customer: str, due: str, amount: str, paid: str = "0") -> dict:
     lines = {"arinvoiceitem": [{"TRX_AMOUNT": amount}]}
-    return {"CUSTOMERID": customer, "WHENCREATED": "01/01/2024", "WHENDUE": due,
-            "TOTALPAID": paid, "ARINVOICEITEMS": lines}  # fmt: skip
+    return {
+        "CUSTOMERID": customer,
+        "WHENCREATED": "01/01/2024",
+        "WHENDUE": due,
+        "TOTALPAID": paid,
+        "ARINVOICEITEMS": lines,
+    }
 
 
 async def test_ar_aging_reads_every_customer_once_with_its_buckets(
     intacct: RunningIntacct,
 ) -> None:
-    intacct.admin.seed({
-        "CUSTOMER": [{"CUSTOMERID": c, "NAME": c} for c in ("A1", "B2", "C3", "D4")],
-        "ARINVOICE": [
-            _invoice("A1", "06/10/2024", "10"),  # 5 days past due on 06/15
-            _invoice("A1", "05/16/2024", "1"),  # 30 days on 06/15 (31 on the UTC date)
-            _invoice("A1", "05/01/2024", "20.5"),  # 45
-            _invoice("B2", "04/01/2024", "30"),  # 75
-            _invoice("B2", "01/01/2024", "40"),  # 166
-            _invoice("C3", "05/01/2024", "50", paid="50"),  # paid up: zeros
-        ],
-    })  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [{"CUSTOMERID": c, "NAME": c} for c in ("A1", "B2", "C3", "D4")],
+            "ARINVOICE": [
+                _invoice("A1", "06/10/2024", "10"),  # 5 days past due on 06/15
+                _invoice("A1", "05/16/2024", "1"),  # 30 days on 06/15 (31 on the UTC date)
+                _invoice("A1", "05/01/2024", "20.5"),  # 45
+                _invoice("B2", "04/01/2024", "30"),  # 75
+                _invoice("B2", "01/01/2024", "40"),  # 166
+                _invoice("C3", "05/01/2024", "50", paid="50"),  # paid up: zeros
+            ],
+        }
+    )
     # The window ends 06/15/2024 23:30 in Los Angeles, already the 16th in UTC.
     until = datetime(2024, 6, 16, 6, 30, tzinfo=UTC)
     sync = IntacctSync(IntacctClient(config(intacct.endpoint)))
@@ -222,17 +246,25 @@ async def test_ar_aging_reads_every_customer_once_with_its_buckets(
     assert all(r.modified == until for r in seen)
     by_id = {r.id: r.values for r in seen}
     assert by_id["A1"] == {
-        "CUSTOMERID": "A1", "AGING_0_30": "11.00", "AGING_31_60": "20.50",
-        "AGING_61_90": "0.00", "AGING_OVER_90": "0.00", "TOTALDUE": "31.50",
-    }  # fmt: skip
+        "CUSTOMERID": "A1",
+        "AGING_0_30": "11.00",
+        "AGING_31_60": "20.50",
+        "AGING_61_90": "0.00",
+        "AGING_OVER_90": "0.00",
+        "TOTALDUE": "31.50",
+    }
     assert (by_id["B2"]["AGING_61_90"], by_id["B2"]["AGING_OVER_90"]) == ("30.00", "40.00")
     assert by_id["C3"]["TOTALDUE"] == "0.00"
     assert intacct.admin.stats()["functions"]["get_araging"] == 2  # one report per page
 
 
 async def test_ar_aging_of_one_customer_and_it_is_read_only(intacct: RunningIntacct) -> None:
-    intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "A1", "NAME": "A"}],
-                        "ARINVOICE": [_invoice("A1", "05/01/2024", "20")]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [{"CUSTOMERID": "A1", "NAME": "A"}],
+            "ARINVOICE": [_invoice("A1", "05/01/2024", "20")],
+        }
+    )
     sync = IntacctSync(IntacctClient(config(intacct.endpoint)), today=lambda: date(2024, 6, 15))
     try:
         record = await sync.get("ARAGING", "A1")

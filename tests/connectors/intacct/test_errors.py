@@ -179,9 +179,12 @@ async def test_duplicates_are_known_by_number_or_by_text(errorno: str, text: str
         b"<response><control><status>success</status></control><operation><authentication>"
         b"<status>success</status></authentication><result><status>failure</status>"
         b"<function>getAPISession</function><controlid>x</controlid><errormessage><error>"
-        b"<errorno>" + errorno.encode() + b"</errorno><description2>" + text.encode()
+        b"<errorno>"
+        + errorno.encode()
+        + b"</errorno><description2>"
+        + text.encode()
         + b"</description2></error></errormessage></result></operation></response>"
-    )  # fmt: skip
+    )
     assert error.category is C.DUPLICATE and error.code == errorno
 
 

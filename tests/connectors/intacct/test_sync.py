@@ -116,12 +116,16 @@ async def test_window_bounds_are_converted_to_company_time(
     sync: IntacctSync, intacct: RunningIntacct
 ) -> None:
     # 10:00 in Los Angeles on 15 June 2024 (PDT, UTC-7) is 17:00 UTC.
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "BEFORE", "NAME": "n", "WHENMODIFIED": "06/15/2024 09:59:59"},
-        {"CUSTOMERID": "AT", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:00:00"},
-        {"CUSTOMERID": "END", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:05:00"},
-        {"CUSTOMERID": "AFTER", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:05:01"},
-    ]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "BEFORE", "NAME": "n", "WHENMODIFIED": "06/15/2024 09:59:59"},
+                {"CUSTOMERID": "AT", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:00:00"},
+                {"CUSTOMERID": "END", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:05:00"},
+                {"CUSTOMERID": "AFTER", "NAME": "n", "WHENMODIFIED": "06/15/2024 10:05:01"},
+            ]
+        }
+    )
     since = datetime(2024, 6, 15, 17, 0, 0, tzinfo=UTC)
     until = since + timedelta(minutes=5)
     cursor = await sync.open_changes("CUSTOMER", since=since, until=until)
@@ -133,8 +137,9 @@ async def test_window_bounds_are_converted_to_company_time(
 
 async def test_time_zone_is_configurable(intacct: RunningIntacct) -> None:
     intacct.admin.options(timezone="Europe/Berlin")
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "B", "NAME": "n", "WHENMODIFIED": "01/10/2024 12:00:00"}]})  # fmt: skip
+    intacct.admin.seed(
+        {"CUSTOMER": [{"CUSTOMERID": "B", "NAME": "n", "WHENMODIFIED": "01/10/2024 12:00:00"}]}
+    )
     connector = IntacctSync(IntacctClient(config(intacct.endpoint, timezone="Europe/Berlin")))
     try:
         noon_utc = datetime(2024, 1, 10, 11, 0, 0, tzinfo=UTC)  # 12:00 CET
@@ -148,11 +153,15 @@ async def test_time_zone_is_configurable(intacct: RunningIntacct) -> None:
 
 async def test_find_with_special_characters(sync: IntacctSync, intacct: RunningIntacct) -> None:
     tricky = 'O\'Brien & <Sons> "Ltd" \u2019 é % _ ]]>'
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "T1", "NAME": tricky, "DISPLAYCONTACT": {"EMAIL1": "a&b@x.test"}},
-        {"CUSTOMERID": "T2", "NAME": "O'Brien"},
-        {"CUSTOMERID": "T3", "NAME": "O%"},
-    ]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "T1", "NAME": tricky, "DISPLAYCONTACT": {"EMAIL1": "a&b@x.test"}},
+                {"CUSTOMERID": "T2", "NAME": "O'Brien"},
+                {"CUSTOMERID": "T3", "NAME": "O%"},
+            ]
+        }
+    )
     found = await sync.find("CUSTOMER", {"NAME": tricky})
     assert [r.id for r in found] == ["T1"]
     assert found[0].values["NAME"] == tricky
@@ -165,9 +174,17 @@ async def test_documents_read_with_lines_in_changes(
     sync: IntacctSync, intacct: RunningIntacct
 ) -> None:
     intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "C1", "NAME": "A"}]})
-    made = await sync.create("ARINVOICE", {"CUSTOMERID": "C1", "lines": [
-        {"TRX_AMOUNT": "10.00", "ACCOUNTNO": "4000"}, {"TRX_AMOUNT": "2.50", "ACCOUNTNO": "4000"}]},
-        source=_source("inv-1"))  # fmt: skip
+    made = await sync.create(
+        "ARINVOICE",
+        {
+            "CUSTOMERID": "C1",
+            "lines": [
+                {"TRX_AMOUNT": "10.00", "ACCOUNTNO": "4000"},
+                {"TRX_AMOUNT": "2.50", "ACCOUNTNO": "4000"},
+            ],
+        },
+        source=_source("inv-1"),
+    )
     page = await sync.read_changes(await sync.open_changes("ARINVOICE", since=SINCE, until=UNTIL))
     (record,) = page.records
     assert record.id == made.id

@@ -107,8 +107,11 @@ def test_sessions_slide_and_time_out(
 
 
 def test_token_endpoint_issues_bearer_tokens(creatio: RunningCreatio) -> None:
-    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET}  # fmt: skip
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     response = httpx.post(creatio.url + "/connect/token", data=form)
     assert response.status_code == 200
     body = response.json()
@@ -146,9 +149,12 @@ def test_invalid_or_expired_tokens_are_401_with_www_authenticate(creatio: Runnin
     assert bogus.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     token = httpx.post(
         creatio.url + "/connect/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
-              "client_secret": CLIENT_SECRET},
-    ).json()["access_token"]  # fmt: skip
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    ).json()["access_token"]
     creatio.admin.expire_tokens()
     expired = httpx.get(
         creatio.url + "/0/odata/Account", headers={"Authorization": f"Bearer {token}"}

@@ -20,17 +20,25 @@ def test_batch_answers_200_with_one_response_per_request(
     requests = [
         {"id": "a", **_post("One", Id=known)},
         {"id": "b", "method": "GET", "url": f"Account({known})?$select=Name"},
-        {"id": "c", "method": "PATCH", "url": f"{creatio.url}/0/odata/Account({known})",
-         "body": {"Name": "Uno"}},
+        {
+            "id": "c",
+            "method": "PATCH",
+            "url": f"{creatio.url}/0/odata/Account({known})",
+            "body": {"Name": "Uno"},
+        },
         {"id": "d", "method": "GET", "url": f"/0/odata/Account({known})?$select=Name"},
         {"id": "e", "method": "DELETE", "url": f"Account({known})"},
-    ]  # fmt: skip
+    ]
     response = session.post("/0/odata/$batch", json={"requests": requests})
     assert response.status_code == 200
     answers = response.json()["responses"]
     assert [(a["id"], a["status"]) for a in answers] == [
-        ("a", 201), ("b", 200), ("c", 204), ("d", 200), ("e", 204)
-    ]  # fmt: skip
+        ("a", 201),
+        ("b", 200),
+        ("c", 204),
+        ("d", 200),
+        ("e", 204),
+    ]
     assert answers[0]["body"]["Id"] == known
     assert answers[1]["body"]["Name"] == "One" and answers[3]["body"]["Name"] == "Uno"
     assert "body" not in answers[2]

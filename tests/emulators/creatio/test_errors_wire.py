@@ -59,13 +59,21 @@ def test_required_columns_are_400_odata_errors(session: httpx.Client) -> None:
 
 
 def test_wrong_value_types_are_400_odata_errors(session: httpx.Client) -> None:
-    for values in ({"Name": 5}, {"Name": "a", "UsrActive": "yes"}, {"Name": "a", "OwnerId": "x"},
-                   {"Name": "a", "UsrErpLastModified": "2024-05-01"}):  # fmt: skip
+    for values in (
+        {"Name": 5},
+        {"Name": "a", "UsrActive": "yes"},
+        {"Name": "a", "OwnerId": "x"},
+        {"Name": "a", "UsrErpLastModified": "2024-05-01"},
+    ):
         response = session.post("/0/odata/Account", json=values)
         assert response.status_code == 400, values
         assert "Cannot convert the literal" in response.json()["error"]["message"]
-    assert session.post("/0/odata/Account", content=b"{", headers={
-        "Content-Type": "application/json"}).status_code == 400  # fmt: skip
+    assert (
+        session.post(
+            "/0/odata/Account", content=b"{", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 400
+    )
 
 
 def test_deleting_a_referenced_row_is_refused_but_lines_go_with_their_header(

@@ -9,14 +9,32 @@ import pytest
 from tests.support.creatio import RunningCreatio
 
 ACCOUNTS = [
-    {"Id": "11111111-1111-4111-8111-111111111111", "Name": "Acme", "Code": "A1",
-     "UsrActive": True, "UsrArOver30": "10.50", "ModifiedOn": "2024-05-01T10:00:00Z"},
-    {"Id": "22222222-2222-4222-8222-222222222222", "Name": "O'Brien & Sons", "Code": "B2",
-     "UsrActive": False, "UsrArOver30": "0", "ModifiedOn": "2024-05-02T10:00:00.1234567Z"},
-    {"Id": "33333333-3333-4333-8333-333333333333", "Name": "Zeta 100%", "Code": "",
-     "UsrActive": True, "UsrArOver30": "99.99", "ModifiedOn": "2024-05-03T10:00:00Z",
-     "UsrErpLastModified": "2024-01-01T00:00:00Z"},
-]  # fmt: skip
+    {
+        "Id": "11111111-1111-4111-8111-111111111111",
+        "Name": "Acme",
+        "Code": "A1",
+        "UsrActive": True,
+        "UsrArOver30": "10.50",
+        "ModifiedOn": "2024-05-01T10:00:00Z",
+    },
+    {
+        "Id": "22222222-2222-4222-8222-222222222222",
+        "Name": "O'Brien & Sons",
+        "Code": "B2",
+        "UsrActive": False,
+        "UsrArOver30": "0",
+        "ModifiedOn": "2024-05-02T10:00:00.1234567Z",
+    },
+    {
+        "Id": "33333333-3333-4333-8333-333333333333",
+        "Name": "Zeta 100%",
+        "Code": "",
+        "UsrActive": True,
+        "UsrArOver30": "99.99",
+        "ModifiedOn": "2024-05-03T10:00:00Z",
+        "UsrErpLastModified": "2024-01-01T00:00:00Z",
+    },
+]
 
 
 @pytest.fixture
@@ -66,8 +84,9 @@ def names(session: httpx.Client, text: str, entity: str = "Account") -> list[str
         ("Name eq 'Acme' or Name eq 'nope' or 1 eq 2", ["Acme"]),
     ],
 )
-def test_filter_expressions(seeded: RunningCreatio, session: httpx.Client, text: str,
-                            expected: list[str]) -> None:  # fmt: skip
+def test_filter_expressions(
+    seeded: RunningCreatio, session: httpx.Client, text: str, expected: list[str]
+) -> None:
     assert names(session, text) == expected
 
 

@@ -23,7 +23,9 @@ async def test_every_object_the_solutions_use_is_described(creatio: RunningCreat
     assert used <= set(objects)
     account = objects["Account"].fields
     assert (account["UsrErpFullName"].type, account["UsrErpFullName"].max_length) == (
-        "Edm.String", 210)  # fmt: skip
+        "Edm.String",
+        210,
+    )
     assert account["UsrActive"].type == "Edm.Boolean"
     assert account["UsrArOver60"].type == "Edm.Decimal"
     assert objects["UsrPayment"].fields["UsrInvoiceId"].type == "Edm.Guid"

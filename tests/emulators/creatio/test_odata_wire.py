@@ -141,9 +141,14 @@ def test_select_count_top_skip_and_orderby(creatio: RunningCreatio, session: htt
         _create(session, "Product", Name=name)
     response = session.get(
         "/0/odata/Product",
-        params={"$select": "Name", "$orderby": "Name desc", "$top": "2", "$skip": "1",
-                "$count": "true"},
-    )  # fmt: skip
+        params={
+            "$select": "Name",
+            "$orderby": "Name desc",
+            "$top": "2",
+            "$skip": "1",
+            "$count": "true",
+        },
+    )
     body = response.json()
     assert body["@odata.context"] == f"{creatio.url}/0/odata/$metadata#Product(Name)"
     assert body["@odata.count"] == 5
@@ -160,12 +165,16 @@ def test_ties_come_back_in_varying_order_unless_the_key_is_in_the_order(
     stamp = "2024-05-01T10:00:00.1234567Z"
     creatio.admin.seed({"Contact": [{"Name": f"c{i}", "ModifiedOn": stamp} for i in range(40)]})
     params = {"$filter": f"ModifiedOn eq {stamp}", "$orderby": "ModifiedOn", "$select": "Id"}
-    orders = {tuple(r["Id"] for r in session.get("/0/odata/Contact", params=params).json()["value"])
-              for _ in range(5)}  # fmt: skip
+    orders = {
+        tuple(r["Id"] for r in session.get("/0/odata/Contact", params=params).json()["value"])
+        for _ in range(5)
+    }
     assert len(orders) > 1  # a database returns ties in no fixed order
     params["$orderby"] = "ModifiedOn,Id"
-    keyed = {tuple(r["Id"] for r in session.get("/0/odata/Contact", params=params).json()["value"])
-             for _ in range(5)}  # fmt: skip
+    keyed = {
+        tuple(r["Id"] for r in session.get("/0/odata/Contact", params=params).json()["value"])
+        for _ in range(5)
+    }
     assert len(keyed) == 1
 
 
@@ -243,9 +252,19 @@ def test_decimals_are_exact_numbers_or_ieee754_strings(session: httpx.Client) ->
 def test_service_document_and_metadata(creatio: RunningCreatio, session: httpx.Client) -> None:
     service = session.get("/0/odata/").json()
     names = {s["name"] for s in service["value"]}
-    assert {"Account", "Contact", "Opportunity", "OpportunityProductInterest", "Order",
-            "OrderProduct", "Product", "Invoice", "UsrPayment", "UsrCreditMemo",
-            "OpportunityStage"} <= names  # fmt: skip
+    assert {
+        "Account",
+        "Contact",
+        "Opportunity",
+        "OpportunityProductInterest",
+        "Order",
+        "OrderProduct",
+        "Product",
+        "Invoice",
+        "UsrPayment",
+        "UsrCreditMemo",
+        "OpportunityStage",
+    } <= names
     metadata = session.get("/0/odata/$metadata")
     assert metadata.headers["content-type"].startswith("application/xml")
     assert '<EntityType Name="UsrPayment">' in metadata.text

@@ -23,8 +23,13 @@ def test_set_name_and_primary_id_as_clients_discover_them(dataverse: RunningData
     assert body["EntitySetName"] == "accounts"
     assert body["PrimaryIdAttribute"] == "accountid"
     assert body["PrimaryNameAttribute"] == "name"
-    assert set(body) == {"@odata.context", "EntitySetName", "PrimaryIdAttribute",
-                         "PrimaryNameAttribute", "MetadataId"}  # fmt: skip
+    assert set(body) == {
+        "@odata.context",
+        "EntitySetName",
+        "PrimaryIdAttribute",
+        "PrimaryNameAttribute",
+        "MetadataId",
+    }
 
 
 def test_filter_by_logical_name_and_expand(dataverse: RunningDataverse) -> None:
@@ -76,8 +81,9 @@ def test_string_lengths_through_a_cast(dataverse: RunningDataverse) -> None:
 def test_relationships(dataverse: RunningDataverse) -> None:
     with dataverse.http() as http:
         many = http.get("EntityDefinitions(LogicalName='contact')/ManyToOneRelationships").json()
-    navs = {r["ReferencingEntityNavigationPropertyName"]: r["ReferencedEntity"]
-            for r in many["value"]}  # fmt: skip
+    navs = {
+        r["ReferencingEntityNavigationPropertyName"]: r["ReferencedEntity"] for r in many["value"]
+    }
     assert navs == {"parentcustomerid_account": "account", "parentcustomerid_contact": "contact"}
 
 
@@ -121,9 +127,11 @@ def test_columns_and_keys_are_created_and_the_key_becomes_active(
         assert "/Attributes(" in column.headers["OData-EntityId"]
         key = http.post(
             "EntityDefinitions(LogicalName='account')/Keys",
-            json={"SchemaName": "shuttle_creatioaccountid_key",
-                  "KeyAttributes": ["shuttle_creatioaccountid"]},
-        )  # fmt: skip
+            json={
+                "SchemaName": "shuttle_creatioaccountid_key",
+                "KeyAttributes": ["shuttle_creatioaccountid"],
+            },
+        )
         assert key.status_code == 204
         states = [
             http.get("EntityDefinitions(LogicalName='account')/Keys").json()["value"][0][

@@ -65,9 +65,11 @@ async def test_a_token_is_refused_once_its_lifetime_is_over(dataverse: RunningDa
     api = dataverse.http(token)
     assert api.get("WhoAmI").status_code == 200
     await eventually(
-        lambda: api.get("WhoAmI").status_code, until=lambda s: s == 401, timeout=10,
+        lambda: api.get("WhoAmI").status_code,
+        until=lambda s: s == 401,
+        timeout=10,
         what="the expired token to be refused",
-    )  # fmt: skip
+    )
 
 
 def test_create_answers_204_with_odata_entityid(api: httpx.Client) -> None:
@@ -79,9 +81,10 @@ def test_create_answers_204_with_odata_entityid(api: httpx.Client) -> None:
 
 def test_return_representation_answers_201_with_the_row(api: httpx.Client) -> None:
     response = api.post(
-        "accounts?$select=name", json={"name": "Acme"},
+        "accounts?$select=name",
+        json={"name": "Acme"},
         headers={"Prefer": "return=representation"},
-    )  # fmt: skip
+    )
     body = response.json()
     assert response.status_code == 201
     assert body["@odata.context"].endswith("$metadata#accounts/$entity")
@@ -167,14 +170,16 @@ def test_option_set_date_and_length_validation(api: httpx.Client) -> None:
         "'account' is outside the valid range. Accepted Values: 1,2"
     )
     assert _error(api.post("invoices", json={"duedate": "2024-05-01T10:00:00Z"}))[:2] == (
-        400, "0x80060888",
-    )  # fmt: skip
+        400,
+        "0x80060888",
+    )
     assert api.post("invoices", json={"duedate": "2024-05-01"}).status_code == 204
     assert _error(api.post("accounts", json={"accountnumber": "x" * 21})) == (
-        400, "0x80044331",
+        400,
+        "0x80044331",
         "A validation error occurred.  The length of the 'accountnumber' attribute of the "
         "'account' entity exceeded the maximum allowed length of '20'.",
-    )  # fmt: skip
+    )
     assert _error(api.post("contacts", json={"birthdate": 20240501}))[2] == (
         "Cannot convert the literal '20240501' to the expected type 'Edm.Date'."
     )
@@ -219,9 +224,13 @@ def test_page_size_is_capped_at_5000_and_skip_is_refused(
 
 def test_filters(api: httpx.Client, dataverse: RunningDataverse) -> None:
     dataverse.admin.seed(
-        {"account": [{"name": "O'Brien", "modifiedon": "2024-05-01T10:00:00Z"},
-                     {"name": "Other", "modifiedon": "2024-05-02T10:00:00Z"}]}
-    )  # fmt: skip
+        {
+            "account": [
+                {"name": "O'Brien", "modifiedon": "2024-05-01T10:00:00Z"},
+                {"name": "Other", "modifiedon": "2024-05-02T10:00:00Z"},
+            ]
+        }
+    )
 
     def names(filter: str) -> list[str]:
         return [r["name"] for r in api.get("accounts", params={"$filter": filter}).json()["value"]]
@@ -261,8 +270,10 @@ async def test_the_concurrency_limit_answers_429(dataverse: RunningDataverse) ->
     assert sorted(a.status_code for a in answers) == [200, 429]
     refused = next(a for a in answers if a.status_code == 429)
     assert _error(refused) == (
-        429, "0x80072326", "Number of concurrent requests exceeded the limit of 1.",
-    )  # fmt: skip
+        429,
+        "0x80072326",
+        "Number of concurrent requests exceeded the limit of 1.",
+    )
     assert refused.headers["Retry-After"] == "1"
     assert dataverse.admin.stats()["protection"]["throttled"] == {"concurrency": 1}
 
@@ -272,9 +283,11 @@ async def test_the_request_window_slides(api: httpx.Client, dataverse: RunningDa
     assert [api.get("WhoAmI").status_code for _ in range(3)] == [200, 200, 429]
     # Refused calls are not counted: once the first two age out, calls go through again.
     await eventually(
-        lambda: api.get("WhoAmI").status_code, until=lambda s: s == 200, timeout=10,
+        lambda: api.get("WhoAmI").status_code,
+        until=lambda s: s == 200,
+        timeout=10,
         what="the window to make room",
-    )  # fmt: skip
+    )
 
 
 def test_execution_time_limit(api: httpx.Client, dataverse: RunningDataverse) -> None:

@@ -60,8 +60,13 @@ def test_token_errors(http: httpx.Client) -> None:
     assert "nope" not in wrong.text
     unknown = http.post(url, data={**_token_form(client_secret="x"), "client_id": "other"})
     assert unknown.status_code == 400 and unknown.json()["error"] == "unauthorized_client"
-    scope = http.post(url, data={**_token_form(client_secret=SANDBOX_CLIENT_SECRET),
-                                 "scope": "https://127.0.0.1:8203/user_impersonation"})  # fmt: skip
+    scope = http.post(
+        url,
+        data={
+            **_token_form(client_secret=SANDBOX_CLIENT_SECRET),
+            "scope": "https://127.0.0.1:8203/user_impersonation",
+        },
+    )
     assert scope.status_code == 400 and scope.json()["error"] == "invalid_scope"
 
 
@@ -86,9 +91,14 @@ def _assertion(pem: str, cert: str, audience: str, **overrides: object) -> str:
     key = serialization.load_pem_private_key(pem.split("-----BEGIN CERTIFICATE")[0].encode(), None)
     now = int(time.time())
     claims = {
-        "aud": audience, "iss": SANDBOX_CLIENT_ID, "sub": SANDBOX_CLIENT_ID,
-        "jti": str(uuid.uuid4()), "nbf": now, "exp": now + 600, **overrides,
-    }  # fmt: skip
+        "aud": audience,
+        "iss": SANDBOX_CLIENT_ID,
+        "sub": SANDBOX_CLIENT_ID,
+        "jti": str(uuid.uuid4()),
+        "nbf": now,
+        "exp": now + 600,
+        **overrides,
+    }
     _, x5t256 = thumbprints(cert)
     return jwt.encode(claims, key, algorithm="PS256", headers={"x5t#S256": x5t256})  # type: ignore[arg-type]
 

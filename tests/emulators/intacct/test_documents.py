@@ -31,8 +31,12 @@ INVOICE = (
 
 @pytest.fixture
 def company(intacct: RunningIntacct) -> RunningIntacct:
-    intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "C1", "NAME": "A"}],
-                        "ITEM": [{"ITEMID": "I1", "NAME": "Bolt"}]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [{"CUSTOMERID": "C1", "NAME": "A"}],
+            "ITEM": [{"ITEMID": "I1", "NAME": "Bolt"}],
+        }
+    )
     return intacct
 
 
@@ -62,12 +66,20 @@ def test_create_sotransaction_answers_its_docid_and_reads_generically(
     doc = _one(company, read).find("data/sodocument")
     assert doc is not None
     assert (doc.findtext("DOCID"), doc.findtext("DOCNO"), doc.findtext("CUSTOMERID")) == (
-        "Sales Order-SO-1", "SO-1", "C1")  # fmt: skip
+        "Sales Order-SO-1",
+        "SO-1",
+        "C1",
+    )
     assert (doc.findtext("WHENCREATED"), doc.findtext("MESSAGE"), doc.findtext("TOTAL")) == (
-        "05/01/2024", "Rush", "7.00")  # fmt: skip
+        "05/01/2024",
+        "Rush",
+        "7.00",
+    )
     lines = doc.findall("SODOCUMENTENTRIES/sodocumententry")
     assert [(x.findtext("LINE_NO"), x.findtext("QUANTITY")) for x in lines] == [
-        ("0", "2"), ("1", "1")]  # fmt: skip
+        ("0", "2"),
+        ("1", "1"),
+    ]
 
 
 def test_create_invoice_answers_its_recordno(company: RunningIntacct) -> None:
@@ -75,27 +87,46 @@ def test_create_invoice_answers_its_recordno(company: RunningIntacct) -> None:
     (row,) = company.admin.rows("ARINVOICE")
     assert result.findtext("key") == str(row["RECORDNO"])
     assert (row["RECORDID"], row["WHENDUE"], row["TOTALENTERED"], row["TOTALDUE"]) == (
-        "INV-1", "05/31/2024", "12.50", "12.50")  # fmt: skip
+        "INV-1",
+        "05/31/2024",
+        "12.50",
+        "12.50",
+    )
     assert [line["ACCOUNTNO"] for line in row["ARINVOICEITEMS"]["arinvoiceitem"]] == ["4000"] * 2
 
 
 @pytest.mark.parametrize(
     ("function", "message"),
     [
-        (ORDER.replace("<customerid>C1</customerid>", "")
-         .replace("<transactiontype>", "<customerid>C1</customerid><transactiontype>"),
-         "out of order"),
+        (
+            ORDER.replace("<customerid>C1</customerid>", "").replace(
+                "<transactiontype>", "<customerid>C1</customerid><transactiontype>"
+            ),
+            "out of order",
+        ),
         (ORDER.replace("<message>Rush</message>", "<MESSAGE>Rush</MESSAGE>"), "not allowed"),
-        (ORDER.replace("<datecreated><year>2024</year><month>05</month><day>01</day>"
-                       "</datecreated>", ""), "Required element <datecreated>"),
-        (INVOICE.replace("<datedue><year>2024</year><month>05</month><day>31</day></datedue>",
-                         ""), "one of <datedue>, <termname>"),
-        (INVOICE.replace("<lineitem><glaccountno>4000</glaccountno><amount>2.50</amount>",
-                         "<lineitem><glaccountno>4000</glaccountno>"),
-         "Required element <amount>"),
+        (
+            ORDER.replace(
+                "<datecreated><year>2024</year><month>05</month><day>01</day></datecreated>", ""
+            ),
+            "Required element <datecreated>",
+        ),
+        (
+            INVOICE.replace(
+                "<datedue><year>2024</year><month>05</month><day>31</day></datedue>", ""
+            ),
+            "one of <datedue>, <termname>",
+        ),
+        (
+            INVOICE.replace(
+                "<lineitem><glaccountno>4000</glaccountno><amount>2.50</amount>",
+                "<lineitem><glaccountno>4000</glaccountno>",
+            ),
+            "Required element <amount>",
+        ),
     ],
     ids=["order", "unknown-element", "required", "due-or-terms", "line-required"],
-)  # fmt: skip
+)
 def test_legacy_functions_follow_their_dtd(
     company: RunningIntacct, function: str, message: str
 ) -> None:
@@ -107,8 +138,9 @@ def test_legacy_functions_follow_their_dtd(
 
 
 def test_an_impossible_date_fails(company: RunningIntacct) -> None:
-    result = _one(company, INVOICE.replace("<month>05</month><day>31</day>",
-                                           "<month>06</month><day>31</day>"))  # fmt: skip
+    result = _one(
+        company, INVOICE.replace("<month>05</month><day>31</day>", "<month>06</month><day>31</day>")
+    )
     assert result.findtext("status") == "failure"
     assert "Invalid date 2024/06/31" in _errors(result)[0][1]
 
@@ -139,7 +171,10 @@ def test_update_sotransaction_changes_lines_by_number_and_adds_lines(
     (row,) = company.admin.rows("SODOCUMENT")
     lines = row["SODOCUMENTENTRIES"]["sodocumententry"]
     assert [(x["LINE_NO"], x["QUANTITY"], x["PRICE"]) for x in lines] == [
-        ("0", "2", "1.50"), ("1", "5", "4"), ("2", "3", "1")]  # fmt: skip
+        ("0", "2", "1.50"),
+        ("1", "5", "4"),
+        ("2", "3", "1"),
+    ]
     assert (row["MESSAGE"], row["TOTAL"], row["CUSTOMERID"]) == ("Now", "26.00", "C1")
     missing = update.replace('line_num="2"', 'line_num="9"')
     assert "Line 9 does not exist" in _errors(_one(company, missing))[0][1]
@@ -168,15 +203,29 @@ def test_adjustment_and_payment_have_their_legacy_creates(company: RunningIntacc
     (paid,) = company.admin.rows("ARPAYMENT")
     assert keys == [str(credit["RECORDNO"]), str(paid["RECORDNO"])]
     assert (credit["RECORDID"], credit["TOTALENTERED"], credit["TOTALDUE"]) == (
-        "CM-1", "-5.00", "-5.00")  # fmt: skip
+        "CM-1",
+        "-5.00",
+        "-5.00",
+    )
     assert (paid["DOCNUMBER"], paid["PAYMENTDATE"], paid["PAYMENTAMOUNT"]) == (
-        "CHK-7", "05/03/2024", "12.50")  # fmt: skip
+        "CHK-7",
+        "05/03/2024",
+        "12.50",
+    )
 
 
 def test_line_elements_are_matched_whatever_their_case(company: RunningIntacct) -> None:
     # docs/wire-notes.md I6: written ARINVOICEITEMS/ARINVOICEITEM, read arinvoiceitem.
-    company.admin.seed({"ARINVOICE": [{"CUSTOMERID": "C1", "ARINVOICEITEMS": {
-        "ARINVOICEITEM": [{"TRX_AMOUNT": "3"}, {"TRX_AMOUNT": "4"}]}}]})  # fmt: skip
+    company.admin.seed(
+        {
+            "ARINVOICE": [
+                {
+                    "CUSTOMERID": "C1",
+                    "ARINVOICEITEMS": {"ARINVOICEITEM": [{"TRX_AMOUNT": "3"}, {"TRX_AMOUNT": "4"}]},
+                }
+            ]
+        }
+    )
     (row,) = company.admin.rows("ARINVOICE")
     assert row["TOTALENTERED"] == "7.00"
     assert [x["TRX_AMOUNT"] for x in row["ARINVOICEITEMS"]["arinvoiceitem"]] == ["3", "4"]
@@ -184,8 +233,13 @@ def test_line_elements_are_matched_whatever_their_case(company: RunningIntacct) 
 
 # -- get_araging ---------------------------------------------------------------------------
 def _invoice(customer: str, created: str, due: str, amount: str, paid: str = "0") -> dict:
-    return {"CUSTOMERID": customer, "WHENCREATED": created, "WHENDUE": due, "TOTALPAID": paid,
-            "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": amount}]}}  # fmt: skip
+    return {
+        "CUSTOMERID": customer,
+        "WHENCREATED": created,
+        "WHENDUE": due,
+        "TOTALPAID": paid,
+        "ARINVOICEITEMS": {"arinvoiceitem": [{"TRX_AMOUNT": amount}]},
+    }
 
 
 def _aging(intacct: RunningIntacct, extra: str = "", periods: str = "0-30,31-60,61-90,91-"):
@@ -206,20 +260,24 @@ def _aging(intacct: RunningIntacct, extra: str = "", periods: str = "0-30,31-60,
 
 
 def test_get_araging_buckets_what_is_owed_by_days_past_due(intacct: RunningIntacct) -> None:
-    intacct.admin.seed({
-        "CUSTOMER": [{"CUSTOMERID": c, "NAME": c} for c in ("C1", "C2", "PAID", "NONE", "EDGE")],
-        "ARINVOICE": [
-            _invoice("C1", "04/01/2024", "05/01/2024", "100"),  # 45 days past due
-            _invoice("C1", "06/01/2024", "07/01/2024", "50", paid="20"),  # not yet due
-            _invoice("C1", "06/20/2024", "07/20/2024", "999"),  # made after the as-of date
-            _invoice("C2", "12/01/2023", "01/01/2024", "70"),  # 166 days past due
-            _invoice("PAID", "05/01/2024", "05/31/2024", "10", paid="10"),
-            _invoice("EDGE", "04/01/2024", "05/16/2024", "1"),  # 30 days: still 0-30
-            _invoice("EDGE", "04/01/2024", "05/15/2024", "2"),  # 31 days
-            _invoice("EDGE", "01/01/2024", "03/17/2024", "4"),  # 90 days
-            _invoice("EDGE", "01/01/2024", "03/16/2024", "8"),  # 91 days
-        ],
-    })  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": c, "NAME": c} for c in ("C1", "C2", "PAID", "NONE", "EDGE")
+            ],
+            "ARINVOICE": [
+                _invoice("C1", "04/01/2024", "05/01/2024", "100"),  # 45 days past due
+                _invoice("C1", "06/01/2024", "07/01/2024", "50", paid="20"),  # not yet due
+                _invoice("C1", "06/20/2024", "07/20/2024", "999"),  # made after the as-of date
+                _invoice("C2", "12/01/2023", "01/01/2024", "70"),  # 166 days past due
+                _invoice("PAID", "05/01/2024", "05/31/2024", "10", paid="10"),
+                _invoice("EDGE", "04/01/2024", "05/16/2024", "1"),  # 30 days: still 0-30
+                _invoice("EDGE", "04/01/2024", "05/15/2024", "2"),  # 31 days
+                _invoice("EDGE", "01/01/2024", "03/17/2024", "4"),  # 90 days
+                _invoice("EDGE", "01/01/2024", "03/16/2024", "8"),  # 91 days
+            ],
+        }
+    )
     zero = {"0-30": "0.00", "31-60": "0.00", "61-90": "0.00", "91-": "0.00"}
     assert _aging(intacct) == {
         "C1": zero | {"0-30": "30.00", "31-60": "100.00"},

@@ -20,8 +20,12 @@ TRICKY = "O'Brien & Söhne <Zürich> \\ 'quoted'"
 
 def read_by_query(query: str, page_size: int = 100) -> ET.Element:
     node = ET.Element("readByQuery")
-    for tag, text in (("object", "CUSTOMER"), ("fields", "CUSTOMERID,NAME"), ("query", query),
-                      ("pagesize", str(page_size))):  # fmt: skip
+    for tag, text in (
+        ("object", "CUSTOMER"),
+        ("fields", "CUSTOMERID,NAME"),
+        ("query", query),
+        ("pagesize", str(page_size)),
+    ):
         ET.SubElement(node, tag).text = text
     return node
 
@@ -60,11 +64,15 @@ def test_result_id_is_always_there_and_empty_at_the_end(intacct: RunningIntacct)
 def test_quoted_values_match_exactly_with_either_escape(
     intacct: RunningIntacct, literal: str
 ) -> None:
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "HIT", "NAME": TRICKY},
-        {"CUSTOMERID": "NEAR", "NAME": TRICKY.replace("\\ ", "")},
-        {"CUSTOMERID": "CASE", "NAME": TRICKY.upper()},
-    ]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "HIT", "NAME": TRICKY},
+                {"CUSTOMERID": "NEAR", "NAME": TRICKY.replace("\\ ", "")},
+                {"CUSTOMERID": "CASE", "NAME": TRICKY.upper()},
+            ]
+        }
+    )
     _, answer = post(intacct.url, envelope(read_by_query(f"NAME = {literal}")))
     data = data_of(answer)
     assert [c.findtext("CUSTOMERID") for c in data.findall("customer")] == ["HIT"]
@@ -72,12 +80,19 @@ def test_quoted_values_match_exactly_with_either_escape(
 
 
 async def test_our_connector_escapes_as_the_gateway_reads(intacct: RunningIntacct) -> None:
-    intacct.admin.seed({"CUSTOMER": [{"CUSTOMERID": "HIT", "NAME": TRICKY},
-                                     {"CUSTOMERID": "END", "NAME": "ends with \\"}]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "HIT", "NAME": TRICKY},
+                {"CUSTOMERID": "END", "NAME": "ends with \\"},
+            ]
+        }
+    )
     async with IntacctClient(config(intacct.endpoint)) as client:
         for name, expected in ((TRICKY, "HIT"), ("ends with \\", "END")):
-            page = await client.read_by_query("CUSTOMER", rbq_condition("NAME", "=", name),
-                                              fields=["CUSTOMERID"])  # fmt: skip
+            page = await client.read_by_query(
+                "CUSTOMER", rbq_condition("NAME", "=", name), fields=["CUSTOMERID"]
+            )
             assert [r["CUSTOMERID"] for r in page.records] == [expected]
             assert page.result_id is None and page.remaining == 0
 
@@ -93,7 +108,9 @@ def test_lookup_lists_fields_with_types(intacct: RunningIntacct) -> None:
     assert fields["WHENMODIFIED"].findtext("DATATYPE") == "TIMESTAMP"
     assert fields["STATUS"].findtext("DATATYPE") == "ENUM"
     assert [v.text for v in fields["STATUS"].findall("VALIDVALUES/VALIDVALUE")] == [
-        "active", "inactive"]  # fmt: skip
+        "active",
+        "inactive",
+    ]
     assert fields["NAME"].findtext("ISCUSTOM") == "false"
 
 

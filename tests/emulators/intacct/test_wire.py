@@ -218,10 +218,14 @@ def test_expired_result_id_fails(intacct: RunningIntacct) -> None:
 
 
 def test_query_filters_in_company_time_and_lists_uppercase(intacct: RunningIntacct) -> None:
-    intacct.admin.seed({"CUSTOMER": [
-        {"CUSTOMERID": "OLD", "NAME": "a", "WHENMODIFIED": "01/01/2024 23:59:59"},
-        {"CUSTOMERID": "NEW", "NAME": "b", "WHENMODIFIED": "01/02/2024 00:00:00"},
-    ]})  # fmt: skip
+    intacct.admin.seed(
+        {
+            "CUSTOMER": [
+                {"CUSTOMERID": "OLD", "NAME": "a", "WHENMODIFIED": "01/01/2024 23:59:59"},
+                {"CUSTOMERID": "NEW", "NAME": "b", "WHENMODIFIED": "01/02/2024 00:00:00"},
+            ]
+        }
+    )
     query = (
         "<query><object>CUSTOMER</object><select><field>CUSTOMERID</field>"
         "<field>WHENMODIFIED</field></select><filter><greaterthanorequalto>"
