@@ -60,6 +60,10 @@ async def _steadily(step: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+def _iso(at: object) -> str:
+    return at.isoformat() if isinstance(at, datetime) else str(at)
+
+
 def _texts(chunk: RecordChunk, items: list[ChunkRecord], *, single: bool) -> list[str]:
     """Messages for some of a chunk's records, in the chunk's outcome bucket still."""
     return chunk_texts(
@@ -138,8 +142,35 @@ class RecordWorker:
             )
         if not todo:
             return {}
+        held = await self._skip_cancelled(chunk, todo, rows)
+        todo = [r for r in todo if r.record_id not in held]
+        if not todo:
+            return held
         results = await self._sync(chunk, todo)
-        return await self._conclude(chunk, todo, results, rows)
+        return held | await self._conclude(chunk, todo, results, rows)
+
+    async def _skip_cancelled(
+        self, chunk: RecordChunk, todo: list[ChunkRecord], rows: Mapping[str, TableEntity]
+    ) -> dict[str, Outcome]:
+        """Records whose run was cancelled (their rows marked by the cancel step:
+        OutcomeStore.mark_cancelled) settle skipped without a vendor call. A delivery that
+        read its rows before the mark writes its records and settles what it wrote, so the
+        cancelled run counts every record written (issue 16)."""
+        stopped = []
+        for item in todo:
+            row = rows.get(item.record_id)
+            at = row.get("cancelled") if row is not None else None
+            if at:
+                text = f"cancelled at {_iso(at)} before it was written"
+                stopped.append((item, Settled(Outcome.SKIPPED, message=text)))
+        if stopped:
+            log.info(
+                "run %s cancelled: %d records skipped unwritten",
+                chunk.run_id,
+                len(stopped),
+                extra={"flow_id": chunk.flow_id, "run_id": chunk.run_id},
+            )
+        return await self._settle(chunk, stopped, rows)
 
     async def _hold(self, chunk: RecordChunk) -> bool:
         """Inside a sleep window the chunk goes back unchanged until it ends (gate.py)."""

@@ -50,6 +50,10 @@ MAX_QUEUED = 20  # record chunks waiting before extraction pauses
 BACKPRESSURE_DELAY = 2
 FINISH_FIRST_DELAY = 1.0
 FINISH_MAX_DELAY = 15.0
+# After a cancel, a delivery that read its rows before they were marked may still write for
+# this long (host.json functionTimeout bounds an invocation); rows pending after it wait on
+# the queue and are skipped by the cancel step itself.
+CANCEL_GRACE = timedelta(minutes=10)
 
 # Records no window reaches (issue 12 item 7): stamped in the future (a source clock or time
 # zone gone wrong, a migration writing 9999-12-31) or before the earliest "query starts"
@@ -103,7 +107,7 @@ class SyncEngine:
         except DefinitionError as exc:
             return _failed(ctx, ErrorCategory.VALIDATION, str(exc))
         if ctx.run.cancel_requested_at is not None:
-            return await self._cancelled(ctx)
+            return await self._cancelled(ctx, message)
         try:
             match message.step:
                 case RunStep.START:
@@ -530,26 +534,45 @@ class SyncEngine:
             query_starts=self._watermark(ctx, message),
         )
 
-    async def _cancelled(self, ctx: RunContext) -> RunResult:
-        """An operator cancelled the run: read no further page, skip every record not yet
-        written, and end it with true counts; query starts does not move."""
+    async def _cancelled(self, ctx: RunContext, message: FlowRunMessage) -> RunResult:
+        """An operator cancelled the run: read no further page, let the workers skip every
+        record not yet written (the rows are marked: OutcomeStore.mark_cancelled) and end
+        it once none is pending, so the tally counts each record a delivery already writing
+        wrote; query starts does not move. Rows still pending once no delivery that read
+        them before the mark can be running (CANCEL_GRACE) are skipped here: they wait on
+        the queue (a retry, a dependency) and find themselves settled when they come."""
         run = ctx.run
         assert run.cancel_requested_at is not None
-        skipped = await self.outcomes.skip_pending(
-            run.id, f"cancelled at {run.cancel_requested_at.isoformat()} before it was written"
-        )
+        why = f"cancelled at {run.cancel_requested_at.isoformat()} before it was written"
+        skipped = 0
+        if ctx.now - run.cancel_requested_at >= CANCEL_GRACE:
+            skipped = await self.outcomes.skip_pending(run.id, why)
+        await self.outcomes.mark_cancelled(run.id, run.cancel_requested_at)
         tally = await self.outcomes.tally(run.id)
         counts = tally.counts
+        pending = counts.pending
+        if pending:
+            return RunResult(
+                status=RunStatus.RUNNING,
+                counts=counts,
+                message=f"cancelling: {pending} records pending",
+                progress=True,
+                next_step=message.model_copy(
+                    update={"step": RunStep.FINISH, "polls": message.polls + 1}
+                ),
+                next_delay=finish_delay(message.polls, pending),
+            )
         log.info(
-            "run %s cancelled; %d queued records skipped",
+            "run %s cancelled; %d records skipped",
             run.id,
-            skipped,
+            counts.skipped,
             extra={"flow_id": run.flow_id, "run_id": run.id},
         )
+        late = f", {skipped} of them after waiting on the queue" if skipped else ""
         summary = (
             f"cancelled at {run.cancel_requested_at.isoformat()}: read {counts.read}: "
             f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged, "
-            f"{counts.skipped} skipped ({skipped} not written because of the cancel), "
+            f"{counts.skipped} skipped{late}, "
             f"{counts.failed} failed; query starts was not moved"
         )
         return RunResult(

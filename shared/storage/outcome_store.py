@@ -263,12 +263,12 @@ class OutcomeStore:
             found = self.table.query_entities(
                 "PartitionKey eq @part",
                 parameters={"part": partition_of(run_id, bucket)},
-                select=["RowKey", "status"],
+                select=["RowKey", "status", "cancelled"],
             )
             rows = {record_of(r["RowKey"]): r async for r in found}
             return {i: r for i, r in rows.items() if i in wanted}
         keyed = await rows_by_key(
-            self.table, run_id, (encode_key(i) for i in record_ids), select=["status"]
+            self.table, run_id, (encode_key(i) for i in record_ids), select=["status", "cancelled"]
         )
         return {decode_key(k): r for k, r in keyed.items()}
 
@@ -452,6 +452,38 @@ class OutcomeStore:
             "message": message,
         }
         await self.table.upsert_entity(props, mode=UpdateMode.MERGE)
+
+    async def mark_cancelled(self, run_id: str, at: datetime) -> int:
+        """Mark every pending row of a cancelled run (status untouched): a delivery that
+        reads a marked row settles it skipped without writing it (shared/engine/
+        record_worker.py), while one already writing its record settles what it wrote, so
+        the run's tally counts every written record. Returns how many rows are pending."""
+        rows = self.table.query_entities(
+            _RUN,
+            parameters=_run_params(run_id),
+            select=["PartitionKey", "RowKey", "status", "cancelled"],
+        )
+        pending: dict[str, list[dict[str, Any]]] = {}
+        count = 0
+        async for r in rows:
+            if r.get("status"):
+                continue
+            count += 1
+            if not r.get("cancelled"):
+                part = str(r["PartitionKey"])
+                mark = {"PartitionKey": part, "RowKey": r["RowKey"], "cancelled": at}
+                pending.setdefault(part, []).append(mark)
+        for marks in pending.values():
+            for start in range(0, len(marks), BATCH):
+                # A merge without ETag: a delivery settling the row meanwhile keeps its
+                # status; its own ETag-guarded write then re-reads the row (settle).
+                await self.table.submit_transaction(
+                    [
+                        ("upsert", m, {"mode": UpdateMode.MERGE})
+                        for m in marks[start : start + BATCH]
+                    ]
+                )
+        return count
 
     async def skip_pending(self, run_id: str, message: str) -> int:
         """Settle every record still pending as skipped (a cancelled run); a delivery already

@@ -339,13 +339,8 @@ def test_cancel_stops_a_dataverse_run_between_pages_with_true_counts(
 
 def agree(api: httpx.Client, run_id: str, written: Callable[[], set[str]]) -> None:
     """The target holds exactly the records the run's outcome rows say it created, and the
-    run's counts add up and never claim more than that.
-
-    Not asserted: created == the count of written records. A record whose write is in flight
-    when the cancel step skips the pending rows is written and its row then settles as
-    `created` (shared/storage/outcome_store.py skip_pending: a stronger outcome wins), after
-    the run's counts were tallied (shared/engine/sync_engine.py _cancelled), so the run can
-    undercount `created` by the records in flight; reported to the lead."""
+    run's counts say so too: a record written while the run was cancelled settles before the
+    run ends (shared/engine/sync_engine.py _cancelled), and the counts add up."""
     counts = run_view(api, run_id)["counts"]
 
     def settled() -> bool:
@@ -353,7 +348,9 @@ def agree(api: httpx.Client, run_id: str, written: Callable[[], set[str]]) -> No
         return created == written()
 
     wait_for(settled, 30, f"run {run_id}'s outcome rows to match the target")
-    assert counts["created"] <= len(written()) <= counts["read"]
+    assert counts["created"] == len(written()) <= counts["read"], counts
+    parts = ("created", "updated", "unchanged", "skipped", "failed")
+    assert counts["read"] == sum(counts[k] for k in parts) and counts["pending"] == 0, counts
 
 
 # -- (f) a binding flow reports what it could not bind ----------------------------------------

@@ -4,6 +4,7 @@ record keeps its own outcome, field and retry."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -323,3 +324,49 @@ async def test_a_worker_killed_after_binding_a_chunk_before_settling_it_counts_c
     assert (run.counts.read, run.counts.created, run.counts.failed) == (20, 20, 0), run.errors
     names = sorted(c["NAME"] for c in intacct_emulator.admin.rows("CUSTOMER"))
     assert names == [f"Bound {n:02d}" for n in range(20)]
+
+
+async def test_a_run_cancelled_while_a_chunk_is_being_written_counts_every_written_record(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cancel step runs while a chunk's creates are on their way to Intacct (held on an
+    event, released after the step): the run ends cancelled only once that chunk settled,
+    and counts created exactly the customers Intacct holds (issue 16 item 5)."""
+    from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Stop {n:02d}"} for n in range(30)]})
+    intacct = await services.connectors.get("intacct")
+    real_create_many = intacct.create_many  # type: ignore[attr-defined]
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def held(object: str, items: list[Any]) -> Any:
+        writing.set()
+        await release.wait()
+        return await real_create_many(object, items)
+
+    monkeypatch.setattr(intacct, "create_many", held)
+    svc, now = services.flows, datetime.now(UTC)
+    run = await svc.run_now(ACCOUNTS_TO_INTACCT, RunRequest(params=RunParams(batch_size=10)), now)
+    pump = Pump(services)
+    flow_runs = pump._queue(FLOW_RUNS_QUEUE)
+    records = pump._queue(RECORD_UPSERTS_QUEUE)
+    async with flow_runs, records:
+        await pump._flow_runs(flow_runs)  # start: opens the read
+        await pump._flow_runs(flow_runs)  # page 1: 10 records queued
+        worker = asyncio.create_task(pump._records(records))
+        await writing.wait()  # page 1's chunk is writing its creates
+        await svc.cancel(run.id, now)
+        await pump._flow_runs(flow_runs)  # the cancel step, instead of page 2
+        release.set()
+        await worker
+    ended = await pump.run_finished(run.id)
+    assert ended.status is RunStatus.CANCELLED, ended.message
+    written = intacct_emulator.admin.rows("CUSTOMER")
+    c = ended.counts
+    assert len(written) == 10
+    assert (c.read, c.created, c.skipped, c.pending) == (10, len(written), 0, 0), c
+    assert c.read == c.created + c.updated + c.unchanged + c.skipped + c.failed
+    assert "query starts was not moved" in ended.message

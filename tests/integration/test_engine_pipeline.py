@@ -606,3 +606,33 @@ async def test_ar_aging_updates_only_bound_accounts_and_never_creates_one(
     assert systems.creatio.calls["update"] == before + 1
     assert again.counts.updated == 1
     assert systems.creatio.values("Account", accounts["C2"])["UsrCurrBalPymts"] == 75.25
+
+
+async def test_a_cancel_skips_records_still_queued_once_no_delivery_can_be_writing_them(
+    engine_services: Services, systems: Systems
+) -> None:
+    """Rows still pending CANCEL_GRACE after the cancel wait on the queue (no delivery that
+    read them unmarked can still run): the cancel step skips them and ends the run; when
+    their messages come, the worker finds them settled and writes nothing."""
+    from shared.engine.sync_engine import CANCEL_GRACE
+    from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
+
+    for n in range(30):
+        systems.creatio.seed("Account", {"Name": f"Account {n}"})
+    svc, now = engine_services.flows, datetime.now(UTC)
+    run = await svc.run_now(ACCOUNTS_TO_INTACCT, RunRequest(), now)
+    pump = Pump(engine_services, clock=lambda: now + CANCEL_GRACE + timedelta(seconds=2))
+    flow_runs = pump._queue(FLOW_RUNS_QUEUE)
+    records = pump._queue(RECORD_UPSERTS_QUEUE)
+    async with flow_runs, records:
+        await pump._flow_runs(flow_runs)  # start: opens the read
+        await pump._flow_runs(flow_runs)  # page 1: 7 records queued
+        await svc.cancel(run.id, now + timedelta(seconds=1))
+        await pump._flow_runs(flow_runs)  # the cancel step, past the grace: ends the run
+        ended = await svc.runs.get(run.id)
+        assert ended.status is RunStatus.CANCELLED, ended.message
+        assert (ended.counts.read, ended.counts.created, ended.counts.skipped) == (7, 0, 7)
+        assert "7 of them after waiting on the queue" in ended.message
+        assert await pump._records(records)  # the queued chunk comes: nothing to write
+    assert systems.all(systems.intacct, "CUSTOMER") == []
+    assert (await svc.runs.get(run.id)).counts == ended.counts
