@@ -83,6 +83,20 @@ class SolutionDefinition(BaseModel):
     erp: System
     flows: tuple[FlowDefinition, ...] = Field(min_length=1)
 
+    def mapping_of(self, flow: FlowDefinition) -> ObjectMapping | None:
+        """A flow's mapping; utility flows (binding, bulk, single) use their scheduled twin's."""
+        if flow.mapping is not None:
+            return flow.mapping
+        for twin in self.flows:
+            if (
+                twin.kind is FlowKind.SCHEDULED
+                and twin.mapping is not None
+                and twin.source == flow.source
+                and twin.target == flow.target
+            ):
+                return twin.mapping
+        return None
+
     @model_validator(mode="after")
     def _references_resolve(self) -> SolutionDefinition:
         ids = [f.id for f in self.flows]

@@ -213,20 +213,7 @@ class BindingStore:
 
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""
-        fields: dict[str, Any] = {
-            "crm_id": crm_id,
-            "erp_id": erp_id,
-            "updated_at": datetime.now(UTC),
-        }
-        for name, value in changes.items():
-            if name not in Binding.model_fields:
-                raise ValueError(f"not a binding field: {name}")
-            if value is not None:
-                fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
-        rows = [
-            {"PartitionKey": pair, "RowKey": f"crm|{encode_key(crm_id)}", **fields},
-            {"PartitionKey": pair, "RowKey": f"erp|{encode_key(erp_id)}", **fields},
-        ]
+        rows = self._rows(pair, crm_id, erp_id, changes)
         await self.table.submit_transaction(
             [("upsert", row, {"mode": UpdateMode.MERGE}) for row in rows]
         )
