@@ -137,6 +137,9 @@ async def gather_writes(
     return out
 
 
+# The connectors (creatio/, dataverse/, intacct/ sync.py) and engine/chunk_calls.py repeat
+# these method signatures, and import the same names from here, on purpose: they implement
+# this Protocol, which mypy checks them against; their bodies differ.
 @runtime_checkable
 class SyncConnector(Protocol):
     system: str

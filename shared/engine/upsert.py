@@ -80,6 +80,8 @@ class Retry:
     field: str | None = None  # named on the run if the record finally fails
 
 
+# Its fields are Settlement's (shared/storage/outcome_store.py) on purpose: the worker hands
+# what the upsert settled to the store with the record id, and storage never imports engine.
 @dataclass(frozen=True)
 class Settled:
     outcome: Outcome
@@ -306,22 +308,15 @@ class RecordSync:
                 matched.id, mapped, modified, digest, message.record_id, current=matched
             )
             if isinstance(result, Settled) and result.outcome is not Outcome.FAILED:
-                if await self._created_earlier(mapped, message.record_id):
-                    return Settled(
-                        Outcome.CREATED,
-                        target_id=matched.id,
-                        field=result.field,
-                        note=result.note,
-                        action=Action.CREATE,
-                        changes=result.changes,
-                    )
-                # Linking is a change, even with equal values.
+                # Linking is a change, even with equal values; unless this record made the
+                # target in an earlier attempt, when it is that create's outcome.
+                earlier = await self._created_earlier(mapped, message.record_id)
                 return Settled(
-                    Outcome.UPDATED,
+                    Outcome.CREATED if earlier else Outcome.UPDATED,
                     target_id=matched.id,
                     field=result.field,
                     note=result.note,
-                    action=Action.LINK,
+                    action=Action.CREATE if earlier else Action.LINK,
                     changes=result.changes,
                 )
             return result

@@ -12,6 +12,7 @@ DEFAULT_INTERVAL_MS = 600_000
 SLUG = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
+# Enums here and in flows/models.py (RunStatus) share a shape (members and one property), not logic.
 class FlowKind(StrEnum):
     SCHEDULED = "scheduled"
     BINDING = "binding"

@@ -27,6 +27,7 @@ BINDING_LENGTH = 100
 # Tables below: one row per field (data, alike by nature).
 # Creatio custom fields and objects (docs/deploy.md, "Creatio: custom fields and objects"):
 # (object, field) -> (kind, length).
+# Rows alike by shape (the Payment and CreditMemo objects share fields): data, one row a field.
 CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("Account", "UsrErpFullName"): ("text", 210),
     ("Account", "UsrErpLastModified"): ("datetime", None),
