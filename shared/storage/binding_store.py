@@ -21,17 +21,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import AwareDatetime, BaseModel
 
-from shared.storage.entities import from_properties
+from shared.storage.entities import StaleWrite, from_properties, replace_if_unchanged
 from shared.storage.keys import decode_key, encode_key
 from shared.storage.rows import rows_by_key
 
@@ -282,12 +280,7 @@ class BindingStore:
             "at": now.astimezone(UTC),
         }
         try:
-            await self.table.update_entity(
-                entity,
-                mode=UpdateMode.REPLACE,
-                etag=held.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+            await replace_if_unchanged(self.table, entity, held.etag)
+        except StaleWrite:
             return False
         return True
