@@ -379,23 +379,17 @@ class RecordSync:
             return report  # gone on both sides
         changes = {k: v for k, v in inactive.items() if not same(current.values.get(k), v)}
         shown_changes = {k: [shown(current.values.get(k)), shown(v)] for k, v in changes.items()}
-        if not changes:
-            return Settled(
-                Outcome.UNCHANGED,
-                target_id=target_id,
-                category=ErrorCategory.NOT_FOUND,
-                note=f"{text}; already inactive there",
-                action=Action.DELETED_AT_SOURCE,
-            )
-        if not self.dry_run:
+        if changes and not self.dry_run:
             await self.target.update(plan.flow.target.object, target_id, changes)
         return Settled(
-            Outcome.UPDATED,
+            Outcome.UPDATED if changes else Outcome.UNCHANGED,
             target_id=target_id,
             category=ErrorCategory.NOT_FOUND,
-            note=f"{text}; deactivated there (on_delete: deactivate)",
+            note=f"{text}; deactivated there (on_delete: deactivate)"
+            if changes
+            else f"{text}; already inactive there",
             action=Action.DELETED_AT_SOURCE,
-            changes=shown_changes,
+            changes=shown_changes or None,
         )
 
     def _not_bound(self, mapped: Mapped, record_id: str) -> Settled:
