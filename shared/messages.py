@@ -96,6 +96,8 @@ class RecordChunk(BaseModel):
     # together with one range query. None: each row under its record id alone.
     bucket: str | None = None
 
+    # message_of and _item below copy the same fields in opposite directions on purpose: the two
+    # models are the queue's wire shapes, kept apart so each validates on its own.
     def message_of(self, item: ChunkRecord) -> RecordMessage:
         return RecordMessage(
             flow_id=self.flow_id,

@@ -3,7 +3,10 @@ Intacct company's zone): one check, one message."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 
 def iana_zone(value: str) -> str:
@@ -16,3 +19,7 @@ def iana_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin)") from None
     return value
+
+
+# A str field holding an IANA zone name, checked by iana_zone.
+IanaZone = Annotated[str, AfterValidator(iana_zone)]

@@ -13,7 +13,8 @@ Every error is a `shared.connectors.errors.ConnectorError` with its category.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -122,6 +123,23 @@ class WriteOutcome(BaseModel):
     modified: AwareDatetime | None = None
 
 
+async def gather_writes(
+    writes: Sequence[Awaitable[WriteOutcome]],
+) -> list[WriteOutcome | ConnectorError]:
+    """Run one write per record at once, each record's ConnectorError as its outcome (a
+    batch method's per-record answer); any other exception is a bug and propagates."""
+    got = await asyncio.gather(*writes, return_exceptions=True)
+    out: list[WriteOutcome | ConnectorError] = []
+    for g in got:
+        if isinstance(g, BaseException) and not isinstance(g, ConnectorError):
+            raise g
+        out.append(g)
+    return out
+
+
+# The connectors (creatio/, dataverse/, intacct/ sync.py) and engine/chunk_calls.py repeat
+# these method signatures, and import the same names from here, on purpose: they implement
+# this Protocol, which mypy checks them against; their bodies differ.
 @runtime_checkable
 class SyncConnector(Protocol):
     system: str

@@ -71,6 +71,7 @@ class ConnectorConfig(BaseSettings):
     )
     TITLE: ClassVar[str]
 
+    # The pydantic-settings hook's signature, as shared/settings.py overrides it too.
     @classmethod
     def settings_customise_sources(
         cls,

@@ -170,6 +170,8 @@ class ChunkTarget:
         return result
 
 
+# Its methods repeat BindingStore's signatures (shared/storage/binding_store.py) on purpose:
+# it stands in for the store, batching each call into the store's *_many form.
 class ChunkBindings:
     """The binding store as a chunk's records see it: reads and key claims in batches, and
     binding writes held until the chunk's records are done, then written in transactions

@@ -49,25 +49,9 @@ def pair_of(solution: str, binding: str) -> str:
     return f"{solution}.{binding}"
 
 
-def _mapping_for(entry: CatalogEntry) -> ObjectMapping | None:
-    flow = entry.flow
-    if flow.mapping is not None:
-        return flow.mapping
-    # Utility flows (binding, bulk, single) use their scheduled twin's mapping.
-    for twin in entry.solution.flows:
-        if (
-            twin.kind is FlowKind.SCHEDULED
-            and twin.mapping is not None
-            and twin.source == flow.source
-            and twin.target == flow.target
-        ):
-            return twin.mapping
-    return None
-
-
 def plan_for(catalog: Catalog, flow_id: str) -> FlowPlan:
     entry = catalog.get(flow_id)
-    mapping = _mapping_for(entry)
+    mapping = entry.solution.mapping_of(entry.flow)
     if mapping is None:
         raise DefinitionError(
             f"flow '{flow_id}' has no field mapping in its solution file; it cannot sync yet"

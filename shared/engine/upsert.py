@@ -80,6 +80,8 @@ class Retry:
     field: str | None = None  # named on the run if the record finally fails
 
 
+# Its fields are Settlement's (shared/storage/outcome_store.py) on purpose: the worker hands
+# what the upsert settled to the store with the record id, and storage never imports engine.
 @dataclass(frozen=True)
 class Settled:
     outcome: Outcome
@@ -306,22 +308,15 @@ class RecordSync:
                 matched.id, mapped, modified, digest, message.record_id, current=matched
             )
             if isinstance(result, Settled) and result.outcome is not Outcome.FAILED:
-                if await self._created_earlier(mapped, message.record_id):
-                    return Settled(
-                        Outcome.CREATED,
-                        target_id=matched.id,
-                        field=result.field,
-                        note=result.note,
-                        action=Action.CREATE,
-                        changes=result.changes,
-                    )
-                # Linking is a change, even with equal values.
+                # Linking is a change, even with equal values; unless this record made the
+                # target in an earlier attempt, when it is that create's outcome.
+                earlier = await self._created_earlier(mapped, message.record_id)
                 return Settled(
-                    Outcome.UPDATED,
+                    Outcome.CREATED if earlier else Outcome.UPDATED,
                     target_id=matched.id,
                     field=result.field,
                     note=result.note,
-                    action=Action.LINK,
+                    action=Action.CREATE if earlier else Action.LINK,
                     changes=result.changes,
                 )
             return result
@@ -384,23 +379,17 @@ class RecordSync:
             return report  # gone on both sides
         changes = {k: v for k, v in inactive.items() if not same(current.values.get(k), v)}
         shown_changes = {k: [shown(current.values.get(k)), shown(v)] for k, v in changes.items()}
-        if not changes:
-            return Settled(
-                Outcome.UNCHANGED,
-                target_id=target_id,
-                category=ErrorCategory.NOT_FOUND,
-                note=f"{text}; already inactive there",
-                action=Action.DELETED_AT_SOURCE,
-            )
-        if not self.dry_run:
+        if changes and not self.dry_run:
             await self.target.update(plan.flow.target.object, target_id, changes)
         return Settled(
-            Outcome.UPDATED,
+            Outcome.UPDATED if changes else Outcome.UNCHANGED,
             target_id=target_id,
             category=ErrorCategory.NOT_FOUND,
-            note=f"{text}; deactivated there (on_delete: deactivate)",
+            note=f"{text}; deactivated there (on_delete: deactivate)"
+            if changes
+            else f"{text}; already inactive there",
             action=Action.DELETED_AT_SOURCE,
-            changes=shown_changes,
+            changes=shown_changes or None,
         )
 
     def _not_bound(self, mapped: Mapped, record_id: str) -> Settled:

@@ -12,6 +12,7 @@ DEFAULT_INTERVAL_MS = 600_000
 SLUG = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
+# Enums here and in flows/models.py (RunStatus) share a shape (members and one property), not logic.
 class FlowKind(StrEnum):
     SCHEDULED = "scheduled"
     BINDING = "binding"
@@ -82,6 +83,20 @@ class SolutionDefinition(BaseModel):
     crm: System
     erp: System
     flows: tuple[FlowDefinition, ...] = Field(min_length=1)
+
+    def mapping_of(self, flow: FlowDefinition) -> ObjectMapping | None:
+        """A flow's mapping; utility flows (binding, bulk, single) use their scheduled twin's."""
+        if flow.mapping is not None:
+            return flow.mapping
+        for twin in self.flows:
+            if (
+                twin.kind is FlowKind.SCHEDULED
+                and twin.mapping is not None
+                and twin.source == flow.source
+                and twin.target == flow.target
+            ):
+                return twin.mapping
+        return None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SolutionDefinition:

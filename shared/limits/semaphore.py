@@ -252,6 +252,8 @@ class LeaseSemaphore:
             "holder": self.holder,
             "expires": expires,
         }
+        # The conditional replace of shared/storage/entities.py (replace_if_unchanged), written
+        # out here so limits/ depends on no storage module and tells AzureError apart.
         try:
             meta = await self.table.update_entity(
                 entity,

@@ -196,26 +196,27 @@ class ConnectionMonitor:
         if check.message:
             facts.append(("message", check.message))
         if kind is EventKind.CONNECTION_FAILED:
-            return Event(
-                kind=kind,
-                key=f"connection|{check.system}|{check.episode}|failed",
-                at=check.checked_at or check.since,
-                what=f"{name} connection failing",
-                system=check.system,
-                facts=facts,
-                todo=f"check {name}'s status page, the URL and credential settings and that "
+            state, what = "failed", f"{name} connection failing"
+            todo = (
+                f"check {name}'s status page, the URL and credential settings and that "
                 "the egress IP is allowed; runs that read or write it fail or wait until "
-                "it answers. You get one message when it recovers",
-                runbook="§5.3 The connection monitor, and §2 `connection` / `auth`",
+                "it answers. You get one message when it recovers"
             )
+            runbook = "§5.3 The connection monitor, and §2 `connection` / `auth`"
+        else:
+            state, what = "recovered", f"{name} connection recovered"
+            todo = (
+                "retry the failed runs of the outage (POST /api/runs/<run>/retry) and start "
+                "flows their error policy stopped"
+            )
+            runbook = "§5.3 The connection monitor"
         return Event(
             kind=kind,
-            key=f"connection|{check.system}|{check.episode}|recovered",
+            key=f"connection|{check.system}|{check.episode}|{state}",
             at=check.checked_at or check.since,
-            what=f"{name} connection recovered",
+            what=what,
             system=check.system,
             facts=facts,
-            todo="retry the failed runs of the outage (POST /api/runs/<run>/retry) and start "
-            "flows their error policy stopped",
-            runbook="§5.3 The connection monitor",
+            todo=todo,
+            runbook=runbook,
         )

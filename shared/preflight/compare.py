@@ -4,7 +4,7 @@ missing or mismatched item becomes a Problem naming the flows that need it and t
 from __future__ import annotations
 
 from shared.connectors.dataverse.entities import ENTITIES as DATAVERSE_TABLES
-from shared.connectors.metadata import ObjectInfo
+from shared.connectors.metadata import FieldInfo, ObjectInfo
 from shared.preflight.model import Problem
 from shared.preflight.needs import (
     CREATIO_CUSTOM,
@@ -51,15 +51,74 @@ def _object_fix(need: ObjectNeed) -> str:
     )
 
 
+def _problem(
+    need: ObjectNeed,
+    *,
+    kind: str,
+    flows: set[str],
+    message: str,
+    fix: str,
+    field: str | None = None,
+) -> Problem:
+    return Problem(
+        system=need.system,
+        object=need.object,
+        field=field,
+        kind=kind,
+        flows=_flows(flows),
+        message=message,
+        fix=fix,
+    )
+
+
+def _field_issue(
+    need: ObjectNeed, name: str, wanted: FieldNeed, found: FieldInfo | None, where: str
+) -> tuple[str, str, str] | None:
+    """The first thing wrong with one field, as (kind, message, fix), or None."""
+    if found is None:
+        return "missing_field", f"{where} has no field {name}", _field_fix(need, name, wanted)
+    expected = EDM.get(wanted.kind or "") if need.system == "creatio" else None
+    if expected is not None and found.type != expected:
+        message = f"{where}.{name} is {found.type}, the solution needs {expected}"
+        return "wrong_type", message, _field_fix(need, name, wanted)
+    custom = CREATIO_CUSTOM.get((need.object, name)) if need.system == "creatio" else None
+    longest = max(wanted.max_length or 0, (custom[1] or 0) if custom else 0)
+    if found.max_length is not None and longest > found.max_length:
+        message = (
+            f"{where}.{name} holds {found.max_length} characters, the solution writes up to "
+            f"{longest}"
+        )
+        return "too_short", message, f"make {need.object}.{name} at least {longest} characters long"
+    return None
+
+
+def _key_issue(need: ObjectNeed, info: ObjectInfo, where: str) -> tuple[str, str, str] | None:
+    """What is wrong with the alternate key on `need.key` (when the field exists), or None."""
+    if need.key is None or need.key not in info.fields:
+        return None
+    keys = [k for k in info.keys if k.attributes == (need.key,)]
+    if not keys:
+        message = f"{where}: {need.key} is not an alternate key (upserts by it fail)"
+        return "missing_key", message, PROVISION
+    if not any(k.status == "Active" for k in keys):
+        status = keys[0].status or "unknown"
+        message = f"{where}: the index of alternate key {keys[0].name} is {status}"
+        fix = (
+            "wait until Dataverse has built the index (Pending/InProgress), or, when "
+            "Failed, remove duplicate values of the column and reactivate the key"
+        )
+        return "key_not_active", message, fix
+    return None
+
+
 def compare(need: ObjectNeed, info: ObjectInfo | None) -> list[Problem]:
     where = f"{need.system} {need.object}"
     if info is None:
         return [
-            Problem(
-                system=need.system,
-                object=need.object,
+            _problem(
+                need,
                 kind="missing_object",
-                flows=_flows(need.flows),
+                flows=need.flows,
                 message=f"{where} does not exist",
                 fix=_object_fix(need),
             )
@@ -69,89 +128,29 @@ def compare(need: ObjectNeed, info: ObjectInfo | None) -> list[Problem]:
         table = DATAVERSE_TABLES.get(need.object)
         if table is not None and info.entity_set and info.entity_set != table.entity_set:
             problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
+                _problem(
+                    need,
                     field="EntitySetName",
                     kind="wrong_type",
-                    flows=_flows(need.flows),
+                    flows=need.flows,
                     message=f"{where}: entity set is {info.entity_set}, Shuttle uses "
                     f"{table.entity_set}",
                     fix="tell the Shuttle maintainers: the table's entity set differs",
                 )
             )
     for name, wanted in sorted(need.fields.items()):
-        found = info.fields.get(name)
-        if found is None:
+        issue = _field_issue(need, name, wanted, info.fields.get(name), where)
+        if issue is not None:
+            kind, message, fix = issue
             problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
-                    field=name,
-                    kind="missing_field",
-                    flows=_flows(wanted.flows),
-                    message=f"{where} has no field {name}",
-                    fix=_field_fix(need, name, wanted),
-                )
+                _problem(need, field=name, kind=kind, flows=wanted.flows, message=message, fix=fix)
             )
-            continue
-        expected = EDM.get(wanted.kind or "") if need.system == "creatio" else None
-        if expected is not None and found.type != expected:
-            problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
-                    field=name,
-                    kind="wrong_type",
-                    flows=_flows(wanted.flows),
-                    message=f"{where}.{name} is {found.type}, the solution needs {expected}",
-                    fix=_field_fix(need, name, wanted),
-                )
+    key_issue = _key_issue(need, info, where)
+    if key_issue is not None:
+        kind, message, fix = key_issue
+        problems.append(
+            _problem(
+                need, field=need.key, kind=kind, flows=need.key_flows, message=message, fix=fix
             )
-            continue
-        custom = CREATIO_CUSTOM.get((need.object, name)) if need.system == "creatio" else None
-        longest = max(wanted.max_length or 0, (custom[1] or 0) if custom else 0)
-        if found.max_length is not None and longest > found.max_length:
-            problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
-                    field=name,
-                    kind="too_short",
-                    flows=_flows(wanted.flows),
-                    message=f"{where}.{name} holds {found.max_length} characters, the solution "
-                    f"writes up to {longest}",
-                    fix=f"make {need.object}.{name} at least {longest} characters long",
-                )
-            )
-    if need.key is not None and need.key in info.fields:
-        keys = [k for k in info.keys if k.attributes == (need.key,)]
-        if not keys:
-            problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
-                    field=need.key,
-                    kind="missing_key",
-                    flows=_flows(need.key_flows),
-                    message=f"{where}: {need.key} is not an alternate key (upserts by it fail)",
-                    fix=PROVISION,
-                )
-            )
-        elif not any(k.status == "Active" for k in keys):
-            status = keys[0].status or "unknown"
-            problems.append(
-                Problem(
-                    system=need.system,
-                    object=need.object,
-                    field=need.key,
-                    kind="key_not_active",
-                    flows=_flows(need.key_flows),
-                    message=f"{where}: the index of alternate key {keys[0].name} is {status}",
-                    fix=(
-                        "wait until Dataverse has built the index (Pending/InProgress), or, when "
-                        "Failed, remove duplicate values of the column and reactivate the key"
-                    ),
-                )
-            )
+        )
     return problems

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 from shared.connectors.dataverse.entities import ENTITIES as DATAVERSE_TABLES
 from shared.flows.catalog import Catalog
-from shared.flows.definitions import FlowDefinition, FlowKind, SolutionDefinition, System
-from shared.mapping.model import ObjectMapping
+from shared.flows.definitions import SolutionDefinition, System
 
 # Sources that are reports, not objects with metadata (connectors/intacct/aging.py).
 NOT_OBJECTS = {("intacct", "ARAGING")}
@@ -28,6 +27,7 @@ BINDING_LENGTH = 100
 # Tables below: one row per field (data, alike by nature).
 # Creatio custom fields and objects (docs/deploy.md, "Creatio: custom fields and objects"):
 # (object, field) -> (kind, length).
+# Rows alike by shape (the Payment and CreditMemo objects share fields): data, one row a field.
 CREATIO_CUSTOM: dict[tuple[str, str], tuple[str, int | None]] = {
     ("Account", "UsrErpFullName"): ("text", 210),
     ("Account", "UsrErpLastModified"): ("datetime", None),
@@ -103,21 +103,6 @@ class ObjectNeed:
 Needs = dict[tuple[str, str], ObjectNeed]  # (system, object) -> need
 
 
-def mapping_of(solution: SolutionDefinition, flow: FlowDefinition) -> ObjectMapping | None:
-    """A flow's mapping; utility flows use their scheduled twin's (engine/plan.py)."""
-    if flow.mapping is not None:
-        return flow.mapping
-    for twin in solution.flows:
-        if (
-            twin.kind is FlowKind.SCHEDULED
-            and twin.mapping is not None
-            and twin.source == flow.source
-            and twin.target == flow.target
-        ):
-            return twin.mapping
-    return None
-
-
 def _object(needs: Needs, system: str, name: str, flow: str) -> ObjectNeed | None:
     if (system, name) in NOT_OBJECTS:
         return None
@@ -129,7 +114,7 @@ def _object(needs: Needs, system: str, name: str, flow: str) -> ObjectNeed | Non
 def solution_needs(solution: SolutionDefinition) -> Needs:
     needs: Needs = {}
     for flow in solution.flows:
-        mapping = mapping_of(solution, flow)
+        mapping = solution.mapping_of(flow)
         if mapping is None:
             continue
         flow_id = f"{solution.id}.{flow.id}"

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.zones import iana_zone
+from shared.zones import IanaZone
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -52,7 +52,7 @@ class SleepWindow(BaseModel):
 
     start: str = Field(description="hh:mm:ss, wall clock in time_zone")
     end: str = Field(description="hh:mm:ss; earlier than start means the next day")
-    time_zone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
+    time_zone: IanaZone = Field(description="IANA time zone, e.g. Europe/Berlin")
     days: list[Weekday] | None = Field(
         default=None, min_length=1, description="Days the window starts on; every day if absent"
     )
@@ -70,11 +70,6 @@ class SleepWindow(BaseModel):
         if info.data.get("start") == value:
             raise ValueError("end equals start: a window must have a length")
         return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return iana_zone(value)
 
     @field_validator("days")
     @classmethod

@@ -21,17 +21,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import AwareDatetime, BaseModel
 
-from shared.storage.entities import from_properties
+from shared.storage.entities import StaleWrite, from_properties, replace_if_unchanged
 from shared.storage.keys import decode_key, encode_key
 from shared.storage.rows import rows_by_key
 
@@ -213,20 +211,7 @@ class BindingStore:
 
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""
-        fields: dict[str, Any] = {
-            "crm_id": crm_id,
-            "erp_id": erp_id,
-            "updated_at": datetime.now(UTC),
-        }
-        for name, value in changes.items():
-            if name not in Binding.model_fields:
-                raise ValueError(f"not a binding field: {name}")
-            if value is not None:
-                fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
-        rows = [
-            {"PartitionKey": pair, "RowKey": f"crm|{encode_key(crm_id)}", **fields},
-            {"PartitionKey": pair, "RowKey": f"erp|{encode_key(erp_id)}", **fields},
-        ]
+        rows = self._rows(pair, crm_id, erp_id, changes)
         await self.table.submit_transaction(
             [("upsert", row, {"mode": UpdateMode.MERGE}) for row in rows]
         )
@@ -295,12 +280,7 @@ class BindingStore:
             "at": now.astimezone(UTC),
         }
         try:
-            await self.table.update_entity(
-                entity,
-                mode=UpdateMode.REPLACE,
-                etag=held.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+            await replace_if_unchanged(self.table, entity, held.etag)
+        except StaleWrite:
             return False
         return True

@@ -21,6 +21,8 @@ from shared.storage.entities import (
     to_properties,
 )
 
+# Imports the same row helpers as flow_store.py (shared/storage/entities.py is the one
+# copy); the import list is what repeats.
 log = logging.getLogger(__name__)
 
 _JSON_FIELDS = {"window", "params", "counts", "errors"}

@@ -6,6 +6,7 @@ page = await client.read_page(cursor)            # page.records, page.next
 await client.create("Account", values, id=deterministic_id("intacct", "CUSTOMER", key))
 """
 
+# The package's public names, re-exported: these import lists repeat client.py's on purpose.
 from shared.connectors.creatio.client import (
     CreatioClient,
     changed_columns,

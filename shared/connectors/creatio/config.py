@@ -41,6 +41,8 @@ class CreatioConfig(ConnectorConfig):
     token_refresh_margin_s: float = Field(default=60.0, ge=0)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
+    # The settings above look like the other connectors' (dataverse/config.py, intacct/config.py)
+    # on purpose: each vendor has its own limits and defaults (connectors/settings.py is the base).
     @field_validator("url", "identity_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:

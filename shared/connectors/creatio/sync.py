@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.connectors.client_sync import ClientSync
 from shared.connectors.creatio.client import CreatioClient, deterministic_id
 from shared.connectors.creatio.config import SYSTEM
 from shared.connectors.creatio.models import CreatioChangeCursor, Record
@@ -117,23 +118,14 @@ def _no_lines(object: str, action: str) -> ConnectorError:
     )
 
 
-class CreatioSync:
+class CreatioSync(ClientSync[CreatioClient]):
     """`SyncConnector` for Creatio (system "creatio")."""
 
     system = SYSTEM
 
-    def __init__(self, client: CreatioClient) -> None:
-        self.client = client
-
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> CreatioSync:
         return cls(CreatioClient.from_settings(settings))
-
-    async def check(self) -> None:
-        await self.client.check()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- reads -----------------------------------------------------------------------------
     async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int | None:

@@ -46,6 +46,8 @@ _PRICING = {
 }
 
 
+# A table of the tables: rows look alike (header and lines pairs) but each names its own
+# entity set, lookups and lines; data, not logic to share.
 ENTITIES: dict[str, Entity] = {
     e.logical: e
     for e in (

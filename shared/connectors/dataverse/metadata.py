@@ -30,6 +30,13 @@ async def _get(client: DataverseClient, resource: str, params: dict[str, str]) -
     return None if response is None else _json(response, f"read {resource}")
 
 
+async def _post(client: DataverseClient, resource: str, body: dict[str, Any], action: str) -> None:
+    """A metadata create: not idempotent, so sent once and never retried."""
+    await client._request(
+        "POST", client.url(resource), action=action, body=body, ok=(204, 201), idempotent=False
+    )
+
+
 async def read_table(client: DataverseClient, logical: str) -> ObjectInfo | None:
     """The table's set name, primary id, attributes (strings with MaxLength) and keys, or
     None when the environment has no such table (404)."""
@@ -107,14 +114,11 @@ async def create_string_column(
         "DisplayName": _label(label),
         "Description": _label(description or f"{label} (written by Shuttle; an alternate key)"),
     }
-    resource = f"{_definition(logical)}/Attributes"
-    await client._request(
-        "POST",
-        client.url(resource),
-        action=f"create column {schema_name} on {logical}",
-        body=body,
-        ok=(204, 201),
-        idempotent=False,
+    await _post(
+        client,
+        f"{_definition(logical)}/Attributes",
+        body,
+        f"create column {schema_name} on {logical}",
     )
 
 
@@ -139,14 +143,11 @@ async def create_money_column(
         "DisplayName": _label(label),
         "Description": _label(description),
     }
-    resource = f"{_definition(logical)}/Attributes"
-    await client._request(
-        "POST",
-        client.url(resource),
-        action=f"create column {schema_name} on {logical}",
-        body=body,
-        ok=(204, 201),
-        idempotent=False,
+    await _post(
+        client,
+        f"{_definition(logical)}/Attributes",
+        body,
+        f"create column {schema_name} on {logical}",
     )
 
 
@@ -154,12 +155,9 @@ async def create_key(
     client: DataverseClient, logical: str, schema_name: str, columns: list[str], label: str
 ) -> None:
     body = {"SchemaName": schema_name, "DisplayName": _label(label), "KeyAttributes": columns}
-    resource = f"{_definition(logical)}/Keys"
-    await client._request(
-        "POST",
-        client.url(resource),
-        action=f"create alternate key {schema_name} on {logical}",
-        body=body,
-        ok=(204, 201),
-        idempotent=False,
+    await _post(
+        client,
+        f"{_definition(logical)}/Keys",
+        body,
+        f"create alternate key {schema_name} on {logical}",
     )

@@ -43,13 +43,13 @@ twins them.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
+from shared.connectors.client_sync import ClientSync
 from shared.connectors.dataverse.client import DataverseClient
 from shared.connectors.dataverse.config import MAX_BATCH, SYSTEM
 from shared.connectors.dataverse.entities import ENTITIES, Entity, entity
@@ -71,6 +71,7 @@ from shared.connectors.protocol import (
     SourceRef,
     SyncRecord,
     WriteOutcome,
+    gather_writes,
     split_rows,
     unusable,
 )
@@ -167,23 +168,14 @@ def _select(table: Entity, fields: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys([table.primary_key, "modifiedon", *columns]))
 
 
-class DataverseSync:
+class DataverseSync(ClientSync[DataverseClient]):
     """`SyncConnector` for Dataverse (system "dataverse")."""
 
     system = SYSTEM
 
-    def __init__(self, client: DataverseClient) -> None:
-        self.client = client
-
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DataverseSync:
         return cls(DataverseClient.from_settings(settings))
-
-    async def check(self) -> None:
-        await self.client.check()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- reads -----------------------------------------------------------------------------
     async def count_changes(self, object: str, *, since: datetime, until: datetime) -> int | None:
@@ -328,7 +320,7 @@ class DataverseSync:
         Documents (lines) and records from other systems go one by one (`create`)."""
         table = entity(object)
         if table.lines is not None or any(src.system != CREATIO for _, src in items):
-            return await self._each([self.create(object, v, source=src) for v, src in items])
+            return await gather_writes([self.create(object, v, source=src) for v, src in items])
         out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
         ops: list[tuple[int, BatchOperation]] = []
         select = f"?$select={table.primary_key},modifiedon"
@@ -368,7 +360,7 @@ class DataverseSync:
         """Updates of many records in one `$batch` without change sets, continuing on error."""
         table = entity(object)
         if any(LINES_FIELD in v for _, v in items):
-            return await self._each([self.update(object, i, v) for i, v in items])
+            return await gather_writes([self.update(object, i, v) for i, v in items])
         out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
         ops: list[tuple[int, BatchOperation]] = []
         for n, (ident, values) in enumerate(items):
@@ -408,18 +400,6 @@ class DataverseSync:
             return await self.update(object, ident, values)
         except ConnectorError as error:
             return error
-
-    @staticmethod
-    async def _each(
-        writes: Sequence[Awaitable[WriteOutcome]],
-    ) -> list[WriteOutcome | ConnectorError]:
-        got = await asyncio.gather(*writes, return_exceptions=True)
-        out: list[WriteOutcome | ConnectorError] = []
-        for g in got:
-            if isinstance(g, BaseException) and not isinstance(g, ConnectorError):
-                raise g
-            out.append(g)
-        return out
 
     # -- writes ----------------------------------------------------------------------------
     async def create(

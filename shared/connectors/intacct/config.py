@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.connectors.retry import RetryPolicy
 from shared.connectors.settings import AppSetting, ConnectorConfig
-from shared.zones import iana_zone
+from shared.zones import IanaZone
 
 SYSTEM = "intacct"
 QUERY_MAX_PAGE = 2000  # the `query` function's page limit (docs/wire-notes.md I4)
@@ -32,7 +32,7 @@ class IntacctConfig(ConnectorConfig):
     user_password: Annotated[SecretStr, AppSetting()]
     # WHENMODIFIED is written in the API user's / company's zone (docs/wire-notes.md I7;
     # Company > Setup > Company information).
-    timezone: Annotated[str, AppSetting()] = "America/Los_Angeles"
+    timezone: Annotated[IanaZone, AppSetting()] = "America/Los_Angeles"
     # Requests in flight per worker; Intacct's default per-company limit is 2.
     max_in_flight: Annotated[int, AppSetting()] = Field(default=2, ge=1, le=50)
     # Short: a hung request holds one of the company's few slots until it is given up.
@@ -53,11 +53,6 @@ class IntacctConfig(ConnectorConfig):
                 "must be an http(s) URL, e.g. https://api.intacct.com/ia/xml/xmlgw.phtml"
             )
         return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return iana_zone(value)
 
     @field_validator("entity_id")
     @classmethod

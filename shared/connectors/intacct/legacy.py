@@ -82,6 +82,8 @@ _INVOICE_LINE = _elements(
     "itemid",
 )
 
+# One Writer per document object: they look alike because the legacy functions share a
+# form, but the element names, orders and required fields are each function's (data).
 WRITERS: dict[str, Writer] = {
     writer.object: writer
     for writer in (
