@@ -187,6 +187,7 @@ class Retrier:
             return await call()
         token = self._active.set(True)
         try:
+            # This retrier's fields, passed on by name to the one retry loop (above).
             return await with_retries(
                 call,
                 policy=self.policy,

@@ -289,6 +289,7 @@ class RecordWorker:
                     )
                 )
                 continue
+            # Alike in shape to the dry-run case above, but another outcome, text and action.
             if result.wait and item.waits >= self.max_waits:
                 reason = result.reason.removesuffix("; the record waits for it")
                 text = (
@@ -336,6 +337,8 @@ class RecordWorker:
         if not settled:
             return {}
         # Each row keeps the first write's outcome when deliveries overlap (outcome_store.py).
+        # Settled (engine) goes to Settlement (storage) field by field: storage must not
+        # import the engine, so the two keep their own, alike, field lists.
         held = await _steadily(
             lambda: self.outcomes.settle_many(
                 chunk.run_id,
