@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -162,21 +163,15 @@ def flow_view(
 MAX_RETRY_RECORDS = 1000
 
 
+# eq=False: an API is one object; repr=False: its settings hold secrets.
+@dataclass(eq=False, repr=False)
 class ControlApi:
-    def __init__(
-        self,
-        service: FlowService,
-        settings: Settings,
-        outcomes: OutcomeStore,
-        preflight: PreflightService | None = None,
-        *,
-        notifications: Notifications | None = None,
-    ) -> None:
-        self.service = service
-        self.settings = settings
-        self.outcomes = outcomes
-        self.notifications = notifications
-        self.preflight = preflight
+    service: FlowService
+    settings: Settings
+    outcomes: OutcomeStore
+    preflight: PreflightService | None = None
+    _: KW_ONLY
+    notifications: Notifications | None = None
 
     async def _last_run(self, rec: FlowRecord) -> RunRecord | None:
         run_id = rec.run_id or rec.last_run_id

@@ -13,6 +13,9 @@ class ConnectorError(ShuttleError):
 
     `message` is written for an operator (what failed, on which record and field, what to do)
     and never contains a secret, a token or a session id.
+
+    Raise sites across the connectors look alike (message, category, system, code, record
+    as keywords): each states its own classification, so the shape repeats, not the logic.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -150,6 +150,8 @@ async def with_retries(
     return await retrying(run)
 
 
+# eq=False: one client's retrier is one object (its context variable is named by its id).
+@dataclass(eq=False, repr=False)
 class Retrier:
     """One client's bounded retry: its policy, clock, sleep and randomness in one place.
 
@@ -158,30 +160,23 @@ class Retrier:
     sub-requests) uses the client's `retrying()` (this) and so the same budget, instead of
     rebuilding a retry from the client's insides."""
 
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-        log: logging.Logger | None = None,
-    ) -> None:
-        self.policy = policy
-        self.clock = clock
-        self.sleep = sleep
-        self.rng = rng
-        self._log = log
+    policy: RetryPolicy
+    _: KW_ONLY
+    clock: Clock = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    rng: Random = random.random
+    log: logging.Logger | None = None
+    _active: contextvars.ContextVar[bool] = field(init=False)
+
+    def __post_init__(self) -> None:
         # Set while a `retrying()` of this client runs in this task (and the tasks it
         # starts): a call nested in it is tried once, so one failure is retried by one loop
         # (a look-then-create whose look would otherwise retry too: attempts squared).
-        self._active: contextvars.ContextVar[bool] = contextvars.ContextVar(
-            f"retrying-{id(self)}", default=False
-        )
+        self._active = contextvars.ContextVar(f"retrying-{id(self)}", default=False)
 
     def _on_retry(self, error: ConnectorError, attempt: int, delay: float) -> None:
-        if self._log is not None:
-            self._log.warning("%s (attempt %d); retrying in %.1f s", error, attempt, delay)
+        if self.log is not None:
+            self.log.warning("%s (attempt %d); retrying in %.1f s", error, attempt, delay)
 
     async def retrying(
         self, call: Callable[[], Awaitable[T]], *, retry_if: RetryIf | None = None
@@ -192,6 +187,7 @@ class Retrier:
             return await call()
         token = self._active.set(True)
         try:
+            # This retrier's fields, passed on by name to the one retry loop (above).
             return await with_retries(
                 call,
                 policy=self.policy,

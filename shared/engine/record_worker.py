@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -83,6 +83,7 @@ class Crashed:
     error: Exception
 
 
+@dataclass(eq=False, repr=False)
 class RecordWorker:
     """Works record-upserts messages: a chunk of one run's records at a time. Each record is
     synced by its own task with its own decisions (upsert.py); their vendor calls and Table
@@ -90,32 +91,18 @@ class RecordWorker:
     then their outcomes settled together; records to retry go back on the queue with their
     own counters."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        connectors: ConnectorPool,
-        bindings: BindingStore,
-        outcomes: OutcomeStore,
-        queue: QueueClient,
-        *,
-        max_retries: int = MAX_RETRIES,
-        max_waits: int = MAX_WAITS,
-        wait_base: float = 5.0,
-        clock: Callable[[], datetime] = utcnow,
-        sleep: SleepGate | None = None,
-        batch_window: float = 0.05,
-    ) -> None:
-        self.catalog = catalog
-        self.connectors = connectors
-        self.bindings = bindings
-        self.outcomes = outcomes
-        self.queue = queue
-        self.max_retries = max_retries
-        self.max_waits = max_waits
-        self.wait_base = wait_base
-        self.clock = clock
-        self.sleep = sleep  # inside a sleep window records wait (shared/schedule/gate.py)
-        self.batch_window = batch_window
+    catalog: Catalog
+    connectors: ConnectorPool
+    bindings: BindingStore
+    outcomes: OutcomeStore
+    queue: QueueClient
+    _: KW_ONLY
+    max_retries: int = MAX_RETRIES
+    max_waits: int = MAX_WAITS
+    wait_base: float = 5.0
+    clock: Callable[[], datetime] = utcnow
+    sleep: SleepGate | None = None  # inside a sleep window records wait (schedule/gate.py)
+    batch_window: float = 0.05
 
     async def handle(self, message: RecordMessage) -> Outcome | None:
         """One record (a chunk of one): its settled outcome, or None when it was put back to
@@ -302,6 +289,7 @@ class RecordWorker:
                     )
                 )
                 continue
+            # Alike in shape to the dry-run case above, but another outcome, text and action.
             if result.wait and item.waits >= self.max_waits:
                 reason = result.reason.removesuffix("; the record waits for it")
                 text = (
@@ -349,6 +337,8 @@ class RecordWorker:
         if not settled:
             return {}
         # Each row keeps the first write's outcome when deliveries overlap (outcome_store.py).
+        # Settled (engine) goes to Settlement (storage) field by field: storage must not
+        # import the engine, so the two keep their own, alike, field lists.
         held = await _steadily(
             lambda: self.outcomes.settle_many(
                 chunk.run_id,

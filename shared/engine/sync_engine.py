@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 import math
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,29 +73,18 @@ def finish_delay(polls: int, pending: int) -> int:
     return round(min(growing, FINISH_FIRST_DELAY + pending / 100, FINISH_MAX_DELAY))
 
 
+@dataclass(eq=False, repr=False)
 class SyncEngine:
-    def __init__(
-        self,
-        catalog: Catalog,
-        connectors: ConnectorPool,
-        outcomes: OutcomeStore,
-        record_upserts: QueueClient,
-        *,
-        overlap: timedelta,
-        page_size: int,
-        max_queued: int = MAX_QUEUED,
-        bindings: BindingStore | None = None,
-        chunk_size: int = CHUNK_SIZE,
-    ) -> None:
-        self.catalog = catalog
-        self.connectors = connectors
-        self.outcomes = outcomes
-        self.record_upserts = record_upserts
-        self.overlap = overlap
-        self.page_size = page_size
-        self.max_queued = max_queued
-        self.bindings = bindings  # None: records sharing a match key are left to the worker
-        self.chunk_size = chunk_size
+    catalog: Catalog
+    connectors: ConnectorPool
+    outcomes: OutcomeStore
+    record_upserts: QueueClient
+    _: KW_ONLY
+    overlap: timedelta
+    page_size: int
+    max_queued: int = MAX_QUEUED
+    bindings: BindingStore | None = None  # None: records sharing a match key: the worker's
+    chunk_size: int = CHUNK_SIZE
 
     async def close(self) -> None:
         await self.outcomes.table.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -113,22 +113,15 @@ def _from_issues(issues: list[FieldIssue]) -> Result:
     return _failed(bad[0].category, message, bad[0].field)
 
 
+@dataclass(eq=False, repr=False)
 class RecordSync:
-    def __init__(
-        self,
-        plan: FlowPlan,
-        source: SyncConnector,
-        target: SyncConnector,
-        bindings: BindingStore,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.plan = plan
-        self.source = source
-        self.target = target
-        self.bindings = bindings
-        self.clock = clock
-        self.dry_run = False
-        self.version_cap: datetime | None = None
+    plan: FlowPlan
+    source: SyncConnector
+    target: SyncConnector
+    bindings: BindingStore
+    clock: Callable[[], datetime] = utcnow
+    dry_run: bool = field(default=False, init=False)
+    version_cap: datetime | None = field(default=None, init=False)
 
     # ---- lookups through bindings ---------------------------------------------------------
 

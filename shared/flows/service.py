@@ -97,6 +97,17 @@ def _stops_flow(policy: ErrorPolicy, end: RunEnd) -> bool:
     return False
 
 
+def _claimed_run(run_id: str, flow_id: str, rec: FlowRecord | None, now: datetime) -> RunRecord:
+    """A claimed run's row written afresh (its own row missing or unreadable)."""
+    return RunRecord(
+        id=run_id,
+        flow_id=flow_id,
+        number=(rec.counter + 1) if rec else 0,
+        kind=RunKind.SCHEDULED,
+        started_at=now,
+    )
+
+
 class FlowService:
     def __init__(
         self,
@@ -427,29 +438,14 @@ class FlowService:
                     run = await self.runs.get(run_id)
                 except NotFoundError:
                     # Claimed but never recorded (the claimer died): record it now.
-                    run = await self.runs.create(
-                        RunRecord(
-                            id=run_id,
-                            flow_id=flow_id,
-                            number=(rec.counter + 1) if rec else 0,
-                            kind=RunKind.SCHEDULED,
-                            started_at=now,
-                        )
-                    )
+                    run = await self.runs.create(_claimed_run(run_id, flow_id, rec, now))
                 except UnreadableRowError as exc:
                     # Its row cannot be read: end it on a fresh row that says why, so the
                     # flow is not held RUNNING for ever.
                     log.error("run %s: %s", run_id, exc.message)
-                    run = await self.runs.overwrite(
-                        RunRecord(
-                            id=run_id,
-                            flow_id=flow_id,
-                            number=(rec.counter + 1) if rec else 0,
-                            kind=RunKind.SCHEDULED,
-                            started_at=now,
-                            message=f"replaced an unreadable run row: {exc.message}",
-                        )
-                    )
+                    run = _claimed_run(run_id, flow_id, rec, now)
+                    run.message = f"replaced an unreadable run row: {exc.message}"
+                    run = await self.runs.overwrite(run)
                     end = replace(end, message=f"{end.message} ({run.message})")
             if run.status.is_final:
                 return run

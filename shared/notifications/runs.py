@@ -101,6 +101,8 @@ class RunAlerts:
                     runbook="§2 Run errors and §3 Poison queues",
                 )
             )
+        # Each episode emits one event through _event: the calls look alike, the kind, claim
+        # key and texts differ.
         elif run.status in (RunStatus.PARTIAL, RunStatus.FAILED) and run.counts.failed:
             await self.notifier.emit(
                 self._event(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
 from azure.storage.queue.aio import QueueClient
@@ -42,21 +42,15 @@ class Sleep:
         return f"sleep window {self.window.describe()} (asleep until {self.until.isoformat()})"
 
 
+@dataclass(eq=False, repr=False)
 class SleepGate:
-    def __init__(
-        self,
-        store: SleepWindowStore,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        cache_seconds: float = CACHE_SECONDS,
-        recheck_seconds: int = RECHECK_SECONDS,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.cache_seconds = cache_seconds
-        self.recheck_seconds = recheck_seconds
-        self._cached: SleepWindows | None = None
-        self._read_at: datetime | None = None
+    store: SleepWindowStore
+    _: KW_ONLY
+    clock: Callable[[], datetime] = utcnow
+    cache_seconds: float = CACHE_SECONDS
+    recheck_seconds: int = RECHECK_SECONDS
+    _cached: SleepWindows | None = field(default=None, init=False)
+    _read_at: datetime | None = field(default=None, init=False)
 
     # ---- the windows ---------------------------------------------------------------------
 

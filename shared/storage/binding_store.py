@@ -42,6 +42,8 @@ def other(side: Side) -> Side:
     return "erp" if side == "crm" else "crm"
 
 
+# A list of optional fields, alike in shape to Settled/Settlement (engine/upsert.py,
+# outcome_store.py) only: other fields, another row.
 class Binding(BaseModel):
     crm_id: str
     erp_id: str
@@ -159,9 +161,7 @@ class BindingStore:
         if rows:
             batches.append(rows)
         for batch in batches:
-            await self.table.submit_transaction(
-                [("upsert", row, {"mode": UpdateMode.MERGE}) for row in batch]
-            )
+            await self._merge_rows(batch)
 
     async def claim_many(
         self,
@@ -211,7 +211,10 @@ class BindingStore:
 
     async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
         """Create or update the pair's two rows at once with `changes` (Binding fields)."""
-        rows = self._rows(pair, crm_id, erp_id, changes)
+        await self._merge_rows(self._rows(pair, crm_id, erp_id, changes))
+
+    async def _merge_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Merge the rows in one transaction: all of them are written, or none."""
         await self.table.submit_transaction(
             [("upsert", row, {"mode": UpdateMode.MERGE}) for row in rows]
         )

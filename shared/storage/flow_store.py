@@ -55,6 +55,8 @@ class BulkSlot:
 _PROPERTIES = [name for name in FlowRecord.model_fields if name not in ("flow_id", "etag")]
 
 
+# A frozen pair with one derived property, like CatalogEntry (flows/catalog.py): alike in
+# shape only.
 @dataclass(frozen=True)
 class BrokenFlow:
     """A flow whose row exists but cannot be read (see shared/storage/entities.py)."""

@@ -42,6 +42,8 @@ from shared.storage.rows import rows_by_key
 BATCH = 100  # the most operations one Table transaction takes
 
 
+# Same shape as RunStatus (flows/models.py) and FlowKind (flows/definitions.py), a StrEnum
+# with one yes/no property, but other values: storage does not import flow definitions.
 class Outcome(StrEnum):
     PENDING = "pending"
     CREATED = "created"
@@ -382,6 +384,8 @@ class OutcomeStore:
                 ]
             )
 
+    # Its keywords mirror ConnectorError's and Settlement's fields on purpose: a record's
+    # error and outcome pass through here field by field (engine/record_worker.py).
     async def settle(
         self,
         run_id: str,

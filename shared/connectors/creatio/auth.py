@@ -209,6 +209,8 @@ class OAuthAuth(CreatioAuth):
     def rejected(self, response: httpx.Response) -> bool:
         return response.status_code == 401
 
+    # Begins like _login above (config, its required fields, the action's text), but posts
+    # another grant to another endpoint: each flow keeps its own checks.
     async def _fetch(self) -> tuple[str, float]:
         config = self.config
         assert config.client_id is not None and config.client_secret is not None

@@ -128,6 +128,8 @@ class CreatioClient(ConnectorClient):
     def limiter(self) -> AdaptiveLimiter:
         return self.http.limiter
 
+    # Alike in IntacctClient (intacct/client.py): each client builds its own config class,
+    # and connectors do not import each other.
     @classmethod
     def from_settings(
         cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
@@ -176,6 +178,8 @@ class CreatioClient(ConnectorClient):
             raise
         return normalise(self.http.json(response, action))
 
+    # The OData query keywords DataverseClient.query (dataverse/client.py) takes too: both
+    # speak OData, and connectors do not import each other.
     async def query(
         self,
         object: str,
@@ -205,6 +209,8 @@ class CreatioClient(ConnectorClient):
             raise _internal(f"{action}: the answer has no 'value' list")
         return [normalise(v) for v in values]
 
+    # The same keywords as SyncConnector.find (connectors/protocol.py), which its adapter
+    # (creatio/sync.py) passes on: the signature repeats, the work does not.
     async def find(
         self,
         object: str,

@@ -24,6 +24,7 @@ class Entity:
     # document tables: (line table, the line's navigation property to its document)
     lines: tuple[str, str] | None = None
 
+    # Derived names, alike in shape to DataverseConfig's (dataverse/config.py) only.
     @property
     def primary_key(self) -> str:
         return f"{self.logical}id"
