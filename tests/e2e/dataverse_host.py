@@ -5,16 +5,21 @@ writes through the vendors' own APIs (Creatio OData, the Dataverse Web API)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from sandbox.azurite import Azurite
 from sandbox.emulators.identity import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT
 from sandbox.tls import TRUST_VARIABLES
+from tests.e2e.conftest import RunningHost, start_host, stop_host
 from tests.e2e.test_sync_through_host import finished
-from tests.support.creatio import RunningCreatio, login
-from tests.support.dataverse import RunningDataverse
+from tests.support.creatio import RunningCreatio, login, running_creatio
+from tests.support.dataverse import RunningDataverse, running_dataverse
 from tests.support.engine import creatio_settings
 
 SOLUTION = "creatio-dynamics"
@@ -122,3 +127,48 @@ class Dynamics:
 
     def close(self) -> None:
         self.http.close()
+
+
+# The module-scoped fixtures of the scenario modules (test_finance_dataverse_host,
+# test_rules_dataverse_host): a module takes them by importing them; each is registered under
+# its public name.
+
+
+@pytest.fixture(scope="module", name="creatio")
+def creatio_fixture() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module", name="dataverse")
+def dataverse_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
+    with running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", name="host")
+def host_fixture(
+    e2e_azurite: Azurite,
+    tmp_path_factory: pytest.TempPathFactory,
+    creatio: RunningCreatio,
+    dataverse: RunningDataverse,
+) -> Iterator[RunningHost]:
+    running = start_host(
+        e2e_azurite, tmp_path_factory.mktemp("host"), **systems_env(creatio, dataverse)
+    )
+    yield running
+    stop_host(running)
+
+
+@pytest.fixture(scope="module", name="crm")
+def crm_fixture(creatio: RunningCreatio) -> Iterator[Crm]:
+    client = Crm(creatio)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module", name="dynamics")
+def dynamics_fixture(dataverse: RunningDataverse) -> Iterator[Dynamics]:
+    client = Dynamics(dataverse)
+    yield client
+    client.close()

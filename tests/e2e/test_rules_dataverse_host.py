@@ -8,60 +8,28 @@ the other. One host and one pair of emulators for the module: each test has its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox.azurite import Azurite
-from tests.e2e.conftest import RunningHost, start_host, stop_host
-from tests.e2e.dataverse_host import Crm, Dynamics, run, systems_env, writes
+from tests.e2e.conftest import RunningHost
+from tests.e2e.dataverse_host import (  # noqa: F401 (fixtures, registered by name)
+    Crm,
+    Dynamics,
+    creatio_fixture,
+    crm_fixture,
+    dataverse_fixture,
+    dynamics_fixture,
+    host_fixture,
+    run,
+    systems_env,
+    writes,
+)
 from tests.e2e.test_dry_run_plan_host import plan
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.dataverse import RunningDataverse, running_dataverse
+from tests.support.creatio import RunningCreatio
+from tests.support.dataverse import RunningDataverse
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
-    with running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def host(
-    e2e_azurite: Azurite,
-    tmp_path_factory: pytest.TempPathFactory,
-    creatio: RunningCreatio,
-    dataverse: RunningDataverse,
-) -> Iterator[RunningHost]:
-    running = start_host(
-        e2e_azurite, tmp_path_factory.mktemp("host"), **systems_env(creatio, dataverse)
-    )
-    yield running
-    stop_host(running)
-
-
-@pytest.fixture(scope="module")
-def crm(creatio: RunningCreatio) -> Iterator[Crm]:
-    client = Crm(creatio)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def dynamics(dataverse: RunningDataverse) -> Iterator[Dynamics]:
-    client = Dynamics(dataverse)
-    yield client
-    client.close()
 
 
 def test_a_dry_runs_plan_matches_the_real_run_and_writes_nothing(

@@ -13,68 +13,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.azurite import Azurite
-from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
-from tests.e2e.test_sync_through_host import finished, systems_env
+from tests.e2e.conftest import wait_for
+from tests.e2e.intacct_host import (  # noqa: F401 (fixtures, registered by name)
+    SOLUTION,
+    api_fixture,
+    creatio_fixture,
+    host_fixture,
+    intacct_fixture,
+    odata_fixture,
+    xml_fixture,
+)
+from tests.e2e.test_sync_through_host import finished
 from tests.e2e.vendors import CreatioOData, IntacctXml
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.creatio import RunningCreatio
+from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
-
-SOLUTION = "creatio-intacct"
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def host(
-    e2e_azurite: Azurite,
-    tmp_path_factory: pytest.TempPathFactory,
-    creatio: RunningCreatio,
-    intacct: RunningIntacct,
-) -> Iterator[RunningHost]:
-    running = start_host(
-        e2e_azurite, tmp_path_factory.mktemp("rules"), **systems_env(creatio, intacct)
-    )
-    yield running
-    stop_host(running)
-    log = running.log()
-    assert "Traceback" not in log and "Unclosed client session" not in log, log[-4000:]
-
-
-@pytest.fixture(scope="module")
-def api(host: RunningHost) -> Iterator[httpx.Client]:
-    with host.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def odata(creatio: RunningCreatio) -> Iterator[CreatioOData]:
-    client = CreatioOData(creatio.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def xml(intacct: RunningIntacct) -> IntacctXml:
-    return IntacctXml(intacct.url)
 
 
 def run(api: httpx.Client, flow: str) -> dict[str, Any]:
