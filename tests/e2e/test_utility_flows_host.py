@@ -369,30 +369,15 @@ def test_intacct_bind_accounts_reports_no_match_and_two_candidates_with_their_id
             ]
         }
     )
-    creatio.admin.seed(
-        {
-            "Account": [
-                {"Name": f"Linked {mark}", "Code": f"L{mark}"},
-                {"Name": f"Nobody {mark}", "Code": f"N{mark}"},
-                {"Name": f"Twin {mark}"},
-            ]
-        }
-    )
-    ids = {r["Name"]: str(r["Id"]) for r in creatio.rows("Account") if mark in r["Name"]}
+    ids = seed_accounts_to_bind(creatio, mark)
     twins = [r for r in intacct.admin.rows("CUSTOMER") if r["NAME"] == f"Twin {mark}"]
     writes = sum(intacct.admin.stats()["writes"].values())
 
     run = finished(api, run_flow(api, f"{INTACCT}.bind-accounts"))
     assert sum(intacct.admin.stats()["writes"].values()) == writes  # binding flows never write
-    errors = {e["record"]: e for e in run["errors"]}
-    lonely = errors[ids[f"Nobody {mark}"]]
-    assert lonely["category"] == "not_found" and f"CUSTOMERID='N{mark}'" in lonely["message"]
-    twin = errors[ids[f"Twin {mark}"]]
-    assert twin["category"] == "duplicate"
-    assert all(candidate_id(t, "intacct") in twin["message"] for t in twins), twin
-    assert ids[f"Linked {mark}"] not in errors
-    actions = plan_actions(api, run["id"])
-    assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == ("link", "not_bound")
+    assert_bind_report(
+        api, run, ids, mark, f"CUSTOMERID='N{mark}'", [candidate_id(t, "intacct") for t in twins]
+    )
 
 
 def test_dataverse_bind_accounts_reports_no_match_and_two_candidates_with_their_ids(
@@ -408,6 +393,19 @@ def test_dataverse_bind_accounts_reports_no_match_and_two_candidates_with_their_
             ]
         }
     )
+    ids = seed_accounts_to_bind(creatio, mark)
+    twins = [r for r in dataverse.admin.rows("account") if r["name"] == f"Twin {mark}"]
+    writes = sum(dataverse.admin.stats()["writes"].values())
+
+    run = finished(api, run_flow(api, f"{DYNAMICS}.bind-accounts"))
+    assert sum(dataverse.admin.stats()["writes"].values()) == writes
+    assert_bind_report(
+        api, run, ids, mark, f"N{mark}", [candidate_id(t, "dataverse") for t in twins]
+    )
+
+
+def seed_accounts_to_bind(creatio: RunningCreatio, mark: str) -> dict[str, str]:
+    """Creatio accounts a binding flow meets: one with a match, one without, one with two."""
     creatio.admin.seed(
         {
             "Account": [
@@ -417,18 +415,25 @@ def test_dataverse_bind_accounts_reports_no_match_and_two_candidates_with_their_
             ]
         }
     )
-    ids = {r["Name"]: str(r["Id"]) for r in creatio.rows("Account") if mark in r["Name"]}
-    twins = [r for r in dataverse.admin.rows("account") if r["name"] == f"Twin {mark}"]
-    writes = sum(dataverse.admin.stats()["writes"].values())
+    return {r["Name"]: str(r["Id"]) for r in creatio.rows("Account") if mark in r["Name"]}
 
-    run = finished(api, run_flow(api, f"{DYNAMICS}.bind-accounts"))
-    assert sum(dataverse.admin.stats()["writes"].values()) == writes
+
+def assert_bind_report(
+    api: httpx.Client,
+    run: dict[str, Any],
+    ids: dict[str, str],
+    mark: str,
+    not_found_text: str,
+    candidates: list[str],
+) -> None:
+    """No match → `not_found` naming the key; two candidates → `duplicate` naming both; the
+    matched account links."""
     errors = {e["record"]: e for e in run["errors"]}
     lonely = errors[ids[f"Nobody {mark}"]]
-    assert lonely["category"] == "not_found" and f"N{mark}" in lonely["message"]
+    assert lonely["category"] == "not_found" and not_found_text in lonely["message"]
     twin = errors[ids[f"Twin {mark}"]]
     assert twin["category"] == "duplicate"
-    assert all(candidate_id(t, "dataverse") in twin["message"] for t in twins), twin
+    assert all(candidate in twin["message"] for candidate in candidates), twin
     assert ids[f"Linked {mark}"] not in errors
     actions = plan_actions(api, run["id"])
     assert (actions[ids[f"Linked {mark}"]], actions[ids[f"Nobody {mark}"]]) == ("link", "not_bound")
