@@ -179,6 +179,10 @@ class ControlApi:
             return None
         try:
             return await self.service.runs.get(run_id)
+        except NotFoundError:
+            # A claim writes the flow row before its run row (FlowService._launch): between
+            # the two the flow is RUNNING with no run to show yet, which is not an error.
+            return None
         except UnreadableRowError as exc:
             # The flow still shows (and /status reports the run row); only last_run is lost.
             log.error("flow %s: %s", rec.flow_id, exc.message, extra={"flow_id": rec.flow_id})

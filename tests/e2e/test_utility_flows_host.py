@@ -99,8 +99,19 @@ def host(
 
 @pytest.fixture
 def api(host: RunningHost) -> Iterator[httpx.Client]:
+    """The host's API; afterwards every flow a test left active is stopped, so one failed
+    test cannot refuse the next one's utility flows (`scheduled_flows_active`)."""
     with host.client() as client:
         yield client
+        active = [f["id"] for f in client.get("/flows").json()["flows"] if f["state"] != "STOPPED"]
+        for flow_id in active:
+            client.post(f"/flows/{flow_id}/stop")
+
+        def all_stopped() -> bool:
+            flows = client.get("/flows").json()["flows"]
+            return all(f["state"] == "STOPPED" for f in flows if f["id"] in active)
+
+        wait_for(all_stopped, 120, f"flows {active} to stop after the test")
 
 
 @pytest.fixture

@@ -158,6 +158,22 @@ async def test_unreadable_run_row_is_reported_and_its_flow_recovers(app_env: Ser
     assert status["unreadable"] == []
 
 
+async def test_a_flow_claimed_before_its_run_row_is_written_still_shows(
+    app_env: Services,
+) -> None:
+    """A claim writes the flow row first and the run row after it: a GET between the two
+    shows the flow RUNNING with no last run, never 404 for the flow itself."""
+    run_id = answer(await control.run_flow(request("POST", flow_id=ACCOUNTS)), 202)["run_id"]
+    pk, rk = split_run_id(run_id)
+    await app_env.flows.runs.table.delete_entity(pk, rk)  # as if the run row were not yet written
+
+    flow = answer(await control.get_flow(request("GET", flow_id=ACCOUNTS)), 200)
+    assert flow["state"] == "RUNNING" and flow["last_run"] is None
+    listing = answer(await control.list_flows(request("GET")), 200)
+    assert next(f for f in listing["flows"] if f["id"] == ACCOUNTS)["last_run"] is None
+    assert answer(await control.get_status(request("GET")), 200)["unreadable"] == []
+
+
 async def test_storage_never_writes_what_it_cannot_read_back(app_env: Services) -> None:
     """Year < 1601 is refused before the write (the SDK would write year 1 as '1-01-01');
     integers beyond Int32 go as Int64 and come back as they were."""
