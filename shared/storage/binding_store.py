@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from azure.core.exceptions import (
