@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from azure.core.pipeline.transport import AioHttpTransport  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from bench.engine_bench import Emulator, progress, seed_accounts, settings  # noqa: E402
 from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
@@ -53,7 +54,7 @@ GATEWAY = "/ia/xml/xmlgw.phtml"
 PREFIX_LENGTH = 11  # "b" + 10 hex digits: bench/engine_bench.py, settings
 _storage_requests = 0
 _storage_kinds: collections.Counter[str] = collections.Counter()
-_children: list[subprocess.Popen[str]] = []
+_children: list[subprocess.Popen[str] | asyncio.subprocess.Process] = []
 
 
 def _kind(request: Any) -> str:
@@ -115,7 +116,12 @@ def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> 
 
 
 async def intacct(
-    records: int, latency_ms: float, function_ms: float, concurrency: int, show: bool
+    records: int,
+    latency_ms: float,
+    function_ms: float,
+    concurrency: int,
+    show: bool,
+    workers: int = 1,
 ) -> None:
     azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
     azurite.start()
@@ -124,7 +130,8 @@ async def intacct(
         target.reset(latency_ms=latency_ms)
         target.admin.put("/options", json={"function_time_ms": function_ms}).raise_for_status()
         seed_accounts(creatio, records, datetime.now(UTC))
-        services = await Services.create(settings(azurite, creatio, target))
+        config = settings(azurite, creatio, target)
+        services = await Services.create(config)
         global _storage_requests
         _storage_requests = 0
         _storage_kinds.clear()
@@ -141,7 +148,11 @@ async def intacct(
         )
         ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
         pump = Pump(services, concurrency=concurrency)
-        done = await pump.run_finished(run.id, limit_s=7200)
+        if workers > 1:  # worker processes share the queues, as scaled-out hosts would
+            _storage_requests += await worker_processes(workers, config, run.id, concurrency)
+            done = await services.flows.runs.get(run.id)
+        else:
+            done = await pump.run_finished(run.id, limit_s=7200)
         ticker.cancel()
         elapsed = time.perf_counter() - started
         await services.close()
@@ -150,7 +161,7 @@ async def intacct(
         names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
         print(
             f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
-            "per function, 2 in flight: "
+            f"per function, 2 in flight, {workers} worker process(es): "
             f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
             f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
             f"{figures(records, elapsed, vendor, names)}",
@@ -163,6 +174,46 @@ async def intacct(
         creatio.stop()
         target.stop()
         azurite.stop()
+
+
+async def worker_processes(count: int, config: Settings, run_id: str, concurrency: int) -> int:
+    """Work the run's queues in `count` processes until it ends; their storage requests."""
+    own = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        for name, value in config.model_dump(by_alias=True).items()
+        if isinstance(value, SecretStr | str | int | float) and not isinstance(value, bool)
+    }
+    env = os.environ | own | config.connector_environ()
+    command = [__file__, "worker", "--run-id", run_id, "--concurrency", str(concurrency)]
+    spawned = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(count)
+    ]
+    _children.extend(spawned)
+    total = 0
+    for child in spawned:
+        out, _ = await child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"worker process exited with {child.returncode}")
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        total += result["storage_requests"]
+        for failure in result["failures"][:1]:
+            print(f"  a worker's failed delivery: {failure[:300]}")
+    return int(total)
+
+
+async def worker(run_id: str, concurrency: int) -> None:
+    """One worker process: the settings from the environment, both queues until the run ends;
+    prints its storage requests as JSON."""
+    services = await Services.create(Settings())
+    try:
+        pump = Pump(services, concurrency=concurrency)
+        await pump.run_finished(run_id, limit_s=7200)
+    finally:
+        await services.close()
+    print(json.dumps({"storage_requests": _storage_requests, "failures": pump.failures}))
 
 
 async def dataverse(records: int, limit: int, window: float, concurrency: int) -> None:
@@ -260,6 +311,10 @@ def main() -> None:
     one.add_argument(
         "--profile", action="store_true", help="CPU seconds per process, storage requests by kind"
     )
+    one.add_argument("--workers", type=int, default=1, help="worker processes on the queues")
+    hidden = sub.add_parser("worker")
+    hidden.add_argument("--run-id", required=True)
+    hidden.add_argument("--concurrency", type=int, default=4)
     two = sub.add_parser("dataverse")
     two.add_argument("--records", type=int, default=10_000)
     two.add_argument("--limit", type=int, default=50, help="requests per second")
@@ -270,16 +325,24 @@ def main() -> None:
 
     def stop(signum: int, frame: Any) -> None:
         for child in _children:
-            child.terminate()
+            if child.returncode is None:
+                child.terminate()
         raise KeyboardInterrupt  # unwinds every `finally`: emulators and Azurite stop
 
     signal.signal(signal.SIGTERM, stop)
     count_storage_requests()
     if args.what == "intacct":
         run = intacct(
-            args.records, args.latency_ms, args.function_ms, args.concurrency, args.profile
+            args.records,
+            args.latency_ms,
+            args.function_ms,
+            args.concurrency,
+            args.profile,
+            args.workers,
         )
         asyncio.run(run)
+    elif args.what == "worker":
+        asyncio.run(worker(args.run_id, args.concurrency))
     elif args.what == "dataverse":
         asyncio.run(dataverse(args.records, args.limit, args.window, args.concurrency))
     else:

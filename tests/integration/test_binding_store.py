@@ -1,9 +1,14 @@
-"""A chunk's binding writes against Azurite (shared/storage/binding_store.py `write_many`):
-pairs read unbound are inserted, everything else merged, and an insert that meets a row
-written meanwhile (a concurrent worker, a redelivery) merges instead, losing nothing."""
+"""The binding store against Azurite (shared/storage/binding_store.py):
+
+- a chunk's binding writes (`write_many`): pairs read unbound are inserted, everything else
+  merged, and an insert that meets a row written meanwhile (a concurrent worker, a
+  redelivery) merges instead, losing nothing;
+- key claims live in a partition of their own, and claims an older version left in the
+  pair's partition still hold: they are moved before any claim is read or taken."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +16,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.data.tables.aio import TableClient
 
 from shared.runtime import Services
-from shared.storage.binding_store import BindingStore
+from shared.storage.binding_store import BindingStore, claims_partition
 
 PAIR = "creatio-intacct.account"
 
@@ -97,3 +102,32 @@ async def test_an_insert_meeting_a_row_written_meanwhile_merges_and_keeps_its_fi
             assert (row.hash_to_crm, row.echo_crm, row.hash_to_erp) == ("theirs", "e", "mine")
         two = await store.get(PAIR, "erp", "e-2")
         assert two is not None and two.crm_id == "c-2" and two.hash_to_erp == "two"
+
+
+async def test_claims_an_older_version_left_in_the_pairs_partition_still_hold(
+    services: Services,
+) -> None:
+    """Before this layout a claim row lived in the pair's own partition. A record that died
+    between its claim and its binding must still hold its key after the upgrade: another
+    source record with the same key is refused, and the holder's own create is known."""
+    store = services.records.bindings
+    older = BindingStore(store.table)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    assert await older.claim(PAIR, "erp", 'CUSTOMER:NAME="Acme"', "c-a", at, creating=True) is None
+    claims = store.table.query_entities(
+        "PartitionKey eq @p", parameters={"p": claims_partition(PAIR)}
+    )
+    (row_key,) = [row["RowKey"] async for row in claims]
+    # As an older version wrote it: the same row in the pair's partition, and nowhere else.
+    row = await store.table.get_entity(claims_partition(PAIR), row_key)
+    await store.table.create_entity({**row, "PartitionKey": PAIR, "RowKey": row_key})
+    await store.table.delete_entity(claims_partition(PAIR), row_key)
+
+    upgraded = BindingStore(store.table)
+    held = await upgraded.claim(PAIR, "erp", 'CUSTOMER:NAME="Acme"', "c-b", at)
+    assert held is not None and held.source_id == "c-a"
+    assert await upgraded.created_by(PAIR, "erp", 'CUSTOMER:NAME="Acme"', "c-a")
+    left = [
+        r async for r in store.table.query_entities("PartitionKey eq @p", parameters={"p": PAIR})
+    ]
+    assert left == []  # moved, not copied
