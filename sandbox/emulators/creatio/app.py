@@ -21,6 +21,7 @@ from sandbox.emulators.creatio.wire import (
     GUID_PATTERN,
     EmulatedError,
     http_error,
+    iis_query_string_too_long,
     routing_error,
 )
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
@@ -103,6 +104,9 @@ class CreatioEmulator:
     # -- API routes --------------------------------------------------------------------------
     def _routes(self) -> list[BaseRoute]:
         async def odata(request: Request) -> Response:
+            limit = self.options.max_query_string
+            if limit is not None and len(request.scope.get("query_string", b"")) > limit:
+                return iis_query_string_too_long().response()
             try:
                 principal = self.identity.authenticate(request)
             except EmulatedError as error:
