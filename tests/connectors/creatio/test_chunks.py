@@ -92,7 +92,9 @@ async def test_find_many_by_a_lookup_takes_references_and_guids(
     )
     upper = ids["C00001"].upper()
     found = await sync.find_many(
-        "Contact", "AccountId", [Reference(object="Account", id=ids["C00000"]), upper, ids["C00002"]]
+        "Contact",
+        "AccountId",
+        [Reference(object="Account", id=ids["C00000"]), upper, ids["C00002"]],
     )
     assert [r.values["Name"] for r in found[ids["C00000"]]] == ["Person C00000"]
     assert [r.values["Name"] for r in found[upper]] == ["Person C00001"]
