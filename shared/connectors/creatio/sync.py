@@ -382,8 +382,8 @@ class CreatioSync(ClientSync[CreatioClient]):
         self, object: str, parent: uuid.UUID, lines: Sequence[Mapping[str, Any]], source: SourceRef
     ) -> None:
         line_object, parent_column = LINE_OBJECTS[object]
-        # One create per line rather than a $batch: the emulator's $batch cannot yet carry
-        # decimal values, and a document has few lines (they go out concurrently).
+        # One create per line rather than a $batch: a document has few lines, and they go
+        # out concurrently.
         results = await asyncio.gather(
             *(
                 self.client.create(
