@@ -183,3 +183,27 @@ async def test_creates_that_landed_while_every_answer_was_lost_are_found_not_twi
     assert all(len(rows) == 1 for rows in accounts.values()), "a twin"
     assert creatio_emulator.admin.writes("create Account") == 30
     assert creatio_calls(creatio_emulator.admin)["POST /0/odata/$batch"] == 5
+
+
+async def test_a_chunk_of_changes_to_bound_accounts_reads_and_patches_in_a_few_requests(
+    services: Services, creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> None:
+    seed_customers(intacct_emulator, 100)
+    first = await run_flow(services, CUSTOMERS_TO_CREATIO)
+    assert first.counts.created == 100, first.errors
+    intacct = await services.connectors.get("intacct")
+    customers = intacct_emulator.admin.rows("CUSTOMER")
+    renamed = await intacct.update_many(  # type: ignore[attr-defined]
+        "CUSTOMER", [(c["CUSTOMERID"], {"NAME": f"Renamed {c['CUSTOMERID']}"}) for c in customers]
+    )
+    assert not [r for r in renamed if isinstance(r, Exception)], renamed
+    creatio_emulator.admin.clear_calls()
+    run = await run_flow(services, CUSTOMERS_TO_CREATIO)
+    assert (run.counts.read, run.counts.updated, run.counts.failed) == (100, 100, 0), run.errors
+    names = {r["Code"]: r["Name"] for r in creatio_emulator.rows("Account")}
+    assert names == {f"CU{n:03d}": f"Renamed CU{n:03d}" for n in range(100)}
+    calls = creatio_calls(creatio_emulator.admin)
+    # The bound accounts read by Id (`or`s of `Id eq`, split) and one $batch of PATCHes.
+    assert calls.get("POST /0/odata/$batch") == 1, calls
+    assert not [k for k in calls if k.startswith("PATCH")], calls
+    assert sum(calls.values()) <= 6, calls
