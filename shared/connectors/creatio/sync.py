@@ -129,6 +129,46 @@ def _room(select: Sequence[str] | None) -> int:
     return MAX_QUERY_STRING - len(fixed) - len("&$filter=")
 
 
+def _document(
+    object: str, values: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[Mapping[str, Any]]]:
+    """A create's header values (references rendered) and its lines, checked."""
+    header = render({k: v for k, v in values.items() if k != LINES_FIELD})
+    lines = values.get(LINES_FIELD)
+    if lines is None:
+        return header, []
+    if object not in LINE_OBJECTS:
+        raise _no_lines(object, "create")
+    if not (isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)):
+        raise InvalidValue(
+            f"create {object}: lines must be a list of objects", field=LINES_FIELD, system=SYSTEM
+        )
+    return header, lines
+
+
+def _line_creates(
+    object: str, parent: uuid.UUID, lines: Sequence[Mapping[str, Any]], source: SourceRef
+) -> list[BatchOperation]:
+    """A document's lines as creates after its header (they point at it), each with its own
+    deterministic Id: a repeat after a crash between header and lines completes them."""
+    line_object, parent_column = LINE_OBJECTS[object]
+    return [
+        BatchOperation.create(
+            line_object,
+            {**render(line), parent_column: parent},
+            deterministic_id(source.system, source.object, source.id, f"line:{n}"),
+        )
+        for n, line in enumerate(lines)
+    ]
+
+
+def _line_error(error: ConnectorError, number: int) -> ConnectorError:
+    if error.field is not None and not error.field.startswith(LINES_FIELD):
+        # Named as the engine names line fields (lines[1].ProductId).
+        error.field = f"{LINES_FIELD}[{number}].{error.field}"
+    return error
+
+
 def _no_lines(object: str, action: str) -> ConnectorError:
     return ConnectorError(
         f"{action} {object}: Shuttle writes Creatio lines only with a new "
@@ -304,33 +344,39 @@ class CreatioSync(ClientSync[CreatioClient]):
         """Creates in `$batch`es of at most 100 with `continue-on-error` (client.batch), each
         record with its deterministic Id: one refusal stops no other, and a batch sent again
         after its answer was lost meets its own records and reads them back, never twins.
-        Each record's answer or error is its own; documents with lines go one by one."""
+        Documents' lines follow in `$batch`es of their own once their headers exist. Each
+        record's answer or error is its own."""
         out: list[WriteOutcome | ConnectorError | None] = [None] * len(items)
-        alone = [n for n, (values, _) in enumerate(items) if values.get(LINES_FIELD) is not None]
         ops: list[tuple[int, BatchOperation]] = []
+        lines_of: dict[int, list[Mapping[str, Any]]] = {}
         for n, (values, source) in enumerate(items):
-            if n in alone:
+            try:
+                header, lines = _document(object, values)
+            except ConnectorError as error:
+                out[n] = error
                 continue
-            header = render({k: v for k, v in values.items() if k != LINES_FIELD})
+            if lines:
+                lines_of[n] = lines
             record_id = deterministic_id(source.system, source.object, source.id)
             ops.append((n, BatchOperation.create(object, header, record_id)))
-        singles, results = await asyncio.gather(
-            gather_writes([self.create(object, items[n][0], source=items[n][1]) for n in alone]),
-            self.client.batch([op for _, op in ops]),
-        )
-        for n, single in zip(alone, singles, strict=True):
-            out[n] = single
-        for (n, _), result in zip(ops, results, strict=True):
-            if result.error is None:
-                out[n] = _written(result)
-            elif result.error.category is ErrorCategory.DUPLICATE:
+        results = await self.client.batch([op for _, op in ops])
+        line_ops: list[tuple[int, int, BatchOperation]] = []  # record, line number, create
+        for (n, op), result in zip(ops, results, strict=True):
+            values, source = items[n]
+            if result.error is not None and result.error.category is ErrorCategory.DUPLICATE:
                 # Ours, but the batch could not read it back: as a single create does.
-                (done,) = await gather_writes(
-                    [self.create(object, items[n][0], source=items[n][1])]
-                )
-                out[n] = done
-            else:
+                (out[n],) = await gather_writes([self.create(object, values, source=source)])
+            elif result.error is not None:
                 out[n] = result.error
+            else:
+                out[n] = _written(result)
+                if n in lines_of:
+                    creates = _line_creates(object, op.id, lines_of[n], source)
+                    line_ops += [(n, number, c) for number, c in enumerate(creates, start=1)]
+        line_results = await self.client.batch([c for _, _, c in line_ops])
+        for (n, number, _), result in zip(line_ops, line_results, strict=True):
+            if result.error is not None and not isinstance(out[n], ConnectorError):
+                out[n] = _line_error(result.error, number)  # the first refused line
         return [o for o in out if o is not None]
 
     async def update_many(
@@ -356,53 +402,21 @@ class CreatioSync(ClientSync[CreatioClient]):
     async def create(
         self, object: str, values: Mapping[str, Any], *, source: SourceRef
     ) -> WriteOutcome:
-        header = render({k: v for k, v in values.items() if k != LINES_FIELD})
-        lines = values.get(LINES_FIELD)
-        if lines is not None and object not in LINE_OBJECTS:
-            raise _no_lines(object, "create")
-        if lines is not None and not (
-            isinstance(lines, list) and all(isinstance(line, Mapping) for line in lines)
-        ):
-            raise InvalidValue(
-                f"create {object}: lines must be a list of objects",
-                field=LINES_FIELD,
-                system=SYSTEM,
-            )
+        header, lines = _document(object, values)
         record_id = deterministic_id(source.system, source.object, source.id)
         result = await self.client.create(object, header, id=record_id)
         if lines:
-            # After the header (the lines point at it), each with its own deterministic Id:
-            # a repeat after a crash between header and lines completes them, never twins.
-            await self._create_lines(object, record_id, lines, source)
+            await self._create_lines(_line_creates(object, record_id, lines, source))
         stamp = (result.record or {}).get("ModifiedOn")
         modified = parse_datetime(stamp) if isinstance(stamp, str) else None
         return WriteOutcome(id=str(result.id), created=result.created, modified=modified)
 
-    async def _create_lines(
-        self, object: str, parent: uuid.UUID, lines: Sequence[Mapping[str, Any]], source: SourceRef
-    ) -> None:
-        line_object, parent_column = LINE_OBJECTS[object]
-        # One create per line rather than a $batch: a document has few lines, and they go
-        # out concurrently.
-        results = await asyncio.gather(
-            *(
-                self.client.create(
-                    line_object,
-                    {**render(line), parent_column: parent},
-                    id=deterministic_id(source.system, source.object, source.id, f"line:{n}"),
-                )
-                for n, line in enumerate(lines)
-            ),
-            return_exceptions=True,
-        )
-        for number, result in enumerate(results, start=1):
-            if isinstance(result, ConnectorError):
-                if result.field is not None and not result.field.startswith(LINES_FIELD):
-                    # Named as the engine names line fields (lines[1].ProductId).
-                    result.field = f"{LINES_FIELD}[{number}].{result.field}"
-                raise result
-            if isinstance(result, BaseException):
-                raise result
+    async def _create_lines(self, creates: list[BatchOperation]) -> None:
+        """A document's lines in one `$batch` (a few if over 100); the first refused line
+        fails the document."""
+        for number, result in enumerate(await self.client.batch(creates), start=1):
+            if result.error is not None:
+                raise _line_error(result.error, number)
 
     async def update(self, object: str, id: str, values: Mapping[str, Any]) -> WriteOutcome:
         if LINES_FIELD in values:
