@@ -83,6 +83,16 @@ async def test_find_many_leaves_out_what_it_cannot_tell_apart(
     assert sorted(r.values["Code"] for r in both["Acme"]) == ["A1", "A2"]
 
 
+async def test_find_many_on_a_case_sensitive_site_answers_as_its_single_find_would(
+    creatio: RunningCreatio, sync: CreatioSync
+) -> None:
+    creatio.admin.options(case_insensitive=False)  # Creatio on PostgreSQL
+    creatio.admin.seed({"Account": [{"Name": "Acme", "Code": "A1"}, {"Name": "Zeta"}]})
+    found = await sync.find_many("Account", "Name", ["acme", "Zeta"])
+    assert found["acme"] == [] == await sync.find("Account", {"Name": "acme"})
+    assert [r.values["Name"] for r in found["Zeta"]] == ["Zeta"]
+
+
 async def test_find_many_by_a_lookup_takes_references_and_guids(
     creatio: RunningCreatio, sync: CreatioSync
 ) -> None:
