@@ -7,6 +7,7 @@ duplicates=<n>`. Prints figures; asserts nothing.
     .venv/bin/python bench/pipeline_bench.py intacct [--records 10000] [--latency-ms 300]
     .venv/bin/python bench/pipeline_bench.py dataverse [--records 10000] [--limit 50]
     .venv/bin/python bench/pipeline_bench.py memory [--sizes 10000 100000]
+    .venv/bin/python bench/pipeline_bench.py creatio [--records 1000] [--latency-ms 300]
 
 intacct    Creatio accounts -> Intacct customers; the Intacct emulator answers each request
            after --latency-ms (its `latency_ms` knob, sandbox/emulators/knobs.py) and lets 2
@@ -14,6 +15,9 @@ intacct    Creatio accounts -> Intacct customers; the Intacct emulator answers e
 dataverse  Creatio accounts -> Dataverse accounts against the emulator's service-protection
            limit scaled down to --limit requests/s: the share of the limit used and of 429s.
 memory     peak RSS of one bulk window per size, each in a fresh process (bench/engine_bench.py).
+creatio    Intacct customers -> Creatio accounts (creatio-intacct.customers-to-creatio): the
+           Creatio emulator answers each request after --latency-ms; vendor requests are
+           Creatio's OData requests (its sign-in left out).
 
 Storage requests are every HTTP request the worker sends to Azurite (tables and queues),
 counted at the Azure SDK's transport. SIGTERM stops every process the bench started.
@@ -269,6 +273,63 @@ async def dataverse(records: int, limit: int, window: float, concurrency: int) -
         azurite.stop()
 
 
+def seed_customers(intacct: Emulator, count: int) -> None:
+    for start in range(0, count, 5000):
+        rows = [
+            {"CUSTOMERID": f"B{n:06d}", "NAME": f"Bench account {n:06d}", "STATUS": "active"}
+            for n in range(start, min(start + 5000, count))
+        ]
+        intacct.seed({"CUSTOMER": rows})
+
+
+async def creatio(records: int, latency_ms: float, concurrency: int, show: bool) -> None:
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    target, source = Emulator("creatio"), Emulator("intacct")
+    try:
+        target.reset(latency_ms=latency_ms)
+        source.reset()
+        seed_customers(source, records)
+        services = await Services.create(settings(azurite, target, source))
+        global _storage_requests
+        _storage_requests = 0
+        _storage_kinds.clear()
+        pids = {
+            "bench": os.getpid(),
+            "azurite": azurite.process.pid,
+            "creatio": target.process.pid,
+            "intacct": source.process.pid,
+        }
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        run = await services.flows.run_now(
+            "creatio-intacct.customers-to-creatio", RunRequest(), datetime.now(UTC)
+        )
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
+        pump = Pump(services, concurrency=concurrency)
+        done = await pump.run_finished(run.id, limit_s=7200)
+        ticker.cancel()
+        elapsed = time.perf_counter() - started
+        await services.close()
+        calls = target.stats()["calls"]
+        vendor = sum(n for key, n in calls.items() if "/0/odata/" in key)
+        batches = calls.get("POST /0/odata/$batch", 0)
+        names = [r["Name"] for r in target.admin.get("/rows/Account").json()["rows"]]
+        print(
+            f"creatio {records} customers -> accounts, {latency_ms:g} ms per Creatio request: "
+            f"{elapsed:.1f} s, counts {done.counts.model_dump()}, $batch {batches}, "
+            f"queries {vendor - batches}: {figures(records, elapsed, vendor, names)}",
+            flush=True,
+        )
+        failed_deliveries(pump)
+        if show:
+            profile(records, pids, cpu_before)
+    finally:
+        target.stop()
+        source.stop()
+        azurite.stop()
+
+
 def memory(sizes: Sequence[int]) -> None:
     peaks: dict[int, float] = {}
     for size in sizes:
@@ -321,6 +382,11 @@ def main() -> None:
     two.add_argument("--window", type=float, default=10.0)
     two.add_argument("--concurrency", type=int, default=4)
     sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    crm = sub.add_parser("creatio")
+    crm.add_argument("--records", type=int, default=1_000)
+    crm.add_argument("--latency-ms", type=float, default=300.0, help="per Creatio request")
+    crm.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
+    crm.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
     def stop(signum: int, frame: Any) -> None:
@@ -345,6 +411,8 @@ def main() -> None:
         asyncio.run(worker(args.run_id, args.concurrency))
     elif args.what == "dataverse":
         asyncio.run(dataverse(args.records, args.limit, args.window, args.concurrency))
+    elif args.what == "creatio":
+        asyncio.run(creatio(args.records, args.latency_ms, args.concurrency, args.profile))
     else:
         memory(args.sizes)
 
