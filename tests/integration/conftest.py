@@ -10,11 +10,16 @@ import pytest
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runtime import Services
 from shared.settings import Settings
+from tests.support import engine as support
+from tests.support.app_env import control_plane
 from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
     creatio_emulator,
     dataverse_emulator,
+    dynamics_services,
     intacct_emulator,
+    intacct_services,
 )
+from tests.support.memory_systems import Systems
 
 
 def make_settings(conn: str, prefix: str, **extra: str) -> Settings:
@@ -31,6 +36,44 @@ async def services(storage_connection_string: str, table_prefix: str) -> AsyncIt
         yield built
     finally:
         await built.close()
+
+
+@pytest.fixture
+def systems() -> Systems:
+    return Systems()
+
+
+@pytest.fixture
+async def memory_services(
+    storage_connection_string: str, table_prefix: str, systems: Systems
+) -> AsyncIterator[Services]:
+    """creatio-intacct with both sides in memory (`systems`), pages of 7."""
+    many_pages = {"SHUTTLE_PAGE_SIZE": "7"}
+    async with support.engine_services(
+        storage_connection_string, table_prefix, "creatio-intacct", many_pages, systems.factory
+    ) as built:
+        built.records.wait_base = 0.5  # dependency waits in tests: 0.5 s, 1 s, 2 s …
+        yield built
+
+
+@pytest.fixture
+def app_settings() -> dict[str, str]:
+    """App settings of `app_env` beyond storage and table prefix (a module may override)."""
+    return {}
+
+
+@pytest.fixture
+async def app_env(
+    monkeypatch: pytest.MonkeyPatch,
+    storage_connection_string: str,
+    table_prefix: str,
+    app_settings: dict[str, str],
+) -> AsyncIterator[Services]:
+    """The handlers' own Services for control-plane tests: runs read nothing."""
+    async with control_plane(
+        monkeypatch, storage_connection_string, table_prefix, app_settings
+    ) as services:
+        yield services
 
 
 async def queued_runs(services: Services) -> list[FlowRunMessage]:

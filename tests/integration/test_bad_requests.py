@@ -5,7 +5,6 @@ date ranges against an injected clock through ControlApi."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
@@ -16,27 +15,12 @@ from shared.api.control import ControlApi
 from shared.errors import RequestValidationError
 from shared.flows.models import RunStatus, utcnow
 from shared.flows.service import RunEnd
-from shared.runtime import Services, get_services, reset_services
-from tests.support.engines import PlaceholderEngine, engine_swapped
+from shared.runtime import Services
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 BULK = "creatio-intacct.bulk-accounts-to-intacct"
 SINGLE = "creatio-intacct.single-account-to-intacct"
 DEEP = b'{"counter": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"  # json.loads: RecursionError
-
-
-@pytest.fixture
-async def app_env(
-    monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
-) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    await reset_services()
-    services = await get_services()
-    await services.flows.queue.clear_messages()
-    with engine_swapped(services, PlaceholderEngine()):
-        yield services
-    await reset_services()
 
 
 def request(

@@ -17,15 +17,10 @@ from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, FlowRunMessage
 from shared.runtime import Services
 from shared.scheduler import tick
-from tests.integration.test_engine_pipeline import Systems, assert_balanced
 from tests.support import engine as support
+from tests.support.memory_systems import Systems, assert_balanced
 
 BULK = "creatio-intacct.bulk-accounts-to-intacct"
-
-
-@pytest.fixture
-def systems() -> Systems:
-    return Systems()
 
 
 @pytest.fixture

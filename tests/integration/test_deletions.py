@@ -20,7 +20,7 @@ from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
 from shared.runtime import Services
 from shared.settings import Settings
-from tests.integration.test_engine_pipeline import Systems, assert_balanced, writes
+from tests.support.memory_systems import Systems, assert_balanced, writes
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
@@ -29,11 +29,6 @@ DEACTIVATE = """      binding: account
       on_delete: deactivate
       inactive: {STATUS: inactive}
 """
-
-
-@pytest.fixture
-def systems() -> Systems:
-    return Systems()
 
 
 async def built(conn: str, prefix: str, systems: Systems, directory: Path) -> Services:

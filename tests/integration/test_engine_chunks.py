@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,45 +18,19 @@ from shared.flows.models import RunParams, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import parse_record_upserts
 from shared.runtime import Services
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.creatio import RunningCreatio
+from tests.support.engine import run_flow
+from tests.support.intacct import RunningIntacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
 GATEWAY = "/ia/xml/xmlgw.phtml"
 
 
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {
-        "SHUTTLE_PAGE_SIZE": "100",
-        **creatio_settings(creatio_emulator),
-        **intacct_settings(intacct_emulator),
-    }
-    async with engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", settings
-    ) as built:
-        yield built
+def services(intacct_services: Services) -> Services:
+    """creatio-intacct over both emulators, pages of 100 (tests/support/emulator_fixtures.py)."""
+    return intacct_services
 
 
 def gateway_calls(admin: Any) -> int:

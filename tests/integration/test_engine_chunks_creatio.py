@@ -4,7 +4,6 @@ requests (`$filter` ORs, a `$batch`), and still every record keeps its own outco
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -13,44 +12,18 @@ from sandbox.emulators.creatio.schema import ENTITIES, Column
 from shared.errors import ErrorCategory
 from shared.flows.models import RunStatus
 from shared.runtime import Services
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.creatio import RunningCreatio
+from tests.support.engine import run_flow
+from tests.support.intacct import RunningIntacct
 
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
 ODATA = "/0/odata/"
 
 
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {
-        "SHUTTLE_PAGE_SIZE": "100",
-        **creatio_settings(creatio_emulator),
-        **intacct_settings(intacct_emulator),
-    }
-    async with engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", settings
-    ) as built:
-        yield built
+def services(intacct_services: Services) -> Services:
+    """creatio-intacct over both emulators, pages of 100 (tests/support/emulator_fixtures.py)."""
+    return intacct_services
 
 
 def creatio_calls(admin: Any) -> dict[str, int]:

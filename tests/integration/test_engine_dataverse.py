@@ -5,20 +5,15 @@ service-protection limit far below the offered load."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse import DataverseClient
-from shared.connectors.dataverse.sync import DataverseSync
-from shared.engine.connections import build_connector
 from shared.flows.models import RunStatus
 from shared.runtime import Services
-from shared.settings import Settings
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import creatio_settings, engine_services, run_flow
+from tests.support.engine import run_flow
 
 TO_DATAVERSE = "creatio-dynamics.accounts-to-dataverse"
 TO_CREATIO = "creatio-dynamics.accounts-to-creatio"
@@ -27,28 +22,9 @@ CONTACTS_TO_CREATIO = "creatio-dynamics.contacts-to-creatio"
 
 
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    dataverse_emulator: dv.RunningDataverse,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    dataverse_emulator.admin.reset()
-
-    def factory(system: str, s: Settings) -> Any:
-        if system == "dataverse":  # the test CA is trusted through the config, not the env
-            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
-        return build_connector(system, s)
-
-    async with engine_services(
-        storage_connection_string,
-        table_prefix,
-        "creatio-dynamics",
-        creatio_settings(creatio_emulator),
-        factory,
-    ) as built:
-        yield built
+def services(dynamics_services: Services) -> Services:
+    """creatio-dynamics over Creatio and Dataverse (tests/support/emulator_fixtures.py)."""
+    return dynamics_services
 
 
 def writes(admin: Any) -> int:

@@ -4,7 +4,6 @@ the emulators), ties across page boundaries, and changes made during a run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from shared.flows.models import RunStatus
 from shared.flows.service import RunRequest
 from shared.runtime import Services
 from tests.support.creatio import RunningCreatio, login
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
+from tests.support.engine import run_flow
 from tests.support.intacct import RunningIntacct
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
@@ -23,23 +22,9 @@ CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
 
 
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {
-        "SHUTTLE_PAGE_SIZE": "100",
-        **creatio_settings(creatio_emulator),
-        **intacct_settings(intacct_emulator),
-    }
-    async with engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", settings
-    ) as built:
-        yield built
+def services(intacct_services: Services) -> Services:
+    """creatio-intacct over both emulators, pages of 100 (tests/support/emulator_fixtures.py)."""
+    return intacct_services
 
 
 def writes(admin: Any) -> int:

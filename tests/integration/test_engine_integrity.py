@@ -13,25 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from sandbox.pump import Pump
-from shared.connectors.dataverse import DataverseClient
-from shared.connectors.dataverse.sync import DataverseSync
-from shared.engine.connections import build_connector
 from shared.flows.models import RunParams, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import RecordMessage
 from shared.runtime import Services
-from shared.settings import Settings
 from shared.storage.outcome_store import Outcome
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
+from tests.support.engine import run_flow
 from tests.support.intacct import RunningIntacct
 
 LONE = "\ud800"  # what json.loads makes of the escape "\ud800"
@@ -44,51 +39,6 @@ def seed(admin: Any, payload: dict[str, Any]) -> None:
         "/seed", content=json.dumps(payload), headers={"Content-Type": "application/json"}
     )
     response.raise_for_status()
-
-
-@pytest.fixture
-async def intacct_services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {
-        "SHUTTLE_PAGE_SIZE": "100",
-        **creatio_settings(creatio_emulator),
-        **intacct_settings(intacct_emulator),
-    }
-    async with engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", settings
-    ) as built:
-        yield built
-
-
-@pytest.fixture
-async def dynamics_services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    dataverse_emulator: dv.RunningDataverse,
-) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    dataverse_emulator.admin.reset()
-
-    def factory(system: str, s: Settings) -> Any:
-        if system == "dataverse":
-            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
-        return build_connector(system, s)
-
-    async with engine_services(
-        storage_connection_string,
-        table_prefix,
-        "creatio-dynamics",
-        creatio_settings(creatio_emulator),
-        factory,
-    ) as built:
-        yield built
 
 
 async def test_a_creatio_name_with_half_a_surrogate_pair_fails_alone_and_the_page_syncs(

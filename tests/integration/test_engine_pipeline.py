@@ -6,7 +6,6 @@ failed + pending."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from sandbox.pump import Pump
 from shared.api.control import ControlApi
 from shared.connectors.errors import ConnectorError
 from shared.errors import ConflictError, ErrorCategory, NotFoundError
-from shared.flows.models import RunParams, RunRecord, RunStatus
+from shared.flows.models import RunParams, RunStatus
 from shared.flows.service import RunRequest
 from shared.messages import RecordMessage
 from shared.runtime import Services
@@ -24,7 +23,8 @@ from shared.settings import Settings
 from shared.storage.binding_store import BindingStore
 from shared.storage.outcome_store import Outcome, PlanRow
 from tests.support import engine as support
-from tests.support.memory_connector import MemoryConnector, TickClock
+from tests.support.memory_connector import MemoryConnector
+from tests.support.memory_systems import Systems, assert_balanced, writes
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 CUSTOMERS_TO_CREATIO = "creatio-intacct.customers-to-creatio"
@@ -32,55 +32,13 @@ ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
 OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
 
 
-class Systems:
-    """Both sides in memory; their clocks tick 1 ms per write from a minute ago, so every
-    record falls in the first run's window and every write is strictly newer."""
-
-    def __init__(self) -> None:
-        start = datetime.now(UTC) - timedelta(minutes=1)
-        self.creatio = MemoryConnector("creatio", clock=TickClock(start, timedelta(milliseconds=1)))
-        self.intacct = MemoryConnector("intacct", clock=TickClock(start, timedelta(milliseconds=1)))
-
-    @staticmethod
-    def all(connector: MemoryConnector, object: str) -> list[dict[str, Any]]:
-        return [r.values for r in connector.records[object].values()]
-
-    @staticmethod
-    def edit(connector: MemoryConnector, object: str, id: str, changes: dict[str, Any]) -> None:
-        connector.seed(object, {**connector.values(object, id), **changes}, id=id)
-
-    def factory(self, system: str, settings: Settings) -> MemoryConnector:
-        return {"creatio": self.creatio, "intacct": self.intacct}[system]
-
-
 @pytest.fixture
-def systems() -> Systems:
-    return Systems()
-
-
-@pytest.fixture
-async def engine_services(
-    storage_connection_string: str, table_prefix: str, systems: Systems
-) -> AsyncIterator[Services]:
-    many_pages = {"SHUTTLE_PAGE_SIZE": "7"}
-    async with support.engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", many_pages, systems.factory
-    ) as built:
-        built.records.wait_base = 0.5  # dependency waits in tests: 0.5 s, 1 s, 2 s …
-        yield built
-
-
-def assert_balanced(run: RunRecord) -> None:
-    c = run.counts
-    assert c.read == c.created + c.updated + c.unchanged + c.skipped + c.failed + c.pending, c
-    assert c.pending == 0 or not run.status.is_final
+def engine_services(memory_services: Services) -> Services:
+    """Both sides in memory, pages of 7 (tests/integration/conftest.py)."""
+    return memory_services
 
 
 run_flow = support.run_flow
-
-
-def writes(connector: MemoryConnector) -> int:
-    return connector.calls["create"] + connector.calls["update"]
 
 
 async def test_accounts_round_trip_then_a_quiet_cycle_writes_nothing(

@@ -4,7 +4,6 @@ retry of more failed records than a run row holds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +17,7 @@ from shared.errors import ErrorCategory
 from shared.flows.models import RunParams, RunRecord, RunStatus
 from shared.flows.service import RunRequest
 from shared.runtime import Services
-from tests.integration.test_engine_pipeline import Systems, assert_balanced, writes
-from tests.support import engine as support
+from tests.support.memory_systems import Systems, assert_balanced, writes
 
 ACCOUNTS_TO_INTACCT = "creatio-intacct.accounts-to-intacct"
 ORDERS_TO_INVOICES = "creatio-intacct.orders-to-invoices"
@@ -28,23 +26,9 @@ OPPORTUNITIES = "creatio-intacct.opportunities-to-sales-orders"
 
 
 @pytest.fixture
-def systems() -> Systems:
-    return Systems()
-
-
-@pytest.fixture
-async def services(
-    storage_connection_string: str, table_prefix: str, systems: Systems
-) -> AsyncIterator[Services]:
-    async with support.engine_services(
-        storage_connection_string,
-        table_prefix,
-        "creatio-intacct",
-        {"SHUTTLE_PAGE_SIZE": "7"},
-        systems.factory,
-    ) as built:
-        built.records.wait_base = 0.5
-        yield built
+def services(memory_services: Services) -> Services:
+    """Both sides in memory, pages of 7 (tests/integration/conftest.py)."""
+    return memory_services
 
 
 async def run(services: Services, flow_id: str, params: RunParams | None = None) -> RunRecord:

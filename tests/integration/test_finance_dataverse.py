@@ -9,36 +9,19 @@ linked to its invoice and opportunity. Credit notes: tests/e2e/test_finance_data
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse import DataverseClient
-from shared.connectors.dataverse.sync import DataverseSync
-from shared.engine.connections import build_connector
 from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
-from shared.settings import Settings
 from tests.support import dataverse as dv
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.engine import creatio_settings, engine_services, run_flow
+from tests.support.creatio import RunningCreatio
+from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
 
 SOLUTION = "creatio-dynamics"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
-    with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
 
 
 @pytest.fixture
@@ -48,23 +31,14 @@ async def services(
     creatio_emulator: RunningCreatio,
     dataverse_emulator: dv.RunningDataverse,
 ) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    dataverse_emulator.admin.reset()
-
-    def factory(system: str, s: Settings) -> Any:
-        if system == "dataverse":  # the test CA is trusted through the config, not the env
-            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
-        return build_connector(system, s)
-
-    async with engine_services(
+    async with emulator_services(
         storage_connection_string,
         table_prefix,
         SOLUTION,
-        creatio_settings(creatio_emulator),
-        factory,
+        creatio_emulator=creatio_emulator,
+        dataverse_emulator=dataverse_emulator,
     ) as built:
-        # A missing link fails in seconds, not after the production waits.
-        built.records.wait_base, built.records.max_waits = 0.2, 2
+        fail_missing_links_fast(built)
         yield built
 
 

@@ -7,7 +7,7 @@ payments and a credit memo arrive linked to their invoice and opportunity, in EU
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,23 +16,11 @@ import pytest
 from shared.connectors.protocol import LINES_FIELD, SourceRef
 from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.creatio import RunningCreatio
+from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
+from tests.support.intacct import RunningIntacct
 
 SOLUTION = "creatio-intacct"
-
-
-@pytest.fixture(scope="module")
-def creatio_emulator() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct_emulator() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 @pytest.fixture
@@ -42,14 +30,14 @@ async def services(
     creatio_emulator: RunningCreatio,
     intacct_emulator: RunningIntacct,
 ) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator)}
-    async with engine_services(
-        storage_connection_string, table_prefix, SOLUTION, settings
+    async with emulator_services(
+        storage_connection_string,
+        table_prefix,
+        SOLUTION,
+        creatio_emulator=creatio_emulator,
+        intacct_emulator=intacct_emulator,
     ) as built:
-        # A missing link fails in seconds, not after the production waits.
-        built.records.wait_base, built.records.max_waits = 0.2, 2
+        fail_missing_links_fast(built)
         yield built
 
 

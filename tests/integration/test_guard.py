@@ -13,7 +13,8 @@ from functions.guard import audit_store, guarded, response_snapshot
 from functions.http import error_response
 from sandbox.principal import encode_principal
 from shared.access.caller import Role
-from shared.runtime import Services, get_services, reset_services
+from shared.runtime import Services
+from tests.support.app_env import app_services
 
 SETTING: dict[str, str] = {}
 
@@ -37,14 +38,13 @@ async def put_setting(req: func.HttpRequest) -> func.HttpResponse:
 async def appservice(
     monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
 ) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    monkeypatch.setenv("SHUTTLE_AUTH_MODE", "appservice")
-    await reset_services()
     SETTING.clear()
     SETTING["mode"] = "none"
-    yield await get_services()
-    await reset_services()
+    settings = {"SHUTTLE_AUTH_MODE": "appservice"}
+    async with app_services(
+        monkeypatch, storage_connection_string, table_prefix, settings
+    ) as services:
+        yield services
 
 
 def call(method: str, role: str | None, body: object = None) -> func.HttpRequest:

@@ -4,7 +4,6 @@ against Azurite: status codes, bodies and error bodies of every handler."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import azure.functions as func
 import pytest
@@ -13,27 +12,15 @@ from azure.functions.timer import TimerRequest
 
 from functions import control, flow_runs, scheduler
 from shared.messages import FlowRunMessage
-from shared.runtime import Services, get_services, reset_services
+from shared.runtime import Services
 from tests.integration.conftest import queued_runs
-from tests.support.engines import PlaceholderEngine, engine_swapped
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 
 
 @pytest.fixture
-async def app_env(
-    monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
-) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    monkeypatch.setenv("SHUTTLE_EGRESS_IP", "203.0.113.7")
-    await reset_services()
-    # The control plane is under test here, not syncing: runs read nothing.
-    services = await get_services()
-    await services.flows.queue.clear_messages()
-    with engine_swapped(services, PlaceholderEngine()):
-        yield services
-    await reset_services()
+def app_settings() -> dict[str, str]:
+    return {"SHUTTLE_EGRESS_IP": "203.0.113.7"}
 
 
 def request(method: str, url: str, body: object = None, **route: str) -> func.HttpRequest:

@@ -16,17 +16,20 @@ import pytest
 from sandbox.provision import provision_dataverse
 from shared.api.control import ControlApi
 from shared.connectors.dataverse.client import DataverseClient
-from shared.connectors.dataverse.sync import DataverseSync
-from shared.engine.connections import build_connector
 from shared.errors import ConflictError
 from shared.flows.models import FlowState, RunStatus
 from shared.preflight.runtime import preflight_of
 from shared.preflight.service import PreflightService
 from shared.runtime import Services
-from shared.settings import Settings
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings, run_flow
+from tests.support.engine import (
+    creatio_settings,
+    emulator_services,
+    engine_services,
+    intacct_settings,
+    run_flow,
+)
 from tests.support.intacct import RunningIntacct
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -42,18 +45,13 @@ async def services(
     intacct_emulator: RunningIntacct,
     dataverse_emulator: dv.RunningDataverse,
 ) -> AsyncIterator[Services]:
-    for admin in (creatio_emulator.admin, intacct_emulator.admin, dataverse_emulator.admin):
-        admin.reset()
-
-    def factory(system: str, s: Settings) -> Any:
-        if system == "dataverse":  # the test CA is trusted through the config, not the env
-            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
-        return build_connector(system, s)
-
-    settings = {**creatio_settings(creatio_emulator), **intacct_settings(intacct_emulator)}
-    both = "creatio-intacct,creatio-dynamics"
-    async with engine_services(
-        storage_connection_string, table_prefix, both, settings, factory
+    async with emulator_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-intacct,creatio-dynamics",
+        creatio_emulator=creatio_emulator,
+        intacct_emulator=intacct_emulator,
+        dataverse_emulator=dataverse_emulator,
     ) as built:
         yield built
 

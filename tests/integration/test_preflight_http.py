@@ -4,24 +4,26 @@ the connectors built from settings against the Creatio and Intacct emulators, on
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import azure.functions as func
 import pytest
 
 from functions import control
-from shared.runtime import Services, get_services, reset_services
-from tests.support.creatio import RunningCreatio, running_creatio
+from shared.runtime import Services
+from tests.support.app_env import app_services
+from tests.support.creatio import RunningCreatio
 from tests.support.engine import creatio_settings, intacct_settings
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 FLOW = "creatio-intacct.contacts-to-intacct"
 
 
-@pytest.fixture(scope="module")
-def emulators() -> Iterator[tuple[RunningCreatio, RunningIntacct]]:
-    with running_creatio() as creatio, running_intacct() as intacct:
-        yield creatio, intacct
+@pytest.fixture
+def emulators(
+    creatio_emulator: RunningCreatio, intacct_emulator: RunningIntacct
+) -> tuple[RunningCreatio, RunningIntacct]:
+    return creatio_emulator, intacct_emulator
 
 
 @pytest.fixture
@@ -34,18 +36,15 @@ async def app_env(
     creatio, intacct = emulators
     creatio.admin.reset()
     intacct.admin.reset()
-    values = {
-        "AzureWebJobsStorage": storage_connection_string,
-        "SHUTTLE_TABLE_PREFIX": table_prefix,
+    settings = {
         "SHUTTLE_SOLUTIONS": "creatio-intacct",
         **creatio_settings(creatio),
         **intacct_settings(intacct),
     }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    await reset_services()
-    yield await get_services()
-    await reset_services()
+    async with app_services(
+        monkeypatch, storage_connection_string, table_prefix, settings
+    ) as services:
+        yield services
 
 
 def call(method: str, url: str, **route: str) -> func.HttpRequest:

@@ -22,7 +22,7 @@ from shared.runtime import Services
 from shared.scheduler import tick
 from tests.support.clock import WallClock
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import creatio_settings, engine_services, intacct_settings
+from tests.support.engine import emulator_services
 from tests.support.intacct import RunningIntacct
 
 FLOW = "creatio-intacct.accounts-to-intacct"
@@ -40,15 +40,13 @@ async def services(
     creatio_emulator: RunningCreatio,
     intacct_emulator: RunningIntacct,
 ) -> AsyncIterator[Services]:
-    creatio_emulator.admin.reset()
-    intacct_emulator.admin.reset()
-    settings = {
-        "SHUTTLE_PAGE_SIZE": str(PAGE),
-        **creatio_settings(creatio_emulator),
-        **intacct_settings(intacct_emulator),
-    }
-    async with engine_services(
-        storage_connection_string, table_prefix, "creatio-intacct", settings
+    async with emulator_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-intacct",
+        creatio_emulator=creatio_emulator,
+        intacct_emulator=intacct_emulator,
+        settings={"SHUTTLE_PAGE_SIZE": str(PAGE)},
     ) as built:
         yield built
 

@@ -6,7 +6,6 @@ starts; start-up never fails because of it."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,11 +16,10 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from functions import control
 from shared.flows.models import RunStatus, split_run_id, utcnow
 from shared.flows.service import RunEnd
-from shared.runtime import Services, get_services, reset_services
+from shared.runtime import Services
 from shared.scheduler import tick
 from shared.storage.entities import to_properties
 from tests.integration.conftest import make_settings
-from tests.support.engines import PlaceholderEngine, engine_swapped
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 CONTACTS = "creatio-intacct.contacts-to-intacct"
@@ -37,20 +35,6 @@ BREAKAGES: dict[str, tuple[dict[str, Any], str]] = {
     "wrong-type": ({"interval_ms": "every minute"}, "interval_ms"),
     "unknown-state": ({"state": "PAUSED"}, "state"),
 }
-
-
-@pytest.fixture
-async def app_env(
-    monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
-) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    await reset_services()
-    services = await get_services()
-    await services.flows.queue.clear_messages()
-    with engine_swapped(services, PlaceholderEngine()):
-        yield services
-    await reset_services()
 
 
 def request(method: str, body: object = None, **route: str) -> func.HttpRequest:

@@ -17,6 +17,8 @@ from starlette.routing import Route
 from sandbox.azurite import free_port
 from sandbox.emulators.server import EmulatorServer
 from sandbox.mailsink import MailSink
+from shared.api.control import ControlApi
+from shared.flows.definitions import FlowKind
 from shared.notifications.monitor import Probe
 from shared.runtime import Services
 from shared.settings import Settings
@@ -78,7 +80,11 @@ async def make_services(
     retries wait on a recorded no-op sleep instead of the clock."""
     built: list[Services] = []
 
-    async def make(drop: tuple[str, ...] = (), **extra: str) -> Services:
+    async def make(
+        drop: tuple[str, ...] = (), notify: dict[str, Any] | None = None, **extra: str
+    ) -> Services:
+        """A host with app settings `extra` (less `drop`); `notify`: its notification
+        settings, stored as PATCH /api/settings/notifications stores them."""
         settings = notify_settings(
             storage_connection_string, table_prefix, mail_sink.port, drop, **extra
         )
@@ -87,11 +93,30 @@ async def make_services(
         services.notifications.notifier.mailer.sleep = _no_wait
         services.notifications.notifier.webhooks.sleep = _no_wait
         built.append(services)
+        if notify is not None:
+            await services.notifications.patch_settings(json.dumps(notify).encode())
         return services
 
     yield make
     for services in built:
         await services.close()
+
+
+def flows_of(services: Services, kind: FlowKind = FlowKind.SCHEDULED) -> list[str]:
+    """The creatio-intacct flows of `kind`, in catalog order."""
+    return [
+        e.flow_id for e in services.catalog.in_solution("creatio-intacct") if e.flow.kind is kind
+    ]
+
+
+def status_api(services: Services) -> ControlApi:
+    """The control API of /api/status, with the host's notifications."""
+    return ControlApi(
+        services.flows,
+        services.settings,
+        services.engine.outcomes,
+        notifications=services.notifications,
+    )
 
 
 async def _no_wait(seconds: float) -> None:

@@ -10,15 +10,21 @@ from datetime import timedelta
 
 from sandbox.azurite import free_port
 from sandbox.mailsink import MailSink
-from shared.api.control import ControlApi
 from shared.errors import ErrorCategory
-from shared.flows.definitions import FlowKind
 from shared.flows.models import RunCounts, RunErrorEntry, RunStatus
 from shared.flows.service import RunEnd, RunRequest
 from shared.notifications.events import Event, EventKind
 from shared.notifications.monitor import Probe
 from tests.notifications import conftest
-from tests.notifications.conftest import ADMIN, T0, MakeServices, Scripted, WebhookReceiver
+from tests.notifications.conftest import (
+    ADMIN,
+    T0,
+    MakeServices,
+    Scripted,
+    WebhookReceiver,
+    flows_of,
+    status_api,
+)
 
 DOWN = Probe(ok=False, message="could not connect to Creatio")
 
@@ -66,14 +72,9 @@ async def test_the_same_event_from_two_hosts_is_sent_once(
 async def test_a_redelivered_run_end_sends_nothing_new(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "every_error"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    flow = next(
-        e.flow_id
-        for e in services.catalog.in_solution("creatio-intacct")
-        if e.flow.kind is FlowKind.SCHEDULED
-    )
+    flow = flows_of(services)[0]
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.VALIDATION, message="bad", at=T0)
     end = RunEnd(RunStatus.FAILED, counts=RunCounts(read=1, failed=1), errors=(error,))
@@ -88,15 +89,14 @@ async def test_webhooks_get_slack_teams_and_json_payloads(
     webhook_receiver: tuple[WebhookReceiver, str],
 ) -> None:
     receiver, url = webhook_receiver
-    services = await make_services()
-    assert services.notifications
     hooks = [
         {"url": f"{url}/slack/T000/B000/XXXX", "format": "slack"},
         {"url": f"{url}/teams/workflow", "format": "teams"},
         {"url": f"{url}/json", "format": "json"},
     ]
     body = {"mode": "connection_failures", "webhooks": hooks}
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(notify=body)
+    assert services.notifications
     services.notifications.monitor.checker = Scripted(creatio=[DOWN])
     await services.notifications.monitor.tick(T0)
 
@@ -124,9 +124,10 @@ async def test_smtp_down_is_retried_then_recorded_and_shown_by_status(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
     closed = free_port()  # nothing listens there
-    services = await make_services(SHUTTLE_SMTP_PORT=str(closed))
+    services = await make_services(
+        SHUTTLE_SMTP_PORT=str(closed), notify={"mode": "connection_failures"}
+    )
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "connection_failures"}')
     services.notifications.monitor.checker = Scripted(creatio=[DOWN])
     conftest.SLEEPS.clear()
 
@@ -134,12 +135,7 @@ async def test_smtp_down_is_retried_then_recorded_and_shown_by_status(
 
     assert report.checks["creatio"].status == "failing"
     assert conftest.SLEEPS == [1.0, 3.0]  # three attempts, two waits
-    api = ControlApi(
-        services.flows,
-        services.settings,
-        services.engine.outcomes,
-        notifications=services.notifications,
-    )
+    api = status_api(services)
     _, status = await api.status(T0)
     assert status.notifications is not None
     (failed,) = status.notifications.failed
@@ -151,14 +147,11 @@ async def test_smtp_down_is_retried_then_recorded_and_shown_by_status(
 
 
 async def test_a_run_ends_even_when_its_alert_cannot_be_sent(make_services: MakeServices) -> None:
-    services = await make_services(SHUTTLE_SMTP_PORT=str(free_port()))
-    assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    flow = next(
-        e.flow_id
-        for e in services.catalog.in_solution("creatio-intacct")
-        if e.flow.kind is FlowKind.SCHEDULED
+    services = await make_services(
+        SHUTTLE_SMTP_PORT=str(free_port()), notify={"mode": "every_error"}
     )
+    assert services.notifications
+    flow = flows_of(services)[0]
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.VALIDATION, message="bad", at=T0)
     end = RunEnd(RunStatus.PARTIAL, counts=RunCounts(read=2, created=1, failed=1), errors=(error,))
@@ -172,10 +165,9 @@ async def test_a_run_ends_even_when_its_alert_cannot_be_sent(make_services: Make
 async def test_hosting_provider_hears_of_connections_only(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
-    assert services.notifications
     body = {"mode": "every_error", "use_admin_email": False, "hosting_provider": ["noc@h.example"]}
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(notify=body)
+    assert services.notifications
     services.notifications.monitor.checker = Scripted(creatio=[DOWN])
     await services.notifications.monitor.tick(T0)
     event = Event(kind=EventKind.FLOW_STOPPED, key="k", at=T0, what="flow stopped")
@@ -190,29 +182,19 @@ async def test_no_secret_of_the_settings_reaches_a_message_or_the_status(
     webhook_receiver: tuple[WebhookReceiver, str],
 ) -> None:
     receiver, url = webhook_receiver
-    services = await make_services(SHUTTLE_SMTP_PASSWORD="smtp-Pa55word-9")
-    assert services.notifications
     body = {"mode": "every_error", "webhooks": [{"url": f"{url}/json", "format": "json"}]}
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(SHUTTLE_SMTP_PASSWORD="smtp-Pa55word-9", notify=body)
+    assert services.notifications
     # A system that echoes the credential in its error text (some proxies and gateways do).
     leak = "login failed for Supervisor/creatio-Pa55word (sender intacct-sender-Pa55)"
     services.notifications.monitor.checker = Scripted(creatio=[Probe(ok=False, message=leak)])
     await services.notifications.monitor.tick(T0)
-    flow = next(
-        e.flow_id
-        for e in services.catalog.in_solution("creatio-intacct")
-        if e.flow.kind is FlowKind.SCHEDULED
-    )
+    flow = flows_of(services)[0]
     run = await services.flows.run_now(flow, RunRequest(), T0)
     error = RunErrorEntry(record="r", category=ErrorCategory.AUTH, message=leak, at=T0)
     await services.flows.finish_run(run.id, RunEnd(RunStatus.FAILED, errors=(error,)), T0)
 
-    api = ControlApi(
-        services.flows,
-        services.settings,
-        services.engine.outcomes,
-        notifications=services.notifications,
-    )
+    api = status_api(services)
     _, status = await api.status(T0)
     texts = [m.data.decode() for m in mail_sink.received]
     texts += [json.dumps(b) for _, b in receiver.posts] + [status.model_dump_json()]

@@ -5,7 +5,6 @@ exactly its messages, to the right envelope, with Bcc never in the headers."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -101,8 +100,6 @@ async def scenario(services: Services, sink: MailSink) -> None:
 async def test_each_mode_sends_exactly_its_messages(
     mode: str, make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
-    assert services.notifications is not None
     body = {
         "mode": mode,
         "admin_email": ADMIN,
@@ -112,7 +109,8 @@ async def test_each_mode_sends_exactly_its_messages(
         "daily_report_at": "07:00:00",
         "time_zone": "Europe/Berlin",
     }
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(notify=body)
+    assert services.notifications is not None
 
     await scenario(services, mail_sink)
 
@@ -140,9 +138,8 @@ async def test_each_mode_sends_exactly_its_messages(
 async def test_messages_say_what_happened_and_what_to_do(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "every_error"})
     assert services.notifications is not None
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
     await scenario(services, mail_sink)
     by_what = {_what(m): m for m in mail_sink.received}
 
@@ -167,9 +164,8 @@ async def test_messages_say_what_happened_and_what_to_do(
 async def test_only_one_message_per_episode_then_one_recovery(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "connection_failures"})
     assert services.notifications is not None
-    await services.notifications.patch_settings(b'{"mode": "connection_failures"}')
     monitor = services.notifications.monitor
     down = [Probe(ok=False, message="could not connect to Creatio")] * 5
     monitor.checker = Scripted(

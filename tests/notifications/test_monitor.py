@@ -11,10 +11,9 @@ import pytest
 from sandbox.azurite import free_port
 from sandbox.mailsink import MailSink
 from sandbox.tls import TRUST_VARIABLES
-from shared.api.control import ControlApi
 from shared.notifications.monitor import ClientChecker
 from shared.runtime import Services
-from tests.notifications.conftest import T0, MakeServices
+from tests.notifications.conftest import T0, MakeServices, status_api
 from tests.support.creatio import PASSWORD, USER, RunningCreatio
 from tests.support.dataverse import RunningDataverse
 from tests.support.intacct import (
@@ -42,12 +41,7 @@ def _emulated(creatio: RunningCreatio, intacct_endpoint: str) -> dict[str, str]:
 
 
 async def _status(services: Services) -> dict[str, dict]:
-    api = ControlApi(
-        services.flows,
-        services.settings,
-        services.engine.outcomes,
-        notifications=services.notifications,
-    )
+    api = status_api(services)
     _, status = await api.status(T0)
     found = {c.system: c.model_dump() for c in status.connections}
     assert status.storage_check is not None
@@ -61,9 +55,10 @@ async def test_a_failing_system_alerts_once_and_recovers_once(
     creatio: RunningCreatio,
     intacct: RunningIntacct,
 ) -> None:
-    services = await make_services(**_emulated(creatio, intacct.endpoint))
+    services = await make_services(
+        **_emulated(creatio, intacct.endpoint), notify={"mode": "connection_failures"}
+    )
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "connection_failures"}')
     monitor = services.notifications.monitor
     assert isinstance(monitor.checker, ClientChecker)  # the real clients
 
@@ -113,9 +108,8 @@ async def test_a_system_at_a_closed_port_is_failing_after_one_check(
     make_services: MakeServices, mail_sink: MailSink, creatio: RunningCreatio
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/ia/xml/xmlgw.phtml"
-    services = await make_services(**_emulated(creatio, closed))
+    services = await make_services(**_emulated(creatio, closed), notify={"mode": "every_error"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
     report = await services.notifications.monitor.tick(T0)
     assert report.checks["intacct"].status == "failing"
     assert report.checks["creatio"].status == "ok"

@@ -5,7 +5,6 @@ alerts that are not part of the mode table's scenario (failure episodes, bulk lo
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 from sandbox.mailsink import MailSink
@@ -15,13 +14,7 @@ from shared.flows.models import RunCounts, RunErrorEntry, RunStatus
 from shared.flows.service import RunEnd, RunRequest
 from shared.notifications.monitor import Probe
 from shared.runtime import Services
-from tests.notifications.conftest import MakeServices, Scripted
-
-
-def _flows(services: Services, kind: FlowKind = FlowKind.SCHEDULED) -> list[str]:
-    return [
-        e.flow_id for e in services.catalog.in_solution("creatio-intacct") if e.flow.kind is kind
-    ]
+from tests.notifications.conftest import MakeServices, Scripted, flows_of
 
 
 async def _run(
@@ -46,10 +39,9 @@ async def _run(
 async def test_report_time_follows_the_time_zone_across_a_dst_change(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
-    assert services.notifications
     body = {"mode": "full_daily", "daily_report_at": "02:30:00", "time_zone": "America/New_York"}
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(notify=body)
+    assert services.notifications
     report = services.notifications.report
     # 2026-03-08: New York springs forward at 02:00 EST -> 03:00 EDT; 02:30 does not exist
     # that day and resolves through UTC (07:30 UTC, the EST offset). The day before, 02:30 EST
@@ -85,11 +77,10 @@ async def test_two_hosts_send_one_report_a_day(
 async def test_full_report_lists_flows_runs_failed_records_connections_and_lag(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "full_daily"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "full_daily"}')
     noon = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-    flows = _flows(services)
+    flows = flows_of(services)
     await services.flows.start(flows[0], noon - timedelta(days=2))
     run_id = await _run(services, flows[0], noon, RunStatus.PARTIAL, failed=2)
     await _run(services, flows[1], noon - timedelta(days=2), RunStatus.FAILED)  # too old
@@ -114,10 +105,9 @@ async def test_full_report_lists_flows_runs_failed_records_connections_and_lag(
 async def test_errors_only_report_is_skipped_on_a_good_day_and_lists_only_errors(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "error_daily"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "error_daily"}')
-    flows = _flows(services)
+    flows = flows_of(services)
     day1 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
     await _run(services, flows[0], day1, RunStatus.SUCCEEDED)
     assert not await services.notifications.report.tick(day1 + timedelta(hours=19))
@@ -132,10 +122,9 @@ async def test_errors_only_report_is_skipped_on_a_good_day_and_lists_only_errors
 async def test_a_flow_failure_episode_sends_one_alert_and_one_recovery(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "every_error"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
-    flow = _flows(services)[0]
+    flow = flows_of(services)[0]
     at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
     for i in range(3):  # three failed runs without record errors (e.g. poisoned)
         await _run(services, flow, at + timedelta(minutes=i), RunStatus.FAILED)
@@ -150,10 +139,9 @@ async def test_a_flow_failure_episode_sends_one_alert_and_one_recovery(
 async def test_connection_modes_hear_of_runs_failing_on_a_dead_connection_only(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "connection_failures"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "connection_failures"}')
-    flows = _flows(services)
+    flows = flows_of(services)
     at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
     await _run(services, flows[0], at, RunStatus.FAILED, failed=1)  # a duplicate: not sent
     run = await services.flows.run_now(flows[1], RunRequest(), at)
@@ -166,10 +154,9 @@ async def test_connection_modes_hear_of_runs_failing_on_a_dead_connection_only(
 async def test_a_finished_bulk_load_is_reported(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "full_daily"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "full_daily"}')
-    bulk = _flows(services, FlowKind.BULK)[0]
+    bulk = flows_of(services, FlowKind.BULK)[0]
     at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
     run = await services.flows.run_now(bulk, RunRequest(), at)
     end = RunEnd(RunStatus.SUCCEEDED, counts=RunCounts(read=1000, created=1000))
@@ -182,10 +169,9 @@ async def test_a_finished_bulk_load_is_reported(
 async def test_the_report_day_is_the_local_day(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
-    assert services.notifications
     body = {"mode": "full_daily", "daily_report_at": "23:30:00", "time_zone": "America/New_York"}
-    await services.notifications.patch_settings(json.dumps(body).encode())
+    services = await make_services(notify=body)
+    assert services.notifications
     report = services.notifications.report
     # 04:29 UTC on 6 December is 23:29 on 5 December in New York: not yet.
     assert not await report.tick(datetime(2026, 12, 6, 4, 29, tzinfo=UTC))
@@ -196,12 +182,11 @@ async def test_the_report_day_is_the_local_day(
 async def test_a_run_with_many_failed_records_lists_the_first_fifty(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    services = await make_services()
+    services = await make_services(notify={"mode": "every_error"})
     assert services.notifications
-    await services.notifications.patch_settings(b'{"mode": "every_error"}')
     run_id = await _run(
         services,
-        _flows(services)[0],
+        flows_of(services)[0],
         datetime(2026, 12, 5, 8, 0, tzinfo=UTC),
         RunStatus.PARTIAL,
         failed=60,

@@ -11,7 +11,8 @@ import azure.functions as func
 import pytest
 
 from functions import control
-from shared.runtime import Services, get_services, reset_services
+from shared.runtime import Services, reset_services
+from tests.support.app_env import app_services
 
 URL = "/api/settings/notifications"
 
@@ -20,13 +21,11 @@ URL = "/api/settings/notifications"
 async def app_env(
     monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
 ) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    monkeypatch.setenv("SHUTTLE_NOTIFY_MODE", "error_daily")
-    monkeypatch.setenv("SHUTTLE_ADMIN_EMAIL", "admin@example.com")
-    await reset_services()
-    yield await get_services()
-    await reset_services()
+    settings = {"SHUTTLE_NOTIFY_MODE": "error_daily", "SHUTTLE_ADMIN_EMAIL": "admin@example.com"}
+    async with app_services(
+        monkeypatch, storage_connection_string, table_prefix, settings
+    ) as services:
+        yield services
 
 
 def patch(body: object) -> func.HttpRequest:

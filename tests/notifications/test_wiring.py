@@ -11,8 +11,9 @@ from azure.functions.timer import TimerRequest
 
 from functions import monitor, reports
 from sandbox.host.schedule import CronSchedule, parse_schedule
-from shared.runtime import Services, get_services, reset_services
+from shared.runtime import Services
 from shared.settings import Settings
+from tests.support.app_env import app_services
 from tests.unit.test_function_wiring import bindings
 
 
@@ -36,23 +37,23 @@ def test_the_default_monitor_schedule_is_every_five_minutes() -> None:
 async def app_env(
     monkeypatch: pytest.MonkeyPatch, storage_connection_string: str, table_prefix: str
 ) -> AsyncIterator[Services]:
-    monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
-    monkeypatch.setenv("SHUTTLE_TABLE_PREFIX", table_prefix)
-    monkeypatch.setenv("SHUTTLE_SOLUTIONS", "creatio-intacct")
-    # Creatio configured at a closed port; Intacct not configured at all.
-    monkeypatch.setenv("CREATIO_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("CREATIO_USERNAME", "u")
-    monkeypatch.setenv("CREATIO_PASSWORD", "p-secret")
-    monkeypatch.setenv("SHUTTLE_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SHUTTLE_SMTP_PORT", "9")  # nothing listens: alerts fail
-    monkeypatch.setenv("SHUTTLE_NOTIFY_MODE", "connection_failures")
-    monkeypatch.setenv("SHUTTLE_ADMIN_EMAIL", "ops@example.com")
-    await reset_services()
-    services = await get_services()
-    assert services.notifications
-    services.notifications.notifier.mailer.sleep = _no_wait
-    yield services
-    await reset_services()
+    settings = {
+        "SHUTTLE_SOLUTIONS": "creatio-intacct",
+        # Creatio configured at a closed port; Intacct not configured at all.
+        "CREATIO_URL": "http://127.0.0.1:9",
+        "CREATIO_USERNAME": "u",
+        "CREATIO_PASSWORD": "p-secret",
+        "SHUTTLE_SMTP_HOST": "127.0.0.1",
+        "SHUTTLE_SMTP_PORT": "9",  # nothing listens: alerts fail
+        "SHUTTLE_NOTIFY_MODE": "connection_failures",
+        "SHUTTLE_ADMIN_EMAIL": "ops@example.com",
+    }
+    async with app_services(
+        monkeypatch, storage_connection_string, table_prefix, settings
+    ) as services:
+        assert services.notifications
+        services.notifications.notifier.mailer.sleep = _no_wait
+        yield services
 
 
 async def _no_wait(seconds: float) -> None:

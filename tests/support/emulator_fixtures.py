@@ -1,15 +1,18 @@
 """The emulators as module-scoped fixtures, one of each per test module that asks (each test
-resets what it uses). Loaded by tests/integration/conftest.py and tests/faults/conftest.py."""
+resets what it uses), and Services of each solution over them. Loaded by
+tests/integration/conftest.py and tests/faults/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.runtime import Services
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.engine import emulator_services
 from tests.support.intacct import RunningIntacct, running_intacct
 
 
@@ -29,3 +32,40 @@ def intacct_emulator() -> Iterator[RunningIntacct]:
 def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.RunningDataverse]:
     with dv.running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
         yield running
+
+
+@pytest.fixture
+async def intacct_services(
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+) -> AsyncIterator[Services]:
+    """creatio-intacct over the Creatio and Intacct emulators (reset), pages of 100."""
+    async with emulator_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-intacct",
+        creatio_emulator=creatio_emulator,
+        intacct_emulator=intacct_emulator,
+        settings={"SHUTTLE_PAGE_SIZE": "100"},
+    ) as built:
+        yield built
+
+
+@pytest.fixture
+async def dynamics_services(
+    storage_connection_string: str,
+    table_prefix: str,
+    creatio_emulator: RunningCreatio,
+    dataverse_emulator: dv.RunningDataverse,
+) -> AsyncIterator[Services]:
+    """creatio-dynamics over the Creatio and Dataverse emulators (reset)."""
+    async with emulator_services(
+        storage_connection_string,
+        table_prefix,
+        "creatio-dynamics",
+        creatio_emulator=creatio_emulator,
+        dataverse_emulator=dataverse_emulator,
+    ) as built:
+        yield built

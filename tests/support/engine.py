@@ -1,5 +1,6 @@
 """What the engine tests share: app settings pointing at the emulators, Services on the test's
-Azurite with empty queues, and running one flow to its end through the in-process driver."""
+Azurite with empty queues (over the running emulators, reset), and running one flow to its end
+through the in-process driver."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sandbox.pump import Pump
-from shared.engine.connections import ConnectorFactory
+from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.sync import DataverseSync
+from shared.connectors.protocol import SyncConnector
+from shared.engine.connections import ConnectorFactory, build_connector
 from shared.flows.models import RunRecord
 from shared.flows.service import RunRequest
 from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE
 from shared.runtime import Services
 from shared.settings import Settings
-from tests.support import creatio, intacct
+from tests.support import creatio, dataverse, intacct
 
 
 def creatio_settings(running: creatio.RunningCreatio) -> dict[str, str]:
@@ -57,6 +61,50 @@ async def engine_services(
         yield built
     finally:
         await built.close()
+
+
+def dataverse_factory(running: dataverse.RunningDataverse) -> ConnectorFactory:
+    """Connectors as deployed, but Dataverse built from the emulator's config: its test CA is
+    trusted through the config, not the environment."""
+
+    def factory(system: str, settings: Settings) -> SyncConnector:
+        if system == "dataverse":
+            return DataverseSync(DataverseClient(dataverse.config(running)))
+        return build_connector(system, settings)
+
+    return factory
+
+
+@asynccontextmanager
+async def emulator_services(
+    connection: str,
+    prefix: str,
+    solution: str,
+    *,
+    creatio_emulator: creatio.RunningCreatio,
+    intacct_emulator: intacct.RunningIntacct | None = None,
+    dataverse_emulator: dataverse.RunningDataverse | None = None,
+    settings: dict[str, str] | None = None,
+) -> AsyncIterator[Services]:
+    """`engine_services` of `solution` over the running emulators given, each reset first."""
+    values = dict(creatio_settings(creatio_emulator))
+    creatio_emulator.admin.reset()
+    if intacct_emulator is not None:
+        intacct_emulator.admin.reset()
+        values.update(intacct_settings(intacct_emulator))
+    factory = None
+    if dataverse_emulator is not None:
+        dataverse_emulator.admin.reset()
+        factory = dataverse_factory(dataverse_emulator)
+    values.update(settings or {})
+    async with engine_services(connection, prefix, solution, values, factory) as built:
+        yield built
+
+
+def fail_missing_links_fast(services: Services) -> None:
+    """A record whose linked record is missing fails in seconds, not after the production
+    waits (the finance flows link orders, invoices and payments)."""
+    services.records.wait_base, services.records.max_waits = 0.2, 2
 
 
 async def run_flow(
