@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.azurite import Azurite, StoragePorts, free_port
 from tests.support.creatio import RunningCreatio, running_creatio
+from tests.support.dataverse import RunningDataverse, running_dataverse
 from tests.support.engine import creatio_settings, intacct_settings
 from tests.support.intacct import RunningIntacct, running_intacct
 
@@ -73,6 +74,25 @@ class EmulatedSystems:
     @property
     def env(self) -> dict[str, str]:
         return {**creatio_settings(self.creatio), **intacct_settings(self.intacct)}
+
+
+# One of each emulator per module that asks; a test resets (or keeps apart) what it uses.
+@pytest.fixture(scope="module")
+def creatio() -> Iterator[RunningCreatio]:
+    with running_creatio() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def intacct() -> Iterator[RunningIntacct]:
+    with running_intacct() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
+    with running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ writes through the vendors' own APIs (Creatio OData, the Dataverse Web API)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,9 +15,9 @@ from sandbox.azurite import Azurite
 from sandbox.emulators.identity import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT
 from sandbox.tls import TRUST_VARIABLES
 from tests.e2e.conftest import RunningHost, start_host, stop_host
-from tests.e2e.test_sync_through_host import finished
-from tests.support.creatio import RunningCreatio, login, running_creatio
-from tests.support.dataverse import RunningDataverse, running_dataverse
+from tests.e2e.runs import run_through
+from tests.support.creatio import RunningCreatio, login
+from tests.support.dataverse import RunningDataverse
 from tests.support.engine import creatio_settings
 
 SOLUTION = "creatio-dynamics"
@@ -43,20 +41,11 @@ def run(
 ) -> dict:
     """Start `flow` over the host's API, wait for its end, check how it ended (`status`
     None: any end)."""
-    body = {"dry_run": True} if dry_run else None
-    started = api.post(f"/flows/{SOLUTION}.{flow}/run", json=body)
-    assert started.status_code == 202, started.text
-    done = finished(api, started.json()["run_id"])
-    assert status is None or done["status"] == status, (flow, done["status"], done["errors"])
-    return done
+    return run_through(api, f"{SOLUTION}.{flow}", dry_run=dry_run, status=status)
 
 
 def writes(admin: Any) -> int:
     return sum(admin.stats()["writes"].values())
-
-
-def money(value: Any) -> Decimal:
-    return Decimal(str(value))
 
 
 class Crm:
@@ -130,20 +119,8 @@ class Dynamics:
 
 
 # The module-scoped fixtures of the scenario modules (test_finance_dataverse_host,
-# test_rules_dataverse_host): a module takes them by importing them; each is registered under
-# its public name.
-
-
-@pytest.fixture(scope="module", name="creatio")
-def creatio_fixture() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module", name="dataverse")
-def dataverse_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
-    with running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
+# test_rules_dataverse_host) beside the emulators of tests/e2e/conftest.py: a module takes them
+# by importing them; each is registered under its public name.
 
 
 @pytest.fixture(scope="module", name="host")

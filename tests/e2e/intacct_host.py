@@ -1,35 +1,40 @@
 """What the Creatio-Intacct scenarios through the local host share (test_finance_intacct_host,
-test_rules_intacct_host): module-scoped emulators, one host pointing at them whose log must end
-clean, the host's API, and the vendors' own APIs (Creatio OData, Intacct XML). A module takes
-these fixtures by importing them; each is registered under its public name."""
+test_rules_intacct_host): one host pointing at the module's emulators (tests/e2e/conftest.py)
+whose log must end clean, the host's API, runs through it, and the vendors' own APIs (Creatio
+OData, Intacct XML). A module takes these fixtures by importing them; each is registered under
+its public name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from sandbox.azurite import Azurite
 from tests.e2e.conftest import RunningHost, start_host, stop_host
-from tests.e2e.test_sync_through_host import systems_env
+from tests.e2e.runs import run_through
 from tests.e2e.vendors import CreatioOData, IntacctXml
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.creatio import RunningCreatio
+from tests.support.engine import creatio_settings, intacct_settings
+from tests.support.intacct import RunningIntacct
 
 SOLUTION = "creatio-intacct"
 
 
-@pytest.fixture(scope="module", name="creatio")
-def creatio_fixture() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
+def systems_env(creatio: RunningCreatio, intacct: RunningIntacct) -> dict[str, str]:
+    """A host's settings for creatio-intacct against the two emulators."""
+    return {
+        "SHUTTLE_SOLUTIONS": SOLUTION,
+        **creatio_settings(creatio),
+        **intacct_settings(intacct),
+    }
 
 
-@pytest.fixture(scope="module", name="intacct")
-def intacct_fixture() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
+def run(api: httpx.Client, flow: str, *, status: str | None = "succeeded") -> dict[str, Any]:
+    """One run of the solution's `flow` through the host, to its end (`status` None: any)."""
+    return run_through(api, f"{SOLUTION}.{flow}", status=status)
 
 
 @pytest.fixture(scope="module", name="host")

@@ -11,30 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from sandbox.azurite import Azurite
 from tests.e2e.conftest import RunningHost, start_host, stop_host
-from tests.e2e.test_sync_through_host import finished, systems_env
-from tests.support.creatio import RunningCreatio, login, running_creatio
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.e2e.intacct_host import systems_env
+from tests.e2e.runs import decided, finished, plan
+from tests.support.creatio import RunningCreatio, login
+from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 @pytest.fixture
@@ -50,25 +38,6 @@ def host(
 
 def writes(admin: Any) -> int:
     return sum(admin.stats()["writes"].values())
-
-
-def plan(api: httpx.Client, run_id: str, limit: int) -> tuple[dict[str, dict], int]:
-    """Every item of the run's plan, asked for `limit` at a time; and how many pages."""
-    items: dict[str, dict] = {}
-    after: str | None = None
-    pages = 0
-    while True:
-        params = {"limit": str(limit), **({"after": after} if after else {})}
-        page = api.get(f"/runs/{run_id}/plan", params=params)
-        assert page.status_code == 200, page.text
-        body = page.json()
-        pages += 1
-        for item in body["items"]:
-            assert item["record"] not in items
-            items[item["record"]] = item
-        if not body["truncated"]:
-            return items, pages
-        after = body["next"]
 
 
 def edit_account(creatio: RunningCreatio, account_id: str, changes: dict[str, Any]) -> None:
@@ -137,11 +106,6 @@ def test_a_dry_runs_plan_matches_the_real_run_record_by_record(
 
         real = finished(api, api.post(f"/flows/{ACCOUNTS}/run").json()["run_id"])
         real_plan, _ = plan(api, real["id"], limit=500)
-
-    def decided(items: dict[str, dict]) -> dict[str, tuple[Any, ...]]:
-        return {
-            rid: (i["outcome"], i["action"], i["changes"], i["field"]) for rid, i in items.items()
-        }
 
     assert decided(real_plan) == decided(dry_plan)
     customers = {r["CUSTOMERID"]: r for r in intacct.admin.rows("CUSTOMER")}

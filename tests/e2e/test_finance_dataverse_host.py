@@ -11,7 +11,6 @@ another, docs/wire-notes.md) becomes a Creatio credit memo linked to its opportu
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -19,44 +18,19 @@ from tests.e2e.conftest import RunningHost
 from tests.e2e.dataverse_host import (  # noqa: F401 (fixtures, registered by name)
     Crm,
     Dynamics,
-    creatio_fixture,
     crm_fixture,
-    dataverse_fixture,
     dynamics_fixture,
     host_fixture,
-    money,
     run,
-    systems_env,
     writes,
 )
 from tests.support.creatio import RunningCreatio
 from tests.support.dataverse import RunningDataverse
+from tests.support.finance import DOCUMENT_LINES, document_lines, money
 
 pytestmark = pytest.mark.e2e
 
-LINES = (  # product, quantity, price, amount, discount, tax, total
-    ("LIC", 2, "100.00", "200.00", "0", "0", "200.00"),
-    ("SVC", 3, "33.33", "99.99", "10.00", "0", "89.99"),
-    ("HW", 1, "19.99", "19.99", "0", "3.80", "23.79"),
-)
 TOTAL = Decimal("313.78")
-
-
-def lines(parent: str, parent_id: str, product: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            parent: parent_id,
-            "ProductId": product[code],
-            "Name": code,
-            "Quantity": quantity,
-            "Price": price,
-            "Amount": amount,
-            "DiscountAmount": discount,
-            "TaxAmount": tax,
-            "TotalAmount": total,
-        }
-        for code, quantity, price, amount, discount, tax, total in LINES
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +81,7 @@ def deal(
         }
     )
     order = crm.one("Order", "Number eq 'ORD-EUR-1'")["Id"]
-    creatio.admin.seed({"OrderProduct": lines("OrderId", order, product)})
+    creatio.admin.seed({"OrderProduct": document_lines("OrderId", order, product)})
     with host.client() as api:
         run(api, "orders-to-sales-orders")
         run(api, "sales-orders-to-opportunities")
@@ -143,7 +117,7 @@ def invoiced(
     )
     invoice = crm.one("Invoice", "Number eq 'INV-EUR-1'")["Id"]
     product = {k.split(":", 1)[1]: v for k, v in deal.items() if k.startswith("product:")}
-    creatio.admin.seed({"InvoiceProduct": lines("InvoiceId", invoice, product)})
+    creatio.admin.seed({"InvoiceProduct": document_lines("InvoiceId", invoice, product)})
     with host.client() as api:
         run(api, "invoices-to-dataverse")
         run(api, "invoices-to-opportunities")
@@ -174,7 +148,7 @@ def test_a_won_deals_order_becomes_a_salesorder_matching_to_the_cent_its_number_
         for d in details
     ) == sorted(
         (Decimal(q), money(p), money(d), money(t), money(total))
-        for _, q, p, _, d, t, total in LINES
+        for _, q, p, _, d, t, total in DOCUMENT_LINES
     )
     assert (money(order["totalamount"]), money(order["totaltax"])) == (TOTAL, Decimal("3.80"))
 
@@ -193,7 +167,7 @@ def test_the_invoice_becomes_a_dynamics_invoice_with_lines_and_date_its_number_o
     assert invoice["_transactioncurrencyid_value"] == eur["transactioncurrencyid"]
     details = dynamics.where("invoicedetails", f"_invoiceid_value eq {invoice['invoiceid']}")
     assert sorted((d["productdescription"], money(d["extendedamount"])) for d in details) == sorted(
-        (code, money(total)) for code, *_, total in LINES
+        (code, money(total)) for code, *_, total in DOCUMENT_LINES
     )
     assert money(invoice["totalamount"]) == TOTAL
     assert crm.get("Opportunity", invoiced["opportunity"])["UsrInvoiceNumber"] == "INV-EUR-1"

@@ -11,40 +11,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.e2e.intacct_host import (  # noqa: F401 (fixtures, registered by name)
-    SOLUTION,
     api_fixture,
-    creatio_fixture,
     host_fixture,
-    intacct_fixture,
     odata_fixture,
+    run,
     xml_fixture,
 )
-from tests.e2e.test_sync_through_host import finished
 from tests.e2e.vendors import CreatioOData, IntacctXml, legacy_date, lines
 from tests.support.creatio import RunningCreatio
+from tests.support.finance import money, opportunity_lines
 from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
-
-
-def run(api: httpx.Client, flow: str) -> dict[str, Any]:
-    """One run of the flow through the host, to its end; it must succeed."""
-    started = api.post(f"/flows/{SOLUTION}.{flow}/run")
-    assert started.status_code == 202, started.text
-    done = finished(api, started.json()["run_id"])
-    assert done["status"] == "succeeded", (flow, done["errors"])
-    return done
-
-
-def money(value: Any) -> Decimal:
-    return Decimal(str(value))
 
 
 @pytest.fixture(scope="module")
@@ -88,34 +72,7 @@ def won(
         }
     )
     opportunity = odata.one("Opportunity", Title="Euro deal")["Id"]
-    creatio.admin.seed(
-        {
-            "OpportunityProductInterest": [
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["LIC"],
-                    "Quantity": 2,
-                    "Price": "100.00",
-                    "Amount": "200.00",
-                },
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["SVC"],
-                    "Quantity": 3,
-                    "Price": "33.33",
-                    "Amount": "99.99",
-                    "UsrDiscountPercent": "10",
-                },
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["HW"],
-                    "Quantity": 1,
-                    "Price": "19.99",
-                    "Amount": "19.99",
-                },
-            ]
-        }
-    )
+    creatio.admin.seed({"OpportunityProductInterest": opportunity_lines(opportunity, product)})
     run(api, "opportunities-to-sales-orders")  # still open: no order
     orders_while_open = len(xml.query("SODOCUMENT"))
     # The sales rep wins the deal.

@@ -5,7 +5,6 @@ other deployment's messages where they are."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,26 +15,15 @@ from sandbox.azurite import Azurite
 from shared.messages import FLOW_RUNS_QUEUE, RECORD_UPSERTS_QUEUE, FlowRunMessage, RecordMessage
 from shared.queue_names import queue_name
 from tests.e2e.conftest import start_host, stop_host
-from tests.e2e.test_sync_through_host import finished, systems_env
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.e2e.intacct_host import systems_env
+from tests.e2e.runs import finished
+from tests.support.creatio import RunningCreatio
+from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 OURS, THEIRS = "qnours", "qntheirs"
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
 
 
 def other_queue(azurite: Azurite, queue: str) -> QueueClient:

@@ -8,24 +8,19 @@ the other. One host and one pair of emulators for the module: each test has its 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.e2e.conftest import RunningHost
 from tests.e2e.dataverse_host import (  # noqa: F401 (fixtures, registered by name)
     Crm,
     Dynamics,
-    creatio_fixture,
     crm_fixture,
-    dataverse_fixture,
     dynamics_fixture,
     host_fixture,
     run,
-    systems_env,
     writes,
 )
-from tests.e2e.test_dry_run_plan_host import plan
+from tests.e2e.runs import decided, plan
 from tests.support.creatio import RunningCreatio
 from tests.support.dataverse import RunningDataverse
 
@@ -93,11 +88,6 @@ def test_a_dry_runs_plan_matches_the_real_run_and_writes_nothing(
         real = run(api, "accounts-to-dataverse")
         real_plan, _ = plan(api, real["id"], limit=500)
     assert writes(dataverse.admin) > before[1]
-
-    def decided(items: dict[str, dict]) -> dict[str, tuple[Any, ...]]:
-        return {
-            rid: (i["outcome"], i["action"], i["changes"], i["field"]) for rid, i in items.items()
-        }
 
     assert decided(real_plan) == decided(dry_plan)
     assert dynamics.one("accounts", "accountnumber eq 'REN'")["name"] == "Renamed Ltd (new)"

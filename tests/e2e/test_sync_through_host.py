@@ -7,39 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sandbox.azurite import Azurite
 from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.engine import creatio_settings, intacct_settings
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.e2e.intacct_host import systems_env
+from tests.e2e.runs import finished
+from tests.support.creatio import RunningCreatio
+from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNTS = "creatio-intacct.accounts-to-intacct"
 ORDERS = "creatio-intacct.orders-to-invoices"
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
-def systems_env(creatio: RunningCreatio, intacct: RunningIntacct) -> dict[str, str]:
-    return {
-        "SHUTTLE_SOLUTIONS": "creatio-intacct",
-        **creatio_settings(creatio),
-        **intacct_settings(intacct),
-    }
 
 
 @pytest.fixture
@@ -58,19 +38,6 @@ def host(
     stop_host(running)
     # The host closes the app's storage and connector sessions when it stops.
     assert "Unclosed client session" not in running.log()
-
-
-def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
-    def done() -> dict | None:
-        run = api.get(f"/runs/{run_id}").json()
-        return run if run["status"] != "running" else None
-
-    run = wait_for(done, timeout, f"run {run_id} to finish")
-    counts = run["counts"]  # type: ignore[index]
-    assert counts["read"] == sum(
-        counts[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "pending")
-    )
-    return run  # type: ignore[return-value]
 
 
 def test_an_order_waits_for_its_account_then_becomes_an_invoice(

@@ -32,34 +32,16 @@ import pytest
 from sandbox.azurite import Azurite
 from sandbox.emulators.identity import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT
 from tests.e2e.conftest import RunningHost, start_host, stop_host, wait_for
-from tests.e2e.test_sync_through_host import finished
-from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.dataverse import RunningDataverse, running_dataverse
+from tests.e2e.runs import finished
+from tests.support.creatio import RunningCreatio
+from tests.support.dataverse import RunningDataverse
 from tests.support.engine import creatio_settings, intacct_settings
-from tests.support.intacct import RunningIntacct, running_intacct
+from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
 
 INTACCT, DYNAMICS = "creatio-intacct", "creatio-dynamics"
 PAGE = 5  # SHUTTLE_PAGE_SIZE: a few records make several pages
-
-
-@pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
-    with running_dataverse(tmp_path_factory.mktemp("dataverse-tls")) as running:
-        yield running
 
 
 def dataverse_settings(running: RunningDataverse) -> dict[str, str]:

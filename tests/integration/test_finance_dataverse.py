@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from shared.runtime import Services
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio
 from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
+from tests.support.finance import DOCUMENT_LINES, document_lines, money, one
 
 SOLUTION = "creatio-dynamics"
 
@@ -46,39 +46,6 @@ async def run(services: Services, flow: str) -> RunRecord:
     done = await run_flow(services, f"{SOLUTION}.{flow}")
     assert done.status is RunStatus.SUCCEEDED, (flow, done.errors)
     return done
-
-
-def one(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
-    (row,) = [r for r in rows if all(str(r.get(k)) == str(v) for k, v in where.items())]
-    return row
-
-
-def money(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-LINES = (  # product, quantity, price, amount, discount, tax, total
-    ("LIC", 2, "100.00", "200.00", "0", "0", "200.00"),
-    ("SVC", 3, "33.33", "99.99", "10.00", "0", "89.99"),
-    ("HW", 1, "19.99", "19.99", "0", "3.80", "23.79"),
-)
-
-
-def lines(parent: str, parent_id: str, product: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            parent: parent_id,
-            "ProductId": product[code],
-            "Name": code,
-            "Quantity": quantity,
-            "Price": price,
-            "Amount": amount,
-            "DiscountAmount": discount,
-            "TaxAmount": tax,
-            "TotalAmount": total,
-        }
-        for code, quantity, price, amount, discount, tax, total in LINES
-    ]
 
 
 async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
@@ -131,7 +98,7 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
         }
     )
     order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
-    creatio.admin.seed({"OrderProduct": lines("OrderId", order, product)})
+    creatio.admin.seed({"OrderProduct": document_lines("OrderId", order, product)})
     await run(services, "orders-to-sales-orders")
     salesorder = one(dataverse.admin.rows("salesorder"))
     assert salesorder["_transactioncurrencyid_value"] == dv_eur["transactioncurrencyid"]
@@ -145,7 +112,9 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
             money(d["extendedamount"]),
         )
         for d in details
-    ) == sorted((money(p), money(d), money(t), money(total)) for _, _, p, _, d, t, total in LINES)
+    ) == sorted(
+        (money(p), money(d), money(t), money(total)) for _, _, p, _, d, t, total in DOCUMENT_LINES
+    )
     assert (money(salesorder["totalamount"]), money(salesorder["totaltax"])) == (
         Decimal("313.78"),
         Decimal("3.80"),
@@ -174,7 +143,7 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
         }
     )
     crm_invoice = str(one(creatio.rows("Invoice"), Number="INV-EUR-1")["Id"])
-    creatio.admin.seed({"InvoiceProduct": lines("InvoiceId", crm_invoice, product)})
+    creatio.admin.seed({"InvoiceProduct": document_lines("InvoiceId", crm_invoice, product)})
     await run(services, "invoices-to-dataverse")
     invoice = one(dataverse.admin.rows("invoice"))
     assert (invoice["invoicenumber"], str(invoice["datedelivered"])[:10]) == (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
 from tests.support.creatio import RunningCreatio
 from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
+from tests.support.finance import one, opportunity_lines
 from tests.support.intacct import RunningIntacct
 
 SOLUTION = "creatio-intacct"
@@ -45,11 +45,6 @@ async def run(services: Services, flow: str) -> RunRecord:
     done = await run_flow(services, f"{SOLUTION}.{flow}")
     assert done.status is RunStatus.SUCCEEDED, (flow, done.errors)
     return done
-
-
-def one(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
-    (row,) = [r for r in rows if all(str(r.get(k)) == str(v) for k, v in where.items())]
-    return row
 
 
 async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
@@ -89,34 +84,7 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
         }
     )
     opportunity = str(one(creatio.rows("Opportunity"), Title="Euro deal")["Id"])
-    creatio.admin.seed(
-        {
-            "OpportunityProductInterest": [
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["LIC"],
-                    "Quantity": 2,
-                    "Price": "100.00",
-                    "Amount": "200.00",
-                },
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["SVC"],
-                    "Quantity": 3,
-                    "Price": "33.33",
-                    "Amount": "99.99",
-                    "UsrDiscountPercent": "10",
-                },
-                {
-                    "OpportunityId": opportunity,
-                    "ProductId": product["HW"],
-                    "Quantity": 1,
-                    "Price": "19.99",
-                    "Amount": "19.99",
-                },
-            ]
-        }
-    )
+    creatio.admin.seed({"OpportunityProductInterest": opportunity_lines(opportunity, product)})
     await run(services, "opportunities-to-sales-orders")
     order = one(intacct.admin.rows("SODOCUMENT"))
     assert (order["CUSTOMERID"], order["CURRENCY"]) == ("EURO1", "EUR")
