@@ -14,6 +14,7 @@ from sandbox.emulators.creatio import CreatioEmulator, Options, create_app
 from sandbox.emulators.server import EmulatorServer
 from shared.connectors.creatio import CreatioConfig
 from shared.connectors.retry import RetryPolicy
+from tests.support.emulator_admin import EmulatorAdmin
 from tests.support.polling import eventually  # noqa: F401  (re-exported for tests)
 
 USER, PASSWORD = "Supervisor", "Supervisor"
@@ -22,30 +23,9 @@ LOGIN = "/ServiceModel/AuthService.svc/Login"
 T = TypeVar("T")
 
 
-class Admin:
-    """The emulator's /_emulator API (never counted, throttled or failed)."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30)
-
-    def _ok(self, response: httpx.Response) -> Any:
-        response.raise_for_status()
-        return response.json()
-
-    def knobs(self, **values: Any) -> dict[str, Any]:
-        return self._ok(self.http.put("/knobs", json=values))  # type: ignore[no-any-return]
-
-    def options(self, **values: Any) -> dict[str, Any]:
-        return self._ok(self.http.put("/options", json=values))  # type: ignore[no-any-return]
-
-    def faults(self, *faults: dict[str, Any]) -> None:
-        self._ok(self.http.post("/faults", json=list(faults)))
-
-    def seed(self, payload: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        return self._ok(self.http.post("/seed", json=payload))  # type: ignore[no-any-return]
-
-    def stats(self) -> dict[str, Any]:
-        return self._ok(self.http.get("/calls"))  # type: ignore[no-any-return]
+class Admin(EmulatorAdmin):
+    """The Creatio emulator's admin API: besides the common routes, counters by route, lookups
+    and OAuth tokens."""
 
     def calls(self, key: str) -> int:
         return int(self.stats()["calls"].get(key, 0))
@@ -53,26 +33,11 @@ class Admin:
     def writes(self, key: str) -> int:
         return int(self.stats()["writes"].get(key, 0))
 
-    def requests(self) -> list[dict[str, Any]]:
-        return self._ok(self.http.get("/requests"))["requests"]  # type: ignore[no-any-return]
-
     def lookups(self) -> dict[str, dict[str, str]]:
         return self._ok(self.http.get("/lookups"))  # type: ignore[no-any-return]
 
-    def clear_calls(self) -> None:
-        self._ok(self.http.delete("/calls"))
-
-    def expire_sessions(self) -> int:
-        return int(self._ok(self.http.post("/sessions/expire"))["expired"])
-
     def expire_tokens(self) -> int:
         return int(self._ok(self.http.post("/tokens/expire"))["expired"])
-
-    def reset(self) -> None:
-        self._ok(self.http.post("/reset"))
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @dataclass

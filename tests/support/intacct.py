@@ -17,57 +17,22 @@ from sandbox.emulators.intacct import GATEWAY_PATH, IntacctEmulator, Options, cr
 from sandbox.emulators.server import EmulatorServer
 from shared.connectors.intacct import IntacctConfig
 from shared.connectors.retry import RetryPolicy
+from tests.support.emulator_admin import EmulatorAdmin
 
 SENDER, SENDER_PASSWORD = "SHUTTLE_SANDBOX", "sandbox-sender-password"
 COMPANY, USER, USER_PASSWORD = "SANDBOX", "ws_shuttle", "sandbox-user-password"
 FAST_RETRY = RetryPolicy(attempts=6, base_delay_s=0.02, max_delay_s=0.3, total_s=30.0)
 
 
-class Admin:
-    """The emulator's /_emulator API (never counted, throttled or failed)."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30)
-
-    def _ok(self, response: httpx.Response) -> Any:
-        response.raise_for_status()
-        return response.json()
-
-    def knobs(self, **values: Any) -> dict[str, Any]:
-        return self._ok(self.http.put("/knobs", json=values))  # type: ignore[no-any-return]
-
-    def options(self, **values: Any) -> dict[str, Any]:
-        return self._ok(self.http.put("/options", json=values))  # type: ignore[no-any-return]
-
-    def faults(self, *faults: dict[str, Any]) -> None:
-        self._ok(self.http.post("/faults", json=list(faults)))
-
-    def seed(self, payload: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        return self._ok(self.http.post("/seed", json=payload))  # type: ignore[no-any-return]
-
-    def stats(self) -> dict[str, Any]:
-        return self._ok(self.http.get("/calls"))  # type: ignore[no-any-return]
+class Admin(EmulatorAdmin):
+    """The Intacct emulator's admin API: besides the common routes, its tables and the
+    results of offline requests."""
 
     def rows(self, object: str) -> list[dict[str, Any]]:
         return self._ok(self.http.get(f"/rows/{object}"))["rows"]  # type: ignore[no-any-return]
 
-    def requests(self) -> list[dict[str, Any]]:
-        return self._ok(self.http.get("/requests"))["requests"]  # type: ignore[no-any-return]
-
-    def expire_sessions(self) -> int:
-        return int(self._ok(self.http.post("/sessions/expire"))["expired"])
-
     def expire_results(self) -> int:
         return int(self._ok(self.http.post("/results/expire"))["expired"])
-
-    def clear_calls(self) -> None:
-        self._ok(self.http.delete("/calls"))
-
-    def reset(self) -> None:
-        self._ok(self.http.post("/reset"))
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @dataclass
