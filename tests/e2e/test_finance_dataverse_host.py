@@ -26,7 +26,7 @@ from tests.e2e.dataverse_host import (  # noqa: F401 (fixtures, registered by na
 )
 from tests.support.creatio import RunningCreatio
 from tests.support.dataverse import RunningDataverse
-from tests.support.finance import DOCUMENT_LINES, document_lines, money
+from tests.support.finance import DOCUMENT_LINES, document_lines, euro_deal, euro_order, money
 
 pytestmark = pytest.mark.e2e
 
@@ -56,30 +56,10 @@ def deal(
     account = crm.one("Account", "Code eq 'EURO1'")["Id"]
     product = {r["Code"]: r["Id"] for r in crm.where("Product", "Price eq 1.00")}
     creatio.admin.seed(
-        {
-            "Opportunity": [
-                {
-                    "Title": "Euro deal",
-                    "AccountId": account,
-                    "UsrCurrencyId": eur,
-                    "StageId": lookups["OpportunityStage"]["Closed won"],
-                }
-            ]
-        }
+        {"Opportunity": [euro_deal(account, lookups["OpportunityStage"]["Closed won"], eur)]}
     )
     opportunity = crm.one("Opportunity", "Title eq 'Euro deal'")["Id"]
-    creatio.admin.seed(
-        {
-            "Order": [
-                {
-                    "Number": "ORD-EUR-1",
-                    "AccountId": account,
-                    "OpportunityId": opportunity,
-                    "CurrencyId": eur,
-                }
-            ]
-        }
-    )
+    creatio.admin.seed({"Order": [euro_order(account, opportunity, eur)]})
     order = crm.one("Order", "Number eq 'ORD-EUR-1'")["Id"]
     creatio.admin.seed({"OrderProduct": document_lines("OrderId", order, product)})
     with host.client() as api:

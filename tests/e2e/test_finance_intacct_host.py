@@ -25,7 +25,7 @@ from tests.e2e.intacct_host import (  # noqa: F401 (fixtures, registered by name
 )
 from tests.e2e.vendors import CreatioOData, IntacctXml, legacy_date, lines
 from tests.support.creatio import RunningCreatio
-from tests.support.finance import money, opportunity_lines
+from tests.support.finance import INTACCT_FINANCE_FLOWS, euro_deal, money, opportunity_lines
 from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
@@ -61,13 +61,12 @@ def won(
     creatio.admin.seed(
         {
             "Opportunity": [
-                {
-                    "Title": "Euro deal",
-                    "AccountId": account,
-                    "DueDate": "2026-11-20T00:00:00Z",
-                    "StageId": lookups["OpportunityStage"]["Negotiation"],
-                    "UsrCurrencyId": lookups["Currency"]["EUR"],
-                }
+                euro_deal(
+                    account,
+                    lookups["OpportunityStage"]["Negotiation"],
+                    lookups["Currency"]["EUR"],
+                    DueDate="2026-11-20T00:00:00Z",
+                )
             ]
         }
     )
@@ -273,15 +272,7 @@ def test_payments_make_the_creatio_invoice_partly_paid_then_paid_and_a_credit_me
 
     # A full cycle more, nothing changed anywhere: no write at either system.
     before = (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"])
-    for flow in (
-        "opportunities-to-sales-orders",
-        "sales-orders-to-opportunities",
-        "orders-to-invoices",
-        "invoices-to-creatio",
-        "invoices-to-opportunities",
-        "payments-to-creatio",
-        "credit-memos-to-creatio",
-    ):
+    for flow in INTACCT_FINANCE_FLOWS:
         counts = run(api, flow)["counts"]
         assert counts["created"] + counts["updated"] + counts["failed"] == 0, flow
     assert (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"]) == before

@@ -17,6 +17,7 @@ from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
     dataverse_emulator,
     dynamics_services,
     intacct_emulator,
+    intacct_engine_settings,
     intacct_services,
 )
 from tests.support.memory_systems import Systems

@@ -9,7 +9,6 @@ linked to its invoice and opportunity. Credit notes: tests/e2e/test_finance_data
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -18,28 +17,16 @@ from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
 from tests.support import dataverse as dv
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
-from tests.support.finance import DOCUMENT_LINES, document_lines, money, one
+from tests.support.engine import fail_missing_links_fast, run_flow
+from tests.support.finance import DOCUMENT_LINES, document_lines, euro_deal, euro_order, money, one
 
 SOLUTION = "creatio-dynamics"
 
 
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    dataverse_emulator: dv.RunningDataverse,
-) -> AsyncIterator[Services]:
-    async with emulator_services(
-        storage_connection_string,
-        table_prefix,
-        SOLUTION,
-        creatio_emulator=creatio_emulator,
-        dataverse_emulator=dataverse_emulator,
-    ) as built:
-        fail_missing_links_fast(built)
-        yield built
+def services(dynamics_services: Services) -> Services:
+    fail_missing_links_fast(dynamics_services)
+    return dynamics_services
 
 
 async def run(services: Services, flow: str) -> RunRecord:
@@ -73,30 +60,10 @@ async def test_won_deal_order_and_invoice_to_dynamics_and_paid_status_back(
 
     # -- the won deal's order: three lines (10.00 off one, 3.80 tax on another), in EUR -----
     creatio.admin.seed(
-        {
-            "Opportunity": [
-                {
-                    "Title": "Euro deal",
-                    "AccountId": account,
-                    "UsrCurrencyId": eur,
-                    "StageId": lookups["OpportunityStage"]["Closed won"],
-                }
-            ]
-        }
+        {"Opportunity": [euro_deal(account, lookups["OpportunityStage"]["Closed won"], eur)]}
     )
     opportunity = str(one(creatio.rows("Opportunity"), Title="Euro deal")["Id"])
-    creatio.admin.seed(
-        {
-            "Order": [
-                {
-                    "Number": "ORD-EUR-1",
-                    "AccountId": account,
-                    "OpportunityId": opportunity,
-                    "CurrencyId": eur,
-                }
-            ]
-        }
-    )
+    creatio.admin.seed({"Order": [euro_order(account, opportunity, eur)]})
     order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
     creatio.admin.seed({"OrderProduct": document_lines("OrderId", order, product)})
     await run(services, "orders-to-sales-orders")

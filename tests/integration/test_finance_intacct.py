@@ -7,7 +7,6 @@ payments and a credit memo arrive linked to their invoice and opportunity, in EU
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -16,29 +15,22 @@ from shared.connectors.protocol import LINES_FIELD, SourceRef
 from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import emulator_services, fail_missing_links_fast, run_flow
-from tests.support.finance import one, opportunity_lines
+from tests.support.engine import fail_missing_links_fast, run_flow
+from tests.support.finance import INTACCT_FINANCE_FLOWS, euro_deal, one, opportunity_lines
 from tests.support.intacct import RunningIntacct
 
 SOLUTION = "creatio-intacct"
 
 
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    async with emulator_services(
-        storage_connection_string,
-        table_prefix,
-        SOLUTION,
-        creatio_emulator=creatio_emulator,
-        intacct_emulator=intacct_emulator,
-    ) as built:
-        fail_missing_links_fast(built)
-        yield built
+def intacct_engine_settings() -> dict[str, str]:
+    return {}  # pages as deployed
+
+
+@pytest.fixture
+def services(intacct_services: Services) -> Services:
+    fail_missing_links_fast(intacct_services)
+    return intacct_services
 
 
 async def run(services: Services, flow: str) -> RunRecord:
@@ -73,13 +65,12 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
     creatio.admin.seed(
         {
             "Opportunity": [
-                {
-                    "Title": "Euro deal",
-                    "AccountId": str(account),
-                    "DueDate": "2026-11-20T00:00:00Z",
-                    "StageId": lookups["OpportunityStage"]["Closed won"],
-                    "UsrCurrencyId": eur,
-                }
+                euro_deal(
+                    str(account),
+                    lookups["OpportunityStage"]["Closed won"],
+                    eur,
+                    DueDate="2026-11-20T00:00:00Z",
+                )
             ]
         }
     )
@@ -268,15 +259,7 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
 
     # A full cycle more with nothing changed writes nothing anywhere.
     before = (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"])
-    for flow in (
-        "opportunities-to-sales-orders",
-        "sales-orders-to-opportunities",
-        "orders-to-invoices",
-        "invoices-to-creatio",
-        "invoices-to-opportunities",
-        "payments-to-creatio",
-        "credit-memos-to-creatio",
-    ):
+    for flow in INTACCT_FINANCE_FLOWS:
         again = await run(services, flow)
         assert again.counts.created + again.counts.updated + again.counts.failed == 0, flow
     assert (creatio.admin.stats()["writes"], intacct.admin.stats()["writes"]) == before

@@ -8,7 +8,6 @@ its phase, and every record — also those changed during the window — is sync
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from shared.runtime import Services
 from shared.scheduler import tick
 from tests.support.clock import WallClock
 from tests.support.creatio import RunningCreatio
-from tests.support.engine import emulator_services
 from tests.support.intacct import RunningIntacct
 
 FLOW = "creatio-intacct.accounts-to-intacct"
@@ -34,21 +32,13 @@ PAGE = 5
 
 
 @pytest.fixture
-async def services(
-    storage_connection_string: str,
-    table_prefix: str,
-    creatio_emulator: RunningCreatio,
-    intacct_emulator: RunningIntacct,
-) -> AsyncIterator[Services]:
-    async with emulator_services(
-        storage_connection_string,
-        table_prefix,
-        "creatio-intacct",
-        creatio_emulator=creatio_emulator,
-        intacct_emulator=intacct_emulator,
-        settings={"SHUTTLE_PAGE_SIZE": str(PAGE)},
-    ) as built:
-        yield built
+def intacct_engine_settings() -> dict[str, str]:
+    return {"SHUTTLE_PAGE_SIZE": str(PAGE)}
+
+
+@pytest.fixture
+def services(intacct_services: Services) -> Services:
+    return intacct_services
 
 
 def stamp(moment: datetime) -> str:

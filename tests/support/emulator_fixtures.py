@@ -35,20 +35,28 @@ def dataverse_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dv.
 
 
 @pytest.fixture
+def intacct_engine_settings() -> dict[str, str]:
+    """App settings of `intacct_services` beyond the systems' own (a module may override)."""
+    return {"SHUTTLE_PAGE_SIZE": "100"}
+
+
+@pytest.fixture
 async def intacct_services(
     storage_connection_string: str,
     table_prefix: str,
     creatio_emulator: RunningCreatio,
     intacct_emulator: RunningIntacct,
+    intacct_engine_settings: dict[str, str],
 ) -> AsyncIterator[Services]:
-    """creatio-intacct over the Creatio and Intacct emulators (reset), pages of 100."""
+    """creatio-intacct over the Creatio and Intacct emulators (reset), by default pages of
+    100."""
     async with emulator_services(
         storage_connection_string,
         table_prefix,
         "creatio-intacct",
         creatio_emulator=creatio_emulator,
         intacct_emulator=intacct_emulator,
-        settings={"SHUTTLE_PAGE_SIZE": "100"},
+        settings=intacct_engine_settings,
     ) as built:
         yield built
 

@@ -19,6 +19,39 @@ def one(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
     return row
 
 
+# The finance flows of creatio-intacct, in the order a full cycle runs them.
+INTACCT_FINANCE_FLOWS = (
+    "opportunities-to-sales-orders",
+    "sales-orders-to-opportunities",
+    "orders-to-invoices",
+    "invoices-to-creatio",
+    "invoices-to-opportunities",
+    "payments-to-creatio",
+    "credit-memos-to-creatio",
+)
+
+
+def euro_deal(account: str, stage: str, eur: str, **more: Any) -> dict[str, Any]:
+    """The deal (a Creatio Opportunity) of account `account` in EUR, at `stage`."""
+    return {
+        "Title": "Euro deal",
+        "AccountId": account,
+        "StageId": stage,
+        "UsrCurrencyId": eur,
+        **more,
+    }
+
+
+def euro_order(account: str, opportunity: str, eur: str) -> dict[str, Any]:
+    """The deal's Creatio Order, ORD-EUR-1, in EUR."""
+    return {
+        "Number": "ORD-EUR-1",
+        "AccountId": account,
+        "OpportunityId": opportunity,
+        "CurrencyId": eur,
+    }
+
+
 def opportunity_lines(opportunity: str, product: dict[str, str]) -> list[dict[str, Any]]:
     """The deal's three product lines (Creatio OpportunityProductInterest), by product code:
     two licences at 100.00, three services at 33.33 with 10 % off, one piece of hardware."""
