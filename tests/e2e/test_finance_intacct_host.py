@@ -25,7 +25,13 @@ from tests.e2e.intacct_host import (  # noqa: F401 (fixtures, registered by name
 )
 from tests.e2e.vendors import CreatioOData, IntacctXml, legacy_date, lines
 from tests.support.creatio import RunningCreatio
-from tests.support.finance import INTACCT_FINANCE_FLOWS, euro_deal, money, opportunity_lines
+from tests.support.finance import (
+    INTACCT_FINANCE_FLOWS,
+    euro_deal,
+    money,
+    opportunity_lines,
+    order_lines,
+)
 from tests.support.intacct import RunningIntacct
 
 pytestmark = pytest.mark.e2e
@@ -107,42 +113,7 @@ def invoiced(
         }
     )
     order = odata.one("Order", Number="ORD-EUR-1")["Id"]
-    creatio.admin.seed(
-        {
-            "OrderProduct": [
-                {
-                    "OrderId": order,
-                    "ProductId": won["LIC"],
-                    "Name": "Licence",
-                    "Quantity": 2,
-                    "Price": "100.00",
-                    "Amount": "200.00",
-                    "TotalAmount": "200.00",
-                },
-                {
-                    "OrderId": order,
-                    "ProductId": won["SVC"],
-                    "Name": "Service",
-                    "Quantity": 3,
-                    "Price": "33.33",
-                    "Amount": "99.99",
-                    "DiscountPercent": "10",
-                    "DiscountAmount": "10.00",
-                    "TotalAmount": "89.99",
-                },
-                {
-                    "OrderId": order,
-                    "ProductId": won["HW"],
-                    "Name": "Hardware",
-                    "Quantity": 1,
-                    "Price": "19.99",
-                    "Amount": "19.99",
-                    "TaxAmount": "3.80",
-                    "TotalAmount": "23.79",
-                },
-            ]
-        }
-    )
+    creatio.admin.seed({"OrderProduct": order_lines(order, won)})
     for flow in ("orders-to-invoices", "invoices-to-creatio", "invoices-to-opportunities"):
         run(api, flow)
     return {**won, "order": order}

@@ -16,7 +16,13 @@ from shared.flows.models import RunRecord, RunStatus
 from shared.runtime import Services
 from tests.support.creatio import RunningCreatio
 from tests.support.engine import fail_missing_links_fast, run_flow
-from tests.support.finance import INTACCT_FINANCE_FLOWS, euro_deal, one, opportunity_lines
+from tests.support.finance import (
+    INTACCT_FINANCE_FLOWS,
+    euro_deal,
+    one,
+    opportunity_lines,
+    order_lines,
+)
 from tests.support.intacct import RunningIntacct
 
 SOLUTION = "creatio-intacct"
@@ -109,42 +115,7 @@ async def test_won_opportunity_to_paid_invoice_with_payments_and_a_credit_memo(
         }
     )
     creatio_order = str(one(creatio.rows("Order"), Number="ORD-EUR-1")["Id"])
-    creatio.admin.seed(
-        {
-            "OrderProduct": [
-                {
-                    "OrderId": creatio_order,
-                    "ProductId": product["LIC"],
-                    "Name": "Licence",
-                    "Quantity": 2,
-                    "Price": "100.00",
-                    "Amount": "200.00",
-                    "TotalAmount": "200.00",
-                },
-                {
-                    "OrderId": creatio_order,
-                    "ProductId": product["SVC"],
-                    "Name": "Service",
-                    "Quantity": 3,
-                    "Price": "33.33",
-                    "Amount": "99.99",
-                    "DiscountPercent": "10",
-                    "DiscountAmount": "10.00",
-                    "TotalAmount": "89.99",
-                },
-                {
-                    "OrderId": creatio_order,
-                    "ProductId": product["HW"],
-                    "Name": "Hardware",
-                    "Quantity": 1,
-                    "Price": "19.99",
-                    "Amount": "19.99",
-                    "TaxAmount": "3.80",
-                    "TotalAmount": "23.79",
-                },
-            ]
-        }
-    )
+    creatio.admin.seed({"OrderProduct": order_lines(creatio_order, product)})
     await run(services, "orders-to-invoices")
     invoice = one(intacct.admin.rows("ARINVOICE"), RECORDID="ORD-EUR-1")
     assert invoice["CURRENCY"] == "EUR"

@@ -81,6 +81,43 @@ def opportunity_lines(opportunity: str, product: dict[str, str]) -> list[dict[st
     ]
 
 
+def order_lines(order: str, product: dict[str, str]) -> list[dict[str, Any]]:
+    """The Creatio order's three lines of creatio-intacct (Creatio OrderProduct), by product
+    code: one 10 % off, one taxed."""
+    return [
+        {
+            "OrderId": order,
+            "ProductId": product["LIC"],
+            "Name": "Licence",
+            "Quantity": 2,
+            "Price": "100.00",
+            "Amount": "200.00",
+            "TotalAmount": "200.00",
+        },
+        {
+            "OrderId": order,
+            "ProductId": product["SVC"],
+            "Name": "Service",
+            "Quantity": 3,
+            "Price": "33.33",
+            "Amount": "99.99",
+            "DiscountPercent": "10",
+            "DiscountAmount": "10.00",
+            "TotalAmount": "89.99",
+        },
+        {
+            "OrderId": order,
+            "ProductId": product["HW"],
+            "Name": "Hardware",
+            "Quantity": 1,
+            "Price": "19.99",
+            "Amount": "19.99",
+            "TaxAmount": "3.80",
+            "TotalAmount": "23.79",
+        },
+    ]
+
+
 # The Creatio order's (and invoice's) lines of creatio-dynamics: one discounted, one taxed.
 DOCUMENT_LINES = (  # product, quantity, price, amount, discount, tax, total
     ("LIC", 2, "100.00", "200.00", "0", "0", "200.00"),
