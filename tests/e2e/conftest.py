@@ -101,6 +101,13 @@ def emulated_systems() -> Iterator[EmulatedSystems]:
         yield EmulatedSystems(creatio, intacct)
 
 
+@pytest.fixture
+def api(host: RunningHost) -> Iterator[httpx.Client]:
+    """A client of the host's HTTP API (`host`: whatever host the module starts)."""
+    with host.client() as client:
+        yield client
+
+
 def start_host(
     azurite: Azurite, tmp: Path, *, preload: list[str] | None = None, **env: str
 ) -> RunningHost:

@@ -33,12 +33,6 @@ def host(
     stop_host(running)
 
 
-@pytest.fixture
-def api(host: RunningHost) -> Iterator[httpx.Client]:
-    with host.client() as client:
-        yield client
-
-
 def error(resp: httpx.Response, status: int, code: str) -> dict:
     assert resp.status_code == status, resp.text
     body = resp.json()["error"]

@@ -24,12 +24,6 @@ def host(e2e_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iter
     stop_host(running)
 
 
-@pytest.fixture
-def api(host: RunningHost) -> Iterator[httpx.Client]:
-    with host.client() as client:
-        yield client
-
-
 def around_now() -> dict[str, str]:
     """A UTC window from an hour ago to an hour ahead (crossing midnight when it must)."""
     now = datetime.now(UTC)

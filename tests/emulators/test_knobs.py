@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,18 +14,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from sandbox.emulators.knobs import FaultLayer
-from tests.support.creatio import RunningCreatio, creatio, creatio_server, login
+from tests.support.creatio import RunningCreatio, creatio, creatio_server, login, session
 
-__all__ = ["creatio", "creatio_server"]
-
-
-@pytest.fixture
-def session(creatio: RunningCreatio) -> Iterator[httpx.Client]:
-    client, _ = login(creatio.url)
-    try:
-        yield client
-    finally:
-        client.close()
+__all__ = ["creatio", "creatio_server", "session"]
 
 
 def test_rate_limit_answers_429_with_retry_after(

@@ -111,3 +111,13 @@ def creatio(creatio_server: RunningCreatio) -> RunningCreatio:
     knobs, no faults, no sessions, zero counts."""
     creatio_server.admin.reset()
     return creatio_server
+
+
+@pytest.fixture
+def session(creatio: RunningCreatio) -> Iterator[httpx.Client]:
+    """A logged-in raw HTTP session with the BPMCSRF header set."""
+    client, _ = login(creatio.url)
+    try:
+        yield client
+    finally:
+        client.close()
