@@ -32,9 +32,8 @@ DOWN = Probe(ok=False, message="could not connect to Creatio")
 async def test_two_hosts_racing_one_episode_send_one_message(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    a, b = await make_services(), await make_services()
+    a, b = await make_services(notify={"mode": "connection_failures"}), await make_services()
     assert a.notifications and b.notifications
-    await a.notifications.patch_settings(b'{"mode": "connection_failures"}')
     a.notifications.monitor.checker = Scripted(creatio=[DOWN, DOWN, Probe(ok=True)])
     b.notifications.monitor.checker = Scripted(creatio=[DOWN, DOWN, Probe(ok=True)])
     now = T0
@@ -50,9 +49,8 @@ async def test_two_hosts_racing_one_episode_send_one_message(
 async def test_the_same_event_from_two_hosts_is_sent_once(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    a, b = await make_services(), await make_services()
+    a, b = await make_services(notify={"mode": "every_error"}), await make_services()
     assert a.notifications and b.notifications
-    await a.notifications.patch_settings(b'{"mode": "every_error"}')
     event = Event(
         kind=EventKind.FLOW_STOPPED,
         key="run|r1|stopped",

@@ -60,9 +60,11 @@ async def test_report_time_follows_the_time_zone_across_a_dst_change(
 async def test_two_hosts_send_one_report_a_day(
     make_services: MakeServices, mail_sink: MailSink
 ) -> None:
-    a, b = await make_services(), await make_services()
+    a, b = (
+        await make_services(notify={"mode": "full_daily", "daily_report_at": "06:00:00"}),
+        await make_services(),
+    )
     assert a.notifications and b.notifications
-    await a.notifications.patch_settings(b'{"mode": "full_daily", "daily_report_at": "06:00:00"}')
     at = datetime(2026, 12, 5, 6, 0, 30, tzinfo=UTC)
     sent = await asyncio.gather(
         *(
