@@ -10,8 +10,8 @@ import httpx
 from tests.e2e.conftest import wait_for
 
 
-def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
-    def done() -> dict | None:
+def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
         run = api.get(f"/runs/{run_id}").json()
         return run if run["status"] != "running" else None
 
@@ -25,7 +25,7 @@ def finished(api: httpx.Client, run_id: str, timeout: float = 120) -> dict:
 
 def run_through(
     api: httpx.Client, flow_id: str, *, dry_run: bool = False, status: str | None = "succeeded"
-) -> dict:
+) -> dict[str, Any]:
     """Start `flow_id` over the host's API, wait for its end, check how it ended (`status`
     None: any end)."""
     body = {"dry_run": True} if dry_run else None
@@ -36,9 +36,9 @@ def run_through(
     return done
 
 
-def plan(api: httpx.Client, run_id: str, limit: int) -> tuple[dict[str, dict], int]:
+def plan(api: httpx.Client, run_id: str, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
     """Every item of the run's plan, asked for `limit` at a time; and how many pages."""
-    items: dict[str, dict] = {}
+    items: dict[str, dict[str, Any]] = {}
     after: str | None = None
     pages = 0
     while True:
@@ -55,7 +55,7 @@ def plan(api: httpx.Client, run_id: str, limit: int) -> tuple[dict[str, dict], i
         after = body["next"]
 
 
-def decided(items: dict[str, dict]) -> dict[str, tuple[Any, ...]]:
+def decided(items: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
     """What a plan (or a run's outcomes) decided per record: to compare a dry run's with the
     real run's."""
     return {rid: (i["outcome"], i["action"], i["changes"], i["field"]) for rid, i in items.items()}
