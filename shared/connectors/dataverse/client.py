@@ -102,7 +102,9 @@ class DataverseClient(ConnectorClient):
             verify=_verify(config),
             follow_redirects=False,
         )
-        self.protection = ServiceProtection(config.max_concurrency, clock=clock, sleep=sleep)
+        self.protection = ServiceProtection(
+            config.max_concurrency, clock=clock, sleep=sleep, window_s=config.limit_window_s
+        )
         self.answers = 0  # HTTP answers received (for the share of 429s)
 
     @classmethod
