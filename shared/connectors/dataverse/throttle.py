@@ -241,22 +241,11 @@ class ServiceProtection:
         self, seconds: float, ticket: Ticket | None = None, code: str | None = None
     ) -> None:
         """The server answered 429 (error `code`) to the call let through with `ticket`:
-        pause every new call for `seconds`; afterwards one probe call reopens the budget.
+        pause every new call for `seconds`.
         Request-count and execution-time refusals cap their window; the others lower
         `limit`."""
         self.throttled += 1
         now = self._clock()
-        print(
-            "DBG429",
-            round(now, 3),
-            code,
-            seconds,
-            ticket,
-            self.in_flight,
-            self.requests.spent(now),
-            self.requests.heard,
-            self.limit,
-        )
         self.paused_until = max(self.paused_until, now + max(seconds, 0.05))
         if code == REQUESTS_LIMIT:
             self.requests.refused(now)
