@@ -108,6 +108,7 @@ class ServiceProtection:
         self._epoch = 0
         self._changed_at = 0.0
         self.in_flight = 0
+        self._running: list[float] = []  # when each call in flight was let through
         self.max_in_flight = 0
         self.sent = 0
         self.throttled = 0
@@ -127,6 +128,7 @@ class ServiceProtection:
             finally:
                 async with self._condition:
                     self.in_flight -= 1
+                    self._running.remove(ticket.sent_at)
                     self._condition.notify_all()
 
     def _blocked(self) -> bool:
@@ -135,7 +137,12 @@ class ServiceProtection:
     def _room_at(self, now: float) -> float | None:
         """When both windows have room (None: not before an answer; with nothing in flight
         one call goes anyway, and earns a Retry-After if the server is full)."""
-        times = [self.requests.free_at(now, self.in_flight), self.execution.free_at(now)]
+        # Calls in flight will add at least the time they have run so far.
+        running = sum(now - started for started in self._running)
+        times = [
+            self.requests.free_at(now, self.in_flight),
+            self.execution.free_at(now, running),
+        ]
         if any(t is None for t in times):
             return None if self.in_flight else now
         return max(t for t in times if t is not None)
@@ -190,6 +197,7 @@ class ServiceProtection:
                     pace = room - now
                 else:
                     self.in_flight += 1
+                    self._running.append(now)
                     self.max_in_flight = max(self.max_in_flight, self.in_flight)
                     self.sent += 1
                     return Ticket(

@@ -16,11 +16,11 @@ age out instead of being refused:
   bound: what was spent counts answered calls from when they were sent (`recent`: they age
   out here before they do there) and, of the calls in flight, only the call itself (the
   others may not have reached the server yet, and counting them overstated the limit).
-  The highest figure heard over the last window is used. Other workers of the same
+  The latest answer's figure is used. Other workers of the same
   application user spend the same budget, so their share comes out of it (the header is
   the server's count for the user);
 - a 429 of this limit (no header, another web server, another worker's burst) caps the
-  limit at 90% of what this client had spent then; the cap grows back by `regrow` of
+  limit at 90% of what this client had spent then; the cap grows back by 2% (`REGROW`) of
   itself per window without another refusal, so freed capacity is found again slowly.
 
 Entries age out `guard_s` (a clock tick's worth) after the window.
@@ -33,7 +33,7 @@ from collections import deque
 
 SAFETY = 0.98  # of the limit heard: the server's and this client's stamps differ a little
 CUT = 0.9  # of what was spent when refused
-REGROW = 0.05  # of the cap, per window without a refusal
+REGROW = 0.02  # of the cap, per window without a refusal
 
 
 class SlidingWindow:
@@ -77,16 +77,7 @@ class SlidingWindow:
     def hear(self, now: float, remaining: float, spent_at_send: float) -> None:
         """An answer's remaining budget for a call sent when this client had spent
         `spent_at_send` (the call itself counted, for the request count)."""
-        value = max(0.0, remaining) + spent_at_send
-        while self._heard and (
-            self._heard[0][0] <= now - self.window_s or self._heard[-1][1] <= value
-        ):
-            # Aged out, or no longer the highest: the deque keeps a falling run of figures.
-            if self._heard[0][0] <= now - self.window_s:
-                self._heard.popleft()
-            else:
-                self._heard.pop()
-        self._heard.append((now, value))
+        self._heard = deque([(now, max(0.0, remaining) + spent_at_send)])
 
     def refused(self, now: float) -> None:
         self.refusals += 1

@@ -51,14 +51,16 @@ async def test_every_record_is_written_under_a_tight_request_limit(
             )
         )
         answers = client.answers
-        throttled = client.protection.throttled
+        throttled, paced = client.protection.throttled, client.protection.paced
     assert len(dataverse.admin.rows("account")) == records
     protection = dataverse.admin.stats()["protection"]
-    assert protection["throttled_total"] == throttled > 0
+    assert protection["throttled_total"] == throttled
     share = throttled / answers
     with capsys.disabled():
         print(f"\n429 share under a 25/s limit: {throttled}/{answers} = {share:.1%}")
-    assert share < 0.15
+    # The limit bound: calls waited for the window to have room instead of being refused.
+    assert paced > 0
+    assert share < 0.02
 
 
 async def test_the_concurrency_limit_is_respected(dataverse: RunningDataverse) -> None:
