@@ -38,7 +38,9 @@ async def services(
 
     def factory(system: str, s: Settings) -> Any:
         if system == "dataverse":  # the test CA is trusted through the config, not the env
-            return DataverseSync(DataverseClient(dv.config(dataverse_emulator)))
+            # The window of the limit the throttling test scales down (1 s).
+            config = dv.config(dataverse_emulator, limit_window_s=1.0)
+            return DataverseSync(DataverseClient(config))
         return build_connector(system, s)
 
     async with engine_services(

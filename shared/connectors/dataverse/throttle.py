@@ -53,6 +53,7 @@ from shared.connectors.dataverse.window import SlidingWindow
 BUDGET_HEADER = "x-ms-ratelimit-burst-remaining-xrm-requests"
 TIME_HEADER = "x-ms-ratelimit-time-remaining-xrm-requests"  # milliseconds
 WINDOW_S = 300.0  # the limits' sliding window (docs/wire-notes.md D6)
+MEAN_WEIGHT = 0.2  # of the latest answer in the seconds per operation
 REQUESTS_LIMIT = "0x80072322"
 TIME_LIMIT = "0x80072321"
 CONCURRENCY_LIMIT = "0x80072326"
@@ -76,6 +77,7 @@ class Ticket:
     epoch: int
     round: int = 0
     sent_at: float = 0.0
+    operations: int = 1
     requests_spent: float = 0.0
     execution_spent: float = 0.0
 
@@ -108,7 +110,9 @@ class ServiceProtection:
         self._epoch = 0
         self._changed_at = 0.0
         self.in_flight = 0
-        self._running: list[float] = []  # when each call in flight was let through
+        # When each call in flight was let through, and its operations.
+        self._running: list[tuple[float, int]] = []
+        self.per_operation_s = 0.0  # execution seconds per operation, lately (a moving mean)
         self.max_in_flight = 0
         self.sent = 0
         self.throttled = 0
@@ -120,15 +124,17 @@ class ServiceProtection:
         self._sharing = False
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[Ticket]:
+    async def slot(self, operations: int = 1) -> AsyncIterator[Ticket]:
+        """A call of `operations` (a `$batch` holds many): its expected execution time is
+        that many times the seconds per operation answers have taken lately."""
         async with self._semaphore:
-            ticket = await self._admit()
+            ticket = await self._admit(operations)
             try:
                 yield ticket
             finally:
                 async with self._condition:
                     self.in_flight -= 1
-                    self._running.remove(ticket.sent_at)
+                    self._running.remove((ticket.sent_at, ticket.operations))
                     self._condition.notify_all()
 
     def _blocked(self) -> bool:
@@ -137,8 +143,11 @@ class ServiceProtection:
     def _room_at(self, now: float) -> float | None:
         """When both windows have room (None: not before an answer; with nothing in flight
         one call goes anyway, and earns a Retry-After if the server is full)."""
-        # Calls in flight will add at least the time they have run so far.
-        running = sum(now - started for started in self._running)
+        # Calls in flight will add what they have run so far, or what such a call takes.
+        running = sum(
+            max(now - started, operations * self.per_operation_s)
+            for started, operations in self._running
+        )
         times = [
             self.requests.free_at(now, self.in_flight),
             self.execution.free_at(now, running),
@@ -173,7 +182,7 @@ class ServiceProtection:
             self._epoch += 1
         self.limit = cap
 
-    async def _admit(self) -> Ticket:
+    async def _admit(self, operations: int) -> Ticket:
         await self._share()
         while True:
             wait = self.paused_until - self._clock()
@@ -197,7 +206,7 @@ class ServiceProtection:
                     pace = room - now
                 else:
                     self.in_flight += 1
-                    self._running.append(now)
+                    self._running.append((now, operations))
                     self.max_in_flight = max(self.max_in_flight, self.in_flight)
                     self.sent += 1
                     return Ticket(
@@ -205,6 +214,7 @@ class ServiceProtection:
                         self._epoch,
                         self._round,
                         sent_at=now,
+                        operations=operations,
                         requests_spent=self.requests.recent(now) + 1,
                         execution_spent=self.execution.recent(now),
                     )
@@ -233,8 +243,11 @@ class ServiceProtection:
         if response.status_code == 429:
             return  # a refused call is not counted by the server
         if ticket is not None:
+            took = max(0.0, now - ticket.sent_at)
             self.requests.add(now, 1.0, sent_at=ticket.sent_at)
-            self.execution.add(now, max(0.0, now - ticket.sent_at), sent_at=ticket.sent_at)
+            self.execution.add(now, took)  # the server counts it when it ends
+            per_operation = took / max(1, ticket.operations)
+            self.per_operation_s += MEAN_WEIGHT * (per_operation - self.per_operation_s)
         remaining = _number(response.headers.get(BUDGET_HEADER))
         self.budget = None if remaining is None else int(remaining)
         if ticket is None:

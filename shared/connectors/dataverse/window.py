@@ -12,10 +12,11 @@ age out instead of being refused:
   there. Calls still in flight are `pending`: the server counts their requests already
   (from when they arrived), not yet their execution time. A refused call is not added;
 - `heard` is the limit the server's answers imply: the remaining budget of the answer's
-  header plus what this client had spent when it sent the call. Each figure is a lower
-  bound: what was spent counts answered calls from when they were sent (`recent`: they age
-  out here before they do there) and, of the calls in flight, only the call itself (the
-  others may not have reached the server yet, and counting them overstated the limit).
+  header plus what this client had spent when it sent the call (`recent`). For the request
+  count that is a lower bound: answered calls count from when they were sent (they age out
+  here before they do there) and, of the calls in flight, only the call itself (the others
+  may not have reached the server yet, and counting them overstated the limit). Execution
+  time counts from the answer, a moment after the server counted it.
   The latest answer's figure is used. Other workers of the same
   application user spend the same budget, so their share comes out of it (the header is
   the server's count for the user);
