@@ -198,10 +198,13 @@ async def dataverse(
             running.admin.options(operation_ms=operation_ms)
             seed_accounts(creatio, records, datetime.now(UTC))
 
+            clients: list[Any] = []
+
             def build(system: str, s: Settings) -> Any:
                 if system == "dataverse":
                     config = dv.config(running, limit_window_s=window)
-                    return DataverseSync(DataverseClient(config))
+                    clients.append(DataverseClient(config))
+                    return DataverseSync(clients[-1])
                 return build_connector(system, s)
 
             values = {
@@ -226,6 +229,14 @@ async def dataverse(
             elapsed = time.perf_counter() - started
             await services.close()
             protection = running.admin.stats()["protection"]
+            for client in clients:
+                pacer = client.protection
+                print(
+                    f"  client: {pacer.sent} sent, {pacer.paced} waits for room, "
+                    f"{pacer.per_operation_s * 1000:.1f} ms per operation, execution limit "
+                    f"heard {pacer.execution.heard:.1f} s, most in flight {pacer.max_in_flight}",
+                    file=sys.stderr,
+                )
             names = [r.get("name") for r in running.admin.rows("account")]
         accepted, throttled = protection["accepted"], protection["throttled_total"]
         answers = accepted + throttled

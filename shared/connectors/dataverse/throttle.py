@@ -113,6 +113,7 @@ class ServiceProtection:
         # When each call in flight was let through, and its operations.
         self._running: list[tuple[float, int]] = []
         self.per_operation_s = 0.0  # execution seconds per operation, lately (a moving mean)
+        self._took = self._operations = 0.0
         self.max_in_flight = 0
         self.sent = 0
         self.throttled = 0
@@ -246,8 +247,11 @@ class ServiceProtection:
             took = max(0.0, now - ticket.sent_at)
             self.requests.add(now, 1.0, sent_at=ticket.sent_at)
             self.execution.add(now, took)  # the server counts it when it ends
-            per_operation = took / max(1, ticket.operations)
-            self.per_operation_s += MEAN_WEIGHT * (per_operation - self.per_operation_s)
+            # Seconds per operation as a ratio of decaying sums, so a big $batch weighs
+            # more than a one-operation query with its fixed overhead.
+            self._took = (1 - MEAN_WEIGHT) * self._took + took
+            self._operations = (1 - MEAN_WEIGHT) * self._operations + ticket.operations
+            self.per_operation_s = self._took / self._operations
         remaining = _number(response.headers.get(BUDGET_HEADER))
         self.budget = None if remaining is None else int(remaining)
         if ticket is None:
