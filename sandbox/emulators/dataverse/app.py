@@ -96,6 +96,7 @@ class DataverseEmulator:
         self.store.reset()
         self.api.customisation.reset()
         self.protection.reset()
+        self.options = self.options.model_copy(update={"operation_ms": 0.0})
         self.seen_tokens = set()  # tokens expired before stay expired
         self.unauthorized = self.batches = self.batch_operations = 0
 

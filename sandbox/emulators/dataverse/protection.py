@@ -64,10 +64,16 @@ def usage(user: _User, limits: Limits) -> dict[str, Any]:
     if not user.ended:
         return {}
     first, last = user.admitted[0], max(end for end, _ in user.ended)
+    totals: dict[str, Any] = {
+        "span_s": round(last - first, 3),
+        "requests": len(user.admitted),
+        "execution_ms": round(sum(ms for _, ms in user.ended), 1),
+        "max_in_flight": user.max_in_flight,
+    }
     start = first + limits.window_s
     span = last - start
     if span <= 0:
-        return {"span_s": round(last - first, 3), "steady_s": 0.0}
+        return {**totals, "steady_s": 0.0}
     requests = sum(1 for at in user.admitted if at >= start)
     execution = sum(ms for end, ms in user.ended if end >= start)
     rates = {
@@ -76,17 +82,13 @@ def usage(user: _User, limits: Limits) -> dict[str, Any]:
         "concurrency": (execution / span / 1000, float(limits.max_concurrent)),
     }
     shares = {name: used / allowed for name, (used, allowed) in rates.items()}
-    binding = max(shares, key=lambda name: shares[name])
     return {
-        "span_s": round(last - first, 3),
+        **totals,
         "steady_s": round(span, 3),
-        "requests": len(user.admitted),
-        "execution_ms": round(sum(ms for _, ms in user.ended), 1),
-        "max_in_flight": user.max_in_flight,
         "used_per_s": {name: round(used, 3) for name, (used, _) in rates.items()},
         "allowed_per_s": {name: allowed for name, (_, allowed) in rates.items()},
         "share": {name: round(share, 4) for name, share in shares.items()},
-        "binding": binding,
+        "binding": max(shares, key=lambda name: shares[name]),
     }
 
 
