@@ -148,10 +148,12 @@ async def test_workers_of_one_application_user_share_the_window() -> None:
     # Workers do not see each other's calls in flight: both may start a $batch on the same
     # room, and a 429 caps each one's window (regrown by 2% per window): a few 429s.
     assert server.refused <= 10  # of 200 calls: 5%
-    assert share >= 0.9
+    # Calls in flight reserve their expected time, so the workers do not pile $batches onto
+    # one moment of room (without that: about twice the limit, as the server lets them in).
+    assert 0.9 <= share <= 1.2
 
 
-async def test_without_headers_the_window_is_learned_from_one_429() -> None:
+async def test_without_headers_the_window_is_learned_from_429s() -> None:
     time = EventTime()
     server = Server(time, max_requests=200, max_execution_s=4.0, headers=False)
     protection = worker(time)
