@@ -71,15 +71,13 @@ class CapExchange(Protocol):
 class Ticket:
     """What a call knew when it was let through: the calls in flight counting itself, the
     generation of `limit` (so one burst of 429s cuts it once), the slow-start round, when
-    it left and what the windows held then (requests counting itself; execution seconds)."""
+    it left and how many operations it holds (a `$batch`: many)."""
 
     in_flight: int
     epoch: int
     round: int = 0
     sent_at: float = 0.0
     operations: int = 1
-    requests_spent: float = 0.0
-    execution_spent: float = 0.0
 
 
 class ServiceProtection:
@@ -216,8 +214,6 @@ class ServiceProtection:
                         self._round,
                         sent_at=now,
                         operations=operations,
-                        requests_spent=self.requests.recent(now) + 1,
-                        execution_spent=self.execution.recent(now),
                     )
             self.paced += 1
             await self._sleep(pace)  # outside the condition: answers keep coming meanwhile
@@ -257,10 +253,12 @@ class ServiceProtection:
         if ticket is None:
             return
         if remaining is not None:
-            self.requests.hear(now, remaining, ticket.requests_spent)
+            spent = self.requests.recent(now, answered_by=ticket.sent_at) + 1  # and this one
+            self.requests.hear(now, remaining, spent)
         time_left = _number(response.headers.get(TIME_HEADER))
         if time_left is not None:
-            self.execution.hear(now, time_left / 1000, ticket.execution_spent)
+            spent = self.execution.recent(now, answered_by=ticket.sent_at)
+            self.execution.hear(now, time_left / 1000, spent)
 
     def throttled_for(
         self, seconds: float, ticket: Ticket | None = None, code: str | None = None

@@ -12,11 +12,11 @@ age out instead of being refused:
   there. Calls still in flight are `pending`: the server counts their requests already
   (from when they arrived), not yet their execution time. A refused call is not added;
 - `heard` is the limit the server's answers imply: the remaining budget of the answer's
-  header plus what this client had spent when it sent the call (`recent`). For the request
-  count that is a lower bound: answered calls count from when they were sent (they age out
-  here before they do there) and, of the calls in flight, only the call itself (the others
-  may not have reached the server yet, and counting them overstated the limit). Execution
-  time counts from the answer, a moment after the server counted it.
+  header plus what the server surely counted of this client's calls when the call arrived
+  (`recent`): calls answered before it was sent, within the window before its answer, and,
+  of the calls in flight, only the call itself (the others may not have reached the server
+  yet). That is a lower bound (counting more overstated the limit under load, when a call
+  waits long between leaving and arriving).
   The latest answer's figure is used. Other workers of the same
   application user spend the same budget, so their share comes out of it (the header is
   the server's count for the user);
@@ -64,11 +64,15 @@ class SlidingWindow:
             self._total = 0.0  # no float drift once everything aged out
         return self._total
 
-    def recent(self, now: float) -> float:
-        """What was spent by calls sent within the window (for `hear`)."""
+    def recent(self, now: float, *, answered_by: float) -> float:
+        """For `hear` at `now`, what the server surely still counted when a call sent at
+        `answered_by` reached it: calls answered by then (so they had reached it first), sent
+        within the window before `now` (so within the window before its arrival too)."""
         self.spent(now)
         horizon = now - self.window_s
-        return sum(amount for _, sent, amount in self._entries if sent > horizon)
+        return sum(
+            amount for at, sent, amount in self._entries if at <= answered_by and sent > horizon
+        )
 
     # -- the limit ---------------------------------------------------------------------------
     @property

@@ -179,8 +179,9 @@ def test_the_window_waits_for_its_oldest_entries_to_age_out() -> None:
     assert window.free_at(110.5) == 110.5
     # Calls in flight are counted (the server counts them from their arrival).
     assert window.free_at(110.5, pending=1.0) == 111.0
-    # What was sent within the window, counted from when it was sent.
-    assert window.recent(110.4) == 5.0 - 1.0
+    # What the server surely counted of these when a call sent at 103.5 arrived, heard
+    # at 110.4: answered by 103.5, sent within the window before 110.4.
+    assert window.recent(110.4, answered_by=103.5) == 3.0
 
 
 def test_a_refusal_caps_the_window_and_the_cap_grows_back_slowly() -> None:
