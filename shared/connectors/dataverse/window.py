@@ -16,10 +16,9 @@ age out instead of being refused:
   (`recent`): calls answered before it was sent, within the window before its answer, and,
   of the calls in flight, only the call itself (the others may not have reached the server
   yet). That is a lower bound (counting more overstated the limit under load, when a call
-  waits long between leaving and arriving).
-  The latest answer's figure is used. Other workers of the same
-  application user spend the same budget, so their share comes out of it (the header is
-  the server's count for the user);
+  waits long between leaving and arriving). The latest answer's figure is used. Other
+  workers of the same application user spend the same budget, so their share comes out of
+  it (the header is the server's count for the user);
 - a 429 of this limit (no header, another web server, another worker's burst) caps the
   limit at 90% of what this client had spent then; the cap grows back by 2% (`REGROW`) of
   itself per window without another refusal, so freed capacity is found again slowly.
