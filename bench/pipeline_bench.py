@@ -7,6 +7,7 @@ duplicates=<n>`. Prints figures; asserts nothing.
     .venv/bin/python bench/pipeline_bench.py intacct [--records 10000] [--latency-ms 300]
     .venv/bin/python bench/pipeline_bench.py dataverse [--records 10000] [--execution-ms 400]
     .venv/bin/python bench/pipeline_bench.py memory [--sizes 10000 100000]
+    .venv/bin/python bench/pipeline_bench.py creatio [--records 1000] [--latency-ms 300]
 
 intacct    Creatio accounts -> Intacct customers; the Intacct emulator answers each request
            after --latency-ms (its `latency_ms` knob, sandbox/emulators/knobs.py) and lets 2
@@ -18,6 +19,9 @@ dataverse  Creatio accounts -> Dataverse accounts against the emulator's service
            100 of them): the binding limit (the one used most) and the share of it used in
            the steady state (sandbox/emulators/dataverse/protection.py `usage`), the 429s.
 memory     peak RSS of one bulk window per size, each in a fresh process (bench/engine_bench.py).
+creatio    Intacct customers -> Creatio accounts (creatio-intacct.customers-to-creatio): the
+           Creatio emulator answers each request after --latency-ms; vendor requests are
+           Creatio's OData requests (its sign-in left out).
 
 Storage requests are every HTTP request the worker sends to Azurite (tables and queues),
 counted at the Azure SDK's transport. SIGTERM stops every process the bench started.
@@ -46,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from azure.core.pipeline.transport import AioHttpTransport  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from bench.engine_bench import Emulator, progress, seed_accounts, settings  # noqa: E402
 from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
@@ -58,7 +63,7 @@ GATEWAY = "/ia/xml/xmlgw.phtml"
 PREFIX_LENGTH = 11  # "b" + 10 hex digits: bench/engine_bench.py, settings
 _storage_requests = 0
 _storage_kinds: collections.Counter[str] = collections.Counter()
-_children: list[subprocess.Popen[str]] = []
+_children: list[subprocess.Popen[str] | asyncio.subprocess.Process] = []
 
 
 def _kind(request: Any) -> str:
@@ -120,7 +125,12 @@ def figures(records: int, seconds: float, vendor: int, names: Sequence[str]) -> 
 
 
 async def intacct(
-    records: int, latency_ms: float, function_ms: float, concurrency: int, show: bool
+    records: int,
+    latency_ms: float,
+    function_ms: float,
+    concurrency: int,
+    show: bool,
+    workers: int = 1,
 ) -> None:
     azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
     azurite.start()
@@ -129,7 +139,8 @@ async def intacct(
         target.reset(latency_ms=latency_ms)
         target.admin.put("/options", json={"function_time_ms": function_ms}).raise_for_status()
         seed_accounts(creatio, records, datetime.now(UTC))
-        services = await Services.create(settings(azurite, creatio, target))
+        config = settings(azurite, creatio, target)
+        services = await Services.create(config)
         global _storage_requests
         _storage_requests = 0
         _storage_kinds.clear()
@@ -146,7 +157,11 @@ async def intacct(
         )
         ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
         pump = Pump(services, concurrency=concurrency)
-        done = await pump.run_finished(run.id, limit_s=7200)
+        if workers > 1:  # worker processes share the queues, as scaled-out hosts would
+            _storage_requests += await worker_processes(workers, config, run.id, concurrency)
+            done = await services.flows.runs.get(run.id)
+        else:
+            done = await pump.run_finished(run.id, limit_s=7200)
         ticker.cancel()
         elapsed = time.perf_counter() - started
         await services.close()
@@ -155,7 +170,7 @@ async def intacct(
         names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
         print(
             f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
-            "per function, 2 in flight: "
+            f"per function, 2 in flight, {workers} worker process(es): "
             f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
             f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
             f"{figures(records, elapsed, vendor, names)}",
@@ -168,6 +183,46 @@ async def intacct(
         creatio.stop()
         target.stop()
         azurite.stop()
+
+
+async def worker_processes(count: int, config: Settings, run_id: str, concurrency: int) -> int:
+    """Work the run's queues in `count` processes until it ends; their storage requests."""
+    own = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        for name, value in config.model_dump(by_alias=True).items()
+        if isinstance(value, SecretStr | str | int | float) and not isinstance(value, bool)
+    }
+    env = os.environ | own | config.connector_environ()
+    command = [__file__, "worker", "--run-id", run_id, "--concurrency", str(concurrency)]
+    spawned = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(count)
+    ]
+    _children.extend(spawned)
+    total = 0
+    for child in spawned:
+        out, _ = await child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"worker process exited with {child.returncode}")
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        total += result["storage_requests"]
+        for failure in result["failures"][:1]:
+            print(f"  a worker's failed delivery: {failure[:300]}")
+    return int(total)
+
+
+async def worker(run_id: str, concurrency: int) -> None:
+    """One worker process: the settings from the environment, both queues until the run ends;
+    prints its storage requests as JSON."""
+    services = await Services.create(Settings())
+    try:
+        pump = Pump(services, concurrency=concurrency)
+        await pump.run_finished(run_id, limit_s=7200)
+    finally:
+        await services.close()
+    print(json.dumps({"storage_requests": _storage_requests, "failures": pump.failures}))
 
 
 async def dataverse(
@@ -271,6 +326,63 @@ def binding(usage: dict[str, Any]) -> str:
     )
 
 
+def seed_customers(intacct: Emulator, count: int) -> None:
+    for start in range(0, count, 5000):
+        rows = [
+            {"CUSTOMERID": f"B{n:06d}", "NAME": f"Bench account {n:06d}", "STATUS": "active"}
+            for n in range(start, min(start + 5000, count))
+        ]
+        intacct.seed({"CUSTOMER": rows})
+
+
+async def creatio(records: int, latency_ms: float, concurrency: int, show: bool) -> None:
+    azurite = Azurite(StoragePorts(free_port(), free_port(), free_port()))
+    azurite.start()
+    target, source = Emulator("creatio"), Emulator("intacct")
+    try:
+        target.reset(latency_ms=latency_ms)
+        source.reset()
+        seed_customers(source, records)
+        services = await Services.create(settings(azurite, target, source))
+        global _storage_requests
+        _storage_requests = 0
+        _storage_kinds.clear()
+        pids = {
+            "bench": os.getpid(),
+            "azurite": azurite.process.pid,
+            "creatio": target.process.pid,
+            "intacct": source.process.pid,
+        }
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        run = await services.flows.run_now(
+            "creatio-intacct.customers-to-creatio", RunRequest(), datetime.now(UTC)
+        )
+        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
+        pump = Pump(services, concurrency=concurrency)
+        done = await pump.run_finished(run.id, limit_s=7200)
+        ticker.cancel()
+        elapsed = time.perf_counter() - started
+        await services.close()
+        calls = target.stats()["calls"]
+        vendor = sum(n for key, n in calls.items() if "/0/odata/" in key)
+        batches = calls.get("POST /0/odata/$batch", 0)
+        names = [r["Name"] for r in target.admin.get("/rows/Account").json()["rows"]]
+        print(
+            f"creatio {records} customers -> accounts, {latency_ms:g} ms per Creatio request: "
+            f"{elapsed:.1f} s, counts {done.counts.model_dump()}, $batch {batches}, "
+            f"queries {vendor - batches}: {figures(records, elapsed, vendor, names)}",
+            flush=True,
+        )
+        failed_deliveries(pump)
+        if show:
+            profile(records, pids, cpu_before)
+    finally:
+        target.stop()
+        source.stop()
+        azurite.stop()
+
+
 def memory(sizes: Sequence[int]) -> None:
     peaks: dict[int, float] = {}
     for size in sizes:
@@ -313,6 +425,10 @@ def main() -> None:
     one.add_argument(
         "--profile", action="store_true", help="CPU seconds per process, storage requests by kind"
     )
+    one.add_argument("--workers", type=int, default=1, help="worker processes on the queues")
+    hidden = sub.add_parser("worker")
+    hidden.add_argument("--run-id", required=True)
+    hidden.add_argument("--concurrency", type=int, default=4)
     two = sub.add_parser("dataverse")
     two.add_argument("--records", type=int, default=10_000)
     two.add_argument("--window", type=float, default=10.0, help="the limits' window, s")
@@ -324,20 +440,33 @@ def main() -> None:
     two.add_argument("--operation-ms", type=float, default=10.0, help="server time per operation")
     two.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
     sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    crm = sub.add_parser("creatio")
+    crm.add_argument("--records", type=int, default=1_000)
+    crm.add_argument("--latency-ms", type=float, default=300.0, help="per Creatio request")
+    crm.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
+    crm.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
     def stop(signum: int, frame: Any) -> None:
         for child in _children:
-            child.terminate()
+            if child.returncode is None:
+                child.terminate()
         raise KeyboardInterrupt  # unwinds every `finally`: emulators and Azurite stop
 
     signal.signal(signal.SIGTERM, stop)
     count_storage_requests()
     if args.what == "intacct":
         run = intacct(
-            args.records, args.latency_ms, args.function_ms, args.concurrency, args.profile
+            args.records,
+            args.latency_ms,
+            args.function_ms,
+            args.concurrency,
+            args.profile,
+            args.workers,
         )
         asyncio.run(run)
+    elif args.what == "worker":
+        asyncio.run(worker(args.run_id, args.concurrency))
     elif args.what == "dataverse":
         run = dataverse(
             args.records,
@@ -349,6 +478,8 @@ def main() -> None:
             args.concurrency,
         )
         asyncio.run(run)
+    elif args.what == "creatio":
+        asyncio.run(creatio(args.records, args.latency_ms, args.concurrency, args.profile))
     else:
         memory(args.sizes)
 

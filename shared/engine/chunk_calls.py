@@ -183,6 +183,7 @@ class ChunkBindings:
         self._batcher = batcher
         self._writes: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
         self._written: dict[tuple[str, Side, str], Binding] = {}
+        self._unbound: set[tuple[str, Side, str]] = set()  # read, and found unbound
 
     async def get(self, pair: str, side: Side, record_id: str) -> Binding | None:
         mine = self._written.get((pair, side, record_id))
@@ -194,6 +195,8 @@ class ChunkBindings:
             return [found.get(i) for i in ids]
 
         result: Binding | None = await self._batcher.call(("get", pair, side), flush, record_id)
+        if result is None:
+            self._unbound.add((pair, side, record_id))
         return result
 
     async def claim(
@@ -234,5 +237,11 @@ class ChunkBindings:
 
     async def flush(self) -> None:
         for pair, writes in self._writes.items():
-            await self.store.write_many(pair, writes)
+            # A pair whose either side was read unbound is new (its rows are inserted).
+            new = {
+                (crm_id, erp_id)
+                for crm_id, erp_id, _ in writes
+                if (pair, "crm", crm_id) in self._unbound or (pair, "erp", erp_id) in self._unbound
+            }
+            await self.store.write_many(pair, writes, new=new)
         self._writes.clear()

@@ -6,18 +6,27 @@ finds the pair with one point read, and both rows are written in one partition t
 Writes MERGE only the fields a direction owns, so the two directions of one pair never undo
 each other's bookkeeping.
 
-Key claims (RowKey `key|{side}|{hash}`) keep two source records from ever being written onto
-one target record: before an unbound record creates or links a target record, it claims each
-of its match-key values on that side (insert-if-absent, so exactly one record holds a key).
-A record that finds a key held by another source record fails as a duplicate instead of
-merging into, or twinning, that record's target. A claim whose holder never got bound (it
-failed, or its worker died) can be taken over with its ETag after a lease.
+Key claims (partition `{pair}|keys`, RowKey `key|{side}|{hash}`) keep two source records from
+ever being written onto one target record: before an unbound record creates or links a
+target record, it claims each of its match-key values on that side (insert-if-absent, so
+exactly one record holds a key). A record that finds a key held by another source record
+fails as a duplicate instead of merging into, or twinning, that record's target. A claim
+whose holder never got bound (it failed, or its worker died) can be taken over with its ETag
+after a lease.
+
+Claims have a partition of their own beside the pair's bindings (they are never written in
+one transaction with them): Azurite finds a row by scanning its partition, so a first sync
+writing both into one partition slowed with every record (docs/engine.md, "What bounds
+throughput"). Claims that an older version wrote into the pair's partition are moved the
+first time this process uses the pair (`_claims_moved`), before any claim is read or taken.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -102,9 +111,37 @@ def _claim_row(side: Side, key: str) -> str:
     return f"key|{side}|{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
+def claims_partition(pair: str) -> str:
+    return f"{pair}|keys"
+
+
 class BindingStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
+        self._moved: set[str] = set()  # pairs whose claims this process knows are moved
+
+    async def _claims_moved(self, pair: str) -> str:
+        """The pair's claims partition, after moving any claim left in the pair's own
+        partition by an older version: copied unless the new partition has that key by now
+        (a newer claim wins), then deleted. Idempotent: workers may move at the same time."""
+        partition = claims_partition(pair)
+        if pair in self._moved:
+            return partition
+        legacy = self.table.query_entities(
+            "PartitionKey eq @pair and RowKey ge @low and RowKey lt @high",
+            # "|" is followed by "}" in ASCII: every claim row, and no binding row.
+            parameters={"pair": pair, "low": "key|", "high": "key}"},
+        )
+        async for row in legacy:
+            moved = {k: v for k, v in row.items() if k not in ("PartitionKey", "RowKey")}
+            with contextlib.suppress(ResourceExistsError):
+                await self.table.create_entity(
+                    {"PartitionKey": partition, "RowKey": row["RowKey"], **moved}
+                )
+            with contextlib.suppress(ResourceNotFoundError):
+                await self.table.delete_entity(pair, row["RowKey"])
+        self._moved.add(pair)
+        return partition
 
     async def get(self, pair: str, side: Side, record_id: str) -> Binding | None:
         try:
@@ -140,13 +177,40 @@ class BindingStore:
             {"PartitionKey": pair, "RowKey": f"erp|{encode_key(erp_id)}", **fields},
         ]
 
-    async def write_many(self, pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    async def write_many(
+        self,
+        pair: str,
+        writes: list[tuple[str, str, dict[str, Any]]],
+        *,
+        new: Collection[tuple[str, str]] = (),
+    ) -> None:
         """Several pairs' rows (crm id, erp id, changes) in transactions of up to 100 rows;
         both rows of a pair always travel in the same one. A later write of the same pair
-        in `writes` wins (its changes are merged over the earlier's)."""
+        in `writes` wins (its changes are merged over the earlier's).
+
+        Pairs in `new` (crm id, erp id) were unbound when read: their rows are inserted, in
+        transactions of their own, and merged like the others if one exists by then (a
+        concurrent writer). The result is the same; an insert is one lookup of the row where
+        a merge is three in Azurite, whose lookups scan the partition (bench/
+        azurite_partition_bench.py): 2.3x the records/s of a first sync (docs/engine.md)."""
         merged: dict[tuple[str, str], dict[str, Any]] = {}
         for crm_id, erp_id, changes in writes:
             merged.setdefault((crm_id, erp_id), {}).update(changes)
+        fresh = set(new)
+        inserts = self._batches(pair, {k: v for k, v in merged.items() if k in fresh})
+        merges = self._batches(pair, {k: v for k, v in merged.items() if k not in fresh})
+        for batch in inserts:
+            try:
+                await self.table.submit_transaction([("create", row) for row in batch])
+            except TableTransactionError:
+                await self._merge_rows(batch)  # one of them exists by now: merge them all
+        for batch in merges:
+            await self._merge_rows(batch)
+
+    def _batches(
+        self, pair: str, merged: dict[tuple[str, str], dict[str, Any]]
+    ) -> list[list[dict[str, Any]]]:
+        """The pairs' rows in transactions of up to 100 rows, a pair's two rows in one."""
         rows: list[dict[str, Any]] = []
         seen: set[str] = set()
         batches: list[list[dict[str, Any]]] = []
@@ -160,8 +224,7 @@ class BindingStore:
             seen.update(r["RowKey"] for r in pair_rows)
         if rows:
             batches.append(rows)
-        for batch in batches:
-            await self._merge_rows(batch)
+        return batches
 
     async def claim_many(
         self,
@@ -173,12 +236,13 @@ class BindingStore:
         """Claim several (key, source id, creating) at once: one transaction when none is
         held yet (a first sync), else each on its own. The result is `claim`'s for each."""
         out: dict[tuple[str, str, bool], KeyClaim | None] = {}
+        partition = await self._claims_moved(pair)
         unique = list(dict.fromkeys(claims))
         rows = {_claim_row(side, key) for key, _, _ in unique}
         if len(rows) == len(unique) and len(unique) <= TRANSACTION_ROWS and len(unique) > 1:
             entities = [
                 {
-                    "PartitionKey": pair,
+                    "PartitionKey": partition,
                     "RowKey": _claim_row(side, key),
                     "source_id": source_id,
                     "key": key,
@@ -232,9 +296,10 @@ class BindingStore:
         """Claim `key` on `side` for `source_id`: None when it holds it (now or already),
         else the other holder's claim. `creating` marks a claim taken just before a create,
         so a redelivery that then finds the target can tell its own create from a link."""
+        partition = await self._claims_moved(pair)
         row_key = _claim_row(side, key)
         entity = {
-            "PartitionKey": pair,
+            "PartitionKey": partition,
             "RowKey": row_key,
             "source_id": source_id,
             "key": key,
@@ -248,7 +313,7 @@ class BindingStore:
             except ResourceExistsError:
                 pass
             try:
-                row = await self.table.get_entity(pair, row_key)
+                row = await self.table.get_entity(partition, row_key)
             except ResourceNotFoundError:
                 continue  # released in between: try again
             if row["source_id"] == source_id:
@@ -265,7 +330,7 @@ class BindingStore:
         """Whether `source_id` claimed `key` on its way to creating the target record (a
         worker that created it may have died before the binding was written)."""
         try:
-            row = await self.table.get_entity(pair, _claim_row(side, key))
+            row = await self.table.get_entity(await self._claims_moved(pair), _claim_row(side, key))
         except ResourceNotFoundError:
             return False
         return row.get("source_id") == source_id and bool(row.get("creating"))
@@ -276,7 +341,7 @@ class BindingStore:
         """Replace `held` (a stale claim) with one of `source_id`, only if nobody changed it
         since it was read."""
         entity = {
-            "PartitionKey": pair,
+            "PartitionKey": await self._claims_moved(pair),
             "RowKey": _claim_row(side, held.key),
             "source_id": source_id,
             "key": held.key,

@@ -144,12 +144,14 @@ async def test_duplicate_deliveries_and_a_kill_before_bind_leave_one_customer_ea
     real_write = bindings.write_many
     killed: set[str] = set()
 
-    async def die_once(pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    async def die_once(
+        pair: str, writes: list[tuple[str, str, dict[str, Any]]], **options: Any
+    ) -> None:
         # The worker dies after its chunk's creates, before their bindings are written.
         if any(crm_id not in killed for crm_id, _, _ in writes):
             killed.update(crm_id for crm_id, _, _ in writes)
             raise RuntimeError("worker killed")
-        await real_write(pair, writes)
+        await real_write(pair, writes, **options)
 
     monkeypatch.setattr(bindings, "write_many", die_once)
     run = await services.flows.run_now(ACCOUNTS_TO_INTACCT, RunRequest(), datetime.now(UTC))

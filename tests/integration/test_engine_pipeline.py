@@ -205,12 +205,14 @@ async def test_duplicate_deliveries_and_a_kill_between_create_and_bind_make_no_t
     real_write = bindings.write_many
     killed: list[str] = []
 
-    async def die_once(pair: str, writes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    async def die_once(
+        pair: str, writes: list[tuple[str, str, dict[str, Any]]], **options: Any
+    ) -> None:
         # The worker dies after its chunk's creates, before their bindings are written.
         if any(crm_id not in killed for crm_id, _, _ in writes):
             killed.extend(crm_id for crm_id, _, _ in writes if crm_id not in killed)
             raise RuntimeError("worker killed")
-        await real_write(pair, writes)
+        await real_write(pair, writes, **options)
 
     monkeypatch.setattr(bindings, "write_many", die_once)
     pump = Pump(engine_services, duplicate_records=True)

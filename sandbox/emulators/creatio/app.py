@@ -21,7 +21,9 @@ from sandbox.emulators.creatio.wire import (
     GUID_PATTERN,
     EmulatedError,
     http_error,
+    iis_query_string_too_long,
     routing_error,
+    serialize,
 )
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
 from sandbox.emulators.removals import Removals
@@ -103,6 +105,9 @@ class CreatioEmulator:
     # -- API routes --------------------------------------------------------------------------
     def _routes(self) -> list[BaseRoute]:
         async def odata(request: Request) -> Response:
+            limit = self.options.max_query_string
+            if limit is not None and len(request.scope.get("query_string", b"")) > limit:
+                return iis_query_string_too_long().response()
             try:
                 principal = self.identity.authenticate(request)
             except EmulatedError as error:
@@ -173,7 +178,20 @@ class CreatioEmulator:
             data["Currency"] = {c: str(i) for c, i in self.store.currency_ids.items()}
             return JSONResponse(data)
 
+        async def rows(request: Request) -> Response:
+            # A table as OData would render it, uncounted (benches read what was written).
+            entity = ENTITIES.get(request.path_params["object"])
+            if entity is None:
+                return JSONResponse({"error": "no such object"}, status_code=404)
+            table = self.store.tables[entity.name].values()
+            rendered = [
+                {c.name: serialize(c, row[c.name], ieee754=True) for c in entity.columns}
+                for row in table
+            ]
+            return JSONResponse({"rows": rendered})
+
         return [
+            Route(f"{ADMIN_PREFIX}/rows/{{object}}", rows, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
             Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),

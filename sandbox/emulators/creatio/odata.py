@@ -70,6 +70,8 @@ class Call:
     body: bytes
     headers: dict[str, str]  # lower-case names
     base: str  # absolute URL of /0/odata/
+    # A batch sub-request's body, already parsed with the batch (decimals kept exact).
+    parsed: Any = None
 
 
 def _error_result(error: EmulatedError) -> Result:
@@ -359,8 +361,8 @@ class ODataService:
         headers = {k.lower(): str(v) for k, v in (item.get("headers") or {}).items()}
         headers.setdefault("accept", call.headers.get("accept", ""))
         body = item.get("body")
-        raw = b"" if body is None else json.dumps(body).encode("utf-8")
-        sub = Call(method, path, parse_qsl(query, keep_blank_values=True), raw, headers, call.base)
+        query_items = parse_qsl(query, keep_blank_values=True)
+        sub = Call(method, path, query_items, b"", headers, call.base, parsed=body)
         return self.execute(sub, principal)
 
 
@@ -369,8 +371,10 @@ def _method_not_allowed(method: str) -> EmulatedError:
 
 
 def _json_body(call: Call) -> dict[str, Any]:
+    body = call.parsed
     try:
-        body = json.loads(call.body.decode("utf-8") or "null", parse_float=Decimal)
+        if body is None:
+            body = json.loads(call.body.decode("utf-8") or "null", parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise odata_error(400, "The request body is not valid JSON.") from None
     if not isinstance(body, dict):

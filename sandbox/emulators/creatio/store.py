@@ -61,6 +61,9 @@ class Options(BaseModel):
     server_page_size: int | None = Field(default=None, ge=1)
     next_link_style: Literal["skip", "skiptoken"] = "skip"
     max_batch: int = Field(default=100, ge=1)
+    # IIS request filtering's default `maxQueryString` (bytes after the `?`); a longer query
+    # string never reaches Creatio (docs/wire-notes.md C9). None: no limit.
+    max_query_string: int | None = Field(default=2048, ge=1)
     clock_resolution_ms: float = Field(default=0.0, ge=0)
     clock_offset_s: float = 0.0
     case_insensitive: bool = True

@@ -96,6 +96,18 @@ def iis_not_found() -> EmulatedError:
     return EmulatedError(404, page, media_type="text/html")
 
 
+def iis_query_string_too_long() -> EmulatedError:
+    """A query string over IIS's `maxQueryString`: request filtering answers before Creatio
+    sees the request (404.15, an HTML page; docs/wire-notes.md C9)."""
+    page = (
+        "<!DOCTYPE html><html><head><title>IIS 10.0 Detailed Error - 404.15 - Not Found"
+        '</title></head><body><div id="content"><h3>HTTP Error 404.15 - Not Found</h3>'
+        "<h4>The request filtering module is configured to deny a request where the query "
+        "string is too long.</h4></div></body></html>"
+    )
+    return EmulatedError(404, page, media_type="text/html")
+
+
 # -- time ---------------------------------------------------------------------------------
 def now_ticks(resolution_ticks: int = 1, offset_s: float = 0.0) -> int:
     ticks = time.time_ns() // 100 + UNIX_EPOCH_TICKS + int(offset_s * TICKS_PER_SECOND)

@@ -15,6 +15,7 @@ from shared.connectors.settings import AppSetting, ConnectorConfig
 SYSTEM = "creatio"
 MAX_BATCH = 100  # Creatio's limit per $batch (docs/wire-notes.md C6)
 MAX_ROWS = 20000  # Creatio's limit per OData answer (docs/wire-notes.md C7)
+MAX_QUERY_STRING = 2048  # IIS's default limit in front of Creatio (docs/wire-notes.md C9)
 
 
 class CreatioConfig(ConnectorConfig):

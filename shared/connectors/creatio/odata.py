@@ -105,6 +105,31 @@ def match_filter(match: Mapping[str, Any]) -> str:
     return clause
 
 
+def encoded_length(text: str) -> int:
+    """How many bytes `text` takes in a query string once percent-encoded."""
+    return len(quote(text, safe=_QUERY_SAFE))
+
+
+def any_within(clauses: Iterable[str], room: int) -> list[list[int]]:
+    """The clauses' indexes in groups whose `or` (`a or b or c`), percent-encoded, fits in
+    `room` bytes: one filter per group (docs/wire-notes.md C9). A clause too long alone is
+    left out of every group."""
+    groups: list[list[int]] = []
+    used = 0
+    joint = encoded_length(" or ")
+    for index, clause in enumerate(clauses):
+        size = encoded_length(clause)
+        if size > room:
+            continue
+        if groups and used + joint + size <= room:
+            groups[-1].append(index)
+            used += joint + size
+        else:
+            groups.append([index])
+            used = size
+    return groups
+
+
 def encode_query(params: Mapping[str, str | int | None]) -> str:
     return "&".join(
         f"{name}={quote(str(value), safe=_QUERY_SAFE)}"

@@ -91,3 +91,20 @@ def test_multipart_batches_are_refused(session: httpx.Client) -> None:
 def test_batches_need_auth_too(creatio: RunningCreatio) -> None:
     response = httpx.post(f"{creatio.url}/0/odata/$batch", json={"requests": [_post("x")]})
     assert response.status_code == 401
+
+
+def test_a_sub_request_body_keeps_json_numbers_exact(
+    creatio: RunningCreatio, session: httpx.Client
+) -> None:
+    # A decimal sent as a JSON number (not an IEEE754Compatible string) inside a batch.
+    sub = '{"id": "1", "method": "POST", "url": "Product", '
+    sub += '"body": {"Name": "p", "Price": 1234567.89}}'
+    body = ('{"requests": [' + sub + "]}").encode()
+    response = session.post(
+        "/0/odata/$batch", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    (answer,) = response.json()["responses"]
+    assert answer["status"] == 201
+    (row,) = creatio.rows("Product")
+    assert str(row["Price"]) == "1234567.89"

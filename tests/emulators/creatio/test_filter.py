@@ -163,3 +163,42 @@ def test_duplicate_and_unsupported_query_options(
     assert expand.status_code == 400
     custom = session.get("/0/odata/Account", params={"foo": "bar"})
     assert custom.status_code == 200  # custom (non-$) options are ignored
+
+
+def test_many_values_of_one_column_by_or_of_eq(
+    creatio: RunningCreatio, session: httpx.Client
+) -> None:
+    # A chunk's match (docs/wire-notes.md C9): sixty codes, one request.
+    creatio.admin.seed(
+        {"Account": [{"Name": f"Many {n:02d}", "Code": f"M{n:02d}"} for n in range(80)]}
+    )
+    wanted = [f"m{n:02d}" for n in range(0, 80, 2)] + ["nobody"]  # case-insensitive, as SQL Server
+    text = " or ".join(f"Code eq '{code}'" for code in wanted)
+    assert names(session, text) == [f"Many {n:02d}" for n in range(0, 80, 2)]
+
+
+def test_the_in_operator_is_refused_as_a_syntax_error(
+    seeded: RunningCreatio, session: httpx.Client
+) -> None:
+    # Not in Creatio's filter documentation (docs/wire-notes.md C9): the emulator does not
+    # take it, so a connector relying on it fails here first.
+    response = session.get("/0/odata/Account", params={"$filter": "Code in ('A1','B2')"})
+    assert response.status_code == 400
+    assert "Syntax error" in response.json()["error"]["message"]
+
+
+def test_a_query_string_over_2048_bytes_is_refused_by_iis_before_creatio(
+    seeded: RunningCreatio, session: httpx.Client
+) -> None:
+    def query(clauses: int) -> str:
+        return "$filter=" + "%20or%20".join(["Name%20eq%20'Acme'"] * clauses)
+
+    at_limit = query(60) + "&x=" + "y" * (2048 - len(query(60)) - 3)  # exactly 2048 bytes
+    assert len(at_limit) == 2048
+    fits = session.get(f"/0/odata/Account?{at_limit}")
+    assert fits.status_code == 200 and [r["Name"] for r in fits.json()["value"]] == ["Acme"]
+    longer = session.get(f"/0/odata/Account?{at_limit}y")
+    assert longer.status_code == 404 and "404.15" in longer.text
+    assert longer.headers["content-type"].startswith("text/html")
+    seeded.admin.options(max_query_string=None)  # a site whose web.config raises the limit
+    assert session.get(f"/0/odata/Account?{at_limit}y").status_code == 200
