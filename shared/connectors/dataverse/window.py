@@ -19,9 +19,11 @@ age out instead of being refused:
   waits long between leaving and arriving). The latest answer's figure is used. Other
   workers of the same application user spend the same budget, so their share comes out of
   it (the header is the server's count for the user);
-- a 429 of this limit (no header, another web server, another worker's burst) caps the
-  limit at 90% of what this client had spent then; the cap grows back by 2% (`REGROW`) of
-  itself per window without another refusal, so freed capacity is found again slowly.
+- a 429 of this limit caps the limit at 90% of what this client had spent then, if that
+  was at least half the limit heard (without headers: anything); the cap grows back by 2%
+  (`REGROW`) of itself per window without another refusal, so freed capacity is found
+  again slowly. A 429 when this client had spent little (an injected or passing one)
+  only pauses it.
 
 Entries age out `guard_s` (a clock tick's worth) after the window.
 """
@@ -34,6 +36,7 @@ from collections import deque
 SAFETY = 0.98  # of the limit heard: the server's and this client's stamps differ a little
 CUT = 0.9  # of what was spent when refused
 REGROW = 0.02  # of the cap, per window without a refusal
+FAIR_SHARE = 0.5  # of the limit heard: a refusal then caps this client
 
 
 class SlidingWindow:
@@ -84,9 +87,20 @@ class SlidingWindow:
         self._heard = deque([(now, max(0.0, remaining) + spent_at_send)])
 
     def refused(self, now: float) -> None:
+        """A 429 of this limit: the cap drops to 90% of what this client had spent, if that
+        is a fair share of the limit last heard (at least half of it; all of it without
+        headers). A refusal when this client had spent little (an injected or passing 429,
+        a call that reached another web server) says nothing of its own pace: only the
+        pause applies, and the limit heard drops until the next answer tells again."""
         self.refusals += 1
-        self.cap = min(self.cap, max(1e-9, CUT * self.spent(now)))
-        self._cut_at = now
+        spent = self.spent(now)
+        heard = self.heard
+        share = FAIR_SHARE * heard if self._heard else 0.0
+        if spent > 0 and spent >= share:
+            self.cap = min(self.cap, CUT * spent)
+            self._cut_at = now
+        if self._heard:
+            self._heard = deque([(now, min(heard, CUT * spent / SAFETY))])
 
     def limit(self, now: float) -> float:
         if self.cap < math.inf and now - self._cut_at >= self.window_s:

@@ -192,3 +192,21 @@ def test_a_refusal_caps_the_window_and_the_cap_grows_back_slowly() -> None:
     assert window.limit(109.5) == 9.0  # 90% of the 10 spent when refused
     assert window.limit(119.4) == 9.0
     assert math.isclose(window.limit(119.5), 9.18)  # +2% per window without a refusal
+
+
+def test_a_refusal_when_little_was_spent_only_pauses() -> None:
+    # An injected or passing 429 (or one from another web server) after 5 calls of a limit
+    # heard at 6000: no cap at 4.5 requests per window, which would stall the client.
+    window = SlidingWindow(300.0, guard_s=0.0)
+    window.hear(100.0, remaining=5995.0, spent_at_send=5.0)
+    for at in range(5):
+        window.add(100.0 + at, 1.0)
+    window.refused(105.0)
+    assert window.cap == math.inf
+    assert math.isclose(window.limit(105.0), 4.5)  # 90% of 5, until the next answer
+    window.hear(106.0, remaining=5990.0, spent_at_send=6.0)
+    assert window.free_at(106.0) == 106.0
+    # No headers and nothing spent yet: a first call's 429 says nothing of the limit.
+    fresh = SlidingWindow(300.0)
+    fresh.refused(100.0)
+    assert fresh.limit(100.0) == math.inf
