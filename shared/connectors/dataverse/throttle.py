@@ -6,9 +6,10 @@ request whose whole duration is execution time (D5), so for chunked writes the e
 time is what binds.
 
 - The two window limits are mirrored here (shared/connectors/dataverse/window.py): each
-  answered call counts one request and its duration, calls in flight count as requests
-  already; the limits are
-  read off the answers' `x-ms-ratelimit-burst-remaining-xrm-requests` and
+  answered call counts one request and its duration; calls in flight count as requests
+  already and reserve their expected execution time (their operations x the recent
+  seconds per operation). The limits are read off the answers'
+  `x-ms-ratelimit-burst-remaining-xrm-requests` and
   `x-ms-ratelimit-time-remaining-xrm-requests` headers (remaining budget + what this client
   had spent), or learned from a 429 of that limit when the headers are missing. A call waits
   until the window has room, the moment the oldest entries age out, instead of being sent
