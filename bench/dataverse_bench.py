@@ -44,7 +44,7 @@ TENANT, CLIENT_ID, SECRET = (
 )
 
 
-def _config(url: str, authority: str, ca: str) -> DataverseConfig:
+def _config(url: str, authority: str, ca: str, window_s: float) -> DataverseConfig:
     return DataverseConfig(
         url=url,
         tenant_id=TENANT,
@@ -52,6 +52,7 @@ def _config(url: str, authority: str, ca: str) -> DataverseConfig:
         client_secret=SECRET,
         authority_host=authority,
         ca_file=ca,
+        limit_window_s=window_s,
     )
 
 
@@ -94,7 +95,7 @@ async def _run(args: argparse.Namespace, url: str, authority: str, ca: str, admi
         admin.reset()
         admin.limits(window_s=args.window, max_requests=args.max_requests)
         admin.knobs(latency_ms=args.latency_ms)
-        async with DataverseClient(_config(url, authority, ca)) as client:
+        async with DataverseClient(_config(url, authority, ca, args.window)) as client:
             await client.check()  # token and first budget outside the timing
             admin.limits(window_s=args.window, max_requests=args.max_requests)
             started = time.perf_counter()

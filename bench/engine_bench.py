@@ -248,7 +248,8 @@ async def dataverse_limit(records: int, limit: int, window: float) -> None:
 
             def build(system: str, s: Settings) -> Any:
                 if system == "dataverse":
-                    return DataverseSync(DataverseClient(dv.config(running)))
+                    config = dv.config(running, limit_window_s=window)
+                    return DataverseSync(DataverseClient(config))
                 return build_connector(system, s)
 
             base = settings(azurite, creatio, None).model_dump(by_alias=True)

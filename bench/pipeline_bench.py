@@ -5,7 +5,7 @@ One line per run, ending in
 duplicates=<n>`. Prints figures; asserts nothing.
 
     .venv/bin/python bench/pipeline_bench.py intacct [--records 10000] [--latency-ms 300]
-    .venv/bin/python bench/pipeline_bench.py dataverse [--records 10000] [--limit 50]
+    .venv/bin/python bench/pipeline_bench.py dataverse [--records 10000] [--execution-ms 400]
     .venv/bin/python bench/pipeline_bench.py memory [--sizes 10000 100000]
     .venv/bin/python bench/pipeline_bench.py creatio [--records 1000] [--latency-ms 300]
 
@@ -13,7 +13,11 @@ intacct    Creatio accounts -> Intacct customers; the Intacct emulator answers e
            after --latency-ms (its `latency_ms` knob, sandbox/emulators/knobs.py) and lets 2
            requests in flight (Intacct's default).
 dataverse  Creatio accounts -> Dataverse accounts against the emulator's service-protection
-           limit scaled down to --limit requests/s: the share of the limit used and of 429s.
+           limits scaled down (per --window: --limit requests/s, --execution-ms of execution
+           per second, --concurrent at once; the real ones are 20/s, 4000 ms/s and 52 over
+           300 s) with --operation-ms of server time per operation (a `$batch` of 100 takes
+           100 of them): the binding limit (the one used most) and the share of it used in
+           the steady state (sandbox/emulators/dataverse/protection.py `usage`), the 429s.
 memory     peak RSS of one bulk window per size, each in a fresh process (bench/engine_bench.py).
 creatio    Intacct customers -> Creatio accounts (creatio-intacct.customers-to-creatio): the
            Creatio emulator answers each request after --latency-ms; vendor requests are
@@ -36,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,7 +225,15 @@ async def worker(run_id: str, concurrency: int) -> None:
     print(json.dumps({"storage_requests": _storage_requests, "failures": pump.failures}))
 
 
-async def dataverse(records: int, limit: int, window: float, concurrency: int) -> None:
+async def dataverse(
+    records: int,
+    window: float,
+    limit: float,
+    execution_ms: float,
+    concurrent: int,
+    operation_ms: float,
+    concurrency: int,
+) -> None:
     from shared.connectors.dataverse import DataverseClient
     from shared.connectors.dataverse.sync import DataverseSync
     from shared.engine.connections import build_connector
@@ -231,46 +244,86 @@ async def dataverse(records: int, limit: int, window: float, concurrency: int) -
     creatio = Emulator("creatio")
     try:
         with tempfile.TemporaryDirectory() as tls, dv.running_dataverse(Path(tls)) as running:
-            running.admin.limits(window_s=window, max_requests=round(limit * window))
+            running.admin.limits(
+                window_s=window,
+                max_requests=round(limit * window),
+                max_execution_ms=execution_ms * window,
+                max_concurrent=concurrent,
+            )
+            running.admin.options(operation_ms=operation_ms)
             seed_accounts(creatio, records, datetime.now(UTC))
+
+            clients: list[Any] = []
 
             def build(system: str, s: Settings) -> Any:
                 if system == "dataverse":
-                    return DataverseSync(DataverseClient(dv.config(running)))
+                    config = dv.config(running, limit_window_s=window)
+                    clients.append(DataverseClient(config))
+                    return DataverseSync(clients[-1])
                 return build_connector(system, s)
 
-            base = settings(azurite, creatio, None).model_dump(by_alias=True)
-            base |= {
-                "SHUTTLE_SOLUTIONS": "creatio-dynamics",
+            values = {
                 "AzureWebJobsStorage": azurite.connection_string,
+                "SHUTTLE_TABLE_PREFIX": "b" + uuid.uuid4().hex[:10],
+                "SHUTTLE_SOLUTIONS": "creatio-dynamics",
+                "CREATIO_URL": creatio.url,
+                "CREATIO_USERNAME": "Supervisor",
                 "CREATIO_PASSWORD": "Supervisor",
             }
-            services = await Services.create(Settings.model_validate(base), factory=build)
+            services = await Services.create(Settings.model_validate(values), factory=build)
             global _storage_requests
             _storage_requests = 0
             started = time.perf_counter()
             run = await services.flows.run_now(
                 "creatio-dynamics.accounts-to-dataverse", RunRequest(), datetime.now(UTC)
             )
+            ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
             pump = Pump(services, concurrency=concurrency)
             done = await pump.run_finished(run.id, limit_s=7200)
+            ticker.cancel()
             elapsed = time.perf_counter() - started
             await services.close()
             protection = running.admin.stats()["protection"]
+            for client in clients:
+                pacer = client.protection
+                print(
+                    f"  client: {pacer.sent} sent, {pacer.paced} waits for room, "
+                    f"{pacer.per_operation_s * 1000:.1f} ms per operation, execution limit "
+                    f"heard {pacer.execution.heard:.1f} s, most in flight {pacer.max_in_flight}",
+                    file=sys.stderr,
+                )
             names = [r.get("name") for r in running.admin.rows("account")]
         accepted, throttled = protection["accepted"], protection["throttled_total"]
-        share = throttled / max(1, accepted + throttled)
+        answers = accepted + throttled
+        usage = protection["usage"]
         print(
-            f"dataverse {records} accounts, limit {limit}/s: {elapsed:.1f} s, counts "
-            f"{done.counts.model_dump()}, {accepted / elapsed:.1f} requests/s = "
-            f"{accepted / elapsed / limit:.0%} of the limit, 429 {share:.1%}: "
-            f"{figures(records, elapsed, accepted + throttled, names)}",
+            f"dataverse {records} accounts, limits per {window:g} s window: "
+            f"{round(limit * window)} requests, {execution_ms * window:g} ms execution, "
+            f"{concurrent} at once; {operation_ms:g} ms per operation: {elapsed:.1f} s, counts "
+            f"{done.counts.model_dump()}; {binding(usage)}; 429 {throttled / max(1, answers):.1%} "
+            f"({throttled} of {answers} answers): "
+            f"{figures(records, elapsed, answers, names)}",
             flush=True,
         )
         failed_deliveries(pump)
     finally:
         creatio.stop()
         azurite.stop()
+
+
+def binding(usage: dict[str, Any]) -> str:
+    """The binding limit and the share of it used in the steady state (the emulator's
+    `protection.usage`: from one window after the first call to the last answer)."""
+    if not usage.get("share"):
+        return f"no steady state (the run took {usage.get('span_s', 0)} s, under two windows)"
+    units = {"requests": "requests/s", "execution_time": "ms/s", "concurrency": "in flight"}
+    name = usage["binding"]
+    others = ", ".join(f"{n} {v:.0%}" for n, v in usage["share"].items() if n != name)
+    return (
+        f"binding limit {name} ({usage['allowed_per_s'][name]:g} {units[name]}): used "
+        f"{usage['used_per_s'][name]:.1f} = {usage['share'][name]:.1%} of it over "
+        f"{usage['steady_s']:.0f} s (others: {others})"
+    )
 
 
 def seed_customers(intacct: Emulator, count: int) -> None:
@@ -378,9 +431,14 @@ def main() -> None:
     hidden.add_argument("--concurrency", type=int, default=4)
     two = sub.add_parser("dataverse")
     two.add_argument("--records", type=int, default=10_000)
-    two.add_argument("--limit", type=int, default=50, help="requests per second")
-    two.add_argument("--window", type=float, default=10.0)
-    two.add_argument("--concurrency", type=int, default=4)
+    two.add_argument("--window", type=float, default=10.0, help="the limits' window, s")
+    two.add_argument("--limit", type=float, default=20.0, help="requests per second")
+    two.add_argument(
+        "--execution-ms", type=float, default=400.0, help="execution ms per second of window"
+    )
+    two.add_argument("--concurrent", type=int, default=52, help="requests at once")
+    two.add_argument("--operation-ms", type=float, default=10.0, help="server time per operation")
+    two.add_argument("--concurrency", type=int, default=4, help="chunks worked at once")
     sub.add_parser("memory").add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     crm = sub.add_parser("creatio")
     crm.add_argument("--records", type=int, default=1_000)
@@ -410,7 +468,16 @@ def main() -> None:
     elif args.what == "worker":
         asyncio.run(worker(args.run_id, args.concurrency))
     elif args.what == "dataverse":
-        asyncio.run(dataverse(args.records, args.limit, args.window, args.concurrency))
+        run = dataverse(
+            args.records,
+            args.window,
+            args.limit,
+            args.execution_ms,
+            args.concurrent,
+            args.operation_ms,
+            args.concurrency,
+        )
+        asyncio.run(run)
     elif args.what == "creatio":
         asyncio.run(creatio(args.records, args.latency_ms, args.concurrency, args.profile))
     else:

@@ -22,6 +22,12 @@ CONTACTS_TO_CREATIO = "creatio-dynamics.contacts-to-creatio"
 
 
 @pytest.fixture
+def dataverse_client_options() -> dict[str, Any]:
+    """The window of the limit the throttling test scales down (1 s)."""
+    return {"limit_window_s": 1.0}
+
+
+@pytest.fixture
 def services(dynamics_services: Services) -> Services:
     """creatio-dynamics over Creatio and Dataverse (tests/support/emulator_fixtures.py)."""
     return dynamics_services

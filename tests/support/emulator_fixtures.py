@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,11 +63,19 @@ async def intacct_services(
 
 
 @pytest.fixture
+def dataverse_client_options() -> dict[str, Any]:
+    """DataverseConfig values of `dynamics_services`' client beyond the emulator's own (a
+    module that scales the emulator's limits down overrides it with their window)."""
+    return {}
+
+
+@pytest.fixture
 async def dynamics_services(
     storage_connection_string: str,
     table_prefix: str,
     creatio_emulator: RunningCreatio,
     dataverse_emulator: dv.RunningDataverse,
+    dataverse_client_options: dict[str, Any],
 ) -> AsyncIterator[Services]:
     """creatio-dynamics over the Creatio and Dataverse emulators (reset)."""
     async with emulator_services(
@@ -75,5 +84,6 @@ async def dynamics_services(
         "creatio-dynamics",
         creatio_emulator=creatio_emulator,
         dataverse_emulator=dataverse_emulator,
+        dataverse_options=dataverse_client_options,
     ) as built:
         yield built

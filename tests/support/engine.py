@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sandbox.pump import Pump
 from shared.connectors.dataverse import DataverseClient
@@ -63,13 +64,13 @@ async def engine_services(
         await built.close()
 
 
-def dataverse_factory(running: dataverse.RunningDataverse) -> ConnectorFactory:
-    """Connectors as deployed, but Dataverse built from the emulator's config: its test CA is
-    trusted through the config, not the environment."""
+def dataverse_factory(running: dataverse.RunningDataverse, **options: Any) -> ConnectorFactory:
+    """Connectors as deployed, but Dataverse built from the emulator's config (and `options`,
+    DataverseConfig values): its test CA is trusted through the config, not the environment."""
 
     def factory(system: str, settings: Settings) -> SyncConnector:
         if system == "dataverse":
-            return DataverseSync(DataverseClient(dataverse.config(running)))
+            return DataverseSync(DataverseClient(dataverse.config(running, **options)))
         return build_connector(system, settings)
 
     return factory
@@ -85,6 +86,7 @@ async def emulator_services(
     intacct_emulator: intacct.RunningIntacct | None = None,
     dataverse_emulator: dataverse.RunningDataverse | None = None,
     settings: dict[str, str] | None = None,
+    dataverse_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Services]:
     """`engine_services` of `solution` over the running emulators given, each reset first."""
     values = dict(creatio_settings(creatio_emulator))
@@ -95,7 +97,7 @@ async def emulator_services(
     factory = None
     if dataverse_emulator is not None:
         dataverse_emulator.admin.reset()
-        factory = dataverse_factory(dataverse_emulator)
+        factory = dataverse_factory(dataverse_emulator, **(dataverse_options or {}))
     values.update(settings or {})
     async with engine_services(connection, prefix, solution, values, factory) as built:
         yield built

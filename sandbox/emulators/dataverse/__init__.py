@@ -80,8 +80,15 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   `Retry-After` (whole seconds: until the window has room again; 1 s for concurrency) and
   codes `0x80072322` / `0x80072321` / `0x80072326`; a throttled call is not run and not
   counted in the window. A `$batch` counts as one request; its duration counts as
-  execution time. Successful answers carry `x-ms-ratelimit-burst-remaining-xrm-requests`
-  (requests left in the window) and `x-ms-ratelimit-time-remaining-xrm-requests`.
+  execution time (D5). A call is refused when the window's count or execution time had
+  already reached the limit when it arrived; calls still running are not counted, so the
+  one let in may take the window past the limit (the vendor says limits are exceeded
+  before they take effect). Successful answers carry
+  `x-ms-ratelimit-burst-remaining-xrm-requests` (requests left in the window, this one
+  counted) and `x-ms-ratelimit-time-remaining-xrm-requests` (execution milliseconds left
+  when the call arrived; the real unit is unconfirmed). `/_emulator/calls` reports
+  `protection.usage`: the busiest user's share of each limit in the steady state (from one
+  window after its first call to its last answer) and the binding limit.
 - Injected faults: 429 / 5xx in Dataverse's JSON error shape.
 - Not emulated: deep insert, `$expand`, `$metadata` and the `EntityDefinitions` metadata
   reads, single-property PUT/DELETE, `$ref`, duplicate detection, statecode/statuscode
@@ -89,11 +96,14 @@ open, this emulator chose (change it here if a real environment shows otherwise)
   errors), the `totalrecordcount` annotations of `$count`, 413 payload limits.
 
 Benchmarking, as on the Intacct emulator: the `latency_ms` knob (`PUT /_emulator/knobs`,
-plus `latency_jitter_ms`) is each request's latency, and `/_emulator/calls` reports
+plus `latency_jitter_ms`) is each request's latency, `operation_ms` (`PUT
+/_emulator/options`) the server time of each operation (a `$batch` takes it once per
+operation inside, like Intacct's `function_time_ms`), and `/_emulator/calls` reports
 `max_in_flight`, the most requests it saw at once.
 
 Admin API (never counted, throttled or failed): the fault layer's `/_emulator/{knobs,
-faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/tokens/expire` and
+faults,calls,requests,reset,seed}` plus `/_emulator/limits`, `/_emulator/options`,
+`/_emulator/tokens/expire` and
 `/_emulator/rows/{table}`.
 """
 

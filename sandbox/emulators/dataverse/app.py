@@ -3,11 +3,12 @@ layer, then bearer-token checks and the Web API (plain calls and $batch)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +36,9 @@ class Options(BaseModel):
     tenant: str = "shuttle-sandbox"
     # CA bundle to trust the identity provider with (None: SSL_CERT_FILE / system).
     ca_file: str | None = None
+    # Server time of each operation (a plain call is one, a $batch one per operation inside):
+    # the call stays in flight meanwhile, and it counts as execution time (benchmarks).
+    operation_ms: float = Field(default=0.0, ge=0)
 
 
 def route_key(path: str) -> str:
@@ -92,6 +96,7 @@ class DataverseEmulator:
         self.store.reset()
         self.api.customisation.reset()
         self.protection.reset()
+        self.options = self.options.model_copy(update={"operation_ms": 0.0})
         self.seen_tokens = set()  # tokens expired before stay expired
         self.unauthorized = self.batches = self.batch_operations = 0
 
@@ -148,9 +153,15 @@ class DataverseEmulator:
                 return Response(None, 401, headers=error.headers)
             body = await request.body()
             call = self._call(request, body)
+            operations = self.batch_operations
             if call.path.strip("/") == "$batch" and call.method == "POST":
-                return self._batch(call, user, request.headers.get("content-type", ""))
-            return _respond(self.api.execute(call, user))
+                response = self._batch(call, user, request.headers.get("content-type", ""))
+                operations = self.batch_operations - operations
+            else:
+                response, operations = _respond(self.api.execute(call, user)), 1
+            if self.options.operation_ms and operations:
+                await asyncio.sleep(operations * self.options.operation_ms / 1000)
+            return response
 
         return [
             Route(API, api, methods=ALL_METHODS),
@@ -189,6 +200,14 @@ class DataverseEmulator:
             self.protection.reset(limits)
             return JSONResponse(limits.model_dump())
 
+        async def put_options(request: Request) -> Response:
+            try:
+                merged = {**self.options.model_dump(), **(await request.json())}
+                self.options = Options.model_validate(merged)
+            except (ValidationError, ValueError, TypeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
+            return JSONResponse(self.options.model_dump())
+
         async def expire_tokens(request: Request) -> Response:
             fresh = self.seen_tokens - self.expired_tokens
             self.expired_tokens |= self.seen_tokens
@@ -210,6 +229,7 @@ class DataverseEmulator:
         return [
             Route(f"{ADMIN_PREFIX}/limits", get_limits, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/limits", put_limits, methods=["PUT", "PATCH"]),
+            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", expire_tokens, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/rows/{{table}}", rows, methods=["GET"]),
             *self.api.customisation.routes(),

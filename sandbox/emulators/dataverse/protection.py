@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +49,47 @@ class _User:
     requests: deque[float] = field(default_factory=deque)
     executions: deque[tuple[float, float]] = field(default_factory=deque)  # (end, ms)
     in_flight: int = 0
+    max_in_flight: int = 0
+    # Every accepted call, kept for `usage` (bench runs: a few thousand entries).
+    admitted: list[float] = field(default_factory=list)
+    ended: list[tuple[float, float]] = field(default_factory=list)
+
+
+def usage(user: _User, limits: Limits) -> dict[str, Any]:
+    """How much of each limit a user used in the steady state: from one window after its
+    first call (the first window starts empty, so any client may burst through it) to its
+    last answer. Each limit's share is the rate used over the rate it allows (requests per
+    second; execution ms per second; the average calls in flight over the most at once);
+    the binding one is the one used most."""
+    if not user.ended:
+        return {}
+    first, last = user.admitted[0], max(end for end, _ in user.ended)
+    totals: dict[str, Any] = {
+        "span_s": round(last - first, 3),
+        "requests": len(user.admitted),
+        "execution_ms": round(sum(ms for _, ms in user.ended), 1),
+        "max_in_flight": user.max_in_flight,
+    }
+    start = first + limits.window_s
+    span = last - start
+    if span <= 0:
+        return {**totals, "steady_s": 0.0}
+    requests = sum(1 for at in user.admitted if at >= start)
+    execution = sum(ms for end, ms in user.ended if end >= start)
+    rates = {
+        "requests": (requests / span, limits.max_requests / limits.window_s),
+        "execution_time": (execution / span, limits.max_execution_ms / limits.window_s),
+        "concurrency": (execution / span / 1000, float(limits.max_concurrent)),
+    }
+    shares = {name: used / allowed for name, (used, allowed) in rates.items()}
+    return {
+        **totals,
+        "steady_s": round(span, 3),
+        "used_per_s": {name: round(used, 3) for name, (used, _) in rates.items()},
+        "allowed_per_s": {name: allowed for name, (_, allowed) in rates.items()},
+        "share": {name: round(share, 4) for name, share in shares.items()},
+        "binding": max(shares, key=lambda name: shares[name]),
+    }
 
 
 def user_of(scope: Scope) -> str | None:
@@ -84,12 +126,14 @@ class ServiceProtection:
         self.accepted = 0
 
     def stats(self) -> dict[str, object]:
+        busiest = max(self.users.values(), key=lambda u: len(u.admitted), default=None)
         return {
             "protection": {
                 "accepted": self.accepted,
                 "throttled": dict(self.throttled),
                 "throttled_total": sum(self.throttled.values()),
                 "limits": self.limits.model_dump(),
+                "usage": usage(busiest, self.limits) if busiest else {},
             }
         }
 
@@ -164,7 +208,9 @@ class ServiceProtection:
             await error.response()(scope, receive, send)
             return
         user.requests.append(now)
+        user.admitted.append(now)
         user.in_flight += 1
+        user.max_in_flight = max(user.max_in_flight, user.in_flight)
         self.accepted += 1
         extra = self._headers(user)
         keep_transport(scope, send)  # `with_headers` hides it from the fault layer's `drop`
@@ -180,3 +226,4 @@ class ServiceProtection:
             user.in_flight -= 1
             end = self.clock()
             user.executions.append((end, (end - now) * 1000))
+            user.ended.append(user.executions[-1])

@@ -102,7 +102,9 @@ class DataverseClient(ConnectorClient):
             verify=_verify(config),
             follow_redirects=False,
         )
-        self.protection = ServiceProtection(config.max_concurrency, clock=clock, sleep=sleep)
+        self.protection = ServiceProtection(
+            config.max_concurrency, clock=clock, sleep=sleep, window_s=config.limit_window_s
+        )
         self.answers = 0  # HTTP answers received (for the share of 429s)
 
     @classmethod
@@ -139,6 +141,7 @@ class DataverseClient(ConnectorClient):
         missing_ok: bool = False,
         idempotent: bool = True,
         create_only: bool = False,
+        operations: int = 1,
     ) -> httpx.Response | None:
         """One call: retried on transient failures, paced under service protection; a
         429 is waited out (every call of this client pauses) and never fails the call
@@ -158,7 +161,7 @@ class DataverseClient(ConnectorClient):
             """The request, with 429s waited out: the pause holds every call of this client,
             and the call gives up once the waits would pass `throttle_max_wait_s`."""
             while True:
-                async with self.protection.slot() as ticket:
+                async with self.protection.slot(operations) as ticket:
                     try:
                         response = await self._http.request(
                             method, url, params=params, content=content, headers=sent_headers
@@ -493,6 +496,7 @@ class DataverseClient(ConnectorClient):
             },
             ok=(200, 400),
             idempotent=idempotent,
+            operations=len(operations),
         )
         assert response is not None
         try:

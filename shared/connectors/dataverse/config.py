@@ -45,6 +45,9 @@ class DataverseConfig(ConnectorConfig):
     # How long one call may wait out 429s (Retry-After) before it gives up with a
     # rate_limit error (transient: the queue tries the record again later).
     throttle_max_wait_s: float = Field(default=600.0, gt=0)
+    # Service protection's sliding window (docs/wire-notes.md D6: five minutes); other
+    # values only to match an emulator whose limits are scaled down.
+    limit_window_s: float = Field(default=300.0, gt=0)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @field_validator("url", "authority_host")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.sync import DataverseSync
 from shared.connectors.dataverse.throttle import (
     CONCURRENCY_LIMIT,
     REQUESTS_LIMIT,
@@ -16,6 +17,7 @@ from shared.connectors.dataverse.throttle import (
     Ticket,
 )
 from shared.connectors.errors import ConnectorError
+from shared.connectors.protocol import SourceRef, WriteOutcome
 from shared.errors import ErrorCategory
 from tests.support.clock import VirtualTime
 from tests.support.dataverse import RunningDataverse, config, trust
@@ -43,7 +45,7 @@ async def test_every_record_is_written_under_a_tight_request_limit(
     # 25 requests per 1 s window; 150 upserts offered at once with 52 allowed in flight.
     dataverse.admin.limits(window_s=1.0, max_requests=25)
     records = 150
-    async with DataverseClient(config(dataverse)) as client:
+    async with DataverseClient(config(dataverse, limit_window_s=1.0)) as client:
         await asyncio.gather(
             *(
                 client.upsert("accounts", {"shuttle_creatioaccountid": f"k{n}"}, {"name": f"A{n}"})
@@ -51,14 +53,44 @@ async def test_every_record_is_written_under_a_tight_request_limit(
             )
         )
         answers = client.answers
-        throttled = client.protection.throttled
+        throttled, paced = client.protection.throttled, client.protection.paced
     assert len(dataverse.admin.rows("account")) == records
     protection = dataverse.admin.stats()["protection"]
-    assert protection["throttled_total"] == throttled > 0
+    assert protection["throttled_total"] == throttled
     share = throttled / answers
     with capsys.disabled():
         print(f"\n429 share under a 25/s limit: {throttled}/{answers} = {share:.1%}")
-    assert share < 0.15
+    # The limit bound: calls waited for the window to have room instead of being refused.
+    assert paced > 0
+    assert share < 0.02
+
+
+async def test_a_burst_of_chunks_over_the_execution_window_writes_each_record_once(
+    dataverse: RunningDataverse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 16 chunks of 50 creates at once, each $batch 50 x 4 ms = 0.2 s of execution, against
+    # 0.8 s of execution per 1 s window: four times the limit offered in one burst.
+    dataverse.admin.limits(window_s=1.0, max_execution_ms=800)
+    dataverse.admin.options(operation_ms=4)
+    chunks = [
+        [({"name": f"Burst {c:02d}-{n:02d}"}, source(f"c{c}-{n}")) for n in range(50)]
+        for c in range(16)
+    ]
+    async with DataverseClient(config(dataverse, limit_window_s=1.0)) as client:
+        sync = DataverseSync(client)
+        results = await asyncio.gather(*(sync.create_many("account", chunk) for chunk in chunks))
+        answers = client.answers
+        throttled, paced = client.protection.throttled, client.protection.paced
+    outcomes = [outcome for chunk in results for outcome in chunk]
+    assert all(isinstance(o, WriteOutcome) and o.created for o in outcomes)
+    names = [row["name"] for row in dataverse.admin.rows("account")]
+    assert len(names) == len(set(names)) == 16 * 50  # every record once, none twice
+    protection = dataverse.admin.stats()["protection"]
+    assert protection["throttled_total"] == throttled
+    with capsys.disabled():
+        print(f"\nburst over the execution window: {throttled} 429s of {answers} answers")
+    assert paced > 0  # the window bound: $batches waited for room
+    assert throttled <= 1
 
 
 async def test_the_concurrency_limit_is_respected(dataverse: RunningDataverse) -> None:
@@ -136,6 +168,10 @@ async def test_throttling_beyond_the_wait_budget_is_a_transient_rate_limit_error
     assert caught.value.retryable and caught.value.retry_after == 5
 
 
+def source(id: str) -> SourceRef:
+    return SourceRef(system="creatio", object="Account", id=id)
+
+
 def _answer(status: int = 200) -> httpx.Response:
     return httpx.Response(status)
 
@@ -161,15 +197,11 @@ async def test_the_allowed_concurrency_adapts_to_429s() -> None:
     ticket = await answered(429)
     protection.throttled_for(1, Ticket(in_flight=4, epoch=ticket.epoch), CONCURRENCY_LIMIT)
     assert protection.limit == 3
-    # A burst of execution-time refusals of calls sent together halves it once.
+    # A burst of refusals without a known code, of calls sent together, halves it once.
     burst = await answered(429)
     for _ in range(3):
-        protection.throttled_for(1, burst, TIME_LIMIT)
+        protection.throttled_for(1, burst, None)
     assert protection.limit == 1.5
-    # Request-count refusals pause but leave the concurrency alone (the budget paces them).
-    ticket = await answered(429)
-    protection.throttled_for(1, ticket, REQUESTS_LIMIT)
-    assert protection.limit == 1.5 and protection.throttled == 6
     # After a cut, one more per `regrow_s` without a 429; answers alone add nothing.
     for _ in range(5):
         await answered()
@@ -177,3 +209,9 @@ async def test_the_allowed_concurrency_adapts_to_429s() -> None:
     await time.sleep(10)
     await answered()
     assert protection.limit == 2.5
+    # Request-count and execution-time refusals pause but leave the concurrency alone (the
+    # windows pace them).
+    ticket = await answered(429)
+    for code in (REQUESTS_LIMIT, TIME_LIMIT):
+        protection.throttled_for(1, ticket, code)
+    assert protection.limit == 2.5 and protection.throttled == 7

@@ -138,3 +138,41 @@ def test_a_rolled_back_delete_is_not_reported_as_deleted(
     assert failed.status_code == 400
     assert [r["name"] for r in dataverse.admin.rows("account")] == ["stays"]
     assert api.get(link, headers=track).json()["value"] == []
+
+
+def test_service_protection_counts_a_batch_as_one_request_and_its_time_in_full(
+    api: httpx.Client, dataverse: RunningDataverse
+) -> None:
+    # docs/wire-notes.md D5: a $batch is one request for the request count; the server
+    # time of its operations (10 x 5 ms here) is all execution time.
+    dataverse.admin.limits(window_s=60, max_requests=2, max_execution_ms=100_000)
+    dataverse.admin.options(operation_ms=5)
+    parts = [_part("POST", "accounts", f'{{"name":"N{n}"}}') for n in range(10)]
+    first = _send(api, *parts, prefer="odata.continue-on-error")
+    assert first.status_code == 200 and len(dataverse.admin.rows("account")) == 10
+    assert first.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] == "1"
+    second = _send(api, *parts[:1], prefer="odata.continue-on-error")
+    assert second.status_code == 200
+    # What the first batch took was already spent when the second arrived.
+    left = float(second.headers["x-ms-ratelimit-time-remaining-xrm-requests"])
+    assert left <= 100_000 - 50
+    refused = _send(api, *parts[:1])
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "0x80072322"
+    usage = dataverse.admin.stats()["protection"]["usage"]
+    assert usage["requests"] == 2 and usage["execution_ms"] >= 55
+
+
+def test_a_call_is_refused_once_the_window_reached_the_execution_limit(
+    api: httpx.Client, dataverse: RunningDataverse
+) -> None:
+    # The call that takes the window past the limit is let in (it was under when it
+    # arrived); the next is refused with the execution-time code and a Retry-After.
+    dataverse.admin.limits(window_s=60, max_execution_ms=30)
+    dataverse.admin.options(operation_ms=10)
+    parts = [_part("POST", "accounts", f'{{"name":"T{n}"}}') for n in range(5)]
+    assert _send(api, *parts, prefer="odata.continue-on-error").status_code == 200
+    refused = _send(api, *parts[:1])
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "0x80072321"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert len(dataverse.admin.rows("account")) == 5  # the refused batch ran nothing
