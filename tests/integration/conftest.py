@@ -14,6 +14,7 @@ from tests.support import engine as support
 from tests.support.app_env import control_plane
 from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
     creatio_emulator,
+    dataverse_client_options,
     dataverse_emulator,
     dynamics_services,
     intacct_emulator,
