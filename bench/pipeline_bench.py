@@ -208,6 +208,7 @@ async def worker_processes(count: int, config: Settings, run_id: str, concurrenc
             raise RuntimeError(f"worker process exited with {child.returncode}")
         result = json.loads(out.decode().strip().splitlines()[-1])
         total += result["storage_requests"]
+        _storage_kinds.update(result["kinds"])
         for failure in result["failures"][:1]:
             print(f"  a worker's failed delivery: {failure[:300]}")
     return int(total)
@@ -222,7 +223,8 @@ async def worker(run_id: str, concurrency: int) -> None:
         await pump.run_finished(run_id, limit_s=7200)
     finally:
         await services.close()
-    print(json.dumps({"storage_requests": _storage_requests, "failures": pump.failures}))
+    result = {"storage_requests": _storage_requests, "kinds": _storage_kinds}
+    print(json.dumps(result | {"failures": pump.failures}))
 
 
 async def dataverse(
