@@ -42,6 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from pydantic import SecretStr  # noqa: E402
 from bench.engine_bench import Emulator, progress, seed_accounts, settings  # noqa: E402
 from sandbox.azurite import Azurite, StoragePorts, free_port  # noqa: E402
 from sandbox.pump import Pump  # noqa: E402
+from shared.flows.models import RunRecord  # noqa: E402
 from shared.flows.service import RunRequest  # noqa: E402
 from shared.runtime import Services  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -139,50 +141,77 @@ async def intacct(
         target.reset(latency_ms=latency_ms)
         target.admin.put("/options", json={"function_time_ms": function_ms}).raise_for_status()
         seed_accounts(creatio, records, datetime.now(UTC))
-        config = settings(azurite, creatio, target)
-        services = await Services.create(config)
-        global _storage_requests
-        _storage_requests = 0
-        _storage_kinds.clear()
-        pids = {
-            "bench": os.getpid(),
-            "azurite": azurite.process.pid,
-            "creatio": creatio.process.pid,
-            "intacct": target.process.pid,
-        }
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        started = time.perf_counter()
-        run = await services.flows.run_now(
-            "creatio-intacct.accounts-to-intacct", RunRequest(), datetime.now(UTC)
+        pids = {"azurite": azurite, "creatio": creatio, "intacct": target}
+        timed = await timed_run(
+            settings(azurite, creatio, target),
+            "creatio-intacct.accounts-to-intacct",
+            pids,
+            concurrency,
+            workers,
         )
-        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
-        pump = Pump(services, concurrency=concurrency)
-        if workers > 1:  # worker processes share the queues, as scaled-out hosts would
-            _storage_requests += await worker_processes(workers, config, run.id, concurrency)
-            done = await services.flows.runs.get(run.id)
-        else:
-            done = await pump.run_finished(run.id, limit_s=7200)
-        ticker.cancel()
-        elapsed = time.perf_counter() - started
-        await services.close()
         stats = target.stats()
         vendor = sum(n for key, n in stats["calls"].items() if GATEWAY in key)
         names = [r["NAME"] for r in target.admin.get("/rows/CUSTOMER").json()["rows"]]
         print(
             f"intacct {records} accounts, {latency_ms:g} ms per request + {function_ms:g} ms "
             f"per function, 2 in flight, {workers} worker process(es): "
-            f"{elapsed:.1f} s, counts {done.counts.model_dump()}, max in flight "
+            f"{timed.seconds:.1f} s, counts {timed.run.counts.model_dump()}, max in flight "
             f"{stats.get('gateway_in_flight_max')}, GW-0010 {stats.get('gateway_rejected')}: "
-            f"{figures(records, elapsed, vendor, names)}",
+            f"{figures(records, timed.seconds, vendor, names)}",
             flush=True,
         )
-        failed_deliveries(pump)
-        if show:
-            profile(records, pids, cpu_before)
+        timed.report(records, show)
     finally:
         creatio.stop()
         target.stop()
         azurite.stop()
+
+
+@dataclass
+class TimedRun:
+    """A finished run, how long it took, and what each process spent on it."""
+
+    run: RunRecord
+    seconds: float
+    pump: Pump
+    pids: dict[str, int]
+    cpu_before: dict[str, float]
+
+    def report(self, records: int, show: bool) -> None:
+        failed_deliveries(self.pump)
+        if show:
+            profile(records, self.pids, self.cpu_before)
+
+
+async def timed_run(
+    config: Settings,
+    flow_id: str,
+    processes: dict[str, Any],
+    concurrency: int,
+    workers: int = 1,
+) -> TimedRun:
+    """Run `flow_id` now and work the queues until it ends: in this process, or in `workers`
+    worker processes (as scaled-out hosts would). Storage requests are counted from here on;
+    `processes` (Azurite and the emulators, by name) have their CPU seconds taken."""
+    global _storage_requests
+    services = await Services.create(config)
+    _storage_requests = 0
+    _storage_kinds.clear()
+    pids = {"bench": os.getpid()} | {n: p.process.pid for n, p in processes.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.perf_counter()
+    run = await services.flows.run_now(flow_id, RunRequest(), datetime.now(UTC))
+    ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
+    pump = Pump(services, concurrency=concurrency)
+    if workers > 1:
+        _storage_requests += await worker_processes(workers, config, run.id, concurrency)
+        done = await services.flows.runs.get(run.id)
+    else:
+        done = await pump.run_finished(run.id, limit_s=7200)
+    ticker.cancel()
+    seconds = time.perf_counter() - started
+    await services.close()
+    return TimedRun(done, seconds, pump, pids, cpu_before)
 
 
 async def worker_processes(count: int, config: Settings, run_id: str, concurrency: int) -> int:
@@ -345,40 +374,23 @@ async def creatio(records: int, latency_ms: float, concurrency: int, show: bool)
         target.reset(latency_ms=latency_ms)
         source.reset()
         seed_customers(source, records)
-        services = await Services.create(settings(azurite, target, source))
-        global _storage_requests
-        _storage_requests = 0
-        _storage_kinds.clear()
-        pids = {
-            "bench": os.getpid(),
-            "azurite": azurite.process.pid,
-            "creatio": target.process.pid,
-            "intacct": source.process.pid,
-        }
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        started = time.perf_counter()
-        run = await services.flows.run_now(
-            "creatio-intacct.customers-to-creatio", RunRequest(), datetime.now(UTC)
+        timed = await timed_run(
+            settings(azurite, target, source),
+            "creatio-intacct.customers-to-creatio",
+            {"azurite": azurite, "creatio": target, "intacct": source},
+            concurrency,
         )
-        ticker = asyncio.create_task(progress(services, run.id, started, sys.stderr))
-        pump = Pump(services, concurrency=concurrency)
-        done = await pump.run_finished(run.id, limit_s=7200)
-        ticker.cancel()
-        elapsed = time.perf_counter() - started
-        await services.close()
         calls = target.stats()["calls"]
         vendor = sum(n for key, n in calls.items() if "/0/odata/" in key)
         batches = calls.get("POST /0/odata/$batch", 0)
         names = [r["Name"] for r in target.admin.get("/rows/Account").json()["rows"]]
         print(
             f"creatio {records} customers -> accounts, {latency_ms:g} ms per Creatio request: "
-            f"{elapsed:.1f} s, counts {done.counts.model_dump()}, $batch {batches}, "
-            f"queries {vendor - batches}: {figures(records, elapsed, vendor, names)}",
+            f"{timed.seconds:.1f} s, counts {timed.run.counts.model_dump()}, $batch {batches}, "
+            f"queries {vendor - batches}: {figures(records, timed.seconds, vendor, names)}",
             flush=True,
         )
-        failed_deliveries(pump)
-        if show:
-            profile(records, pids, cpu_before)
+        timed.report(records, show)
     finally:
         target.stop()
         source.stop()

@@ -91,7 +91,8 @@ class SlidingWindow:
         is a fair share of the limit last heard (at least half of it; all of it without
         headers). A refusal when this client had spent little (an injected or passing 429,
         a call that reached another web server) says nothing of its own pace: only the
-        pause applies, and the limit heard drops until the next answer tells again."""
+        pause applies. (Lowering the limit heard to what little was spent would hold the next
+        call, and so the next answer that tells the limit again, for a whole window.)"""
         self.refusals += 1
         spent = self.spent(now)
         heard = self.heard
@@ -99,8 +100,8 @@ class SlidingWindow:
         if spent > 0 and spent >= share:
             self.cap = min(self.cap, CUT * spent)
             self._cut_at = now
-        if self._heard:
-            self._heard = deque([(now, min(heard, CUT * spent / SAFETY))])
+            if self._heard:  # until the next answer tells again
+                self._heard = deque([(now, min(heard, CUT * spent / SAFETY))])
 
     def limit(self, now: float) -> float:
         if self.cap < math.inf and now - self._cut_at >= self.window_s:

@@ -203,9 +203,10 @@ def test_a_refusal_when_little_was_spent_only_pauses() -> None:
         window.add(100.0 + at, 1.0)
     window.refused(105.0)
     assert window.cap == math.inf
-    assert math.isclose(window.limit(105.0), 4.5)  # 90% of 5, until the next answer
-    window.hear(106.0, remaining=5990.0, spent_at_send=6.0)
-    assert window.free_at(106.0) == 106.0
+    # The limit heard stays: lowered to 90% of 5 it would hold the next call (and the next
+    # answer, which tells the limit again) until the window aged out, 300 s.
+    assert window.limit(105.0) == window.limit(104.0)
+    assert window.free_at(105.0) == 105.0
     # No headers and nothing spent yet: a first call's 429 says nothing of the limit.
     fresh = SlidingWindow(300.0)
     fresh.refused(100.0)
