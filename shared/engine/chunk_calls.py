@@ -184,6 +184,7 @@ class ChunkBindings:
         self._writes: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
         self._written: dict[tuple[str, Side, str], Binding] = {}
         self._unbound: set[tuple[str, Side, str]] = set()  # read, and found unbound
+        self._sources: dict[str, Side] = {}  # each pair's source side (written last)
 
     async def get(self, pair: str, side: Side, record_id: str) -> Binding | None:
         mine = self._written.get((pair, side, record_id))
@@ -226,8 +227,11 @@ class ChunkBindings:
     ) -> bool:
         return await self.store.take_over(pair, side, held, source_id, now)
 
-    async def write(self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any]) -> None:
+    async def write(
+        self, pair: str, crm_id: str, erp_id: str, changes: dict[str, Any], *, source: Side
+    ) -> None:
         self._writes.setdefault(pair, []).append((crm_id, erp_id, changes))
+        self._sources[pair] = source  # a chunk is one flow's: one direction per pair
         previous = self._written.get((pair, "crm", crm_id))
         data = previous.model_dump() if previous else {}
         data.update({"crm_id": crm_id, "erp_id": erp_id, **changes})
@@ -243,5 +247,5 @@ class ChunkBindings:
                 for crm_id, erp_id, _ in writes
                 if (pair, "crm", crm_id) in self._unbound or (pair, "erp", erp_id) in self._unbound
             }
-            await self.store.write_many(pair, writes, new=new)
+            await self.store.write_many(pair, writes, source=self._sources[pair], new=new)
         self._writes.clear()

@@ -292,7 +292,12 @@ class RecordSync:
         if matched is not None and plan.flow.kind is FlowKind.BINDING and not self.dry_run:
             # Binding flows only link; the scheduled flows compare and write afterwards.
             version = {f"{plan.source_side}_version": self._version(modified)}
-            await self.bindings.write(plan.pair, *self._ids(message.record_id, matched.id), version)
+            await self.bindings.write(
+                plan.pair,
+                *self._ids(message.record_id, matched.id),
+                version,
+                source=plan.source_side,
+            )
             return Settled(Outcome.UPDATED, target_id=matched.id, action=Action.LINK)
         if matched is not None and plan.flow.kind is FlowKind.BINDING:
             return Settled(Outcome.UPDATED, target_id=matched.id, action=Action.LINK)  # dry run
@@ -641,7 +646,9 @@ class RecordSync:
             changes[f"echo_{target}"] = echo
         if base is not None:
             changes[f"base_to_{target}"] = json.dumps(base, separators=(",", ":"))
-        await self.bindings.write(self.plan.pair, crm_id, erp_id, changes)
+        await self.bindings.write(
+            self.plan.pair, crm_id, erp_id, changes, source=self.plan.source_side
+        )
 
 
 def classify(error: ConnectorError, retries: int, max_retries: int) -> Result:

@@ -269,6 +269,50 @@ async def test_three_records_intacct_refuses_inside_a_chunks_request_fail_alone(
     assert gateway_calls(intacct_emulator.admin) - before <= 12  # one request, not 100
 
 
+async def test_a_worker_killed_between_the_target_rows_and_its_own_leaves_no_twin(
+    services: Services,
+    creatio_emulator: RunningCreatio,
+    intacct_emulator: RunningIntacct,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pair's two binding rows live in two partitions (shared/storage/binding_store.py):
+    the target's row is written first, the record's own last. A worker that dies in
+    between leaves Intacct's rows only; the redelivered records, unbound on their own
+    side, link their customers again instead of creating twins."""
+    creatio_emulator.admin.seed({"Account": [{"Name": f"Split {n:02d}"} for n in range(20)]})
+    table = services.records.bindings.table
+    real_submit = table.submit_transaction
+    sides: list[str] = []  # of the binding transactions, in order
+    killed: list[str] = []
+
+    async def die_at_the_second_side(operations: Any, **kwargs: Any) -> Any:
+        side = operations[0][1]["PartitionKey"].split("|")[1]
+        if side in ("crm", "erp") and not killed:
+            if sides and side != sides[0]:
+                killed.append(side)
+                raise RuntimeError("worker killed")
+            sides.append(side)
+        return await real_submit(operations, **kwargs)
+
+    monkeypatch.setattr(table, "submit_transaction", die_at_the_second_side)
+    pump = Pump(services)
+    run = await run_flow(services, ACCOUNTS_TO_INTACCT, pump)
+    assert (sides[0], killed) == ("erp", ["crm"]) and any(
+        "worker killed" in f for f in pump.failures
+    )
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (20, 20, 0), run.errors
+    customers = intacct_emulator.admin.rows("CUSTOMER")
+    assert sorted(c["NAME"] for c in customers) == [f"Split {n:02d}" for n in range(20)]
+    bindings = services.records.bindings
+    pair = "creatio-intacct.account"
+    by_name = {c["NAME"]: str(c["CUSTOMERID"]) for c in customers}
+    for account in creatio_emulator.rows("Account"):
+        mine = await bindings.get(pair, "crm", str(account["Id"]))
+        assert mine is not None and mine.erp_id == by_name[account["Name"]]
+        theirs = await bindings.get(pair, "erp", mine.erp_id)
+        assert theirs is not None and theirs.crm_id == str(account["Id"])
+
+
 async def test_a_worker_killed_after_binding_a_chunk_before_settling_it_counts_created(
     services: Services,
     creatio_emulator: RunningCreatio,
