@@ -105,6 +105,10 @@ class LeaseSemaphore:
         self._poll_min, self._poll_max = poll_s
         self.max_handoffs = max_handoffs
         self._waiting: deque[asyncio.Future[Lease]] = deque()
+        # The one waiter of this process that polls the table; the others wait for it to
+        # get a slot, or for a handoff: N local waiters polling cost N queries each round
+        # (0.32 storage requests per record with 4 workers: docs/engine.md).
+        self._poller: asyncio.Future[Lease] | None = None
         self.acquired = 0
         self.handoffs = 0
         self.waits = 0  # polls that found every slot taken
@@ -131,6 +135,18 @@ class LeaseSemaphore:
         taken = False
         try:
             while True:
+                if handed is None and self._poller is not None:
+                    # Another caller here is polling already: wait behind it.
+                    handed = asyncio.get_running_loop().create_future()
+                    self._waiting.append(handed)
+                if handed is not None and self._poller not in (None, handed):
+                    await self._wait(handed, delay)
+                    if handed.done():
+                        taken = True
+                        self.acquired += 1
+                        return handed.result()
+                    delay = min(delay * 2, self._poll_max)
+                    continue
                 try:
                     lease = await self._try_acquire()
                 except AzureError as exc:
@@ -148,18 +164,16 @@ class LeaseSemaphore:
                 if handed is None:
                     handed = asyncio.get_running_loop().create_future()
                     self._waiting.append(handed)
-                sleeper = asyncio.ensure_future(self._sleep(delay * (0.5 + self._rng())))
-                either: set[asyncio.Future[Any]] = {handed, sleeper}
-                try:
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    sleeper.cancel()
+                self._poller = handed
+                await self._wait(handed, delay)
                 if handed.done():
                     taken = True
                     self.acquired += 1
                     return handed.result()
                 delay = min(delay * 2, self._poll_max)
         finally:
+            if handed is not None and self._poller is handed:
+                self._poller = None  # the next waiter to wake polls
             if handed is not None:
                 with contextlib.suppress(ValueError):
                     self._waiting.remove(handed)
@@ -168,6 +182,15 @@ class LeaseSemaphore:
                 elif not taken and not handed.cancelled():
                     # Handed a slot while giving up (cancelled): give it back.
                     await asyncio.shield(self.release(handed.result()))
+
+    async def _wait(self, handed: asyncio.Future[Lease], delay: float) -> None:
+        """Until a slot is handed over or a jittered `delay` has passed."""
+        sleeper = asyncio.ensure_future(self._sleep(delay * (0.5 + self._rng())))
+        either: set[asyncio.Future[Any]] = {handed, sleeper}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
 
     async def _try_acquire(self) -> Lease | None:
         rows: dict[str, TableEntity] = {}

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from azure.data.tables.aio import TableClient
 
-from shared.limits import LeaseSemaphore
+from shared.limits import Lease, LeaseSemaphore
 
 KEY = "intacct|SANDBOX"
 
@@ -143,4 +143,39 @@ async def test_a_local_waiter_is_handed_the_slot_at_most_max_handoffs_in_a_row(
     assert local.handoffs == 2 and order[0].startswith("w1")
     assert [name.startswith("w1") for name in order[:3]] == [True, True, True]
     assert sorted(order) == sorted(done)
+    assert await holders(limits_table) == {}
+
+
+async def test_of_a_workers_waiting_callers_one_polls_the_table(
+    limits_table: TableClient,
+) -> None:
+    """Every waiter polling on its own cost a query per waiter per round: with 4 workers of
+    4 chunks each, a third of a storage request per record (docs/engine.md)."""
+    clock = WallClock()
+    other = semaphore(limits_table, clock, "w2", capacity=1)
+    held = await other.acquire()
+    assert held is not None
+    local = semaphore(limits_table, clock, "w1", capacity=1)
+    real_try = local._try_acquire
+    polls: list[float] = []
+
+    async def counted() -> Lease | None:
+        polls.append(clock.now)
+        return await real_try()
+
+    local._try_acquire = counted  # type: ignore[method-assign]
+    got: list[Lease | None] = []
+
+    async def caller() -> None:
+        async with local.slot() as lease:
+            got.append(lease)
+
+    tasks = [asyncio.create_task(caller()) for _ in range(4)]
+    while len(clock.sleeps) < 40:  # 4 waiters, 40 rounds of waiting between them
+        await asyncio.sleep(0.01)
+    assert local.waiting == 4 and not got
+    assert len(polls) <= len(clock.sleeps) // 4 + 2  # about one poll per round, not four
+    await other.release(held)
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert len(got) == 4 and all(lease is not None for lease in got)
     assert await holders(limits_table) == {}
