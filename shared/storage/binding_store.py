@@ -174,6 +174,7 @@ class BindingStore:
     def __init__(self, table: TableClient) -> None:
         self.table = table
         self._current: set[str] = set()  # pairs whose older-layout rows this process moved
+        self._moving: dict[str, asyncio.Lock] = {}  # a chunk's records start together
 
     async def _moved(self, pair: str) -> None:
         """Move the rows an older version left in the pair's single partition: each is
@@ -182,15 +183,18 @@ class BindingStore:
         transactions, so a pair of 100,000 bindings moves in a few thousand requests."""
         if pair in self._current:
             return
-        legacy = self.table.query_entities("PartitionKey eq @pair", parameters={"pair": pair})
-        page: list[dict[str, Any]] = []
-        async for row in legacy:
-            page.append(dict(row))
-            if len(page) == 1000:
-                await self._move(pair, page)
-                page = []
-        await self._move(pair, page)
-        self._current.add(pair)
+        async with self._moving.setdefault(pair, asyncio.Lock()):
+            if pair in self._current:
+                return  # moved while this caller waited
+            legacy = self.table.query_entities("PartitionKey eq @pair", parameters={"pair": pair})
+            page: list[dict[str, Any]] = []
+            async for row in legacy:
+                page.append(dict(row))
+                if len(page) == 1000:
+                    await self._move(pair, page)
+                    page = []
+            await self._move(pair, page)
+            self._current.add(pair)
 
     async def _move(self, pair: str, rows: list[dict[str, Any]]) -> None:
         homes: dict[str, list[dict[str, Any]]] = {}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -149,7 +150,8 @@ async def test_a_sides_rows_spread_over_partitions_and_a_chunk_reads_them_in_few
         assert len(writes) == 2 * BINDING_BUCKETS  # a transaction per partition
         rows = [r async for r in store.table.list_entities(select=["PartitionKey"])]
         partitions = {r["PartitionKey"] for r in rows}
-        assert partitions == {f"{PAIR}|{s}|{b}" for s in ("crm", "erp") for b in range(BINDING_BUCKETS)}
+        buckets = range(BINDING_BUCKETS)
+        assert partitions == {f"{PAIR}|{s}|{b}" for s in ("crm", "erp") for b in buckets}
         assert max(sum(r["PartitionKey"] == p for r in rows) for p in partitions) < 50
         recorder.bodies.clear()
         found = await store.get_many(PAIR, "crm", [c for c, _ in ids])
@@ -206,3 +208,21 @@ async def test_bindings_and_claims_an_older_version_left_in_the_pairs_partition_
         )
     ]
     assert [r["source_id"] for r in claims] == ["c-a"]
+
+
+async def test_a_chunks_records_starting_together_look_for_older_rows_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = BindingStore(services.records.bindings.table)
+    real_query = store.table.query_entities
+    legacy_queries: list[str] = []
+
+    def counted(query_filter: str, **kwargs: Any) -> Any:
+        if query_filter == "PartitionKey eq @pair":
+            legacy_queries.append(kwargs["parameters"]["pair"])
+        return real_query(query_filter, **kwargs)
+
+    monkeypatch.setattr(store.table, "query_entities", counted)
+    found = await asyncio.gather(*(store.get(PAIR, "crm", f"c-{n}") for n in range(50)))
+    assert found == [None] * 50
+    assert legacy_queries == [PAIR]
