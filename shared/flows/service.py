@@ -147,10 +147,6 @@ class FlowService:
         pairs = [(e, records[e.flow_id]) for e in self.catalog if e.flow_id in records]
         return pairs, [b for b in scan.broken if b.flow_id in self.catalog.ids]
 
-    async def runs_of(self, flow_id: str, limit: int = 50) -> builtins.list[RunRecord]:
-        self.catalog.get(flow_id)
-        return await self.runs.list(flow_id, limit)
-
     # ---- operator commands ---------------------------------------------------------------
 
     async def start(self, flow_id: str, now: datetime) -> FlowRecord:

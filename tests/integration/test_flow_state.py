@@ -341,6 +341,6 @@ async def test_runs_listed_newest_first(services: Services) -> None:
         run = await svc.run_now(ACCOUNTS, RunRequest(), t0 + timedelta(seconds=i))
         await handle_flow_run(svc, PlaceholderEngine(), await run_message(services, run.id), t0)
         ids.append(run.id)
-    listed = await svc.runs_of(ACCOUNTS)
+    listed = await svc.runs.list(ACCOUNTS, 50)
     assert [r.id for r in listed] == ids[::-1]
     assert [r.number for r in listed] == [3, 2, 1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET  # building only
 
-from shared.connectors.errors import ConnectorError
 from shared.connectors.intacct.client import Call, IntacctClient
 from shared.connectors.metadata import FieldInfo, ObjectInfo
 
@@ -31,16 +30,6 @@ def parse_lookup(object: str, data: ET.Element | None) -> ObjectInfo:
                 name, (field.findtext("DATATYPE") or "").strip(), custom=custom
             )
     return info
-
-
-async def read_object(client: IntacctClient, object: str) -> ObjectInfo | None:
-    try:
-        result = await client.call(Call(lookup_element(object), f"lookup {object}"))
-    except ConnectorError as error:
-        if error.code == NO_OBJECT or NO_OBJECT in error.message:
-            return None
-        raise
-    return parse_lookup(object, result.data)
 
 
 async def read_objects(client: IntacctClient, objects: list[str]) -> dict[str, ObjectInfo | None]:

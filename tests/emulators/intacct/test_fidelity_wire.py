@@ -12,7 +12,7 @@ import pytest
 
 from shared.connectors.intacct.client import IntacctClient
 from shared.connectors.intacct.functions import rbq_condition
-from shared.connectors.intacct.metadata import read_object
+from shared.connectors.intacct.metadata import read_objects
 from tests.support.intacct import RunningIntacct, config, envelope, post, results
 
 TRICKY = "O'Brien & Söhne <Zürich> \\ 'quoted'"
@@ -129,8 +129,8 @@ async def test_a_removed_field_or_object_is_gone_from_the_definitions(
     intacct.admin.http.delete("/metadata/ITEM/BASEPRICE").raise_for_status()
     intacct.admin.http.delete("/metadata/ARPAYMENT").raise_for_status()
     async with IntacctClient(config(intacct.endpoint)) as client:
-        item = await read_object(client, "ITEM")
-        payment = await read_object(client, "ARPAYMENT")
+        found = await read_objects(client, ["ITEM", "ARPAYMENT"])
+    item, payment = found["ITEM"], found["ARPAYMENT"]
     assert item is not None and "BASEPRICE" not in item.fields and "ITEMID" in item.fields
     assert payment is None  # lookup answers DL02000001
     intacct.admin.http.post("/metadata/restore").raise_for_status()
