@@ -4,10 +4,9 @@ One row per side (RowKey `crm|{id}` and `erp|{id}`) with the same content, so ei
 id finds the pair with one point read. A side's rows are spread over `BINDING_BUCKETS`
 partitions by a hash of the record id (`{solution}.{binding}|{side}|{bucket}`, e.g.
 `creatio-intacct.account|crm|2`), because a chunk reads its bindings with RowKeys joined by
-`or`, which Table storage serves by scanning the partition (Azure's "Design for querying"
-guidance; Azurite scans it for every point operation too): one partition per pair made every
-chunk's read and write cost grow with the pair's size (docs/engine.md, "What bounds
-throughput"). Writes MERGE only the fields a direction owns, so the two directions of one
+`or`, which Table storage serves by scanning the partition (and Azurite scans it for every
+point operation too): one partition per pair made every chunk's read and write cost grow with
+the pair's size (docs/engine.md, "What bounds throughput", gives the source and figures). Writes MERGE only the fields a direction owns, so the two directions of one
 pair never undo each other's bookkeeping.
 
 The two rows of a pair live in different partitions, so no single transaction writes both:
