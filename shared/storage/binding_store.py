@@ -6,8 +6,9 @@ partitions by a hash of the record id (`{solution}.{binding}|{side}|{bucket}`, e
 `creatio-intacct.account|crm|2`), because a chunk reads its bindings with RowKeys joined by
 `or`, which Table storage serves by scanning the partition (and Azurite scans it for every
 point operation too): one partition per pair made every chunk's read and write cost grow with
-the pair's size (docs/engine.md, "What bounds throughput", gives the source and figures). Writes MERGE only the fields a direction owns, so the two directions of one
-pair never undo each other's bookkeeping.
+the pair's size (docs/engine.md, "What bounds throughput", gives the source and figures).
+Writes MERGE only the fields a direction owns, so the two directions of one pair never undo
+each other's bookkeeping.
 
 The two rows of a pair live in different partitions, so no single transaction writes both:
 the target side's rows are written first and the source side's last (`write_many`). A
