@@ -139,35 +139,25 @@ class LeaseSemaphore:
         try:
             while True:
                 if handed is None and self._poller is not None:
-                    # Another caller here is polling already: wait behind it.
-                    handed = asyncio.get_running_loop().create_future()
-                    self._waiting.append(handed)
-                if handed is not None and self._poller not in (None, handed):
-                    await self._wait(handed, delay)
-                    if handed.done():
-                        taken = True
+                    handed = self._queue_up()  # another caller here polls: wait behind it
+                if handed is None or self._poller in (None, handed):
+                    try:
+                        lease = await self._try_acquire()
+                    except AzureError as exc:
+                        self.unavailable += 1
+                        log.warning(
+                            "deployment-wide limit %s unavailable (%s); going on without it",
+                            self.key,
+                            type(exc).__name__,
+                        )
+                        return None
+                    if lease is not None:
                         self.acquired += 1
-                        return handed.result()
-                    delay = min(delay * 2, self._poll_max)
-                    continue
-                try:
-                    lease = await self._try_acquire()
-                except AzureError as exc:
-                    self.unavailable += 1
-                    log.warning(
-                        "deployment-wide limit %s unavailable (%s); going on without it",
-                        self.key,
-                        type(exc).__name__,
-                    )
-                    return None
-                if lease is not None:
-                    self.acquired += 1
-                    return lease
-                self.waits += 1
-                if handed is None:
-                    handed = asyncio.get_running_loop().create_future()
-                    self._waiting.append(handed)
-                self._poller = handed
+                        return lease
+                    self.waits += 1
+                    if handed is None:
+                        handed = self._queue_up()
+                    self._poller = handed
                 await self._wait(handed, delay)
                 if handed.done():
                     taken = True
@@ -185,6 +175,12 @@ class LeaseSemaphore:
                 elif not taken and not handed.cancelled():
                     # Handed a slot while giving up (cancelled): give it back.
                     await asyncio.shield(self.release(handed.result()))
+
+    def _queue_up(self) -> asyncio.Future[Lease]:
+        """A place among this process's waiters, where a local holder hands its slot."""
+        handed: asyncio.Future[Lease] = asyncio.get_running_loop().create_future()
+        self._waiting.append(handed)
+        return handed
 
     async def _wait(self, handed: asyncio.Future[Lease], delay: float) -> None:
         """Until a slot is handed over or a jittered `delay` has passed."""

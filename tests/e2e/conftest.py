@@ -16,7 +16,12 @@ import pytest
 
 from sandbox.azurite import Azurite, StoragePorts, free_port
 from tests.support.creatio import RunningCreatio, running_creatio
-from tests.support.dataverse import RunningDataverse, running_dataverse
+from tests.support.dataverse import RunningDataverse
+from tests.support.emulator_fixtures import (  # noqa: F401 (fixtures)
+    creatio_emulator,
+    dataverse_emulator,
+    intacct_emulator,
+)
 from tests.support.engine import creatio_settings, intacct_settings
 from tests.support.intacct import RunningIntacct, running_intacct
 
@@ -76,23 +81,21 @@ class EmulatedSystems:
         return {**creatio_settings(self.creatio), **intacct_settings(self.intacct)}
 
 
-# One of each emulator per module that asks; a test resets (or keeps apart) what it uses.
+# One of each emulator per module that asks (tests/support/emulator_fixtures.py), by the
+# short names these tests use; a test resets (or keeps apart) what it uses.
 @pytest.fixture(scope="module")
-def creatio() -> Iterator[RunningCreatio]:
-    with running_creatio() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def intacct() -> Iterator[RunningIntacct]:
-    with running_intacct() as running:
-        yield running
+def creatio(request: pytest.FixtureRequest) -> RunningCreatio:
+    return request.getfixturevalue("creatio_emulator")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDataverse]:
-    with running_dataverse(Path(tmp_path_factory.mktemp("tls"))) as running:
-        yield running
+def intacct(request: pytest.FixtureRequest) -> RunningIntacct:
+    return request.getfixturevalue("intacct_emulator")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def dataverse(request: pytest.FixtureRequest) -> RunningDataverse:
+    return request.getfixturevalue("dataverse_emulator")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

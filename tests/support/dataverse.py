@@ -32,6 +32,7 @@ from sandbox.tls import SandboxTLS, ensure_tls
 from shared.connectors.dataverse import DataverseConfig
 from shared.connectors.dataverse.auth import forget_apps
 from shared.connectors.retry import RetryPolicy
+from tests.support.emulator_admin import EmulatorAdmin
 
 FAST_RETRY = RetryPolicy(attempts=6, base_delay_s=0.02, max_delay_s=0.5, total_s=30.0)
 API = "/api/data/v9.2/"
@@ -41,51 +42,23 @@ def trust(ca: Path | str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca))
 
 
-class Admin:
-    """An emulator's /_emulator API (never counted, throttled or failed)."""
+class Admin(EmulatorAdmin):
+    """The Dataverse emulator's /_emulator API, over TLS: the shared routes and its own."""
 
     def __init__(self, url: str, ca: Path) -> None:
-        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30, verify=trust(ca))
-
-    def _ok(self, response: httpx.Response) -> Any:
-        response.raise_for_status()
-        return response.json()
+        super().__init__(url, verify=trust(ca))
 
     def put(self, path: str, **values: Any) -> dict[str, Any]:
         return self._ok(self.http.put(path, json=values))  # type: ignore[no-any-return]
 
-    def knobs(self, **values: Any) -> dict[str, Any]:
-        return self.put("/knobs", **values)
-
     def limits(self, **values: Any) -> dict[str, Any]:
         return self.put("/limits", **values)
-
-    def options(self, **values: Any) -> dict[str, Any]:
-        return self.put("/options", **values)
-
-    def faults(self, *faults: dict[str, Any]) -> None:
-        self._ok(self.http.post("/faults", json=list(faults)))
-
-    def seed(self, payload: dict[str, Any]) -> dict[str, int]:
-        return self._ok(self.http.post("/seed", json=payload))  # type: ignore[no-any-return]
-
-    def stats(self) -> dict[str, Any]:
-        return self._ok(self.http.get("/calls"))  # type: ignore[no-any-return]
-
-    def requests(self) -> list[dict[str, Any]]:
-        return self._ok(self.http.get("/requests"))["requests"]  # type: ignore[no-any-return]
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return self._ok(self.http.get(f"/rows/{table}"))["rows"]  # type: ignore[no-any-return]
 
     def expire_tokens(self) -> int:
         return int(self._ok(self.http.post("/tokens/expire"))["expired"])
-
-    def reset(self) -> None:
-        self._ok(self.http.post("/reset"))
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """What every emulator's admin API (/_emulator, never counted, throttled or failed) answers
 alike: knobs, options, faults, seeding, the call counters and request log, sessions, reset.
-Each emulator's own client (tests/support/creatio.py, intacct.py) adds its own routes."""
+Each emulator's own client (tests/support/creatio.py, intacct.py, dataverse.py) adds its own
+routes."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -12,8 +14,8 @@ import httpx
 class EmulatorAdmin:
     """A client of one emulator's /_emulator API."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30)
+    def __init__(self, url: str, *, verify: ssl.SSLContext | bool = True) -> None:
+        self.http = httpx.Client(base_url=f"{url}/_emulator", timeout=30, verify=verify)
 
     def _ok(self, response: httpx.Response) -> Any:
         response.raise_for_status()

@@ -7,7 +7,6 @@ import random
 import re
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +25,7 @@ from sandbox.emulators.creatio.wire import (
     serialize,
 )
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+from sandbox.emulators.options import options_routes
 from sandbox.emulators.removals import Removals
 
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
@@ -154,17 +154,6 @@ class CreatioEmulator:
 
     # -- admin routes (besides the fault layer's own) --------------------------------------
     def _admin_routes(self) -> list[BaseRoute]:
-        async def get_options(request: Request) -> Response:
-            return JSONResponse(self.options.model_dump())
-
-        async def put_options(request: Request) -> Response:
-            try:
-                merged = {**self.options.model_dump(), **(await request.json())}
-                self.options = Options.model_validate(merged)
-            except (ValidationError, ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=422)
-            return JSONResponse(self.options.model_dump())
-
         async def expire_sessions(request: Request) -> Response:
             return JSONResponse({"expired": self.identity.expire_sessions()})
 
@@ -192,8 +181,7 @@ class CreatioEmulator:
 
         return [
             Route(f"{ADMIN_PREFIX}/rows/{{object}}", rows, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
+            *options_routes(self),
             Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/tokens/expire", expire_tokens, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/lookups", lookups, methods=["GET"]),

@@ -22,6 +22,7 @@ from sandbox.emulators.dataverse.webapi import Call, Result, WebApi, preferences
 from sandbox.emulators.dataverse.wire import EmulatedError, to_json
 from sandbox.emulators.identity.tokens import InvalidToken, TokenVerifier
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+from sandbox.emulators.options import options_routes
 
 API = "/api/data/v9.2"
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -200,14 +201,6 @@ class DataverseEmulator:
             self.protection.reset(limits)
             return JSONResponse(limits.model_dump())
 
-        async def put_options(request: Request) -> Response:
-            try:
-                merged = {**self.options.model_dump(), **(await request.json())}
-                self.options = Options.model_validate(merged)
-            except (ValidationError, ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=422)
-            return JSONResponse(self.options.model_dump())
-
         async def expire_tokens(request: Request) -> Response:
             fresh = self.seen_tokens - self.expired_tokens
             self.expired_tokens |= self.seen_tokens
@@ -229,7 +222,7 @@ class DataverseEmulator:
         return [
             Route(f"{ADMIN_PREFIX}/limits", get_limits, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/limits", put_limits, methods=["PUT", "PATCH"]),
-            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
+            *options_routes(self),
             Route(f"{ADMIN_PREFIX}/tokens/expire", expire_tokens, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/rows/{{table}}", rows, methods=["GET"]),
             *self.api.customisation.routes(),

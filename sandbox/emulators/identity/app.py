@@ -13,14 +13,14 @@ from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from cryptography import x509
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.emulators.identity.tokens import ClientApp, Options, Signer, thumbprints
-from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+from sandbox.emulators.knobs import FaultLayer
+from sandbox.emulators.options import options_routes
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -314,20 +314,8 @@ class IdentityEmulator:
         ]
 
     def _admin_routes(self) -> list[BaseRoute]:
-        async def get_options(request: Request) -> Response:
-            return JSONResponse(self.options.model_dump())
-
-        async def put_options(request: Request) -> Response:
-            try:
-                merged = {**self.options.model_dump(), **(await request.json())}
-                self.options = Options.model_validate(merged)
-            except (ValidationError, ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=422)
-            return JSONResponse(self.options.model_dump())
-
         return [
-            Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
+            *options_routes(self),
         ]
 
 

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,6 +18,7 @@ from sandbox.emulators.intacct.gateway import Gateway
 from sandbox.emulators.intacct.store import Options, Store
 from sandbox.emulators.intacct.wire import gateway_error
 from sandbox.emulators.knobs import ADMIN_PREFIX, FaultLayer
+from sandbox.emulators.options import options_routes
 
 GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
 THROTTLED = "GW-0010"
@@ -151,17 +151,6 @@ class IntacctEmulator:
         ]
 
     def _admin_routes(self) -> list[BaseRoute]:
-        async def get_options(request: Request) -> Response:
-            return JSONResponse(self.options.model_dump())
-
-        async def put_options(request: Request) -> Response:
-            try:
-                merged = {**self.options.model_dump(), **(await request.json())}
-                self.options = Options.model_validate(merged)
-            except (ValidationError, ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=422)
-            return JSONResponse(self.options.model_dump())
-
         async def expire_sessions(request: Request) -> Response:
             return JSONResponse({"expired": self.store.expire_sessions()})
 
@@ -178,8 +167,7 @@ class IntacctEmulator:
             return JSONResponse({"rows": list(table.values())})
 
         return [
-            Route(f"{ADMIN_PREFIX}/options", get_options, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/options", put_options, methods=["PUT", "PATCH"]),
+            *options_routes(self),
             Route(f"{ADMIN_PREFIX}/sessions/expire", expire_sessions, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/results/expire", expire_results, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/rows/{{object}}", rows, methods=["GET"]),
