@@ -157,7 +157,8 @@ class LeaseSemaphore:
                     self.waits += 1
                     if handed is None:
                         handed = self._queue_up()
-                    self._poller = handed
+                    if self._poller is None:  # a try begun before another became the
+                        self._poller = handed  # poller leaves it the poller
                 await self._wait(handed, delay)
                 if handed.done():
                     taken = True

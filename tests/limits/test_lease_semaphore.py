@@ -5,6 +5,7 @@ one winner when two callers race for the same expired slot."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from azure.data.tables.aio import TableClient
@@ -157,10 +158,10 @@ async def test_of_a_workers_waiting_callers_one_polls_the_table(
     assert held is not None
     local = semaphore(limits_table, clock, "w1", capacity=1)
     real_try = local._try_acquire
-    polls: list[float] = []
+    pollers: list[asyncio.Task[Any] | None] = []  # the caller behind each poll
 
     async def counted() -> Lease | None:
-        polls.append(clock.now)
+        pollers.append(asyncio.current_task())
         return await real_try()
 
     local._try_acquire = counted  # type: ignore[method-assign]
@@ -171,10 +172,16 @@ async def test_of_a_workers_waiting_callers_one_polls_the_table(
             got.append(lease)
 
     tasks = [asyncio.create_task(caller()) for _ in range(4)]
-    while len(clock.sleeps) < 40:  # 4 waiters, 40 rounds of waiting between them
+    while local.waiting < 4:  # each has tried once and queued up behind the others
         await asyncio.sleep(0.01)
+    polled, slept = len(pollers), len(clock.sleeps)
+    while len(clock.sleeps) < slept + 40 or len(pollers) < polled + 4:
+        await asyncio.sleep(0.01)  # 40 waits between the four of them, and some polls
     assert local.waiting == 4 and not got
-    assert len(polls) <= len(clock.sleeps) // 4 + 2  # about one poll per round, not four
+    # One of them polls, the same one each time; the others only wait. (Every waiter
+    # polling on its own made four; a try that ended after another caller had become the
+    # poller taking its place made two or three take turns.)
+    assert len(set(pollers[polled:])) == 1
     await other.release(held)
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert len(got) == 4 and all(lease is not None for lease in got)
